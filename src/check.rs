@@ -1,0 +1,1 @@
+//! Human report (in progress).

@@ -1,0 +1,33 @@
+//! dane_exporter: watches the DANE (RFC 7672) health of mail domains for Prometheus.
+//!
+//! # Layout
+//!
+//! Data flows one way:
+//!
+//! ```text
+//! dns (MX, TLSA, A/AAAA + DNSSEC) ─┐
+//!                                  ├─> probe ─> dane (pure rules) ─> verdict ─> report ─> check (CLI)
+//! smtp + tls (STARTTLS, chain) ────┘
+//! ```
+//!
+//! - [`dns`]: lookups with their DNSSEC status, in two modes (trust the resolver's AD bit, or
+//!   validate here).
+//! - [`smtp`], `tls`: the SMTP dialogue up to a finished TLS handshake, capturing the chain.
+//! - [`dane`]: RFC 6698/7671/7672 matching, name checks, DANE-TA chains; pure functions.
+//! - [`probe`]: the lookup order of RFC 7672 section 2: MX, then per host TLSA and addresses, then
+//!   one STARTTLS session per address. The only module that sequences I/O.
+//! - [`verdict`]: turns per-endpoint facts into a domain verdict with stable reasons; pure.
+//! - [`report`]: the result types a probe produces, serialisable as JSON.
+//! - [`check`]: renders a report for humans (`dane_exporter check`).
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod check;
+pub mod dane;
+pub mod dns;
+pub mod probe;
+pub mod report;
+pub mod smtp;
+mod tls;
+pub mod verdict;

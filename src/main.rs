@@ -1,0 +1,2 @@
+//! Command-line front end (in progress).
+fn main() {}

@@ -1,0 +1,1 @@
+//! Domain verdicts (in progress).
