@@ -1,0 +1,15 @@
+//! All integration tests, as modules of one test binary (one link, one process to start).
+//!
+//! - `support/`: in-process fixtures: a DNSSEC-signed zone served by hickory-server, a STARTTLS
+//!   listener with rcgen certificates.
+//! - `dns`: the DNS backends against the signed-zone fixture.
+//! - `smtp`: the SMTP dialogue against the STARTTLS fixture and against misbehaving servers.
+//! - `probe`: whole-domain probes against both fixtures together.
+//! - `stack`: the real stack: NSD with ldns-signed zones under a private root, a validating unbound,
+//!   Postfix smtpd doing STARTTLS, driven through the `dane_exporter check` binary.
+
+mod dns;
+mod probe;
+mod smtp;
+mod stack;
+mod support;

@@ -1,0 +1,1 @@
+//! Signed-zone DNS fixture (in progress).

@@ -1,0 +1,4 @@
+//! In-process fixtures shared by the integration tests.
+
+pub mod dns_server;
+pub mod smtp_server;

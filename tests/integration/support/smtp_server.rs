@@ -1,0 +1,1 @@
+//! STARTTLS fixture (in progress).
