@@ -1,1 +1,206 @@
-//! Human report (in progress).
+//! The human report of `dane_exporter check`: a [`DomainReport`] as text a postmaster can act on.
+//!
+//! Input is the report `crate::probe` produced; output is plain text, per MX host and address,
+//! naming each TLSA record's state, each RRset's DNSSEC state and the days left before the next
+//! deadline. `--json` bypasses this module and prints the report itself.
+
+use std::fmt::Write as _;
+
+use crate::dane::{EndpointOutcome, RecordState};
+use crate::dns::UnixSeconds;
+use crate::report::{DomainReport, EndpointReport, MxHostReport, RrsetReport};
+use crate::verdict::host_dane_text;
+
+/// Renders `report` for a terminal.
+pub fn render(report: &DomainReport) -> String {
+    let mut out = String::new();
+    let now = report.checked_at;
+    let _ = writeln!(
+        out,
+        "{}: {}{}",
+        report.domain,
+        report.verdict.as_str().to_uppercase(),
+        if report.protected {
+            " (fully protected: every MX host has DANE)"
+        } else {
+            ""
+        }
+    );
+    let _ = writeln!(out, "  MX      {}", rrset_line(&report.mx_lookup, now));
+    if report.implicit_mx {
+        let _ = writeln!(
+            out,
+            "          no MX records: the domain itself is the mail host"
+        );
+    }
+    for host in &report.hosts {
+        render_host(&mut out, host, now);
+    }
+    if let Some(divergence) = report.divergence {
+        let _ = writeln!(
+            out,
+            "\n  earliest divergence: {} ({})",
+            format_time(divergence),
+            days_from(now, divergence)
+        );
+    }
+    if !report.failures.is_empty() {
+        let _ = writeln!(out, "\n  FAILURES (a DANE sender defers mail):");
+        for finding in &report.failures {
+            let _ = writeln!(out, "  - [{}] {}", finding.reason, finding.message);
+        }
+    }
+    if !report.warnings.is_empty() {
+        let _ = writeln!(out, "\n  warnings:");
+        for finding in &report.warnings {
+            let _ = writeln!(out, "  - [{}] {}", finding.reason, finding.message);
+        }
+    }
+    let _ = writeln!(out, "\n  checked in {:.2}s", report.duration_seconds);
+    out
+}
+
+fn render_host(out: &mut String, host: &MxHostReport, now: UnixSeconds) {
+    let _ = writeln!(
+        out,
+        "\n  MX {} {}: {}",
+        host.preference,
+        host.name,
+        host_dane_text(host.dane)
+    );
+    for lookup in &host.address_lookups {
+        let _ = writeln!(
+            out,
+            "    {:<6}{}",
+            lookup.rtype.as_str(),
+            rrset_line(lookup, now)
+        );
+    }
+    for lookup in &host.tlsa_lookups {
+        let _ = writeln!(out, "    TLSA  {}", rrset_line(lookup, now));
+    }
+    if let Some(base) = &host.tlsa_base_domain {
+        if base != &host.name {
+            let _ = writeln!(out, "    TLSA base domain: {base} (CNAME-expanded)");
+        }
+    }
+    if let Some(ready) = host.rollover_ready {
+        let _ = writeln!(
+            out,
+            "    rollover ready: {}",
+            if ready { "yes" } else { "no" }
+        );
+    }
+    for endpoint in &host.endpoints {
+        render_endpoint(out, host, endpoint, now);
+    }
+}
+
+fn render_endpoint(
+    out: &mut String,
+    host: &MxHostReport,
+    endpoint: &EndpointReport,
+    now: UnixSeconds,
+) {
+    let _ = write!(out, "    [{}] ", endpoint.address);
+    match (&endpoint.tls, &endpoint.smtp_error) {
+        (Some(tls), _) => {
+            let _ = writeln!(out, "STARTTLS ok, {} {}", tls.version, tls.cipher_suite);
+        }
+        (None, Some(error)) => {
+            let _ = writeln!(out, "{} ({})", error, error.reason());
+        }
+        (None, None) => {
+            let _ = writeln!(out, "not probed");
+        }
+    }
+    if let Some(leaf) = endpoint.chain.first() {
+        let _ = writeln!(
+            out,
+            "      certificate: {} (issuer {}), expires {} ({})",
+            leaf.subject,
+            leaf.issuer,
+            format_time(leaf.not_after),
+            days_from(now, leaf.not_after)
+        );
+        let _ = writeln!(out, "      key: 3 1 1 {}", leaf.spki_sha256);
+    }
+    let Some(evaluation) = &endpoint.evaluation else {
+        return;
+    };
+    for (record, result) in host.tlsa_records.iter().zip(&evaluation.records) {
+        let state = match &result.state {
+            RecordState::Matched { depth } => format!("MATCHED (certificate at depth {depth})"),
+            RecordState::MatchedButRejected { depth, failure } => format!(
+                "NO MATCH: matches depth {depth} but rejected: {}",
+                failure.reason()
+            ),
+            RecordState::NoMatch => "NO MATCH (stale, or a next-key record)".to_string(),
+            RecordState::Unusable { reason } => format!("UNUSABLE ({})", reason.as_str()),
+        };
+        let _ = writeln!(out, "      TLSA {record}: {state}");
+    }
+    let outcome = match &evaluation.outcome {
+        EndpointOutcome::Authenticated { usage, .. } => {
+            format!("authenticated by a usage-{usage} record")
+        }
+        EndpointOutcome::NoUsableRecords => {
+            "no usable TLSA record: encrypted, not authenticated".to_string()
+        }
+        EndpointOutcome::Failed(failure) => format!("FAILED: {}", failure.reason()),
+    };
+    let _ = writeln!(out, "      => {outcome}");
+    if let Some(divergence) = evaluation.divergence {
+        let _ = writeln!(
+            out,
+            "      divergence: {} ({}, {})",
+            format_time(divergence),
+            days_from(now, divergence),
+            evaluation
+                .divergence_cause
+                .map(|c| match c {
+                    crate::dane::DivergenceCause::CertificateExpiry => "certificate expiry",
+                    crate::dane::DivergenceCause::ChainExpiry => "trust-anchor chain expiry",
+                    crate::dane::DivergenceCause::SignatureExpiry => "TLSA signature expiry",
+                })
+                .unwrap_or("unknown")
+        );
+    }
+}
+
+fn rrset_line(rrset: &RrsetReport, now: UnixSeconds) -> String {
+    let mut line = format!("{} {}", rrset.name, rrset.dnssec.as_str());
+    match &rrset.error {
+        Some(error) => {
+            let _ = write!(line, ", lookup failed: {error}");
+        }
+        None => {
+            let _ = write!(line, ", {}", rrset.outcome.replace('_', " "));
+        }
+    }
+    if !rrset.cname_chain.is_empty() {
+        let _ = write!(line, ", via CNAME {}", rrset.cname_chain.join(" -> "));
+    }
+    if let Some(expiration) = rrset.signature_expiration {
+        let _ = write!(line, ", signatures expire {}", days_from(now, expiration));
+    }
+    line
+}
+
+/// "in 12.3 days" or "3.0 days ago".
+fn days_from(now: UnixSeconds, then: UnixSeconds) -> String {
+    let days = (then - now) as f64 / 86_400.0;
+    if days >= 0.0 {
+        format!("in {days:.1} days")
+    } else {
+        format!("{:.1} days ago", -days)
+    }
+}
+
+fn format_time(t: UnixSeconds) -> String {
+    let Ok(secs) = u64::try_from(t) else {
+        return t.to_string();
+    };
+    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+        .to_string()
+}

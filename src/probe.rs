@@ -1,1 +1,372 @@
-//! Probe orchestration (in progress).
+//! One probe of one domain: the lookups and connections a DANE-enforcing sender makes, in its
+//! order (RFC 7672 section 2), gathered into a [`DomainReport`].
+//!
+//! This is the only module that sequences I/O. It asks `crate::dns` for the MX RRset, then, per MX
+//! host and concurrently, for A/AAAA and TLSA; it runs one STARTTLS session per address through
+//! `crate::smtp`; it hands each presented chain to the pure rules in `crate::dane`; and it lets
+//! `crate::verdict` judge the whole. `dane_exporter check` and the exporter's scheduler both call
+//! [`Prober::probe_domain`], so the command line and the metrics can never disagree.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use futures_util::future::join_all;
+
+use crate::dane::{self, describe_certificate, EndpointInput, TlsaRecord};
+use crate::dns::{
+    normalize_name, Answer, DnsClient, DnssecStatus, MxRecord, RecordSet, RecordType, UnixSeconds,
+};
+use crate::report::{DomainReport, EndpointReport, HostDane, MxHostReport, RrsetReport};
+use crate::smtp::{probe_starttls, SmtpSettings};
+use crate::verdict;
+
+/// Probes domains with one DNS client and one set of SMTP settings.
+pub struct Prober {
+    dns: DnsClient,
+    smtp: SmtpSettings,
+}
+
+/// An MX host to probe, with what the MX lookup said about it.
+struct Candidate {
+    name: String,
+    preference: u16,
+}
+
+/// What the TLSA step decided for one host.
+struct TlsaDecision {
+    dane: HostDane,
+    base_domain: Option<String>,
+    lookups: Vec<RrsetReport>,
+    records: Vec<TlsaRecord>,
+    signature_expiration: Option<UnixSeconds>,
+}
+
+impl Prober {
+    /// A prober that resolves with `dns` and speaks SMTP as `smtp` says.
+    pub fn new(dns: DnsClient, smtp: SmtpSettings) -> Self {
+        Self { dns, smtp }
+    }
+
+    /// The SMTP settings in use.
+    pub fn smtp_settings(&self) -> &SmtpSettings {
+        &self.smtp
+    }
+
+    /// Probes `domain` and judges it. Never fails: every problem is part of the report.
+    pub async fn probe_domain(&self, domain: &str) -> DomainReport {
+        let started = Instant::now();
+        let now = unix_now();
+        let domain = normalize_name(domain);
+
+        let mx = self.dns.lookup_mx(&domain).await;
+        let mx_secure = mx.is_secure();
+        let mut implicit_mx = false;
+        let candidates: Vec<Candidate> = match &mx.result {
+            Ok(response) => match &response.set {
+                RecordSet::Records(records) => mx_candidates(records),
+                // RFC 5321 5.1: without MX records the domain itself is the mail host.
+                RecordSet::NoData => {
+                    implicit_mx = true;
+                    vec![Candidate {
+                        name: domain.clone(),
+                        preference: 0,
+                    }]
+                }
+                RecordSet::NxDomain => Vec::new(),
+            },
+            Err(_) => Vec::new(),
+        };
+
+        let hosts = join_all(
+            candidates
+                .iter()
+                .map(|c| self.probe_mx_host(&domain, c, mx_secure, implicit_mx, now)),
+        )
+        .await;
+
+        let mut report = DomainReport {
+            domain,
+            checked_at: now,
+            duration_seconds: 0.0,
+            mx_lookup: RrsetReport::from_answer(&mx),
+            mx_records: mx.records().to_vec(),
+            implicit_mx,
+            hosts,
+            verdict: crate::report::Verdict::NotApplicable,
+            protected: false,
+            failures: Vec::new(),
+            warnings: Vec::new(),
+            divergence: None,
+        };
+        verdict::judge(&mut report);
+        report.duration_seconds = started.elapsed().as_secs_f64();
+        report
+    }
+
+    /// Everything about one MX host: addresses, TLSA, and one STARTTLS session per address.
+    async fn probe_mx_host(
+        &self,
+        domain: &str,
+        candidate: &Candidate,
+        mx_secure: bool,
+        implicit_mx: bool,
+        now: UnixSeconds,
+    ) -> MxHostReport {
+        let host = candidate.name.as_str();
+        let (a, aaaa) = tokio::join!(
+            self.dns.lookup_addresses(host, RecordType::A),
+            self.dns.lookup_addresses(host, RecordType::Aaaa)
+        );
+        let address_lookups = vec![
+            RrsetReport::from_answer(&a),
+            RrsetReport::from_answer(&aaaa),
+        ];
+        let addresses: Vec<IpAddr> = a.records().iter().chain(aaaa.records()).copied().collect();
+
+        let decision = if !mx_secure {
+            TlsaDecision::without(HostDane::MxInsecure)
+        } else if a.result.is_err() || aaaa.result.is_err() {
+            TlsaDecision::without(HostDane::AddressLookupFailed)
+        } else if !(a.is_secure() && aaaa.is_secure()) {
+            // Postfix looks up TLSA only for hosts whose address records validated: an attacker
+            // who can forge the address could otherwise steer delivery (RFC 7672 2.2.2).
+            TlsaDecision::without(HostDane::AddressesInsecure)
+        } else {
+            let expanded = expanded_host_name(host, &a, &aaaa);
+            self.decide_tlsa(host, expanded.as_deref()).await
+        };
+
+        // Reference identifiers (RFC 7672 3.2.2): the TLSA base domain, plus the MX host name
+        // (secure MX) or the next-hop domain (implicit MX).
+        let mut reference_names = Vec::new();
+        if let Some(base) = &decision.base_domain {
+            reference_names.push(base.clone());
+        }
+        let extra = if implicit_mx { domain } else { host };
+        if !reference_names.iter().any(|n| n == extra) {
+            reference_names.push(extra.to_string());
+        }
+        let sni = decision
+            .base_domain
+            .clone()
+            .unwrap_or_else(|| host.to_string());
+
+        let endpoints =
+            join_all(addresses.iter().map(|address| {
+                self.probe_endpoint(*address, &sni, &decision, &reference_names, now)
+            }))
+            .await;
+
+        let rollover_ready = match decision.dane {
+            HostDane::Applies => {
+                let evaluations: Vec<_> = endpoints
+                    .iter()
+                    .filter_map(|e| e.evaluation.as_ref())
+                    .collect();
+                Some(!evaluations.is_empty() && evaluations.iter().all(|e| e.rollover_ready))
+            }
+            _ => None,
+        };
+
+        MxHostReport {
+            name: host.to_string(),
+            preference: candidate.preference,
+            dane: decision.dane,
+            tlsa_base_domain: decision.base_domain,
+            tlsa_lookups: decision.lookups,
+            tlsa_records: decision.records,
+            address_lookups,
+            endpoints,
+            rollover_ready,
+        }
+    }
+
+    /// Finds the TLSA RRset of a host whose addresses validated (RFC 7672 2.2.2): at the fully
+    /// CNAME-expanded name first, then at the name from the MX record.
+    async fn decide_tlsa(&self, host: &str, expanded: Option<&str>) -> TlsaDecision {
+        let mut lookups = Vec::new();
+        let mut names = Vec::new();
+        if let Some(expanded) = expanded {
+            names.push(expanded.to_string());
+        }
+        names.push(host.to_string());
+
+        let mut decision = TlsaDecision::without(HostDane::NoTlsa);
+        for base in names {
+            let answer = self.dns.lookup_tlsa(&self.tlsa_name(&base)).await;
+            lookups.push(RrsetReport::from_answer(&answer));
+            match &answer.result {
+                Err(_) => {
+                    // The sender cannot tell whether DANE applies, so it must not deliver.
+                    decision = TlsaDecision::without(HostDane::TlsaLookupFailed);
+                    break;
+                }
+                Ok(response) => match (&response.set, response.status) {
+                    (RecordSet::Records(records), DnssecStatus::Secure) => {
+                        decision = TlsaDecision {
+                            dane: HostDane::Applies,
+                            base_domain: Some(base),
+                            lookups: Vec::new(),
+                            records: records.clone(),
+                            signature_expiration: response.signature_expiration,
+                        };
+                        break;
+                    }
+                    (RecordSet::Records(_), _) => {
+                        decision = TlsaDecision::without(HostDane::TlsaInsecure);
+                    }
+                    (_, DnssecStatus::Secure) => {
+                        decision = TlsaDecision::without(HostDane::NoTlsa);
+                    }
+                    _ => decision = TlsaDecision::without(HostDane::TlsaInsecure),
+                },
+            }
+        }
+        decision.lookups = lookups;
+        decision
+    }
+
+    /// `_<port>._tcp.<base>`: the TLSA owner name follows the SMTP port (RFC 6698 3).
+    fn tlsa_name(&self, base: &str) -> String {
+        format!("_{}._tcp.{}", self.smtp.port, base)
+    }
+
+    /// One STARTTLS session with one address, and the DANE evaluation of what it presented.
+    async fn probe_endpoint(
+        &self,
+        address: IpAddr,
+        sni: &str,
+        decision: &TlsaDecision,
+        reference_names: &[String],
+        now: UnixSeconds,
+    ) -> EndpointReport {
+        let started = Instant::now();
+        let result =
+            probe_starttls(SocketAddr::new(address, self.smtp.port), sni, &self.smtp).await;
+        let duration_seconds = started.elapsed().as_secs_f64();
+        match result {
+            Ok(session) => {
+                let chain = session
+                    .chain
+                    .iter()
+                    .filter_map(|der| describe_certificate(der).ok())
+                    .collect();
+                let evaluation = (decision.dane == HostDane::Applies).then(|| {
+                    dane::evaluate_endpoint(&EndpointInput {
+                        tlsa: &decision.records,
+                        chain: &session.chain,
+                        reference_names,
+                        tlsa_signature_expiration: decision.signature_expiration,
+                        now,
+                    })
+                });
+                EndpointReport {
+                    address,
+                    starttls_offered: Some(true),
+                    tls: Some(session),
+                    smtp_error: None,
+                    chain,
+                    evaluation,
+                    duration_seconds,
+                }
+            }
+            Err(error) => EndpointReport {
+                address,
+                starttls_offered: error.starttls_offered(),
+                tls: None,
+                smtp_error: Some(error),
+                chain: Vec::new(),
+                evaluation: None,
+                duration_seconds,
+            },
+        }
+    }
+}
+
+impl TlsaDecision {
+    fn without(dane: HostDane) -> Self {
+        Self {
+            dane,
+            base_domain: None,
+            lookups: Vec::new(),
+            records: Vec::new(),
+            signature_expiration: None,
+        }
+    }
+}
+
+/// MX hosts in the order a sender tries them, without duplicates and without the null MX.
+fn mx_candidates(records: &[MxRecord]) -> Vec<Candidate> {
+    let mut sorted: Vec<&MxRecord> = records.iter().filter(|r| !r.exchange.is_empty()).collect();
+    sorted.sort_by(|a, b| (a.preference, &a.exchange).cmp(&(b.preference, &b.exchange)));
+    let mut candidates: Vec<Candidate> = Vec::with_capacity(sorted.len());
+    for record in sorted {
+        if !candidates.iter().any(|c| c.name == record.exchange) {
+            candidates.push(Candidate {
+                name: record.exchange.clone(),
+                preference: record.preference,
+            });
+        }
+    }
+    candidates
+}
+
+/// The fully CNAME-expanded name of `host`, when its address lookups followed an alias.
+fn expanded_host_name(host: &str, a: &Answer<IpAddr>, aaaa: &Answer<IpAddr>) -> Option<String> {
+    [a, aaaa]
+        .into_iter()
+        .filter_map(|answer| answer.result.as_ref().ok())
+        .filter_map(|response| response.expanded_name())
+        .find(|name| *name != host)
+        .map(str::to_string)
+}
+
+fn unix_now() -> UnixSeconds {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as UnixSeconds)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn candidates_are_ordered_deduplicated_and_skip_null_mx() {
+        let records = vec![
+            MxRecord {
+                preference: 20,
+                exchange: "b.example".into(),
+            },
+            MxRecord {
+                preference: 10,
+                exchange: "c.example".into(),
+            },
+            MxRecord {
+                preference: 10,
+                exchange: "a.example".into(),
+            },
+            MxRecord {
+                preference: 30,
+                exchange: "a.example".into(),
+            },
+            MxRecord {
+                preference: 0,
+                exchange: String::new(),
+            },
+        ];
+        let names: Vec<_> = mx_candidates(&records)
+            .into_iter()
+            .map(|c| (c.preference, c.name))
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                (10, "a.example".to_string()),
+                (10, "c.example".to_string()),
+                (20, "b.example".to_string())
+            ]
+        );
+    }
+}

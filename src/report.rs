@@ -73,8 +73,8 @@ impl RrsetReport {
 }
 
 /// Whether DANE applies to an MX host, and if not, why not.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case", tag = "state", content = "detail")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
 pub enum HostDane {
     /// A secure TLSA RRset exists: authenticated (or at least mandatory) TLS applies.
     Applies,

@@ -1,1 +1,250 @@
-//! Domain verdicts (in progress).
+//! The domain verdict: from per-host and per-endpoint facts to pass / fail / not applicable, the
+//! "fully protected" flag, and findings with stable reasons. Pure: no I/O.
+//!
+//! Input is a [`DomainReport`] whose facts `crate::probe` has filled in; [`judge`] fills in its
+//! judgement fields. The rule is the sender's: a domain fails when a DANE-enforcing sender would
+//! defer mail to at least one endpoint it could pick (RFC 7672 2.1, 2.2, 3).
+
+use crate::dane::{EndpointOutcome, RecordState};
+use crate::report::{DomainReport, Finding, HostDane, MxHostReport, Verdict};
+
+/// Fills in `verdict`, `protected`, `failures`, `warnings` and `divergence` of `report`.
+pub fn judge(report: &mut DomainReport) {
+    let mut failures = Vec::new();
+    let mut warnings = Vec::new();
+
+    if let Some(error) = &report.mx_lookup.error {
+        failures.push(Finding {
+            reason: "mx_lookup_failed".into(),
+            mx: None,
+            address: None,
+            message: format!(
+                "the MX lookup for {} failed ({error}); DANE senders defer all mail",
+                report.domain
+            ),
+        });
+    }
+    if report.mx_lookup.outcome == "nx_domain" {
+        warnings.push(Finding {
+            reason: "domain_not_found".into(),
+            mx: None,
+            address: None,
+            message: format!("{} does not exist (NXDOMAIN)", report.domain),
+        });
+    }
+    if report.mx_lookup.outcome == "records" && report.hosts.is_empty() {
+        warnings.push(Finding {
+            reason: "null_mx".into(),
+            mx: None,
+            address: None,
+            message: format!(
+                "{} publishes a null MX (RFC 7505): it accepts no mail",
+                report.domain
+            ),
+        });
+    }
+
+    let any_dane = report.hosts.iter().any(|h| h.dane == HostDane::Applies);
+    for host in &report.hosts {
+        judge_host(host, any_dane, &mut failures, &mut warnings);
+    }
+
+    let dane_endpoints = report
+        .hosts
+        .iter()
+        .filter(|h| h.dane == HostDane::Applies)
+        .flat_map(|h| h.endpoints.iter())
+        .count();
+    report.verdict = if !failures.is_empty() {
+        Verdict::Fail
+    } else if dane_endpoints > 0 {
+        Verdict::Pass
+    } else {
+        Verdict::NotApplicable
+    };
+    report.protected = !report.hosts.is_empty()
+        && report.verdict == Verdict::Pass
+        && report
+            .hosts
+            .iter()
+            .all(|h| h.dane == HostDane::Applies && !h.endpoints.is_empty());
+    report.divergence = report
+        .hosts
+        .iter()
+        .flat_map(|h| h.endpoints.iter())
+        .filter_map(|e| e.evaluation.as_ref()?.divergence)
+        .min();
+    report.failures = failures;
+    report.warnings = warnings;
+}
+
+fn judge_host(
+    host: &MxHostReport,
+    domain_has_dane: bool,
+    failures: &mut Vec<Finding>,
+    warnings: &mut Vec<Finding>,
+) {
+    let finding = |reason: &str, message: String| Finding {
+        reason: reason.to_string(),
+        mx: Some(host.name.clone()),
+        address: None,
+        message,
+    };
+    match host.dane {
+        HostDane::Applies => {}
+        HostDane::TlsaLookupFailed => {
+            let detail = host
+                .tlsa_lookups
+                .iter()
+                .find_map(|l| l.error.as_ref().map(|e| format!("{} TLSA: {e}", l.name)))
+                .unwrap_or_default();
+            failures.push(finding(
+                "tlsa_lookup_failed",
+                format!(
+                    "the TLSA lookup for MX host {} failed ({detail}); DANE senders defer mail to it",
+                    host.name
+                ),
+            ));
+            return;
+        }
+        HostDane::AddressLookupFailed => {
+            let detail = host
+                .address_lookups
+                .iter()
+                .find_map(|l| {
+                    l.error
+                        .as_ref()
+                        .map(|e| format!("{} {}: {e}", l.name, l.rtype.as_str()))
+                })
+                .unwrap_or_default();
+            failures.push(finding(
+                "address_lookup_failed",
+                format!(
+                    "the address lookup for MX host {} failed ({detail}); senders defer mail to it",
+                    host.name
+                ),
+            ));
+            return;
+        }
+        HostDane::NoTlsa | HostDane::TlsaInsecure | HostDane::AddressesInsecure => {
+            if domain_has_dane {
+                warnings.push(finding(
+                    "mx_host_without_dane",
+                    format!(
+                        "MX host {} has no DANE ({}) while other MX hosts of the domain do",
+                        host.name,
+                        host_dane_text(host.dane)
+                    ),
+                ));
+            }
+            return;
+        }
+        HostDane::MxInsecure => return,
+    }
+
+    // DANE applies: every endpoint must authenticate.
+    let no_address = host
+        .address_lookups
+        .iter()
+        .all(|l| matches!(l.outcome, "nx_domain" | "no_data"));
+    if host.endpoints.is_empty() && no_address {
+        warnings.push(finding(
+            "mx_host_without_address",
+            format!("MX host {} has no A or AAAA record", host.name),
+        ));
+    }
+    for endpoint in &host.endpoints {
+        let located = |reason: &str, message: String| Finding {
+            reason: reason.to_string(),
+            mx: Some(host.name.clone()),
+            address: Some(endpoint.address),
+            message,
+        };
+        if let Some(error) = &endpoint.smtp_error {
+            failures.push(located(
+                error.reason(),
+                format!(
+                    "{} [{}]: {error}; DANE requires authenticated TLS to this host",
+                    host.name, endpoint.address
+                ),
+            ));
+            continue;
+        }
+        let Some(evaluation) = &endpoint.evaluation else {
+            continue;
+        };
+        match &evaluation.outcome {
+            EndpointOutcome::Authenticated { .. } => {}
+            EndpointOutcome::NoUsableRecords => warnings.push(located(
+                "no_usable_tlsa",
+                format!(
+                    "{} has TLSA records but none usable for SMTP: TLS is required, nothing is authenticated",
+                    host.name
+                ),
+            )),
+            EndpointOutcome::Failed(failure) => failures.push(located(
+                failure.reason(),
+                format!(
+                    "{} [{}] presents a certificate no usable TLSA record authenticates: {}",
+                    host.name,
+                    endpoint.address,
+                    failure_text(failure)
+                ),
+            )),
+        }
+    }
+
+    for (index, record) in host.tlsa_records.iter().enumerate() {
+        let unusable = host
+            .endpoints
+            .iter()
+            .filter_map(|e| e.evaluation.as_ref()?.records.get(index))
+            .find_map(|r| match r.state {
+                RecordState::Unusable { reason } => Some(reason),
+                _ => None,
+            });
+        if let Some(reason) = unusable {
+            warnings.push(finding(
+                "tlsa_record_unusable",
+                format!(
+                    "TLSA record {record} of {} is unusable for SMTP ({})",
+                    host.name,
+                    reason.as_str()
+                ),
+            ));
+        }
+    }
+    if host.rollover_ready == Some(false) && !host.endpoints.is_empty() {
+        warnings.push(finding(
+            "rollover_not_ready",
+            format!(
+                "{}: no TLSA record for a next key and no DANE-TA record; a key change will break delivery (RFC 7671 8)",
+                host.name
+            ),
+        ));
+    }
+}
+
+fn failure_text(failure: &crate::dane::MatchFailure) -> String {
+    use crate::dane::MatchFailure::*;
+    match failure {
+        NoCertificate => "no certificate presented".into(),
+        BadCertificate(detail) => format!("the certificate does not parse ({detail})"),
+        NoMatch => "no TLSA record matches it".into(),
+        NameMismatch => "a DANE-TA record matches its issuer, but the certificate does not name the MX host or TLSA base domain".into(),
+        ChainInvalid(detail) => format!("a DANE-TA record matches, but the chain does not verify ({detail})"),
+    }
+}
+
+/// Human text of a host's DANE state, for reports.
+pub fn host_dane_text(dane: HostDane) -> &'static str {
+    match dane {
+        HostDane::Applies => "DANE applies",
+        HostDane::MxInsecure => "the MX RRset is not DNSSEC-signed",
+        HostDane::AddressesInsecure => "its address records are not DNSSEC-signed",
+        HostDane::NoTlsa => "no TLSA records",
+        HostDane::TlsaInsecure => "its TLSA records are not DNSSEC-signed",
+        HostDane::TlsaLookupFailed => "the TLSA lookup failed",
+        HostDane::AddressLookupFailed => "the address lookup failed",
+    }
+}
