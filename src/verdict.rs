@@ -248,3 +248,237 @@ pub fn host_dane_text(dane: HostDane) -> &'static str {
         HostDane::AddressLookupFailed => "the address lookup failed",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::IpAddr;
+
+    use super::*;
+    use crate::dane::{EndpointEvaluation, MatchFailure, RecordResult, TlsaRecord};
+    use crate::dns::{DnssecStatus, RecordType};
+    use crate::report::{EndpointReport, RrsetReport};
+    use crate::smtp::SmtpError;
+
+    fn rrset(outcome: &'static str) -> RrsetReport {
+        RrsetReport {
+            name: "x".into(),
+            rtype: RecordType::A,
+            dnssec: DnssecStatus::Secure,
+            outcome,
+            cname_chain: vec![],
+            signature_expiration: None,
+            error: None,
+        }
+    }
+
+    fn evaluation(outcome: EndpointOutcome, divergence: Option<i64>) -> EndpointEvaluation {
+        EndpointEvaluation {
+            records: vec![RecordResult {
+                record: "3 1 1 00".parse::<TlsaRecord>().expect("record"),
+                state: RecordState::Matched { depth: 0 },
+            }],
+            outcome,
+            leaf: None,
+            divergence,
+            divergence_cause: None,
+            rollover_ready: true,
+        }
+    }
+
+    fn endpoint(last_octet: u8, evaluation: Option<EndpointEvaluation>) -> EndpointReport {
+        EndpointReport {
+            address: IpAddr::from([127, 0, 0, last_octet]),
+            starttls_offered: Some(true),
+            tls: None,
+            smtp_error: None,
+            chain: vec![],
+            evaluation,
+            duration_seconds: 0.0,
+        }
+    }
+
+    fn host(name: &str, dane: HostDane, endpoints: Vec<EndpointReport>) -> MxHostReport {
+        MxHostReport {
+            name: name.into(),
+            preference: 10,
+            dane,
+            tlsa_base_domain: Some(name.into()),
+            tlsa_lookups: vec![],
+            tlsa_records: vec!["3 1 1 00".parse().expect("record")],
+            address_lookups: vec![rrset("records"), rrset("no_data")],
+            endpoints,
+            rollover_ready: Some(true),
+        }
+    }
+
+    fn report(hosts: Vec<MxHostReport>) -> DomainReport {
+        let mut report = DomainReport {
+            domain: "example.test".into(),
+            checked_at: 0,
+            duration_seconds: 0.0,
+            mx_lookup: rrset("records"),
+            mx_records: vec![],
+            implicit_mx: false,
+            hosts,
+            verdict: Verdict::NotApplicable,
+            protected: false,
+            failures: vec![],
+            warnings: vec![],
+            divergence: None,
+        };
+        judge(&mut report);
+        report
+    }
+
+    fn authenticated(divergence: i64) -> Option<EndpointEvaluation> {
+        Some(evaluation(
+            EndpointOutcome::Authenticated {
+                record: 0,
+                usage: 3,
+            },
+            Some(divergence),
+        ))
+    }
+
+    fn reasons(findings: &[Finding]) -> Vec<&str> {
+        findings.iter().map(|f| f.reason.as_str()).collect()
+    }
+
+    #[test]
+    fn verdict_table() {
+        let mismatch = Some(evaluation(
+            EndpointOutcome::Failed(MatchFailure::NoMatch),
+            None,
+        ));
+        let cases: Vec<(&str, Vec<MxHostReport>, Verdict, bool, Vec<&str>)> = vec![
+            (
+                "one good host",
+                vec![host(
+                    "a",
+                    HostDane::Applies,
+                    vec![endpoint(1, authenticated(50))],
+                )],
+                Verdict::Pass,
+                true,
+                vec![],
+            ),
+            (
+                "one of two addresses mismatches",
+                vec![host(
+                    "a",
+                    HostDane::Applies,
+                    vec![
+                        endpoint(1, authenticated(50)),
+                        endpoint(2, mismatch.clone()),
+                    ],
+                )],
+                Verdict::Fail,
+                false,
+                vec!["tlsa_mismatch"],
+            ),
+            (
+                "second MX has no DANE",
+                vec![
+                    host("a", HostDane::Applies, vec![endpoint(1, authenticated(50))]),
+                    host("b", HostDane::NoTlsa, vec![endpoint(2, None)]),
+                ],
+                Verdict::Pass,
+                false,
+                vec![],
+            ),
+            (
+                "TLSA lookup failure defers",
+                vec![
+                    host("a", HostDane::Applies, vec![endpoint(1, authenticated(50))]),
+                    host("b", HostDane::TlsaLookupFailed, vec![]),
+                ],
+                Verdict::Fail,
+                false,
+                vec!["tlsa_lookup_failed"],
+            ),
+            (
+                "insecure MX",
+                vec![host("a", HostDane::MxInsecure, vec![endpoint(1, None)])],
+                Verdict::NotApplicable,
+                false,
+                vec![],
+            ),
+            (
+                "no TLSA anywhere",
+                vec![host("a", HostDane::NoTlsa, vec![endpoint(1, None)])],
+                Verdict::NotApplicable,
+                false,
+                vec![],
+            ),
+            (
+                "only unusable records: TLS suffices",
+                vec![host(
+                    "a",
+                    HostDane::Applies,
+                    vec![endpoint(
+                        1,
+                        Some(evaluation(EndpointOutcome::NoUsableRecords, None)),
+                    )],
+                )],
+                Verdict::Pass,
+                true,
+                vec![],
+            ),
+            (
+                "no addresses at all",
+                vec![],
+                Verdict::NotApplicable,
+                false,
+                vec![],
+            ),
+        ];
+        for (name, hosts, verdict, protected, failure_reasons) in cases {
+            let judged = report(hosts);
+            assert_eq!(judged.verdict, verdict, "{name}");
+            assert_eq!(judged.protected, protected, "{name}");
+            assert_eq!(reasons(&judged.failures), failure_reasons, "{name}");
+        }
+    }
+
+    #[test]
+    fn smtp_failure_on_a_dane_host_fails_with_its_reason_and_address() {
+        let mut broken = endpoint(7, None);
+        broken.smtp_error = Some(SmtpError::StarttlsNotOffered);
+        broken.starttls_offered = Some(false);
+        let judged = report(vec![host("a", HostDane::Applies, vec![broken])]);
+        assert_eq!(judged.verdict, Verdict::Fail);
+        assert_eq!(reasons(&judged.failures), vec!["starttls_not_offered"]);
+        assert_eq!(judged.failures[0].mx.as_deref(), Some("a"));
+        assert_eq!(
+            judged.failures[0].address,
+            Some(IpAddr::from([127, 0, 0, 7]))
+        );
+    }
+
+    #[test]
+    fn partial_dane_warns_and_divergence_is_the_earliest() {
+        let judged = report(vec![
+            host(
+                "a",
+                HostDane::Applies,
+                vec![
+                    endpoint(1, authenticated(900)),
+                    endpoint(2, authenticated(300)),
+                ],
+            ),
+            host("b", HostDane::AddressesInsecure, vec![endpoint(3, None)]),
+        ]);
+        assert_eq!(judged.divergence, Some(300));
+        assert_eq!(reasons(&judged.warnings), vec!["mx_host_without_dane"]);
+    }
+
+    #[test]
+    fn mx_lookup_failure_fails_the_domain() {
+        let mut judged = report(vec![]);
+        judged.mx_lookup.outcome = "failed";
+        judged.mx_lookup.error = Some(crate::dns::LookupError::ServFail { ede: None });
+        judge(&mut judged);
+        assert_eq!(judged.verdict, Verdict::Fail);
+        assert_eq!(reasons(&judged.failures), vec!["mx_lookup_failed"]);
+    }
+}
