@@ -123,9 +123,10 @@ impl Prober {
         ];
         let addresses: Vec<IpAddr> = a.records().iter().chain(aaaa.records()).copied().collect();
 
-        let decision = if !mx_secure {
-            TlsaDecision::without(HostDane::MxInsecure)
-        } else if a.result.is_err() || aaaa.result.is_err() {
+        // An insecure MX RRset does not stop the TLSA lookup: Postfix 3.6 and later
+        // (smtp_tls_dane_insecure_mx_policy = dane) still enforces the MX hosts' secure TLSA
+        // records, so a mismatch there defers mail just the same (RFC 7672 2.2.1 allows this).
+        let decision = if a.result.is_err() || aaaa.result.is_err() {
             TlsaDecision::without(HostDane::AddressLookupFailed)
         } else if !(a.is_secure() && aaaa.is_secure()) {
             // Postfix looks up TLSA only for hosts whose address records validated: an attacker
@@ -137,13 +138,14 @@ impl Prober {
         };
 
         // Reference identifiers (RFC 7672 3.2.2): the TLSA base domain, plus the MX host name
-        // (secure MX) or the next-hop domain (implicit MX).
+        // (or the next-hop domain for an implicit MX) only when the MX RRset validated, since an
+        // insecure MX host name may be forged.
         let mut reference_names = Vec::new();
         if let Some(base) = &decision.base_domain {
             reference_names.push(base.clone());
         }
         let extra = if implicit_mx { domain } else { host };
-        if !reference_names.iter().any(|n| n == extra) {
+        if mx_secure && !reference_names.iter().any(|n| n == extra) {
             reference_names.push(extra.to_string());
         }
         let sni = decision

@@ -78,8 +78,6 @@ impl RrsetReport {
 pub enum HostDane {
     /// A secure TLSA RRset exists: authenticated (or at least mandatory) TLS applies.
     Applies,
-    /// The MX RRset is not secure, so DANE does not apply to its hosts (RFC 7672 2.2.1).
-    MxInsecure,
     /// The host's address records are not secure, so its TLSA records are not used (RFC 7672
     /// 2.2.2, as Postfix does).
     AddressesInsecure,

@@ -6,6 +6,7 @@
 //! defer mail to at least one endpoint it could pick (RFC 7672 2.1, 2.2, 3).
 
 use crate::dane::{EndpointOutcome, RecordState};
+use crate::dns::DnssecStatus;
 use crate::report::{DomainReport, Finding, HostDane, MxHostReport, Verdict};
 
 /// Fills in `verdict`, `protected`, `failures`, `warnings` and `divergence` of `report`.
@@ -45,6 +46,18 @@ pub fn judge(report: &mut DomainReport) {
     }
 
     let any_dane = report.hosts.iter().any(|h| h.dane == HostDane::Applies);
+    let mx_secure = report.mx_lookup.dnssec == DnssecStatus::Secure;
+    if any_dane && !mx_secure && report.mx_lookup.error.is_none() {
+        warnings.push(Finding {
+            reason: "mx_insecure".into(),
+            mx: None,
+            address: None,
+            message: format!(
+                "the MX RRset of {} is not DNSSEC-signed: senders still enforce the MX hosts' TLSA records, but an attacker can forge the MX hosts themselves",
+                report.domain
+            ),
+        });
+    }
     for host in &report.hosts {
         judge_host(host, any_dane, &mut failures, &mut warnings);
     }
@@ -63,6 +76,7 @@ pub fn judge(report: &mut DomainReport) {
         Verdict::NotApplicable
     };
     report.protected = !report.hosts.is_empty()
+        && mx_secure
         && report.verdict == Verdict::Pass
         && report
             .hosts
@@ -139,7 +153,6 @@ fn judge_host(
             }
             return;
         }
-        HostDane::MxInsecure => return,
     }
 
     // DANE applies: every endpoint must authenticate.
@@ -240,7 +253,6 @@ fn failure_text(failure: &crate::dane::MatchFailure) -> String {
 pub fn host_dane_text(dane: HostDane) -> &'static str {
     match dane {
         HostDane::Applies => "DANE applies",
-        HostDane::MxInsecure => "the MX RRset is not DNSSEC-signed",
         HostDane::AddressesInsecure => "its address records are not DNSSEC-signed",
         HostDane::NoTlsa => "no TLSA records",
         HostDane::TlsaInsecure => "its TLSA records are not DNSSEC-signed",
@@ -255,7 +267,7 @@ mod tests {
 
     use super::*;
     use crate::dane::{EndpointEvaluation, MatchFailure, RecordResult, TlsaRecord};
-    use crate::dns::{DnssecStatus, RecordType};
+    use crate::dns::RecordType;
     use crate::report::{EndpointReport, RrsetReport};
     use crate::smtp::SmtpError;
 
@@ -397,13 +409,6 @@ mod tests {
                 vec!["tlsa_lookup_failed"],
             ),
             (
-                "insecure MX",
-                vec![host("a", HostDane::MxInsecure, vec![endpoint(1, None)])],
-                Verdict::NotApplicable,
-                false,
-                vec![],
-            ),
-            (
                 "no TLSA anywhere",
                 vec![host("a", HostDane::NoTlsa, vec![endpoint(1, None)])],
                 Verdict::NotApplicable,
@@ -470,6 +475,27 @@ mod tests {
         ]);
         assert_eq!(judged.divergence, Some(300));
         assert_eq!(reasons(&judged.warnings), vec!["mx_host_without_dane"]);
+    }
+
+    #[test]
+    fn insecure_mx_still_enforces_tlsa_but_is_not_protected() {
+        let mut judged = report(vec![host(
+            "a",
+            HostDane::Applies,
+            vec![endpoint(1, authenticated(50))],
+        )]);
+        judged.mx_lookup.dnssec = DnssecStatus::Insecure;
+        judge(&mut judged);
+        assert_eq!(judged.verdict, Verdict::Pass);
+        assert!(!judged.protected);
+        assert_eq!(reasons(&judged.warnings), vec!["mx_insecure"]);
+
+        judged.hosts[0].endpoints[0].evaluation = Some(evaluation(
+            EndpointOutcome::Failed(MatchFailure::NoMatch),
+            None,
+        ));
+        judge(&mut judged);
+        assert_eq!(judged.verdict, Verdict::Fail);
     }
 
     #[test]
