@@ -11,6 +11,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+mod reply;
+mod session;
+
 /// How to talk SMTP.
 #[derive(Clone, Debug)]
 pub struct SmtpSettings {
@@ -145,26 +148,31 @@ impl SmtpError {
         match self {
             SmtpError::StarttlsNotOffered => Some(false),
             SmtpError::StarttlsRejected { .. } | SmtpError::Handshake { .. } => Some(true),
-            SmtpError::Timeout { stage } | SmtpError::Io { stage, .. } | SmtpError::Protocol { stage, .. } => {
-                match stage {
-                    SmtpStage::Starttls | SmtpStage::TlsHandshake => Some(true),
-                    _ => None,
-                }
-            }
-            SmtpError::Connect { .. } | SmtpError::Greeting { .. } | SmtpError::EhloRejected { .. } => None,
+            SmtpError::Timeout { stage }
+            | SmtpError::Io { stage, .. }
+            | SmtpError::Protocol { stage, .. } => match stage {
+                SmtpStage::Starttls | SmtpStage::TlsHandshake => Some(true),
+                _ => None,
+            },
+            SmtpError::Connect { .. }
+            | SmtpError::Greeting { .. }
+            | SmtpError::EhloRejected { .. } => None,
         }
     }
 }
 
 /// Runs the SMTP dialogue with `addr` (port from `settings`) and returns the TLS session.
 ///
-/// `sni` is the TLSA base domain (RFC 7672 3.3). The handshake accepts any chain, since DANE and
-/// not WebPKI decides, but still checks the handshake signature, so the server proves it holds the
-/// key of the leaf it presented. Session resumption is off so every probe sees a full handshake.
+/// The port of `addr` is ignored: the connection goes to `addr.ip()` on `settings.port`.
+/// `sni` is the TLSA base domain (RFC 7672 3.3); a name that is not a valid DNS name fails with
+/// [`SmtpError::Handshake`] before any connection is made. The handshake accepts any chain, since
+/// DANE and not WebPKI decides, but still checks the handshake signature, so the server proves it
+/// holds the key of the leaf it presented. Session resumption is off so every probe sees a full
+/// handshake. Chains longer than 20 certificates are refused during the handshake.
 pub async fn probe_starttls(
     addr: SocketAddr,
     sni: &str,
     settings: &SmtpSettings,
 ) -> Result<TlsSession, SmtpError> {
-    crate::tls::starttls_dialogue(addr, sni, settings).await
+    session::run(addr, sni, settings).await
 }

@@ -1,6 +1,6 @@
 //! Placeholder, replaced by the DANE rules work.
-use serde::Serialize;
 use crate::dns::UnixSeconds;
+use serde::Serialize;
 
 /// What a report shows of one certificate.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
