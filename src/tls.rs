@@ -83,6 +83,22 @@ pub(crate) async fn handshake(
     TlsConnector::from(config).connect(name, tcp).await
 }
 
+/// Describes a handshake failure. tokio-rustls wraps rustls errors in `io::Error`; our own
+/// verifier errors are unwrapped so the message reads "... 21 certificates ..." rather than a
+/// debug dump.
+pub(crate) fn handshake_error_detail(error: &std::io::Error) -> String {
+    match error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    {
+        Some(rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(inner)))) => {
+            format!("invalid peer certificate: {inner}")
+        }
+        Some(tls_error) => tls_error.to_string(),
+        None => error.to_string(),
+    }
+}
+
 /// What a finished handshake established.
 #[derive(Debug)]
 pub(crate) struct SessionFacts {

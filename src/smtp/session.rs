@@ -110,7 +110,7 @@ pub(crate) async fn run(
         crate::tls::handshake(config, server_name, tcp)
             .await
             .map_err(|e| SmtpError::Handshake {
-                detail: e.to_string(),
+                detail: crate::tls::handshake_error_detail(&e),
             })
     })
     .await?;
