@@ -5,6 +5,11 @@
 //! session (STARTTLS offered, TLS version), or an [`SmtpError`] saying at which step and why it
 //! failed. The server is hostile until proven otherwise: every read is bounded in length, every step
 //! runs under `SmtpSettings::step_timeout`, and we never send MAIL FROM.
+//!
+//! - `reply`: bounded reading and parsing of SMTP replies (pure parts unit-tested).
+//! - `session`: the dialogue itself, step by step, with the timeouts and the STARTTLS injection
+//!   check.
+//! - `crate::tls`: the shared rustls configuration, the verifier and the handshake.
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -208,6 +208,7 @@ async fn goodbye_plain(reader: &mut ReplyReader, tcp: &mut TcpStream, step: Dura
 
 /// Sends QUIT and waits for the reply (normally 221), ignoring what comes back or fails.
 async fn quit<S: AsyncRead + AsyncWrite + Unpin>(reader: &mut ReplyReader, stream: &mut S) {
+    // The stage only labels an error, and this one is discarded.
     let _ = command(reader, stream, b"QUIT\r\n", SmtpStage::Ehlo).await;
 }
 

@@ -142,6 +142,15 @@ async fn fixture_on_other_loopback_address_and_port_from_settings() {
 }
 
 #[tokio::test]
+async fn ipv6_loopback() {
+    let mut config = FixtureConfig::new(self_signed(&[MX]));
+    config.bind = "[::1]:0".parse().expect("address");
+    let fixture = SmtpFixture::start(config).await;
+    let session = probe_fixture(&fixture).await.expect("probe succeeds");
+    assert_eq!(session.version, "TLSv1.3");
+}
+
+#[tokio::test]
 async fn starttls_not_offered() {
     let mut config = FixtureConfig::new(self_signed(&[MX]));
     config.starttls = Starttls::NotOffered;
