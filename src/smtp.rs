@@ -5,11 +5,19 @@
 //! session (STARTTLS offered, TLS version), or an [`SmtpError`] saying at which step and why it
 //! failed. The server is hostile until proven otherwise: every read is bounded in length, every step
 //! runs under `SmtpSettings::step_timeout`, and we never send MAIL FROM.
+//!
+//! - `reply`: bounded reading and parsing of SMTP replies (pure parts unit-tested).
+//! - `session`: the dialogue itself, step by step, with the timeouts and the STARTTLS injection
+//!   check.
+//! - `crate::tls`: the shared rustls configuration, the verifier and the handshake.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde::Serialize;
+
+mod reply;
+mod session;
 
 /// How to talk SMTP.
 #[derive(Clone, Debug)]
@@ -160,13 +168,16 @@ impl SmtpError {
 
 /// Runs the SMTP dialogue with `addr` (port from `settings`) and returns the TLS session.
 ///
-/// `sni` is the TLSA base domain (RFC 7672 3.3). The handshake accepts any chain, since DANE and
-/// not WebPKI decides, but still checks the handshake signature, so the server proves it holds the
-/// key of the leaf it presented. Session resumption is off so every probe sees a full handshake.
+/// The port of `addr` is ignored: the connection goes to `addr.ip()` on `settings.port`.
+/// `sni` is the TLSA base domain (RFC 7672 3.3); a name that is not a valid DNS name fails with
+/// [`SmtpError::Handshake`] before any connection is made. The handshake accepts any chain, since
+/// DANE and not WebPKI decides, but still checks the handshake signature, so the server proves it
+/// holds the key of the leaf it presented. Session resumption is off so every probe sees a full
+/// handshake. Chains longer than 20 certificates are refused during the handshake.
 pub async fn probe_starttls(
     addr: SocketAddr,
     sni: &str,
     settings: &SmtpSettings,
 ) -> Result<TlsSession, SmtpError> {
-    crate::tls::starttls_dialogue(addr, sni, settings).await
+    session::run(addr, sni, settings).await
 }

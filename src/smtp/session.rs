@@ -1,0 +1,230 @@
+//! The SMTP dialogue of one probe: connect, greeting, EHLO, STARTTLS, handshake, QUIT.
+//!
+//! Called by [`super::probe_starttls`]; reads replies through [`super::reply`] and hands the TCP
+//! stream to `crate::tls` after the 220 to STARTTLS. Each step (write the command, read the whole
+//! reply) runs under one `step_timeout`, so a slow-dripping server fails the step on time. The
+//! polite QUIT at the end or after a refusal is best effort under a short timeout of its own and
+//! never changes the outcome.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::reply::{Reply, ReplyError, ReplyReader};
+use super::{SmtpError, SmtpSettings, SmtpStage, TlsSession};
+
+/// Longest banner kept, in characters.
+const BANNER_CHARS: usize = 200;
+/// Upper bound for the goodbye (QUIT, 221, close_notify): the verdict is already known, so a slow
+/// server must not hold the probe up.
+const GOODBYE_TIMEOUT: Duration = Duration::from_secs(1);
+
+pub(crate) async fn run(
+    addr: SocketAddr,
+    sni: &str,
+    settings: &SmtpSettings,
+) -> Result<TlsSession, SmtpError> {
+    // Checked before connecting: a bad name or config would fail the handshake anyway, and the
+    // server should not see a connection we already know is useless.
+    let server_name =
+        crate::tls::server_name(sni).map_err(|detail| SmtpError::Handshake { detail })?;
+    let config = crate::tls::client_config().map_err(|e| SmtpError::Handshake {
+        detail: format!("TLS client configuration: {e}"),
+    })?;
+    let step = settings.step_timeout;
+    // The port is the one in the settings (the TLSA name `_PORT._tcp` follows it too).
+    let addr = SocketAddr::new(addr.ip(), settings.port);
+
+    let mut tcp = within(step, SmtpStage::Connect, async {
+        TcpStream::connect(addr)
+            .await
+            .map_err(|e| SmtpError::Connect {
+                detail: e.to_string(),
+            })
+    })
+    .await?;
+    let mut reader = ReplyReader::new();
+
+    let greeting = within(
+        step,
+        SmtpStage::Banner,
+        read(&mut reader, &mut tcp, SmtpStage::Banner),
+    )
+    .await?;
+    if greeting.code != 220 {
+        // RFC 5321 3.1: after a 554 greeting the client should still send QUIT.
+        goodbye_plain(&mut reader, &mut tcp, step).await;
+        return Err(SmtpError::Greeting {
+            reply: greeting.summary(),
+        });
+    }
+    let banner = greeting.first_line_text(BANNER_CHARS);
+
+    let ehlo = ehlo_command(&settings.ehlo_name);
+    let ehlo_reply = within(
+        step,
+        SmtpStage::Ehlo,
+        command(&mut reader, &mut tcp, &ehlo, SmtpStage::Ehlo),
+    )
+    .await?;
+    if !ehlo_reply.is_positive() {
+        goodbye_plain(&mut reader, &mut tcp, step).await;
+        return Err(SmtpError::EhloRejected {
+            reply: ehlo_reply.summary(),
+        });
+    }
+    if !ehlo_reply.has_extension("STARTTLS") {
+        goodbye_plain(&mut reader, &mut tcp, step).await;
+        return Err(SmtpError::StarttlsNotOffered);
+    }
+
+    let starttls_reply = within(
+        step,
+        SmtpStage::Starttls,
+        command(&mut reader, &mut tcp, b"STARTTLS\r\n", SmtpStage::Starttls),
+    )
+    .await?;
+    if starttls_reply.code != 220 {
+        goodbye_plain(&mut reader, &mut tcp, step).await;
+        return Err(SmtpError::StarttlsRejected {
+            reply: starttls_reply.summary(),
+        });
+    }
+    // Anything already buffered was sent in plaintext after the 220 and would otherwise be taken
+    // for a reply inside TLS (the CVE-2011-0411 injection family). A correct server sends nothing
+    // until our ClientHello.
+    if reader.buffered() > 0 {
+        return Err(SmtpError::Protocol {
+            stage: SmtpStage::Starttls,
+            detail: format!(
+                "{} bytes of plaintext sent after the 220 reply to STARTTLS",
+                reader.buffered()
+            ),
+        });
+    }
+
+    let mut tls = within(step, SmtpStage::TlsHandshake, async {
+        crate::tls::handshake(config, server_name, tcp)
+            .await
+            .map_err(|e| SmtpError::Handshake {
+                detail: crate::tls::handshake_error_detail(&e),
+            })
+    })
+    .await?;
+    let facts =
+        crate::tls::session_facts(&tls).map_err(|detail| SmtpError::Handshake { detail })?;
+
+    // A fresh reader: nothing read before the handshake may be interpreted inside TLS.
+    let mut reader = ReplyReader::new();
+    let _ = tokio::time::timeout(goodbye_timeout(step), async {
+        quit(&mut reader, &mut tls).await;
+        // Sends close_notify, so the server sees an orderly TLS close rather than a truncation.
+        let _ = tls.shutdown().await;
+    })
+    .await;
+
+    Ok(TlsSession {
+        version: facts.version,
+        cipher_suite: facts.cipher_suite,
+        chain: facts.chain,
+        banner,
+    })
+}
+
+/// Runs one step under the step timeout.
+async fn within<T>(
+    limit: Duration,
+    stage: SmtpStage,
+    step: impl Future<Output = Result<T, SmtpError>>,
+) -> Result<T, SmtpError> {
+    tokio::time::timeout(limit, step)
+        .await
+        .unwrap_or(Err(SmtpError::Timeout { stage }))
+}
+
+/// Sends one command line and reads its reply.
+async fn command<S: AsyncRead + AsyncWrite + Unpin>(
+    reader: &mut ReplyReader,
+    stream: &mut S,
+    line: &[u8],
+    stage: SmtpStage,
+) -> Result<Reply, SmtpError> {
+    let io = |e: std::io::Error| SmtpError::Io {
+        stage,
+        detail: e.to_string(),
+    };
+    stream.write_all(line).await.map_err(io)?;
+    stream.flush().await.map_err(io)?;
+    read(reader, stream, stage).await
+}
+
+/// Reads one reply, sorting failures into broken connections and protocol violations.
+async fn read<S: AsyncRead + Unpin>(
+    reader: &mut ReplyReader,
+    stream: &mut S,
+    stage: SmtpStage,
+) -> Result<Reply, SmtpError> {
+    reader
+        .read_reply(stream)
+        .await
+        .map_err(|e| reply_error(e, stage))
+}
+
+fn reply_error(error: ReplyError, stage: SmtpStage) -> SmtpError {
+    if error.is_transport() {
+        SmtpError::Io {
+            stage,
+            detail: error.to_string(),
+        }
+    } else {
+        SmtpError::Protocol {
+            stage,
+            detail: error.to_string(),
+        }
+    }
+}
+
+/// `EHLO name`. Characters that could end the line or smuggle a second command (CR, LF, other
+/// controls, spaces) are dropped: the name comes from configuration, and a typo there must not
+/// turn into a second SMTP command.
+fn ehlo_command(name: &str) -> Vec<u8> {
+    let mut line = b"EHLO ".to_vec();
+    line.extend(name.bytes().filter(u8::is_ascii_graphic));
+    line.extend_from_slice(b"\r\n");
+    line
+}
+
+fn goodbye_timeout(step: Duration) -> Duration {
+    step.min(GOODBYE_TIMEOUT)
+}
+
+/// QUIT in plaintext after a refusal, best effort.
+async fn goodbye_plain(reader: &mut ReplyReader, tcp: &mut TcpStream, step: Duration) {
+    let _ = tokio::time::timeout(goodbye_timeout(step), quit(reader, tcp)).await;
+}
+
+/// Sends QUIT and waits for the reply (normally 221), ignoring what comes back or fails.
+async fn quit<S: AsyncRead + AsyncWrite + Unpin>(reader: &mut ReplyReader, stream: &mut S) {
+    // The stage only labels an error, and this one is discarded.
+    let _ = command(reader, stream, b"QUIT\r\n", SmtpStage::Ehlo).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ehlo_name_cannot_inject_commands() {
+        assert_eq!(
+            ehlo_command("probe.example\r\nMAIL FROM:<x>"),
+            b"EHLO probe.exampleMAILFROM:<x>\r\n".to_vec()
+        );
+        assert_eq!(
+            ehlo_command("dane-exporter.invalid"),
+            b"EHLO dane-exporter.invalid\r\n".to_vec()
+        );
+    }
+}
