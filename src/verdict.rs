@@ -356,13 +356,16 @@ mod tests {
         findings.iter().map(|f| f.reason.as_str()).collect()
     }
 
+    /// name, hosts, expected verdict, expected `protected`, expected failure reasons.
+    type Case = (&'static str, Vec<MxHostReport>, Verdict, bool, Vec<&'static str>);
+
     #[test]
     fn verdict_table() {
         let mismatch = Some(evaluation(
             EndpointOutcome::Failed(MatchFailure::NoMatch),
             None,
         ));
-        let cases: Vec<(&str, Vec<MxHostReport>, Verdict, bool, Vec<&str>)> = vec![
+        let cases: Vec<Case> = vec![
             (
                 "one good host",
                 vec![host(
