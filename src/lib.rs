@@ -19,11 +19,13 @@
 //! - [`verdict`]: turns per-endpoint facts into a domain verdict with stable reasons; pure.
 //! - [`report`]: the result types a probe produces, serialisable as JSON.
 //! - [`check`]: renders a report for humans (`dane_exporter check`).
+//! - [`config`]: the YAML config file: targets by direction, global defaults, per-target overrides.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod check;
+pub mod config;
 pub mod dane;
 pub mod dns;
 pub mod probe;

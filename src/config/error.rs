@@ -1,0 +1,199 @@
+//! What can be wrong with a config file, and where: [`ConfigError`] names the file, the line, the
+//! key path (`inbound[1].interval`) and the [`Problem`].
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::names::{DomainError, LabelNameError};
+
+/// Why a config file was not loaded. Renders as `FILE:LINE: KEY: PROBLEM`, e.g.
+/// `dane_exporter.yml:12: inbound[1].interval: invalid duration "5 minutez": expected a number and a
+/// unit, e.g. "5m"`.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{}: cannot read config file: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The text is not YAML.
+    #[error("{}:{line}: YAML syntax error at column {column}: {message}", file.display())]
+    Syntax {
+        /// The file.
+        file: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// The YAML parser's description.
+        message: String,
+    },
+    /// The YAML does not describe a valid configuration.
+    #[error("{}:{line}: {}{problem}", file.display(), KeyPrefix(key))]
+    Invalid {
+        /// The file.
+        file: PathBuf,
+        /// 1-based line of the offending key (or list item).
+        line: usize,
+        /// Path of the key, like `inbound[1].labels.team`; empty for the document itself.
+        key: String,
+        /// What is wrong.
+        problem: Problem,
+    },
+}
+
+impl ConfigError {
+    /// The problem, for an [`ConfigError::Invalid`] error.
+    pub fn problem(&self) -> Option<&Problem> {
+        match self {
+            ConfigError::Invalid { problem, .. } => Some(problem),
+            ConfigError::Read { .. } | ConfigError::Syntax { .. } => None,
+        }
+    }
+}
+
+/// `KEY: `, or nothing for the document root.
+struct KeyPrefix<'a>(&'a str);
+
+impl fmt::Display for KeyPrefix<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            write!(f, "{}: ", self.0)
+        }
+    }
+}
+
+/// A duration as humantime writes it (`5m`, `1m 30s`), for messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Human(pub Duration);
+
+impl fmt::Display for Human {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", humantime::format_duration(self.0))
+    }
+}
+
+/// What is wrong at one place of a config file.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Problem {
+    /// More than one YAML document (`---`) in the file.
+    #[error("expected one YAML document, found {0}")]
+    MultipleDocuments(usize),
+    /// A key this section does not have (a typo, or an option that is not supported here).
+    #[error("unknown key; expected one of: {}", .expected.join(", "))]
+    UnknownKey {
+        /// The keys allowed at this place.
+        expected: &'static [&'static str],
+    },
+    /// A mapping key that is not a plain string.
+    #[error("mapping keys must be strings, got {0}")]
+    NonStringKey(&'static str),
+    /// A required key is absent.
+    #[error("missing required key \"{0}\"")]
+    MissingKey(&'static str),
+    /// A value of the wrong YAML type.
+    #[error("expected {expected}, got {found}")]
+    WrongType {
+        /// What this key takes.
+        expected: &'static str,
+        /// What the file has.
+        found: &'static str,
+    },
+    /// A YAML tag (`!foo`), which this format does not use.
+    #[error("YAML tags are not supported")]
+    Tagged,
+    /// Not a humantime duration.
+    #[error("invalid duration \"{0}\": expected a number and a unit, e.g. \"5m\" or \"90s\"")]
+    InvalidDuration(String),
+    /// A zero duration.
+    #[error("must be greater than zero")]
+    ZeroDuration,
+    /// A probe interval below [`super::MIN_INTERVAL`].
+    #[error("interval {} is below the minimum of {}", Human(*.interval), Human(*.minimum))]
+    IntervalTooShort {
+        /// The configured interval.
+        interval: Duration,
+        /// The smallest allowed.
+        minimum: Duration,
+    },
+    /// A probe deadline longer than the interval between probes.
+    #[error("timeout {} must not exceed interval {}", Human(*.timeout), Human(*.interval))]
+    TimeoutExceedsInterval {
+        /// Effective whole-probe timeout.
+        timeout: Duration,
+        /// Effective interval.
+        interval: Duration,
+    },
+    /// A step timeout longer than the whole-probe timeout.
+    #[error("step_timeout {} must not exceed timeout {}", Human(*.step_timeout), Human(*.timeout))]
+    StepTimeoutExceedsTimeout {
+        /// Effective per-step timeout.
+        step_timeout: Duration,
+        /// Effective whole-probe timeout.
+        timeout: Duration,
+    },
+    /// An integer outside its range.
+    #[error("{value} is out of range {min}..={max}")]
+    OutOfRange {
+        /// The configured number.
+        value: i64,
+        /// Smallest allowed.
+        min: i64,
+        /// Largest allowed.
+        max: i64,
+    },
+    /// Not a known DNSSEC mode.
+    #[error("unknown DNSSEC mode \"{0}\"; expected \"trust-resolver\" or \"validate\"")]
+    InvalidDnssecMode(String),
+    /// Not an IP address with optional port.
+    #[error("invalid nameserver \"{0}\": expected IP, IP:PORT or [IPv6]:PORT")]
+    InvalidNameserver(String),
+    /// Not a valid domain name.
+    #[error("invalid domain \"{text}\": {reason}")]
+    InvalidDomain {
+        /// As written.
+        text: String,
+        /// What is wrong with it.
+        reason: DomainError,
+    },
+    /// Not a valid `/probe` allow-list pattern.
+    #[error("invalid domain pattern \"{text}\" (expected \"example.org\" or \"*.example.org\"): {reason}")]
+    InvalidPattern {
+        /// As written.
+        text: String,
+        /// What is wrong with its domain part.
+        reason: DomainError,
+    },
+    /// The same domain twice in one direction.
+    #[error("duplicate domain \"{domain}\", first listed at line {first_line}")]
+    DuplicateDomain {
+        /// The normalised domain.
+        domain: String,
+        /// Line of the first occurrence.
+        first_line: usize,
+    },
+    /// A bad extra label name.
+    #[error("{0}")]
+    LabelName(LabelNameError),
+    /// An empty label value (Prometheus treats it as no label at all).
+    #[error("label value must not be empty")]
+    EmptyLabelValue,
+    /// The trust anchor file does not exist.
+    #[error("trust anchor file \"{}\" does not exist", .0.display())]
+    TrustAnchorMissing(PathBuf),
+    /// The trust anchor file exists but cannot be used.
+    #[error("trust anchor file \"{}\" cannot be used: {reason}", .path.display())]
+    TrustAnchorUnusable {
+        /// As written.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+}

@@ -1,0 +1,543 @@
+//! Turns config text into a [`Config`]: parses it into a `saphyr` tree that keeps the position of
+//! every node, then walks the tree section by section, checking keys, types and values, and
+//! remembering where each came from so that every error names the line of its key.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, ScanError, YamlData};
+
+use super::error::{ConfigError, Problem};
+use super::names::{check_label_name, normalize_domain, parse_nameserver, DomainPattern};
+use super::{Config, Global, Overrides, TargetSpec, MAX_CONCURRENCY, MIN_INTERVAL};
+use crate::dns::DnssecMode;
+
+const TOP_KEYS: &[&str] = &["global", "probe_allow", "inbound", "outbound"];
+const GLOBAL_KEYS: &[&str] = &[
+    "interval",
+    "timeout",
+    "step_timeout",
+    "concurrency",
+    "dnssec_mode",
+    "nameservers",
+    "trust_anchor_file",
+    "ehlo_name",
+    "smtp_port",
+];
+const TARGET_KEYS: &[&str] = &[
+    "domain",
+    "labels",
+    "interval",
+    "timeout",
+    "step_timeout",
+    "dnssec_mode",
+    "nameservers",
+    "trust_anchor_file",
+];
+
+type Node<'y> = MarkedYaml<'y>;
+
+/// A place in the file: the line, and the path of keys leading there.
+#[derive(Clone, Debug)]
+struct Loc {
+    line: usize,
+    key: String,
+}
+
+impl Loc {
+    fn root() -> Self {
+        Loc {
+            line: 1,
+            key: String::new(),
+        }
+    }
+
+    fn field(&self, name: &str, node: &Node<'_>) -> Self {
+        let key = if self.key.is_empty() {
+            name.to_string()
+        } else {
+            format!("{}.{name}", self.key)
+        };
+        Loc {
+            line: line_of(node),
+            key,
+        }
+    }
+
+    fn item(&self, index: usize, node: &Node<'_>) -> Self {
+        Loc {
+            line: line_of(node),
+            key: format!("{}[{index}]", self.key),
+        }
+    }
+
+    fn fail<T>(&self, problem: Problem) -> Result<T, Invalid> {
+        Err(Invalid {
+            loc: self.clone(),
+            problem,
+        })
+    }
+}
+
+fn line_of(node: &Node<'_>) -> usize {
+    node.span.start.line()
+}
+
+/// A validation error before the file name is attached.
+#[derive(Debug)]
+struct Invalid {
+    loc: Loc,
+    problem: Problem,
+}
+
+type Result<T, E = Invalid> = std::result::Result<T, E>;
+
+/// Parses and validates `text`; `path` names the file in errors and anchors relative paths.
+pub(super) fn read(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    let docs = MarkedYaml::load_from_str(text).map_err(|e| syntax_error(&e, path))?;
+    let reader = Reader {
+        base_dir: path.parent().unwrap_or(Path::new("")),
+    };
+    reader
+        .document(&docs)
+        .map_err(|Invalid { loc, problem }| ConfigError::Invalid {
+            file: path.to_path_buf(),
+            line: loc.line,
+            key: loc.key,
+            problem,
+        })
+}
+
+fn syntax_error(error: &ScanError, path: &Path) -> ConfigError {
+    ConfigError::Syntax {
+        file: path.to_path_buf(),
+        line: error.marker().line(),
+        column: error.marker().col() + 1,
+        message: error.info().to_string(),
+    }
+}
+
+/// One `key: value` entry of a mapping.
+struct Field<'n, 'y> {
+    name: &'n str,
+    loc: Loc,
+    value: &'n Node<'y>,
+}
+
+/// A mapping's entries, keys checked.
+struct Fields<'n, 'y>(Vec<Field<'n, 'y>>);
+
+impl<'n, 'y> Fields<'n, 'y> {
+    fn get(&self, name: &str) -> Option<&Field<'n, 'y>> {
+        self.0.iter().find(|f| f.name == name)
+    }
+}
+
+/// A duration and, when it was set at the level being checked, where.
+#[derive(Clone)]
+struct Setting {
+    value: Duration,
+    at: Option<Loc>,
+}
+
+struct Reader<'p> {
+    base_dir: &'p Path,
+}
+
+impl Reader<'_> {
+    fn document(&self, docs: &[Node<'_>]) -> Result<Config> {
+        let root = match docs {
+            [] => return Ok(Config::default()),
+            [root] => root,
+            [_, second, ..] => {
+                let loc = Loc {
+                    line: line_of(second),
+                    key: String::new(),
+                };
+                return loc.fail(Problem::MultipleDocuments(docs.len()));
+            }
+        };
+        let top = mapping(root, &Loc::root(), Some(TOP_KEYS))?;
+        let global = match top.get("global") {
+            Some(f) => self.global(f)?,
+            None => Global::default(),
+        };
+        let probe_allow = top.get("probe_allow").map(probe_allow).transpose()?;
+        let inbound = match top.get("inbound") {
+            Some(f) => self.targets(f, &global)?,
+            None => Vec::new(),
+        };
+        let outbound = match top.get("outbound") {
+            Some(f) => self.targets(f, &global)?,
+            None => Vec::new(),
+        };
+        Ok(Config {
+            global,
+            probe_allow,
+            inbound,
+            outbound,
+        })
+    }
+
+    fn global(&self, section: &Field<'_, '_>) -> Result<Global> {
+        let fields = mapping(section.value, &section.loc, Some(GLOBAL_KEYS))?;
+        let mut global = Global::default();
+        let interval = optional(&fields, "interval", duration)?;
+        let timeout = optional(&fields, "timeout", duration)?;
+        let step_timeout = optional(&fields, "step_timeout", duration)?;
+        check_timing(
+            level(global.interval, interval.clone()),
+            level(global.timeout, timeout.clone()),
+            level(global.step_timeout, step_timeout.clone()),
+            &section.loc,
+        )?;
+        if let Some((value, _)) = interval {
+            global.interval = value;
+        }
+        if let Some((value, _)) = timeout {
+            global.timeout = value;
+        }
+        if let Some((value, _)) = step_timeout {
+            global.step_timeout = value;
+        }
+        if let Some(f) = fields.get("concurrency") {
+            let value = integer(f, 1, MAX_CONCURRENCY as i64)?;
+            global.concurrency = usize::try_from(value).unwrap_or(MAX_CONCURRENCY);
+        }
+        if let Some(f) = fields.get("dnssec_mode") {
+            global.dnssec_mode = dnssec_mode(f)?;
+        }
+        if let Some(f) = fields.get("nameservers") {
+            global.nameservers = nameservers(f)?;
+        }
+        if let Some(f) = fields.get("trust_anchor_file") {
+            global.trust_anchor_file = Some(self.trust_anchor_file(f)?);
+        }
+        if let Some(f) = fields.get("ehlo_name") {
+            let text = string(f)?;
+            global.ehlo_name = normalize_domain(text).or_else(|reason| {
+                f.loc.fail(Problem::InvalidDomain {
+                    text: text.to_string(),
+                    reason,
+                })
+            })?;
+        }
+        if let Some(f) = fields.get("smtp_port") {
+            let value = integer(f, 1, i64::from(u16::MAX))?;
+            global.smtp_port = u16::try_from(value).unwrap_or(global.smtp_port);
+        }
+        Ok(global)
+    }
+
+    fn targets(&self, section: &Field<'_, '_>, global: &Global) -> Result<Vec<TargetSpec>> {
+        let mut specs = Vec::new();
+        // Normalised domain -> line of its first occurrence in this direction.
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for (loc, node) in sequence(section)? {
+            let fields = mapping(node, &loc, Some(TARGET_KEYS))?;
+            let Some(domain_field) = fields.get("domain") else {
+                return loc.fail(Problem::MissingKey("domain"));
+            };
+            let text = string(domain_field)?;
+            let domain = normalize_domain(text).or_else(|reason| {
+                domain_field.loc.fail(Problem::InvalidDomain {
+                    text: text.to_string(),
+                    reason,
+                })
+            })?;
+            if let Some(&first_line) = seen.get(&domain) {
+                return domain_field
+                    .loc
+                    .fail(Problem::DuplicateDomain { domain, first_line });
+            }
+            seen.insert(domain.clone(), domain_field.loc.line);
+
+            let labels = match fields.get("labels") {
+                Some(f) => labels(f)?,
+                None => BTreeMap::new(),
+            };
+            let overrides = self.overrides(&fields, global, &loc)?;
+            specs.push(TargetSpec {
+                domain,
+                labels,
+                overrides,
+            });
+        }
+        Ok(specs)
+    }
+
+    fn overrides(
+        &self,
+        fields: &Fields<'_, '_>,
+        global: &Global,
+        fallback: &Loc,
+    ) -> Result<Overrides> {
+        let interval = optional(fields, "interval", duration)?;
+        let timeout = optional(fields, "timeout", duration)?;
+        let step_timeout = optional(fields, "step_timeout", duration)?;
+        check_timing(
+            level(global.interval, interval.clone()),
+            level(global.timeout, timeout.clone()),
+            level(global.step_timeout, step_timeout.clone()),
+            fallback,
+        )?;
+        Ok(Overrides {
+            interval: interval.map(|(v, _)| v),
+            timeout: timeout.map(|(v, _)| v),
+            step_timeout: step_timeout.map(|(v, _)| v),
+            dnssec_mode: fields.get("dnssec_mode").map(dnssec_mode).transpose()?,
+            nameservers: fields.get("nameservers").map(nameservers).transpose()?,
+            trust_anchor_file: fields
+                .get("trust_anchor_file")
+                .map(|f| self.trust_anchor_file(f))
+                .transpose()?,
+        })
+    }
+
+    /// Resolves the path against the config file's directory and checks that it is a file.
+    fn trust_anchor_file(&self, field: &Field<'_, '_>) -> Result<PathBuf> {
+        let written = PathBuf::from(string(field)?);
+        let path = self.base_dir.join(&written);
+        match std::fs::metadata(&path) {
+            Ok(meta) if meta.is_file() => Ok(path),
+            Ok(_) => field.loc.fail(Problem::TrustAnchorUnusable {
+                path: written,
+                reason: "not a regular file".to_string(),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                field.loc.fail(Problem::TrustAnchorMissing(written))
+            }
+            Err(e) => field.loc.fail(Problem::TrustAnchorUnusable {
+                path: written,
+                reason: e.to_string(),
+            }),
+        }
+    }
+}
+
+/// A value set at this level wins over the inherited one; only the former has a location.
+fn level(inherited: Duration, here: Option<(Duration, Loc)>) -> Setting {
+    match here {
+        Some((value, loc)) => Setting {
+            value,
+            at: Some(loc),
+        },
+        None => Setting {
+            value: inherited,
+            at: None,
+        },
+    }
+}
+
+/// interval >= [`MIN_INTERVAL`], timeout <= interval, step_timeout <= timeout. A broken pair is
+/// blamed on the dependent key when it was set at this level, else on the other one.
+fn check_timing(interval: Setting, timeout: Setting, step: Setting, fallback: &Loc) -> Result<()> {
+    if let Some(loc) = &interval.at {
+        if interval.value < MIN_INTERVAL {
+            return loc.fail(Problem::IntervalTooShort {
+                interval: interval.value,
+                minimum: MIN_INTERVAL,
+            });
+        }
+    }
+    let blame = |dependent: &Setting, other: &Setting| {
+        dependent
+            .at
+            .clone()
+            .or_else(|| other.at.clone())
+            .unwrap_or_else(|| fallback.clone())
+    };
+    if timeout.value > interval.value {
+        return blame(&timeout, &interval).fail(Problem::TimeoutExceedsInterval {
+            timeout: timeout.value,
+            interval: interval.value,
+        });
+    }
+    if step.value > timeout.value {
+        return blame(&step, &timeout).fail(Problem::StepTimeoutExceedsTimeout {
+            step_timeout: step.value,
+            timeout: timeout.value,
+        });
+    }
+    Ok(())
+}
+
+/// Reads `name` with `read` when present, keeping where it was.
+fn optional<T>(
+    fields: &Fields<'_, '_>,
+    name: &str,
+    read: fn(&Field<'_, '_>) -> Result<T>,
+) -> Result<Option<(T, Loc)>> {
+    fields
+        .get(name)
+        .map(|f| read(f).map(|v| (v, f.loc.clone())))
+        .transpose()
+}
+
+/// The node's data, refusing tags.
+fn data<'n, 'y>(node: &'n Node<'y>, loc: &Loc) -> Result<&'n YamlData<'y, Node<'y>>> {
+    match &node.data {
+        YamlData::Tagged(..) => loc.fail(Problem::Tagged),
+        data => Ok(data),
+    }
+}
+
+/// How a node's type is named in messages.
+fn kind(node: &Node<'_>) -> &'static str {
+    match &node.data {
+        YamlData::Value(Scalar::Null) => "nothing (null)",
+        YamlData::Value(Scalar::Boolean(_)) => "a boolean",
+        YamlData::Value(Scalar::Integer(_)) => "an integer",
+        YamlData::Value(Scalar::FloatingPoint(_)) => "a floating-point number",
+        YamlData::Value(Scalar::String(_)) => "a string",
+        YamlData::Representation(..) => "a scalar",
+        YamlData::Sequence(_) => "a list",
+        YamlData::Mapping(_) => "a mapping",
+        YamlData::Tagged(..) => "a tagged value",
+        YamlData::Alias(_) => "an alias",
+        YamlData::BadValue => "an invalid value",
+    }
+}
+
+fn wrong_type<T>(node: &Node<'_>, loc: &Loc, expected: &'static str) -> Result<T> {
+    loc.fail(Problem::WrongType {
+        expected,
+        found: kind(node),
+    })
+}
+
+/// The entries of a mapping (null counts as empty), with keys checked against `allowed`.
+fn mapping<'n, 'y>(
+    node: &'n Node<'y>,
+    loc: &Loc,
+    allowed: Option<&'static [&'static str]>,
+) -> Result<Fields<'n, 'y>> {
+    let map = match data(node, loc)? {
+        YamlData::Value(Scalar::Null) => return Ok(Fields(Vec::new())),
+        YamlData::Mapping(map) => map,
+        _ => return wrong_type(node, loc, "a mapping"),
+    };
+    let mut fields = Vec::with_capacity(map.len());
+    for (key, value) in map {
+        let name = match &key.data {
+            YamlData::Value(Scalar::String(name)) => name.as_ref(),
+            _ => {
+                let key_loc = Loc {
+                    line: line_of(key),
+                    key: loc.key.clone(),
+                };
+                return key_loc.fail(Problem::NonStringKey(kind(key)));
+            }
+        };
+        let field_loc = loc.field(name, key);
+        if let Some(expected) = allowed {
+            if !expected.contains(&name) {
+                return field_loc.fail(Problem::UnknownKey { expected });
+            }
+        }
+        fields.push(Field {
+            name,
+            loc: field_loc,
+            value,
+        });
+    }
+    Ok(Fields(fields))
+}
+
+/// The items of a list (null counts as empty), each with its location.
+fn sequence<'n, 'y>(field: &Field<'n, 'y>) -> Result<Vec<(Loc, &'n Node<'y>)>> {
+    match data(field.value, &field.loc)? {
+        YamlData::Value(Scalar::Null) => Ok(Vec::new()),
+        YamlData::Sequence(items) => Ok(items
+            .iter()
+            .enumerate()
+            .map(|(i, node)| (field.loc.item(i, node), node))
+            .collect()),
+        _ => wrong_type(field.value, &field.loc, "a list"),
+    }
+}
+
+fn string<'n>(field: &Field<'n, '_>) -> Result<&'n str> {
+    scalar_string(field.value, &field.loc)
+}
+
+fn scalar_string<'n>(node: &'n Node<'_>, loc: &Loc) -> Result<&'n str> {
+    match data(node, loc)? {
+        YamlData::Value(Scalar::String(text)) => Ok(text.as_ref()),
+        _ => wrong_type(node, loc, "a string"),
+    }
+}
+
+fn duration(field: &Field<'_, '_>) -> Result<Duration> {
+    let text = match data(field.value, &field.loc)? {
+        YamlData::Value(Scalar::String(text)) => text.as_ref(),
+        _ => return wrong_type(field.value, &field.loc, "a duration such as \"5m\""),
+    };
+    match humantime::parse_duration(text.trim()) {
+        Ok(d) if d.is_zero() => field.loc.fail(Problem::ZeroDuration),
+        Ok(d) => Ok(d),
+        Err(_) => field.loc.fail(Problem::InvalidDuration(text.to_string())),
+    }
+}
+
+fn integer(field: &Field<'_, '_>, min: i64, max: i64) -> Result<i64> {
+    match data(field.value, &field.loc)? {
+        YamlData::Value(Scalar::Integer(value)) if (min..=max).contains(value) => Ok(*value),
+        YamlData::Value(Scalar::Integer(value)) => field.loc.fail(Problem::OutOfRange {
+            value: *value,
+            min,
+            max,
+        }),
+        _ => wrong_type(field.value, &field.loc, "an integer"),
+    }
+}
+
+fn dnssec_mode(field: &Field<'_, '_>) -> Result<DnssecMode> {
+    let text = string(field)?;
+    // Through serde, so the accepted names are those `crate::dns` declares.
+    serde_json::from_value(serde_json::Value::String(text.to_string()))
+        .or_else(|_| field.loc.fail(Problem::InvalidDnssecMode(text.to_string())))
+}
+
+fn nameservers(field: &Field<'_, '_>) -> Result<Vec<SocketAddr>> {
+    sequence(field)?
+        .into_iter()
+        .map(|(loc, node)| {
+            let text = scalar_string(node, &loc)?;
+            parse_nameserver(text.trim()).map_or_else(
+                || loc.fail(Problem::InvalidNameserver(text.to_string())),
+                Ok,
+            )
+        })
+        .collect()
+}
+
+fn probe_allow(field: &Field<'_, '_>) -> Result<Vec<DomainPattern>> {
+    sequence(field)?
+        .into_iter()
+        .map(|(loc, node)| {
+            let text = scalar_string(node, &loc)?;
+            DomainPattern::parse(text).or_else(|reason| {
+                loc.fail(Problem::InvalidPattern {
+                    text: text.to_string(),
+                    reason,
+                })
+            })
+        })
+        .collect()
+}
+
+fn labels(field: &Field<'_, '_>) -> Result<BTreeMap<String, String>> {
+    let mut labels = BTreeMap::new();
+    for label in mapping(field.value, &field.loc, None)?.0 {
+        check_label_name(label.name).or_else(|e| label.loc.fail(Problem::LabelName(e)))?;
+        let value = string(&label)?;
+        if value.is_empty() {
+            return label.loc.fail(Problem::EmptyLabelValue);
+        }
+        labels.insert(label.name.to_string(), value.to_string());
+    }
+    Ok(labels)
+}

@@ -1,0 +1,269 @@
+//! Fixture tests: every `tests/fixtures/config/invalid-*.yml` must fail with the exact message of
+//! its `.err` sidecar; the `valid-*.yml` files and `examples/dane_exporter.yml` must load, with the
+//! values checked here.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::*;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/config")
+}
+
+fn fixture(name: &str) -> Config {
+    let path = fixtures().join(name);
+    load(&path).unwrap_or_else(|e| panic!("{name} should load: {e}"))
+}
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+fn addr(text: &str) -> SocketAddr {
+    text.parse().unwrap()
+}
+
+/// Every invalid fixture fails with the message pinned in its `.err` file, the fixture directory
+/// removed from the path.
+#[test]
+fn invalid_fixtures_fail_with_their_exact_message() {
+    let dir = fixtures();
+    let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_str().unwrap();
+            name.starts_with("invalid-") && name.ends_with(".yml")
+        })
+        .collect();
+    names.sort();
+    assert!(names.len() >= 25, "fixtures went missing: {names:?}");
+    let prefix = format!("{}/", dir.display());
+    let mut failures = Vec::new();
+    for path in &names {
+        let expected_file = path.with_extension("err");
+        let expected = std::fs::read_to_string(&expected_file)
+            .unwrap_or_else(|e| panic!("{}: {e}", expected_file.display()));
+        let expected = expected.trim_end_matches('\n');
+        match load(path) {
+            Ok(config) => failures.push(format!("{}: loaded: {config:?}", path.display())),
+            Err(e) => {
+                let got = e.to_string().replace(&prefix, "");
+                if got != expected {
+                    failures.push(format!("expected: {expected}\n     got: {got}"));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+#[test]
+fn errors_are_typed() {
+    let err = load(&fixtures().join("invalid-duplicate-domain.yml")).unwrap_err();
+    match err {
+        ConfigError::Invalid {
+            line, key, problem, ..
+        } => {
+            assert_eq!(line, 4);
+            assert_eq!(key, "inbound[2].domain");
+            assert_eq!(
+                problem,
+                Problem::DuplicateDomain {
+                    domain: "example.org".into(),
+                    first_line: 2
+                }
+            );
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let err = load(&fixtures().join("invalid-syntax.yml")).unwrap_err();
+    assert!(
+        matches!(err, ConfigError::Syntax { line: 3, .. }),
+        "{err:?}"
+    );
+    assert!(err.problem().is_none());
+}
+
+#[test]
+fn a_missing_file_is_a_read_error() {
+    let path = fixtures().join("does-not-exist.yml");
+    let err = load(&path).unwrap_err();
+    assert!(matches!(err, ConfigError::Read { .. }), "{err:?}");
+    assert!(err
+        .to_string()
+        .starts_with(&format!("{}: cannot read config file: ", path.display())));
+}
+
+/// An empty file, or one of comments only, is the default config without targets.
+#[test]
+fn empty_config_is_the_default() {
+    assert_eq!(fixture("valid-empty.yml"), Config::default());
+    let here = Path::new("inline.yml");
+    assert_eq!(parse("", here).unwrap(), Config::default());
+    assert_eq!(parse("---\n", here).unwrap(), Config::default());
+    assert_eq!(
+        parse("global:\ninbound:\n", here).unwrap(),
+        Config::default()
+    );
+    assert!(Config::default().targets().is_empty());
+}
+
+#[test]
+fn defaults_are_applied() {
+    let config = fixture("valid-minimal.yml");
+    assert_eq!(config.global, Global::default());
+    assert_eq!(config.probe_allow, None);
+    assert!(config.probe_allowed("anything.example"));
+    let targets = config.targets();
+    assert_eq!(targets.len(), 1);
+    let t = &targets[0];
+    assert_eq!(t.domain, "gmail.com");
+    assert_eq!(t.direction, Direction::Outbound);
+    assert!(t.labels.is_empty());
+    assert_eq!(t.interval, secs(300));
+    assert_eq!(t.timeout, secs(30));
+    assert_eq!(t.dns.mode, DnssecMode::TrustResolver);
+    assert!(t.dns.nameservers.is_empty());
+    assert_eq!(t.dns.trust_anchor_file, None);
+    assert_eq!(t.dns.timeout, secs(10));
+    assert_eq!(t.smtp.port, 25);
+    assert_eq!(t.smtp.ehlo_name, "dane-exporter.invalid");
+    assert_eq!(t.smtp.step_timeout, secs(10));
+}
+
+#[test]
+fn overrides_are_merged_and_labels_kept() {
+    let config = fixture("valid-full.yml");
+    let anchor = fixtures().join("root.key");
+    assert_eq!(
+        config.global,
+        Global {
+            interval: secs(600),
+            timeout: secs(60),
+            step_timeout: secs(15),
+            concurrency: 8,
+            dnssec_mode: DnssecMode::Validate,
+            nameservers: vec![
+                addr("127.0.0.1:53"),
+                addr("127.0.0.1:5353"),
+                addr("[::1]:53")
+            ],
+            trust_anchor_file: Some(anchor.clone()),
+            ehlo_name: "monitor.example.org".into(),
+            smtp_port: 2525,
+        }
+    );
+    let targets = config.targets();
+    let summary: Vec<(&str, Direction)> = targets
+        .iter()
+        .map(|t| (t.domain.as_str(), t.direction))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("example.org", Direction::Inbound),
+            ("example.net", Direction::Inbound),
+            ("example.org", Direction::Outbound),
+            ("gmail.com", Direction::Outbound),
+        ]
+    );
+
+    // Everything overridden that can be.
+    let t = &targets[0];
+    let labels = BTreeMap::from([
+        ("team".to_string(), "mail".to_string()),
+        ("tier".to_string(), "1".to_string()),
+    ]);
+    assert_eq!(t.labels, labels);
+    assert_eq!((t.interval, t.timeout), (secs(60), secs(20)));
+    assert_eq!(t.dns.mode, DnssecMode::TrustResolver);
+    assert!(t.dns.nameservers.is_empty(), "[] overrides the global list");
+    assert_eq!(t.dns.trust_anchor_file, Some(anchor.clone()));
+    assert_eq!((t.dns.timeout, t.smtp.step_timeout), (secs(5), secs(5)));
+    assert_eq!(
+        (t.smtp.port, t.smtp.ehlo_name.as_str()),
+        (2525, "monitor.example.org")
+    );
+
+    // Only nameservers overridden.
+    let t = &targets[1];
+    assert!(t.labels.is_empty());
+    assert_eq!((t.interval, t.timeout), (secs(600), secs(60)));
+    assert_eq!(t.dns.mode, DnssecMode::Validate);
+    assert_eq!(t.dns.nameservers, [addr("192.0.2.53:53")]);
+    assert_eq!((t.dns.timeout, t.smtp.step_timeout), (secs(15), secs(15)));
+
+    assert_eq!(
+        targets[2].labels.get("peer").map(String::as_str),
+        Some("self")
+    );
+    assert_eq!(targets[3].dns.nameservers.len(), 3);
+
+    assert!(config.probe_allowed("mx.example.org"));
+    assert!(config.probe_allowed("example.net"));
+    assert!(!config.probe_allowed("example.org"));
+    assert!(!config.probe_allowed("gmail.com"));
+    let adhoc = config.adhoc_target("a.example.org", Direction::Outbound);
+    assert!(adhoc.labels.is_empty());
+    assert_eq!(
+        (adhoc.interval, adhoc.dns.mode),
+        (secs(600), DnssecMode::Validate)
+    );
+}
+
+#[test]
+fn empty_probe_allow_list_allows_nothing() {
+    let config = parse("probe_allow: []\n", Path::new("inline.yml")).unwrap();
+    assert_eq!(config.probe_allow, Some(Vec::new()));
+    assert!(!config.probe_allowed("example.org"));
+}
+
+#[test]
+fn relative_trust_anchor_is_resolved_against_the_config_directory() {
+    let text = "outbound:\n  - domain: example.org\n    dnssec_mode: validate\n    trust_anchor_file: root.key\n";
+    let config = parse(text, &fixtures().join("inline.yml")).unwrap();
+    assert_eq!(
+        config.targets()[0].dns.trust_anchor_file,
+        Some(fixtures().join("root.key"))
+    );
+    let err = parse(text, Path::new("/nonexistent/dir/inline.yml")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "/nonexistent/dir/inline.yml:4: outbound[0].trust_anchor_file: trust anchor file \"root.key\" does not exist"
+    );
+    let err = parse(
+        "global:\n  trust_anchor_file: .\n",
+        &fixtures().join("x.yml"),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .ends_with("trust anchor file \".\" cannot be used: not a regular file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn anchors_and_aliases_work() {
+    let text = "inbound:\n  - domain: a.example\n    labels: &common {team: mail}\n  - domain: b.example\n    labels: *common\n";
+    let targets = parse(text, Path::new("inline.yml")).unwrap().targets();
+    assert_eq!(targets[1].labels, targets[0].labels);
+}
+
+#[test]
+fn shipped_example_loads() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/dane_exporter.yml");
+    let config = load(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(config.global, Global::default());
+    let targets = config.targets();
+    assert_eq!(targets.len(), 4);
+    assert_eq!(targets[1].interval, secs(60));
+    assert_eq!(
+        targets[3].labels.get("peer").map(String::as_str),
+        Some("posteo")
+    );
+}
