@@ -19,6 +19,7 @@
 //! - [`verdict`]: turns per-endpoint facts into a domain verdict with stable reasons; pure.
 //! - [`report`]: the result types a probe produces, serialisable as JSON.
 //! - [`check`]: renders a report for humans (`dane_exporter check`).
+//! - [`metrics`]: renders the latest reports as Prometheus metric families.
 //! - [`config`]: the YAML config file: targets by direction, global defaults, per-target overrides.
 
 #![forbid(unsafe_code)]
@@ -28,6 +29,7 @@ pub mod check;
 pub mod config;
 pub mod dane;
 pub mod dns;
+pub mod metrics;
 pub mod probe;
 pub mod report;
 pub mod smtp;

@@ -91,6 +91,30 @@ pub enum HostDane {
     AddressLookupFailed,
 }
 
+impl HostDane {
+    /// Every state, in the order metrics list them.
+    pub const ALL: [HostDane; 6] = [
+        HostDane::Applies,
+        HostDane::NoTlsa,
+        HostDane::TlsaInsecure,
+        HostDane::AddressesInsecure,
+        HostDane::TlsaLookupFailed,
+        HostDane::AddressLookupFailed,
+    ];
+
+    /// Stable snake_case name, the label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HostDane::Applies => "applies",
+            HostDane::AddressesInsecure => "addresses_insecure",
+            HostDane::NoTlsa => "no_tlsa",
+            HostDane::TlsaInsecure => "tlsa_insecure",
+            HostDane::TlsaLookupFailed => "tlsa_lookup_failed",
+            HostDane::AddressLookupFailed => "address_lookup_failed",
+        }
+    }
+}
+
 /// One address of one MX host: the STARTTLS session and the DANE evaluation of its chain.
 #[derive(Clone, Debug, Serialize)]
 pub struct EndpointReport {

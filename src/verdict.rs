@@ -357,7 +357,13 @@ mod tests {
     }
 
     /// name, hosts, expected verdict, expected `protected`, expected failure reasons.
-    type Case = (&'static str, Vec<MxHostReport>, Verdict, bool, Vec<&'static str>);
+    type Case = (
+        &'static str,
+        Vec<MxHostReport>,
+        Verdict,
+        bool,
+        Vec<&'static str>,
+    );
 
     #[test]
     fn verdict_table() {

@@ -1,0 +1,300 @@
+//! Probe results as Prometheus metrics: every metric name, help text and label in one place.
+//!
+//! Input is the latest [`DomainReport`] of each target (from the scheduler's store, or one fresh
+//! report for `/probe`); output is metric families for the text encoder. Families are rebuilt
+//! from the reports at every scrape, so the series of a removed domain, MX host or address vanish
+//! with it, and nothing is ever probed on scrape. Series carry `domain` and `direction`, then the
+//! target's extra labels, then their own.
+//!
+//! Times are Unix timestamps in seconds (`_timestamp_seconds`); `dane_days_to_divergence` is the
+//! one derived value, kept because postmasters think in days.
+
+use std::collections::BTreeMap;
+
+use prometheus::proto::{Gauge, LabelPair, Metric, MetricFamily, MetricType};
+
+use crate::dane::EndpointOutcome;
+use crate::dns::DnssecStatus;
+use crate::report::{Direction, DomainReport, HostDane, RrsetReport, Verdict};
+
+/// Every probe metric: name and help text. The README's metric table mirrors this list.
+pub const PROBE_METRICS: &[(&str, &str)] = &[
+    ("dane_probe_success", "1 when no DANE-enforcing sender would defer mail to the domain (verdict pass or not applicable), else 0."),
+    ("dane_probe_verdict", "Verdict of the last probe as a state set: pass, fail or not_applicable."),
+    ("dane_domain_protected", "1 when the MX RRset is signed and every MX host has DANE and authenticates."),
+    ("dane_probe_duration_seconds", "Seconds the last probe of the domain took."),
+    ("dane_probe_timestamp_seconds", "Unix time the last probe of the domain started."),
+    ("dane_probe_failure_info", "One series per reason a DANE sender would defer mail, with the MX host and address concerned."),
+    ("dane_probe_warning_info", "One series per finding that does not defer mail today but needs attention."),
+    ("dane_dnssec_valid", "1 when the RRset validated secure, else 0."),
+    ("dane_dnssec_status", "DNSSEC state of the RRset as a state set: secure, insecure, bogus, indeterminate."),
+    ("dane_rrsig_expiration_timestamp_seconds", "Earliest RRSIG expiration of the RRset (Unix time)."),
+    ("dane_mx_dane_state", "Whether DANE applies to the MX host, as a state set (applies, no_tlsa, tlsa_insecure, addresses_insecure, tlsa_lookup_failed, address_lookup_failed)."),
+    ("dane_tlsa_rollover_ready", "1 when the TLSA RRset survives a key change: a record for a next key, or a DANE-TA match (RFC 7671 section 8)."),
+    ("dane_tlsa_records", "Number of TLSA records published for the MX host."),
+    ("dane_tlsa_record_state", "State of each TLSA record against each endpoint's chain as a state set: matched, no_match, unusable."),
+    ("dane_tlsa_match", "1 when the endpoint's certificate chain authenticates against the TLSA RRset (or none is usable and TLS works), else 0. Only where DANE applies."),
+    ("dane_starttls_offered", "1 when the endpoint offered STARTTLS in its EHLO reply, else 0."),
+    ("dane_tls_version_info", "TLS version negotiated with the endpoint."),
+    ("dane_certificate_not_after_timestamp_seconds", "notAfter of the endpoint's leaf certificate (Unix time)."),
+    ("dane_divergence_timestamp_seconds", "Earliest moment the TLSA RRset and the endpoint's chain are expected to stop matching if nobody acts (Unix time)."),
+    ("dane_days_to_divergence", "Days from the probe until dane_divergence_timestamp_seconds; 0 when they do not match now."),
+    ("dane_smtp_duration_seconds", "Seconds the SMTP and TLS dialogue with the endpoint took."),
+];
+
+/// The latest report of one target, with the labels its series carry.
+#[derive(Clone, Copy, Debug)]
+pub struct LabelledReport<'a> {
+    /// Inbound or outbound.
+    pub direction: Direction,
+    /// Extra labels from the configuration.
+    pub extra_labels: &'a BTreeMap<String, String>,
+    /// The report.
+    pub report: &'a DomainReport,
+}
+
+/// Collects series per metric name, then hands them out as families.
+struct Families {
+    series: BTreeMap<&'static str, Vec<Metric>>,
+}
+
+impl Families {
+    fn new() -> Self {
+        Self {
+            series: BTreeMap::new(),
+        }
+    }
+
+    fn gauge(&mut self, name: &'static str, labels: &[(&str, &str)], value: f64) {
+        let mut gauge = Gauge::default();
+        gauge.set_value(value);
+        let mut metric = Metric::from_gauge(gauge);
+        metric.set_label(
+            labels
+                .iter()
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(k, v)| {
+                    let mut pair = LabelPair::default();
+                    pair.set_name((*k).to_string());
+                    pair.set_value((*v).to_string());
+                    pair
+                })
+                .collect(),
+        );
+        self.series.entry(name).or_default().push(metric);
+    }
+
+    fn into_families(self) -> Vec<MetricFamily> {
+        PROBE_METRICS
+            .iter()
+            .filter_map(|(name, help)| {
+                let metrics = self.series.get(name)?;
+                let mut family = MetricFamily::default();
+                family.set_name((*name).to_string());
+                family.set_help((*help).to_string());
+                family.set_field_type(MetricType::GAUGE);
+                family.set_metric(metrics.clone());
+                Some(family)
+            })
+            .collect()
+    }
+}
+
+fn bool_value(value: bool) -> f64 {
+    if value {
+        1.0
+    } else {
+        0.0
+    }
+}
+
+/// Builds the probe metric families for `reports`.
+pub fn probe_families(reports: &[LabelledReport<'_>]) -> Vec<MetricFamily> {
+    let mut families = Families::new();
+    for item in reports {
+        add_report(&mut families, item);
+    }
+    families.into_families()
+}
+
+/// `base` followed by `extra`.
+fn join<'a>(base: &[(&'a str, &'a str)], extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut labels = Vec::with_capacity(base.len() + extra.len());
+    labels.extend_from_slice(base);
+    labels.extend_from_slice(extra);
+    labels
+}
+
+fn add_report(f: &mut Families, item: &LabelledReport<'_>) {
+    let report = item.report;
+    let direction = match item.direction {
+        Direction::Inbound => "inbound",
+        Direction::Outbound => "outbound",
+    };
+    // Base labels of every series of this target: domain, direction, then the extra labels.
+    let mut base: Vec<(&str, &str)> = vec![("domain", &report.domain), ("direction", direction)];
+    base.extend(
+        item.extra_labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str())),
+    );
+
+    f.gauge(
+        "dane_probe_success",
+        &base,
+        bool_value(report.verdict != Verdict::Fail),
+    );
+    for verdict in [Verdict::Pass, Verdict::Fail, Verdict::NotApplicable] {
+        f.gauge(
+            "dane_probe_verdict",
+            &join(&base, &[("verdict", verdict.as_str())]),
+            bool_value(report.verdict == verdict),
+        );
+    }
+    f.gauge("dane_domain_protected", &base, bool_value(report.protected));
+    f.gauge(
+        "dane_probe_duration_seconds",
+        &base,
+        report.duration_seconds,
+    );
+    f.gauge(
+        "dane_probe_timestamp_seconds",
+        &base,
+        report.checked_at as f64,
+    );
+    for (name, findings) in [
+        ("dane_probe_failure_info", &report.failures),
+        ("dane_probe_warning_info", &report.warnings),
+    ] {
+        for finding in findings {
+            let address = finding.address.map(|a| a.to_string()).unwrap_or_default();
+            f.gauge(
+                name,
+                &join(
+                    &base,
+                    &[
+                        ("reason", &finding.reason),
+                        ("mx", finding.mx.as_deref().unwrap_or("")),
+                        ("address", &address),
+                    ],
+                ),
+                1.0,
+            );
+        }
+    }
+
+    let mut rrsets: Vec<&RrsetReport> = vec![&report.mx_lookup];
+    for host in &report.hosts {
+        rrsets.extend(host.address_lookups.iter());
+        rrsets.extend(host.tlsa_lookups.iter());
+    }
+    for rrset in rrsets {
+        let labels = join(
+            &base,
+            &[("name", &rrset.name), ("type", rrset.rtype.as_str())],
+        );
+        f.gauge(
+            "dane_dnssec_valid",
+            &labels,
+            bool_value(rrset.dnssec == DnssecStatus::Secure),
+        );
+        for status in DnssecStatus::ALL {
+            let mut state_labels = labels.clone();
+            state_labels.push(("status", status.as_str()));
+            f.gauge(
+                "dane_dnssec_status",
+                &state_labels,
+                bool_value(rrset.dnssec == status),
+            );
+        }
+        if let Some(expiration) = rrset.signature_expiration {
+            f.gauge(
+                "dane_rrsig_expiration_timestamp_seconds",
+                &labels,
+                expiration as f64,
+            );
+        }
+    }
+
+    for host in &report.hosts {
+        let mx = host.name.as_str();
+        for state in HostDane::ALL {
+            f.gauge(
+                "dane_mx_dane_state",
+                &join(&base, &[("mx", mx), ("state", state.as_str())]),
+                bool_value(host.dane == state),
+            );
+        }
+        if let Some(ready) = host.rollover_ready {
+            f.gauge(
+                "dane_tlsa_rollover_ready",
+                &join(&base, &[("mx", mx)]),
+                bool_value(ready),
+            );
+        }
+        if host.dane == HostDane::Applies {
+            f.gauge(
+                "dane_tlsa_records",
+                &join(&base, &[("mx", mx)]),
+                host.tlsa_records.len() as f64,
+            );
+        }
+        for endpoint in &host.endpoints {
+            let address = endpoint.address.to_string();
+            let at = join(&base, &[("mx", mx), ("address", &address)]);
+            if let Some(offered) = endpoint.starttls_offered {
+                f.gauge("dane_starttls_offered", &at, bool_value(offered));
+            }
+            if let Some(tls) = &endpoint.tls {
+                let mut labels = at.clone();
+                labels.push(("version", &tls.version));
+                f.gauge("dane_tls_version_info", &labels, 1.0);
+            }
+            if let Some(leaf) = endpoint.chain.first() {
+                f.gauge(
+                    "dane_certificate_not_after_timestamp_seconds",
+                    &at,
+                    leaf.not_after as f64,
+                );
+            }
+            f.gauge("dane_smtp_duration_seconds", &at, endpoint.duration_seconds);
+            if host.dane != HostDane::Applies {
+                continue;
+            }
+            let evaluation = endpoint.evaluation.as_ref();
+            let passes = evaluation.is_some_and(|e| e.passes());
+            f.gauge("dane_tlsa_match", &at, bool_value(passes));
+            let divergence = evaluation.and_then(|e| e.divergence);
+            if let Some(divergence) = divergence {
+                f.gauge("dane_divergence_timestamp_seconds", &at, divergence as f64);
+            }
+            let days = match divergence {
+                Some(t) if passes => ((t - report.checked_at) as f64 / 86_400.0).max(0.0),
+                _ if matches!(
+                    evaluation.map(|e| &e.outcome),
+                    Some(EndpointOutcome::NoUsableRecords)
+                ) =>
+                {
+                    continue
+                }
+                _ => 0.0,
+            };
+            f.gauge("dane_days_to_divergence", &at, days);
+            if let Some(evaluation) = evaluation {
+                for result in &evaluation.records {
+                    let record = result.record.to_string();
+                    for state in ["matched", "no_match", "unusable"] {
+                        let mut labels = at.clone();
+                        labels.push(("record", &record));
+                        labels.push(("state", state));
+                        f.gauge(
+                            "dane_tlsa_record_state",
+                            &labels,
+                            bool_value(result.state.label() == state),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
