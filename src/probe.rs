@@ -7,8 +7,10 @@
 //! `crate::verdict` judge the whole. `dane_exporter check` and the exporter's scheduler both call
 //! [`Prober::probe_domain`], so the command line and the metrics can never disagree.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::future::join_all;
 
@@ -17,13 +19,74 @@ use crate::dns::{
     normalize_name, Answer, DnsClient, DnssecStatus, MxRecord, RecordSet, RecordType, UnixSeconds,
 };
 use crate::report::{DomainReport, EndpointReport, HostDane, MxHostReport, RrsetReport};
-use crate::smtp::{probe_starttls, SmtpSettings};
+use crate::smtp::{probe_starttls, SmtpError, SmtpSettings, TlsSession};
 use crate::verdict;
 
 /// Probes domains with one DNS client and one set of SMTP settings.
 pub struct Prober {
     dns: DnsClient,
     smtp: SmtpSettings,
+    endpoints: Option<Arc<EndpointCache>>,
+}
+
+/// The outcome of one STARTTLS session and how long it took.
+type SessionOutcome = (Result<TlsSession, SmtpError>, f64);
+
+/// Shares STARTTLS sessions between domains whose MX hosts coincide (a hosting provider's MX
+/// serves thousands of domains): within `ttl`, one address, port and SNI is probed once, and
+/// concurrent askers wait for the same session instead of opening their own.
+pub struct EndpointCache {
+    ttl: Duration,
+    entries: Mutex<HashMap<(SocketAddr, String), Arc<CacheEntry>>>,
+}
+
+struct CacheEntry {
+    created: Instant,
+    outcome: tokio::sync::OnceCell<SessionOutcome>,
+}
+
+impl EndpointCache {
+    /// A cache whose sessions are reused for `ttl` (the scheduler passes its probe interval).
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The entry for `key`, fresh or new; expired entries are dropped on the way.
+    fn entry(&self, key: (SocketAddr, String)) -> Arc<CacheEntry> {
+        let mut entries = match self.entries.lock() {
+            Ok(guard) => guard,
+            // A panic elsewhere while holding the lock leaves a map that is still consistent.
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let ttl = self.ttl;
+        if let Some(entry) = entries.get(&key) {
+            if entry.created.elapsed() < ttl {
+                return Arc::clone(entry);
+            }
+        }
+        if entries.len() >= 1024 {
+            entries.retain(|_, e| e.created.elapsed() < ttl);
+        }
+        let entry = Arc::new(CacheEntry {
+            created: Instant::now(),
+            outcome: tokio::sync::OnceCell::new(),
+        });
+        entries.insert(key, Arc::clone(&entry));
+        entry
+    }
+
+    /// Number of sessions currently held (for tests and metrics).
+    pub fn len(&self) -> usize {
+        self.entries.lock().map(|e| e.len()).unwrap_or(0)
+    }
+
+    /// True when no session is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// An MX host to probe, with what the MX lookup said about it.
@@ -44,7 +107,17 @@ struct TlsaDecision {
 impl Prober {
     /// A prober that resolves with `dns` and speaks SMTP as `smtp` says.
     pub fn new(dns: DnsClient, smtp: SmtpSettings) -> Self {
-        Self { dns, smtp }
+        Self {
+            dns,
+            smtp,
+            endpoints: None,
+        }
+    }
+
+    /// Shares STARTTLS sessions through `cache` (see [`EndpointCache`]).
+    pub fn with_endpoint_cache(mut self, cache: Arc<EndpointCache>) -> Self {
+        self.endpoints = Some(cache);
+        self
     }
 
     /// The SMTP settings in use.
@@ -242,10 +315,7 @@ impl Prober {
         reference_names: &[String],
         now: UnixSeconds,
     ) -> EndpointReport {
-        let started = Instant::now();
-        let result =
-            probe_starttls(SocketAddr::new(address, self.smtp.port), sni, &self.smtp).await;
-        let duration_seconds = started.elapsed().as_secs_f64();
+        let (result, duration_seconds) = self.starttls_session(address, sni).await;
         match result {
             Ok(session) => {
                 let chain = session
@@ -281,6 +351,25 @@ impl Prober {
                 evaluation: None,
                 duration_seconds,
             },
+        }
+    }
+}
+
+impl Prober {
+    /// One STARTTLS session with `address`, shared through the endpoint cache when there is one.
+    async fn starttls_session(&self, address: IpAddr, sni: &str) -> SessionOutcome {
+        let socket = SocketAddr::new(address, self.smtp.port);
+        let run = || async {
+            let started = Instant::now();
+            let result = probe_starttls(socket, sni, &self.smtp).await;
+            (result, started.elapsed().as_secs_f64())
+        };
+        match &self.endpoints {
+            Some(cache) => {
+                let entry = cache.entry((socket, sni.to_string()));
+                entry.outcome.get_or_init(run).await.clone()
+            }
+            None => run().await,
         }
     }
 }
