@@ -42,7 +42,8 @@ const CACHE_ENTRIES: u64 = 4096;
 /// The validating backend. Cheap to clone into a lookup task.
 #[derive(Clone)]
 pub(super) struct Validator {
-    resolver: TokioResolver,
+    // Boxed behind an Arc: the resolver is large and each lookup task holds a handle.
+    resolver: Arc<TokioResolver>,
     timeout: Duration,
 }
 
@@ -81,7 +82,7 @@ impl Validator {
             .build()
             .map_err(|e| DnsSetupError::Resolver(e.to_string()))?;
         Ok(Self {
-            resolver,
+            resolver: Arc::new(resolver),
             timeout: settings.timeout,
         })
     }
@@ -107,7 +108,7 @@ impl Validator {
     ) -> Answer<T> {
         let result = match answer::query_name(name) {
             Ok(qname) => {
-                let resolver = self.resolver.clone();
+                let resolver = Arc::clone(&self.resolver);
                 let qtype = answer::wire_type(rtype);
                 let millis = u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX);
                 let on_panic = |detail| LookupError::Indeterminate { detail };

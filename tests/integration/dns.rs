@@ -98,8 +98,14 @@ async fn validate_secure_mx_tlsa_and_addresses() {
     assert_eq!(
         records,
         vec![
-            MxRecord { preference: 10, exchange: "mx.example.test".into() },
-            MxRecord { preference: 20, exchange: "mx2.example.test".into() },
+            MxRecord {
+                preference: 10,
+                exchange: "mx.example.test".into()
+            },
+            MxRecord {
+                preference: 20,
+                exchange: "mx2.example.test".into()
+            },
         ]
     );
     assert_eq!(response.signature_expiration, expected_expiration);
@@ -113,14 +119,20 @@ async fn validate_secure_mx_tlsa_and_addresses() {
         &[TlsaRecord::new(3, 1, 1, hex::decode(TLSA_HEX).unwrap())]
     );
 
-    let a = v.client.lookup_addresses("mx.example.test", RecordType::A).await;
+    let a = v
+        .client
+        .lookup_addresses("mx.example.test", RecordType::A)
+        .await;
     assert!(a.is_secure(), "{a:?}");
     let mut addresses = a.records().to_vec();
     addresses.sort();
     assert_eq!(addresses, vec![ip("127.0.0.10"), ip("127.0.0.11")]);
     assert!(a.result.as_ref().unwrap().ttl.is_some_and(|ttl| ttl <= 120));
 
-    let aaaa = v.client.lookup_addresses("mx.example.test", RecordType::Aaaa).await;
+    let aaaa = v
+        .client
+        .lookup_addresses("mx.example.test", RecordType::Aaaa)
+        .await;
     assert!(aaaa.is_secure(), "{aaaa:?}");
     assert_eq!(aaaa.records(), &[ip("::1")]);
 }
@@ -145,7 +157,11 @@ async fn validate_secure_denials_for_tlsa() {
         .lookup_addresses("nodane.example.test", RecordType::Aaaa)
         .await;
     assert_eq!(
-        nodata_aaaa.result.as_ref().map(|r| (&r.set, r.status)).unwrap(),
+        nodata_aaaa
+            .result
+            .as_ref()
+            .map(|r| (&r.set, r.status))
+            .unwrap(),
         (&RecordSet::NoData, DnssecStatus::Secure)
     );
 }
@@ -154,7 +170,10 @@ async fn validate_secure_denials_for_tlsa() {
 async fn validate_follows_cnames() {
     let v = validating_client().await;
 
-    let a = v.client.lookup_addresses("mx2.example.test", RecordType::A).await;
+    let a = v
+        .client
+        .lookup_addresses("mx2.example.test", RecordType::A)
+        .await;
     let response = a.result.as_ref().unwrap();
     assert_eq!(response.status, DnssecStatus::Secure);
     assert_eq!(response.cname_chain, vec!["mx-real.example.test"]);
@@ -162,7 +181,10 @@ async fn validate_follows_cnames() {
     assert_eq!(a.records(), &[ip("127.0.0.12")]);
     // The CNAME's TTL (200) is below the A record's (300).
     assert!(response.ttl.is_some_and(|ttl| ttl <= 200));
-    assert_eq!(response.signature_expiration, v.fixture.signature_expiration());
+    assert_eq!(
+        response.signature_expiration,
+        v.fixture.signature_expiration()
+    );
 
     let tlsa = v.client.lookup_tlsa("_25._tcp.mx2.example.test").await;
     let response = tlsa.result.as_ref().unwrap();
@@ -176,7 +198,13 @@ async fn validate_null_mx() {
     let v = validating_client().await;
     let mx = v.client.lookup_mx("nullmx.test").await;
     assert!(mx.is_secure());
-    assert_eq!(mx.records(), &[MxRecord { preference: 0, exchange: String::new() }]);
+    assert_eq!(
+        mx.records(),
+        &[MxRecord {
+            preference: 0,
+            exchange: String::new()
+        }]
+    );
 }
 
 #[tokio::test]
@@ -189,7 +217,10 @@ async fn validate_tampered_answer_is_bogus() {
     assert!(matches!(a.result, Err(LookupError::Bogus { .. })), "{a:?}");
     assert_eq!(a.dnssec_status(), DnssecStatus::Bogus);
     // The rest of the zone is still fine.
-    let ok = v.client.lookup_addresses("mx.example.test", RecordType::A).await;
+    let ok = v
+        .client
+        .lookup_addresses("mx.example.test", RecordType::A)
+        .await;
     assert!(ok.is_secure());
 }
 
@@ -204,7 +235,10 @@ async fn validate_rejects_a_zone_signed_by_an_unknown_key() {
 
     let mx = client.lookup_mx("example.test").await;
     assert!(
-        matches!(mx.dnssec_status(), DnssecStatus::Bogus | DnssecStatus::Indeterminate),
+        matches!(
+            mx.dnssec_status(),
+            DnssecStatus::Bogus | DnssecStatus::Indeterminate
+        ),
         "{mx:?}"
     );
     assert!(mx.records().is_empty());
@@ -218,7 +252,10 @@ async fn validate_bad_trust_anchor_file_fails_setup() {
     let mut settings = settings(DnssecMode::Validate, "127.0.0.1:9".parse().unwrap());
     settings.trust_anchor_file = Some(path.clone());
     let err = DnsClient::new(&settings).err().unwrap();
-    assert!(err.to_string().contains(&path.display().to_string()), "{err}");
+    assert!(
+        err.to_string().contains(&path.display().to_string()),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -231,9 +268,14 @@ async fn trust_resolver_against_authoritative_fixture_is_insecure() {
     assert_eq!(response.status, DnssecStatus::Insecure);
     assert_eq!(mx.records().len(), 2);
     // DO was set, so the RRSIGs came along and their expiration is read.
-    assert_eq!(response.signature_expiration, fixture.signature_expiration());
+    assert_eq!(
+        response.signature_expiration,
+        fixture.signature_expiration()
+    );
 
-    let a = client.lookup_addresses("mx2.example.test", RecordType::A).await;
+    let a = client
+        .lookup_addresses("mx2.example.test", RecordType::A)
+        .await;
     let response = a.result.as_ref().unwrap();
     assert_eq!(response.cname_chain, vec!["mx-real.example.test"]);
     assert_eq!(a.records(), &[ip("127.0.0.12")]);
@@ -270,7 +312,9 @@ async fn trust_resolver_ad_bit_makes_secure() {
     })
     .await;
     let client = DnsClient::new(&settings(DnssecMode::TrustResolver, server.addr())).unwrap();
-    let a = client.lookup_addresses("host.example.test", RecordType::A).await;
+    let a = client
+        .lookup_addresses("host.example.test", RecordType::A)
+        .await;
     assert!(a.is_secure(), "{a:?}");
     assert_eq!(a.records(), &[ip("127.0.0.7")]);
     assert_eq!(a.result.as_ref().unwrap().ttl, Some(60));
@@ -296,7 +340,12 @@ async fn trust_resolver_servfail_with_ede_is_bogus() {
         code: 7,
         text: Some("signature expired".into()),
     };
-    assert_eq!(tlsa.result, Err(LookupError::ServFail { ede: Some(expected) }));
+    assert_eq!(
+        tlsa.result,
+        Err(LookupError::ServFail {
+            ede: Some(expected)
+        })
+    );
     assert_eq!(tlsa.dnssec_status(), DnssecStatus::Bogus);
     assert_eq!(
         tlsa.result.unwrap_err().to_string(),
@@ -342,7 +391,9 @@ async fn trust_resolver_truncated_udp_falls_back_to_tcp() {
     })
     .await;
     let client = DnsClient::new(&settings(DnssecMode::TrustResolver, server.addr())).unwrap();
-    let a = client.lookup_addresses("big.example.test", RecordType::A).await;
+    let a = client
+        .lookup_addresses("big.example.test", RecordType::A)
+        .await;
     assert!(a.is_secure(), "{a:?}");
     assert_eq!(a.records().len(), 40);
     assert_eq!(server.udp_queries(), 1);
@@ -356,7 +407,9 @@ async fn trust_resolver_silent_server_times_out_within_timeout() {
     settings.timeout = Duration::from_millis(600);
     let client = DnsClient::new(&settings).unwrap();
     let started = Instant::now();
-    let a = client.lookup_addresses("slow.example.test", RecordType::A).await;
+    let a = client
+        .lookup_addresses("slow.example.test", RecordType::A)
+        .await;
     let elapsed = started.elapsed();
     assert_eq!(a.result, Err(LookupError::Timeout { millis: 600 }));
     assert!(elapsed >= Duration::from_millis(550), "{elapsed:?}");
@@ -381,7 +434,9 @@ async fn trust_resolver_moves_on_to_the_next_nameserver() {
         timeout: Duration::from_secs(2),
     };
     let client = DnsClient::new(&settings).unwrap();
-    let a = client.lookup_addresses("host.example.test", RecordType::A).await;
+    let a = client
+        .lookup_addresses("host.example.test", RecordType::A)
+        .await;
     assert_eq!(a.records(), &[ip("127.0.0.9")], "{a:?}");
     assert_eq!(a.dnssec_status(), DnssecStatus::Insecure);
     assert_eq!(silent.udp_queries(), 2);
@@ -407,7 +462,10 @@ async fn trust_resolver_cname_loop_is_malformed() {
     .await;
     let client = DnsClient::new(&settings(DnssecMode::TrustResolver, server.addr())).unwrap();
     let a = client.lookup_addresses("a.loop.test", RecordType::A).await;
-    assert!(matches!(a.result, Err(LookupError::Malformed { .. })), "{a:?}");
+    assert!(
+        matches!(a.result, Err(LookupError::Malformed { .. })),
+        "{a:?}"
+    );
 }
 
 #[tokio::test]
@@ -427,7 +485,9 @@ async fn trust_resolver_ignores_records_of_other_types_and_names() {
     })
     .await;
     let client = DnsClient::new(&settings(DnssecMode::TrustResolver, server.addr())).unwrap();
-    let a = client.lookup_addresses("host.example.test", RecordType::A).await;
+    let a = client
+        .lookup_addresses("host.example.test", RecordType::A)
+        .await;
     let response = a.result.as_ref().unwrap();
     assert_eq!(response.set, RecordSet::NoData);
     assert_eq!(response.status, DnssecStatus::Secure);

@@ -193,7 +193,9 @@ impl FixtureBuilder {
 
         let udp = UdpSocket::bind("127.0.0.1:0").await.expect("bind UDP");
         let addr = udp.local_addr().expect("UDP address");
-        let tcp = TcpListener::bind(addr).await.expect("bind TCP on the UDP port");
+        let tcp = TcpListener::bind(addr)
+            .await
+            .expect("bind TCP on the UDP port");
         let mut server = Server::new(catalog);
         server.register_socket(udp);
         server.register_listener(tcp, Duration::from_secs(5), 64);
@@ -232,7 +234,10 @@ impl DnsFixture {
 
     /// Serves one zone without DNSSEC.
     pub async fn start_unsigned(zone_text: &str, origin: &str) -> DnsFixture {
-        Self::builder().unsigned_zone(origin, zone_text).start().await
+        Self::builder()
+            .unsigned_zone(origin, zone_text)
+            .start()
+            .await
     }
 
     /// UDP and TCP address of the server.
