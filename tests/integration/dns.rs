@@ -235,13 +235,42 @@ async fn validate_rejects_a_zone_signed_by_an_unknown_key() {
 
     let mx = client.lookup_mx("example.test").await;
     assert!(
-        matches!(
-            mx.dnssec_status(),
-            DnssecStatus::Bogus | DnssecStatus::Indeterminate
-        ),
+        matches!(mx.result, Err(LookupError::Bogus { .. })),
         "{mx:?}"
     );
     assert!(mx.records().is_empty());
+}
+
+/// hickory-net 0.26.3 asserts (`debug_assert_ne!` in dnssec/nsec3.rs, closest-encloser search)
+/// when an NXDOMAIN proof comes from an NSEC3-signed root zone. The lookup must still come back as
+/// a failed lookup instead of taking the probe down.
+#[tokio::test]
+async fn validate_survives_a_panicking_validator() {
+    let fixture = DnsFixture::builder()
+        .nsec3()
+        .zone(".", ROOT_ZONE)
+        .start()
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = settings(DnssecMode::Validate, fixture.addr());
+    settings.trust_anchor_file = Some(fixture.trust_anchor_file(dir.path()));
+    let client = DnsClient::new(&settings).unwrap();
+
+    let tlsa = client.lookup_tlsa("_25._tcp.nodane.example.test").await;
+    assert!(tlsa.result.is_err(), "{tlsa:?}");
+    assert!(!tlsa.is_secure());
+    // The assertion only exists where hickory is built with debug assertions, as in the test
+    // profile; there the guard must have turned the panic into an indeterminate lookup.
+    if cfg!(debug_assertions) {
+        assert!(
+            matches!(&tlsa.result, Err(LookupError::Indeterminate { detail })
+                if detail.contains("internal error") && detail.contains("assertion")),
+            "{tlsa:?}"
+        );
+    }
+    // The client keeps working after a panic in one lookup.
+    let again = client.lookup_tlsa("_25._tcp.nodane.example.test").await;
+    assert!(again.result.is_err());
 }
 
 #[tokio::test]

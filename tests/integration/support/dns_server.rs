@@ -42,7 +42,7 @@ use std::time::Duration;
 
 use hickory_proto::dnssec::crypto::Ed25519SigningKey;
 use hickory_proto::dnssec::rdata::{DNSSECRData, DNSKEY};
-use hickory_proto::dnssec::{DnssecSigner, SigningKey};
+use hickory_proto::dnssec::{DnssecSigner, Nsec3HashAlgorithm, SigningKey};
 use hickory_proto::op::{Message, MessageType};
 use hickory_proto::rr::{LowerName, Name, RData, RecordType, RrKey};
 use hickory_proto::serialize::txt::Parser;
@@ -75,6 +75,7 @@ pub struct FixtureBuilder {
     zones: Vec<ZoneSpec>,
     validity: Duration,
     tampers: Vec<Tamper>,
+    nsec3: bool,
 }
 
 impl FixtureBuilder {
@@ -105,6 +106,14 @@ impl FixtureBuilder {
         self
     }
 
+    /// Denies existence with NSEC3 (SHA-1, no salt, no extra iterations) instead of NSEC. Only for
+    /// tests of hickory's NSEC3 weaknesses: its validator calls NSEC3-signed positive answers
+    /// bogus, and asserts (debug builds) on NXDOMAIN proofs in an NSEC3-signed root zone.
+    pub fn nsec3(mut self) -> Self {
+        self.nsec3 = true;
+        self
+    }
+
     /// After signing, replaces the RDATA of every record of `owner`/`rtype` by `rdata` while
     /// keeping the old RRSIGs: the served RRset is then "tampered data", bogus to a validator.
     pub fn tamper(mut self, owner: &str, rtype: RecordType, rdata: RData) -> Self {
@@ -127,7 +136,18 @@ impl FixtureBuilder {
             let (origin, records) = Parser::new(spec.text.as_str(), None, Some(origin))
                 .parse()
                 .expect("zone text parses");
-            let nx_proof = spec.signed.then_some(NxProofKind::Nsec);
+            let nx_proof = spec.signed.then(|| {
+                if self.nsec3 {
+                    NxProofKind::Nsec3 {
+                        algorithm: Nsec3HashAlgorithm::SHA1,
+                        salt: Arc::from([]),
+                        iterations: 0,
+                        opt_out: false,
+                    }
+                } else {
+                    NxProofKind::Nsec
+                }
+            });
             let mut handler = InMemoryZoneHandler::<TokioRuntimeProvider>::new(
                 origin.clone(),
                 records,
@@ -224,6 +244,7 @@ impl DnsFixture {
             zones: Vec::new(),
             validity: DEFAULT_SIGNATURE_VALIDITY,
             tampers: Vec::new(),
+            nsec3: false,
         }
     }
 
