@@ -241,6 +241,61 @@ async fn validate_rejects_a_zone_signed_by_an_unknown_key() {
     assert!(mx.records().is_empty());
 }
 
+/// An unsigned zone below the signed private root, delegated without DS.
+const INSECURE_ZONE: &str = r#"
+insecure.test.      300 IN SOA ns.insecure.test. hostmaster.insecure.test. 1 3600 600 86400 300
+insecure.test.      300 IN NS  ns.insecure.test.
+ns.insecure.test.   300 IN A   127.0.0.1
+insecure.test.      300 IN MX  10 mx.insecure.test.
+mx.insecure.test.   300 IN A   127.0.0.20
+_25._tcp.mx.insecure.test. 300 IN TLSA 3 1 1 8cb0fc6c527506a053f4f14c8464bebbd6dede2738d11468dd953d7d6a3021f1
+"#;
+
+const DELEGATION: &str = r#"
+insecure.test.      300 IN NS  ns.insecure.test.
+"#;
+
+#[tokio::test]
+async fn validate_insecure_delegation_is_insecure() {
+    let root = format!("{ROOT_ZONE}{DELEGATION}");
+    let fixture = DnsFixture::builder()
+        .zone(".", &root)
+        .unsigned_zone("insecure.test.", INSECURE_ZONE)
+        .start()
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = settings(DnssecMode::Validate, fixture.addr());
+    settings.trust_anchor_file = Some(fixture.trust_anchor_file(dir.path()));
+    let client = DnsClient::new(&settings).unwrap();
+
+    let mx = client.lookup_mx("insecure.test").await;
+    let response = mx.result.as_ref().unwrap();
+    assert_eq!(response.status, DnssecStatus::Insecure, "{mx:?}");
+    assert_eq!(response.signature_expiration, None);
+    assert_eq!(
+        mx.records(),
+        &[MxRecord {
+            preference: 10,
+            exchange: "mx.insecure.test".into()
+        }]
+    );
+
+    let tlsa = client.lookup_tlsa("_25._tcp.mx.insecure.test").await;
+    assert_eq!(tlsa.dnssec_status(), DnssecStatus::Insecure, "{tlsa:?}");
+    assert_eq!(tlsa.records().len(), 1);
+
+    let nx = client.lookup_tlsa("_25._tcp.nope.insecure.test").await;
+    let response = nx.result.as_ref().unwrap();
+    assert_eq!(
+        (&response.set, response.status),
+        (&RecordSet::NxDomain, DnssecStatus::Insecure)
+    );
+
+    // The signed part of the tree is still secure from the same server.
+    let secure = client.lookup_mx("example.test").await;
+    assert!(secure.is_secure(), "{secure:?}");
+}
+
 /// hickory-net 0.26.3 asserts (`debug_assert_ne!` in dnssec/nsec3.rs, closest-encloser search)
 /// when an NXDOMAIN proof comes from an NSEC3-signed root zone. The lookup must still come back as
 /// a failed lookup instead of taking the probe down.

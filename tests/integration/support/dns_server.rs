@@ -34,6 +34,7 @@
 //! ```
 #![allow(dead_code)] // Each test module uses a different part of the fixture.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -47,7 +48,9 @@ use hickory_proto::op::{Message, MessageType};
 use hickory_proto::rr::{LowerName, Name, RData, RecordType, RrKey};
 use hickory_proto::serialize::txt::Parser;
 use hickory_server::dnssec::NxProofKind;
+use hickory_server::net::runtime::Time;
 use hickory_server::net::runtime::TokioRuntimeProvider;
+use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::store::in_memory::InMemoryZoneHandler;
 use hickory_server::zone_handler::{AxfrPolicy, Catalog, ZoneHandler, ZoneType};
 use hickory_server::Server;
@@ -127,7 +130,7 @@ impl FixtureBuilder {
 
     /// Parses, signs and serves the zones. Panics on bad zone text (a broken test, not a bug).
     pub async fn start(self) -> DnsFixture {
-        let mut catalog = Catalog::new();
+        let mut zones: Vec<(LowerName, Arc<dyn ZoneHandler>)> = Vec::new();
         let mut dnskeys = Vec::new();
         let mut signature_expiration = None;
 
@@ -207,16 +210,16 @@ impl FixtureBuilder {
                 }
             }
 
-            let handler: Arc<dyn ZoneHandler> = Arc::new(handler);
-            catalog.upsert(LowerName::new(&origin), vec![handler]);
+            zones.push((LowerName::new(&origin), Arc::new(handler)));
         }
+        let router = Router::new(&zones);
 
         let udp = UdpSocket::bind("127.0.0.1:0").await.expect("bind UDP");
         let addr = udp.local_addr().expect("UDP address");
         let tcp = TcpListener::bind(addr)
             .await
             .expect("bind TCP on the UDP port");
-        let mut server = Server::new(catalog);
+        let mut server = Server::new(router);
         server.register_socket(udp);
         server.register_listener(tcp, Duration::from_secs(5), 64);
 
@@ -229,12 +232,62 @@ impl FixtureBuilder {
     }
 }
 
+/// Sends DS queries for a zone's apex to the zone above it, as a real parent server would: one
+/// hickory `Catalog` answers every name from the deepest zone it holds, which for a DS query at a
+/// zone cut is the child, whose unsigned "no DS here" would break the chain of trust.
+pub struct Router {
+    all: Catalog,
+    above: HashMap<LowerName, Catalog>,
+}
+
+impl Router {
+    fn new(zones: &[(LowerName, Arc<dyn ZoneHandler>)]) -> Self {
+        let catalog_of = |skip: Option<&LowerName>| {
+            let mut catalog = Catalog::new();
+            for (origin, handler) in zones {
+                if Some(origin) != skip {
+                    catalog.upsert(origin.clone(), vec![Arc::clone(handler)]);
+                }
+            }
+            catalog
+        };
+        let above = zones
+            .iter()
+            .filter(|(origin, _)| !origin.is_root())
+            .map(|(origin, _)| (origin.clone(), catalog_of(Some(origin))))
+            .collect();
+        Self {
+            all: catalog_of(None),
+            above,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl RequestHandler for Router {
+    async fn handle_request<R: ResponseHandler, T: Time>(
+        &self,
+        request: &Request,
+        response_handle: R,
+    ) -> ResponseInfo {
+        let parent = request.request_info().ok().and_then(|info| {
+            (info.query.query_type() == RecordType::DS)
+                .then(|| self.above.get(info.query.name()))
+                .flatten()
+        });
+        parent
+            .unwrap_or(&self.all)
+            .handle_request::<R, T>(request, response_handle)
+            .await
+    }
+}
+
 /// A running authoritative server for signed (or unsigned) zones.
 pub struct DnsFixture {
     addr: SocketAddr,
     dnskeys: Vec<String>,
     signature_expiration: Option<u32>,
-    server: Server<Catalog>,
+    server: Server<Router>,
 }
 
 impl DnsFixture {
