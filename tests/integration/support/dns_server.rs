@@ -476,6 +476,31 @@ fn finish(query: &Message, mut reply: Message) -> Vec<u8> {
     reply.to_vec().expect("scripted reply encodes")
 }
 
+/// Asks `server` one question over UDP with DO set and a large payload, and returns the decoded
+/// response: for tests that replay or doctor what the fixture serves.
+pub async fn query(server: SocketAddr, name: &str, rtype: RecordType) -> Message {
+    let mut request = Message::query();
+    request.add_query(hickory_proto::op::Query::query(
+        Name::from_ascii(name).expect("query name"),
+        rtype,
+    ));
+    let mut edns = hickory_proto::op::Edns::new();
+    edns.set_dnssec_ok(true);
+    edns.set_max_payload(4096);
+    request.set_edns(edns);
+    let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind UDP");
+    socket
+        .send_to(&request.to_vec().expect("query encodes"), server)
+        .await
+        .expect("send query");
+    let mut buffer = vec![0u8; 65_535];
+    let len = tokio::time::timeout(Duration::from_secs(2), socket.recv(&mut buffer))
+        .await
+        .expect("fixture answers within 2 s")
+        .expect("receive answer");
+    Message::from_vec(&buffer[..len]).expect("answer decodes")
+}
+
 /// A NOERROR response skeleton for `query`, for scripts to fill in.
 pub fn reply_to(query: &Message) -> Message {
     let mut reply = Message::response(query.metadata.id, query.metadata.op_code);
