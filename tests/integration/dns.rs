@@ -149,6 +149,11 @@ async fn validate_secure_denials_for_tlsa() {
     let response = nx.result.as_ref().unwrap();
     assert_eq!(response.set, RecordSet::NxDomain, "{nx:?}");
     assert_eq!(response.status, DnssecStatus::Secure);
+    // The NSEC proof is signed too, and expires like any record.
+    assert_eq!(
+        response.signature_expiration,
+        v.fixture.signature_expiration()
+    );
 
     let nodata = v.client.lookup_tlsa("_25._tcp.nodata.example.test").await;
     let response = nodata.result.as_ref().unwrap();
@@ -430,6 +435,27 @@ async fn validate_survives_a_panicking_validator() {
     // The client keeps working after a panic in one lookup.
     let again = client.lookup_tlsa("_25._tcp.nodane.example.test").await;
     assert!(again.result.is_err());
+}
+
+#[tokio::test]
+async fn validate_silent_server_times_out_within_timeout() {
+    let server = ScriptedServer::start(|_, _| None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = DnsFixture::start(ROOT_ZONE, ".").await;
+    let mut settings = settings(DnssecMode::Validate, server.addr());
+    settings.trust_anchor_file = Some(fixture.trust_anchor_file(dir.path()));
+    settings.timeout = Duration::from_millis(600);
+    let client = DnsClient::new(&settings).unwrap();
+    let started = Instant::now();
+    let mx = client.lookup_mx("example.test").await;
+    let elapsed = started.elapsed();
+    assert_eq!(
+        mx.result,
+        Err(LookupError::Timeout { millis: 600 }),
+        "{elapsed:?}"
+    );
+    assert!(elapsed < Duration::from_millis(1000), "{elapsed:?}");
+    assert_eq!(mx.dnssec_status(), DnssecStatus::Indeterminate);
 }
 
 #[tokio::test]
