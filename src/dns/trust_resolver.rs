@@ -206,12 +206,13 @@ fn answers_request(request: &Message, response: &Message) -> bool {
         && response.metadata.message_type == MessageType::Response
         && response.metadata.op_code == OpCode::Query
         && (response.queries.is_empty() && response.metadata.response_code != ResponseCode::NoError
-            || response.queries.len() == 1
-                && request.queries.first().is_some_and(|q| {
-                    let r = &response.queries[0];
+            || match (request.queries.as_slice(), response.queries.as_slice()) {
+                ([q], [r]) => {
                     r.query_type() == q.query_type()
                         && answer::name_text(r.name()) == answer::name_text(q.name())
-                }))
+                }
+                _ => false,
+            })
 }
 
 async fn udp_exchange(

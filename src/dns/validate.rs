@@ -175,7 +175,11 @@ async fn validate_links<T>(
         )
         .ok()?;
         let target = match &link.set {
-            RecordSet::Records(targets) if targets.len() == 1 => targets[0].clone(),
+            RecordSet::Records(targets) => match targets.as_slice() {
+                // RFC 2181 10.1: one CNAME per name; several is not an alias we can follow.
+                [target] => target.clone(),
+                _ => return None,
+            },
             _ => return None,
         };
         let link_proof = weakest(link.proofs.iter().copied())?;
