@@ -15,7 +15,10 @@
 //! re-signed is seen days before it turns bogus. Names are handled as lower-case text without the
 //! trailing dot (`mx.example.com`); the backends add the dot on the wire.
 
+mod answer;
 pub mod ede;
+mod guard;
+mod nameservers;
 mod trust_resolver;
 mod validate;
 

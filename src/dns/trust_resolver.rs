@@ -1,32 +1,483 @@
-//! Placeholder, replaced by the DNS backend work.
+//! `trust-resolver` mode: ask a validating resolver and trust its AD bit, as Postfix does.
+//!
+//! Queries go to the configured nameservers (or those of `/etc/resolv.conf`, see
+//! `nameservers.rs`) with RD=1, AD=1 and the EDNS DO bit, over UDP with a TCP retry when the
+//! answer is truncated. hickory-proto builds and parses the messages; the sockets are plain tokio
+//! ones so that every read is bounded and every await sits under the lookup's deadline. The
+//! response becomes a [`Response`] (via `answer.rs`) whose status is `Secure` exactly when the
+//! resolver set AD, or a [`LookupError`] carrying the resolver's Extended DNS Error (`ede.rs`).
+//!
+//! Trusting AD is only sound when the path to the resolver is trusted (loopback, RFC 7672 2.1.1);
+//! that is the operator's choice of nameserver, not something this module can check.
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::rdata::opt::EdnsOption;
+use hickory_proto::rr::{Name, RData, RecordType as WireType};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::time::{timeout_at, Instant};
+
+use super::answer::{self, Denial};
+use super::ede::{ExtendedDnsError, EDE_OPTION_CODE};
 use super::{
-    normalize_name, Answer, DnsSettings, DnsSetupError, LookupError, MxRecord, RecordType,
+    guard, nameservers, normalize_name, Answer, DnsSettings, DnsSetupError, DnssecStatus,
+    LookupError, MxRecord, RecordType, Response,
 };
 use crate::dane::TlsaRecord;
-use std::net::IpAddr;
 
-pub(super) struct AdResolver;
+/// EDNS UDP payload size advertised: the DNS Flag Day 2020 value, small enough to avoid IP
+/// fragmentation; larger answers come over TCP.
+const EDNS_PAYLOAD: u16 = 1232;
+
+/// UDP tries per nameserver: the first and one retry.
+const UDP_TRIES: u32 = 2;
+
+/// Largest datagram read. A DNS message over UDP cannot be larger.
+const MAX_UDP: usize = 65_535;
+
+/// The AD-trusting backend. Cheap to clone into a lookup task.
+#[derive(Clone)]
+pub(super) struct AdResolver {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    nameservers: Vec<SocketAddr>,
+    timeout: Duration,
+}
+
+/// One failed attempt, kept to report the most telling failure when every attempt failed.
+enum AttemptError {
+    Timeout,
+    Network(String),
+    Malformed(String),
+}
 
 impl AdResolver {
-    pub(super) fn new(_settings: &DnsSettings) -> Result<Self, DnsSetupError> {
-        Err(DnsSetupError::Resolver("not built yet".into()))
+    pub(super) fn new(settings: &DnsSettings) -> Result<Self, DnsSetupError> {
+        let nameservers = nameservers::nameservers(settings)?;
+        if settings.timeout.is_zero() {
+            return Err(DnsSetupError::Resolver(
+                "lookup timeout must not be zero".into(),
+            ));
+        }
+        Ok(Self {
+            inner: Arc::new(Inner {
+                nameservers,
+                timeout: settings.timeout,
+            }),
+        })
     }
-    fn fail<T>(name: &str, rtype: RecordType) -> Answer<T> {
+
+    pub(super) async fn lookup_mx(&self, domain: &str) -> Answer<MxRecord> {
+        self.lookup(domain, RecordType::Mx, answer::mx_record).await
+    }
+
+    pub(super) async fn lookup_tlsa(&self, name: &str) -> Answer<TlsaRecord> {
+        self.lookup(name, RecordType::Tlsa, answer::tlsa_record)
+            .await
+    }
+
+    pub(super) async fn lookup_addresses(&self, host: &str, rtype: RecordType) -> Answer<IpAddr> {
+        self.lookup(host, rtype, answer::ip_address).await
+    }
+
+    async fn lookup<T: Send + 'static>(
+        &self,
+        name: &str,
+        rtype: RecordType,
+        convert: fn(&RData) -> Option<T>,
+    ) -> Answer<T> {
+        let inner = Arc::clone(&self.inner);
+        let result = match answer::query_name(name) {
+            Ok(qname) => {
+                // The inner code keeps to the deadline itself; the guard's extra margin only
+                // catches a bug there, and turns a panic on hostile data into a failed lookup.
+                let hard_limit = inner.timeout + Duration::from_millis(250);
+                guarded_resolve(inner, qname, rtype, convert, hard_limit).await
+            }
+            Err(e) => Err(e),
+        };
         Answer {
             name: normalize_name(name),
             rtype,
-            result: Err(LookupError::Network {
-                detail: "not built".into(),
-            }),
+            result,
         }
     }
-    pub(super) async fn lookup_mx(&self, domain: &str) -> Answer<MxRecord> {
-        Self::fail(domain, RecordType::Mx)
+}
+
+async fn guarded_resolve<T: Send + 'static>(
+    inner: Arc<Inner>,
+    qname: Name,
+    rtype: RecordType,
+    convert: fn(&RData) -> Option<T>,
+    hard_limit: Duration,
+) -> Result<Response<T>, LookupError> {
+    let on_panic = |detail| LookupError::Indeterminate { detail };
+    guard::guarded(hard_limit, on_panic, async move {
+        let message = inner.exchange(&qname, answer::wire_type(rtype)).await?;
+        interpret(&message, &qname, answer::wire_type(rtype), convert)
+    })
+    .await
+}
+
+impl Inner {
+    fn millis(&self) -> u64 {
+        u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX)
     }
-    pub(super) async fn lookup_tlsa(&self, name: &str) -> Answer<TlsaRecord> {
-        Self::fail(name, RecordType::Tlsa)
+
+    /// Asks the nameservers in order until one answers. The overall timeout is split evenly over
+    /// all tries so that a dead first server still leaves time for the others.
+    async fn exchange(&self, qname: &Name, qtype: WireType) -> Result<Message, LookupError> {
+        let deadline = Instant::now() + self.timeout;
+        let tries = u32::try_from(self.nameservers.len())
+            .unwrap_or(u32::MAX)
+            .saturating_mul(UDP_TRIES)
+            .max(1);
+        let per_try = self.timeout / tries;
+        let mut last_error = AttemptError::Timeout;
+
+        for server in &self.nameservers {
+            for _ in 0..UDP_TRIES {
+                if Instant::now() >= deadline {
+                    break;
+                }
+                let try_deadline = (Instant::now() + per_try).min(deadline);
+                let request = build_query(qname, qtype);
+                match udp_exchange(*server, &request, try_deadline).await {
+                    Ok(response) if response.metadata.truncation => {
+                        // TCP gets whatever time is left: the answer exists, it is only big.
+                        match tcp_exchange(*server, &request, deadline).await {
+                            Ok(response) => return Ok(response),
+                            Err(e) => {
+                                last_error = e;
+                                break;
+                            }
+                        }
+                    }
+                    Ok(response) => return Ok(response),
+                    Err(AttemptError::Timeout) => last_error = AttemptError::Timeout,
+                    // A network error will not heal within a second; move to the next server.
+                    Err(e) => {
+                        last_error = e;
+                        break;
+                    }
+                }
+            }
+        }
+        Err(match last_error {
+            AttemptError::Timeout => LookupError::Timeout {
+                millis: self.millis(),
+            },
+            AttemptError::Network(detail) => LookupError::Network { detail },
+            AttemptError::Malformed(detail) => LookupError::Malformed { detail },
+        })
     }
-    pub(super) async fn lookup_addresses(&self, host: &str, rtype: RecordType) -> Answer<IpAddr> {
-        Self::fail(host, rtype)
+}
+
+/// A recursive query with DO set; AD=1 asks the resolver to tell whether it validated (RFC 6840
+/// 5.7) even to a client that is not known to understand DNSSEC.
+fn build_query(qname: &Name, qtype: WireType) -> Message {
+    let mut message = Message::query();
+    message.metadata.recursion_desired = true;
+    message.metadata.authentic_data = true;
+    message.add_query(Query::query(qname.clone(), qtype));
+    let mut edns = Edns::new();
+    edns.set_dnssec_ok(true);
+    edns.set_max_payload(EDNS_PAYLOAD);
+    message.set_edns(edns);
+    message
+}
+
+fn encode(request: &Message) -> Result<Vec<u8>, AttemptError> {
+    request
+        .to_vec()
+        .map_err(|e| AttemptError::Malformed(format!("cannot encode query: {e}")))
+}
+
+/// Checks that `response` answers `request`: same id, a response, the same question. A datagram
+/// failing this is ignored, not an error, as it may be a late answer to an earlier try or an
+/// off-path spoof.
+fn answers_request(request: &Message, response: &Message) -> bool {
+    response.metadata.id == request.metadata.id
+        && response.metadata.message_type == MessageType::Response
+        && response.metadata.op_code == OpCode::Query
+        && (response.queries.is_empty() && response.metadata.response_code != ResponseCode::NoError
+            || match (request.queries.as_slice(), response.queries.as_slice()) {
+                ([q], [r]) => {
+                    r.query_type() == q.query_type()
+                        && answer::name_text(r.name()) == answer::name_text(q.name())
+                }
+                _ => false,
+            })
+}
+
+async fn udp_exchange(
+    server: SocketAddr,
+    request: &Message,
+    deadline: Instant,
+) -> Result<Message, AttemptError> {
+    let wire = encode(request)?;
+    let bind: SocketAddr = match server {
+        SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+        SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+    };
+    let net =
+        |what: &str, e: std::io::Error| AttemptError::Network(format!("{what} {server}: {e}"));
+    let socket = UdpSocket::bind(bind)
+        .await
+        .map_err(|e| net("bind for", e))?;
+    // Connecting filters out datagrams from any other address and turns ICMP port unreachable
+    // into an error instead of a wait for the timeout.
+    socket
+        .connect(server)
+        .await
+        .map_err(|e| net("connect UDP", e))?;
+    timeout_at(deadline, socket.send(&wire))
+        .await
+        .map_err(|_| AttemptError::Timeout)?
+        .map_err(|e| net("send to", e))?;
+
+    let mut buffer = vec![0u8; MAX_UDP];
+    loop {
+        let len = timeout_at(deadline, socket.recv(&mut buffer))
+            .await
+            .map_err(|_| AttemptError::Timeout)?
+            .map_err(|e| net("receive from", e))?;
+        let Some(datagram) = buffer.get(..len) else {
+            continue;
+        };
+        match Message::from_vec(datagram) {
+            Ok(response) if answers_request(request, &response) => return Ok(response),
+            Ok(_) => continue,
+            Err(e) => {
+                // Only a datagram with our id is worth failing over; anything else is noise.
+                if datagram.get(..2) == Some(&request.metadata.id.to_be_bytes()[..]) {
+                    return Err(AttemptError::Malformed(format!(
+                        "undecodable response from {server}: {e}"
+                    )));
+                }
+            }
+        }
+    }
+}
+
+async fn tcp_exchange(
+    server: SocketAddr,
+    request: &Message,
+    deadline: Instant,
+) -> Result<Message, AttemptError> {
+    let wire = encode(request)?;
+    let net =
+        |what: &str, e: std::io::Error| AttemptError::Network(format!("{what} {server}: {e}"));
+    let within = |f| timeout_at(deadline, f);
+    let len = u16::try_from(wire.len())
+        .map_err(|_| AttemptError::Malformed("query longer than 65535 bytes".into()))?;
+
+    let mut stream = within(TcpStream::connect(server))
+        .await
+        .map_err(|_| AttemptError::Timeout)?
+        .map_err(|e| net("connect TCP", e))?;
+    let mut framed = Vec::with_capacity(wire.len() + 2);
+    framed.extend_from_slice(&len.to_be_bytes());
+    framed.extend_from_slice(&wire);
+    timeout_at(deadline, stream.write_all(&framed))
+        .await
+        .map_err(|_| AttemptError::Timeout)?
+        .map_err(|e| net("send over TCP to", e))?;
+
+    // The two-byte length prefix bounds the read at 64 KiB whatever the server does.
+    let mut prefix = [0u8; 2];
+    timeout_at(deadline, stream.read_exact(&mut prefix))
+        .await
+        .map_err(|_| AttemptError::Timeout)?
+        .map_err(|e| net("read TCP length from", e))?;
+    let mut body = vec![0u8; usize::from(u16::from_be_bytes(prefix))];
+    timeout_at(deadline, stream.read_exact(&mut body))
+        .await
+        .map_err(|_| AttemptError::Timeout)?
+        .map_err(|e| net("read TCP response from", e))?;
+    let response = Message::from_vec(&body).map_err(|e| {
+        AttemptError::Malformed(format!("undecodable TCP response from {server}: {e}"))
+    })?;
+    if !answers_request(request, &response) {
+        return Err(AttemptError::Malformed(format!(
+            "TCP response from {server} does not match the query"
+        )));
+    }
+    Ok(response)
+}
+
+/// The first Extended DNS Error that parses. RFC 8914 allows several; the first is the
+/// resolver's main reason in every implementation seen.
+fn extended_error(message: &Message) -> Option<ExtendedDnsError> {
+    let edns = message.edns.as_ref()?;
+    edns.options()
+        .as_ref()
+        .iter()
+        .find_map(|(_, option)| match option {
+            EdnsOption::Unknown(EDE_OPTION_CODE, data) => ExtendedDnsError::parse(data).ok(),
+            _ => None,
+        })
+}
+
+/// Turns a response into the lookup's outcome; the AD bit alone decides the status.
+fn interpret<T>(
+    message: &Message,
+    qname: &Name,
+    qtype: WireType,
+    convert: fn(&RData) -> Option<T>,
+) -> Result<Response<T>, LookupError> {
+    let denial = match message.metadata.response_code {
+        ResponseCode::NoError => Denial::NoData,
+        ResponseCode::NXDomain => Denial::NxDomain,
+        ResponseCode::ServFail => {
+            return Err(LookupError::ServFail {
+                ede: extended_error(message),
+            })
+        }
+        ResponseCode::Refused => {
+            return Err(LookupError::Refused {
+                ede: extended_error(message),
+            })
+        }
+        other => {
+            return Err(LookupError::Rcode {
+                rcode: other.to_string(),
+            })
+        }
+    };
+    let status = if message.metadata.authentic_data {
+        DnssecStatus::Secure
+    } else {
+        DnssecStatus::Insecure
+    };
+    let assembled = answer::assemble(
+        qname,
+        qtype,
+        &message.answers,
+        &message.authorities,
+        denial,
+        convert,
+    )?;
+    Ok(assembled.into_response(status))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_proto::rr::rdata::opt::EdnsCode;
+    use hickory_proto::rr::rdata::A;
+    use hickory_proto::rr::Record;
+
+    fn response_to(request: &Message, rcode: ResponseCode) -> Message {
+        let mut response = Message::response(request.metadata.id, OpCode::Query);
+        response.metadata.response_code = rcode;
+        response.add_queries(request.queries.clone());
+        response
+    }
+
+    fn qname() -> Name {
+        answer::query_name("mx.example.test").unwrap()
+    }
+
+    #[test]
+    fn query_asks_for_dnssec() {
+        let q = build_query(&qname(), WireType::TLSA);
+        assert!(q.metadata.recursion_desired);
+        assert!(q.metadata.authentic_data);
+        let edns = q.edns.as_ref().unwrap();
+        assert!(edns.flags().dnssec_ok);
+        assert_eq!(edns.max_payload(), EDNS_PAYLOAD);
+    }
+
+    #[test]
+    fn servfail_carries_ede() {
+        let request = build_query(&qname(), WireType::A);
+        let mut response = response_to(&request, ResponseCode::ServFail);
+        let mut edns = Edns::new();
+        edns.options_mut().insert(EdnsOption::Unknown(
+            EDE_OPTION_CODE,
+            b"\x00\x07expired".to_vec(),
+        ));
+        response.set_edns(edns);
+        // Through the wire and back, as hickory decodes it.
+        let decoded = Message::from_vec(&response.to_vec().unwrap()).unwrap();
+        assert!(decoded
+            .edns
+            .as_ref()
+            .unwrap()
+            .option(EdnsCode::Unknown(EDE_OPTION_CODE))
+            .is_some());
+        let err = interpret(&decoded, &qname(), WireType::A, answer::ip_address).unwrap_err();
+        assert_eq!(
+            err,
+            LookupError::ServFail {
+                ede: Some(ExtendedDnsError {
+                    code: 7,
+                    text: Some("expired".into())
+                })
+            }
+        );
+    }
+
+    #[test]
+    fn rcodes_map_to_outcomes() {
+        let request = build_query(&qname(), WireType::A);
+        let outcome = |rcode| {
+            let response = response_to(&request, rcode);
+            interpret(&response, &qname(), WireType::A, answer::ip_address)
+        };
+        assert_eq!(
+            outcome(ResponseCode::NXDomain).unwrap().set,
+            super::super::RecordSet::NxDomain
+        );
+        assert_eq!(
+            outcome(ResponseCode::NoError).unwrap().set,
+            super::super::RecordSet::NoData
+        );
+        assert_eq!(
+            outcome(ResponseCode::Refused),
+            Err(LookupError::Refused { ede: None })
+        );
+        assert!(matches!(
+            outcome(ResponseCode::FormErr),
+            Err(LookupError::Rcode { .. })
+        ));
+    }
+
+    #[test]
+    fn ad_bit_decides_status() {
+        let request = build_query(&qname(), WireType::A);
+        let mut response = response_to(&request, ResponseCode::NoError);
+        response.add_answer(Record::from_rdata(
+            qname(),
+            60,
+            RData::A(A::new(127, 0, 0, 1)),
+        ));
+        let insecure = interpret(&response, &qname(), WireType::A, answer::ip_address).unwrap();
+        assert_eq!(insecure.status, DnssecStatus::Insecure);
+        response.metadata.authentic_data = true;
+        let secure = interpret(&response, &qname(), WireType::A, answer::ip_address).unwrap();
+        assert_eq!(secure.status, DnssecStatus::Secure);
+        assert_eq!(secure.ttl, Some(60));
+    }
+
+    #[test]
+    fn mismatched_responses_are_ignored() {
+        let request = build_query(&qname(), WireType::A);
+        let mut other_id = response_to(&request, ResponseCode::NoError);
+        other_id.metadata.id = request.metadata.id.wrapping_add(1);
+        assert!(!answers_request(&request, &other_id));
+        let mut other_question = Message::response(request.metadata.id, OpCode::Query);
+        other_question.add_query(Query::query(qname(), WireType::MX));
+        assert!(!answers_request(&request, &other_question));
+        assert!(answers_request(
+            &request,
+            &response_to(&request, ResponseCode::NoError)
+        ));
     }
 }
