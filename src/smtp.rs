@@ -145,13 +145,15 @@ impl SmtpError {
         match self {
             SmtpError::StarttlsNotOffered => Some(false),
             SmtpError::StarttlsRejected { .. } | SmtpError::Handshake { .. } => Some(true),
-            SmtpError::Timeout { stage } | SmtpError::Io { stage, .. } | SmtpError::Protocol { stage, .. } => {
-                match stage {
-                    SmtpStage::Starttls | SmtpStage::TlsHandshake => Some(true),
-                    _ => None,
-                }
-            }
-            SmtpError::Connect { .. } | SmtpError::Greeting { .. } | SmtpError::EhloRejected { .. } => None,
+            SmtpError::Timeout { stage }
+            | SmtpError::Io { stage, .. }
+            | SmtpError::Protocol { stage, .. } => match stage {
+                SmtpStage::Starttls | SmtpStage::TlsHandshake => Some(true),
+                _ => None,
+            },
+            SmtpError::Connect { .. }
+            | SmtpError::Greeting { .. }
+            | SmtpError::EhloRejected { .. } => None,
         }
     }
 }

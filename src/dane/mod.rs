@@ -59,6 +59,10 @@ pub enum UnusableReason {
     BadDigestLength,
     /// Digest agility: a stronger matching type exists for the same usage and selector.
     WeakerDigest,
+    /// Matching type 0 (exact) whose data is not a DER certificate (selector 0) or
+    /// SubjectPublicKeyInfo (selector 1): OpenSSL's `dane_tlsa_add` refuses such a record, so
+    /// Postfix does not use it.
+    MalformedData,
 }
 
 impl UnusableReason {
@@ -71,6 +75,7 @@ impl UnusableReason {
             UnusableReason::UnknownMatchingType => "unknown_matching_type",
             UnusableReason::BadDigestLength => "bad_digest_length",
             UnusableReason::WeakerDigest => "weaker_digest",
+            UnusableReason::MalformedData => "malformed_data",
         }
     }
 }

@@ -236,11 +236,20 @@ mod tests {
             "3 1".parse::<TlsaRecord>(),
             Err(TlsaParseError::MissingField)
         );
-        assert_eq!("3 1 1".parse::<TlsaRecord>(), Err(TlsaParseError::MissingField));
+        assert_eq!(
+            "3 1 1".parse::<TlsaRecord>(),
+            Err(TlsaParseError::MissingField)
+        );
         assert!(matches!(
             "3 1 300 00".parse::<TlsaRecord>(),
-            Err(TlsaParseError::BadNumber { field: "matching type", .. })
+            Err(TlsaParseError::BadNumber {
+                field: "matching type",
+                ..
+            })
         ));
-        assert_eq!("3 1 1 zz".parse::<TlsaRecord>(), Err(TlsaParseError::BadHex));
+        assert_eq!(
+            "3 1 1 zz".parse::<TlsaRecord>(),
+            Err(TlsaParseError::BadHex)
+        );
     }
 }

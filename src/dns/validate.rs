@@ -1,7 +1,9 @@
 //! Placeholder, replaced by the DNS backend work.
-use std::net::IpAddr;
-use super::{Answer, DnsSettings, DnsSetupError, MxRecord, RecordType, LookupError, normalize_name};
+use super::{
+    normalize_name, Answer, DnsSettings, DnsSetupError, LookupError, MxRecord, RecordType,
+};
 use crate::dane::TlsaRecord;
+use std::net::IpAddr;
 
 pub(super) struct Validator;
 
@@ -10,9 +12,21 @@ impl Validator {
         Err(DnsSetupError::Resolver("not built yet".into()))
     }
     fn fail<T>(name: &str, rtype: RecordType) -> Answer<T> {
-        Answer { name: normalize_name(name), rtype, result: Err(LookupError::Network { detail: "not built".into() }) }
+        Answer {
+            name: normalize_name(name),
+            rtype,
+            result: Err(LookupError::Network {
+                detail: "not built".into(),
+            }),
+        }
     }
-    pub(super) async fn lookup_mx(&self, domain: &str) -> Answer<MxRecord> { Self::fail(domain, RecordType::Mx) }
-    pub(super) async fn lookup_tlsa(&self, name: &str) -> Answer<TlsaRecord> { Self::fail(name, RecordType::Tlsa) }
-    pub(super) async fn lookup_addresses(&self, host: &str, rtype: RecordType) -> Answer<IpAddr> { Self::fail(host, rtype) }
+    pub(super) async fn lookup_mx(&self, domain: &str) -> Answer<MxRecord> {
+        Self::fail(domain, RecordType::Mx)
+    }
+    pub(super) async fn lookup_tlsa(&self, name: &str) -> Answer<TlsaRecord> {
+        Self::fail(name, RecordType::Tlsa)
+    }
+    pub(super) async fn lookup_addresses(&self, host: &str, rtype: RecordType) -> Answer<IpAddr> {
+        Self::fail(host, rtype)
+    }
 }
