@@ -43,7 +43,7 @@ pub struct CertificateError(pub String);
 /// Certificate message delimits each certificate, so extra bytes mean a malformed certificate.
 pub(super) fn parse(der: &[u8]) -> Result<X509Certificate<'_>, CertificateError> {
     match X509Certificate::from_der(der) {
-        Ok((rest, cert)) if rest.is_empty() => Ok(cert),
+        Ok(([], cert)) => Ok(cert),
         Ok((rest, _)) => Err(CertificateError(format!(
             "{} bytes after the certificate",
             rest.len()
@@ -55,7 +55,7 @@ pub(super) fn parse(der: &[u8]) -> Result<X509Certificate<'_>, CertificateError>
 /// Parses a DER SubjectPublicKeyInfo (selector 1 data), rejecting trailing bytes.
 pub(super) fn parse_spki(der: &[u8]) -> Option<x509_parser::x509::SubjectPublicKeyInfo<'_>> {
     match x509_parser::x509::SubjectPublicKeyInfo::from_der(der) {
-        Ok((rest, spki)) if rest.is_empty() => Some(spki),
+        Ok(([], spki)) => Some(spki),
         _ => None,
     }
 }
@@ -243,7 +243,7 @@ pub(super) mod tests {
         assert_eq!(info.dns_names, vec!["mx.example.com", "MX2.Example.com"]);
         assert_eq!(info.not_before, 1_767_225_600);
         assert_eq!(info.not_after, 1_798_761_600);
-        let spki = key.public_key_der();
+        let spki = rcgen::PublicKeyData::subject_public_key_info(&key);
         assert_eq!(
             info.spki_sha256,
             hex::encode(digest::digest(&digest::SHA256, &spki).as_ref())
