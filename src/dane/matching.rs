@@ -75,7 +75,9 @@ pub(super) fn evaluate(input: &EndpointInput<'_>) -> EndpointEvaluation {
         bounds.push(bound);
     }
 
-    let outcome = outcome(&records, input.chain, leaf.is_some(), input.chain.first());
+    // Parsed a second time only to keep the parser's words for the report.
+    let leaf_error = input.chain.first().and_then(|der| cert::parse(der).err());
+    let outcome = outcome(&records, input.chain.is_empty(), leaf_error);
     let authenticated = matches!(outcome, EndpointOutcome::Authenticated { .. });
 
     let (divergence, divergence_cause) = if authenticated {
@@ -107,9 +109,8 @@ pub(super) fn evaluate(input: &EndpointInput<'_>) -> EndpointEvaluation {
 /// The overall outcome from the record states (see the module documentation).
 fn outcome(
     records: &[RecordResult],
-    chain: &[Vec<u8>],
-    leaf_parses: bool,
-    leaf_der: Option<&Vec<u8>>,
+    chain_empty: bool,
+    leaf_error: Option<cert::CertificateError>,
 ) -> EndpointOutcome {
     let mut any_usable = false;
     let mut first_rejection: Option<&MatchFailure> = None;
@@ -133,16 +134,12 @@ fn outcome(
         // RFC 7672 2.2 / 3.1.3: TLS is mandatory, nothing to authenticate with.
         return EndpointOutcome::NoUsableRecords;
     }
-    let failure = if chain.is_empty() {
+    // Every usable record needs the leaf (DANE-EE compares it, DANE-TA verifies down to it), so
+    // a missing or unreadable leaf explains the failure better than any record state.
+    let failure = if chain_empty {
         MatchFailure::NoCertificate
-    } else if !leaf_parses {
-        let detail = leaf_der
-            .map(|der| match cert::parse(der) {
-                Ok(_) => String::new(),
-                Err(e) => e.0,
-            })
-            .unwrap_or_default();
-        MatchFailure::BadCertificate(detail)
+    } else if let Some(e) = leaf_error {
+        MatchFailure::BadCertificate(e.0)
     } else {
         first_rejection.cloned().unwrap_or(MatchFailure::NoMatch)
     };
