@@ -59,6 +59,10 @@ pub enum UnusableReason {
     BadDigestLength,
     /// Digest agility: a stronger matching type exists for the same usage and selector.
     WeakerDigest,
+    /// Matching type 0 (exact) whose data is not a DER certificate (selector 0) or
+    /// SubjectPublicKeyInfo (selector 1): OpenSSL's `dane_tlsa_add` refuses such a record, so
+    /// Postfix does not use it.
+    MalformedData,
 }
 
 impl UnusableReason {
@@ -71,6 +75,7 @@ impl UnusableReason {
             UnusableReason::UnknownMatchingType => "unknown_matching_type",
             UnusableReason::BadDigestLength => "bad_digest_length",
             UnusableReason::WeakerDigest => "weaker_digest",
+            UnusableReason::MalformedData => "malformed_data",
         }
     }
 }
@@ -112,14 +117,19 @@ impl MatchFailure {
 pub enum RecordState {
     /// The record authenticated the chain; `depth` is the matching certificate (0 = leaf).
     Matched {
-        /// Chain position of the matching certificate.
+        /// Chain position of the matching certificate. For a DANE-TA trust anchor the server did
+        /// not send (a `2 1 0` key or `2 0 0` certificate that signed a presented certificate),
+        /// the depth the anchor would have had: one above the top of the verified path, which
+        /// can equal the chain length.
         depth: usize,
     },
     /// The record matched a chain certificate, but the chain or name check then failed (DANE-TA).
     MatchedButRejected {
-        /// Chain position of the matching certificate.
+        /// Chain position of the matching certificate (for an unsent anchor, one above the
+        /// certificate its key signed).
         depth: usize,
-        /// Why the chain was not accepted.
+        /// Why the chain was not accepted: `ChainInvalid`, `NameMismatch`, or `BadCertificate`
+        /// when the leaf itself does not parse.
         failure: MatchFailure,
     },
     /// Usable, but matches nothing presented: a stale record, or one for a next key.
