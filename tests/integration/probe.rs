@@ -1,1 +1,190 @@
-//! See main.rs.
+//! Whole-domain probes against both in-process fixtures together: a DNSSEC-signed private root
+//! served by hickory-server (validate mode) and STARTTLS listeners on loopback addresses.
+//!
+//! These exercise `Prober::probe_domain` end to end (MX, addresses, TLSA, STARTTLS, DANE rules,
+//! verdict) in well under a second; the real-stack suite (`stack.rs`) repeats the important cases
+//! with NSD, unbound and Postfix.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dane_exporter::dns::{DnsClient, DnsSettings, DnssecMode};
+use dane_exporter::probe::{EndpointCache, Prober};
+use dane_exporter::report::{DomainReport, HostDane, Verdict};
+use dane_exporter::smtp::SmtpSettings;
+
+use crate::support::dns_server::DnsFixture;
+use crate::support::smtp_server::{self_signed, FixtureConfig, SmtpFixture, TestCert};
+
+fn spki_sha256(cert: &TestCert) -> String {
+    hex::encode(ring::digest::digest(
+        &ring::digest::SHA256,
+        cert.leaf_spki(),
+    ))
+}
+
+/// Two STARTTLS listeners on the same port (the TLSA name follows the port): 127.0.0.21 serves
+/// `good`, 127.0.0.22 serves `other`, a different key.
+struct Mail {
+    good: TestCert,
+    other: TestCert,
+    listeners: Vec<SmtpFixture>,
+    port: u16,
+}
+
+async fn start_mail() -> Mail {
+    let good = self_signed(&["mx.good.test"]);
+    let other = self_signed(&["mx.good.test"]);
+    let mut first = FixtureConfig::new(good.clone());
+    first.bind = "127.0.0.21:0".parse().unwrap();
+    let first = SmtpFixture::start(first).await;
+    let port = first.port();
+    let mut second = FixtureConfig::new(other.clone());
+    second.bind = SocketAddr::from(([127, 0, 0, 22], port));
+    let second = SmtpFixture::start(second).await;
+    Mail {
+        good,
+        other,
+        listeners: vec![first, second],
+        port,
+    }
+}
+
+fn zone(mail: &Mail) -> String {
+    let good = spki_sha256(&mail.good);
+    let other = spki_sha256(&mail.other);
+    let p = mail.port;
+    format!(
+        r#"
+.                        3600 IN SOA  ns.test. hostmaster.test. 1 3600 600 86400 300
+.                        3600 IN NS   ns.test.
+ns.test.                 3600 IN A    127.0.0.1
+good.test.                300 IN MX   10 mx.good.test.
+mx.good.test.             300 IN A    127.0.0.21
+_{p}._tcp.mx.good.test.   300 IN TLSA 3 1 1 {good}
+_{p}._tcp.mx.good.test.   300 IN TLSA 3 1 1 {other}
+shared.test.              300 IN MX   5 mx.good.test.
+bad.test.                 300 IN MX   10 mx.bad.test.
+mx.bad.test.              300 IN A    127.0.0.21
+_{p}._tcp.mx.bad.test.    300 IN TLSA 3 1 1 {other}
+split.test.               300 IN MX   10 mx.split.test.
+mx.split.test.            300 IN A    127.0.0.21
+mx.split.test.            300 IN A    127.0.0.22
+_{p}._tcp.mx.split.test.  300 IN TLSA 3 1 1 {good}
+nodane.test.              300 IN MX   10 mx.nodane.test.
+mx.nodane.test.           300 IN A    127.0.0.21
+_{p}._tcp.mx.nodane.test. 300 IN TXT  "no TLSA here"
+"#
+    )
+}
+
+struct World {
+    mail: Mail,
+    _dns: DnsFixture,
+    _dir: tempfile::TempDir,
+    settings: DnsSettings,
+}
+
+async fn world() -> World {
+    let mail = start_mail().await;
+    let dns = DnsFixture::builder().zone(".", &zone(&mail)).start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let settings = DnsSettings {
+        mode: DnssecMode::Validate,
+        nameservers: vec![dns.addr()],
+        trust_anchor_file: Some(dns.trust_anchor_file(dir.path())),
+        timeout: Duration::from_secs(3),
+    };
+    World {
+        mail,
+        _dns: dns,
+        _dir: dir,
+        settings,
+    }
+}
+
+impl World {
+    fn prober(&self) -> Prober {
+        Prober::new(
+            DnsClient::new(&self.settings).unwrap(),
+            SmtpSettings {
+                port: self.mail.port,
+                ehlo_name: "probe.test".into(),
+                step_timeout: Duration::from_secs(3),
+            },
+        )
+    }
+}
+
+fn failure_reasons(report: &DomainReport) -> Vec<&str> {
+    report.failures.iter().map(|f| f.reason.as_str()).collect()
+}
+
+#[tokio::test]
+async fn matching_record_passes_and_the_next_key_record_makes_rollover_ready() {
+    let w = world().await;
+    let report = w.prober().probe_domain("good.test").await;
+    assert_eq!(report.verdict, Verdict::Pass, "{report:#?}");
+    assert!(report.protected);
+    let host = &report.hosts[0];
+    assert_eq!(host.name, "mx.good.test");
+    assert_eq!(host.dane, HostDane::Applies);
+    assert_eq!(host.tlsa_base_domain.as_deref(), Some("mx.good.test"));
+    assert_eq!(host.rollover_ready, Some(true));
+    let evaluation = host.endpoints[0].evaluation.as_ref().unwrap();
+    let states: Vec<&str> = evaluation.records.iter().map(|r| r.state.label()).collect();
+    assert_eq!(states, vec!["matched", "no_match"]);
+    // DANE-EE: the leaf's notAfter bounds the binding, unless the signatures expire first.
+    assert!(report.divergence.is_some());
+    // SNI is the TLSA base domain (RFC 7672 3.3).
+    let sessions = w.mail.listeners[0].sessions();
+    assert_eq!(sessions[0].sni.as_deref(), Some("mx.good.test"));
+}
+
+#[tokio::test]
+async fn a_record_for_another_key_only_is_a_mismatch() {
+    let w = world().await;
+    let report = w.prober().probe_domain("bad.test").await;
+    assert_eq!(report.verdict, Verdict::Fail);
+    assert_eq!(failure_reasons(&report), vec!["tlsa_mismatch"]);
+    assert_eq!(report.failures[0].mx.as_deref(), Some("mx.bad.test"));
+}
+
+#[tokio::test]
+async fn every_address_must_authenticate() {
+    let w = world().await;
+    let report = w.prober().probe_domain("split.test").await;
+    assert_eq!(report.verdict, Verdict::Fail);
+    assert_eq!(failure_reasons(&report), vec!["tlsa_mismatch"]);
+    assert_eq!(
+        report.failures[0].address,
+        Some("127.0.0.22".parse().unwrap())
+    );
+    assert_eq!(report.hosts[0].endpoints.len(), 2);
+}
+
+#[tokio::test]
+async fn secure_denial_of_tlsa_is_not_applicable() {
+    let w = world().await;
+    let report = w.prober().probe_domain("nodane.test").await;
+    assert_eq!(report.verdict, Verdict::NotApplicable, "{report:#?}");
+    assert_eq!(report.hosts[0].dane, HostDane::NoTlsa);
+    // STARTTLS facts are still gathered where DANE does not apply.
+    assert_eq!(report.hosts[0].endpoints[0].starttls_offered, Some(true));
+}
+
+#[tokio::test]
+async fn an_mx_host_shared_by_two_domains_is_probed_once() {
+    let w = world().await;
+    let cache = Arc::new(EndpointCache::new(Duration::from_secs(60)));
+    let prober = w.prober().with_endpoint_cache(Arc::clone(&cache));
+    let (a, b) = tokio::join!(
+        prober.probe_domain("good.test"),
+        prober.probe_domain("shared.test")
+    );
+    assert_eq!(a.verdict, Verdict::Pass);
+    assert_eq!(b.verdict, Verdict::Pass);
+    assert_eq!(w.mail.listeners[0].sessions().len(), 1);
+    assert_eq!(cache.len(), 1);
+}
