@@ -19,6 +19,8 @@
 //! - [`verdict`]: turns per-endpoint facts into a domain verdict with stable reasons; pure.
 //! - [`report`]: the result types a probe produces, serialisable as JSON.
 //! - [`check`]: renders a report for humans (`dane_exporter check`).
+//! - [`scheduler`]: probes every configured target on its interval, with jitter and a cap.
+//! - [`store`]: the latest report per target, read at scrape time.
 //! - [`metrics`]: renders the latest reports as Prometheus metric families.
 //! - [`config`]: the YAML config file: targets by direction, global defaults, per-target overrides.
 
@@ -32,6 +34,8 @@ pub mod dns;
 pub mod metrics;
 pub mod probe;
 pub mod report;
+pub mod scheduler;
 pub mod smtp;
+pub mod store;
 mod tls;
 pub mod verdict;

@@ -24,7 +24,7 @@ use crate::verdict;
 
 /// Probes domains with one DNS client and one set of SMTP settings.
 pub struct Prober {
-    dns: DnsClient,
+    dns: Arc<DnsClient>,
     smtp: SmtpSettings,
     endpoints: Option<Arc<EndpointCache>>,
 }
@@ -107,6 +107,11 @@ struct TlsaDecision {
 impl Prober {
     /// A prober that resolves with `dns` and speaks SMTP as `smtp` says.
     pub fn new(dns: DnsClient, smtp: SmtpSettings) -> Self {
+        Self::shared(Arc::new(dns), smtp)
+    }
+
+    /// A prober on a DNS client shared with others (its caches and sockets too).
+    pub fn shared(dns: Arc<DnsClient>, smtp: SmtpSettings) -> Self {
         Self {
             dns,
             smtp,
@@ -412,7 +417,8 @@ fn expanded_host_name(host: &str, a: &Answer<IpAddr>, aaaa: &Answer<IpAddr>) -> 
         .map(str::to_string)
 }
 
-fn unix_now() -> UnixSeconds {
+/// The current time in Unix seconds.
+pub fn unix_now() -> UnixSeconds {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as UnixSeconds)

@@ -13,7 +13,9 @@ use crate::dns::{Answer, DnssecStatus, LookupError, MxRecord, RecordType, UnixSe
 use crate::smtp::{SmtpError, TlsSession};
 
 /// Which way mail flows to the probed domain, as the exporter labels it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     /// One of our own domains: others send to us.
@@ -222,4 +224,44 @@ pub struct DomainReport {
     pub warnings: Vec<Finding>,
     /// Earliest divergence over all endpoints (see `EndpointEvaluation::divergence`).
     pub divergence: Option<UnixSeconds>,
+}
+
+impl DomainReport {
+    /// The report of a probe that did not finish (it ran out of time, or crashed): no facts, a
+    /// failed verdict and one finding saying why.
+    pub fn unfinished(
+        domain: &str,
+        checked_at: UnixSeconds,
+        duration_seconds: f64,
+        reason: &str,
+        message: String,
+    ) -> Self {
+        Self {
+            domain: domain.to_string(),
+            checked_at,
+            duration_seconds,
+            mx_lookup: RrsetReport {
+                name: domain.to_string(),
+                rtype: RecordType::Mx,
+                dnssec: DnssecStatus::Indeterminate,
+                outcome: "unfinished",
+                cname_chain: Vec::new(),
+                signature_expiration: None,
+                error: None,
+            },
+            mx_records: Vec::new(),
+            implicit_mx: false,
+            hosts: Vec::new(),
+            verdict: Verdict::Fail,
+            protected: false,
+            failures: vec![Finding {
+                reason: reason.to_string(),
+                mx: None,
+                address: None,
+                message,
+            }],
+            warnings: Vec::new(),
+            divergence: None,
+        }
+    }
 }

@@ -10,6 +10,7 @@
 
 mod dns;
 mod probe;
+mod scheduler;
 mod smtp;
 mod stack;
 mod support;

@@ -1,0 +1,141 @@
+//! The latest report of every configured target: written by the scheduler, read at scrape time.
+//!
+//! `crate::scheduler` puts a [`DomainReport`] here after each probe; `/metrics` renders what is
+//! here through `crate::metrics` and never probes. The set of configured targets is replaced on
+//! reload, and results of targets no longer configured are dropped at once, so their series
+//! vanish from the next scrape, and a late result of a removed target is not let back in.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use prometheus::proto::MetricFamily;
+
+use crate::config::Target;
+use crate::metrics::{probe_families, LabelledReport};
+use crate::report::{Direction, DomainReport};
+
+/// Identifies a target: one domain in one direction.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TargetKey {
+    /// Inbound or outbound.
+    pub direction: Direction,
+    /// The domain, normalised.
+    pub domain: String,
+}
+
+impl TargetKey {
+    /// The key of `target`.
+    pub fn of(target: &Target) -> Self {
+        Self {
+            direction: target.direction,
+            domain: target.domain.clone(),
+        }
+    }
+}
+
+/// One stored result.
+#[derive(Clone, Debug)]
+struct Stored {
+    labels: BTreeMap<String, String>,
+    report: Arc<DomainReport>,
+}
+
+#[derive(Default)]
+struct Inner {
+    configured: HashSet<TargetKey>,
+    results: BTreeMap<TargetKey, Stored>,
+}
+
+/// Latest results, shared between the scheduler and the HTTP side.
+#[derive(Default)]
+pub struct Store {
+    inner: RwLock<Inner>,
+}
+
+impl Store {
+    /// An empty store with no configured targets.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Inner> {
+        // A writer that panicked left whole entries only: the data is still consistent.
+        self.inner.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Inner> {
+        self.inner.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Makes `targets` the configured set and drops results of every other target.
+    pub fn set_targets(&self, targets: &[Target]) {
+        let mut inner = self.write();
+        inner.configured = targets.iter().map(TargetKey::of).collect();
+        let Inner {
+            configured,
+            results,
+        } = &mut *inner;
+        results.retain(|key, _| configured.contains(key));
+        // Labels may have changed on reload: the next result carries the new ones.
+        for target in targets {
+            if let Some(stored) = results.get_mut(&TargetKey::of(target)) {
+                stored.labels = target.labels.clone();
+            }
+        }
+    }
+
+    /// Stores the latest report of `target`, unless the target is no longer configured.
+    pub fn put(&self, target: &Target, report: DomainReport) {
+        let key = TargetKey::of(target);
+        let mut inner = self.write();
+        if !inner.configured.contains(&key) {
+            return;
+        }
+        inner.results.insert(
+            key,
+            Stored {
+                labels: target.labels.clone(),
+                report: Arc::new(report),
+            },
+        );
+    }
+
+    /// The latest report of one target.
+    pub fn get(&self, key: &TargetKey) -> Option<Arc<DomainReport>> {
+        self.read().results.get(key).map(|s| Arc::clone(&s.report))
+    }
+
+    /// True once every configured target has been probed at least once.
+    pub fn complete(&self) -> bool {
+        let inner = self.read();
+        inner
+            .configured
+            .iter()
+            .all(|key| inner.results.contains_key(key))
+    }
+
+    /// Number of stored results.
+    pub fn len(&self) -> usize {
+        self.read().results.len()
+    }
+
+    /// True when nothing is stored.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The probe metric families of every stored result.
+    pub fn families(&self) -> Vec<MetricFamily> {
+        let inner = self.read();
+        let labelled: Vec<LabelledReport<'_>> = inner
+            .results
+            .iter()
+            .map(|(key, stored)| LabelledReport {
+                direction: key.direction,
+                extra_labels: &stored.labels,
+                report: &stored.report,
+            })
+            .collect();
+        probe_families(&labelled)
+    }
+}
