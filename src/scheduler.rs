@@ -63,9 +63,10 @@ impl ProberRunner {
     pub fn new(targets: &[Target], session_ttl: Duration) -> Result<Self, DnsSetupError> {
         let mut clients = HashMap::new();
         for target in targets {
-            let key = DnsKey::of(&target.dns);
-            if !clients.contains_key(&key) {
-                clients.insert(key, Arc::new(DnsClient::new(&target.dns)?));
+            if let std::collections::hash_map::Entry::Vacant(slot) =
+                clients.entry(DnsKey::of(&target.dns))
+            {
+                slot.insert(Arc::new(DnsClient::new(&target.dns)?));
             }
         }
         Ok(Self {
