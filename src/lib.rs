@@ -31,6 +31,7 @@ pub mod check;
 pub mod config;
 pub mod dane;
 pub mod dns;
+pub mod exporter;
 pub mod metrics;
 pub mod probe;
 pub mod report;

@@ -1,0 +1,251 @@
+//! The running exporter: the configuration in force, its scheduler, the result store, and the
+//! exporter's own metrics. What the HTTP side (`crate::web`) and the signal handlers in `main.rs`
+//! act on.
+//!
+//! Data comes in from the config file (`crate::config`) at start and on every reload; the
+//! scheduler (`crate::scheduler`) fills the store (`crate::store`); `/metrics` renders the store and
+//! the exporter's own registry (build info, reload state, process metrics) without probing;
+//! `/probe` runs one probe through the same `Prober` with the global settings.
+//!
+//! A reload builds everything the new configuration needs before touching the running one, so a
+//! bad file (or a trust-anchor file that went missing) leaves the old configuration probing and
+//! only flips `dane_exporter_config_last_reload_successful` to 0.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus::{Encoder, Gauge, IntGauge, Opts, Registry, TextEncoder};
+use tokio::sync::Mutex;
+
+use crate::config::{self, normalize_domain, Config};
+use crate::metrics::{probe_families, LabelledReport};
+use crate::probe::unix_now;
+use crate::report::Direction;
+use crate::scheduler::{self, ProberRunner, SchedulerHandle};
+use crate::store::Store;
+
+/// How long running probes may go on when the scheduler is replaced by a reload.
+const RELOAD_GRACE: Duration = Duration::from_secs(2);
+
+/// Why the exporter could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The configuration file is invalid.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// The DNS side could not be set up (trust anchors, resolv.conf).
+    #[error("{0}")]
+    Dns(#[from] crate::dns::DnsSetupError),
+    /// A metric could not be registered (a bug).
+    #[error("metrics registry: {0}")]
+    Registry(#[from] prometheus::Error),
+}
+
+/// Why a `/probe` request was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProbeRequestError {
+    /// No `target` parameter.
+    #[error("the target parameter is missing")]
+    MissingTarget,
+    /// The target is not a domain name.
+    #[error("target {0:?} is not a valid domain name")]
+    BadTarget(String),
+    /// `module` is neither `inbound` nor `outbound`.
+    #[error("module {0:?} is unknown: use inbound or outbound")]
+    BadModule(String),
+    /// The configuration's `probe_allow` list does not include the target.
+    #[error("target {0:?} is not in probe_allow")]
+    NotAllowed(String),
+}
+
+/// The configuration in force and the scheduler running it.
+struct Running {
+    config: Config,
+    scheduler: SchedulerHandle,
+    /// Probes `/probe` requests with the global settings.
+    adhoc: Arc<ProberRunner>,
+}
+
+/// The exporter's own metrics.
+struct SelfMetrics {
+    registry: Registry,
+    reload_ok: IntGauge,
+    reload_time: Gauge,
+}
+
+/// The running exporter.
+pub struct DaneExporter {
+    config_path: PathBuf,
+    store: Arc<Store>,
+    running: Mutex<Option<Running>>,
+    own: SelfMetrics,
+}
+
+impl DaneExporter {
+    /// Loads `config_path` and starts probing. A bad configuration is an error here: at start
+    /// there is no running configuration to keep.
+    pub async fn start(config_path: &Path) -> Result<Arc<Self>, StartError> {
+        let own = SelfMetrics::new()?;
+        let exporter = Arc::new(Self {
+            config_path: config_path.to_path_buf(),
+            store: Arc::new(Store::new()),
+            running: Mutex::new(None),
+            own,
+        });
+        let config = config::load(config_path)?;
+        exporter.replace(config).await?;
+        Ok(exporter)
+    }
+
+    /// Builds the scheduler for `config` and swaps it in for the running one.
+    async fn replace(&self, config: Config) -> Result<(), StartError> {
+        let targets = config.targets();
+        let shortest = targets
+            .iter()
+            .map(|t| t.interval)
+            .min()
+            .unwrap_or(config.global.interval);
+        let runner = Arc::new(ProberRunner::new(&targets, shortest)?);
+        let adhoc_target = config.adhoc_target("adhoc.invalid", Direction::Inbound);
+        let adhoc = Arc::new(ProberRunner::new(
+            std::slice::from_ref(&adhoc_target),
+            Duration::ZERO,
+        )?);
+
+        let mut running = self.running.lock().await;
+        if let Some(old) = running.take() {
+            old.scheduler.shutdown(RELOAD_GRACE).await;
+        }
+        self.store.set_targets(&targets);
+        let scheduler = scheduler::start(
+            targets,
+            config.global.concurrency,
+            runner,
+            Arc::clone(&self.store),
+        );
+        *running = Some(Running {
+            config,
+            scheduler,
+            adhoc,
+        });
+        self.own.reload_ok.set(1);
+        self.own.reload_time.set(unix_now() as f64);
+        Ok(())
+    }
+
+    /// Re-reads the configuration file. On error the running configuration stays in force.
+    pub async fn reload(&self) -> Result<(), String> {
+        let result = match config::load(&self.config_path) {
+            Ok(config) => self.replace(config).await.map_err(|e| e.to_string()),
+            Err(error) => Err(error.to_string()),
+        };
+        match &result {
+            Ok(()) => tracing::info!(file = %self.config_path.display(), "configuration reloaded"),
+            Err(error) => {
+                self.own.reload_ok.set(0);
+                tracing::error!(file = %self.config_path.display(), %error, "reload failed; keeping the running configuration");
+            }
+        }
+        result
+    }
+
+    /// True once every configured target has a result.
+    pub fn ready(&self) -> bool {
+        self.store.complete()
+    }
+
+    /// The whole `/metrics` exposition: probe results and the exporter's own metrics.
+    pub fn render_metrics(&self) -> String {
+        let mut families = self.own.registry.gather();
+        families.extend(self.store.families());
+        encode(families)
+    }
+
+    /// Runs one probe now for `/probe` and renders its metrics only.
+    pub async fn probe(&self, target: &str, module: &str) -> Result<String, ProbeRequestError> {
+        let direction = match module {
+            "" | "inbound" => Direction::Inbound,
+            "outbound" => Direction::Outbound,
+            other => return Err(ProbeRequestError::BadModule(other.to_string())),
+        };
+        if target.trim().is_empty() {
+            return Err(ProbeRequestError::MissingTarget);
+        }
+        let domain =
+            normalize_domain(target).map_err(|_| ProbeRequestError::BadTarget(target.into()))?;
+        let (resolved, adhoc) = {
+            let running = self.running.lock().await;
+            let Some(running) = running.as_ref() else {
+                return Err(ProbeRequestError::NotAllowed(domain));
+            };
+            if !running.config.probe_allowed(&domain) {
+                return Err(ProbeRequestError::NotAllowed(domain));
+            }
+            (
+                running.config.adhoc_target(&domain, direction),
+                Arc::clone(&running.adhoc),
+            )
+        };
+        let report = scheduler::run_one(&resolved, adhoc.as_ref()).await;
+        let labels = Default::default();
+        let families = probe_families(&[LabelledReport {
+            direction,
+            extra_labels: &labels,
+            report: &report,
+        }]);
+        Ok(encode(families))
+    }
+
+    /// Stops probing: running probes get `grace` to finish.
+    pub async fn shutdown(&self, grace: Duration) {
+        if let Some(running) = self.running.lock().await.take() {
+            running.scheduler.shutdown(grace).await;
+        }
+    }
+}
+
+impl SelfMetrics {
+    fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new();
+        let build_info = IntGauge::with_opts(
+            Opts::new(
+                "dane_exporter_build_info",
+                "A metric with a constant 1 value labelled by the version of dane_exporter.",
+            )
+            .const_label("version", env!("CARGO_PKG_VERSION")),
+        )?;
+        build_info.set(1);
+        let reload_ok = IntGauge::new(
+            "dane_exporter_config_last_reload_successful",
+            "1 when the last configuration reload succeeded, else 0.",
+        )?;
+        let reload_time = Gauge::new(
+            "dane_exporter_config_last_reload_success_timestamp_seconds",
+            "Unix time of the last successful configuration reload.",
+        )?;
+        registry.register(Box::new(build_info))?;
+        registry.register(Box::new(reload_ok.clone()))?;
+        registry.register(Box::new(reload_time.clone()))?;
+        #[cfg(target_os = "linux")]
+        registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))?;
+        Ok(Self {
+            registry,
+            reload_ok,
+            reload_time,
+        })
+    }
+}
+
+/// Text exposition of `families`, sorted by name as Prometheus' own exporters emit them.
+fn encode(mut families: Vec<prometheus::proto::MetricFamily>) -> String {
+    families.sort_by(|a, b| a.name().cmp(b.name()));
+    let mut buffer = Vec::new();
+    // Encoding into memory fails only on invalid families, which we never build.
+    if TextEncoder::new().encode(&families, &mut buffer).is_err() {
+        return String::new();
+    }
+    String::from_utf8(buffer).unwrap_or_default()
+}
