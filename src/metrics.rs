@@ -84,16 +84,16 @@ impl Families {
         self.series.entry(name).or_default().push(metric);
     }
 
-    fn into_families(self) -> Vec<MetricFamily> {
+    fn into_families(mut self) -> Vec<MetricFamily> {
         PROBE_METRICS
             .iter()
             .filter_map(|(name, help)| {
-                let metrics = self.series.get(name)?;
+                let metrics = self.series.remove(name)?;
                 let mut family = MetricFamily::default();
                 family.set_name((*name).to_string());
                 family.set_help((*help).to_string());
                 family.set_field_type(MetricType::GAUGE);
-                family.set_metric(metrics.clone());
+                family.set_metric(metrics);
                 Some(family)
             })
             .collect()
