@@ -25,7 +25,9 @@ pub const RESERVED_LABELS: &[&str] = &[
     "reason",
     "record",
     "state",
+    "status",
     "type",
+    "verdict",
     "version",
 ];
 
