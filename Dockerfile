@@ -1,0 +1,17 @@
+# Build: docker build -t dane_exporter .
+# Run:   docker run -p 9724:9724 -v $PWD/examples/dane_exporter.yml:/etc/dane_exporter/dane_exporter.yml:ro dane_exporter
+FROM rust:1-bookworm AS build
+WORKDIR /src
+COPY . .
+RUN cargo build --release --locked --bin dane_exporter
+
+FROM debian:bookworm-slim
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates \
+    && rm -rf /var/lib/apt/lists/*
+COPY --from=build /src/target/release/dane_exporter /usr/local/bin/dane_exporter
+COPY examples/dane_exporter.yml /etc/dane_exporter/dane_exporter.yml
+USER nobody
+EXPOSE 9724
+ENTRYPOINT ["/usr/local/bin/dane_exporter"]
+CMD ["--config.file=/etc/dane_exporter/dane_exporter.yml", "--web.listen-address=:9724"]
