@@ -11,17 +11,26 @@ fi
 RUNDIR=$(cd "$1" && pwd)
 status=0
 
+# alive PID: running and not a zombie. Exited daemons are reparented to PID 1, which may reap them
+# late (seconds, in containers); a zombie holds no sockets or files any more.
+alive() {
+  local state
+  kill -0 "$1" 2>/dev/null || return 1
+  state=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+  [[ -n $state && $state != Z ]]
+}
+
 # stop_pidfile NAME FILE: TERM, wait up to 5 s, then KILL.
 stop_pidfile() {
   local name=$1 file=$2 pid i
   [[ -s $file ]] || return 0
   pid=$(tr -dc '0-9' <"$file")
   [[ -n $pid ]] || return 0
-  kill -0 "$pid" 2>/dev/null || return 0
+  alive "$pid" || return 0
   kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 50; i++)); do
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.1
+  for ((i = 0; i < 100; i++)); do
+    alive "$pid" || return 0
+    sleep 0.05
   done
   echo "down.sh: $name (pid $pid) ignored TERM; killing" >&2
   kill -KILL "$pid" 2>/dev/null || true
