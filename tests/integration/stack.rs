@@ -454,3 +454,25 @@ fn real_stack_all_scenarios_both_modes() {
         reports.into_iter().map(|r| r.1).collect::<Vec<_>>().join("\n\n")
     );
 }
+
+/// The stack itself, judged by reference tools only (dig, `openssl s_client` with DANE, Postfix's
+/// posttls-finger): when the scenario test fails, this one says whether the fixture or the
+/// exporter is wrong. Its own stack, on its own random ports.
+#[test]
+fn real_stack_reference_clients_agree() {
+    let stack = Stack::up();
+    let out = Command::new("bash")
+        .arg(script("crosscheck.sh"))
+        .arg(&stack.dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running tests/stack/crosscheck.sh");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{stdout}");
+    assert!(
+        out.status.success(),
+        "tests/stack/crosscheck.sh ({}): the stack does not behave as the scenarios need:\n{stdout}\n--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -14,7 +14,7 @@ packages=(
   postfix       # real smtpd listeners doing STARTTLS; also posttls-finger for cross-checks
   openssl       # certificates and TLSA digests; s_client for cross-checks
   dnsutils      # dig, for readiness checks and cross-checks
-  ca-certificates # keeps openssl's default paths sane (no network use)
+  util-linux    # unshare (crosscheck.sh: posttls-finger with a private /etc/resolv.conf)
 )
 
 missing=()
