@@ -22,7 +22,7 @@ use serde_json::Value;
 /// The listeners' /24 (`SMTP_NET` in up.sh); the table below names addresses in it.
 const SMTP_NET: &str = "127.0.1";
 /// Highest `SMTP_NET.N` listener up.sh starts (for picking a free port on all of them).
-const SMTP_LISTENERS: u8 = 16;
+const SMTP_LISTENERS: u8 = 18;
 /// A `check` run that takes longer than this is killed and reported (the CLI's own timeout is 5s
 /// per network step).
 const RUN_LIMIT: Duration = Duration::from_secs(60);
@@ -73,6 +73,12 @@ enum C {
     Rec(&'static str, &'static str, &'static str, &'static str),
     /// `hosts[name].endpoints[address].starttls_offered`.
     StartTls(&'static str, &'static str, bool),
+    /// `warnings[]` has an entry with this reason.
+    Warn(&'static str),
+    /// `protected`, where it differs from the default (true exactly for `pass`).
+    Protected(bool),
+    /// Any JSON value by pointer (RFC 6901), compared with a JSON literal.
+    Ptr(&'static str, &'static str),
 }
 use C::*;
 
@@ -83,13 +89,23 @@ struct Case {
     checks: &'static [C],
 }
 
-const fn case(domain: &'static str, verdict: V, failures: &'static [F], checks: &'static [C]) -> Case {
-    Case { domain, verdict, failures, checks }
+const fn case(
+    domain: &'static str,
+    verdict: V,
+    failures: &'static [F],
+    checks: &'static [C],
+) -> Case {
+    Case {
+        domain,
+        verdict,
+        failures,
+        checks,
+    }
 }
 
 /// One line per scenario; the zones, certificates and listeners are built in tests/stack/up.sh
-/// (addresses: `SMTP_NET.N`, see its address plan). `protected` is checked for every case: true
-/// exactly for these `pass` cases (each has a single, fully authenticated MX set).
+/// (addresses: `SMTP_NET.N`, see its address plan and tests/stack/README.md). `protected` is checked
+/// for every case: true for `pass`, false otherwise, unless a `Protected` check says otherwise.
 #[rustfmt::skip]
 const CASES: &[Case] = &[
     case("ok311.test", V::Pass, &[], &[State("mx.ok311.test", "applies"), Base("mx.ok311.test", "mx.ok311.test"),
@@ -108,7 +124,8 @@ const CASES: &[Case] = &[
     case("nostarttls.test", V::Fail, &[("starttls_not_offered", "mx.nostarttls.test", "127.0.1.8")], &[
         State("mx.nostarttls.test", "applies"), StartTls("mx.nostarttls.test", "127.0.1.8", false)]),
     case("bogus.test", V::Fail, &[("tlsa_lookup_failed", "mx.bogus.test", "")], &[State("mx.bogus.test", "tlsa_lookup_failed")]),
-    case("insecure.test", V::NotApplicable, &[], &[State("mx.insecure.test", "mx_insecure")]),
+    // Unsigned zone: MX and addresses insecure; Postfix looks up TLSA only for secure addresses.
+    case("insecure.test", V::NotApplicable, &[], &[State("mx.insecure.test", "addresses_insecure")]),
     case("notlsa.test", V::NotApplicable, &[], &[State("mx.notlsa.test", "no_tlsa")]),
     case("notlsa3.test", V::NotApplicable, &[], &[State("mx.notlsa3.test", "no_tlsa")]),
     case("nsec3ok.test", V::Pass, &[], &[Outcome("mx.nsec3ok.test", "127.0.1.16", "authenticated"),
@@ -120,6 +137,16 @@ const CASES: &[Case] = &[
         Rec("mx.otherkey.test", "::1", "otherkey", "no_match")]),
     case("expiredsig.test", V::Fail, &[("tlsa_lookup_failed", "mx.expiredsig.test", "")], &[
         State("mx.expiredsig.test", "tlsa_lookup_failed")]),
+    // Insecure MX RRset, secure host with TLSA: still enforced (Postfix 3.6+ does), never "protected".
+    case("insecuremx.test", V::Pass, &[], &[Protected(false), Warn("mx_insecure"), State("mx.ok311.test", "applies"),
+        Outcome("mx.ok311.test", "127.0.1.1", "authenticated")]),
+    case("insecuremxbad.test", V::Fail, &[("tlsa_mismatch", "mx2.twomx.test", "127.0.1.7")], &[Warn("mx_insecure")]),
+    case("nomx.test", V::Pass, &[], &[Ptr("/implicit_mx", "true"), State("nomx.test", "applies"),
+        Base("nomx.test", "nomx.test"), Outcome("nomx.test", "127.0.1.17", "authenticated")]),
+    case("unusable.test", V::Pass, &[], &[Warn("no_usable_tlsa"), Outcome("mx.unusable.test", "127.0.1.18", "no_usable_records"),
+        Rec("mx.unusable.test", "127.0.1.18", "unusable_pkix_ee", "unusable"), Rec("mx.unusable.test", "127.0.1.18", "unusable_pkix_ta", "unusable")]),
+    // DS in test. for a key brokends.test. does not have: the MX lookup itself is bogus.
+    case("brokends.test", V::Fail, &[("mx_lookup_failed", "", "")], &[]),
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -127,7 +154,9 @@ const CASES: &[Case] = &[
 // ---------------------------------------------------------------------------------------------
 
 fn script(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/stack").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/stack")
+        .join(name)
 }
 
 struct Stack {
@@ -141,7 +170,10 @@ struct Stack {
 
 impl Stack {
     fn up() -> Stack {
-        let tmp = tempfile::Builder::new().prefix("dane-stack-").tempdir().expect("tempdir");
+        let tmp = tempfile::Builder::new()
+            .prefix("dane-stack-")
+            .tempdir()
+            .expect("tempdir");
         let dir = tmp.path().to_path_buf();
         // DANE_STACK_KEEP=1 keeps the directory (configs, zones, logs) for a post-mortem.
         let tmp = if std::env::var_os("DANE_STACK_KEEP").is_some() {
@@ -152,7 +184,12 @@ impl Stack {
             Some(tmp)
         };
         // The guard exists before up.sh runs, so a half-started stack is stopped as well.
-        let mut stack = Stack { dir: dir.clone(), env: HashMap::new(), tlsa: HashMap::new(), _tmp: tmp };
+        let mut stack = Stack {
+            dir: dir.clone(),
+            env: HashMap::new(),
+            tlsa: HashMap::new(),
+            _tmp: tmp,
+        };
 
         let nsd = free_dns_port(&[]);
         let unbound = free_dns_port(&[nsd]);
@@ -175,12 +212,19 @@ impl Stack {
                 String::from_utf8_lossy(&out.stdout)
             );
         }
-        eprintln!("stack: up in {:.1?} (nsd {nsd}, unbound {unbound}, smtp {smtp})", started.elapsed());
+        eprintln!(
+            "stack: up in {:.1?} (nsd {nsd}, unbound {unbound}, smtp {smtp})",
+            started.elapsed()
+        );
 
         stack.env = read_kv(&dir.join("env"), '=');
         stack.tlsa = read_kv(&dir.join("tlsa.txt"), ' ');
         for key in ["RESOLVER", "AUTH", "SMTP_PORT", "TRUST_ANCHOR"] {
-            assert!(stack.env.contains_key(key), "up.sh wrote no {key} to {}/env", dir.display());
+            assert!(
+                stack.env.contains_key(key),
+                "up.sh wrote no {key} to {}/env",
+                dir.display()
+            );
         }
         stack
     }
@@ -192,9 +236,17 @@ impl Stack {
 
 impl Drop for Stack {
     fn drop(&mut self) {
-        match Command::new("bash").arg(script("down.sh")).arg(&self.dir).stdin(Stdio::null()).output() {
+        match Command::new("bash")
+            .arg(script("down.sh"))
+            .arg(&self.dir)
+            .stdin(Stdio::null())
+            .output()
+        {
             Ok(out) if out.status.success() => {}
-            Ok(out) => eprintln!("tests/stack/down.sh failed: {}", String::from_utf8_lossy(&out.stderr)),
+            Ok(out) => eprintln!(
+                "tests/stack/down.sh failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ),
             Err(e) => eprintln!("tests/stack/down.sh could not run: {e}"),
         }
     }
@@ -224,7 +276,8 @@ fn free_dns_port(avoid: &[u16]) -> u16 {
 /// ports let several stacks (or other engineers' tests) share the machine.
 fn free_smtp_port(avoid: &[u16]) -> u16 {
     'outer: for _ in 0..100 {
-        let v6 = TcpListener::bind(SocketAddr::from((Ipv6Addr::LOCALHOST, 0))).expect("bind [::1]:0");
+        let v6 =
+            TcpListener::bind(SocketAddr::from((Ipv6Addr::LOCALHOST, 0))).expect("bind [::1]:0");
         let port = v6.local_addr().unwrap().port();
         if avoid.contains(&port) {
             continue;
@@ -271,7 +324,16 @@ fn check_args(stack: &Stack, domain: &str, mode: Mode) -> Vec<String> {
         ]),
     }
     args.extend(
-        ["--dnssec-mode", mode.as_str(), "--port", stack.var("SMTP_PORT"), "--timeout", "5s", "--json"].map(String::from),
+        [
+            "--dnssec-mode",
+            mode.as_str(),
+            "--port",
+            stack.var("SMTP_PORT"),
+            "--timeout",
+            "5s",
+            "--json",
+        ]
+        .map(String::from),
     );
     args
 }
@@ -322,31 +384,57 @@ fn judge(stack: &Stack, case: &Case, code: Option<i32>, json: &Value) -> Vec<Str
     let mut errs = Vec::new();
     let verdict = case.verdict;
     if json["verdict"] != verdict.as_str() {
-        errs.push(format!("verdict: want {}, got {}", verdict.as_str(), json["verdict"]));
+        errs.push(format!(
+            "verdict: want {}, got {}",
+            verdict.as_str(),
+            json["verdict"]
+        ));
     }
     if code != Some(verdict.exit_code()) {
-        errs.push(format!("exit code: want {}, got {code:?}", verdict.exit_code()));
+        errs.push(format!(
+            "exit code: want {}, got {code:?}",
+            verdict.exit_code()
+        ));
     }
-    let want_protected = verdict == V::Pass;
+    let want_protected = case
+        .checks
+        .iter()
+        .find_map(|c| match c {
+            Protected(p) => Some(*p),
+            _ => None,
+        })
+        .unwrap_or(verdict == V::Pass);
     if json["protected"] != want_protected {
-        errs.push(format!("protected: want {want_protected}, got {}", json["protected"]));
+        errs.push(format!(
+            "protected: want {want_protected}, got {}",
+            json["protected"]
+        ));
     }
 
     // failures[]: same reasons (multiset), and each expected one names its MX / address.
-    let got: Vec<&Value> = json["failures"].as_array().map(|a| a.iter().collect()).unwrap_or_default();
+    let got: Vec<&Value> = json["failures"]
+        .as_array()
+        .map(|a| a.iter().collect())
+        .unwrap_or_default();
     let mut got_reasons: Vec<&str> = got.iter().filter_map(|f| f["reason"].as_str()).collect();
     let mut want_reasons: Vec<&str> = case.failures.iter().map(|f| f.0).collect();
     got_reasons.sort_unstable();
     want_reasons.sort_unstable();
     if got_reasons != want_reasons || !json["failures"].is_array() {
-        errs.push(format!("failure reasons: want {want_reasons:?}, got {got_reasons:?}"));
+        errs.push(format!(
+            "failure reasons: want {want_reasons:?}, got {got_reasons:?}"
+        ));
     }
     for &(reason, mx, address) in case.failures {
         let named = got.iter().any(|f| {
-            f["reason"] == reason && (mx.is_empty() || f["mx"] == mx) && (address.is_empty() || f["address"] == address)
+            f["reason"] == reason
+                && (mx.is_empty() || f["mx"] == mx)
+                && (address.is_empty() || f["address"] == address)
         });
         if !named {
-            errs.push(format!("no failure {reason} naming mx {mx:?} address {address:?}"));
+            errs.push(format!(
+                "no failure {reason} naming mx {mx:?} address {address:?}"
+            ));
         }
     }
 
@@ -354,9 +442,8 @@ fn judge(stack: &Stack, case: &Case, code: Option<i32>, json: &Value) -> Vec<Str
         let result = match *check {
             State(h, want) => host(json, h).and_then(|h| expect(&h["dane"]["state"], want)),
             Base(h, want) => host(json, h).and_then(|h| expect(&h["tlsa_base_domain"], want)),
-            Outcome(h, a, want) => {
-                endpoint(json, h, a).and_then(|e| expect(&e["evaluation"]["outcome"]["result"], want))
-            }
+            Outcome(h, a, want) => endpoint(json, h, a)
+                .and_then(|e| expect(&e["evaluation"]["outcome"]["result"], want)),
             StartTls(h, a, want) => endpoint(json, h, a).and_then(|e| {
                 if e["starttls_offered"] == want {
                     Ok(())
@@ -364,13 +451,37 @@ fn judge(stack: &Stack, case: &Case, code: Option<i32>, json: &Value) -> Vec<Str
                     Err(format!("want {want}, got {}", e["starttls_offered"]))
                 }
             }),
+            Warn(reason) => {
+                let warnings = json["warnings"].as_array();
+                if warnings.is_some_and(|ws| ws.iter().any(|w| w["reason"] == reason)) {
+                    Ok(())
+                } else {
+                    Err(format!("no warning {reason:?} in {}", json["warnings"]))
+                }
+            }
+            Protected(_) => Ok(()), // checked above
+            Ptr(pointer, literal) => {
+                let want: Value = serde_json::from_str(literal).expect("Ptr literal is JSON");
+                match json.pointer(pointer) {
+                    Some(got) if *got == want => Ok(()),
+                    got => Err(format!("want {want}, got {got:?}")),
+                }
+            }
             Rec(h, a, key, want) => {
-                let record = stack.tlsa.get(key).ok_or_else(|| format!("tlsa.txt has no {key}"));
+                let record = stack
+                    .tlsa
+                    .get(key)
+                    .ok_or_else(|| format!("tlsa.txt has no {key}"));
                 record.and_then(|record| {
                     let e = endpoint(json, h, a)?;
                     let rec = e["evaluation"]["records"]
                         .as_array()
-                        .and_then(|rs| rs.iter().find(|r| r["record"].as_str().map(str::to_ascii_lowercase) == Some(record.to_ascii_lowercase())))
+                        .and_then(|rs| {
+                            rs.iter().find(|r| {
+                                r["record"].as_str().map(str::to_ascii_lowercase)
+                                    == Some(record.to_ascii_lowercase())
+                            })
+                        })
                         .ok_or_else(|| format!("no evaluation.records[] entry {record:?}"))?;
                     expect(&rec["state"]["state"], want)
                 })
@@ -404,7 +515,10 @@ fn run_case(stack: &Stack, case: &Case, mode: Mode) -> Option<String> {
     let stderr = String::from_utf8_lossy(&out.stderr);
     let errs = match serde_json::from_str::<Value>(&stdout) {
         Ok(json) => judge(stack, case, out.status.code(), &json),
-        Err(e) => vec![format!("stdout is not JSON ({e}); exit {:?}", out.status.code())],
+        Err(e) => vec![format!(
+            "stdout is not JSON ({e}); exit {:?}",
+            out.status.code()
+        )],
     };
     if errs.is_empty() {
         eprintln!("ok   [{} {}] {:.2?}", mode.as_str(), case.domain, elapsed);
@@ -437,7 +551,9 @@ fn real_stack_all_scenarios_both_modes() {
         for _ in 0..4 {
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&(mode, case)) = jobs.get(i) else { break };
+                let Some(&(mode, case)) = jobs.get(i) else {
+                    break;
+                };
                 if let Some(report) = run_case(&stack, case, mode) {
                     reports.lock().unwrap().push((i, report));
                 }
@@ -451,7 +567,11 @@ fn real_stack_all_scenarios_both_modes() {
         "{} of {} scenario runs failed:\n\n{}",
         reports.len(),
         jobs.len(),
-        reports.into_iter().map(|r| r.1).collect::<Vec<_>>().join("\n\n")
+        reports
+            .into_iter()
+            .map(|r| r.1)
+            .collect::<Vec<_>>()
+            .join("\n\n")
     );
 }
 

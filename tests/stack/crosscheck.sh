@@ -62,6 +62,11 @@ dns_expect "_$P._tcp.mx.insecure.test" TLSA NOERROR no
 dns_expect "_$P._tcp.mx.notlsa.test" TLSA NXDOMAIN yes          # NSEC denial
 dns_expect "_$P._tcp.mx.notlsa3.test" TLSA NXDOMAIN yes         # NSEC3 denial
 dns_expect insecure.test DS NOERROR yes                          # secure proof of no DS
+dns_expect insecuremx.test MX NOERROR no
+dns_expect nomx.test MX NOERROR yes                              # secure NODATA: implicit MX
+dns_expect "_$P._tcp.nomx.test" TLSA NOERROR yes
+dns_expect "_$P._tcp.mx.unusable.test" TLSA NOERROR yes
+dns_expect brokends.test MX SERVFAIL no '9|6'                    # DNSKEY Missing (DS for another key)
 
 # ------------------------------------------------------------------ DNS: NSD (authoritative)
 out=$(dig +dnssec +norec +time=3 +tries=1 @127.0.0.1 -p "$NSD_PORT" TLSA "_$P._tcp.mx.ok311.test")
@@ -114,6 +119,7 @@ tls_expect "$N.13" real.cname.test real.cname.test verified
 tls_expect "$N.14" mx.otherkey.test mx.otherkey.test verified
 tls_expect ::1 mx.otherkey.test mx.otherkey.test mismatch
 tls_expect "$N.16" mx.nsec3ok.test mx.nsec3ok.test verified
+tls_expect "$N.17" nomx.test nomx.test verified
 
 # ------------------------------------------------------------------ Postfix's DANE client
 UB53=$RUNDIR/crosscheck-unbound
@@ -144,9 +150,10 @@ printf 'nameserver 127.0.2.53\noptions trust-ad\n' >"$UB53/resolv.conf"
 : >"$UB53/main.cf"   # posttls-finger wants a config directory; defaults are fine
 
 # finger_expect DEST WANT [posttls-finger options]: DEST is a domain (MX lookup) or [host].
-# WANT: verified (DANE match), dane_mismatch ("no matching DANE TLSA records"), name_mismatch
+# WANT: verified (DANE match), trusted (DANE match, insecure MX RRset), dane_mismatch ("no matching DANE TLSA records"), name_mismatch
 # (DANE-TA matched, hostname check failed), no_dane (opportunistic TLS: untrusted, no DANE
-# involved), tlsa_error (bogus TLSA: Postfix would defer), nostarttls (EHLO without STARTTLS).
+# involved), unusable (only PKIX usages), tlsa_error (bogus TLSA: Postfix would defer), mx_error
+# (bogus MX RRset), nostarttls (EHLO without STARTTLS).
 # posttls-finger stops at the first host it connects to, so the multi-host scenarios are checked
 # host by host / address family by address family. It always exits 0: we parse its log.
 finger_expect() {
@@ -156,15 +163,18 @@ finger_expect() {
   out=$(MAIL_CONFIG=$UB53 unshare -m sh -c 'mount --bind "$1" /etc/resolv.conf && shift && exec posttls-finger -l dane -t 5 -T 5 "$@"' \
     sh "$UB53/resolv.conf" "$@" "$domain:$P" 2>&1 || true)
   if grep -q 'Verified TLS connection' <<<"$out"; then got=verified
+  elif grep -q 'Trusted TLS connection' <<<"$out"; then got=trusted   # DANE match, MX insecure
   elif grep -q 'no matching DANE TLSA records' <<<"$out"; then got=dane_mismatch
   elif grep -q 'num=62:hostname mismatch' <<<"$out"; then got=name_mismatch
+  elif grep -q 'unsupported TLSA certificate usage' <<<"$out"; then got=unusable
   elif grep -q 'Untrusted TLS connection' <<<"$out" && ! grep -q 'DANE' <<<"$out"; then got=no_dane
   elif grep -qi 'TLSA lookup error' <<<"$out"; then got=tlsa_error
+  elif grep -q 'type=MX: Host not found, try again' <<<"$out"; then got=mx_error
   elif grep -q '< 250 ' <<<"$out" && ! grep -q '< 250.STARTTLS' <<<"$out" && ! grep -q 'TLS connection' <<<"$out"; then got=nostarttls
   else got="other:$(tail -n1 <<<"$out" | cut -c1-60)"
   fi
   local summary
-  summary=$(grep -oE '(Verified|Untrusted|Anonymous) TLS connection established to [^ ]+|no matching DANE TLSA records|hostname mismatch|TLSA lookup error[^;]*' <<<"$out" | sort -u | tr '\n' ';' | cut -c1-150 || true)
+  summary=$(grep -oE '(Verified|Trusted|Untrusted|Anonymous) TLS connection established to [^ ]+|no matching DANE TLSA records|hostname mismatch|unsupported TLSA certificate usage|TLSA lookup error[^;]*|Name service error for name=[^ ]+ type=[A-Z]+' <<<"$out" | sort -u | tr '\n' ';' | cut -c1-150 || true)
   if [[ $got == "$want" ]]; then report ok "posttls-finger $domain:$P" "$got: $summary"
   else
     report BAD "posttls-finger $domain:$P" "got $got, want $want: $summary"
@@ -188,5 +198,11 @@ finger_expect cname.test verified
 finger_expect "[mx.otherkey.test]" verified -a ipv4
 finger_expect "[mx.otherkey.test]" dane_mismatch -a ipv6
 finger_expect expiredsig.test tlsa_error
+# Postfix 3.7 logs "MX RRset insecure: log verified as trusted" and still enforces the TLSA.
+finger_expect insecuremx.test trusted
+finger_expect insecuremxbad.test dane_mismatch
+finger_expect nomx.test verified
+finger_expect unusable.test unusable
+finger_expect brokends.test mx_error
 
 exit "$bad"

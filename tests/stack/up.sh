@@ -129,6 +129,8 @@ ec_selfsigned cname real.cname.test
 ec_selfsigned otherkey mx.otherkey.test       # on the IPv4 address
 ec_selfsigned otherkey_v6 mx.otherkey.test    # on ::1: same name, another key
 ec_selfsigned expiredsig mx.expiredsig.test
+ec_selfsigned nomx nomx.test                  # implicit MX: the domain itself is the host
+ec_selfsigned unusable mx.unusable.test
 
 declare -A TLSA
 TLSA[ok311]="3 1 1 $(spki_of_cert ok311)"
@@ -147,6 +149,10 @@ TLSA[cname]="3 1 1 $(spki_of_cert cname)"
 TLSA[otherkey]="3 1 1 $(spki_of_cert otherkey)"
 TLSA[otherkey_v6]="3 1 1 $(spki_of_cert otherkey_v6)"
 TLSA[expiredsig]="3 1 1 $(spki_of_cert expiredsig)"
+TLSA[nomx]="3 1 1 $(spki_of_cert nomx)"
+# PKIX usages match the served certificate but are unusable for SMTP (RFC 7672 3.1.3).
+TLSA[unusable_pkix_ee]="1 1 1 $(spki_of_cert unusable)"
+TLSA[unusable_pkix_ta]="0 0 1 $(cert_digest unusable)"
 # For the test's assertions: "NAME usage selector mtype hex", one per line.
 for k in "${!TLSA[@]}"; do echo "$k ${TLSA[$k]}"; done | sort >"$RUNDIR/tlsa.txt"
 
@@ -291,6 +297,36 @@ expired_ds=$(sign _tcp.mx.expiredsig.test. "${EXPIRED[@]}")
 CHILDREN+=(expiredsig)
 SUBCUTS+=("_tcp.mx.expiredsig.test.")
 DS_OF[expiredsig]=$(sign expiredsig.test.)
+
+# insecuremx / insecuremxbad: unsigned zones (no DS) whose MX points at hosts in signed zones with
+# TLSA (a matching one, and mx2.twomx.test's mismatching one). Postfix 3.6+
+# (smtp_tls_dane_insecure_mx_policy = dane) still enforces those hosts' TLSA records.
+for name in insecuremx:mx.ok311.test insecuremxbad:mx2.twomx.test; do
+  { zone_head "${name%%:*}.test."; echo "@ MX 10 ${name#*:}."; } >"$ZONES/${name%%:*}.test.zone"
+  cp "$ZONES/${name%%:*}.test.zone" "$ZONES/${name%%:*}.test.zone.signed"
+  CHILDREN+=("${name%%:*}")
+  DS_OF[${name%%:*}]=""
+done
+
+# nomx: no MX RRset (secure NODATA): the domain itself is the MX host, TLSA at _PORT._tcp.nomx.test.
+{
+  zone_head nomx.test.
+  echo "@ A $SMTP_NET.17"
+  tlsa_rr nomx.test. "${TLSA[nomx]}"
+} >"$ZONES/nomx.test.zone"
+CHILDREN+=(nomx)
+DS_OF[nomx]=$(sign nomx.test.)
+
+# unusable: only PKIX usages (0, 1), both matching what is served: TLS mandatory, nothing usable.
+simple_zone unusable 18 unusable_pkix_ee unusable_pkix_ta
+DS_OF[unusable]=$(sign unusable.test.)
+
+# brokends: signed zone, but the DS in test. is for another key (a botched key rollover): the chain
+# of trust breaks at the delegation, so even the MX lookup is bogus.
+simple_zone brokends 1 ok311
+sign brokends.test. >/dev/null
+other_key=$(cd "$KEYS" && ldns-keygen -a ECDSAP256SHA256 -k brokends.test.)
+DS_OF[brokends]=$(ldns-key2ds -n -2 "$KEYS/$other_key.key")
 
 # test.: delegations (NS + DS, or NS only for the insecure child).
 {
@@ -475,6 +511,8 @@ ADDRS=()
 14 otherkey
 15 expiredsig
 16 nsec3ok
+17 nomx
+18 unusable
 v6 otherkey_v6
 EOF
   # The internal services smtpd may talk to (connection limits, TLS PRNG/session cache, logging,
