@@ -4,7 +4,8 @@
 //! `tests/stack/up.sh` builds and starts everything in a temporary directory (root needed: Postfix
 //! starts as root and drops privileges; missing packages are installed, never skipped). One stack
 //! serves both DNSSEC modes: `trust-resolver` asks unbound, `validate` asks NSD directly with the
-//! private root's DNSKEY as trust anchor. `down.sh` runs when the guard drops, panic or not.
+//! private root's DNSKEY as trust anchor. `down.sh` runs when the guard drops, panic or not (and a
+//! watchdog started by up.sh runs it if this process is killed outright).
 //!
 //! The scenario table is `CASES`: one line per domain. Every mismatch is collected and reported
 //! together with the full JSON of that run.
@@ -201,6 +202,9 @@ impl Stack {
             .env("STACK_NSD_PORT", nsd.to_string())
             .env("STACK_UNBOUND_PORT", unbound.to_string())
             .env("STACK_SMTP_PORT", smtp.to_string())
+            // up.sh's watchdog stops the stack if this process dies without running Drop
+            // (SIGKILL, abort): no daemon outlives the test process.
+            .env("STACK_OWNER_PID", std::process::id().to_string())
             .stdin(Stdio::null())
             .output()
             .expect("running tests/stack/up.sh");

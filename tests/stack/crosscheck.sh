@@ -6,7 +6,8 @@
 #
 # Usage: crosscheck.sh RUNDIR
 # posttls-finger uses the system resolver (port 53, /etc/resolv.conf): a second unbound with the
-# same configuration is started on 127.0.2.53:53 for the duration and posttls-finger runs in a
+# same configuration is started on 127.53.X.Y:53 for the duration (X.Y derived from the main
+# unbound's port, so concurrent stacks do not collide) and posttls-finger runs in a
 # private mount namespace whose /etc/resolv.conf points there (the real one is never touched).
 set -euo pipefail
 shopt -s inherit_errexit
@@ -124,7 +125,8 @@ tls_expect "$N.17" nomx.test nomx.test verified
 # ------------------------------------------------------------------ Postfix's DANE client
 UB53=$RUNDIR/crosscheck-unbound
 mkdir -p "$UB53"
-sed -e "s|^  interface: .*|  interface: 127.0.2.53|" -e "s|^  port: .*|  port: 53|" \
+UB53_ADDR=127.53.$((UB_PORT >> 8)).$((UB_PORT & 255))
+sed -e "s|^  interface: .*|  interface: $UB53_ADDR|" -e "s|^  port: .*|  port: 53|" \
   -e "s|^  pidfile: .*|  pidfile: \"$UB53/unbound.pid\"|" -e "s|^  logfile: .*|  logfile: \"$UB53/unbound.log\"|" \
   "$RUNDIR/unbound/unbound.conf" >"$UB53/unbound.conf"
 unbound -c "$UB53/unbound.conf"
@@ -142,11 +144,11 @@ stop_ub53() {
 }
 trap stop_ub53 EXIT
 for _ in $(seq 50); do
-  dig +time=1 +tries=1 @127.0.2.53 SOA test. >/dev/null 2>&1 && break
+  dig +time=1 +tries=1 "@$UB53_ADDR" SOA test. >/dev/null 2>&1 && break
   sleep 0.1
 done
 # glibc drops the AD bit unless the resolver is trusted ("options trust-ad").
-printf 'nameserver 127.0.2.53\noptions trust-ad\n' >"$UB53/resolv.conf"
+printf 'nameserver %s\noptions trust-ad\n' "$UB53_ADDR" >"$UB53/resolv.conf"
 : >"$UB53/main.cf"   # posttls-finger wants a config directory; defaults are fine
 
 # finger_expect DEST WANT [posttls-finger options]: DEST is a domain (MX lookup) or [host].

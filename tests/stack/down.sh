@@ -49,4 +49,10 @@ stop_pidfile unbound "$RUNDIR/unbound/unbound.pid"
 # NSD's main process stops its server and xfrd children on TERM.
 stop_pidfile nsd "$RUNDIR/nsd/nsd.pid"
 
+# The watchdog (up.sh, STACK_OWNER_PID) has nothing left to guard. Unless we are the watchdog.
+if [[ -s $RUNDIR/watchdog.pid ]]; then
+  wd=$(tr -dc '0-9' <"$RUNDIR/watchdog.pid")
+  if [[ -n $wd && $wd != "$PPID" && $wd != "$$" ]] && alive "$wd"; then kill "$wd" 2>/dev/null || true; fi
+fi
+
 exit "$status"

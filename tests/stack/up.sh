@@ -10,6 +10,7 @@
 #
 # Usage: up.sh RUNDIR    (RUNDIR: an empty or new directory; absolute or relative)
 # Ports can be overridden for parallel stacks: STACK_NSD_PORT, STACK_UNBOUND_PORT, STACK_SMTP_PORT.
+# STACK_OWNER_PID: stop the stack by itself when that process exits (see the watchdog below).
 # On success RUNDIR/env holds KEY=VALUE lines (see the end of this file). On failure everything
 # started so far is stopped again (down.sh) and the relevant logs are printed to stderr.
 set -euo pipefail
@@ -561,6 +562,17 @@ wait_for "NSD" dig_ok @127.0.0.1 -p "$NSD_PORT" SOA test.
 # The AD bit on the root SOA via unbound proves the whole anchor -> root chain works.
 wait_for "unbound" bash -c "dig +time=1 +tries=1 +dnssec @127.0.0.1 -p $UNBOUND_PORT SOA test. | grep -q 'flags:.* ad'"
 for a in "${ADDRS[@]}"; do wait_for "smtpd on $a:$SMTP_PORT" smtp_banner "$a"; done
+
+# Watchdog: with STACK_OWNER_PID set (the Rust test sets its own PID), the stack is stopped as soon
+# as that process is gone, even if it was killed before its Drop guard could run down.sh. Its stdio
+# goes to a file: an inherited pipe would keep the caller's output capture open forever.
+if [[ -n ${STACK_OWNER_PID:-} ]]; then
+  # shellcheck disable=SC2016 # expanded by the inner bash
+  setsid bash -c 'while kill -0 "$0" 2>/dev/null && [[ -e $1/env ]]; do sleep 1; done
+    if [[ -e $1/env ]]; then "$2" "$1"; fi' "$STACK_OWNER_PID" "$RUNDIR" "$HERE/down.sh" \
+    </dev/null >"$RUNDIR/watchdog.log" 2>&1 &
+  echo $! >"$RUNDIR/watchdog.pid"
+fi
 
 cat >"$RUNDIR/env" <<EOF
 RUNDIR=$RUNDIR
