@@ -129,7 +129,11 @@ UB53_ADDR=127.53.$((UB_PORT >> 8)).$((UB_PORT & 255))
 sed -e "s|^  interface: .*|  interface: $UB53_ADDR|" -e "s|^  port: .*|  port: 53|" \
   -e "s|^  pidfile: .*|  pidfile: \"$UB53/unbound.pid\"|" -e "s|^  logfile: .*|  logfile: \"$UB53/unbound.log\"|" \
   "$RUNDIR/unbound/unbound.conf" >"$UB53/unbound.conf"
-unbound -c "$UB53/unbound.conf"
+if ! unbound -c "$UB53/unbound.conf"; then
+  echo "crosscheck.sh: unbound on $UB53_ADDR:53 did not start (is port 53 held by a wildcard listener, e.g. a default nsd?)" >&2
+  tail -n 5 "$UB53/unbound.log" >&2 || true
+  exit 1
+fi
 # shellcheck disable=SC2317 # called by the EXIT trap
 stop_ub53() {
   local pid
