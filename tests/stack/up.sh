@@ -22,6 +22,13 @@ if [[ $# -ne 1 ]]; then
   exit 2
 fi
 
+if [[ $(id -u) -ne 0 ]]; then
+  # Postfix's master must start as root (it binds, then drops to the postfix user); NSD and
+  # unbound need no privileges but share the run directory with it.
+  echo "up.sh: must run as root" >&2
+  exit 1
+fi
+
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 mkdir -p "$1"
 RUNDIR=$(cd "$1" && pwd)
