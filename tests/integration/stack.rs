@@ -1,1 +1,602 @@
-//! See main.rs.
+//! The real stack: `dane_exporter check` against NSD (zones signed by ldns-signzone under a private
+//! root), a validating unbound and Postfix smtpd doing STARTTLS, all on loopback.
+//!
+//! `tests/stack/up.sh` builds and starts everything in a temporary directory (root needed: Postfix
+//! starts as root and drops privileges; missing packages are installed, never skipped). One stack
+//! serves both DNSSEC modes: `trust-resolver` asks unbound, `validate` asks NSD directly with the
+//! private root's DNSKEY as trust anchor. `down.sh` runs when the guard drops, panic or not (and a
+//! watchdog started by up.sh runs it if this process is killed outright).
+//!
+//! The scenario table is `CASES`: one line per domain. Every mismatch is collected and reported
+//! together with the full JSON of that run.
+
+use std::collections::HashMap;
+use std::net::{Ipv6Addr, SocketAddr, TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The listeners' /24 (`SMTP_NET` in up.sh); the table below names addresses in it.
+const SMTP_NET: &str = "127.0.1";
+/// Highest `SMTP_NET.N` listener up.sh starts (for picking a free port on all of them).
+const SMTP_LISTENERS: u8 = 18;
+/// A `check` run that takes longer than this is killed and reported (the CLI's own timeout is 5s
+/// per network step).
+const RUN_LIMIT: Duration = Duration::from_secs(60);
+
+// ---------------------------------------------------------------------------------------------
+// The scenario table.
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum V {
+    Pass,
+    Fail,
+    NotApplicable,
+}
+
+impl V {
+    fn as_str(self) -> &'static str {
+        match self {
+            V::Pass => "pass",
+            V::Fail => "fail",
+            V::NotApplicable => "not_applicable",
+        }
+    }
+    /// The CLI contract: 0 for pass and not_applicable, 1 for fail.
+    fn exit_code(self) -> i32 {
+        match self {
+            V::Pass | V::NotApplicable => 0,
+            V::Fail => 1,
+        }
+    }
+}
+
+/// An expected entry of `failures[]`: reason, and the MX host / address it must name ("" = not
+/// checked). The list of reasons must match exactly (as a multiset).
+type F = (&'static str, &'static str, &'static str);
+
+/// Extra checks on the JSON. Host names without trailing dot; `Rec` names a line of up.sh's
+/// `tlsa.txt` (the record is compared in presentation form, "3 1 1 hex").
+#[derive(Debug)]
+enum C {
+    /// `hosts[name].dane.state`.
+    State(&'static str, &'static str),
+    /// `hosts[name].tlsa_base_domain`.
+    Base(&'static str, &'static str),
+    /// `hosts[name].endpoints[address].evaluation.outcome.result`.
+    Outcome(&'static str, &'static str, &'static str),
+    /// `hosts[name].endpoints[address].evaluation.records[record].state.state`.
+    Rec(&'static str, &'static str, &'static str, &'static str),
+    /// `hosts[name].endpoints[address].starttls_offered`.
+    StartTls(&'static str, &'static str, bool),
+    /// `warnings[]` has an entry with this reason.
+    Warn(&'static str),
+    /// `protected`, where it differs from the default (true exactly for `pass`).
+    Protected(bool),
+    /// Any JSON value by pointer (RFC 6901), compared with a JSON literal.
+    Ptr(&'static str, &'static str),
+}
+use C::*;
+
+struct Case {
+    domain: &'static str,
+    verdict: V,
+    failures: &'static [F],
+    checks: &'static [C],
+}
+
+const fn case(
+    domain: &'static str,
+    verdict: V,
+    failures: &'static [F],
+    checks: &'static [C],
+) -> Case {
+    Case {
+        domain,
+        verdict,
+        failures,
+        checks,
+    }
+}
+
+/// One line per scenario; the zones, certificates and listeners are built in tests/stack/up.sh
+/// (addresses: `SMTP_NET.N`, see its address plan and tests/stack/README.md). `protected` is checked
+/// for every case: true for `pass`, false otherwise, unless a `Protected` check says otherwise.
+#[rustfmt::skip]
+const CASES: &[Case] = &[
+    case("ok311.test", V::Pass, &[], &[State("mx.ok311.test", "applies"), Base("mx.ok311.test", "mx.ok311.test"),
+        Outcome("mx.ok311.test", "127.0.1.1", "authenticated"), Rec("mx.ok311.test", "127.0.1.1", "ok311", "matched")]),
+    case("ok301.test", V::Pass, &[], &[Outcome("mx.ok301.test", "127.0.1.2", "authenticated"),
+        Rec("mx.ok301.test", "127.0.1.2", "ok301", "matched")]),
+    case("tagood.test", V::Pass, &[], &[Outcome("mx.tagood.test", "127.0.1.3", "authenticated"),
+        Rec("mx.tagood.test", "127.0.1.3", "ca", "matched")]),
+    case("tabadname.test", V::Fail, &[("dane_ta_name_mismatch", "mx.tabadname.test", "127.0.1.4")], &[
+        Outcome("mx.tabadname.test", "127.0.1.4", "failed"), Rec("mx.tabadname.test", "127.0.1.4", "ca", "matched_but_rejected")]),
+    case("stale.test", V::Pass, &[], &[Outcome("mx.stale.test", "127.0.1.5", "authenticated"),
+        Rec("mx.stale.test", "127.0.1.5", "stale", "matched"), Rec("mx.stale.test", "127.0.1.5", "stale_old", "no_match")]),
+    case("twomx.test", V::Fail, &[("tlsa_mismatch", "mx2.twomx.test", "127.0.1.7")], &[
+        Outcome("mx1.twomx.test", "127.0.1.6", "authenticated"), Outcome("mx2.twomx.test", "127.0.1.7", "failed"),
+        Rec("mx2.twomx.test", "127.0.1.7", "twomx2_published", "no_match")]),
+    case("nostarttls.test", V::Fail, &[("starttls_not_offered", "mx.nostarttls.test", "127.0.1.8")], &[
+        State("mx.nostarttls.test", "applies"), StartTls("mx.nostarttls.test", "127.0.1.8", false)]),
+    case("bogus.test", V::Fail, &[("tlsa_lookup_failed", "mx.bogus.test", "")], &[State("mx.bogus.test", "tlsa_lookup_failed")]),
+    // Unsigned zone: MX and addresses insecure; Postfix looks up TLSA only for secure addresses.
+    case("insecure.test", V::NotApplicable, &[], &[State("mx.insecure.test", "addresses_insecure")]),
+    case("notlsa.test", V::NotApplicable, &[], &[State("mx.notlsa.test", "no_tlsa")]),
+    case("notlsa3.test", V::NotApplicable, &[], &[State("mx.notlsa3.test", "no_tlsa")]),
+    case("nsec3ok.test", V::Pass, &[], &[Outcome("mx.nsec3ok.test", "127.0.1.16", "authenticated"),
+        Rec("mx.nsec3ok.test", "127.0.1.16", "nsec3ok", "matched")]),
+    case("cname.test", V::Pass, &[], &[State("mail.cname.test", "applies"), Base("mail.cname.test", "real.cname.test"),
+        Outcome("mail.cname.test", "127.0.1.13", "authenticated"), Rec("mail.cname.test", "127.0.1.13", "cname", "matched")]),
+    case("otherkey.test", V::Fail, &[("tlsa_mismatch", "mx.otherkey.test", "::1")], &[
+        Outcome("mx.otherkey.test", "127.0.1.14", "authenticated"), Outcome("mx.otherkey.test", "::1", "failed"),
+        Rec("mx.otherkey.test", "::1", "otherkey", "no_match")]),
+    case("expiredsig.test", V::Fail, &[("tlsa_lookup_failed", "mx.expiredsig.test", "")], &[
+        State("mx.expiredsig.test", "tlsa_lookup_failed")]),
+    // Insecure MX RRset, secure host with TLSA: still enforced (Postfix 3.6+ does), never "protected".
+    case("insecuremx.test", V::Pass, &[], &[Protected(false), Warn("mx_insecure"), State("mx.ok311.test", "applies"),
+        Outcome("mx.ok311.test", "127.0.1.1", "authenticated")]),
+    case("insecuremxbad.test", V::Fail, &[("tlsa_mismatch", "mx2.twomx.test", "127.0.1.7")], &[Warn("mx_insecure")]),
+    case("nomx.test", V::Pass, &[], &[Ptr("/implicit_mx", "true"), State("nomx.test", "applies"),
+        Base("nomx.test", "nomx.test"), Outcome("nomx.test", "127.0.1.17", "authenticated")]),
+    case("unusable.test", V::Pass, &[], &[Warn("no_usable_tlsa"), Outcome("mx.unusable.test", "127.0.1.18", "no_usable_records"),
+        Rec("mx.unusable.test", "127.0.1.18", "unusable_pkix_ee", "unusable"), Rec("mx.unusable.test", "127.0.1.18", "unusable_pkix_ta", "unusable")]),
+    // DS in test. for a key brokends.test. does not have: the MX lookup itself is bogus.
+    case("brokends.test", V::Fail, &[("mx_lookup_failed", "", "")], &[]),
+];
+
+// ---------------------------------------------------------------------------------------------
+// The stack: up.sh into a tempdir, down.sh on drop.
+// ---------------------------------------------------------------------------------------------
+
+fn script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/stack")
+        .join(name)
+}
+
+struct Stack {
+    dir: PathBuf,
+    env: HashMap<String, String>,
+    /// `tlsa.txt`: name -> "u s m hex".
+    tlsa: HashMap<String, String>,
+    /// Holds the directory; dropped (deleted) after `Drop::drop` has stopped the daemons.
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl Stack {
+    fn up() -> Stack {
+        let tmp = tempfile::Builder::new()
+            .prefix("dane-stack-")
+            .tempdir()
+            .expect("tempdir");
+        let dir = tmp.path().to_path_buf();
+        // DANE_STACK_KEEP=1 keeps the directory (configs, zones, logs) for a post-mortem.
+        let tmp = if std::env::var_os("DANE_STACK_KEEP").is_some() {
+            eprintln!("stack: keeping {}", dir.display());
+            let _ = tmp.keep();
+            None
+        } else {
+            Some(tmp)
+        };
+        // The guard exists before up.sh runs, so a half-started stack is stopped as well.
+        let mut stack = Stack {
+            dir: dir.clone(),
+            env: HashMap::new(),
+            tlsa: HashMap::new(),
+            _tmp: tmp,
+        };
+
+        let nsd = free_dns_port(&[]);
+        let unbound = free_dns_port(&[nsd]);
+        let smtp = free_smtp_port(&[nsd, unbound]);
+        let started = Instant::now();
+        let out = Command::new("bash")
+            .arg(script("up.sh"))
+            .arg(&dir)
+            .env("STACK_NSD_PORT", nsd.to_string())
+            .env("STACK_UNBOUND_PORT", unbound.to_string())
+            .env("STACK_SMTP_PORT", smtp.to_string())
+            // up.sh's watchdog stops the stack if this process dies without running Drop
+            // (SIGKILL, abort): no daemon outlives the test process.
+            .env("STACK_OWNER_PID", std::process::id().to_string())
+            .stdin(Stdio::null())
+            .output()
+            .expect("running tests/stack/up.sh");
+        if !out.status.success() {
+            panic!(
+                "tests/stack/up.sh failed ({}):\n--- stderr\n{}\n--- stdout\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr),
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
+        eprintln!(
+            "stack: up in {:.1?} (nsd {nsd}, unbound {unbound}, smtp {smtp})",
+            started.elapsed()
+        );
+
+        stack.env = read_kv(&dir.join("env"), '=');
+        stack.tlsa = read_kv(&dir.join("tlsa.txt"), ' ');
+        for key in ["RESOLVER", "AUTH", "SMTP_PORT", "TRUST_ANCHOR"] {
+            assert!(
+                stack.env.contains_key(key),
+                "up.sh wrote no {key} to {}/env",
+                dir.display()
+            );
+        }
+        stack
+    }
+
+    fn var(&self, key: &str) -> &str {
+        &self.env[key]
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        match Command::new("bash")
+            .arg(script("down.sh"))
+            .arg(&self.dir)
+            .stdin(Stdio::null())
+            .output()
+        {
+            Ok(out) if out.status.success() => {}
+            Ok(out) => eprintln!(
+                "tests/stack/down.sh failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ),
+            Err(e) => eprintln!("tests/stack/down.sh could not run: {e}"),
+        }
+    }
+}
+
+fn read_kv(path: &Path, sep: char) -> HashMap<String, String> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines()
+        .filter_map(|l| l.split_once(sep))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect()
+}
+
+/// A port free for both UDP and TCP on 127.0.0.1 (DNS needs both), not in `avoid`.
+fn free_dns_port(avoid: &[u16]) -> u16 {
+    for _ in 0..100 {
+        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind udp 127.0.0.1:0");
+        let port = udp.local_addr().unwrap().port();
+        if !avoid.contains(&port) && TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free DNS port on 127.0.0.1");
+}
+
+/// A TCP port free on [::1] and on every `SMTP_NET.N` listener address, not in `avoid`. Random
+/// ports let several stacks (or other engineers' tests) share the machine.
+fn free_smtp_port(avoid: &[u16]) -> u16 {
+    'outer: for _ in 0..100 {
+        let v6 =
+            TcpListener::bind(SocketAddr::from((Ipv6Addr::LOCALHOST, 0))).expect("bind [::1]:0");
+        let port = v6.local_addr().unwrap().port();
+        if avoid.contains(&port) {
+            continue;
+        }
+        for n in 1..=SMTP_LISTENERS {
+            if TcpListener::bind(format!("{SMTP_NET}.{n}:{port}")).is_err() {
+                continue 'outer;
+            }
+        }
+        return port;
+    }
+    panic!("no free SMTP port on {SMTP_NET}.1-{SMTP_LISTENERS} and [::1]");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running the CLI and judging its JSON.
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug)]
+enum Mode {
+    TrustResolver,
+    Validate,
+}
+
+impl Mode {
+    fn as_str(self) -> &'static str {
+        match self {
+            Mode::TrustResolver => "trust-resolver",
+            Mode::Validate => "validate",
+        }
+    }
+}
+
+fn check_args(stack: &Stack, domain: &str, mode: Mode) -> Vec<String> {
+    let mut args: Vec<String> = vec!["check".into(), domain.into()];
+    match mode {
+        Mode::TrustResolver => args.extend(["--nameserver".into(), stack.var("RESOLVER").into()]),
+        // NSD is authoritative for every zone of the stack, so it answers every query itself.
+        Mode::Validate => args.extend([
+            "--nameserver".into(),
+            stack.var("AUTH").into(),
+            "--trust-anchor".into(),
+            stack.var("TRUST_ANCHOR").into(),
+        ]),
+    }
+    args.extend(
+        [
+            "--dnssec-mode",
+            mode.as_str(),
+            "--port",
+            stack.var("SMTP_PORT"),
+            "--timeout",
+            "5s",
+            "--json",
+        ]
+        .map(String::from),
+    );
+    args
+}
+
+/// Runs the binary with a wall-clock limit (a hung probe must fail the test, not hang it).
+fn run_limited(args: &[String]) -> Result<Output, String> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dane_exporter"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("spawn dane_exporter: {e}"))?;
+    let started = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => return child.wait_with_output().map_err(|e| e.to_string()),
+            Ok(None) if started.elapsed() > RUN_LIMIT => {
+                let _ = child.kill();
+                let out = child.wait_with_output().map_err(|e| e.to_string())?;
+                return Err(format!(
+                    "killed after {RUN_LIMIT:?}; stderr:\n{}",
+                    String::from_utf8_lossy(&out.stderr)
+                ));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
+fn host<'a>(json: &'a Value, name: &str) -> Result<&'a Value, String> {
+    json["hosts"]
+        .as_array()
+        .and_then(|hs| hs.iter().find(|h| h["name"] == name))
+        .ok_or_else(|| format!("no hosts[] entry named {name}"))
+}
+
+fn endpoint<'a>(json: &'a Value, name: &str, address: &str) -> Result<&'a Value, String> {
+    host(json, name)?["endpoints"]
+        .as_array()
+        .and_then(|es| es.iter().find(|e| e["address"] == address))
+        .ok_or_else(|| format!("host {name} has no endpoint {address}"))
+}
+
+/// All mismatches between one run's JSON and its case.
+fn judge(stack: &Stack, case: &Case, code: Option<i32>, json: &Value) -> Vec<String> {
+    let mut errs = Vec::new();
+    let verdict = case.verdict;
+    if json["verdict"] != verdict.as_str() {
+        errs.push(format!(
+            "verdict: want {}, got {}",
+            verdict.as_str(),
+            json["verdict"]
+        ));
+    }
+    if code != Some(verdict.exit_code()) {
+        errs.push(format!(
+            "exit code: want {}, got {code:?}",
+            verdict.exit_code()
+        ));
+    }
+    let want_protected = case
+        .checks
+        .iter()
+        .find_map(|c| match c {
+            Protected(p) => Some(*p),
+            _ => None,
+        })
+        .unwrap_or(verdict == V::Pass);
+    if json["protected"] != want_protected {
+        errs.push(format!(
+            "protected: want {want_protected}, got {}",
+            json["protected"]
+        ));
+    }
+
+    // failures[]: same reasons (multiset), and each expected one names its MX / address.
+    let got: Vec<&Value> = json["failures"]
+        .as_array()
+        .map(|a| a.iter().collect())
+        .unwrap_or_default();
+    let mut got_reasons: Vec<&str> = got.iter().filter_map(|f| f["reason"].as_str()).collect();
+    let mut want_reasons: Vec<&str> = case.failures.iter().map(|f| f.0).collect();
+    got_reasons.sort_unstable();
+    want_reasons.sort_unstable();
+    if got_reasons != want_reasons || !json["failures"].is_array() {
+        errs.push(format!(
+            "failure reasons: want {want_reasons:?}, got {got_reasons:?}"
+        ));
+    }
+    for &(reason, mx, address) in case.failures {
+        let named = got.iter().any(|f| {
+            f["reason"] == reason
+                && (mx.is_empty() || f["mx"] == mx)
+                && (address.is_empty() || f["address"] == address)
+        });
+        if !named {
+            errs.push(format!(
+                "no failure {reason} naming mx {mx:?} address {address:?}"
+            ));
+        }
+    }
+
+    for check in case.checks {
+        let result = match *check {
+            State(h, want) => host(json, h).and_then(|h| expect(&h["dane"]["state"], want)),
+            Base(h, want) => host(json, h).and_then(|h| expect(&h["tlsa_base_domain"], want)),
+            Outcome(h, a, want) => endpoint(json, h, a)
+                .and_then(|e| expect(&e["evaluation"]["outcome"]["result"], want)),
+            StartTls(h, a, want) => endpoint(json, h, a).and_then(|e| {
+                if e["starttls_offered"] == want {
+                    Ok(())
+                } else {
+                    Err(format!("want {want}, got {}", e["starttls_offered"]))
+                }
+            }),
+            Warn(reason) => {
+                let warnings = json["warnings"].as_array();
+                if warnings.is_some_and(|ws| ws.iter().any(|w| w["reason"] == reason)) {
+                    Ok(())
+                } else {
+                    Err(format!("no warning {reason:?} in {}", json["warnings"]))
+                }
+            }
+            Protected(_) => Ok(()), // checked above
+            Ptr(pointer, literal) => {
+                let want: Value = serde_json::from_str(literal).expect("Ptr literal is JSON");
+                match json.pointer(pointer) {
+                    Some(got) if *got == want => Ok(()),
+                    got => Err(format!("want {want}, got {got:?}")),
+                }
+            }
+            Rec(h, a, key, want) => {
+                let record = stack
+                    .tlsa
+                    .get(key)
+                    .ok_or_else(|| format!("tlsa.txt has no {key}"));
+                record.and_then(|record| {
+                    let e = endpoint(json, h, a)?;
+                    let rec = e["evaluation"]["records"]
+                        .as_array()
+                        .and_then(|rs| {
+                            rs.iter().find(|r| {
+                                r["record"].as_str().map(str::to_ascii_lowercase)
+                                    == Some(record.to_ascii_lowercase())
+                            })
+                        })
+                        .ok_or_else(|| format!("no evaluation.records[] entry {record:?}"))?;
+                    expect(&rec["state"]["state"], want)
+                })
+            }
+        };
+        if let Err(e) = result {
+            errs.push(format!("{check:?}: {e}"));
+        }
+    }
+    errs
+}
+
+fn expect(got: &Value, want: &str) -> Result<(), String> {
+    if got == want {
+        Ok(())
+    } else {
+        Err(format!("want {want:?}, got {got}"))
+    }
+}
+
+/// Runs one case in one mode; returns a report when anything is off.
+fn run_case(stack: &Stack, case: &Case, mode: Mode) -> Option<String> {
+    let args = check_args(stack, case.domain, mode);
+    let started = Instant::now();
+    let out = match run_limited(&args) {
+        Ok(out) => out,
+        Err(e) => return Some(format!("[{} {}] {e}", mode.as_str(), case.domain)),
+    };
+    let elapsed = started.elapsed();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let errs = match serde_json::from_str::<Value>(&stdout) {
+        Ok(json) => judge(stack, case, out.status.code(), &json),
+        Err(e) => vec![format!(
+            "stdout is not JSON ({e}); exit {:?}",
+            out.status.code()
+        )],
+    };
+    if errs.is_empty() {
+        eprintln!("ok   [{} {}] {:.2?}", mode.as_str(), case.domain, elapsed);
+        return None;
+    }
+    let pretty = serde_json::from_str::<Value>(&stdout)
+        .ok()
+        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+        .unwrap_or_else(|| stdout.to_string());
+    Some(format!(
+        "[{} {}] dane_exporter {}\n  - {}\n--- stdout\n{pretty}\n--- stderr\n{stderr}",
+        mode.as_str(),
+        case.domain,
+        args.join(" "),
+        errs.join("\n  - ")
+    ))
+}
+
+/// Every scenario in both DNSSEC modes against one stack. A few runs at a time (2 cores).
+#[test]
+fn real_stack_all_scenarios_both_modes() {
+    let stack = Stack::up();
+    let jobs: Vec<(Mode, &Case)> = [Mode::TrustResolver, Mode::Validate]
+        .into_iter()
+        .flat_map(|m| CASES.iter().map(move |c| (m, c)))
+        .collect();
+    let next = AtomicUsize::new(0);
+    let reports = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&(mode, case)) = jobs.get(i) else {
+                    break;
+                };
+                if let Some(report) = run_case(&stack, case, mode) {
+                    reports.lock().unwrap().push((i, report));
+                }
+            });
+        }
+    });
+    let mut reports = reports.into_inner().unwrap();
+    reports.sort_by_key(|r| r.0);
+    assert!(
+        reports.is_empty(),
+        "{} of {} scenario runs failed:\n\n{}",
+        reports.len(),
+        jobs.len(),
+        reports
+            .into_iter()
+            .map(|r| r.1)
+            .collect::<Vec<_>>()
+            .join("\n\n")
+    );
+}
+
+/// The stack itself, judged by reference tools only (dig, `openssl s_client` with DANE, Postfix's
+/// posttls-finger): when the scenario test fails, this one says whether the fixture or the
+/// exporter is wrong. Its own stack, on its own random ports.
+#[test]
+fn real_stack_reference_clients_agree() {
+    let stack = Stack::up();
+    let out = Command::new("bash")
+        .arg(script("crosscheck.sh"))
+        .arg(&stack.dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running tests/stack/crosscheck.sh");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{stdout}");
+    assert!(
+        out.status.success(),
+        "tests/stack/crosscheck.sh ({}): the stack does not behave as the scenarios need:\n{stdout}\n--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

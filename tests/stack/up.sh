@@ -1,0 +1,598 @@
+#!/usr/bin/env bash
+# Builds the real-stack DANE test environment from scratch into RUNDIR and starts it:
+#
+#   - NSD on 127.0.0.1:$NSD_PORT, authoritative for a private root ".", "test." and one child zone
+#     per scenario, all signed with ldns-signzone (ECDSAP256SHA256) unless the scenario says not;
+#   - unbound on 127.0.0.1:$UNBOUND_PORT, validating from the private root's trust anchor, talking
+#     to NSD only (a stub-zone per zone cut, no root hints from the internet);
+#   - one private Postfix instance with one smtpd per scenario on $SMTP_NET.N:$SMTP_PORT (and one on
+#     [::1]:$SMTP_PORT), each presenting the certificate its scenario needs.
+#
+# Usage: up.sh RUNDIR    (RUNDIR: an empty or new directory; absolute or relative)
+# Ports can be overridden for parallel stacks: STACK_NSD_PORT, STACK_UNBOUND_PORT, STACK_SMTP_PORT.
+# STACK_OWNER_PID: stop the stack by itself when that process exits (see the watchdog below).
+# On success RUNDIR/env holds KEY=VALUE lines (see the end of this file). On failure everything
+# started so far is stopped again (down.sh) and the relevant logs are printed to stderr.
+set -euo pipefail
+# Failures inside $(...) (e.g. `DS_OF[x]=$(sign ...)`) must abort too.
+shopt -s inherit_errexit
+
+if [[ $# -ne 1 ]]; then
+  echo "usage: $0 RUNDIR" >&2
+  exit 2
+fi
+
+if [[ $(id -u) -ne 0 ]]; then
+  # Postfix's master must start as root (it binds, then drops to the postfix user); NSD and
+  # unbound need no privileges but share the run directory with it.
+  echo "up.sh: must run as root" >&2
+  exit 1
+fi
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+mkdir -p "$1"
+RUNDIR=$(cd "$1" && pwd)
+
+NSD_PORT=${STACK_NSD_PORT:-53530}
+UNBOUND_PORT=${STACK_UNBOUND_PORT:-53531}
+SMTP_PORT=${STACK_SMTP_PORT:-2525}
+# The listeners' /24 on loopback. Linux answers on all of 127.0.0.0/8 without configuration.
+SMTP_NET=127.0.1
+
+# Tools are installed, never assumed: a missing one is a setup problem to fix, not a skip.
+"$HERE/install-deps.sh"
+
+# Daemons drop privileges (Postfix always; it chdirs into its queue directory as user postfix),
+# so the run directory must be traversable. tempfile::TempDir creates it 0700.
+chmod 755 "$RUNDIR"
+CERTS=$RUNDIR/certs KEYS=$RUNDIR/keys ZONES=$RUNDIR/zones
+mkdir -p "$CERTS" "$KEYS" "$ZONES" "$RUNDIR/nsd" "$RUNDIR/unbound" \
+  "$RUNDIR/postfix/etc" "$RUNDIR/postfix/spool" "$RUNDIR/postfix/data"
+chmod 700 "$CERTS" "$KEYS"
+
+fail_cleanup() {
+  local rc=$?
+  echo "up.sh: failed (exit $rc); logs follow, then stopping what was started" >&2
+  for log in "$RUNDIR/nsd/nsd.log" "$RUNDIR/unbound/unbound.log" "$RUNDIR/postfix/maillog"; do
+    if [[ -s $log ]]; then
+      echo "---- $log (last 30 lines)" >&2
+      tail -n 30 "$log" >&2
+    fi
+  done
+  "$HERE/down.sh" "$RUNDIR" >&2 || true
+  exit "$rc"
+}
+trap fail_cleanup ERR
+
+# ---------------------------------------------------------------------------------------------
+# Certificates and TLSA data (openssl only: the fixtures must not come from the code under test).
+# ---------------------------------------------------------------------------------------------
+DAYS=30
+
+# ec_selfsigned NAME DNSNAME: self-signed ECDSA P-256 leaf, as many DANE-EE servers use.
+ec_selfsigned() {
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days "$DAYS" \
+    -keyout "$CERTS/$1.key" -out "$CERTS/$1.pem" -subj "/CN=$2" \
+    -addext "subjectAltName=DNS:$2" 2>/dev/null
+}
+
+# rsa_selfsigned NAME DNSNAME: self-signed RSA-2048 leaf (RSA signatures on the wire, 3 0 1).
+rsa_selfsigned() {
+  openssl req -x509 -newkey rsa:2048 -nodes -days "$DAYS" \
+    -keyout "$CERTS/$1.key" -out "$CERTS/$1.pem" -subj "/CN=$2" \
+    -addext "subjectAltName=DNS:$2" 2>/dev/null
+}
+
+# ec_key NAME: a key that is published in TLSA but never served (stale / wrong / decoy keys).
+ec_key() {
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$CERTS/$1.key" 2>/dev/null
+}
+
+# make_ca: private CA for DANE-TA (2 1 1). A real CA certificate: basicConstraints CA:TRUE.
+make_ca() {
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days "$DAYS" \
+    -keyout "$CERTS/ca.key" -out "$CERTS/ca.pem" -subj "/CN=DANE stack test CA" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+    2>/dev/null
+}
+
+# ca_leaf NAME DNSNAME: leaf issued by the private CA; NAME.chain = leaf + CA, as servers send it
+# (the client needs the TA certificate in the chain for DANE-TA).
+ca_leaf() {
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$CERTS/$1.key" -out "$CERTS/$1.csr" -subj "/CN=$2" 2>/dev/null
+  printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:%s\n' \
+    "$2" >"$CERTS/$1.ext"
+  openssl x509 -req -in "$CERTS/$1.csr" -CA "$CERTS/ca.pem" -CAkey "$CERTS/ca.key" \
+    -CAcreateserial -days "$DAYS" -extfile "$CERTS/$1.ext" -out "$CERTS/$1.pem" 2>/dev/null
+  cat "$CERTS/$1.pem" "$CERTS/ca.pem" >"$CERTS/$1.chain"
+}
+
+sha256_hex() { sha256sum | cut -d' ' -f1; }
+# SubjectPublicKeyInfo digest (selector 1, matching type 1) of a certificate.
+spki_of_cert() { openssl x509 -in "$CERTS/$1.pem" -noout -pubkey | openssl pkey -pubin -outform DER | sha256_hex; }
+# ... of a bare key.
+spki_of_key() { openssl pkey -in "$CERTS/$1.key" -pubout -outform DER | sha256_hex; }
+# Full-certificate digest (selector 0, matching type 1).
+cert_digest() { openssl x509 -in "$CERTS/$1.pem" -outform DER | sha256_hex; }
+
+ec_selfsigned ok311 mx.ok311.test
+rsa_selfsigned ok301 mx.ok301.test
+make_ca
+ca_leaf tagood mx.tagood.test
+ca_leaf tabadname mail.elsewhere.test   # a name no reference identifier of tabadname.test matches
+ec_selfsigned stale mx.stale.test
+ec_key stale_old
+ec_selfsigned twomx1 mx1.twomx.test
+ec_selfsigned twomx2 mx2.twomx.test     # served by mx2 ...
+ec_key twomx2_published                 # ... while its TLSA names this key
+ec_key nostarttls                       # published; the listener offers no STARTTLS at all
+ec_selfsigned bogus mx.bogus.test
+ec_key bogus_decoy                      # what the signed TLSA said before the zone was edited
+ec_selfsigned insecure mx.insecure.test
+ec_selfsigned notlsa mx.notlsa.test
+ec_selfsigned notlsa3 mx.notlsa3.test
+ec_selfsigned nsec3ok mx.nsec3ok.test
+ec_selfsigned cname real.cname.test
+ec_selfsigned otherkey mx.otherkey.test       # on the IPv4 address
+ec_selfsigned otherkey_v6 mx.otherkey.test    # on ::1: same name, another key
+ec_selfsigned expiredsig mx.expiredsig.test
+ec_selfsigned nomx nomx.test                  # implicit MX: the domain itself is the host
+ec_selfsigned unusable mx.unusable.test
+
+declare -A TLSA
+TLSA[ok311]="3 1 1 $(spki_of_cert ok311)"
+TLSA[ok301]="3 0 1 $(cert_digest ok301)"
+TLSA[ca]="2 1 1 $(spki_of_cert ca)"
+TLSA[stale]="3 1 1 $(spki_of_cert stale)"
+TLSA[stale_old]="3 1 1 $(spki_of_key stale_old)"
+TLSA[twomx1]="3 1 1 $(spki_of_cert twomx1)"
+TLSA[twomx2_published]="3 1 1 $(spki_of_key twomx2_published)"
+TLSA[nostarttls]="3 1 1 $(spki_of_key nostarttls)"
+TLSA[bogus]="3 1 1 $(spki_of_cert bogus)"
+TLSA[bogus_decoy]="3 1 1 $(spki_of_key bogus_decoy)"
+TLSA[insecure]="3 1 1 $(spki_of_cert insecure)"
+TLSA[nsec3ok]="3 1 1 $(spki_of_cert nsec3ok)"
+TLSA[cname]="3 1 1 $(spki_of_cert cname)"
+TLSA[otherkey]="3 1 1 $(spki_of_cert otherkey)"
+TLSA[otherkey_v6]="3 1 1 $(spki_of_cert otherkey_v6)"
+TLSA[expiredsig]="3 1 1 $(spki_of_cert expiredsig)"
+TLSA[nomx]="3 1 1 $(spki_of_cert nomx)"
+# PKIX usages match the served certificate but are unusable for SMTP (RFC 7672 3.1.3).
+TLSA[unusable_pkix_ee]="1 1 1 $(spki_of_cert unusable)"
+TLSA[unusable_pkix_ta]="0 0 1 $(cert_digest unusable)"
+# For the test's assertions: "NAME usage selector mtype hex", one per line.
+for k in "${!TLSA[@]}"; do echo "$k ${TLSA[$k]}"; done | sort >"$RUNDIR/tlsa.txt"
+
+# ---------------------------------------------------------------------------------------------
+# Zones. Children first: each parent needs its children's DS records.
+# ---------------------------------------------------------------------------------------------
+TTL=300
+NOW=$(date -u +%s)
+VALID=(-i $((NOW - 3600)) -e $((NOW + 14 * 86400)))
+EXPIRED=(-i $((NOW - 30 * 86400)) -e $((NOW - 86400)))   # ended yesterday: RRSIGs are stale
+
+# Each NAME=1 entry becomes a delegation from test.; DS_OF holds the parent-side DS ("" = unsigned).
+declare -A DS_OF
+CHILDREN=()
+# Zone cuts below the children (delegated from a child): "cut parent".
+SUBCUTS=()
+
+# zone_head ORIGIN: SOA and NS; every zone is served by "ns.test." = 127.0.0.1 (NSD).
+zone_head() {
+  # shellcheck disable=SC2016 # $ORIGIN/$TTL are zone-file directives, not shell
+  printf '$ORIGIN %s\n$TTL %s\n@ SOA ns.test. hostmaster.test. 1 3600 600 86400 %s\n@ NS ns.test.\n' \
+    "$1" "$TTL" "$TTL"
+}
+
+# sign ORIGIN [ldns-signzone options...]: signs zones/ORIGIN.zone into .signed with a fresh
+# ECDSAP256SHA256 key (one SEP key signs everything: a CSK) and prints the DS (SHA-256) for the
+# parent. Default validity unless the options say otherwise.
+sign() {
+  local origin=$1 key file
+  shift
+  file=$ZONES/${origin%.}.zone
+  [[ $origin == "." ]] && file=$ZONES/root.zone
+  key=$(cd "$KEYS" && ldns-keygen -a ECDSAP256SHA256 -k "$origin")
+  local opts=("$@")
+  ((${#opts[@]})) || opts=("${VALID[@]}")
+  ldns-signzone "${opts[@]}" -f "$file.signed" "$file" "$KEYS/$key"
+  ldns-key2ds -n -2 "$KEYS/$key.key"
+}
+
+tlsa_rr() { printf '_%s._tcp.%s %s IN TLSA %s\n' "$SMTP_PORT" "$1" "$TTL" "$2"; }
+
+# simple NAME ADDR_SUFFIX TLSA_KEY...: NAME.test with MX -> mx.NAME.test at $SMTP_NET.SUFFIX and the
+# given TLSA records at _PORT._tcp.mx.NAME.test. Writes the zone only (no signing).
+simple_zone() {
+  local name=$1 addr=$2
+  shift 2
+  {
+    zone_head "$name.test."
+    echo "@ MX 10 mx.$name.test."
+    echo "mx A $SMTP_NET.$addr"
+    for k in "$@"; do tlsa_rr "mx.$name.test." "${TLSA[$k]}"; done
+  } >"$ZONES/$name.test.zone"
+  CHILDREN+=("$name")
+}
+
+simple_zone ok311 1 ok311
+DS_OF[ok311]=$(sign ok311.test.)
+simple_zone ok301 2 ok301
+DS_OF[ok301]=$(sign ok301.test.)
+simple_zone tagood 3 ca
+DS_OF[tagood]=$(sign tagood.test.)
+simple_zone tabadname 4 ca
+DS_OF[tabadname]=$(sign tabadname.test.)
+simple_zone stale 5 stale stale_old
+DS_OF[stale]=$(sign stale.test.)
+
+{
+  zone_head twomx.test.
+  echo "@ MX 10 mx1.twomx.test."
+  echo "@ MX 20 mx2.twomx.test."
+  echo "mx1 A $SMTP_NET.6"
+  echo "mx2 A $SMTP_NET.7"
+  tlsa_rr mx1.twomx.test. "${TLSA[twomx1]}"
+  tlsa_rr mx2.twomx.test. "${TLSA[twomx2_published]}"
+} >"$ZONES/twomx.test.zone"
+CHILDREN+=(twomx)
+DS_OF[twomx]=$(sign twomx.test.)
+
+simple_zone nostarttls 8 nostarttls
+DS_OF[nostarttls]=$(sign nostarttls.test.)
+
+# bogus: sign a TLSA for a decoy key, then edit the signed record to the key the server really
+# has. Tampered data that would *match* if the exporter ignored validation: only a correct
+# validator catches it.
+simple_zone bogus 9 bogus_decoy
+DS_OF[bogus]=$(sign bogus.test.)
+decoy_hex=${TLSA[bogus_decoy]##* } real_hex=${TLSA[bogus]##* }
+sed -i "s/$decoy_hex/$real_hex/I" "$ZONES/bogus.test.zone.signed"
+grep -qi "$real_hex" "$ZONES/bogus.test.zone.signed"   # the edit must have happened
+
+# insecure: unsigned child, no DS in test. (a provably insecure delegation), TLSA that matches.
+simple_zone insecure 10 insecure
+cp "$ZONES/insecure.test.zone" "$ZONES/insecure.test.zone.signed"   # served as is
+DS_OF[insecure]=""
+
+simple_zone notlsa 11
+DS_OF[notlsa]=$(sign notlsa.test.)
+# NSEC3 (no extra iterations, empty salt: the ldns default, as RFC 9276 recommends): denial of the TLSA name by NSEC3.
+simple_zone notlsa3 12
+DS_OF[notlsa3]=$(sign notlsa3.test. "${VALID[@]}" -n -t 0)
+# A positive NSEC3 case too: wildcard/closest-encloser proofs are checked on positive answers.
+simple_zone nsec3ok 16 nsec3ok
+DS_OF[nsec3ok]=$(sign nsec3ok.test. "${VALID[@]}" -n -t 0)
+
+# cname: MX host is an alias; TLSA lives at the expanded name (RFC 7672 2.2.2).
+{
+  zone_head cname.test.
+  echo "@ MX 10 mail.cname.test."
+  echo "mail CNAME real.cname.test."
+  echo "real A $SMTP_NET.13"
+  tlsa_rr real.cname.test. "${TLSA[cname]}"
+} >"$ZONES/cname.test.zone"
+CHILDREN+=(cname)
+DS_OF[cname]=$(sign cname.test.)
+
+# otherkey: one host, two addresses; the IPv6 one ([::1]) serves a key the TLSA does not name.
+{
+  zone_head otherkey.test.
+  echo "@ MX 10 mx.otherkey.test."
+  echo "mx A $SMTP_NET.14"
+  echo "mx AAAA ::1"
+  tlsa_rr mx.otherkey.test. "${TLSA[otherkey]}"
+} >"$ZONES/otherkey.test.zone"
+CHILDREN+=(otherkey)
+DS_OF[otherkey]=$(sign otherkey.test.)
+
+# expiredsig: the MX and address records are fine, but the TLSA records live in their own zone
+# (_tcp.mx.expiredsig.test., delegated with DS) whose signatures expired yesterday: only the
+# TLSA lookup turns bogus, which is what a forgotten re-signing of a TLSA zone looks like.
+{
+  zone_head "_tcp.mx.expiredsig.test."
+  printf '_%s %s IN TLSA %s\n' "$SMTP_PORT" "$TTL" "${TLSA[expiredsig]}"
+} >"$ZONES/_tcp.mx.expiredsig.test.zone"
+expired_ds=$(sign _tcp.mx.expiredsig.test. "${EXPIRED[@]}")
+{
+  zone_head expiredsig.test.
+  echo "@ MX 10 mx.expiredsig.test."
+  echo "mx A $SMTP_NET.15"
+  echo "_tcp.mx NS ns.test."
+  echo "$expired_ds"
+} >"$ZONES/expiredsig.test.zone"
+CHILDREN+=(expiredsig)
+SUBCUTS+=("_tcp.mx.expiredsig.test.")
+DS_OF[expiredsig]=$(sign expiredsig.test.)
+
+# insecuremx / insecuremxbad: unsigned zones (no DS) whose MX points at hosts in signed zones with
+# TLSA (a matching one, and mx2.twomx.test's mismatching one). Postfix 3.6+
+# (smtp_tls_dane_insecure_mx_policy = dane) still enforces those hosts' TLSA records.
+for name in insecuremx:mx.ok311.test insecuremxbad:mx2.twomx.test; do
+  { zone_head "${name%%:*}.test."; echo "@ MX 10 ${name#*:}."; } >"$ZONES/${name%%:*}.test.zone"
+  cp "$ZONES/${name%%:*}.test.zone" "$ZONES/${name%%:*}.test.zone.signed"
+  CHILDREN+=("${name%%:*}")
+  DS_OF[${name%%:*}]=""
+done
+
+# nomx: no MX RRset (secure NODATA): the domain itself is the MX host, TLSA at _PORT._tcp.nomx.test.
+{
+  zone_head nomx.test.
+  echo "@ A $SMTP_NET.17"
+  tlsa_rr nomx.test. "${TLSA[nomx]}"
+} >"$ZONES/nomx.test.zone"
+CHILDREN+=(nomx)
+DS_OF[nomx]=$(sign nomx.test.)
+
+# unusable: only PKIX usages (0, 1), both matching what is served: TLS mandatory, nothing usable.
+simple_zone unusable 18 unusable_pkix_ee unusable_pkix_ta
+DS_OF[unusable]=$(sign unusable.test.)
+
+# brokends: signed zone, but the DS in test. is for another key (a botched key rollover): the chain
+# of trust breaks at the delegation, so even the MX lookup is bogus.
+simple_zone brokends 1 ok311
+sign brokends.test. >/dev/null
+other_key=$(cd "$KEYS" && ldns-keygen -a ECDSAP256SHA256 -k brokends.test.)
+DS_OF[brokends]=$(ldns-key2ds -n -2 "$KEYS/$other_key.key")
+
+# test.: delegations (NS + DS, or NS only for the insecure child).
+{
+  zone_head test.
+  echo "ns A 127.0.0.1"
+  for c in "${CHILDREN[@]}"; do
+    echo "$c NS ns.test."
+    if [[ -n ${DS_OF[$c]} ]]; then echo "${DS_OF[$c]}"; fi
+  done
+} >"$ZONES/test.zone"
+test_ds=$(sign test.)
+
+# The private root. ns.test. glue points at NSD; unbound uses stub-addr with the port anyway.
+{
+  zone_head .
+  echo "test. NS ns.test."
+  echo "ns.test. A 127.0.0.1"
+  echo "$test_ds"
+} >"$ZONES/root.zone"
+root_ds=$(sign .)
+echo "$root_ds" >"$RUNDIR/root.ds"
+# The private root's DNSKEY as a trust anchor for validate mode: zone-file lines with a TTL, no
+# ldns comments (hickory's TrustAnchors::from_file wants plain DNSKEY records).
+grep -P '^\.\s+\d+\s+IN\s+DNSKEY\s' "$ZONES/root.zone.signed" | sed 's/\s*;.*$//' >"$RUNDIR/root.dnskey"
+[[ -s $RUNDIR/root.dnskey ]]
+
+ALL_ZONES=(. test.)
+for c in "${CHILDREN[@]}"; do ALL_ZONES+=("$c.test."); done
+ALL_ZONES+=("${SUBCUTS[@]}")
+
+zonefile_of() { if [[ $1 == "." ]]; then echo root.zone.signed; else echo "${1%.}.zone.signed"; fi; }
+
+# ---------------------------------------------------------------------------------------------
+# NSD: everything under RUNDIR, no privilege drop (nothing to protect in a test), no remote control.
+# ---------------------------------------------------------------------------------------------
+NSD_CONF=$RUNDIR/nsd/nsd.conf
+{
+  cat <<EOF
+server:
+  ip-address: 127.0.0.1
+  port: $NSD_PORT
+  do-ip6: no
+  username: ""
+  chroot: ""
+  zonesdir: "$ZONES"
+  database: ""
+  pidfile: "$RUNDIR/nsd/nsd.pid"
+  logfile: "$RUNDIR/nsd/nsd.log"
+  xfrdfile: "$RUNDIR/nsd/xfrd.state"
+  xfrdir: "$RUNDIR/nsd"
+  zonelistfile: "$RUNDIR/nsd/zone.list"
+  server-count: 1
+  reuseport: no
+  verbosity: 1
+  hide-version: yes
+remote-control:
+  control-enable: no
+EOF
+  for z in "${ALL_ZONES[@]}"; do
+    printf 'zone:\n  name: "%s"\n  zonefile: "%s"\n' "$z" "$(zonefile_of "$z")"
+  done
+} >"$NSD_CONF"
+nsd-checkconf "$NSD_CONF"
+nsd -c "$NSD_CONF"
+
+# ---------------------------------------------------------------------------------------------
+# unbound: validating, talks to 127.0.0.1:$NSD_PORT only.
+# ---------------------------------------------------------------------------------------------
+UB_CONF=$RUNDIR/unbound/unbound.conf
+{
+  cat <<EOF
+server:
+  interface: 127.0.0.1
+  port: $UNBOUND_PORT
+  outgoing-interface: 127.0.0.1
+  do-ip6: no
+  # NSD lives on localhost; unbound refuses to query it by default.
+  do-not-query-localhost: no
+  access-control: 127.0.0.0/8 allow
+  username: ""
+  chroot: ""
+  directory: "$RUNDIR/unbound"
+  pidfile: "$RUNDIR/unbound/unbound.pid"
+  logfile: "$RUNDIR/unbound/unbound.log"
+  use-syslog: no
+  verbosity: 1
+  val-log-level: 2
+  num-threads: 1
+  so-reuseport: no
+  # The private root's DS is the only trust anchor (no auto-trust-anchor / root.key).
+  trust-anchor-file: "$RUNDIR/root.ds"
+  # test. is an RFC 6761 special-use name unbound answers itself by default.
+  local-zone: "test." nodefault
+  # Extended DNS Errors (RFC 8914) on SERVFAIL: the exporter reports them.
+  ede: yes
+  module-config: "validator iterator"
+  qname-minimisation: yes
+  prefetch: no
+remote-control:
+  control-enable: no
+EOF
+  # NS records say ns.test. (port 53): every zone cut needs a stub with the real port. The stub
+  # for "." replaces the built-in root hints (a root-hints file as well makes unbound ignore the
+  # stub: "second hints for zone ."), so unbound never knows the real root servers.
+  for z in "${ALL_ZONES[@]}"; do
+    printf 'stub-zone:\n  name: "%s"\n  stub-addr: 127.0.0.1@%s\n' "$z" "$NSD_PORT"
+  done
+} >"$UB_CONF"
+unbound-checkconf "$UB_CONF" >/dev/null
+unbound -c "$UB_CONF"
+
+# ---------------------------------------------------------------------------------------------
+# Postfix: one private instance; smtpd only (it never accepts mail, relay/recipients rejected).
+# ---------------------------------------------------------------------------------------------
+PF=$RUNDIR/postfix
+PF_ETC=$PF/etc
+cat >"$PF_ETC/main.cf" <<EOF
+compatibility_level = 3.6
+queue_directory = $PF/spool
+data_directory = $PF/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = stack.test
+mydomain = test
+myorigin = stack.test
+mydestination =
+alias_maps =
+alias_database =
+local_recipient_maps =
+relayhost =
+inet_interfaces = loopback-only
+inet_protocols = ipv4, ipv6
+smtputf8_enable = no
+biff = no
+# Log to a file in RUNDIR (no syslog here); Postfix only allows listed prefixes.
+maillog_file = $PF/maillog
+maillog_file_prefixes = $PF
+# A TLS endpoint for probes, not a mail server: refuse every transaction.
+smtpd_relay_restrictions = reject
+smtpd_recipient_restrictions = reject
+smtpd_tls_loglevel = 1
+smtpd_tls_security_level = none
+EOF
+
+# listener ADDR CHAIN_NAME|"" : one smtpd. CHAIN_NAME.key + CHAIN_NAME.chain (or .pem) in $CERTS;
+# empty name = no STARTTLS.
+listener() {
+  local addr=$1 name=$2 chain
+  if [[ -z $name ]]; then
+    printf '%s:%s inet n - n - - smtpd\n  -o syslog_name=postfix/notls\n  -o smtpd_tls_security_level=none\n' \
+      "$addr" "$SMTP_PORT"
+    return
+  fi
+  chain=$CERTS/$name.chain
+  [[ -e $chain ]] || chain=$CERTS/$name.pem
+  printf '%s:%s inet n - n - - smtpd\n  -o syslog_name=postfix/%s\n  -o smtpd_tls_security_level=may\n  -o smtpd_tls_chain_files=%s,%s\n' \
+    "$addr" "$SMTP_PORT" "$name" "$CERTS/$name.key" "$chain"
+}
+
+# Address plan: one listener per certificate; see also the zones above.
+ADDRS=()
+{
+  echo "# service type private unpriv chroot wakeup maxproc command"
+  while read -r suffix name; do
+    if [[ $suffix == v6 ]]; then addr="[::1]"; else addr="$SMTP_NET.$suffix"; fi
+    ADDRS+=("$addr")
+    listener "$addr" "$name"
+  done <<EOF
+1 ok311
+2 ok301
+3 tagood
+4 tabadname
+5 stale
+6 twomx1
+7 twomx2
+8
+9 bogus
+10 insecure
+11 notlsa
+12 notlsa3
+13 cname
+14 otherkey
+15 expiredsig
+16 nsec3ok
+17 nomx
+18 unusable
+v6 otherkey_v6
+EOF
+  # The internal services smtpd may talk to (connection limits, TLS PRNG/session cache, logging,
+  # address rewriting); no delivery agents, nothing that reaches out.
+  cat <<'EOF'
+anvil     unix  -       -       n       -       1       anvil
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+proxymap  unix  -       -       n       -       -       proxymap
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+EOF
+} >"$PF_ETC/master.cf"
+chown root:root "$PF_ETC" "$PF/spool"
+chown postfix:postfix "$PF/data"
+postfix -c "$PF_ETC" check
+postfix -c "$PF_ETC" start
+
+# ---------------------------------------------------------------------------------------------
+# Readiness: each daemon must actually answer before we hand the stack over.
+# ---------------------------------------------------------------------------------------------
+wait_for() { # DESCRIPTION COMMAND...: retries for ~10 s
+  local what=$1 i
+  shift
+  for ((i = 0; i < 100; i++)); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.1
+  done
+  echo "up.sh: $what not ready after 10 s" >&2
+  return 1
+}
+dig_ok() { dig +time=1 +tries=1 "$@" | grep -q 'status: NOERROR'; }
+smtp_banner() { # ADDR: reads the 220 greeting
+  local host=${1#[} port=$SMTP_PORT
+  host=${host%]}
+  # shellcheck disable=SC2016 # expanded by the inner bash
+  timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1" && head -c 4 <&3 | grep -q "^220"' "$host" "$port"
+}
+wait_for "NSD" dig_ok @127.0.0.1 -p "$NSD_PORT" SOA test.
+# The AD bit on the root SOA via unbound proves the whole anchor -> root chain works.
+wait_for "unbound" bash -c "dig +time=1 +tries=1 +dnssec @127.0.0.1 -p $UNBOUND_PORT SOA test. | grep -q 'flags:.* ad'"
+for a in "${ADDRS[@]}"; do wait_for "smtpd on $a:$SMTP_PORT" smtp_banner "$a"; done
+
+# Watchdog: with STACK_OWNER_PID set (the Rust test sets its own PID), the stack is stopped as soon
+# as that process is gone, even if it was killed before its Drop guard could run down.sh. Its stdio
+# goes to a file: an inherited pipe would keep the caller's output capture open forever.
+if [[ -n ${STACK_OWNER_PID:-} ]]; then
+  # shellcheck disable=SC2016 # expanded by the inner bash
+  setsid bash -c 'while kill -0 "$0" 2>/dev/null && [[ -e $1/env ]]; do sleep 1; done
+    if [[ -e $1/env ]]; then "$2" "$1"; fi' "$STACK_OWNER_PID" "$RUNDIR" "$HERE/down.sh" \
+    </dev/null >"$RUNDIR/watchdog.log" 2>&1 &
+  echo $! >"$RUNDIR/watchdog.pid"
+fi
+
+cat >"$RUNDIR/env" <<EOF
+RUNDIR=$RUNDIR
+RESOLVER=127.0.0.1:$UNBOUND_PORT
+AUTH=127.0.0.1:$NSD_PORT
+SMTP_PORT=$SMTP_PORT
+SMTP_NET=$SMTP_NET
+TRUST_ANCHOR=$RUNDIR/root.dnskey
+TRUST_ANCHOR_DS=$RUNDIR/root.ds
+TLSA_RECORDS=$RUNDIR/tlsa.txt
+NSD_PID_FILE=$RUNDIR/nsd/nsd.pid
+UNBOUND_PID_FILE=$RUNDIR/unbound/unbound.pid
+POSTFIX_CONFIG=$PF_ETC
+POSTFIX_PID_FILE=$PF/spool/pid/master.pid
+EOF
+trap - ERR
