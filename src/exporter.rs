@@ -24,6 +24,7 @@ use crate::probe::unix_now;
 use crate::report::Direction;
 use crate::scheduler::{self, ProberRunner, SchedulerHandle};
 use crate::store::Store;
+use crate::web::{self, BoxFuture, ProbeRequestError};
 
 /// How long running probes may go on when the scheduler is replaced by a reload.
 const RELOAD_GRACE: Duration = Duration::from_secs(2);
@@ -40,23 +41,6 @@ pub enum StartError {
     /// A metric could not be registered (a bug).
     #[error("metrics registry: {0}")]
     Registry(#[from] prometheus::Error),
-}
-
-/// Why a `/probe` request was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ProbeRequestError {
-    /// No `target` parameter.
-    #[error("the target parameter is missing")]
-    MissingTarget,
-    /// The target is not a domain name.
-    #[error("target {0:?} is not a valid domain name")]
-    BadTarget(String),
-    /// `module` is neither `inbound` nor `outbound`.
-    #[error("module {0:?} is unknown: use inbound or outbound")]
-    BadModule(String),
-    /// The configuration's `probe_allow` list does not include the target.
-    #[error("target {0:?} is not in probe_allow")]
-    NotAllowed(String),
 }
 
 /// The configuration in force and the scheduler running it.
@@ -162,18 +146,32 @@ impl DaneExporter {
         encode(families)
     }
 
-    /// Runs one probe now for `/probe` and renders its metrics only.
-    pub async fn probe(&self, target: &str, module: &str) -> Result<String, ProbeRequestError> {
+    /// Runs one probe now for `/probe` and renders its metrics only. `module` is the direction
+    /// the probe's series are labelled with; it is required, as the labels must be right.
+    pub async fn probe(
+        &self,
+        target: &str,
+        module: Option<&str>,
+    ) -> Result<String, ProbeRequestError> {
         let direction = match module {
-            "" | "inbound" => Direction::Inbound,
-            "outbound" => Direction::Outbound,
-            other => return Err(ProbeRequestError::BadModule(other.to_string())),
+            Some("inbound") => Direction::Inbound,
+            Some("outbound") => Direction::Outbound,
+            Some(other) => {
+                return Err(ProbeRequestError::BadModule(format!(
+                    "{other:?}: use inbound or outbound"
+                )))
+            }
+            None => {
+                return Err(ProbeRequestError::BadModule(
+                    "the module parameter is required: inbound or outbound".to_string(),
+                ))
+            }
         };
         if target.trim().is_empty() {
             return Err(ProbeRequestError::MissingTarget);
         }
-        let domain =
-            normalize_domain(target).map_err(|_| ProbeRequestError::BadTarget(target.into()))?;
+        let domain = normalize_domain(target)
+            .map_err(|error| ProbeRequestError::BadTarget(format!("{target:?}: {error}")))?;
         let (resolved, adhoc) = {
             let running = self.running.lock().await;
             let Some(running) = running.as_ref() else {
@@ -248,4 +246,26 @@ fn encode(mut families: Vec<prometheus::proto::MetricFamily>) -> String {
         return String::new();
     }
     String::from_utf8(buffer).unwrap_or_default()
+}
+
+impl web::Exporter for DaneExporter {
+    fn metrics(&self) -> String {
+        self.render_metrics()
+    }
+
+    fn probe<'a>(
+        &'a self,
+        target: &'a str,
+        module: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<String, ProbeRequestError>> {
+        Box::pin(DaneExporter::probe(self, target, module))
+    }
+
+    fn ready(&self) -> bool {
+        DaneExporter::ready(self)
+    }
+
+    fn reload(&self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(DaneExporter::reload(self))
+    }
 }

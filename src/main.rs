@@ -1,30 +1,75 @@
-//! The `dane_exporter` binary: parses the command line and hands over to the library.
+//! The `dane_exporter` binary: flags, logging, signals; everything else is the library.
 //!
-//! `dane_exporter check DOMAIN` probes one domain once, through the same `Prober` the exporter's
-//! scheduler uses, and prints a report. Exit status: 0 pass or not applicable, 1 fail, 2 bad usage
-//! or setup error.
+//! - `dane_exporter [--config.file=F] [--web.listen-address=A] ...` runs the exporter: the
+//!   scheduler probes the configured domains, HTTP serves `/metrics`, `/probe` and friends,
+//!   SIGHUP reloads the configuration, SIGTERM/SIGINT shut down cleanly.
+//! - `dane_exporter --config.check --config.file=F` validates the configuration and exits.
+//! - `dane_exporter check DOMAIN` probes one domain once, through the same `Prober`, and prints a
+//!   report. Exit status: 0 pass or not applicable, 1 fail, 2 bad usage or setup error.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use tracing_subscriber::EnvFilter;
 
 use dane_exporter::dns::{DnsClient, DnsSettings, DnssecMode};
+use dane_exporter::exporter::DaneExporter;
 use dane_exporter::probe::Prober;
 use dane_exporter::report::Verdict;
 use dane_exporter::smtp::SmtpSettings;
+use dane_exporter::web::{self, WebConfig};
+
+/// The port in the exporters' 9100-9999 range this exporter listens on by default.
+const DEFAULT_LISTEN_ADDRESS: &str = ":9724";
+
+/// How long running probes and HTTP requests may go on after SIGTERM.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 #[derive(Parser, Debug)]
 #[command(
     name = "dane_exporter",
     version,
-    about = "Watches the DANE health of mail domains"
+    about = "Prometheus exporter that watches the DANE (RFC 7672) health of mail domains"
 )]
 struct Cli {
+    /// Configuration file (YAML): the domains to probe and how.
+    #[arg(long = "config.file", value_name = "FILE", default_value = "dane_exporter.yml")]
+    config_file: PathBuf,
+    /// Validate the configuration file and exit: 0 valid, 1 invalid.
+    #[arg(long = "config.check")]
+    config_check: bool,
+    /// Address to listen on for HTTP: HOST:PORT, or :PORT for every address.
+    #[arg(long = "web.listen-address", value_name = "ADDR", default_value = DEFAULT_LISTEN_ADDRESS)]
+    listen_address: String,
+    /// exporter-toolkit web configuration (TLS, basic auth, headers).
+    #[arg(long = "web.config.file", value_name = "FILE")]
+    web_config_file: Option<PathBuf>,
+    /// Only log messages of at least this severity.
+    #[arg(long = "log.level", value_enum, default_value_t = LogLevel::Info)]
+    log_level: LogLevel,
+    /// Log line format.
+    #[arg(long = "log.format", value_enum, default_value_t = LogFormat::Logfmt)]
+    log_format: LogFormat,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum LogLevel {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum LogFormat {
+    Logfmt,
+    Json,
 }
 
 #[derive(Subcommand, Debug)]
@@ -77,14 +122,20 @@ fn parse_nameserver(text: &str) -> Result<SocketAddr, String> {
         .map_err(|_| format!("{text:?} is not an IP address or IP:PORT"))
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
-        Command::Check(args) => run_check(args),
-    }
+/// `:9724` means every address, as in the Go exporters.
+fn parse_listen_address(text: &str) -> Result<SocketAddr, String> {
+    let full = if text.starts_with(':') {
+        format!("[::]{text}")
+    } else {
+        text.to_string()
+    };
+    full.parse::<SocketAddr>()
+        .map_err(|_| format!("--web.listen-address {text:?} is not HOST:PORT or :PORT"))
 }
 
-fn run_check(args: CheckArgs) -> ExitCode {
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_level, cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -95,6 +146,134 @@ fn run_check(args: CheckArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    match cli.command {
+        Some(Command::Check(args)) => runtime.block_on(run_check(args)),
+        None if cli.config_check => match dane_exporter::config::load(&cli.config_file) {
+            Ok(config) => {
+                println!(
+                    "{}: valid ({} inbound, {} outbound targets)",
+                    cli.config_file.display(),
+                    config.inbound.len(),
+                    config.outbound.len()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("{error}");
+                ExitCode::from(1)
+            }
+        },
+        None => runtime.block_on(run_exporter(cli)),
+    }
+}
+
+fn init_logging(level: LogLevel, format: LogFormat) {
+    let level = match level {
+        LogLevel::Debug => "debug",
+        LogLevel::Info => "info",
+        LogLevel::Warn => "warn",
+        LogLevel::Error => "error",
+    };
+    // Our crate at the chosen level; the libraries only when they warn.
+    let filter = EnvFilter::new(format!("warn,dane_exporter={level}"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let result = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Logfmt => builder
+            .event_format(tracing_logfmt::EventsFormatter::default())
+            .fmt_fields(tracing_logfmt::FieldsFormatter::default())
+            .try_init(),
+    };
+    if let Err(error) = result {
+        eprintln!("dane_exporter: cannot set up logging: {error}");
+    }
+}
+
+async fn run_exporter(cli: Cli) -> ExitCode {
+    let address = match parse_listen_address(&cli.listen_address) {
+        Ok(address) => address,
+        Err(error) => {
+            tracing::error!(%error, "bad flag");
+            return ExitCode::from(2);
+        }
+    };
+    let web_config = match &cli.web_config_file {
+        Some(path) => match WebConfig::load(path) {
+            Ok(config) => Some(config),
+            Err(error) => {
+                tracing::error!(%error, "cannot load the web configuration");
+                return ExitCode::from(1);
+            }
+        },
+        None => None,
+    };
+    let exporter = match DaneExporter::start(&cli.config_file).await {
+        Ok(exporter) => exporter,
+        Err(error) => {
+            tracing::error!(%error, "cannot start");
+            return ExitCode::from(1);
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(address).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            tracing::error!(%address, %error, "cannot listen");
+            return ExitCode::from(1);
+        }
+    };
+    let local = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    tracing::info!(
+        address = %local,
+        config = %cli.config_file.display(),
+        tls = web_config.as_ref().is_some_and(|c| c.tls_enabled()),
+        version = env!("CARGO_PKG_VERSION"),
+        "listening"
+    );
+
+    let reloader = Arc::clone(&exporter);
+    let hangups = tokio::spawn(async move {
+        let Ok(mut hangup) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            tracing::error!("cannot watch SIGHUP; reload with POST /-/reload");
+            return;
+        };
+        while hangup.recv().await.is_some() {
+            // The outcome is logged and shown by the reload gauge.
+            let _ = reloader.reload().await;
+        }
+    });
+
+    let served: Arc<dyn web::Exporter> = exporter.clone();
+    web::serve(listener, web_config, served, shutdown_signal()).await;
+    tracing::info!("shutting down: letting running probes finish");
+    hangups.abort();
+    exporter.shutdown(SHUTDOWN_GRACE).await;
+    ExitCode::SUCCESS
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    match (term, int) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => tracing::info!("SIGTERM received"),
+                _ = int.recv() => tracing::info!("SIGINT received"),
+            }
+        }
+        _ => {
+            tracing::error!("cannot watch SIGTERM/SIGINT; stop with SIGKILL");
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+async fn run_check(args: CheckArgs) -> ExitCode {
     let dns_settings = DnsSettings {
         mode: match args.dnssec_mode {
             ModeArg::TrustResolver => DnssecMode::TrustResolver,
@@ -109,30 +288,28 @@ fn run_check(args: CheckArgs) -> ExitCode {
         ehlo_name: args.ehlo,
         step_timeout: args.timeout,
     };
-    runtime.block_on(async {
-        let dns = match DnsClient::new(&dns_settings) {
-            Ok(dns) => dns,
+    let dns = match DnsClient::new(&dns_settings) {
+        Ok(dns) => dns,
+        Err(error) => {
+            eprintln!("dane_exporter: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let prober = Prober::new(dns, smtp_settings);
+    let report = prober.probe_domain(&args.domain).await;
+    if args.json {
+        match serde_json::to_string_pretty(&report) {
+            Ok(text) => println!("{text}"),
             Err(error) => {
-                eprintln!("dane_exporter: {error}");
+                eprintln!("dane_exporter: cannot encode the report: {error}");
                 return ExitCode::from(2);
             }
-        };
-        let prober = Prober::new(dns, smtp_settings);
-        let report = prober.probe_domain(&args.domain).await;
-        if args.json {
-            match serde_json::to_string_pretty(&report) {
-                Ok(text) => println!("{text}"),
-                Err(error) => {
-                    eprintln!("dane_exporter: cannot encode the report: {error}");
-                    return ExitCode::from(2);
-                }
-            }
-        } else {
-            print!("{}", dane_exporter::check::render(&report));
         }
-        match report.verdict {
-            Verdict::Pass | Verdict::NotApplicable => ExitCode::SUCCESS,
-            Verdict::Fail => ExitCode::from(1),
-        }
-    })
+    } else {
+        print!("{}", dane_exporter::check::render(&report));
+    }
+    match report.verdict {
+        Verdict::Pass | Verdict::NotApplicable => ExitCode::SUCCESS,
+        Verdict::Fail => ExitCode::from(1),
+    }
 }
