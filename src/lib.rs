@@ -21,6 +21,7 @@
 //! - [`check`]: renders a report for humans (`dane_exporter check`).
 //! - [`metrics`]: renders the latest reports as Prometheus metric families.
 //! - [`config`]: the YAML config file: targets by direction, global defaults, per-target overrides.
+//! - [`web`]: the HTTP side: /metrics, /probe, health, reload; TLS and basic auth from a web config.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -35,3 +36,4 @@ pub mod report;
 pub mod smtp;
 mod tls;
 pub mod verdict;
+pub mod web;
