@@ -293,6 +293,9 @@ pub enum WebProblem {
     /// Not a known TLS version name.
     #[error("unknown TLS version \"{0}\"; expected TLS12 or TLS13")]
     UnknownTlsVersion(String),
+    /// A TLS version that exists but that rustls does not implement.
+    #[error("{0} is not supported: only TLS12 and TLS13 are implemented")]
+    UnsupportedTlsVersion(String),
     /// `min_version` above `max_version`.
     #[error("min_version {min} is above max_version {max}")]
     VersionRange {
@@ -557,6 +560,9 @@ fn version(field: &Field<'_, '_>) -> Checked<Version> {
     match string(field)? {
         "TLS12" => Ok(Version::Tls12),
         "TLS13" => Ok(Version::Tls13),
+        old @ ("TLS10" | "TLS11") => field
+            .loc
+            .fail(WebProblem::UnsupportedTlsVersion(old.to_string())),
         other => field
             .loc
             .fail(WebProblem::UnknownTlsVersion(other.to_string())),
@@ -771,8 +777,14 @@ fn tls_config(section: &Field<'_, '_>, base_dir: &Path, http2: bool) -> Checked<
         }
     };
     let mut config = builder.with_single_cert(chain, key).or_else(|e| {
+        let reason = match e {
+            rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch) => {
+                "the private key does not belong to the certificate".to_string()
+            }
+            e => e.to_string(),
+        };
         key_field.loc.fail(WebProblem::Tls(format!(
-            "cannot use certificate and key: {e}"
+            "cannot use certificate and key: {reason}"
         )))
     })?;
     config.ignore_client_order = get(&fields, "prefer_server_cipher_suites")
