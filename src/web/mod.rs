@@ -9,7 +9,8 @@
 //!   400 or 403 with a plain-text reason when the exporter refuses.
 //! - `GET /`: a small landing page with links.
 //! - `GET /-/healthy`: always 200 while the server runs; `GET /-/ready`: 200 or 503.
-//! - `POST /-/reload`: re-read the config; 200, or 500 with the error.
+//! - `POST /-/reload`: re-read the config; 200, or 500 with the error ([`reload_on_sighup`] does
+//!   the same on SIGHUP).
 //!
 //! Other paths are 404, other methods 405. With basic auth configured every route needs it.
 //!
@@ -72,6 +73,21 @@ pub enum ProbeRequestError {
     /// `target` is not in the config's `probe_allow` list: 403.
     #[error("target not allowed: {0}")]
     NotAllowed(String),
+}
+
+/// Calls [`Exporter::reload`] on every SIGHUP, logging the outcome, the way `POST /-/reload`
+/// does. Runs until the signal stream ends (in practice: until the task is dropped); the error is
+/// the OS refusing to install the handler.
+#[cfg(unix)]
+pub async fn reload_on_sighup(exporter: std::sync::Arc<dyn Exporter>) -> std::io::Result<()> {
+    let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    while hangups.recv().await.is_some() {
+        match exporter.reload().await {
+            Ok(()) => tracing::info!("config reloaded (SIGHUP)"),
+            Err(e) => tracing::error!(error = %e, "config reload failed; keeping the old config"),
+        }
+    }
+    Ok(())
 }
 
 /// Limits and paths of the server; [`Default`] is what the exporter runs with, tests shorten the

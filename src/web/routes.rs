@@ -83,11 +83,17 @@ impl Routes {
                 return not_allowed("POST");
             }
             return match self.exporter.reload().await {
-                Ok(()) => text(StatusCode::OK, "OK\n"),
-                Err(e) => text(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    &format!("reload failed: {e}\n"),
-                ),
+                Ok(()) => {
+                    tracing::info!("config reloaded (POST /-/reload)");
+                    text(StatusCode::OK, "OK\n")
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "config reload failed; keeping the old config");
+                    text(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        &format!("reload failed: {e}\n"),
+                    )
+                }
             };
         }
         let known = path == self.telemetry_path

@@ -20,11 +20,14 @@ use super::auth::BasicAuth;
 use super::routes::Routes;
 use super::{Exporter, ServeOptions, WebConfig};
 
-/// Largest HTTP/1.1 read buffer, which bounds the request head.
+/// Largest HTTP/1.1 request head (request line and headers), and read buffer.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// HTTP/2 limits: header block size and parallel requests on one connection.
 const H2_MAX_HEADER_LIST: u32 = 64 * 1024;
 const H2_MAX_STREAMS: u32 = 64;
+/// Upper bound for [`ServeOptions::max_connections`] (the semaphore counts in u32 when waiting
+/// for all permits back).
+const MAX_CONNECTIONS_CAP: usize = 1 << 20;
 /// After the grace period, how long cut connections get to finish dropping.
 const ABORT_WAIT: Duration = Duration::from_secs(1);
 
@@ -80,7 +83,8 @@ pub async fn serve_with(
     });
     let options = Arc::new(options);
     // Each connection holds a permit; with all permits back, every connection has ended.
-    let max = u32::try_from(options.max_connections.max(1)).unwrap_or(u32::MAX >> 3);
+    let max =
+        u32::try_from(options.max_connections.clamp(1, MAX_CONNECTIONS_CAP)).unwrap_or(u32::MAX);
     let slots = Arc::new(Semaphore::new(max as usize));
     let (phase_tx, phase_rx) = watch::channel(Phase::Running);
 
@@ -195,6 +199,7 @@ impl Connection {
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(self.options.header_read_timeout)
+                .max_header_size(MAX_HEAD_BYTES)
                 .max_buf_size(MAX_HEAD_BYTES)
                 .serve_connection(io, service);
             drive(conn, self.phase, activity, self.options.idle_timeout).await;

@@ -403,6 +403,44 @@ async fn request_bodies_are_bounded() {
     server.shutdown().await;
 }
 
+#[tokio::test]
+async fn request_heads_are_bounded() {
+    let server = Server::plain().await;
+    let huge = "a".repeat(80 * 1024);
+    let stream = TcpStream::connect(server.addr).await.unwrap();
+    let r = exchange(
+        stream,
+        &format!("GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: {huge}\r\n"),
+    )
+    .await;
+    // hyper answers 431 or just closes; either way the request is not served.
+    assert!(r.as_ref().is_none_or(|r| r.status == 431), "{r:?}");
+    assert_eq!(server.exporter.metrics_calls.load(Ordering::SeqCst), 0);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn sighup_reloads() {
+    let exporter = Arc::new(FakeExporter::default());
+    let shared: Arc<dyn Exporter> = exporter.clone();
+    let task = tokio::spawn(web::reload_on_sighup(shared));
+    // Let the task install its handler before the signal (the default action would end us).
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &std::process::id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for _ in 0..50 {
+        if exporter.reload_calls.load(Ordering::SeqCst) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(exporter.reload_calls.load(Ordering::SeqCst), 1);
+    task.abort();
+}
+
 // ---- Basic auth and headers ----
 
 #[tokio::test]
