@@ -214,6 +214,16 @@ pub enum WebConfigError {
     },
 }
 
+impl WebConfigError {
+    /// The problem, for a [`WebConfigError::Invalid`] error.
+    pub fn problem(&self) -> Option<&WebProblem> {
+        match self {
+            WebConfigError::Invalid { problem, .. } => Some(problem),
+            WebConfigError::Read { .. } | WebConfigError::Syntax { .. } => None,
+        }
+    }
+}
+
 /// `KEY: `, or nothing for the document root.
 struct KeyPrefix<'a>(&'a str);
 

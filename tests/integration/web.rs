@@ -827,6 +827,7 @@ fn invalid_fixtures_fail_with_their_exact_message() {
 fn missing_web_config_file_is_a_read_error() {
     let err = WebConfig::load(Path::new("/nonexistent/web.yml")).unwrap_err();
     assert!(matches!(err, WebConfigError::Read { .. }));
+    assert_eq!(err.problem(), None);
     assert_eq!(
         err.to_string(),
         "/nonexistent/web.yml: cannot read web config file: No such file or directory (os error 2)"
@@ -861,6 +862,32 @@ async fn shutdown_finishes_in_flight_requests_then_refuses_connections() {
         .expect("in-flight request answered");
     assert_eq!(r.status, 200);
     assert!(TcpStream::connect(addr).await.is_err(), "listener closed");
+}
+
+/// An idle keep-alive connection (Prometheus keeps one per target) does not hold up shutdown.
+#[tokio::test]
+async fn shutdown_closes_idle_keep_alive_connections_at_once() {
+    let server = Server::plain().await;
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    stream
+        .write_all(b"GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 1024];
+    let n = stream.read(&mut buf).await.unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+    let started = std::time::Instant::now();
+    server.shutdown().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "took {:?}; the default grace is 10 s",
+        started.elapsed()
+    );
+    assert_eq!(
+        stream.read(&mut buf).await.unwrap_or(0),
+        0,
+        "closed by the server"
+    );
 }
 
 #[tokio::test]
