@@ -913,43 +913,72 @@ async fn shutdown_grace_is_bounded() {
     assert!(in_flight.await.unwrap().is_none(), "cut before its answer");
 }
 
-/// A slowloris client sends its request head one byte at a time; the header read timeout
-/// closes the connection although bytes keep coming.
-#[tokio::test]
-async fn slow_request_heads_are_cut_off() {
-    let options = ServeOptions {
-        header_read_timeout: Duration::from_millis(500),
-        ..ServeOptions::default()
-    };
-    let server = Server::start(None, options).await;
-    let mut stream = TcpStream::connect(server.addr).await.unwrap();
-    let head = b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+const SLOW_HEAD: &[u8] =
+    b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+
+/// Sends `SLOW_HEAD` a byte every 50 ms (about 4.5 s in all) until the server closes; returns what the
+/// server sent back and how long it took to be cut off.
+async fn trickle(stream: &mut TcpStream) -> (String, Duration) {
     let started = std::time::Instant::now();
-    for byte in head {
+    for byte in SLOW_HEAD {
         if stream.write_all(&[*byte]).await.is_err() {
-            break; // the server closed: what this test expects
+            break; // the server closed: what these tests expect
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
-        if started.elapsed() > Duration::from_secs(5) {
-            break;
-        }
     }
     let mut rest = Vec::new();
     // A reset instead of a clean close is as good; only the time matters.
     let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut rest))
         .await
         .expect("server closed the connection");
+    (
+        String::from_utf8_lossy(&rest).into_owned(),
+        started.elapsed(),
+    )
+}
+
+fn slowloris_options() -> ServeOptions {
+    ServeOptions {
+        header_read_timeout: Duration::from_millis(500),
+        ..ServeOptions::default()
+    }
+}
+
+/// A slowloris client sends its request head one byte at a time; the header read timeout
+/// closes the connection although bytes keep coming.
+#[tokio::test]
+async fn slow_request_heads_are_cut_off() {
+    let server = Server::start(None, slowloris_options()).await;
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    let (answer, took) = trickle(&mut stream).await;
     // Either the server answered 408 and closed, or just closed; it never served the request.
-    let text = String::from_utf8_lossy(&rest);
     assert!(
-        !text.starts_with("HTTP/1.1 200"),
-        "slow client got served: {text}"
+        !answer.starts_with("HTTP/1.1 200"),
+        "slow client got served: {answer}"
     );
+    assert!(took < Duration::from_secs(3), "cut after {took:?}");
+    assert_eq!(server.exporter.metrics_calls.load(Ordering::SeqCst), 0);
+    server.shutdown().await;
+}
+
+/// The same on a kept-alive connection, after a first request that went through.
+#[tokio::test]
+async fn slow_second_request_heads_are_cut_off() {
+    let server = Server::start(None, slowloris_options()).await;
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    stream
+        .write_all(b"GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 1024];
+    let n = stream.read(&mut buf).await.unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+    let (answer, took) = trickle(&mut stream).await;
     assert!(
-        started.elapsed() < Duration::from_secs(4),
-        "cut after {:?}",
-        started.elapsed()
+        !answer.starts_with("HTTP/1.1 200"),
+        "slow client got served: {answer}"
     );
+    assert!(took < Duration::from_secs(3), "cut after {took:?}");
     assert_eq!(server.exporter.metrics_calls.load(Ordering::SeqCst), 0);
     server.shutdown().await;
 }
