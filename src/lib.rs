@@ -23,6 +23,7 @@
 //! - [`store`]: the latest report per target, read at scrape time.
 //! - [`metrics`]: renders the latest reports as Prometheus metric families.
 //! - [`config`]: the YAML config file: targets by direction, global defaults, per-target overrides.
+//! - [`web`]: the HTTP side: /metrics, /probe, health, reload; TLS and basic auth from a web config.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -40,3 +41,4 @@ pub mod smtp;
 pub mod store;
 mod tls;
 pub mod verdict;
+pub mod web;

@@ -7,6 +7,7 @@
 //! - `probe`: whole-domain probes against both fixtures together.
 //! - `stack`: the real stack: NSD with ldns-signed zones under a private root, a validating unbound,
 //!   Postfix smtpd doing STARTTLS, driven through the `dane_exporter check` binary.
+//! - `web`: the HTTP side (routes, basic auth, TLS, web config fixtures, shutdown, slow clients).
 
 mod dns;
 mod probe;
@@ -14,3 +15,4 @@ mod scheduler;
 mod smtp;
 mod stack;
 mod support;
+mod web;

@@ -1,0 +1,132 @@
+//! The exporter's HTTP side: a hyper server with the usual Prometheus exporter routes, TLS and
+//! basic auth set up from an exporter-toolkit style web config file ([`WebConfig`]).
+//!
+//! Data comes from an [`Exporter`] (the rest of the program: latest metrics, on-demand probes,
+//! readiness, config reload) and goes to HTTP clients, normally Prometheus:
+//!
+//! - `GET /metrics` (the telemetry path, see [`ServeOptions::telemetry_path`]): all metrics.
+//! - `GET /probe?target=DOMAIN&module=inbound|outbound`: probe now, that probe's metrics only;
+//!   400 or 403 with a plain-text reason when the exporter refuses.
+//! - `GET /`: a small landing page with links.
+//! - `GET /-/healthy`: always 200 while the server runs; `GET /-/ready`: 200 or 503.
+//! - `POST /-/reload`: re-read the config; 200, or 500 with the error ([`reload_on_sighup`] does
+//!   the same on SIGHUP).
+//!
+//! Other paths are 404, other methods 405. With basic auth configured every route needs it.
+//!
+//! Every read is bounded: request headers (size, and [`ServeOptions::header_read_timeout`] against
+//! slowloris clients), bodies (none is needed; more than [`ServeOptions::max_body`] is 413), TLS
+//! handshakes, idle connections, and the number of connections. [`serve`] runs until its shutdown
+//! future resolves, then stops accepting and gives in-flight requests a bounded grace period.
+
+mod auth;
+mod config;
+mod routes;
+mod server;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+pub use config::{WebConfig, WebConfigError, WebProblem};
+pub use server::{serve, serve_with};
+
+/// A boxed future, so that [`Exporter`] stays object safe.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What the HTTP side needs from the exporter.
+pub trait Exporter: Send + Sync + 'static {
+    /// Full text exposition for the telemetry path, already encoded in the Prometheus text format
+    /// (`text/plain; version=0.0.4`).
+    fn metrics(&self) -> String;
+
+    /// `/probe`: probes `target` now with `module` (`None` when the request has no `module`
+    /// parameter: the exporter picks its default or refuses) and returns that probe's metrics
+    /// only, in the text format. A missing or empty `target` is refused before this is called.
+    /// The probe's own timeout is the exporter's business; the HTTP side adds none.
+    fn probe<'a>(
+        &'a self,
+        target: &'a str,
+        module: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<String, ProbeRequestError>>;
+
+    /// `/-/ready`: true once the config is loaded and the first probe round has finished.
+    fn ready(&self) -> bool;
+
+    /// `POST /-/reload` (and, wired by the binary, SIGHUP): re-reads the config. `Err` carries a
+    /// message for the HTTP response and means the old config stays in force.
+    fn reload(&self) -> BoxFuture<'_, Result<(), String>>;
+}
+
+/// Why `/probe` refused a request. The message is sent as the plain-text response body.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProbeRequestError {
+    /// No `target` parameter, or an empty one: 400.
+    #[error("target parameter is missing")]
+    MissingTarget,
+    /// `target` is not a usable domain name: 400.
+    #[error("invalid target: {0}")]
+    BadTarget(String),
+    /// `module` is missing where required, or not `inbound` / `outbound`: 400.
+    #[error("invalid module: {0}")]
+    BadModule(String),
+    /// `target` is not in the config's `probe_allow` list: 403.
+    #[error("target not allowed: {0}")]
+    NotAllowed(String),
+}
+
+/// Calls [`Exporter::reload`] on every SIGHUP, logging the outcome, the way `POST /-/reload`
+/// does. Runs until the signal stream ends (in practice: until the task is dropped); the error is
+/// the OS refusing to install the handler.
+#[cfg(unix)]
+pub async fn reload_on_sighup(exporter: std::sync::Arc<dyn Exporter>) -> std::io::Result<()> {
+    let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    while hangups.recv().await.is_some() {
+        match exporter.reload().await {
+            Ok(()) => tracing::info!("config reloaded (SIGHUP)"),
+            Err(e) => tracing::error!(error = %e, "config reload failed; keeping the old config"),
+        }
+    }
+    Ok(())
+}
+
+/// Limits and paths of the server; [`Default`] is what the exporter runs with, tests shorten the
+/// timeouts.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Path of the metrics route. Default `/metrics`.
+    pub telemetry_path: String,
+    /// Time for a client to send a complete request head (HTTP/1.1), measured from the moment
+    /// the server starts waiting for it. Default 30 s.
+    pub header_read_timeout: Duration,
+    /// Time for a request body to arrive. Default 10 s.
+    pub body_read_timeout: Duration,
+    /// Largest request body accepted (no route needs one). Default 64 KiB.
+    pub max_body: usize,
+    /// Time for a TLS handshake. Default 10 s.
+    pub tls_handshake_timeout: Duration,
+    /// A connection without a request in progress for this long is closed (idle keep-alive, and
+    /// HTTP/2 clients that never complete a request). Must exceed the time Prometheus takes
+    /// between scrapes on one connection to keep connections reused. Default 5 min.
+    pub idle_timeout: Duration,
+    /// Open connections at most; further clients wait in the listen backlog. Default 512.
+    pub max_connections: usize,
+    /// After shutdown, how long in-flight requests may take before their connections are cut.
+    /// Default 10 s.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            telemetry_path: "/metrics".to_string(),
+            header_read_timeout: Duration::from_secs(30),
+            body_read_timeout: Duration::from_secs(10),
+            max_body: 64 * 1024,
+            tls_handshake_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(300),
+            max_connections: 512,
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}

@@ -1,0 +1,265 @@
+//! One request in, one response out: auth, body limit, then the exporter's routes. Connection
+//! handling (TLS, timeouts, shutdown) is in `server`; what the routes return comes from the
+//! [`Exporter`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderName, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+
+use super::auth::BasicAuth;
+use super::{Exporter, ProbeRequestError};
+
+/// The Prometheus text exposition format.
+const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+const TEXT: &str = "text/plain; charset=utf-8";
+const HTML: &str = "text/html; charset=utf-8";
+
+/// What every request of one server shares.
+pub(crate) struct Routes {
+    pub(crate) exporter: Arc<dyn Exporter>,
+    pub(crate) auth: Option<Arc<BasicAuth>>,
+    pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
+    pub(crate) telemetry_path: String,
+    pub(crate) max_body: usize,
+    pub(crate) body_timeout: Duration,
+}
+
+impl Routes {
+    /// Answers `req`; never fails (errors become status codes).
+    pub(crate) async fn handle(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        let mut response = self.route(req).await;
+        for (name, value) in &self.headers {
+            response.headers_mut().insert(name.clone(), value.clone());
+        }
+        response
+    }
+
+    async fn route(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        // No route takes a body; one announced too large is refused before anything else.
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > self.max_body as u64) {
+            return text(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n");
+        }
+        if let Some(auth) = &self.auth {
+            if !auth.check(req.headers().get(header::AUTHORIZATION)).await {
+                let mut r = text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
+                r.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"dane_exporter\", charset=\"UTF-8\""),
+                );
+                return r;
+            }
+        }
+        let (parts, body) = req.into_parts();
+        // Read (and drop) whatever body there is, bounded in size and time, so that the
+        // connection can be kept alive and a slow sender cannot hold a request open.
+        match tokio::time::timeout(
+            self.body_timeout,
+            Limited::new(body, self.max_body).collect(),
+        )
+        .await
+        {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+                return text(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n")
+            }
+            Ok(Err(_)) => return text(StatusCode::BAD_REQUEST, "cannot read request body\n"),
+            Err(_) => return text(StatusCode::REQUEST_TIMEOUT, "request body timed out\n"),
+        }
+
+        let path = parts.uri.path();
+        let read = parts.method == Method::GET || parts.method == Method::HEAD;
+        if path == "/-/reload" {
+            if parts.method != Method::POST {
+                return not_allowed("POST");
+            }
+            return match self.exporter.reload().await {
+                Ok(()) => {
+                    tracing::info!("config reloaded (POST /-/reload)");
+                    text(StatusCode::OK, "OK\n")
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "config reload failed; keeping the old config");
+                    text(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        &format!("reload failed: {e}\n"),
+                    )
+                }
+            };
+        }
+        let known = path == self.telemetry_path
+            || matches!(path, "/" | "/probe" | "/-/healthy" | "/-/ready");
+        if !known {
+            return text(StatusCode::NOT_FOUND, "404 page not found\n");
+        }
+        if !read {
+            return not_allowed("GET, HEAD");
+        }
+        if path == self.telemetry_path {
+            return with_type(
+                StatusCode::OK,
+                METRICS_CONTENT_TYPE,
+                self.exporter.metrics(),
+            );
+        }
+        match path {
+            "/" => with_type(StatusCode::OK, HTML, self.landing_page()),
+            "/probe" => self.probe(parts.uri.query().unwrap_or("")).await,
+            "/-/healthy" => text(StatusCode::OK, "OK\n"),
+            _ if self.exporter.ready() => text(StatusCode::OK, "OK\n"),
+            _ => text(StatusCode::SERVICE_UNAVAILABLE, "not ready\n"),
+        }
+    }
+
+    async fn probe(&self, query: &str) -> Response<Full<Bytes>> {
+        let params = match parse_query(query) {
+            Ok(p) => p,
+            Err(()) => return text(StatusCode::BAD_REQUEST, "malformed query string\n"),
+        };
+        // First occurrence wins, as with Go's url.Values.Get.
+        let param = |name: &str| {
+            params
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        let result = match param("target").filter(|t| !t.is_empty()) {
+            None => Err(ProbeRequestError::MissingTarget),
+            Some(target) => self.exporter.probe(target, param("module")).await,
+        };
+        match result {
+            Ok(body) => with_type(StatusCode::OK, METRICS_CONTENT_TYPE, body),
+            Err(e) => text(e.status(), &format!("{e}\n")),
+        }
+    }
+
+    fn landing_page(&self) -> String {
+        format!(
+            r#"<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>DANE Exporter</title></head>
+<body>
+<h1>DANE Exporter</h1>
+<p>Prometheus exporter for the DANE (RFC 7672) health of mail domains. Version {version}.</p>
+<ul>
+<li><a href="{metrics}">Metrics</a></li>
+<li><a href="/probe?target=example.org&amp;module=inbound">Probe example.org (inbound)</a></li>
+<li><a href="/-/healthy">Health</a></li>
+<li><a href="/-/ready">Readiness</a></li>
+</ul>
+</body>
+</html>
+"#,
+            version = env!("CARGO_PKG_VERSION"),
+            metrics = html_escape(&self.telemetry_path),
+        )
+    }
+}
+
+impl ProbeRequestError {
+    fn status(&self) -> StatusCode {
+        match self {
+            ProbeRequestError::NotAllowed(_) => StatusCode::FORBIDDEN,
+            ProbeRequestError::MissingTarget
+            | ProbeRequestError::BadTarget(_)
+            | ProbeRequestError::BadModule(_) => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+fn with_type(
+    status: StatusCode,
+    content_type: &'static str,
+    body: String,
+) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
+fn text(status: StatusCode, body: &str) -> Response<Full<Bytes>> {
+    with_type(status, TEXT, body.to_string())
+}
+
+fn not_allowed(allow: &'static str) -> Response<Full<Bytes>> {
+    let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+    r.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    r
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// `application/x-www-form-urlencoded` pairs; `Err` on bad percent escapes or non-UTF-8.
+pub(crate) fn parse_query(query: &str) -> Result<Vec<(String, String)>, ()> {
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            Ok((decode(k)?, decode(v)?))
+        })
+        .collect()
+}
+
+fn decode(s: &str) -> Result<String, ()> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = bytes.get(i + 1..i + 3).ok_or(())?;
+                // from_str_radix alone would take a sign ("%+1").
+                if !hex.iter().all(u8::is_ascii_hexdigit) {
+                    return Err(());
+                }
+                let hex = std::str::from_utf8(hex).map_err(|_| ())?;
+                out.push(u8::from_str_radix(hex, 16).map_err(|_| ())?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).map_err(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_decoding() {
+        assert_eq!(
+            parse_query("target=ex%41mple.org&module=in+bound&x").unwrap(),
+            vec![
+                ("target".to_string(), "exAmple.org".to_string()),
+                ("module".to_string(), "in bound".to_string()),
+                ("x".to_string(), String::new()),
+            ]
+        );
+        assert!(parse_query("target=%4").is_err());
+        assert!(parse_query("target=%zz").is_err());
+        assert!(parse_query("target=%ff").is_err());
+        assert!(parse_query("target=%+1").is_err());
+        assert_eq!(parse_query("").unwrap(), vec![]);
+    }
+}
