@@ -37,7 +37,11 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 )]
 struct Cli {
     /// Configuration file (YAML): the domains to probe and how.
-    #[arg(long = "config.file", value_name = "FILE", default_value = "dane_exporter.yml")]
+    #[arg(
+        long = "config.file",
+        value_name = "FILE",
+        default_value = "dane_exporter.yml"
+    )]
     config_file: PathBuf,
     /// Validate the configuration file and exit: 0 valid, 1 invalid.
     #[arg(long = "config.check")]
@@ -223,7 +227,10 @@ async fn run_exporter(cli: Cli) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let local = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let local = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     tracing::info!(
         address = %local,
         config = %cli.config_file.display(),
@@ -232,21 +239,15 @@ async fn run_exporter(cli: Cli) -> ExitCode {
         "listening"
     );
 
-    let reloader = Arc::clone(&exporter);
-    let hangups = tokio::spawn(async move {
-        let Ok(mut hangup) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-        else {
-            tracing::error!("cannot watch SIGHUP; reload with POST /-/reload");
-            return;
-        };
-        while hangup.recv().await.is_some() {
-            // The outcome is logged and shown by the reload gauge.
-            let _ = reloader.reload().await;
+    let served: Arc<dyn web::Exporter> = exporter.clone();
+    let hangups = tokio::spawn({
+        let exporter = Arc::clone(&served);
+        async move {
+            if let Err(error) = web::reload_on_sighup(exporter).await {
+                tracing::error!(%error, "cannot watch SIGHUP; reload with POST /-/reload");
+            }
         }
     });
-
-    let served: Arc<dyn web::Exporter> = exporter.clone();
     web::serve(listener, web_config, served, shutdown_signal()).await;
     tracing::info!("shutting down: letting running probes finish");
     hangups.abort();

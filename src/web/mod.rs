@@ -75,17 +75,14 @@ pub enum ProbeRequestError {
     NotAllowed(String),
 }
 
-/// Calls [`Exporter::reload`] on every SIGHUP, logging the outcome, the way `POST /-/reload`
-/// does. Runs until the signal stream ends (in practice: until the task is dropped); the error is
+/// Calls [`Exporter::reload`] on every SIGHUP, the way `POST /-/reload` does (the exporter logs
+/// the outcome and sets its reload gauge). Runs until the signal stream ends (in practice: until the task is dropped); the error is
 /// the OS refusing to install the handler.
 #[cfg(unix)]
 pub async fn reload_on_sighup(exporter: std::sync::Arc<dyn Exporter>) -> std::io::Result<()> {
     let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     while hangups.recv().await.is_some() {
-        match exporter.reload().await {
-            Ok(()) => tracing::info!("config reloaded (SIGHUP)"),
-            Err(e) => tracing::error!(error = %e, "config reload failed; keeping the old config"),
-        }
+        let _ = exporter.reload().await;
     }
     Ok(())
 }
