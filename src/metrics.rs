@@ -6,8 +6,10 @@
 //! with it, and nothing is ever probed on scrape. Series carry `domain` and `direction`, then the
 //! target's extra labels, then their own.
 //!
-//! Times are Unix timestamps in seconds (`_timestamp_seconds`); `dane_days_to_divergence` is the
-//! one derived value, kept because postmasters think in days.
+//! Times are Unix timestamps in seconds (`_timestamp_seconds`), or durations in seconds: base units,
+//! as `promtool check metrics` demands. "Days to divergence", which postmasters think in, is
+//! `(dane_divergence_timestamp_seconds - time()) / 86400` in PromQL (always current), or
+//! `dane_divergence_remaining_seconds / 86400` as of the last probe (0 when broken now).
 
 use std::collections::BTreeMap;
 
@@ -38,7 +40,7 @@ pub const PROBE_METRICS: &[(&str, &str)] = &[
     ("dane_tls_version_info", "TLS version negotiated with the endpoint."),
     ("dane_certificate_not_after_timestamp_seconds", "notAfter of the endpoint's leaf certificate (Unix time)."),
     ("dane_divergence_timestamp_seconds", "Earliest moment the TLSA RRset and the endpoint's chain are expected to stop matching if nobody acts (Unix time)."),
-    ("dane_days_to_divergence", "Days from the probe until dane_divergence_timestamp_seconds; 0 when they do not match now."),
+    ("dane_divergence_remaining_seconds", "Seconds from the probe until dane_divergence_timestamp_seconds (divide by 86400 for days to divergence); 0 when the endpoint does not authenticate now."),
     ("dane_smtp_duration_seconds", "Seconds the SMTP and TLS dialogue with the endpoint took."),
 ];
 
@@ -268,8 +270,8 @@ fn add_report(f: &mut Families, item: &LabelledReport<'_>) {
             if let Some(divergence) = divergence {
                 f.gauge("dane_divergence_timestamp_seconds", &at, divergence as f64);
             }
-            let days = match divergence {
-                Some(t) if passes => ((t - report.checked_at) as f64 / 86_400.0).max(0.0),
+            let remaining = match divergence {
+                Some(t) if passes => ((t - report.checked_at) as f64).max(0.0),
                 _ if matches!(
                     evaluation.map(|e| &e.outcome),
                     Some(EndpointOutcome::NoUsableRecords)
@@ -279,7 +281,7 @@ fn add_report(f: &mut Families, item: &LabelledReport<'_>) {
                 }
                 _ => 0.0,
             };
-            f.gauge("dane_days_to_divergence", &at, days);
+            f.gauge("dane_divergence_remaining_seconds", &at, remaining);
             if let Some(evaluation) = evaluation {
                 for result in &evaluation.records {
                     let record = result.record.to_string();

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the real-stack test environment (tests/stack/up.sh) needs, on Debian 12, as root.
+# Installs what the real-stack test environment (tests/stack/up.sh) and the exporter's
+# end-to-end tests need, on Debian 12, as root.
 #
 # Idempotent and fast when everything is present: packages are checked with `dpkg -s` first and
 # apt only runs for the missing ones. Nothing here starts a daemon on purpose: up.sh runs private
@@ -15,6 +16,8 @@ packages=(
   openssl       # certificates and TLSA digests; s_client for cross-checks
   dnsutils      # dig, for readiness checks and cross-checks
   util-linux    # unshare (crosscheck.sh: posttls-finger with a private /etc/resolv.conf)
+  prometheus    # promtool: `promtool check metrics` on the exporter's scrape output
+  curl          # scraping the exporter in the end-to-end test
 )
 
 missing=()
