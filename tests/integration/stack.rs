@@ -10,9 +10,6 @@
 //! The scenario table is `CASES`: one line per domain. Every mismatch is collected and reported
 //! together with the full JSON of that run.
 
-use std::collections::HashMap;
-use std::net::{Ipv6Addr, SocketAddr, TcpListener, UdpSocket};
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -20,10 +17,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// The listeners' /24 (`SMTP_NET` in up.sh); the table below names addresses in it.
-const SMTP_NET: &str = "127.0.1";
-/// Highest `SMTP_NET.N` listener up.sh starts (for picking a free port on all of them).
-const SMTP_LISTENERS: u8 = 18;
+use crate::support::stack::{script, Stack};
 /// A `check` run that takes longer than this is killed and reported (the CLI's own timeout is 5s
 /// per network step).
 const RUN_LIMIT: Duration = Duration::from_secs(60);
@@ -149,152 +143,6 @@ const CASES: &[Case] = &[
     // DS in test. for a key brokends.test. does not have: the MX lookup itself is bogus.
     case("brokends.test", V::Fail, &[("mx_lookup_failed", "", "")], &[]),
 ];
-
-// ---------------------------------------------------------------------------------------------
-// The stack: up.sh into a tempdir, down.sh on drop.
-// ---------------------------------------------------------------------------------------------
-
-fn script(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/stack")
-        .join(name)
-}
-
-struct Stack {
-    dir: PathBuf,
-    env: HashMap<String, String>,
-    /// `tlsa.txt`: name -> "u s m hex".
-    tlsa: HashMap<String, String>,
-    /// Holds the directory; dropped (deleted) after `Drop::drop` has stopped the daemons.
-    _tmp: Option<tempfile::TempDir>,
-}
-
-impl Stack {
-    fn up() -> Stack {
-        let tmp = tempfile::Builder::new()
-            .prefix("dane-stack-")
-            .tempdir()
-            .expect("tempdir");
-        let dir = tmp.path().to_path_buf();
-        // DANE_STACK_KEEP=1 keeps the directory (configs, zones, logs) for a post-mortem.
-        let tmp = if std::env::var_os("DANE_STACK_KEEP").is_some() {
-            eprintln!("stack: keeping {}", dir.display());
-            let _ = tmp.keep();
-            None
-        } else {
-            Some(tmp)
-        };
-        // The guard exists before up.sh runs, so a half-started stack is stopped as well.
-        let mut stack = Stack {
-            dir: dir.clone(),
-            env: HashMap::new(),
-            tlsa: HashMap::new(),
-            _tmp: tmp,
-        };
-
-        let nsd = free_dns_port(&[]);
-        let unbound = free_dns_port(&[nsd]);
-        let smtp = free_smtp_port(&[nsd, unbound]);
-        let started = Instant::now();
-        let out = Command::new("bash")
-            .arg(script("up.sh"))
-            .arg(&dir)
-            .env("STACK_NSD_PORT", nsd.to_string())
-            .env("STACK_UNBOUND_PORT", unbound.to_string())
-            .env("STACK_SMTP_PORT", smtp.to_string())
-            // up.sh's watchdog stops the stack if this process dies without running Drop
-            // (SIGKILL, abort): no daemon outlives the test process.
-            .env("STACK_OWNER_PID", std::process::id().to_string())
-            .stdin(Stdio::null())
-            .output()
-            .expect("running tests/stack/up.sh");
-        if !out.status.success() {
-            panic!(
-                "tests/stack/up.sh failed ({}):\n--- stderr\n{}\n--- stdout\n{}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr),
-                String::from_utf8_lossy(&out.stdout)
-            );
-        }
-        eprintln!(
-            "stack: up in {:.1?} (nsd {nsd}, unbound {unbound}, smtp {smtp})",
-            started.elapsed()
-        );
-
-        stack.env = read_kv(&dir.join("env"), '=');
-        stack.tlsa = read_kv(&dir.join("tlsa.txt"), ' ');
-        for key in ["RESOLVER", "AUTH", "SMTP_PORT", "TRUST_ANCHOR"] {
-            assert!(
-                stack.env.contains_key(key),
-                "up.sh wrote no {key} to {}/env",
-                dir.display()
-            );
-        }
-        stack
-    }
-
-    fn var(&self, key: &str) -> &str {
-        &self.env[key]
-    }
-}
-
-impl Drop for Stack {
-    fn drop(&mut self) {
-        match Command::new("bash")
-            .arg(script("down.sh"))
-            .arg(&self.dir)
-            .stdin(Stdio::null())
-            .output()
-        {
-            Ok(out) if out.status.success() => {}
-            Ok(out) => eprintln!(
-                "tests/stack/down.sh failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            ),
-            Err(e) => eprintln!("tests/stack/down.sh could not run: {e}"),
-        }
-    }
-}
-
-fn read_kv(path: &Path, sep: char) -> HashMap<String, String> {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    text.lines()
-        .filter_map(|l| l.split_once(sep))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect()
-}
-
-/// A port free for both UDP and TCP on 127.0.0.1 (DNS needs both), not in `avoid`.
-fn free_dns_port(avoid: &[u16]) -> u16 {
-    for _ in 0..100 {
-        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind udp 127.0.0.1:0");
-        let port = udp.local_addr().unwrap().port();
-        if !avoid.contains(&port) && TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no free DNS port on 127.0.0.1");
-}
-
-/// A TCP port free on [::1] and on every `SMTP_NET.N` listener address, not in `avoid`. Random
-/// ports let several stacks (or other engineers' tests) share the machine.
-fn free_smtp_port(avoid: &[u16]) -> u16 {
-    'outer: for _ in 0..100 {
-        let v6 =
-            TcpListener::bind(SocketAddr::from((Ipv6Addr::LOCALHOST, 0))).expect("bind [::1]:0");
-        let port = v6.local_addr().unwrap().port();
-        if avoid.contains(&port) {
-            continue;
-        }
-        for n in 1..=SMTP_LISTENERS {
-            if TcpListener::bind(format!("{SMTP_NET}.{n}:{port}")).is_err() {
-                continue 'outer;
-            }
-        }
-        return port;
-    }
-    panic!("no free SMTP port on {SMTP_NET}.1-{SMTP_LISTENERS} and [::1]");
-}
 
 // ---------------------------------------------------------------------------------------------
 // Running the CLI and judging its JSON.

@@ -2,3 +2,4 @@
 
 pub mod dns_server;
 pub mod smtp_server;
+pub mod stack;
