@@ -10,6 +10,7 @@
 //! - `web`: the HTTP side (routes, basic auth, TLS, web config fixtures, shutdown, slow clients).
 
 mod dns;
+mod exporter;
 mod probe;
 mod scheduler;
 mod smtp;
