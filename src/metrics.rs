@@ -300,3 +300,20 @@ fn add_report(f: &mut Families, item: &LabelledReport<'_>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::PROBE_METRICS;
+
+    /// The README's metric table is the documentation users read: it must list every family.
+    #[test]
+    fn readme_documents_every_metric() {
+        let readme = include_str!("../README.md");
+        for (name, _) in PROBE_METRICS {
+            assert!(
+                readme.contains(&format!("| `{name}` |")),
+                "README.md's metric table lacks {name}"
+            );
+        }
+    }
+}
