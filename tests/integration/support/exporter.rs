@@ -1,0 +1,231 @@
+//! The `dane_exporter` binary as a process, and a reader for its text exposition: shared by the
+//! exporter and alerting end-to-end tests.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::stack::Stack;
+
+/// A running `dane_exporter` process, killed when dropped.
+pub struct Exporter {
+    /// The process.
+    pub child: Child,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its configuration file.
+    pub config: PathBuf,
+}
+
+impl Drop for Exporter {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+impl Exporter {
+    pub fn start(config: &Path) -> Exporter {
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_dane_exporter"))
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--web.listen-address={addr}"))
+            .arg("--log.format=json")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starting dane_exporter");
+        let exporter = Exporter {
+            child,
+            addr,
+            config: config.to_path_buf(),
+        };
+        exporter.wait_for(Duration::from_secs(30), "ready", |e| {
+            e.get("/-/ready").0 == 200
+        });
+        exporter
+    }
+
+    /// One HTTP/1.1 request; returns status and body.
+    pub fn request(&self, method: &str, path: &str) -> (u16, String) {
+        let mut stream = match TcpStream::connect_timeout(&self.addr, Duration::from_secs(5)) {
+            Ok(stream) => stream,
+            Err(_) => return (0, String::new()),
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
+        let _ = write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+            self.addr
+        );
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        let status = response
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let body = response
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default();
+        (status, body)
+    }
+
+    pub fn get(&self, path: &str) -> (u16, String) {
+        self.request("GET", path)
+    }
+
+    pub fn metrics(&self) -> Metrics {
+        let (status, body) = self.get("/metrics");
+        assert_eq!(status, 200, "GET /metrics");
+        Metrics::parse(&body)
+    }
+
+    pub fn wait_for(&self, limit: Duration, what: &str, done: impl Fn(&Exporter) -> bool) {
+        let began = Instant::now();
+        while !done(self) {
+            assert!(
+                began.elapsed() < limit,
+                "exporter: not {what} after {limit:?}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+}
+
+/// A parsed text exposition: series (name plus sorted labels) to value.
+pub struct Metrics {
+    /// The exposition as scraped.
+    pub text: String,
+    /// Every sample: name, labels, value.
+    pub series: Vec<(String, BTreeMap<String, String>, f64)>,
+}
+
+impl Metrics {
+    pub fn parse(text: &str) -> Metrics {
+        let mut series = Vec::new();
+        for line in text
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+        {
+            let (head, value) = line.rsplit_once(' ').expect("name value");
+            let value: f64 = value.parse().expect("a number");
+            let (name, labels) = match head.split_once('{') {
+                Some((name, rest)) => (name, parse_labels(rest.trim_end_matches('}'))),
+                None => (head, BTreeMap::new()),
+            };
+            series.push((name.to_string(), labels, value));
+        }
+        Metrics {
+            text: text.to_string(),
+            series,
+        }
+    }
+
+    /// Values of `name` whose labels include all of `labels`.
+    pub fn values(&self, name: &str, labels: &[(&str, &str)]) -> Vec<f64> {
+        self.series
+            .iter()
+            .filter(|(n, l, _)| {
+                n == name
+                    && labels
+                        .iter()
+                        .all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v))
+            })
+            .map(|(_, _, v)| *v)
+            .collect()
+    }
+
+    /// The single value of `name` with `labels`; panics with the scrape when not exactly one.
+    pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        let values = self.values(name, labels);
+        assert_eq!(
+            values.len(),
+            1,
+            "{name}{labels:?}: expected one series, found {values:?}\n{}",
+            self.text
+        );
+        values[0]
+    }
+}
+
+pub fn parse_labels(text: &str) -> BTreeMap<String, String> {
+    let mut labels = BTreeMap::new();
+    let mut rest = text;
+    while let Some((key, after)) = rest.split_once("=\"") {
+        let end = after.find('"').expect("closing quote");
+        labels.insert(
+            key.trim_start_matches(',').to_string(),
+            after[..end].to_string(),
+        );
+        rest = &after[end + 1..];
+    }
+    labels
+}
+
+pub fn promtool_check(exposition: &str) {
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool (tests/stack/install-deps.sh installs it)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(exposition.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Writes an exporter configuration probing `inbound` and `outbound` domains of the stack every
+/// 10 s (the shortest interval the configuration allows); inbound targets get `team: mail`.
+pub fn write_config(path: &Path, stack: &Stack, inbound: &[&str], outbound: &[&str]) {
+    let mut text = format!(
+        "global:\n  interval: 10s\n  timeout: 8s\n  step_timeout: 3s\n  concurrency: 4\n  \
+         nameservers: [\"{}\"]\n  smtp_port: {}\n  ehlo_name: probe.test\n\
+         probe_allow: [\"*.test\"]\n",
+        stack.var("RESOLVER"),
+        stack.var("SMTP_PORT")
+    );
+    text.push_str("inbound:\n");
+    for domain in inbound {
+        text.push_str(&format!(
+            "  - domain: {domain}\n    labels: {{team: mail}}\n"
+        ));
+    }
+    text.push_str("outbound:\n");
+    for domain in outbound {
+        text.push_str(&format!("  - domain: {domain}\n"));
+    }
+    std::fs::write(path, text).unwrap();
+}
