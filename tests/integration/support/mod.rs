@@ -1,5 +1,6 @@
 //! In-process fixtures shared by the integration tests.
 
+pub mod dashboards;
 pub mod dns_server;
 pub mod smtp_server;
 pub mod stack;
