@@ -6,6 +6,8 @@
 //!   substituted, parses with `promql-parser`, and every metric it selects is one the exporter
 //!   exposes (`dane_exporter::metrics::PROBE_METRICS` plus its self metrics), so renaming a metric
 //!   breaks this test;
+//! - every label a selector matches on or a `by (...)` groups by exists on that metric in the
+//!   exposition of real probes (signed-zone and STARTTLS fixtures, a passing and a failing domain);
 //! - structure: unique panel ids, the `${datasource}` variable everywhere, the variables the issue
 //!   asks for, every referenced variable defined, stable uids and tags, red/orange thresholds on
 //!   every "days left" field, links only to dashboards that exist.
@@ -498,4 +500,188 @@ fn dashboards_are_structurally_sound() {
             );
         }
     }
+}
+
+/// Labels a selector or an aggregation of the dashboards uses, per metric.
+#[derive(Default)]
+struct LabelUses {
+    /// (metric, label) from selector matchers.
+    matchers: Vec<(String, String)>,
+    /// (metrics aggregated over, label) from `by (...)` clauses.
+    grouping: Vec<(BTreeSet<String>, String)>,
+}
+
+impl ExprVisitor for LabelUses {
+    type Error = String;
+
+    fn pre_visit(&mut self, expr: &Expr) -> Result<bool, String> {
+        match expr {
+            Expr::VectorSelector(vs)
+            | Expr::MatrixSelector(promql_parser::parser::MatrixSelector { vs, .. }) => {
+                let name = vs.name.clone().unwrap_or_default();
+                for m in &vs.matchers.matchers {
+                    if m.name != "__name__" {
+                        self.matchers.push((name.clone(), m.name.clone()));
+                    }
+                }
+            }
+            Expr::Aggregate(aggregate) => {
+                if let Some(promql_parser::parser::LabelModifier::Include(labels)) =
+                    &aggregate.modifier
+                {
+                    let mut inner = MetricNames(BTreeSet::new());
+                    walk_expr(&mut inner, &aggregate.expr)?;
+                    for label in &labels.labels {
+                        self.grouping.push((inner.0.clone(), label.to_string()));
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(true)
+    }
+}
+
+/// Exposition of real probes: a DNSSEC-signed private root (hickory-server fixture) and a STARTTLS
+/// listener; `pass.test` authenticates (with a next-key record), `fail.test` publishes a TLSA
+/// record for another key only. Returns metric name -> label names seen.
+async fn exported_labels() -> BTreeMap<String, BTreeSet<String>> {
+    use std::time::Duration;
+
+    use dane_exporter::dns::{DnsClient, DnsSettings, DnssecMode};
+    use dane_exporter::metrics::{probe_families, LabelledReport};
+    use dane_exporter::probe::Prober;
+    use dane_exporter::report::Direction;
+    use dane_exporter::smtp::SmtpSettings;
+
+    use crate::support::dns_server::DnsFixture;
+    use crate::support::smtp_server::{self_signed, FixtureConfig, SmtpFixture};
+
+    let spki = |cert: &crate::support::smtp_server::TestCert| {
+        hex::encode(ring::digest::digest(
+            &ring::digest::SHA256,
+            cert.leaf_spki(),
+        ))
+    };
+    let good = self_signed(&["mx.pass.test"]);
+    let other = self_signed(&["mx.pass.test"]);
+    let mut config = FixtureConfig::new(good.clone());
+    config.bind = "127.0.0.31:0".parse().unwrap();
+    let smtp = SmtpFixture::start(config).await;
+    let p = smtp.port();
+    let (good, other) = (spki(&good), spki(&other));
+    let zone = format!(
+        r#"
+.                        3600 IN SOA  ns.test. hostmaster.test. 1 3600 600 86400 300
+.                        3600 IN NS   ns.test.
+ns.test.                 3600 IN A    127.0.0.1
+pass.test.                300 IN MX   10 mx.pass.test.
+mx.pass.test.             300 IN A    127.0.0.31
+_{p}._tcp.mx.pass.test.   300 IN TLSA 3 1 1 {good}
+_{p}._tcp.mx.pass.test.   300 IN TLSA 3 1 1 {other}
+fail.test.                300 IN MX   10 mx.fail.test.
+mx.fail.test.             300 IN A    127.0.0.31
+_{p}._tcp.mx.fail.test.   300 IN TLSA 3 1 1 {other}
+"#
+    );
+    let dns = DnsFixture::builder().zone(".", &zone).start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let settings = DnsSettings {
+        mode: DnssecMode::Validate,
+        nameservers: vec![dns.addr()],
+        trust_anchor_file: Some(dns.trust_anchor_file(dir.path())),
+        timeout: Duration::from_secs(3),
+    };
+    let prober = Prober::new(
+        DnsClient::new(&settings).unwrap(),
+        SmtpSettings {
+            port: p,
+            ehlo_name: "probe.test".into(),
+            step_timeout: Duration::from_secs(3),
+        },
+    );
+    let reports = vec![
+        prober.probe_domain("pass.test").await,
+        prober.probe_domain("fail.test").await,
+    ];
+    let extra = BTreeMap::new();
+    let labelled: Vec<LabelledReport<'_>> = reports
+        .iter()
+        .map(|report| LabelledReport {
+            direction: Direction::Inbound,
+            extra_labels: &extra,
+            report,
+        })
+        .collect();
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for family in probe_families(&labelled) {
+        let labels = out.entry(family.name().to_string()).or_default();
+        for metric in family.get_metric() {
+            labels.extend(metric.get_label().iter().map(|l| l.name().to_string()));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn every_label_the_dashboards_use_is_exported() {
+    let mut exported = exported_labels().await;
+    // The probes above must have exercised (nearly) every metric, failures included.
+    let missing: Vec<&str> = PROBE_METRICS
+        .iter()
+        .map(|(n, _)| *n)
+        .filter(|n| !exported.contains_key(*n))
+        .collect();
+    assert!(
+        missing.iter().all(|n| *n == "dane_probe_warning_info"),
+        "the fixture did not produce {missing:?}"
+    );
+    // Failures and warnings are rendered by the same code (src/metrics.rs) with the same labels;
+    // a label whose value is empty (a finding without an address) is left out of a series, so
+    // take the union of what both showed.
+    let findings: BTreeSet<String> = ["dane_probe_failure_info", "dane_probe_warning_info"]
+        .iter()
+        .flat_map(|n| exported.get(*n).cloned().unwrap_or_default())
+        .collect();
+    for name in ["dane_probe_failure_info", "dane_probe_warning_info"] {
+        exported.insert(name.into(), findings.clone());
+    }
+    exported.insert(
+        "dane_exporter_build_info".into(),
+        ["version".to_string()].into(),
+    );
+    // Target labels Prometheus adds to every series.
+    for labels in exported.values_mut() {
+        labels.extend(["job".to_string(), "instance".to_string()]);
+    }
+    let target_labels: BTreeSet<String> = ["job".to_string(), "instance".to_string()].into();
+
+    let mut problems = Vec::new();
+    for path in dashboard_files() {
+        for query in queries_for(&path, DEFAULT_DOMAIN) {
+            let ast = parser::parse(&query.expr).expect("parses (checked elsewhere)");
+            let mut uses = LabelUses::default();
+            walk_expr(&mut uses, &ast).unwrap();
+            let labels_of = |metric: &str| exported.get(metric).unwrap_or(&target_labels);
+            for (metric, label) in &uses.matchers {
+                if !labels_of(metric).contains(label) {
+                    problems.push(format!(
+                        "{}: {}: {metric} has no label {label}",
+                        path.display(),
+                        query.origin
+                    ));
+                }
+            }
+            for (metrics, label) in &uses.grouping {
+                if !metrics.iter().any(|m| labels_of(m).contains(label)) {
+                    problems.push(format!(
+                        "{}: {}: by ({label}) over {metrics:?}, which have no such label",
+                        path.display(),
+                        query.origin
+                    ));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
