@@ -600,7 +600,7 @@ _{p}._tcp.mx.fail.test.   300 IN TLSA 3 1 1 {other}
             step_timeout: Duration::from_secs(3),
         },
     );
-    let reports = vec![
+    let reports = [
         prober.probe_domain("pass.test").await,
         prober.probe_domain("fail.test").await,
     ];
