@@ -2,6 +2,8 @@
 //!
 //! - `support/`: in-process fixtures: a DNSSEC-signed zone served by hickory-server, a STARTTLS
 //!   listener with rcgen certificates.
+//! - `dashboards`: the Grafana dashboards in `dashboards/`: Grafana's JSON Schema, every PromQL
+//!   expression parses and uses only metrics the exporter exposes, structure.
 //! - `dns`: the DNS backends against the signed-zone fixture.
 //! - `smtp`: the SMTP dialogue against the STARTTLS fixture and against misbehaving servers.
 //! - `probe`: whole-domain probes against both fixtures together.
@@ -9,6 +11,7 @@
 //!   Postfix smtpd doing STARTTLS, driven through the `dane_exporter check` binary.
 //! - `web`: the HTTP side (routes, basic auth, TLS, web config fixtures, shutdown, slow clients).
 
+mod dashboards;
 mod dns;
 mod exporter;
 mod probe;
