@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::dashboards::dashboard_queries;
+use crate::support::dashboards::{dashboard_files, queries_for};
 use crate::support::exporter::{free_port, write_config, Exporter};
 use crate::support::stack::{Stack, TlsaChange};
 
@@ -263,7 +263,11 @@ fn alerts_reach_alertmanager_and_dashboards_query_real_data() {
     }
 
     // Every dashboard query parses on the real Prometheus and returns data.
-    let queries = dashboard_queries(&project_dir("dashboards"), "ok311.test", "inbound");
+    let queries: Vec<(String, String)> = dashboard_files()
+        .iter()
+        .flat_map(|file| queries_for(file, "ok311.test"))
+        .map(|q| (q.origin, q.expr))
+        .collect();
     assert!(!queries.is_empty());
     let mut empty = Vec::new();
     for (panel, expr) in &queries {
