@@ -9,6 +9,7 @@
 //! - `probe`: whole-domain probes against both fixtures together.
 //! - `stack`: the real stack: NSD with ldns-signed zones under a private root, a validating unbound,
 //!   Postfix smtpd doing STARTTLS, driven through the `dane_exporter check` binary.
+//! - `stack_changes`: the real stack with a TLSA record broken and repaired while it runs.
 //! - `web`: the HTTP side (routes, basic auth, TLS, web config fixtures, shutdown, slow clients).
 
 mod dashboards;
@@ -18,5 +19,6 @@ mod probe;
 mod scheduler;
 mod smtp;
 mod stack;
+mod stack_changes;
 mod support;
 mod web;

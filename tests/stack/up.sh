@@ -10,6 +10,8 @@
 #
 # Usage: up.sh RUNDIR    (RUNDIR: an empty or new directory; absolute or relative)
 # Ports can be overridden for parallel stacks: STACK_NSD_PORT, STACK_UNBOUND_PORT, STACK_SMTP_PORT.
+# STACK_TTL: TTL (and negative TTL) of every record, default 30 s: short, so that a change made by
+# set-tlsa.sh reaches caches that honour TTLs (hickory in validate mode) within ~30 s.
 # STACK_OWNER_PID: stop the stack by itself when that process exits (see the watchdog below).
 # On success RUNDIR/env holds KEY=VALUE lines (see the end of this file). On failure everything
 # started so far is stopped again (down.sh) and the relevant logs are printed to stderr.
@@ -167,7 +169,8 @@ for k in "${!TLSA[@]}"; do echo "$k ${TLSA[$k]}"; done | sort >"$RUNDIR/tlsa.txt
 # ---------------------------------------------------------------------------------------------
 # Zones. Children first: each parent needs its children's DS records.
 # ---------------------------------------------------------------------------------------------
-TTL=300
+TTL=${STACK_TTL:-30}
+[[ $TTL =~ ^[0-9]+$ ]] || { echo "up.sh: STACK_TTL must be a number of seconds" >&2; exit 2; }
 NOW=$(date -u +%s)
 VALID=(-i $((NOW - 3600)) -e $((NOW + 14 * 86400)))
 EXPIRED=(-i $((NOW - 30 * 86400)) -e $((NOW - 86400)))   # ended yesterday: RRSIGs are stale
@@ -188,6 +191,9 @@ zone_head() {
 # sign ORIGIN [ldns-signzone options...]: signs zones/ORIGIN.zone into .signed with a fresh
 # ECDSAP256SHA256 key (one SEP key signs everything: a CSK) and prints the DS (SHA-256) for the
 # parent. Default validity unless the options say otherwise.
+# Also writes zones/ORIGIN.zone.resign ("KEY [options without -i/-e]") so that set-tlsa.sh can
+# re-sign the zone later with the same key (the DS in the parent stays valid). Scenarios whose
+# signed zone is deliberately broken remove that file: re-signing would repair them.
 sign() {
   local origin=$1 key file
   shift
@@ -197,6 +203,14 @@ sign() {
   local opts=("$@")
   ((${#opts[@]})) || opts=("${VALID[@]}")
   ldns-signzone "${opts[@]}" -f "$file.signed" "$file" "$KEYS/$key"
+  local keep=() i
+  for ((i = 0; i < ${#opts[@]}; i++)); do
+    case ${opts[i]} in
+      -i | -e) ((i += 1)) ;; # validity is recomputed at re-signing time
+      *) keep+=("${opts[i]}") ;;
+    esac
+  done
+  echo "$key ${keep[*]}" >"$file.resign"
   ldns-key2ds -n -2 "$KEYS/$key.key"
 }
 
@@ -250,6 +264,7 @@ DS_OF[bogus]=$(sign bogus.test.)
 decoy_hex=${TLSA[bogus_decoy]##* } real_hex=${TLSA[bogus]##* }
 sed -i "s/$decoy_hex/$real_hex/I" "$ZONES/bogus.test.zone.signed"
 grep -qi "$real_hex" "$ZONES/bogus.test.zone.signed"   # the edit must have happened
+rm "$ZONES/bogus.test.zone.resign"   # re-signing would turn the tampered record valid
 
 # insecure: unsigned child, no DS in test. (a provably insecure delegation), TLSA that matches.
 simple_zone insecure 10 insecure
@@ -305,6 +320,7 @@ expired_ds=$(sign _tcp.mx.expiredsig.test. "${EXPIRED[@]}")
 CHILDREN+=(expiredsig)
 SUBCUTS+=("_tcp.mx.expiredsig.test.")
 DS_OF[expiredsig]=$(sign expiredsig.test.)
+rm "$ZONES/_tcp.mx.expiredsig.test.zone.resign"   # re-signing would renew the expired RRSIGs
 
 # insecuremx / insecuremxbad: unsigned zones (no DS) whose MX points at hosts in signed zones with
 # TLSA (a matching one, and mx2.twomx.test's mismatching one). Postfix 3.6+
@@ -333,6 +349,7 @@ DS_OF[unusable]=$(sign unusable.test.)
 # of trust breaks at the delegation, so even the MX lookup is bogus.
 simple_zone brokends 1 ok311
 sign brokends.test. >/dev/null
+rm "$ZONES/brokends.test.zone.resign"   # the broken chain is the point; not for set-tlsa.sh
 other_key=$(cd "$KEYS" && ldns-keygen -a ECDSAP256SHA256 -k brokends.test.)
 DS_OF[brokends]=$(ldns-key2ds -n -2 "$KEYS/$other_key.key")
 
@@ -368,7 +385,9 @@ ALL_ZONES+=("${SUBCUTS[@]}")
 zonefile_of() { if [[ $1 == "." ]]; then echo root.zone.signed; else echo "${1%.}.zone.signed"; fi; }
 
 # ---------------------------------------------------------------------------------------------
-# NSD: everything under RUNDIR, no privilege drop (nothing to protect in a test), no remote control.
+# NSD: everything under RUNDIR, no privilege drop (nothing to protect in a test). Remote control
+# on a unix socket (no TLS keys needed, unlike a TCP control port): set-tlsa.sh reloads one zone
+# with `nsd-control -c NSD_CONFIG reload ZONE`.
 # ---------------------------------------------------------------------------------------------
 NSD_CONF=$RUNDIR/nsd/nsd.conf
 {
@@ -391,7 +410,8 @@ server:
   verbosity: 1
   hide-version: yes
 remote-control:
-  control-enable: no
+  control-enable: yes
+  control-interface: "$RUNDIR/nsd/control.sock"
 EOF
   for z in "${ALL_ZONES[@]}"; do
     printf 'zone:\n  name: "%s"\n  zonefile: "%s"\n' "$z" "$(zonefile_of "$z")"
@@ -433,8 +453,12 @@ server:
   module-config: "validator iterator"
   qname-minimisation: yes
   prefetch: no
+# Remote control on a unix socket without certificates: set-tlsa.sh flushes a changed zone from
+# the cache (unbound-control -c UNBOUND_CONFIG flush_zone ZONE).
 remote-control:
-  control-enable: no
+  control-enable: yes
+  control-interface: "$RUNDIR/unbound/control.sock"
+  control-use-cert: no
 EOF
   # NS records say ns.test. (port 53): every zone cut needs a stub with the real port. The stub
   # for "." replaces the built-in root hints (a root-hints file as well makes unbound ignore the
@@ -594,5 +618,8 @@ NSD_PID_FILE=$RUNDIR/nsd/nsd.pid
 UNBOUND_PID_FILE=$RUNDIR/unbound/unbound.pid
 POSTFIX_CONFIG=$PF_ETC
 POSTFIX_PID_FILE=$PF/spool/pid/master.pid
+NSD_CONFIG=$NSD_CONF
+UNBOUND_CONFIG=$UB_CONF
+STACK_TTL=$TTL
 EOF
 trap - ERR

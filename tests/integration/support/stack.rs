@@ -99,6 +99,62 @@ impl Stack {
     pub fn var(&self, key: &str) -> &str {
         &self.env[key]
     }
+
+    /// Changes the TLSA records of one scenario zone while the stack runs, via
+    /// `tests/stack/set-tlsa.sh`: the zone (`{scenario}.test.`) is edited, gets a higher SOA serial,
+    /// is re-signed with its own key (a secure answer, never bogus), reloaded by NSD and flushed
+    /// from unbound's cache. Returns once NSD and unbound (with AD) both serve the new records,
+    /// typically in well under a second. Records carry `STACK_TTL` (30 s by default), so a
+    /// TTL-honouring cache (validate mode) sees the change within that time.
+    ///
+    /// `scenario` is a domain label of the scenario table without `.test` (`"ok311"`, `"stale"`,
+    /// `"twomx"`, ...); the deliberately broken zones (bogus, brokends, expiredsig) and zones without
+    /// TLSA records are refused. Panics with the script's stderr when it fails.
+    pub fn set_tlsa(&self, scenario: &str, action: TlsaChange) {
+        let started = Instant::now();
+        let out = Command::new("bash")
+            .arg(script("set-tlsa.sh"))
+            .arg(&self.dir)
+            .arg(scenario)
+            .arg(action.as_arg())
+            .stdin(Stdio::null())
+            .output()
+            .expect("running tests/stack/set-tlsa.sh");
+        if !out.status.success() {
+            panic!(
+                "tests/stack/set-tlsa.sh {scenario} {} failed ({}):\n--- stderr\n{}\n--- stdout\n{}",
+                action.as_arg(),
+                out.status,
+                String::from_utf8_lossy(&out.stderr),
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
+        eprintln!(
+            "stack: {scenario} TLSA {} in {:.2?}",
+            action.as_arg(),
+            started.elapsed()
+        );
+    }
+}
+
+/// What [`Stack::set_tlsa`] does to a scenario's TLSA records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlsaChange {
+    /// Every TLSA RRset of the zone becomes a single `3 1 1` record for a fresh key that no
+    /// listener serves: DANE fails with `tlsa_mismatch`, the answer stays DNSSEC-secure.
+    Break,
+    /// The records up.sh published (matching the listener) come back.
+    Repair,
+}
+
+impl TlsaChange {
+    /// The script's action argument.
+    fn as_arg(self) -> &'static str {
+        match self {
+            TlsaChange::Break => "break",
+            TlsaChange::Repair => "repair",
+        }
+    }
 }
 
 impl Drop for Stack {
