@@ -90,7 +90,9 @@ impl DaneExporter {
             .map(|t| t.interval)
             .min()
             .unwrap_or(config.global.interval);
-        let runner = Arc::new(ProberRunner::new(&targets, shortest)?);
+        // Half the shortest interval: an MX host shared by many domains is probed at most about
+        // twice per interval, and no probe reuses a STARTTLS session older than half an interval.
+        let runner = Arc::new(ProberRunner::new(&targets, shortest / 2)?);
         let adhoc_target = config.adhoc_target("adhoc.invalid", Direction::Inbound);
         let adhoc = Arc::new(ProberRunner::new(
             std::slice::from_ref(&adhoc_target),

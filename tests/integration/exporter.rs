@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use crate::support::exporter::{promtool_check, write_config, Exporter, Metrics};
-use crate::support::stack::Stack;
+use crate::support::stack::{Stack, TlsaChange};
 
 #[test]
 fn exporter_end_to_end_on_the_real_stack() {
@@ -127,6 +127,37 @@ fn exporter_end_to_end_on_the_real_stack() {
         exporter.get("/probe?target=stale.test&module=sideways").0,
         400
     );
+
+    // A TLSA record broken in the live zone flips the gauges within one interval (10 s, plus the
+    // probe itself), and its repair flips them back.
+    let flipped = |expected: f64| {
+        move |e: &Exporter| {
+            let m = e.metrics();
+            m.values("dane_tlsa_match", &[("domain", "ok311.test")]) == vec![expected]
+                && success_of(&m, "ok311.test") == Some(expected)
+        }
+    };
+    stack.set_tlsa("ok311", TlsaChange::Break);
+    let broken_at = Instant::now();
+    exporter.wait_for(Duration::from_secs(15), "flipped to 0", flipped(0.0));
+    eprintln!(
+        "exporter: mismatch seen {:.1?} after the break",
+        broken_at.elapsed()
+    );
+    let m = exporter.metrics();
+    assert_eq!(
+        m.value(
+            "dane_probe_failure_info",
+            &[
+                ("domain", "ok311.test"),
+                ("reason", "tlsa_mismatch"),
+                ("mx", "mx.ok311.test")
+            ]
+        ),
+        1.0
+    );
+    stack.set_tlsa("ok311", TlsaChange::Repair);
+    exporter.wait_for(Duration::from_secs(15), "flipped back to 1", flipped(1.0));
 
     // A bad configuration is refused and the running one stays.
     std::fs::write(&config, "global:\n  interval: soon\n").unwrap();
