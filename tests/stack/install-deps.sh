@@ -16,7 +16,8 @@ packages=(
   openssl       # certificates and TLSA digests; s_client for cross-checks
   dnsutils      # dig, for readiness checks and cross-checks
   util-linux    # unshare (crosscheck.sh: posttls-finger with a private /etc/resolv.conf)
-  prometheus    # promtool: `promtool check metrics` on the exporter's scrape output
+  prometheus    # promtool (check metrics, check/test rules) and the end-to-end Prometheus
+  prometheus-alertmanager  # the end-to-end Alertmanager that must deliver our alerts
   curl          # scraping the exporter in the end-to-end test
 )
 
