@@ -10,6 +10,9 @@ bash tests/stack/install-deps.sh
 # The components rustup may lack on a minimal toolchain.
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
+# Alert rules: promtool check rules and every promtool test rules case.
+bash tests/alerts.sh
+
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --all-targets --locked

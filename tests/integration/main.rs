@@ -12,6 +12,7 @@
 //! - `stack_changes`: the real stack with a TLSA record broken and repaired while it runs.
 //! - `web`: the HTTP side (routes, basic auth, TLS, web config fixtures, shutdown, slow clients).
 
+mod alerting;
 mod dashboards;
 mod dns;
 mod exporter;
