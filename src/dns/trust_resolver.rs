@@ -9,7 +9,7 @@
 //!
 //! Trusting AD is only sound when the path to the resolver is trusted (loopback, RFC 7672 2.1.1);
 //! that is the operator's choice of nameserver, not something this module can check.
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,9 +24,8 @@ use super::answer::{self, Denial};
 use super::ede::{ExtendedDnsError, EDE_OPTION_CODE};
 use super::{
     guard, nameservers, normalize_name, Answer, DnsSettings, DnsSetupError, DnssecStatus,
-    LookupError, MxRecord, RecordType, Response,
+    LookupError, RecordType, Response,
 };
-use crate::dane::TlsaRecord;
 
 /// EDNS UDP payload size advertised: the DNS Flag Day 2020 value, small enough to avoid IP
 /// fragmentation; larger answers come over TCP.
@@ -72,20 +71,9 @@ impl AdResolver {
         })
     }
 
-    pub(super) async fn lookup_mx(&self, domain: &str) -> Answer<MxRecord> {
-        self.lookup(domain, RecordType::Mx, answer::mx_record).await
-    }
-
-    pub(super) async fn lookup_tlsa(&self, name: &str) -> Answer<TlsaRecord> {
-        self.lookup(name, RecordType::Tlsa, answer::tlsa_record)
-            .await
-    }
-
-    pub(super) async fn lookup_addresses(&self, host: &str, rtype: RecordType) -> Answer<IpAddr> {
-        self.lookup(host, rtype, answer::ip_address).await
-    }
-
-    async fn lookup<T: Send + 'static>(
+    /// One RRset of `rtype` at `name`, each record turned into a `T` by `convert`; the typed
+    /// lookups live on [`super::DnsClient`].
+    pub(super) async fn lookup<T: Send + 'static>(
         &self,
         name: &str,
         rtype: RecordType,

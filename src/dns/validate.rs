@@ -14,7 +14,7 @@
 //! Caching: hickory's response cache stays on, bounded, and honours TTLs. The exporter re-probes
 //! every few minutes; an answer cached within its TTL is exactly what a real MTA sees, and the
 //! cached DNSKEY/DS RRsets spare the nameserver a full chain walk on every probe.
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,9 +31,8 @@ use hickory_resolver::TokioResolver;
 use super::answer::{self, Denial};
 use super::{
     guard, nameservers, normalize_name, Answer, DnsSettings, DnsSetupError, DnssecStatus,
-    LookupError, MxRecord, RecordSet, RecordType, Response,
+    LookupError, RecordSet, RecordType, Response,
 };
-use crate::dane::TlsaRecord;
 
 /// Entries of hickory's response cache. A probe touches a handful of names per domain, plus the
 /// DNSKEY/DS RRsets of their zones; this holds hundreds of domains without growing unbounded.
@@ -87,20 +86,9 @@ impl Validator {
         })
     }
 
-    pub(super) async fn lookup_mx(&self, domain: &str) -> Answer<MxRecord> {
-        self.lookup(domain, RecordType::Mx, answer::mx_record).await
-    }
-
-    pub(super) async fn lookup_tlsa(&self, name: &str) -> Answer<TlsaRecord> {
-        self.lookup(name, RecordType::Tlsa, answer::tlsa_record)
-            .await
-    }
-
-    pub(super) async fn lookup_addresses(&self, host: &str, rtype: RecordType) -> Answer<IpAddr> {
-        self.lookup(host, rtype, answer::ip_address).await
-    }
-
-    async fn lookup<T: Send + 'static>(
+    /// One RRset of `rtype` at `name`, each record turned into a `T` by `convert`; the typed
+    /// lookups live on [`super::DnsClient`].
+    pub(super) async fn lookup<T: Send + 'static>(
         &self,
         name: &str,
         rtype: RecordType,
