@@ -367,17 +367,26 @@ impl DnsClient {
         self.lookup(host, rtype, answer::ip_address).await
     }
 
-    /// The one place that picks the backend: both take the same converters from `answer`, so
-    /// the typed lookups above are written once for both modes.
+    /// The one place that picks the backend. The query name is checked here and the answer
+    /// labelled here, so the typed lookups above and this framing are written once for both
+    /// modes.
     async fn lookup<T: Send + 'static>(
         &self,
         name: &str,
         rtype: RecordType,
         convert: fn(&RData) -> Option<T>,
     ) -> Answer<T> {
-        match &self.backend {
-            Backend::TrustResolver(r) => r.lookup(name, rtype, convert).await,
-            Backend::Validate(v) => v.lookup(name, rtype, convert).await,
+        let result = match answer::query_name(name) {
+            Ok(qname) => match &self.backend {
+                Backend::TrustResolver(r) => r.lookup(qname, rtype, convert).await,
+                Backend::Validate(v) => v.lookup(qname, rtype, convert).await,
+            },
+            Err(e) => Err(e),
+        };
+        Answer {
+            name: normalize_name(name),
+            rtype,
+            result,
         }
     }
 }

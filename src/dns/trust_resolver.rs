@@ -23,8 +23,7 @@ use tokio::time::{timeout_at, Instant};
 use super::answer::{self, Denial};
 use super::ede::{ExtendedDnsError, EDE_OPTION_CODE};
 use super::{
-    guard, nameservers, normalize_name, Answer, DnsSettings, DnsSetupError, DnssecStatus,
-    LookupError, RecordType, Response,
+    guard, nameservers, DnsSettings, DnsSetupError, DnssecStatus, LookupError, RecordType, Response,
 };
 
 /// EDNS UDP payload size advertised: the DNS Flag Day 2020 value, small enough to avoid IP
@@ -71,29 +70,19 @@ impl AdResolver {
         })
     }
 
-    /// One RRset of `rtype` at `name`, each record turned into a `T` by `convert`; the typed
-    /// lookups live on [`super::DnsClient`].
+    /// One RRset of `rtype` at `qname`, each record turned into a `T` by `convert`; the typed
+    /// lookups and the query name checks live on [`super::DnsClient`].
     pub(super) async fn lookup<T: Send + 'static>(
         &self,
-        name: &str,
+        qname: Name,
         rtype: RecordType,
         convert: fn(&RData) -> Option<T>,
-    ) -> Answer<T> {
+    ) -> Result<Response<T>, LookupError> {
         let inner = Arc::clone(&self.inner);
-        let result = match answer::query_name(name) {
-            Ok(qname) => {
-                // The inner code keeps to the deadline itself; the guard's extra margin only
-                // catches a bug there, and turns a panic on hostile data into a failed lookup.
-                let hard_limit = inner.timeout + Duration::from_millis(250);
-                guarded_resolve(inner, qname, rtype, convert, hard_limit).await
-            }
-            Err(e) => Err(e),
-        };
-        Answer {
-            name: normalize_name(name),
-            rtype,
-            result,
-        }
+        // The inner code keeps to the deadline itself; the guard's extra margin only catches a
+        // bug there, and turns a panic on hostile data into a failed lookup.
+        let hard_limit = inner.timeout + Duration::from_millis(250);
+        guarded_resolve(inner, qname, rtype, convert, hard_limit).await
     }
 }
 

@@ -30,8 +30,8 @@ use hickory_resolver::TokioResolver;
 
 use super::answer::{self, Denial};
 use super::{
-    guard, nameservers, normalize_name, Answer, DnsSettings, DnsSetupError, DnssecStatus,
-    LookupError, RecordSet, RecordType, Response,
+    guard, nameservers, DnsSettings, DnsSetupError, DnssecStatus, LookupError, RecordSet,
+    RecordType, Response,
 };
 
 /// Entries of hickory's response cache. A probe touches a handful of names per domain, plus the
@@ -86,40 +86,30 @@ impl Validator {
         })
     }
 
-    /// One RRset of `rtype` at `name`, each record turned into a `T` by `convert`; the typed
-    /// lookups live on [`super::DnsClient`].
+    /// One RRset of `rtype` at `qname`, each record turned into a `T` by `convert`; the typed
+    /// lookups and the query name checks live on [`super::DnsClient`].
     pub(super) async fn lookup<T: Send + 'static>(
         &self,
-        name: &str,
+        qname: Name,
         rtype: RecordType,
         convert: fn(&RData) -> Option<T>,
-    ) -> Answer<T> {
-        let result = match answer::query_name(name) {
-            Ok(qname) => {
-                let resolver = Arc::clone(&self.resolver);
-                let qtype = answer::wire_type(rtype);
-                let millis = u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX);
-                let on_panic = |detail| LookupError::Indeterminate { detail };
-                guard::guarded(self.timeout, on_panic, async move {
-                    let outcome = resolver.lookup(qname.clone(), qtype).await;
-                    let result = interpret(outcome, &qname, qtype, convert, millis);
-                    if !matches!(result, Err(LookupError::Bogus { .. })) {
-                        return result;
-                    }
-                    match validate_links(&resolver, &qname, qtype, convert, millis).await {
-                        Some(rescued) => rescued,
-                        None => result,
-                    }
-                })
-                .await
+    ) -> Result<Response<T>, LookupError> {
+        let resolver = Arc::clone(&self.resolver);
+        let qtype = answer::wire_type(rtype);
+        let millis = u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX);
+        let on_panic = |detail| LookupError::Indeterminate { detail };
+        guard::guarded(self.timeout, on_panic, async move {
+            let outcome = resolver.lookup(qname.clone(), qtype).await;
+            let result = interpret(outcome, &qname, qtype, convert, millis);
+            if !matches!(result, Err(LookupError::Bogus { .. })) {
+                return result;
             }
-            Err(e) => Err(e),
-        };
-        Answer {
-            name: normalize_name(name),
-            rtype,
-            result,
-        }
+            match validate_links(&resolver, &qname, qtype, convert, millis).await {
+                Some(rescued) => rescued,
+                None => result,
+            }
+        })
+        .await
     }
 }
 
