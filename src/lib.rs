@@ -24,6 +24,7 @@
 //! - [`metrics`]: renders the latest reports as Prometheus metric families.
 //! - [`config`]: the YAML config file: targets by direction, global defaults, per-target overrides.
 //! - [`web`]: the HTTP side: /metrics, /probe, health, reload; TLS and basic auth from a web config.
+//! - [`yaml`]: what the config and web config readers share: the error naming file, line and key.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -42,3 +43,4 @@ pub mod store;
 mod tls;
 pub mod verdict;
 pub mod web;
+pub mod yaml;

@@ -6,68 +6,15 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::names::{DomainError, LabelNameError};
+use crate::yaml::{FileProblem, YamlFileError};
 
 /// Why a config file was not loaded. Renders as `FILE:LINE: KEY: PROBLEM`, e.g.
 /// `dane_exporter.yml:12: inbound[1].interval: invalid duration "5 minutez": expected a number and a
 /// unit, e.g. "5m"`.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("{}: cannot read config file: {source}", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// What the OS said.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The text is not YAML.
-    #[error("{}:{line}: YAML syntax error at column {column}: {message}", file.display())]
-    Syntax {
-        /// The file.
-        file: PathBuf,
-        /// 1-based line.
-        line: usize,
-        /// 1-based column.
-        column: usize,
-        /// The YAML parser's description.
-        message: String,
-    },
-    /// The YAML does not describe a valid configuration.
-    #[error("{}:{line}: {}{problem}", file.display(), KeyPrefix(key))]
-    Invalid {
-        /// The file.
-        file: PathBuf,
-        /// 1-based line of the offending key (or list item).
-        line: usize,
-        /// Path of the key, like `inbound[1].labels.team`; empty for the document itself.
-        key: String,
-        /// What is wrong.
-        problem: Problem,
-    },
-}
+pub type ConfigError = YamlFileError<Problem>;
 
-impl ConfigError {
-    /// The problem, for an [`ConfigError::Invalid`] error.
-    pub fn problem(&self) -> Option<&Problem> {
-        match self {
-            ConfigError::Invalid { problem, .. } => Some(problem),
-            ConfigError::Read { .. } | ConfigError::Syntax { .. } => None,
-        }
-    }
-}
-
-/// `KEY: `, or nothing for the document root.
-struct KeyPrefix<'a>(&'a str);
-
-impl fmt::Display for KeyPrefix<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            write!(f, "{}: ", self.0)
-        }
-    }
+impl FileProblem for Problem {
+    const FILE: &'static str = "config file";
 }
 
 /// A duration as humantime writes it (`5m`, `1m 30s`), for messages.

@@ -13,6 +13,7 @@ use super::error::{ConfigError, Problem};
 use super::names::{check_label_name, normalize_domain, parse_nameserver, DomainPattern};
 use super::{Config, Global, Overrides, TargetSpec, MAX_CONCURRENCY, MIN_INTERVAL};
 use crate::dns::DnssecMode;
+use crate::yaml::kind;
 
 const TOP_KEYS: &[&str] = &["global", "probe_allow", "inbound", "outbound"];
 const GLOBAL_KEYS: &[&str] = &[
@@ -381,23 +382,6 @@ fn data<'n, 'y>(node: &'n Node<'y>, loc: &Loc) -> Result<&'n YamlData<'y, Node<'
     match &node.data {
         YamlData::Tagged(..) => loc.fail(Problem::Tagged),
         data => Ok(data),
-    }
-}
-
-/// How a node's type is named in messages.
-fn kind(node: &Node<'_>) -> &'static str {
-    match &node.data {
-        YamlData::Value(Scalar::Null) => "nothing (null)",
-        YamlData::Value(Scalar::Boolean(_)) => "a boolean",
-        YamlData::Value(Scalar::Integer(_)) => "an integer",
-        YamlData::Value(Scalar::FloatingPoint(_)) => "a floating-point number",
-        YamlData::Value(Scalar::String(_)) => "a string",
-        YamlData::Representation(..) => "a scalar",
-        YamlData::Sequence(_) => "a list",
-        YamlData::Mapping(_) => "a mapping",
-        YamlData::Tagged(..) => "a tagged value",
-        YamlData::Alias(_) => "an alias",
-        YamlData::BadValue => "an invalid value",
     }
 }
 

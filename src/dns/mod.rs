@@ -26,6 +26,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use hickory_proto::rr::RData;
 use serde::Serialize;
 
 use crate::dane::TlsaRecord;
@@ -352,25 +353,40 @@ impl DnsClient {
 
     /// MX RRset of `domain`.
     pub async fn lookup_mx(&self, domain: &str) -> Answer<MxRecord> {
-        match &self.backend {
-            Backend::TrustResolver(r) => r.lookup_mx(domain).await,
-            Backend::Validate(v) => v.lookup_mx(domain).await,
-        }
+        self.lookup(domain, RecordType::Mx, answer::mx_record).await
     }
 
     /// TLSA RRset at `name` (already `_port._tcp.`-prefixed), following CNAMEs.
     pub async fn lookup_tlsa(&self, name: &str) -> Answer<TlsaRecord> {
-        match &self.backend {
-            Backend::TrustResolver(r) => r.lookup_tlsa(name).await,
-            Backend::Validate(v) => v.lookup_tlsa(name).await,
-        }
+        self.lookup(name, RecordType::Tlsa, answer::tlsa_record)
+            .await
     }
 
     /// A (`RecordType::A`) or AAAA (`RecordType::Aaaa`) RRset of `host`, following CNAMEs.
     pub async fn lookup_addresses(&self, host: &str, rtype: RecordType) -> Answer<IpAddr> {
-        match &self.backend {
-            Backend::TrustResolver(r) => r.lookup_addresses(host, rtype).await,
-            Backend::Validate(v) => v.lookup_addresses(host, rtype).await,
+        self.lookup(host, rtype, answer::ip_address).await
+    }
+
+    /// The one place that picks the backend. The query name is checked here and the answer
+    /// labelled here, so the typed lookups above and this framing are written once for both
+    /// modes.
+    async fn lookup<T: Send + 'static>(
+        &self,
+        name: &str,
+        rtype: RecordType,
+        convert: fn(&RData) -> Option<T>,
+    ) -> Answer<T> {
+        let result = match answer::query_name(name) {
+            Ok(qname) => match &self.backend {
+                Backend::TrustResolver(r) => r.lookup(qname, rtype, convert).await,
+                Backend::Validate(v) => v.lookup(qname, rtype, convert).await,
+            },
+            Err(e) => Err(e),
+        };
+        Answer {
+            name: normalize_name(name),
+            rtype,
+            result,
         }
     }
 }

@@ -9,7 +9,7 @@
 //!
 //! Trusting AD is only sound when the path to the resolver is trusted (loopback, RFC 7672 2.1.1);
 //! that is the operator's choice of nameserver, not something this module can check.
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,10 +23,8 @@ use tokio::time::{timeout_at, Instant};
 use super::answer::{self, Denial};
 use super::ede::{ExtendedDnsError, EDE_OPTION_CODE};
 use super::{
-    guard, nameservers, normalize_name, Answer, DnsSettings, DnsSetupError, DnssecStatus,
-    LookupError, MxRecord, RecordType, Response,
+    guard, nameservers, DnsSettings, DnsSetupError, DnssecStatus, LookupError, RecordType, Response,
 };
-use crate::dane::TlsaRecord;
 
 /// EDNS UDP payload size advertised: the DNS Flag Day 2020 value, small enough to avoid IP
 /// fragmentation; larger answers come over TCP.
@@ -72,40 +70,19 @@ impl AdResolver {
         })
     }
 
-    pub(super) async fn lookup_mx(&self, domain: &str) -> Answer<MxRecord> {
-        self.lookup(domain, RecordType::Mx, answer::mx_record).await
-    }
-
-    pub(super) async fn lookup_tlsa(&self, name: &str) -> Answer<TlsaRecord> {
-        self.lookup(name, RecordType::Tlsa, answer::tlsa_record)
-            .await
-    }
-
-    pub(super) async fn lookup_addresses(&self, host: &str, rtype: RecordType) -> Answer<IpAddr> {
-        self.lookup(host, rtype, answer::ip_address).await
-    }
-
-    async fn lookup<T: Send + 'static>(
+    /// One RRset of `rtype` at `qname`, each record turned into a `T` by `convert`; the typed
+    /// lookups and the query name checks live on [`super::DnsClient`].
+    pub(super) async fn lookup<T: Send + 'static>(
         &self,
-        name: &str,
+        qname: Name,
         rtype: RecordType,
         convert: fn(&RData) -> Option<T>,
-    ) -> Answer<T> {
+    ) -> Result<Response<T>, LookupError> {
         let inner = Arc::clone(&self.inner);
-        let result = match answer::query_name(name) {
-            Ok(qname) => {
-                // The inner code keeps to the deadline itself; the guard's extra margin only
-                // catches a bug there, and turns a panic on hostile data into a failed lookup.
-                let hard_limit = inner.timeout + Duration::from_millis(250);
-                guarded_resolve(inner, qname, rtype, convert, hard_limit).await
-            }
-            Err(e) => Err(e),
-        };
-        Answer {
-            name: normalize_name(name),
-            rtype,
-            result,
-        }
+        // The inner code keeps to the deadline itself; the guard's extra margin only catches a
+        // bug there, and turns a panic on hostile data into a failed lookup.
+        let hard_limit = inner.timeout + Duration::from_millis(250);
+        guarded_resolve(inner, qname, rtype, convert, hard_limit).await
     }
 }
 

@@ -14,7 +14,7 @@
 //! Caching: hickory's response cache stays on, bounded, and honours TTLs. The exporter re-probes
 //! every few minutes; an answer cached within its TTL is exactly what a real MTA sees, and the
 //! cached DNSKEY/DS RRsets spare the nameserver a full chain walk on every probe.
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,10 +30,9 @@ use hickory_resolver::TokioResolver;
 
 use super::answer::{self, Denial};
 use super::{
-    guard, nameservers, normalize_name, Answer, DnsSettings, DnsSetupError, DnssecStatus,
-    LookupError, MxRecord, RecordSet, RecordType, Response,
+    guard, nameservers, DnsSettings, DnsSetupError, DnssecStatus, LookupError, RecordSet,
+    RecordType, Response,
 };
-use crate::dane::TlsaRecord;
 
 /// Entries of hickory's response cache. A probe touches a handful of names per domain, plus the
 /// DNSKEY/DS RRsets of their zones; this holds hundreds of domains without growing unbounded.
@@ -87,51 +86,30 @@ impl Validator {
         })
     }
 
-    pub(super) async fn lookup_mx(&self, domain: &str) -> Answer<MxRecord> {
-        self.lookup(domain, RecordType::Mx, answer::mx_record).await
-    }
-
-    pub(super) async fn lookup_tlsa(&self, name: &str) -> Answer<TlsaRecord> {
-        self.lookup(name, RecordType::Tlsa, answer::tlsa_record)
-            .await
-    }
-
-    pub(super) async fn lookup_addresses(&self, host: &str, rtype: RecordType) -> Answer<IpAddr> {
-        self.lookup(host, rtype, answer::ip_address).await
-    }
-
-    async fn lookup<T: Send + 'static>(
+    /// One RRset of `rtype` at `qname`, each record turned into a `T` by `convert`; the typed
+    /// lookups and the query name checks live on [`super::DnsClient`].
+    pub(super) async fn lookup<T: Send + 'static>(
         &self,
-        name: &str,
+        qname: Name,
         rtype: RecordType,
         convert: fn(&RData) -> Option<T>,
-    ) -> Answer<T> {
-        let result = match answer::query_name(name) {
-            Ok(qname) => {
-                let resolver = Arc::clone(&self.resolver);
-                let qtype = answer::wire_type(rtype);
-                let millis = u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX);
-                let on_panic = |detail| LookupError::Indeterminate { detail };
-                guard::guarded(self.timeout, on_panic, async move {
-                    let outcome = resolver.lookup(qname.clone(), qtype).await;
-                    let result = interpret(outcome, &qname, qtype, convert, millis);
-                    if !matches!(result, Err(LookupError::Bogus { .. })) {
-                        return result;
-                    }
-                    match validate_links(&resolver, &qname, qtype, convert, millis).await {
-                        Some(rescued) => rescued,
-                        None => result,
-                    }
-                })
-                .await
+    ) -> Result<Response<T>, LookupError> {
+        let resolver = Arc::clone(&self.resolver);
+        let qtype = answer::wire_type(rtype);
+        let millis = u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX);
+        let on_panic = |detail| LookupError::Indeterminate { detail };
+        guard::guarded(self.timeout, on_panic, async move {
+            let outcome = resolver.lookup(qname.clone(), qtype).await;
+            let result = interpret(outcome, &qname, qtype, convert, millis);
+            if !matches!(result, Err(LookupError::Bogus { .. })) {
+                return result;
             }
-            Err(e) => Err(e),
-        };
-        Answer {
-            name: normalize_name(name),
-            rtype,
-            result,
-        }
+            match validate_links(&resolver, &qname, qtype, convert, millis).await {
+                Some(rescued) => rescued,
+                None => result,
+            }
+        })
+        .await
     }
 }
 

@@ -36,6 +36,8 @@ use rustls::server::WebPkiClientVerifier;
 use rustls::{CipherSuite, NamedGroup, RootCertStore, ServerConfig, SupportedProtocolVersion};
 use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, YamlData};
 
+use crate::yaml::{kind, FileProblem, YamlFileError};
+
 /// The largest web config, certificate, key or CA file read; all are small text files, so a
 /// bigger one is a mistake (or a device file) rather than something to read to the end.
 const MAX_FILE_SIZE: u64 = 1024 * 1024;
@@ -177,64 +179,10 @@ fn read_bounded_bytes(path: &Path) -> std::io::Result<Vec<u8>> {
 }
 
 /// Why the web config was not loaded. Renders as `FILE:LINE: KEY: PROBLEM`.
-#[derive(Debug, thiserror::Error)]
-pub enum WebConfigError {
-    /// The file could not be read.
-    #[error("{}: cannot read web config file: {source}", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// What the OS said.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The text is not YAML.
-    #[error("{}:{line}: YAML syntax error at column {column}: {message}", file.display())]
-    Syntax {
-        /// The file.
-        file: PathBuf,
-        /// 1-based line.
-        line: usize,
-        /// 1-based column.
-        column: usize,
-        /// The YAML parser's description.
-        message: String,
-    },
-    /// The YAML is not a valid web config.
-    #[error("{}:{line}: {}{problem}", file.display(), KeyPrefix(key))]
-    Invalid {
-        /// The file.
-        file: PathBuf,
-        /// 1-based line of the offending key.
-        line: usize,
-        /// Path of the key, like `tls_server_config.key_file`; empty for the document.
-        key: String,
-        /// What is wrong.
-        problem: WebProblem,
-    },
-}
+pub type WebConfigError = YamlFileError<WebProblem>;
 
-impl WebConfigError {
-    /// The problem, for a [`WebConfigError::Invalid`] error.
-    pub fn problem(&self) -> Option<&WebProblem> {
-        match self {
-            WebConfigError::Invalid { problem, .. } => Some(problem),
-            WebConfigError::Read { .. } | WebConfigError::Syntax { .. } => None,
-        }
-    }
-}
-
-/// `KEY: `, or nothing for the document root.
-struct KeyPrefix<'a>(&'a str);
-
-impl fmt::Display for KeyPrefix<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            write!(f, "{}: ", self.0)
-        }
-    }
+impl FileProblem for WebProblem {
+    const FILE: &'static str = "web config file";
 }
 
 /// What is wrong at one place of a web config file.
@@ -386,22 +334,6 @@ struct Field<'n, 'y> {
     name: &'n str,
     loc: Loc,
     value: &'n Node<'y>,
-}
-
-fn kind(node: &Node<'_>) -> &'static str {
-    match &node.data {
-        YamlData::Value(Scalar::Null) => "nothing (null)",
-        YamlData::Value(Scalar::Boolean(_)) => "a boolean",
-        YamlData::Value(Scalar::Integer(_)) => "an integer",
-        YamlData::Value(Scalar::FloatingPoint(_)) => "a floating-point number",
-        YamlData::Value(Scalar::String(_)) => "a string",
-        YamlData::Representation(..) => "a scalar",
-        YamlData::Sequence(_) => "a list",
-        YamlData::Mapping(_) => "a mapping",
-        YamlData::Tagged(..) => "a tagged value",
-        YamlData::Alias(_) => "an alias",
-        YamlData::BadValue => "an invalid value",
-    }
 }
 
 fn wrong_type<T>(node: &Node<'_>, loc: &Loc, expected: &'static str) -> Checked<T> {
