@@ -593,6 +593,10 @@ async fn hold(s: BufReader<TcpStream>) {
 }
 
 async fn misbehave(tcp: TcpStream, fault: RawFault) {
+    // Whatever the fault, the connection ends with a RST rather than a FIN: a prober that closed
+    // first then leaves no TIME_WAIT socket on a 127.0.0.1 port, where it would stop the DNS
+    // fixtures of concurrent tests from binding TCP on the port their UDP socket got.
+    let _ = tcp.set_zero_linger();
     let mut s = BufReader::new(tcp);
     match fault {
         RawFault::ResetAfterConnect => {
@@ -696,12 +700,18 @@ async fn tls_then_hold(at: SocketAddr, cert: TestCert) -> JoinHandle<()> {
                 {
                     return;
                 }
-                let Ok(tls) = acceptor.accept(s.into_inner()).await else {
+                let tcp = s.into_inner();
+                // See `misbehave`: end with a RST once the client has left.
+                let _ = tcp.set_zero_linger();
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
                     return;
                 };
-                // Hold: keep the session, read nothing, close nothing.
-                tokio::time::sleep(Duration::from_secs(30)).await;
-                drop(tls);
+                // Hold: answer nothing (not even QUIT), close nothing, until the client leaves.
+                let mut buf = [0u8; 4096];
+                let _ = tokio::time::timeout(Duration::from_secs(30), async {
+                    while matches!(tls.read(&mut buf).await, Ok(n) if n > 0) {}
+                })
+                .await;
             });
             while connections.try_join_next().is_some() {}
         }
