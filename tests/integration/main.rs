@@ -7,6 +7,8 @@
 //! - `dns`: the DNS backends against the signed-zone fixture.
 //! - `smtp`: the SMTP dialogue against the STARTTLS fixture and against misbehaving servers.
 //! - `probe`: whole-domain probes against both fixtures together.
+//! - `faults`: the fault matrix: whole-domain probes against hostile DNS and SMTP peers, and the
+//!   exporter process scraped while it probes them (table in `tests/FAULTS.md`).
 //! - `stack`: the real stack: NSD with ldns-signed zones under a private root, a validating unbound,
 //!   Postfix smtpd doing STARTTLS, driven through the `dane_exporter check` binary.
 //! - `stack_changes`: the real stack with a TLSA record broken and repaired while it runs.
@@ -16,6 +18,7 @@ mod alerting;
 mod dashboards;
 mod dns;
 mod exporter;
+mod faults;
 mod probe;
 mod scheduler;
 mod smtp;
