@@ -39,11 +39,18 @@ pub(crate) async fn run(
     let addr = SocketAddr::new(addr.ip(), settings.port);
 
     let mut tcp = within(step, SmtpStage::Connect, async {
-        TcpStream::connect(addr)
-            .await
-            .map_err(|e| SmtpError::Connect {
+        TcpStream::connect(addr).await.map_err(|e| match e.kind() {
+            // A reset means the TCP handshake completed and the server then hung up: the same
+            // fault as a reset while waiting for the banner, so it gets the same reason whichever
+            // side of `connect` returning it lands on.
+            std::io::ErrorKind::ConnectionReset => SmtpError::Io {
+                stage: SmtpStage::Banner,
                 detail: e.to_string(),
-            })
+            },
+            _ => SmtpError::Connect {
+                detail: e.to_string(),
+            },
+        })
     })
     .await?;
     let mut reader = ReplyReader::new();

@@ -214,11 +214,7 @@ impl FixtureBuilder {
         }
         let router = Router::new(&zones);
 
-        let udp = UdpSocket::bind("127.0.0.1:0").await.expect("bind UDP");
-        let addr = udp.local_addr().expect("UDP address");
-        let tcp = TcpListener::bind(addr)
-            .await
-            .expect("bind TCP on the UDP port");
+        let (udp, tcp, addr) = bind_udp_and_tcp().await;
         let mut server = Server::new(router);
         server.register_socket(udp);
         server.register_listener(tcp, Duration::from_secs(5), 64);
@@ -376,9 +372,7 @@ impl ScriptedServer {
         script: impl Fn(&Message, Transport) -> Option<Message> + Send + Sync + 'static,
     ) -> ScriptedServer {
         let script: Arc<Script> = Arc::new(script);
-        let udp = UdpSocket::bind("127.0.0.1:0").await.expect("bind UDP");
-        let addr = udp.local_addr().expect("UDP address");
-        let tcp = TcpListener::bind(addr).await.expect("bind TCP");
+        let (udp, tcp, addr) = bind_udp_and_tcp().await;
         let udp_queries = Arc::new(AtomicUsize::new(0));
         let tcp_queries = Arc::new(AtomicUsize::new(0));
 
@@ -508,4 +502,19 @@ pub fn reply_to(query: &Message) -> Message {
     reply.metadata.recursion_available = true;
     reply.add_queries(query.queries.clone());
     reply
+}
+
+/// A UDP socket and a TCP listener on the same free port of 127.0.0.1. The port the kernel picks
+/// for UDP may be taken for TCP (a connection of another test in TIME_WAIT), so pick again then.
+async fn bind_udp_and_tcp() -> (UdpSocket, TcpListener, SocketAddr) {
+    for _ in 0..50 {
+        let udp = UdpSocket::bind("127.0.0.1:0").await.expect("bind UDP");
+        let addr = udp.local_addr().expect("UDP address");
+        match TcpListener::bind(addr).await {
+            Ok(tcp) => return (udp, tcp, addr),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => continue,
+            Err(e) => panic!("bind TCP on {addr}: {e}"),
+        }
+    }
+    panic!("no port of 127.0.0.1 free for both UDP and TCP after 50 tries");
 }
