@@ -1,7 +1,7 @@
 //! The fault matrix: whole-domain probes (`Prober::probe_domain`, as the exporter runs them)
 //! against hostile DNS and SMTP peers on loopback. Each row injects one fault and states the
 //! verdict, the failure reasons (`report.failures[].reason`) and a time bound; every row runs
-//! concurrently on one prober. `tests/FAULTS.md` lists the rows.
+//! concurrently on one prober. README.md ("Fault matrix") lists the rows.
 //!
 //! DNS faults run in `trust-resolver` mode against a [`ScriptedServer`] playing a validating
 //! resolver (AD on every normal answer, the fault on the targeted query), bogus signatures in

@@ -8,7 +8,7 @@
 //! - `smtp`: the SMTP dialogue against the STARTTLS fixture and against misbehaving servers.
 //! - `probe`: whole-domain probes against both fixtures together.
 //! - `faults`: the fault matrix: whole-domain probes against hostile DNS and SMTP peers, and the
-//!   exporter process scraped while it probes them (table in `tests/FAULTS.md`).
+//!   exporter process scraped while it probes them (table in README.md, "Fault matrix").
 //! - `stack`: the real stack: NSD with ldns-signed zones under a private root, a validating unbound,
 //!   Postfix smtpd doing STARTTLS, driven through the `dane_exporter check` binary.
 //! - `stack_changes`: the real stack with a TLSA record broken and repaired while it runs.
