@@ -7,6 +7,11 @@
 //! the exporter's own registry (build info, reload state, process metrics) without probing;
 //! `/probe` runs one probe through the same `Prober` with the global settings.
 //!
+//! `/probe` runs at most `global.concurrency` probes at once (the same number the scheduler may
+//! run, so the exporter's worst case is twice the configured concurrency); a request beyond that
+//! is refused at once with [`ProbeRequestError::Busy`] (429) instead of queueing, so a flood of
+//! requests cannot pile up sockets, memory and stale answers behind the limit.
+//!
 //! A reload builds everything the new configuration needs before touching the running one, so a
 //! bad file (or a trust-anchor file that went missing) leaves the old configuration probing and
 //! only flips `dane_exporter_config_last_reload_successful` to 0.
@@ -16,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus::{Encoder, Gauge, IntGauge, Opts, Registry, TextEncoder};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, Semaphore};
 
 use crate::config::{self, normalize_domain, Config};
 use crate::metrics::{probe_families, LabelledReport};
@@ -49,6 +54,9 @@ struct Running {
     scheduler: SchedulerHandle,
     /// Probes `/probe` requests with the global settings.
     adhoc: Arc<ProberRunner>,
+    /// `/probe` probes running at once: `global.concurrency` permits. A reload makes a new one;
+    /// probes still running hold permits of the old one, which goes away with them.
+    adhoc_slots: Arc<Semaphore>,
 }
 
 /// The exporter's own metrics.
@@ -110,10 +118,12 @@ impl DaneExporter {
             runner,
             Arc::clone(&self.store),
         );
+        let adhoc_slots = Arc::new(Semaphore::new(config.global.concurrency.max(1)));
         *running = Some(Running {
             config,
             scheduler,
             adhoc,
+            adhoc_slots,
         });
         self.own.reload_ok.set(1);
         self.own.reload_time.set(unix_now() as f64);
@@ -149,7 +159,8 @@ impl DaneExporter {
     }
 
     /// Runs one probe now for `/probe` and renders its metrics only. `module` is the direction
-    /// the probe's series are labelled with; it is required, as the labels must be right.
+    /// the probe's series are labelled with; it is required, as the labels must be right. With
+    /// `global.concurrency` `/probe` probes already running this is [`ProbeRequestError::Busy`].
     pub async fn probe(
         &self,
         target: &str,
@@ -174,7 +185,7 @@ impl DaneExporter {
         }
         let domain = normalize_domain(target)
             .map_err(|error| ProbeRequestError::BadTarget(format!("{target:?}: {error}")))?;
-        let (resolved, adhoc) = {
+        let (resolved, adhoc, _slot) = {
             let running = self.running.lock().await;
             let Some(running) = running.as_ref() else {
                 return Err(ProbeRequestError::NotAllowed(domain));
@@ -182,9 +193,13 @@ impl DaneExporter {
             if !running.config.probe_allowed(&domain) {
                 return Err(ProbeRequestError::NotAllowed(domain));
             }
+            let slot = Arc::clone(&running.adhoc_slots)
+                .try_acquire_owned()
+                .map_err(|_| ProbeRequestError::Busy)?;
             (
                 running.config.adhoc_target(&domain, direction),
                 Arc::clone(&running.adhoc),
+                slot,
             )
         };
         let report = scheduler::run_one(&resolved, adhoc.as_ref()).await;
@@ -269,5 +284,70 @@ impl web::Exporter for DaneExporter {
 
     fn reload(&self) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(DaneExporter::reload(self))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The real `/probe` limit: with `concurrency: 2` and a nameserver that never answers, two
+    /// probes hang in DNS holding both slots; the third request is refused at once with `Busy`,
+    /// while requests refused for other reasons still get their own error.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn probe_beyond_the_limit_is_busy_at_once() {
+        // A UDP (and TCP) nameserver that reads queries and never answers.
+        let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = silent.local_addr().unwrap().port();
+        let _silent_tcp = std::net::TcpListener::bind(("127.0.0.1", port)).ok();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dane_exporter.yml");
+        std::fs::write(
+            &path,
+            format!(
+                "global:\n  concurrency: 2\n  timeout: 30s\n  step_timeout: 10s\n  \
+                 nameservers: [\"127.0.0.1:{port}\"]\n"
+            ),
+        )
+        .unwrap();
+        let exporter = DaneExporter::start(&path).await.unwrap();
+
+        let hanging: Vec<_> = ["a.example", "b.example"]
+            .into_iter()
+            .map(|domain| {
+                let exporter = Arc::clone(&exporter);
+                tokio::spawn(async move { exporter.probe(domain, Some("outbound")).await })
+            })
+            .collect();
+        let slots = Arc::clone(&exporter.running.lock().await.as_ref().unwrap().adhoc_slots);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while slots.available_permits() > 0 {
+            assert!(tokio::time::Instant::now() < deadline, "probes never took their slots");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+
+        let refused = tokio::time::timeout(
+            Duration::from_secs(1),
+            exporter.probe("c.example", Some("outbound")),
+        )
+        .await
+        .expect("a full /probe limit refuses at once");
+        assert_eq!(refused, Err(ProbeRequestError::Busy));
+        // Validation comes first: a bad request is still 400, not 429.
+        assert!(matches!(
+            exporter.probe("c.example", Some("sideways")).await,
+            Err(ProbeRequestError::BadModule(_))
+        ));
+
+        // Cancelled probes (a client that hung up) give their slots back.
+        for task in &hanging {
+            task.abort();
+        }
+        for task in hanging {
+            let _ = task.await;
+        }
+        assert_eq!(slots.available_permits(), 2);
+        exporter.shutdown(Duration::from_secs(1)).await;
+        drop(silent);
     }
 }
