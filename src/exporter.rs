@@ -18,8 +18,9 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use prometheus::{Encoder, Gauge, IntGauge, Opts, Registry, TextEncoder};
 use tokio::sync::{Mutex, Semaphore};
 
@@ -33,6 +34,12 @@ use crate::web::{self, BoxFuture, ProbeRequestError};
 
 /// How long running probes may go on when the scheduler is replaced by a reload.
 const RELOAD_GRACE: Duration = Duration::from_secs(2);
+
+/// How long a rendered `/metrics` exposition is served again. Results change only when a probe
+/// finishes (intervals are at least 10 s), but rendering 1,000 domains costs tens of
+/// milliseconds of CPU and a few MB: without this, 100 concurrent scrapes render 100 times and
+/// queue behind each other. One second keeps every scrape practically fresh.
+const RENDER_CACHE: Duration = Duration::from_secs(1);
 
 /// Why the exporter could not start.
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +79,11 @@ pub struct DaneExporter {
     store: Arc<Store>,
     running: Mutex<Option<Running>>,
     own: SelfMetrics,
+    /// The last `/metrics` exposition and when it was rendered (see [`RENDER_CACHE`]). Held while
+    /// rendering, so concurrent scrapes wait for one render instead of each doing their own.
+    ///
+    /// The buffer is shared by every response that serves it.
+    rendered: std::sync::Mutex<Option<(Instant, Bytes)>>,
 }
 
 impl DaneExporter {
@@ -84,6 +96,7 @@ impl DaneExporter {
             store: Arc::new(Store::new()),
             running: Mutex::new(None),
             own,
+            rendered: std::sync::Mutex::new(None),
         });
         let config = config::load(config_path)?;
         exporter.replace(config).await?;
@@ -143,6 +156,11 @@ impl DaneExporter {
                 tracing::error!(file = %self.config_path.display(), %error, "reload failed; keeping the running configuration");
             }
         }
+        // The next scrape shows the reload's outcome (and the new targets) at once.
+        *self
+            .rendered
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
         result
     }
 
@@ -151,11 +169,23 @@ impl DaneExporter {
         self.store.complete()
     }
 
-    /// The whole `/metrics` exposition: probe results and the exporter's own metrics.
-    pub fn render_metrics(&self) -> String {
+    /// The whole `/metrics` exposition: probe results and the exporter's own metrics, rendered
+    /// at most once per [`RENDER_CACHE`] however many scrapes arrive at once.
+    pub fn render_metrics(&self) -> Bytes {
+        let mut cached = self
+            .rendered
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((at, text)) = cached.as_ref() {
+            if at.elapsed() < RENDER_CACHE {
+                return text.clone();
+            }
+        }
         let mut families = self.own.registry.gather();
         families.extend(self.store.families());
-        encode(families)
+        let text = Bytes::from(encode(families));
+        *cached = Some((Instant::now(), text.clone()));
+        text
     }
 
     /// Runs one probe now for `/probe` and renders its metrics only. `module` is the direction
@@ -266,7 +296,7 @@ fn encode(mut families: Vec<prometheus::proto::MetricFamily>) -> String {
 }
 
 impl web::Exporter for DaneExporter {
-    fn metrics(&self) -> String {
+    fn metrics(&self) -> Bytes {
         self.render_metrics()
     }
 
@@ -322,7 +352,10 @@ mod tests {
         let slots = Arc::clone(&exporter.running.lock().await.as_ref().unwrap().adhoc_slots);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         while slots.available_permits() > 0 {
-            assert!(tokio::time::Instant::now() < deadline, "probes never took their slots");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "probes never took their slots"
+            );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
 

@@ -38,8 +38,9 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// What the HTTP side needs from the exporter.
 pub trait Exporter: Send + Sync + 'static {
     /// Full text exposition for the telemetry path, already encoded in the Prometheus text format
-    /// (`text/plain; version=0.0.4`).
-    fn metrics(&self) -> String;
+    /// (`text/plain; version=0.0.4`). `Bytes` so that an exporter can hand the same rendered
+    /// buffer to many concurrent scrapes without copying it per response.
+    fn metrics(&self) -> bytes::Bytes;
 
     /// `/probe`: probes `target` now with `module` (`None` when the request has no `module`
     /// parameter: the exporter picks its default or refuses) and returns that probe's metrics

@@ -36,9 +36,9 @@ struct FakeExporter {
 }
 
 impl Exporter for FakeExporter {
-    fn metrics(&self) -> String {
+    fn metrics(&self) -> bytes::Bytes {
         self.metrics_calls.fetch_add(1, Ordering::SeqCst);
-        METRICS.to_string()
+        bytes::Bytes::from_static(METRICS.as_bytes())
     }
 
     fn probe<'a>(
