@@ -383,4 +383,26 @@ mod tests {
         exporter.shutdown(Duration::from_secs(1)).await;
         drop(silent);
     }
+
+    /// Scrapes within [`RENDER_CACHE`] share one rendered buffer; a reload drops it so that the
+    /// next scrape shows the reload's outcome.
+    #[tokio::test]
+    async fn scrapes_share_one_render_until_a_reload() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dane_exporter.yml");
+        std::fs::write(&path, "global:\n  nameservers: [\"127.0.0.1:9\"]\n").unwrap();
+        let exporter = DaneExporter::start(&path).await.unwrap();
+        let first = exporter.render_metrics();
+        let second = exporter.render_metrics();
+        assert_eq!(first.as_ptr(), second.as_ptr(), "one render, shared");
+        assert!(String::from_utf8_lossy(&first)
+            .contains("dane_exporter_config_last_reload_successful 1"));
+
+        std::fs::write(&path, "global:\n  interval: soon\n").unwrap();
+        assert!(exporter.reload().await.is_err());
+        let after = exporter.render_metrics();
+        assert!(String::from_utf8_lossy(&after)
+            .contains("dane_exporter_config_last_reload_successful 0"));
+        exporter.shutdown(Duration::from_secs(1)).await;
+    }
 }
