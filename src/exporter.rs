@@ -7,16 +7,22 @@
 //! the exporter's own registry (build info, reload state, process metrics) without probing;
 //! `/probe` runs one probe through the same `Prober` with the global settings.
 //!
+//! `/probe` runs at most `global.concurrency` probes at once (the same number the scheduler may
+//! run, so the exporter's worst case is twice the configured concurrency); a request beyond that
+//! is refused at once with [`ProbeRequestError::Busy`] (429) instead of queueing, so a flood of
+//! requests cannot pile up sockets, memory and stale answers behind the limit.
+//!
 //! A reload builds everything the new configuration needs before touching the running one, so a
 //! bad file (or a trust-anchor file that went missing) leaves the old configuration probing and
 //! only flips `dane_exporter_config_last_reload_successful` to 0.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use prometheus::{Encoder, Gauge, IntGauge, Opts, Registry, TextEncoder};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, Semaphore};
 
 use crate::config::{self, normalize_domain, Config};
 use crate::metrics::{probe_families, LabelledReport};
@@ -28,6 +34,12 @@ use crate::web::{self, BoxFuture, ProbeRequestError};
 
 /// How long running probes may go on when the scheduler is replaced by a reload.
 const RELOAD_GRACE: Duration = Duration::from_secs(2);
+
+/// How long a rendered `/metrics` exposition is served again. Results change only when a probe
+/// finishes (intervals are at least 10 s), but rendering 1,000 domains costs tens of
+/// milliseconds of CPU and a few MB: without this, 100 concurrent scrapes render 100 times and
+/// queue behind each other. One second keeps every scrape practically fresh.
+const RENDER_CACHE: Duration = Duration::from_secs(1);
 
 /// Why the exporter could not start.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +61,9 @@ struct Running {
     scheduler: SchedulerHandle,
     /// Probes `/probe` requests with the global settings.
     adhoc: Arc<ProberRunner>,
+    /// `/probe` probes running at once: `global.concurrency` permits. A reload makes a new one;
+    /// probes still running hold permits of the old one, which goes away with them.
+    adhoc_slots: Arc<Semaphore>,
 }
 
 /// The exporter's own metrics.
@@ -64,6 +79,11 @@ pub struct DaneExporter {
     store: Arc<Store>,
     running: Mutex<Option<Running>>,
     own: SelfMetrics,
+    /// The last `/metrics` exposition and when it was rendered (see [`RENDER_CACHE`]). Held while
+    /// rendering, so concurrent scrapes wait for one render instead of each doing their own.
+    ///
+    /// The buffer is shared by every response that serves it.
+    rendered: std::sync::Mutex<Option<(Instant, Bytes)>>,
 }
 
 impl DaneExporter {
@@ -76,6 +96,7 @@ impl DaneExporter {
             store: Arc::new(Store::new()),
             running: Mutex::new(None),
             own,
+            rendered: std::sync::Mutex::new(None),
         });
         let config = config::load(config_path)?;
         exporter.replace(config).await?;
@@ -110,10 +131,12 @@ impl DaneExporter {
             runner,
             Arc::clone(&self.store),
         );
+        let adhoc_slots = Arc::new(Semaphore::new(config.global.concurrency.max(1)));
         *running = Some(Running {
             config,
             scheduler,
             adhoc,
+            adhoc_slots,
         });
         self.own.reload_ok.set(1);
         self.own.reload_time.set(unix_now() as f64);
@@ -133,6 +156,11 @@ impl DaneExporter {
                 tracing::error!(file = %self.config_path.display(), %error, "reload failed; keeping the running configuration");
             }
         }
+        // The next scrape shows the reload's outcome (and the new targets) at once.
+        *self
+            .rendered
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
         result
     }
 
@@ -141,15 +169,28 @@ impl DaneExporter {
         self.store.complete()
     }
 
-    /// The whole `/metrics` exposition: probe results and the exporter's own metrics.
-    pub fn render_metrics(&self) -> String {
+    /// The whole `/metrics` exposition: probe results and the exporter's own metrics, rendered
+    /// at most once per [`RENDER_CACHE`] however many scrapes arrive at once.
+    pub fn render_metrics(&self) -> Bytes {
+        let mut cached = self
+            .rendered
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((at, text)) = cached.as_ref() {
+            if at.elapsed() < RENDER_CACHE {
+                return text.clone();
+            }
+        }
         let mut families = self.own.registry.gather();
         families.extend(self.store.families());
-        encode(families)
+        let text = Bytes::from(encode(families));
+        *cached = Some((Instant::now(), text.clone()));
+        text
     }
 
     /// Runs one probe now for `/probe` and renders its metrics only. `module` is the direction
-    /// the probe's series are labelled with; it is required, as the labels must be right.
+    /// the probe's series are labelled with; it is required, as the labels must be right. With
+    /// `global.concurrency` `/probe` probes already running this is [`ProbeRequestError::Busy`].
     pub async fn probe(
         &self,
         target: &str,
@@ -174,7 +215,7 @@ impl DaneExporter {
         }
         let domain = normalize_domain(target)
             .map_err(|error| ProbeRequestError::BadTarget(format!("{target:?}: {error}")))?;
-        let (resolved, adhoc) = {
+        let (resolved, adhoc, _slot) = {
             let running = self.running.lock().await;
             let Some(running) = running.as_ref() else {
                 return Err(ProbeRequestError::NotAllowed(domain));
@@ -182,9 +223,13 @@ impl DaneExporter {
             if !running.config.probe_allowed(&domain) {
                 return Err(ProbeRequestError::NotAllowed(domain));
             }
+            let slot = Arc::clone(&running.adhoc_slots)
+                .try_acquire_owned()
+                .map_err(|_| ProbeRequestError::Busy)?;
             (
                 running.config.adhoc_target(&domain, direction),
                 Arc::clone(&running.adhoc),
+                slot,
             )
         };
         let report = scheduler::run_one(&resolved, adhoc.as_ref()).await;
@@ -251,7 +296,7 @@ fn encode(mut families: Vec<prometheus::proto::MetricFamily>) -> String {
 }
 
 impl web::Exporter for DaneExporter {
-    fn metrics(&self) -> String {
+    fn metrics(&self) -> Bytes {
         self.render_metrics()
     }
 
@@ -269,5 +314,95 @@ impl web::Exporter for DaneExporter {
 
     fn reload(&self) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(DaneExporter::reload(self))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The real `/probe` limit: with `concurrency: 2` and a nameserver that never answers, two
+    /// probes hang in DNS holding both slots; the third request is refused at once with `Busy`,
+    /// while requests refused for other reasons still get their own error.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn probe_beyond_the_limit_is_busy_at_once() {
+        // A UDP (and TCP) nameserver that reads queries and never answers.
+        let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = silent.local_addr().unwrap().port();
+        let _silent_tcp = std::net::TcpListener::bind(("127.0.0.1", port)).ok();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dane_exporter.yml");
+        std::fs::write(
+            &path,
+            format!(
+                "global:\n  concurrency: 2\n  timeout: 30s\n  step_timeout: 10s\n  \
+                 nameservers: [\"127.0.0.1:{port}\"]\n"
+            ),
+        )
+        .unwrap();
+        let exporter = DaneExporter::start(&path).await.unwrap();
+
+        let hanging: Vec<_> = ["a.example", "b.example"]
+            .into_iter()
+            .map(|domain| {
+                let exporter = Arc::clone(&exporter);
+                tokio::spawn(async move { exporter.probe(domain, Some("outbound")).await })
+            })
+            .collect();
+        let slots = Arc::clone(&exporter.running.lock().await.as_ref().unwrap().adhoc_slots);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while slots.available_permits() > 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "probes never took their slots"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+
+        let refused = tokio::time::timeout(
+            Duration::from_secs(1),
+            exporter.probe("c.example", Some("outbound")),
+        )
+        .await
+        .expect("a full /probe limit refuses at once");
+        assert_eq!(refused, Err(ProbeRequestError::Busy));
+        // Validation comes first: a bad request is still 400, not 429.
+        assert!(matches!(
+            exporter.probe("c.example", Some("sideways")).await,
+            Err(ProbeRequestError::BadModule(_))
+        ));
+
+        // Cancelled probes (a client that hung up) give their slots back.
+        for task in &hanging {
+            task.abort();
+        }
+        for task in hanging {
+            let _ = task.await;
+        }
+        assert_eq!(slots.available_permits(), 2);
+        exporter.shutdown(Duration::from_secs(1)).await;
+        drop(silent);
+    }
+
+    /// Scrapes within [`RENDER_CACHE`] share one rendered buffer; a reload drops it so that the
+    /// next scrape shows the reload's outcome.
+    #[tokio::test]
+    async fn scrapes_share_one_render_until_a_reload() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dane_exporter.yml");
+        std::fs::write(&path, "global:\n  nameservers: [\"127.0.0.1:9\"]\n").unwrap();
+        let exporter = DaneExporter::start(&path).await.unwrap();
+        let first = exporter.render_metrics();
+        let second = exporter.render_metrics();
+        assert_eq!(first.as_ptr(), second.as_ptr(), "one render, shared");
+        assert!(String::from_utf8_lossy(&first)
+            .contains("dane_exporter_config_last_reload_successful 1"));
+
+        std::fs::write(&path, "global:\n  interval: soon\n").unwrap();
+        assert!(exporter.reload().await.is_err());
+        let after = exporter.render_metrics();
+        assert!(String::from_utf8_lossy(&after)
+            .contains("dane_exporter_config_last_reload_successful 0"));
+        exporter.shutdown(Duration::from_secs(1)).await;
     }
 }

@@ -6,7 +6,8 @@
 //!
 //! - `GET /metrics` (the telemetry path, see [`ServeOptions::telemetry_path`]): all metrics.
 //! - `GET /probe?target=DOMAIN&module=inbound|outbound`: probe now, that probe's metrics only;
-//!   400 or 403 with a plain-text reason when the exporter refuses.
+//!   400 or 403 with a plain-text reason when the exporter refuses, 429 with `Retry-After` when
+//!   it already runs as many `/probe` probes as it allows at once.
 //! - `GET /`: a small landing page with links.
 //! - `GET /-/healthy`: always 200 while the server runs; `GET /-/ready`: 200 or 503.
 //! - `POST /-/reload`: re-read the config; 200, or 500 with the error ([`reload_on_sighup`] does
@@ -37,8 +38,9 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// What the HTTP side needs from the exporter.
 pub trait Exporter: Send + Sync + 'static {
     /// Full text exposition for the telemetry path, already encoded in the Prometheus text format
-    /// (`text/plain; version=0.0.4`).
-    fn metrics(&self) -> String;
+    /// (`text/plain; version=0.0.4`). `Bytes` so that an exporter can hand the same rendered
+    /// buffer to many concurrent scrapes without copying it per response.
+    fn metrics(&self) -> bytes::Bytes;
 
     /// `/probe`: probes `target` now with `module` (`None` when the request has no `module`
     /// parameter: the exporter picks its default or refuses) and returns that probe's metrics
@@ -73,6 +75,11 @@ pub enum ProbeRequestError {
     /// `target` is not in the config's `probe_allow` list: 403.
     #[error("target not allowed: {0}")]
     NotAllowed(String),
+    /// The exporter already runs as many `/probe` probes as it allows at once: 429 Too Many
+    /// Requests with `Retry-After`. Refused at once, so that a flood of requests does not pile up
+    /// waiting probes (and their sockets and memory) behind the limit.
+    #[error("too many concurrent probes, retry later")]
+    Busy,
 }
 
 /// Calls [`Exporter::reload`] on every SIGHUP, the way `POST /-/reload` does (the exporter logs

@@ -18,6 +18,9 @@ use super::{Exporter, ProbeRequestError};
 const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 const TEXT: &str = "text/plain; charset=utf-8";
 const HTML: &str = "text/html; charset=utf-8";
+/// `Retry-After` of a 429 from `/probe` ([`ProbeRequestError::Busy`]), in seconds: about the time
+/// a typical probe takes to finish and free its slot.
+const PROBE_RETRY_AFTER_SECS: &str = "5";
 
 /// What every request of one server shares.
 pub(crate) struct Routes {
@@ -133,7 +136,16 @@ impl Routes {
         };
         match result {
             Ok(body) => with_type(StatusCode::OK, METRICS_CONTENT_TYPE, body),
-            Err(e) => text(e.status(), &format!("{e}\n")),
+            Err(e) => {
+                let mut r = text(e.status(), &format!("{e}\n"));
+                if e == ProbeRequestError::Busy {
+                    r.headers_mut().insert(
+                        header::RETRY_AFTER,
+                        HeaderValue::from_static(PROBE_RETRY_AFTER_SECS),
+                    );
+                }
+                r
+            }
         }
     }
 
@@ -164,6 +176,7 @@ impl ProbeRequestError {
     fn status(&self) -> StatusCode {
         match self {
             ProbeRequestError::NotAllowed(_) => StatusCode::FORBIDDEN,
+            ProbeRequestError::Busy => StatusCode::TOO_MANY_REQUESTS,
             ProbeRequestError::MissingTarget
             | ProbeRequestError::BadTarget(_)
             | ProbeRequestError::BadModule(_) => StatusCode::BAD_REQUEST,
@@ -174,9 +187,9 @@ impl ProbeRequestError {
 fn with_type(
     status: StatusCode,
     content_type: &'static str,
-    body: String,
+    body: impl Into<Bytes>,
 ) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from(body)));
+    let mut r = Response::new(Full::new(body.into()));
     *r.status_mut() = status;
     r.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));

@@ -36,9 +36,9 @@ struct FakeExporter {
 }
 
 impl Exporter for FakeExporter {
-    fn metrics(&self) -> String {
+    fn metrics(&self) -> bytes::Bytes {
         self.metrics_calls.fetch_add(1, Ordering::SeqCst);
-        METRICS.to_string()
+        bytes::Bytes::from_static(METRICS.as_bytes())
     }
 
     fn probe<'a>(
@@ -53,6 +53,7 @@ impl Exporter for FakeExporter {
                 .push((target.to_string(), module.map(str::to_string)));
             match (target, module) {
                 ("forbidden.example", _) => Err(ProbeRequestError::NotAllowed(target.to_string())),
+                ("busy.example", _) => Err(ProbeRequestError::Busy),
                 ("bad..example", _) => Err(ProbeRequestError::BadTarget(target.to_string())),
                 (_, Some("sideways")) => Err(ProbeRequestError::BadModule("sideways".to_string())),
                 (_, None) => Err(ProbeRequestError::BadModule("missing".to_string())),
@@ -346,6 +347,25 @@ async fn probe_passes_target_and_module_and_maps_errors() {
         ],
         "missing targets and bad queries never reach the exporter"
     );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn busy_probe_is_429_with_retry_after() {
+    let server = Server::plain().await;
+    let r = server
+        .get("/probe?target=busy.example&module=outbound")
+        .await;
+    assert_eq!(r.status, 429);
+    assert_eq!(r.body, "too many concurrent probes, retry later\n");
+    assert_eq!(r.header("retry-after"), Some("5"));
+    assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
+    // Other refusals carry no Retry-After.
+    let r = server
+        .get("/probe?target=forbidden.example&module=outbound")
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(r.header("retry-after"), None);
     server.shutdown().await;
 }
 
