@@ -8,6 +8,10 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|text: &str| {
     if let Ok(record) = text.parse::<TlsaRecord>() {
         let printed = record.to_string();
-        assert_eq!(printed.parse::<TlsaRecord>().as_ref(), Ok(&record), "{printed}");
+        assert_eq!(
+            printed.parse::<TlsaRecord>().as_ref(),
+            Ok(&record),
+            "{printed}"
+        );
     }
 });
