@@ -16,6 +16,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+#[doc(hidden)]
+pub mod fuzzing;
 mod reply;
 mod session;
 

@@ -52,9 +52,13 @@ impl ExtendedDnsError {
             _ => return Err(EdeParseError::Truncated(data.len())),
         };
         let rest = &rest[..rest.len().min(MAX_EXTRA_TEXT)];
-        let text = String::from_utf8_lossy(rest);
-        let text = text.trim_end_matches('\0').trim();
-        let text = (!text.is_empty()).then(|| text.chars().filter(|c| !c.is_control()).collect());
+        // Control characters (NUL included) go first, so that text made only of them is none.
+        let text: String = String::from_utf8_lossy(rest)
+            .chars()
+            .filter(|c| !c.is_control())
+            .collect();
+        let text = text.trim();
+        let text = (!text.is_empty()).then(|| text.to_string());
         Ok(Self { code, text })
     }
 
@@ -169,6 +173,15 @@ mod tests {
         assert_eq!(ede.text.as_deref(), Some("badsig"));
         let only_nul = ExtendedDnsError::parse(b"\x00\x06\x00").unwrap();
         assert_eq!(only_nul.text, None);
+    }
+
+    #[test]
+    fn text_of_only_control_characters_is_none() {
+        // Found by fuzz/fuzz_targets/ede.rs: was `Some("")`.
+        let ede = ExtendedDnsError::parse(b"\x0a\x0e\x0e").unwrap();
+        assert_eq!(ede.text, None);
+        let ede = ExtendedDnsError::parse(b"\x00\x06\x01 \x02 x\x7f").unwrap();
+        assert_eq!(ede.text.as_deref(), Some("x"));
     }
 
     #[test]

@@ -17,6 +17,8 @@
 
 mod answer;
 pub mod ede;
+#[doc(hidden)]
+pub mod fuzzing;
 mod guard;
 mod nameservers;
 mod trust_resolver;
