@@ -557,19 +557,13 @@ async fn exported_labels() -> BTreeMap<String, BTreeSet<String>> {
     use crate::support::dns_server::DnsFixture;
     use crate::support::smtp_server::{self_signed, FixtureConfig, SmtpFixture};
 
-    let spki = |cert: &crate::support::smtp_server::TestCert| {
-        hex::encode(ring::digest::digest(
-            &ring::digest::SHA256,
-            cert.leaf_spki(),
-        ))
-    };
     let good = self_signed(&["mx.pass.test"]);
     let other = self_signed(&["mx.pass.test"]);
     let mut config = FixtureConfig::new(good.clone());
     config.bind = "127.0.0.31:0".parse().unwrap();
     let smtp = SmtpFixture::start(config).await;
     let p = smtp.port();
-    let (good, other) = (spki(&good), spki(&other));
+    let (good, other) = (good.leaf_3_1_1(), other.leaf_3_1_1());
     let zone = format!(
         r#"
 .                        3600 IN SOA  ns.test. hostmaster.test. 1 3600 600 86400 300

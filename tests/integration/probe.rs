@@ -17,13 +17,6 @@ use dane_exporter::smtp::SmtpSettings;
 use crate::support::dns_server::DnsFixture;
 use crate::support::smtp_server::{self_signed, FixtureConfig, SmtpFixture, TestCert};
 
-fn spki_sha256(cert: &TestCert) -> String {
-    hex::encode(ring::digest::digest(
-        &ring::digest::SHA256,
-        cert.leaf_spki(),
-    ))
-}
-
 /// Two STARTTLS listeners on the same port (the TLSA name follows the port): 127.0.0.21 serves
 /// `good`, 127.0.0.22 serves `other`, a different key.
 struct Mail {
@@ -52,8 +45,8 @@ async fn start_mail() -> Mail {
 }
 
 fn zone(mail: &Mail) -> String {
-    let good = spki_sha256(&mail.good);
-    let other = spki_sha256(&mail.other);
+    let good = mail.good.leaf_3_1_1();
+    let other = mail.other.leaf_3_1_1();
     let p = mail.port;
     format!(
         r#"

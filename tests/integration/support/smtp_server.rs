@@ -57,6 +57,14 @@ impl TestCert {
     pub fn leaf_spki(&self) -> &[u8] {
         &self.spki[0]
     }
+
+    /// The data of a `3 1 1` record for the leaf: SHA-256 of its SPKI, hex.
+    pub fn leaf_3_1_1(&self) -> String {
+        hex::encode(ring::digest::digest(
+            &ring::digest::SHA256,
+            self.leaf_spki(),
+        ))
+    }
 }
 
 /// A self-signed leaf for the given DNS names (the first is also the CN): the DANE-EE case.
