@@ -270,18 +270,18 @@ fn add_report(f: &mut Families, item: &LabelledReport<'_>) {
             if let Some(divergence) = divergence {
                 f.gauge("dane_divergence_timestamp_seconds", &at, divergence as f64);
             }
-            let remaining = match divergence {
-                Some(t) if passes => ((t - report.checked_at) as f64).max(0.0),
-                _ if matches!(
-                    evaluation.map(|e| &e.outcome),
-                    Some(EndpointOutcome::NoUsableRecords)
-                ) =>
-                {
-                    continue
-                }
-                _ => 0.0,
-            };
-            f.gauge("dane_divergence_remaining_seconds", &at, remaining);
+            // Nothing is authenticated without usable records, so nothing can diverge either.
+            let no_usable_records = matches!(
+                evaluation.map(|e| &e.outcome),
+                Some(EndpointOutcome::NoUsableRecords)
+            );
+            if !no_usable_records {
+                let remaining = match divergence {
+                    Some(t) if passes => ((t - report.checked_at) as f64).max(0.0),
+                    _ => 0.0,
+                };
+                f.gauge("dane_divergence_remaining_seconds", &at, remaining);
+            }
             if let Some(evaluation) = evaluation {
                 for result in &evaluation.records {
                     let record = result.record.to_string();
