@@ -14,11 +14,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::future::join_all;
 
+use crate::dane::PkixTrust;
 use crate::dane::{self, describe_certificate, EndpointInput, TlsaRecord};
 use crate::dns::{
     normalize_name, Answer, DnsClient, DnssecStatus, MxRecord, RecordSet, RecordType, UnixSeconds,
 };
 use crate::report::{DomainReport, EndpointReport, HostDane, MxHostReport, RrsetReport};
+use crate::service::{probe_service, ServiceSettings, ServiceSpec};
 use crate::smtp::{probe_starttls, SmtpError, SmtpSettings, TlsSession};
 use crate::verdict;
 
@@ -27,6 +29,9 @@ pub struct Prober {
     dns: Arc<DnsClient>,
     smtp: SmtpSettings,
     endpoints: Option<Arc<EndpointCache>>,
+    /// Other TLS services to probe with the domain, and the roots for their PKIX usages.
+    services: Vec<ServiceSpec>,
+    pkix: Arc<PkixTrust>,
 }
 
 /// The outcome of one STARTTLS session and how long it took.
@@ -95,13 +100,61 @@ struct Candidate {
     preference: u16,
 }
 
-/// What the TLSA step decided for one host.
-struct TlsaDecision {
-    dane: HostDane,
-    base_domain: Option<String>,
-    lookups: Vec<RrsetReport>,
-    records: Vec<TlsaRecord>,
-    signature_expiration: Option<UnixSeconds>,
+/// What the TLSA step decided for one host. Shared with `crate::service`, which makes the same
+/// lookups for other ports.
+pub(crate) struct TlsaDecision {
+    /// Whether DANE applies, and if not why.
+    pub(crate) dane: HostDane,
+    /// Where the TLSA RRset was found.
+    pub(crate) base_domain: Option<String>,
+    /// The TLSA lookups made.
+    pub(crate) lookups: Vec<RrsetReport>,
+    /// The secure TLSA RRset, when DANE applies.
+    pub(crate) records: Vec<TlsaRecord>,
+    /// Its earliest RRSIG expiration.
+    pub(crate) signature_expiration: Option<UnixSeconds>,
+}
+
+/// A host's addresses and its TLSA decision: what `Prober::probe_mx_host` and
+/// `crate::service::probe_service` both need before connecting.
+pub(crate) struct HostLookups {
+    /// The A and AAAA lookups.
+    pub(crate) address_lookups: Vec<RrsetReport>,
+    /// Every address found, A first.
+    pub(crate) addresses: Vec<IpAddr>,
+    /// The TLSA step's result.
+    pub(crate) decision: TlsaDecision,
+}
+
+/// Looks up a host's addresses, then (when they are secure) its TLSA RRset at
+/// `_<port>._tcp.<name>`, following RFC 7672 2.2.2 (which RFC 7671 7 generalises to every
+/// service): addresses must validate, then TLSA at the CNAME-expanded name first, then at the
+/// original name.
+pub(crate) async fn lookup_host(dns: &DnsClient, host: &str, port: u16) -> HostLookups {
+    let (a, aaaa) = tokio::join!(
+        dns.lookup_addresses(host, RecordType::A),
+        dns.lookup_addresses(host, RecordType::Aaaa)
+    );
+    let address_lookups = vec![
+        RrsetReport::from_answer(&a),
+        RrsetReport::from_answer(&aaaa),
+    ];
+    let addresses: Vec<IpAddr> = a.records().iter().chain(aaaa.records()).copied().collect();
+    let decision = if a.result.is_err() || aaaa.result.is_err() {
+        TlsaDecision::without(HostDane::AddressLookupFailed)
+    } else if !(a.is_secure() && aaaa.is_secure()) {
+        // Postfix looks up TLSA only for hosts whose address records validated: an attacker
+        // who can forge the address could otherwise steer delivery (RFC 7672 2.2.2).
+        TlsaDecision::without(HostDane::AddressesInsecure)
+    } else {
+        let expanded = expanded_host_name(host, &a, &aaaa);
+        decide_tlsa(dns, port, host, expanded.as_deref()).await
+    };
+    HostLookups {
+        address_lookups,
+        addresses,
+        decision,
+    }
 }
 
 impl Prober {
@@ -116,7 +169,17 @@ impl Prober {
             dns,
             smtp,
             endpoints: None,
+            services: Vec::new(),
+            pkix: Arc::new(PkixTrust::empty()),
         }
+    }
+
+    /// Probes `services` with every domain (see `crate::service`); `pkix` holds the roots for
+    /// their PKIX-TA and PKIX-EE records.
+    pub fn with_services(mut self, services: Vec<ServiceSpec>, pkix: Arc<PkixTrust>) -> Self {
+        self.services = services;
+        self.pkix = pkix;
+        self
     }
 
     /// Shares STARTTLS sessions through `cache` (see [`EndpointCache`]).
@@ -155,12 +218,25 @@ impl Prober {
             Err(_) => Vec::new(),
         };
 
-        let hosts = join_all(
-            candidates
-                .iter()
-                .map(|c| self.probe_mx_host(&domain, c, mx_secure, implicit_mx, now)),
-        )
-        .await;
+        let settings = ServiceSettings {
+            step_timeout: self.smtp.step_timeout,
+            ehlo_name: &self.smtp.ehlo_name,
+            pkix: &self.pkix,
+        };
+        let (hosts, services) = tokio::join!(
+            join_all(candidates.iter().map(|c| self.probe_mx_host(
+                &domain,
+                c,
+                mx_secure,
+                implicit_mx,
+                now
+            )),),
+            join_all(
+                self.services
+                    .iter()
+                    .map(|spec| probe_service(&self.dns, spec, settings, now))
+            )
+        );
 
         let mut report = DomainReport {
             domain,
@@ -175,6 +251,7 @@ impl Prober {
             failures: Vec::new(),
             warnings: Vec::new(),
             divergence: None,
+            services,
         };
         verdict::judge(&mut report);
         report.duration_seconds = started.elapsed().as_secs_f64();
@@ -191,29 +268,14 @@ impl Prober {
         now: UnixSeconds,
     ) -> MxHostReport {
         let host = candidate.name.as_str();
-        let (a, aaaa) = tokio::join!(
-            self.dns.lookup_addresses(host, RecordType::A),
-            self.dns.lookup_addresses(host, RecordType::Aaaa)
-        );
-        let address_lookups = vec![
-            RrsetReport::from_answer(&a),
-            RrsetReport::from_answer(&aaaa),
-        ];
-        let addresses: Vec<IpAddr> = a.records().iter().chain(aaaa.records()).copied().collect();
-
         // An insecure MX RRset does not stop the TLSA lookup: Postfix 3.6 and later
         // (smtp_tls_dane_insecure_mx_policy = dane) still enforces the MX hosts' secure TLSA
         // records, so a mismatch there defers mail just the same (RFC 7672 2.2.1 allows this).
-        let decision = if a.result.is_err() || aaaa.result.is_err() {
-            TlsaDecision::without(HostDane::AddressLookupFailed)
-        } else if !(a.is_secure() && aaaa.is_secure()) {
-            // Postfix looks up TLSA only for hosts whose address records validated: an attacker
-            // who can forge the address could otherwise steer delivery (RFC 7672 2.2.2).
-            TlsaDecision::without(HostDane::AddressesInsecure)
-        } else {
-            let expanded = expanded_host_name(host, &a, &aaaa);
-            self.decide_tlsa(host, expanded.as_deref()).await
-        };
+        let HostLookups {
+            address_lookups,
+            addresses,
+            decision,
+        } = lookup_host(&self.dns, host, self.smtp.port).await;
 
         // Reference identifiers (RFC 7672 3.2.2): the TLSA base domain, plus the MX host name
         // (or the next-hop domain for an implicit MX) only when the MX RRset validated, since an
@@ -260,57 +322,60 @@ impl Prober {
             rollover_ready,
         }
     }
+}
 
-    /// Finds the TLSA RRset of a host whose addresses validated (RFC 7672 2.2.2): at the fully
-    /// CNAME-expanded name first, then at the name from the MX record.
-    async fn decide_tlsa(&self, host: &str, expanded: Option<&str>) -> TlsaDecision {
-        let mut lookups = Vec::new();
-        let mut names = Vec::new();
-        if let Some(expanded) = expanded {
-            names.push(expanded.to_string());
-        }
-        names.push(host.to_string());
+/// Finds the TLSA RRset of a host whose addresses validated (RFC 7672 2.2.2): at the fully
+/// CNAME-expanded name first, then at the name from the MX record (or service configuration).
+async fn decide_tlsa(
+    dns: &DnsClient,
+    port: u16,
+    host: &str,
+    expanded: Option<&str>,
+) -> TlsaDecision {
+    let mut lookups = Vec::new();
+    let mut names = Vec::new();
+    if let Some(expanded) = expanded {
+        names.push(expanded.to_string());
+    }
+    names.push(host.to_string());
 
-        let mut decision = TlsaDecision::without(HostDane::NoTlsa);
-        for base in names {
-            let answer = self.dns.lookup_tlsa(&self.tlsa_name(&base)).await;
-            lookups.push(RrsetReport::from_answer(&answer));
-            match &answer.result {
-                Err(_) => {
-                    // The sender cannot tell whether DANE applies, so it must not deliver.
-                    decision = TlsaDecision::without(HostDane::TlsaLookupFailed);
+    let mut decision = TlsaDecision::without(HostDane::NoTlsa);
+    for base in names {
+        // `_<port>._tcp.<base>`: the TLSA owner name follows the port (RFC 6698 3).
+        let answer = dns.lookup_tlsa(&format!("_{port}._tcp.{base}")).await;
+        lookups.push(RrsetReport::from_answer(&answer));
+        match &answer.result {
+            Err(_) => {
+                // The sender cannot tell whether DANE applies, so it must not deliver.
+                decision = TlsaDecision::without(HostDane::TlsaLookupFailed);
+                break;
+            }
+            Ok(response) => match (&response.set, response.status) {
+                (RecordSet::Records(records), DnssecStatus::Secure) => {
+                    decision = TlsaDecision {
+                        dane: HostDane::Applies,
+                        base_domain: Some(base),
+                        lookups: Vec::new(),
+                        records: records.clone(),
+                        signature_expiration: response.signature_expiration,
+                    };
                     break;
                 }
-                Ok(response) => match (&response.set, response.status) {
-                    (RecordSet::Records(records), DnssecStatus::Secure) => {
-                        decision = TlsaDecision {
-                            dane: HostDane::Applies,
-                            base_domain: Some(base),
-                            lookups: Vec::new(),
-                            records: records.clone(),
-                            signature_expiration: response.signature_expiration,
-                        };
-                        break;
-                    }
-                    (RecordSet::Records(_), _) => {
-                        decision = TlsaDecision::without(HostDane::TlsaInsecure);
-                    }
-                    (_, DnssecStatus::Secure) => {
-                        decision = TlsaDecision::without(HostDane::NoTlsa);
-                    }
-                    _ => decision = TlsaDecision::without(HostDane::TlsaInsecure),
-                },
-            }
+                (RecordSet::Records(_), _) => {
+                    decision = TlsaDecision::without(HostDane::TlsaInsecure);
+                }
+                (_, DnssecStatus::Secure) => {
+                    decision = TlsaDecision::without(HostDane::NoTlsa);
+                }
+                _ => decision = TlsaDecision::without(HostDane::TlsaInsecure),
+            },
         }
-        decision.lookups = lookups;
-        decision
     }
+    decision.lookups = lookups;
+    decision
+}
 
-    /// `_<port>._tcp.<base>`: the TLSA owner name follows the SMTP port (RFC 6698 3).
-    fn tlsa_name(&self, base: &str) -> String {
-        format!("_{}._tcp.{}", self.smtp.port, base)
-    }
-
+impl Prober {
     /// One STARTTLS session with one address, and the DANE evaluation of what it presented.
     async fn probe_endpoint(
         &self,
@@ -380,7 +445,7 @@ impl Prober {
 }
 
 impl TlsaDecision {
-    fn without(dane: HostDane) -> Self {
+    pub(crate) fn without(dane: HostDane) -> Self {
         Self {
             dane,
             base_domain: None,

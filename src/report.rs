@@ -224,6 +224,10 @@ pub struct DomainReport {
     pub warnings: Vec<Finding>,
     /// Earliest divergence over all endpoints (see `EndpointEvaluation::divergence`).
     pub divergence: Option<UnixSeconds>,
+    /// The configured non-SMTP services (`crate::service`), each with its own verdict; they do
+    /// not change `verdict`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<crate::service::ServiceReport>,
 }
 
 impl DomainReport {
@@ -262,6 +266,7 @@ impl DomainReport {
             }],
             warnings: Vec::new(),
             divergence: None,
+            services: Vec::new(),
         }
     }
 }
