@@ -82,11 +82,14 @@ impl ProbeRunner for ProberRunner {
         let endpoints = Arc::clone(&self.endpoints);
         let smtp = target.smtp.clone();
         let domain = target.domain.clone();
+        let services = target.services.clone();
+        let service_trust = Arc::clone(&target.service_trust);
         Box::pin(async move {
             match dns {
                 Some(dns) => {
                     Prober::shared(dns, smtp)
                         .with_endpoint_cache(endpoints)
+                        .with_services(services, service_trust)
                         .probe_domain(&domain)
                         .await
                 }

@@ -22,12 +22,17 @@
 //!   trust_anchor_file: ~        # DNSKEY file replacing the built-in root anchor (validate mode)
 //!   ehlo_name: dane-exporter.invalid
 //!   smtp_port: 25               # for tests only; the TLSA name follows it
+//!   service_ca_file: ~          # PEM CAs trusted (besides Mozilla's roots) for PKIX TLSA usages
 //! probe_allow: ["*.example.org", "example.net"]  # absent: /probe takes any domain
 //! inbound:                      # our domains (others send to us)
 //!   - domain: example.org
 //!     labels: {team: mail}
 //!     interval: 1m              # overrides: interval, timeout, step_timeout, dnssec_mode,
 //!                               # nameservers, trust_anchor_file
+//!     services:                 # other TLS services, each against _PORT._tcp.HOST TLSA
+//!       - host: imap.example.org
+//!         port: 993             # protocol and tls inferred for 465 587 993 143 995 110 443
+//!       - {host: mail.example.org, port: 10143, protocol: imap, tls: starttls}
 //! outbound:                     # domains we send to
 //!   - domain: gmail.com
 //! ```
@@ -52,7 +57,11 @@ mod tests;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::dane::PkixTrust;
+use crate::service::ServiceSpec;
 
 use crate::dns::{DnsSettings, DnssecMode};
 use crate::report::Direction;
@@ -91,6 +100,11 @@ pub struct Global {
     pub ehlo_name: String,
     /// SMTP port; 25 except in tests.
     pub smtp_port: u16,
+    /// PEM bundle of extra CAs trusted, next to Mozilla's roots, for the PKIX usages (0, 1) of
+    /// the services' TLSA records; resolved against the config file's directory.
+    pub service_ca_file: Option<PathBuf>,
+    /// Its content, read and checked when the file was loaded.
+    pub service_ca_pem: Option<Vec<u8>>,
 }
 
 impl Default for Global {
@@ -106,6 +120,8 @@ impl Default for Global {
             trust_anchor_file: None,
             ehlo_name: smtp.ehlo_name,
             smtp_port: smtp.port,
+            service_ca_file: None,
+            service_ca_pem: None,
         }
     }
 }
@@ -136,6 +152,8 @@ pub struct TargetSpec {
     pub labels: BTreeMap<String, String>,
     /// Settings replacing the global ones.
     pub overrides: Overrides,
+    /// Other TLS services of the domain to check against their TLSA records (`crate::service`).
+    pub services: Vec<ServiceSpec>,
 }
 
 /// A validated configuration file.
@@ -168,6 +186,10 @@ pub struct Target {
     pub dns: DnsSettings,
     /// How to talk SMTP to its MX hosts.
     pub smtp: SmtpSettings,
+    /// Other TLS services to probe with the domain.
+    pub services: Vec<ServiceSpec>,
+    /// Roots for those services' PKIX usages: Mozilla's plus `global.service_ca_file`.
+    pub service_trust: Arc<PkixTrust>,
 }
 
 impl Config {
@@ -175,10 +197,21 @@ impl Config {
     pub fn targets(&self) -> Vec<Target> {
         let inbound = self.inbound.iter().map(|t| (t, Direction::Inbound));
         let outbound = self.outbound.iter().map(|t| (t, Direction::Outbound));
+        let trust = self.service_trust();
         inbound
             .chain(outbound)
-            .map(|(spec, direction)| self.resolve(spec, direction))
+            .map(|(spec, direction)| self.resolve(spec, direction, &trust))
             .collect()
+    }
+
+    /// Mozilla's roots plus the configured service CA bundle (checked when it was loaded).
+    pub fn service_trust(&self) -> Arc<PkixTrust> {
+        let roots = PkixTrust::public_roots();
+        let trust = match &self.global.service_ca_pem {
+            Some(pem) => roots.clone().with_pem_bundle(pem).unwrap_or(roots),
+            None => roots,
+        };
+        Arc::new(trust)
     }
 
     /// Whether `/probe` may probe this domain (normalise it first with [`normalize_domain`]).
@@ -196,11 +229,12 @@ impl Config {
             domain: domain.to_string(),
             labels: BTreeMap::new(),
             overrides: Overrides::default(),
+            services: Vec::new(),
         };
-        self.resolve(&spec, direction)
+        self.resolve(&spec, direction, &Arc::new(PkixTrust::empty()))
     }
 
-    fn resolve(&self, spec: &TargetSpec, direction: Direction) -> Target {
+    fn resolve(&self, spec: &TargetSpec, direction: Direction, trust: &Arc<PkixTrust>) -> Target {
         let global = &self.global;
         let over = &spec.overrides;
         let step_timeout = over.step_timeout.unwrap_or(global.step_timeout);
@@ -227,6 +261,8 @@ impl Config {
                 ehlo_name: global.ehlo_name.clone(),
                 step_timeout,
             },
+            services: spec.services.clone(),
+            service_trust: Arc::clone(trust),
         }
     }
 }

@@ -29,6 +29,10 @@ pub const RESERVED_LABELS: &[&str] = &[
     "type",
     "verdict",
     "version",
+    // The `dane_service_*` series (crate::service).
+    "host",
+    "port",
+    "protocol",
 ];
 
 /// Why a text is not a usable mail domain.
