@@ -56,6 +56,7 @@ pub fn render(report: &DomainReport) -> String {
             let _ = writeln!(out, "  - [{}] {}", finding.reason, finding.message);
         }
     }
+    crate::service::check::render(&mut out, &report.services, now);
     let _ = writeln!(out, "\n  checked in {:.2}s", report.duration_seconds);
     out
 }
@@ -168,7 +169,7 @@ fn render_endpoint(
     }
 }
 
-fn rrset_line(rrset: &RrsetReport, now: UnixSeconds) -> String {
+pub(crate) fn rrset_line(rrset: &RrsetReport, now: UnixSeconds) -> String {
     let mut line = format!("{} {}", rrset.name, rrset.dnssec.as_str());
     match &rrset.error {
         Some(error) => {
@@ -188,7 +189,7 @@ fn rrset_line(rrset: &RrsetReport, now: UnixSeconds) -> String {
 }
 
 /// "in 12.3 days" or "3.0 days ago".
-fn days_from(now: UnixSeconds, then: UnixSeconds) -> String {
+pub(crate) fn days_from(now: UnixSeconds, then: UnixSeconds) -> String {
     let days = (then - now) as f64 / 86_400.0;
     if days >= 0.0 {
         format!("in {days:.1} days")
@@ -197,7 +198,7 @@ fn days_from(now: UnixSeconds, then: UnixSeconds) -> String {
     }
 }
 
-fn format_time(t: UnixSeconds) -> String {
+pub(crate) fn format_time(t: UnixSeconds) -> String {
     let Ok(secs) = u64::try_from(t) else {
         return t.to_string();
     };

@@ -107,6 +107,14 @@ struct CheckArgs {
     /// Print the full report as JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// Another TLS service to check against its own TLSA RRset: HOST:PORT (465, 587, 993, 143,
+    /// 995, 110, 443) or HOST:PORT/PROTOCOL/TLS (smtp|imap|pop3|https, implicit|starttls);
+    /// repeatable. A failing service makes the exit code 1.
+    #[arg(long = "service", value_name = "SPEC", value_parser = dane_exporter::service::parse_spec)]
+    services: Vec<dane_exporter::service::ServiceSpec>,
+    /// PEM CA certificates trusted, besides Mozilla's roots, for services' PKIX TLSA usages.
+    #[arg(long, value_name = "FILE")]
+    service_ca: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -296,7 +304,20 @@ async fn run_check(args: CheckArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let prober = Prober::new(dns, smtp_settings);
+    let mut trust = dane_exporter::dane::PkixTrust::public_roots();
+    if let Some(path) = &args.service_ca {
+        let loaded = std::fs::read(path)
+            .map_err(|e| e.to_string())
+            .and_then(|pem| trust.with_pem_bundle(&pem).map_err(|e| e.to_string()));
+        match loaded {
+            Ok(with_ca) => trust = with_ca,
+            Err(error) => {
+                eprintln!("dane_exporter: --service-ca {}: {error}", path.display());
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let prober = Prober::new(dns, smtp_settings).with_services(args.services, Arc::new(trust));
     let report = prober.probe_domain(&args.domain).await;
     if args.json {
         match serde_json::to_string_pretty(&report) {
@@ -309,8 +330,9 @@ async fn run_check(args: CheckArgs) -> ExitCode {
     } else {
         print!("{}", dane_exporter::check::render(&report));
     }
+    let service_failed = report.services.iter().any(|s| s.verdict == Verdict::Fail);
     match report.verdict {
-        Verdict::Pass | Verdict::NotApplicable => ExitCode::SUCCESS,
-        Verdict::Fail => ExitCode::from(1),
+        Verdict::Pass | Verdict::NotApplicable if !service_failed => ExitCode::SUCCESS,
+        _ => ExitCode::from(1),
     }
 }

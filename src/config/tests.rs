@@ -288,15 +288,60 @@ fn services_infer_protocol_and_mode_from_well_known_ports() {
     assert_eq!(
         targets[0].services,
         vec![
-            spec("imap.example.org", 993, ServiceProtocol::Imap, TlsMode::Implicit),
-            spec("imap.example.org", 143, ServiceProtocol::Imap, TlsMode::Starttls),
-            spec("smtp.example.org", 587, ServiceProtocol::Smtp, TlsMode::Starttls),
-            spec("smtp.example.org", 465, ServiceProtocol::Smtp, TlsMode::Implicit),
-            spec("pop.example.org", 110, ServiceProtocol::Pop3, TlsMode::Starttls),
-            spec("pop.example.org", 995, ServiceProtocol::Pop3, TlsMode::Implicit),
-            spec("www.example.org", 443, ServiceProtocol::Https, TlsMode::Implicit),
-            spec("imap.example.org", 10143, ServiceProtocol::Imap, TlsMode::Starttls),
-            spec("imap.example.org", 8993, ServiceProtocol::Imap, TlsMode::Implicit),
+            spec(
+                "imap.example.org",
+                993,
+                ServiceProtocol::Imap,
+                TlsMode::Implicit
+            ),
+            spec(
+                "imap.example.org",
+                143,
+                ServiceProtocol::Imap,
+                TlsMode::Starttls
+            ),
+            spec(
+                "smtp.example.org",
+                587,
+                ServiceProtocol::Smtp,
+                TlsMode::Starttls
+            ),
+            spec(
+                "smtp.example.org",
+                465,
+                ServiceProtocol::Smtp,
+                TlsMode::Implicit
+            ),
+            spec(
+                "pop.example.org",
+                110,
+                ServiceProtocol::Pop3,
+                TlsMode::Starttls
+            ),
+            spec(
+                "pop.example.org",
+                995,
+                ServiceProtocol::Pop3,
+                TlsMode::Implicit
+            ),
+            spec(
+                "www.example.org",
+                443,
+                ServiceProtocol::Https,
+                TlsMode::Implicit
+            ),
+            spec(
+                "imap.example.org",
+                10143,
+                ServiceProtocol::Imap,
+                TlsMode::Starttls
+            ),
+            spec(
+                "imap.example.org",
+                8993,
+                ServiceProtocol::Imap,
+                TlsMode::Implicit
+            ),
         ]
     );
     // The configured CA joins Mozilla's roots.

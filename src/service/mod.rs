@@ -23,8 +23,10 @@
 //! A service's verdict is its own: it never changes the domain's mail verdict
 //! (`dane_probe_success`), which stays about delivery to the MX hosts.
 
+pub(crate) mod check;
 mod imap;
 mod lines;
+pub(crate) mod metrics;
 mod pop3;
 mod session;
 
@@ -120,6 +122,46 @@ pub fn well_known(port: u16) -> Option<(ServiceProtocol, TlsMode)> {
         443 => Some((ServiceProtocol::Https, TlsMode::Implicit)),
         _ => None,
     }
+}
+
+/// Parses the command line form `HOST:PORT` or `HOST:PORT/PROTOCOL/TLS` (`dane_exporter check
+/// --service`), with the configuration's rules: protocol and mode inferred for well-known ports.
+pub fn parse_spec(text: &str) -> Result<ServiceSpec, String> {
+    let (endpoint, mode) = match text.split_once('/') {
+        Some((endpoint, mode)) => (endpoint, Some(mode)),
+        None => (text, None),
+    };
+    let (host, port) = endpoint
+        .rsplit_once(':')
+        .ok_or_else(|| format!("{text:?}: expected HOST:PORT[/PROTOCOL/TLS]"))?;
+    let host = crate::config::normalize_domain(host).map_err(|e| format!("{host:?}: {e}"))?;
+    let port: u16 = port
+        .parse()
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| format!("{port:?} is not a port"))?;
+    let (protocol, tls) = match mode {
+        Some(mode) => {
+            let (p, t) = mode
+                .split_once('/')
+                .ok_or_else(|| format!("{mode:?}: expected PROTOCOL/TLS, e.g. imap/starttls"))?;
+            (
+                ServiceProtocol::parse(p).ok_or_else(|| format!("unknown protocol {p:?}"))?,
+                TlsMode::parse(t).ok_or_else(|| format!("unknown TLS mode {t:?}"))?,
+            )
+        }
+        None => well_known(port)
+            .ok_or_else(|| format!("port {port} is not well known: give HOST:PORT/PROTOCOL/TLS"))?,
+    };
+    if protocol == ServiceProtocol::Https && tls == TlsMode::Starttls {
+        return Err("https has no STARTTLS".into());
+    }
+    Ok(ServiceSpec {
+        host,
+        port,
+        protocol,
+        tls,
+    })
 }
 
 /// One service to watch.
