@@ -38,6 +38,7 @@ const SELF_METRICS: &[&str] = &[
 const EXPECTED: &[(&str, &str)] = &[
     ("dane-domain.json", "dane-domain"),
     ("dane-overview.json", "dane-overview"),
+    ("dane-services.json", "dane-services"),
 ];
 
 fn schema_validator() -> jsonschema::Validator {
@@ -586,6 +587,17 @@ _{p}._tcp.mx.fail.test.   300 IN TLSA 3 1 1 {other}
         trust_anchor_file: Some(dns.trust_anchor_file(dir.path())),
         timeout: Duration::from_secs(3),
     };
+    // The same listener as a submission service (STARTTLS on its port) for the dane_service_*
+    // series: one passing, one failing.
+    let services = ["mx.pass.test", "mx.fail.test"]
+        .iter()
+        .map(|host| dane_exporter::service::ServiceSpec {
+            host: host.to_string(),
+            port: p,
+            protocol: dane_exporter::service::ServiceProtocol::Smtp,
+            tls: dane_exporter::service::TlsMode::Starttls,
+        })
+        .collect();
     let prober = Prober::new(
         DnsClient::new(&settings).unwrap(),
         SmtpSettings {
@@ -593,6 +605,10 @@ _{p}._tcp.mx.fail.test.   300 IN TLSA 3 1 1 {other}
             ehlo_name: "probe.test".into(),
             step_timeout: Duration::from_secs(3),
         },
+    )
+    .with_services(
+        services,
+        std::sync::Arc::new(dane_exporter::dane::PkixTrust::empty()),
     );
     let reports = [
         prober.probe_domain("pass.test").await,
@@ -627,7 +643,9 @@ async fn every_label_the_dashboards_use_is_exported() {
         .filter(|n| !exported.contains_key(*n))
         .collect();
     assert!(
-        missing.iter().all(|n| *n == "dane_probe_warning_info"),
+        missing
+            .iter()
+            .all(|n| *n == "dane_probe_warning_info" || *n == "dane_service_warning_info"),
         "the fixture did not produce {missing:?}"
     );
     // Failures and warnings are rendered by the same code (src/metrics.rs) with the same labels;
@@ -639,6 +657,15 @@ async fn every_label_the_dashboards_use_is_exported() {
         .collect();
     for name in ["dane_probe_failure_info", "dane_probe_warning_info"] {
         exported.insert(name.into(), findings.clone());
+    }
+    // The same for services (src/service/metrics.rs renders both kinds alike).
+    let service_findings: BTreeSet<String> =
+        ["dane_service_failure_info", "dane_service_warning_info"]
+            .iter()
+            .flat_map(|n| exported.get(*n).cloned().unwrap_or_default())
+            .collect();
+    for name in ["dane_service_failure_info", "dane_service_warning_info"] {
+        exported.insert(name.into(), service_findings.clone());
     }
     exported.insert(
         "dane_exporter_build_info".into(),
