@@ -17,12 +17,12 @@ pub(crate) fn render(out: &mut String, services: &[ServiceReport], now: UnixSeco
     for service in services {
         let _ = writeln!(
             out,
-            "\n  SERVICE {}:{} ({}, {} TLS): {}, {}",
+            "\n  SERVICE {}:{} ({}, {}): {}, {}",
             service.host,
             service.port,
             service.protocol.as_str(),
             match service.tls_mode {
-                TlsMode::Implicit => "implicit",
+                TlsMode::Implicit => "implicit TLS",
                 TlsMode::Starttls => "STARTTLS",
             },
             service.verdict.as_str().to_uppercase(),

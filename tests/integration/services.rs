@@ -512,9 +512,204 @@ async fn services_ride_along_with_the_domain_probe_and_become_metrics() {
     let human = dane_exporter::check::render(&report);
     assert!(
         human.contains(&format!(
-            "SERVICE bad.svc.test:{port} (imap, STARTTLS TLS): FAIL"
+            "SERVICE bad.svc.test:{port} (imap, STARTTLS): FAIL"
         )),
         "{human}"
     );
     let _ = &w.imap_cert;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The real stack: dovecot (IMAP STARTTLS, IMAPS, POP3 STLS) and a Postfix listener without TLS,
+// behind NSD with the signed zone svc.test and a validating unbound (tests/stack/up.sh, block
+// "services"). Every service listens on the stack's SMTP port, each on its own address.
+// ---------------------------------------------------------------------------------------------
+
+mod stack {
+    use std::path::Path;
+    use std::process::Command;
+    use std::time::Duration;
+
+    use crate::support::exporter::{promtool_check, Exporter};
+    use crate::support::stack::Stack;
+
+    /// (host, protocol/tls, expected dane_service_success, expected failure reason)
+    const SERVICES: &[(&str, &str, f64, Option<&str>)] = &[
+        ("imap.svc.test", "imap/starttls", 1.0, None),
+        ("imaps.svc.test", "imap/implicit", 1.0, None),
+        ("pop3.svc.test", "pop3/starttls", 1.0, None),
+        (
+            "imapstale.svc.test",
+            "imap/starttls",
+            0.0,
+            Some("tlsa_mismatch"),
+        ),
+        (
+            "imapsname.svc.test",
+            "imap/implicit",
+            0.0,
+            Some("pkix_name_mismatch"),
+        ),
+        (
+            "nosubmission.svc.test",
+            "smtp/starttls",
+            0.0,
+            Some("starttls_not_offered"),
+        ),
+    ];
+
+    fn ca_file(stack: &Stack) -> std::path::PathBuf {
+        stack.dir.join("certs/ca.pem")
+    }
+
+    fn check(stack: &Stack, domain: &str, services: &[&str], ca: Option<&Path>) -> (i32, String) {
+        let port = stack.var("SMTP_PORT");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_dane_exporter"));
+        cmd.args(["check", domain, "--nameserver", stack.var("RESOLVER")])
+            .args(["--port", port, "--timeout", "3s"]);
+        for s in services {
+            cmd.arg("--service").arg(s.replace("PORT", port));
+        }
+        if let Some(ca) = ca {
+            cmd.arg("--service-ca").arg(ca);
+        }
+        let out = cmd.output().expect("dane_exporter check");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    }
+
+    #[test]
+    fn dovecot_and_postfix_services_in_the_real_stack() {
+        let stack = Stack::up();
+        let port = stack.var("SMTP_PORT").to_string();
+
+        // The exporter, scheduled: every service of svc.test with the stack's CA trusted.
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("dane_exporter.yml");
+        let mut text = format!(
+            "global:\n  interval: 10s\n  timeout: 8s\n  step_timeout: 3s\n  \
+             nameservers: [\"{}\"]\n  smtp_port: {port}\n  ehlo_name: probe.test\n  \
+             service_ca_file: {}\ninbound:\n  - domain: svc.test\n    services:\n",
+            stack.var("RESOLVER"),
+            ca_file(&stack).display()
+        );
+        for (host, mode, _, _) in SERVICES {
+            let (protocol, tls) = mode.split_once('/').unwrap();
+            text.push_str(&format!(
+                "      - {{host: {host}, port: {port}, protocol: {protocol}, tls: {tls}}}\n"
+            ));
+        }
+        std::fs::write(&config, text).unwrap();
+        let exporter = Exporter::start(&config);
+        exporter.wait_for(Duration::from_secs(30), "services probed", |e| {
+            e.metrics().values("dane_service_success", &[]).len() == SERVICES.len()
+        });
+        let metrics = exporter.metrics();
+        for (host, _, success, reason) in SERVICES {
+            let at = [("host", *host), ("port", port.as_str())];
+            assert_eq!(
+                metrics.value("dane_service_success", &at),
+                *success,
+                "{host}"
+            );
+            if let Some(reason) = reason {
+                let mut labels = at.to_vec();
+                labels.push(("reason", reason));
+                assert_eq!(
+                    metrics.value("dane_service_failure_info", &labels),
+                    1.0,
+                    "{host}"
+                );
+            }
+        }
+        // The PKIX-TA record of IMAPS matched through the configured CA.
+        assert_eq!(
+            metrics.value(
+                "dane_service_tlsa_match",
+                &[("host", "imaps.svc.test"), ("address", "127.0.1.41")]
+            ),
+            1.0
+        );
+        // svc.test has no MX host with TLSA: the mail verdict is not_applicable, whatever the
+        // services say.
+        assert_eq!(
+            metrics.value("dane_probe_success", &[("domain", "svc.test")]),
+            1.0
+        );
+        let (_, body) = exporter.get("/metrics");
+        promtool_check(&body);
+
+        // `check`, without the CA: the PKIX records cannot validate against Mozilla's roots.
+        let (code, out) = check(
+            &stack,
+            "svc.test",
+            &[
+                "imaps.svc.test:PORT/imap/implicit",
+                "pop3.svc.test:PORT/pop3/starttls",
+            ],
+            None,
+        );
+        assert_eq!(code, 1, "{out}");
+        assert_eq!(out.matches("[pkix_chain_invalid]").count(), 2, "{out}");
+        // With it, and with the DANE-EE IMAP service: exit 0.
+        let (code, out) = check(
+            &stack,
+            "svc.test",
+            &[
+                "imap.svc.test:PORT/imap/starttls",
+                "imaps.svc.test:PORT/imap/implicit",
+                "pop3.svc.test:PORT/pop3/starttls",
+            ],
+            Some(&ca_file(&stack)),
+        );
+        assert_eq!(code, 0, "{out}");
+        assert_eq!(out.matches("): PASS, DANE applies").count(), 3, "{out}");
+
+        // Cross-check with OpenSSL's DANE client on the same dovecot endpoints and records.
+        let tlsa = |name: &str| {
+            let out = Command::new("dig")
+                .args(["+short", "-p"])
+                .arg(stack.var("RESOLVER").rsplit(':').next().unwrap())
+                .arg("@127.0.0.1")
+                .arg(format!("_{port}._tcp.{name}"))
+                .arg("TLSA")
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            // dig splits long hex into words: "3 1 1 ABCD EF01".
+            let mut words = text.split_whitespace();
+            let head: Vec<&str> = words.by_ref().take(3).collect();
+            format!("{} {}", head.join(" "), words.collect::<String>())
+        };
+        let openssl = |address: &str, starttls: Option<&str>, name: &str, extra: &[&str]| {
+            let mut cmd = Command::new("openssl");
+            cmd.args(["s_client", "-brief", "-verify_return_error"])
+                .arg("-connect")
+                .arg(format!("{address}:{port}"))
+                .args(["-servername", name, "-dane_tlsa_domain", name])
+                .arg("-dane_tlsa_rrdata")
+                .arg(tlsa(name))
+                .args(extra);
+            if let Some(proto) = starttls {
+                cmd.args(["-starttls", proto]);
+            }
+            let out = cmd
+                .stdin(std::process::Stdio::null())
+                .output()
+                .expect("openssl s_client");
+            (
+                out.status.success(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        };
+        let ca = ca_file(&stack).display().to_string();
+        let (ok, log) = openssl("127.0.1.40", Some("imap"), "imap.svc.test", &[]);
+        assert!(ok && log.contains("Verification: OK"), "{log}");
+        let (ok, log) = openssl("127.0.1.41", None, "imaps.svc.test", &["-CAfile", &ca]);
+        assert!(ok && log.contains("Verification: OK"), "{log}");
+        let (ok, log) = openssl("127.0.1.40", Some("imap"), "imapstale.svc.test", &[]);
+        assert!(!ok, "openssl accepted the stale record: {log}");
+    }
 }

@@ -440,7 +440,9 @@ local $SMTP_NET.42 {
 }
 DOVECOT
 doveconf -c "$DV/dovecot.conf" -n >/dev/null
-dovecot -c "$DV/dovecot.conf"
+# Its own stdio must not be ours: dovecot keeps inherited descriptors open, and whoever waits
+# for up.sh's output (the Rust tests) would wait forever.
+dovecot -c "$DV/dovecot.conf" </dev/null >>"$DV/dovecot.log" 2>&1
 svc_ready() { # ADDR GREETING-PREFIX ("" = a TCP connect is enough)
   # shellcheck disable=SC2016 # expanded by the inner bash
   timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1" && { [[ -z $2 ]] || head -c ${#2} <&3 | grep -qF "$2"; }' \
