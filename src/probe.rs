@@ -18,6 +18,7 @@ use crate::dane::{self, describe_certificate, EndpointInput, TlsaRecord};
 use crate::dns::{
     normalize_name, Answer, DnsClient, DnssecStatus, MxRecord, RecordSet, RecordType, UnixSeconds,
 };
+use crate::mta_sts::MtaStsSettings;
 use crate::report::{DomainReport, EndpointReport, HostDane, MxHostReport, RrsetReport};
 use crate::smtp::{probe_starttls, SmtpError, SmtpSettings, TlsSession};
 use crate::verdict;
@@ -27,6 +28,7 @@ pub struct Prober {
     dns: Arc<DnsClient>,
     smtp: SmtpSettings,
     endpoints: Option<Arc<EndpointCache>>,
+    mta_sts: MtaStsSettings,
 }
 
 /// The outcome of one STARTTLS session and how long it took.
@@ -116,7 +118,14 @@ impl Prober {
             dns,
             smtp,
             endpoints: None,
+            mta_sts: MtaStsSettings::default(),
         }
+    }
+
+    /// Also checks MTA-STS and/or TLS-RPT as `settings` says (both off by default).
+    pub fn with_mta_sts(mut self, settings: MtaStsSettings) -> Self {
+        self.mta_sts = settings;
+        self
     }
 
     /// Shares STARTTLS sessions through `cache` (see [`EndpointCache`]).
@@ -155,12 +164,18 @@ impl Prober {
             Err(_) => Vec::new(),
         };
 
-        let hosts = join_all(
-            candidates
-                .iter()
-                .map(|c| self.probe_mx_host(&domain, c, mx_secure, implicit_mx, now)),
-        )
-        .await;
+        // MTA-STS/TLS-RPT lookups and the policy fetch need nothing from the MX probing, so they
+        // run alongside it; their judgement needs the hosts' chains and comes after.
+        let (hosts, gathered) = tokio::join!(
+            join_all(candidates.iter().map(|c| self.probe_mx_host(
+                &domain,
+                c,
+                mx_secure,
+                implicit_mx,
+                now
+            )),),
+            crate::mta_sts::gather(&self.dns, &self.mta_sts, &domain, self.smtp.step_timeout)
+        );
 
         let mut report = DomainReport {
             domain,
@@ -175,8 +190,11 @@ impl Prober {
             failures: Vec::new(),
             warnings: Vec::new(),
             divergence: None,
+            mta_sts: None,
+            tls_rpt: None,
         };
         verdict::judge(&mut report);
+        crate::mta_sts::judge::evaluate(&mut report, gathered);
         report.duration_seconds = started.elapsed().as_secs_f64();
         report
     }

@@ -337,6 +337,8 @@ mod tests {
             failures: vec![],
             warnings: vec![],
             divergence: None,
+            mta_sts: None,
+            tls_rpt: None,
         };
         judge(&mut report);
         report
