@@ -81,12 +81,14 @@ impl ProbeRunner for ProberRunner {
         let dns = self.clients.get(&DnsKey::of(&target.dns)).cloned();
         let endpoints = Arc::clone(&self.endpoints);
         let smtp = target.smtp.clone();
+        let mta_sts = target.mta_sts.clone();
         let domain = target.domain.clone();
         Box::pin(async move {
             match dns {
                 Some(dns) => {
                     Prober::shared(dns, smtp)
                         .with_endpoint_cache(endpoints)
+                        .with_mta_sts(mta_sts)
                         .probe_domain(&domain)
                         .await
                 }

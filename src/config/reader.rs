@@ -26,6 +26,8 @@ const GLOBAL_KEYS: &[&str] = &[
     "trust_anchor_file",
     "ehlo_name",
     "smtp_port",
+    "mta_sts_ca_file",
+    "https_port",
 ];
 const TARGET_KEYS: &[&str] = &[
     "domain",
@@ -36,6 +38,8 @@ const TARGET_KEYS: &[&str] = &[
     "dnssec_mode",
     "nameservers",
     "trust_anchor_file",
+    "mta_sts",
+    "tls_rpt",
 ];
 
 type Node<'y> = MarkedYaml<'y>;
@@ -229,6 +233,13 @@ impl Reader<'_> {
             let value = integer(f, 1, i64::from(u16::MAX))?;
             global.smtp_port = u16::try_from(value).unwrap_or(global.smtp_port);
         }
+        if let Some(f) = fields.get("mta_sts_ca_file") {
+            global.mta_sts_ca_file = Some(self.ca_file(f)?);
+        }
+        if let Some(f) = fields.get("https_port") {
+            let value = integer(f, 1, i64::from(u16::MAX))?;
+            global.https_port = u16::try_from(value).unwrap_or(global.https_port);
+        }
         Ok(global)
     }
 
@@ -294,7 +305,29 @@ impl Reader<'_> {
                 .get("trust_anchor_file")
                 .map(|f| self.trust_anchor_file(f))
                 .transpose()?,
+            mta_sts: fields.get("mta_sts").map(boolean).transpose()?,
+            tls_rpt: fields.get("tls_rpt").map(boolean).transpose()?,
         })
+    }
+
+    /// `mta_sts_ca_file`: resolved like `trust_anchor_file`, and read now, so that a file without
+    /// a PEM certificate fails the load (with its line) instead of every probe.
+    fn ca_file(&self, field: &Field<'_, '_>) -> Result<PathBuf> {
+        let written = PathBuf::from(string(field)?);
+        let path = self.base_dir.join(&written);
+        match crate::mta_sts::webpki::read_ca_file(&path) {
+            Ok(_) => Ok(path),
+            Err(error) => {
+                let reason = match error {
+                    crate::mta_sts::TrustError::CaFile { detail, .. } => detail,
+                    other => other.to_string(),
+                };
+                field.loc.fail(Problem::CaFileUnusable {
+                    path: written,
+                    reason,
+                })
+            }
+        }
     }
 
     /// Resolves the path against the config file's directory and checks that it is a file.
@@ -475,6 +508,13 @@ fn integer(field: &Field<'_, '_>, min: i64, max: i64) -> Result<i64> {
             max,
         }),
         _ => wrong_type(field.value, &field.loc, "an integer"),
+    }
+}
+
+fn boolean(field: &Field<'_, '_>) -> Result<bool> {
+    match data(field.value, &field.loc)? {
+        YamlData::Value(Scalar::Boolean(value)) => Ok(*value),
+        _ => wrong_type(field.value, &field.loc, "true or false"),
     }
 }
 
