@@ -18,6 +18,7 @@ use tracing_subscriber::EnvFilter;
 
 use dane_exporter::dns::{DnsClient, DnsSettings, DnssecMode};
 use dane_exporter::exporter::DaneExporter;
+use dane_exporter::mta_sts::MtaStsSettings;
 use dane_exporter::probe::Prober;
 use dane_exporter::report::Verdict;
 use dane_exporter::smtp::SmtpSettings;
@@ -107,6 +108,15 @@ struct CheckArgs {
     /// Print the full report as JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// Skip the MTA-STS (RFC 8461) and TLS-RPT (RFC 8460) checks.
+    #[arg(long)]
+    no_mta_sts: bool,
+    /// PEM file of roots trusted for MTA-STS besides Mozilla's (a private CA).
+    #[arg(long, value_name = "FILE")]
+    mta_sts_ca_file: Option<PathBuf>,
+    /// Port of the MTA-STS policy host. Change it only for tests.
+    #[arg(long, default_value_t = 443)]
+    https_port: u16,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -296,7 +306,20 @@ async fn run_check(args: CheckArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let prober = Prober::new(dns, smtp_settings);
+    if let Some(path) = &args.mta_sts_ca_file {
+        if let Err(error) = dane_exporter::mta_sts::webpki::read_ca_file(path) {
+            eprintln!("dane_exporter: {error}");
+            return ExitCode::from(2);
+        }
+    }
+    // MTA-STS findings are printed but, like in the exporter, never change the exit code: that is
+    // the DANE verdict's.
+    let prober = Prober::new(dns, smtp_settings).with_mta_sts(MtaStsSettings {
+        mta_sts: !args.no_mta_sts,
+        tls_rpt: !args.no_mta_sts,
+        ca_file: args.mta_sts_ca_file,
+        https_port: args.https_port,
+    });
     let report = prober.probe_domain(&args.domain).await;
     if args.json {
         match serde_json::to_string_pretty(&report) {

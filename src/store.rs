@@ -85,11 +85,19 @@ impl Store {
     }
 
     /// Stores the latest report of `target`, unless the target is no longer configured.
-    pub fn put(&self, target: &Target, report: DomainReport) {
+    pub fn put(&self, target: &Target, mut report: DomainReport) {
         let key = TargetKey::of(target);
         let mut inner = self.write();
         if !inner.configured.contains(&key) {
             return;
+        }
+        // MTA-STS needs the previous round to see a policy change without an id change.
+        let previous = inner
+            .results
+            .get(&key)
+            .and_then(|stored| stored.report.mta_sts.as_ref());
+        if let (Some(previous), Some(current)) = (previous, report.mta_sts.as_mut()) {
+            crate::mta_sts::judge::carry_over(previous, current, report.checked_at);
         }
         inner.results.insert(
             key,
