@@ -422,3 +422,82 @@ async fn policy_change_without_id_change_is_seen_across_rounds() {
     );
     let _ = w.dir.path();
 }
+
+/// The real stack (NSD, unbound, Postfix, nginx from Debian; zones signed by ldns-signzone):
+/// `dane_exporter check sts.test` through the validating resolver finds the records, fetches the
+/// policy from nginx, and validates Postfix's certificate, in both DNSSEC modes; DANE passes too.
+#[test]
+fn real_stack_policy_is_valid_through_check() {
+    let stack = crate::support::stack::Stack::up();
+    for mode in ["trust-resolver", "validate"] {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_dane_exporter"));
+        command.args([
+            "check",
+            "sts.test",
+            "--json",
+            "--timeout",
+            "3s",
+            "--dnssec-mode",
+            mode,
+            "--nameserver",
+            stack.var("RESOLVER"),
+            "--port",
+            stack.var("SMTP_PORT"),
+            "--https-port",
+            stack.var("HTTPS_PORT"),
+            "--mta-sts-ca-file",
+            stack.var("MTA_STS_CA"),
+        ]);
+        if mode == "validate" {
+            command.args(["--trust-anchor", stack.var("TRUST_ANCHOR")]);
+        }
+        let out = command.output().unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{mode}: {e}: {}", String::from_utf8_lossy(&out.stderr)));
+        assert_eq!(out.status.code(), Some(0), "{mode}: {report:#}");
+        assert_eq!(report["verdict"], "pass", "{mode}");
+        let sts = &report["mta_sts"];
+        assert_eq!(sts["valid"], true, "{mode}: {sts:#}");
+        assert_eq!(sts["record"]["id"], "stack1");
+        assert_eq!(sts["policy"]["mode"], "enforce");
+        assert_eq!(sts["policy"]["max_age"], 86400);
+        assert_eq!(sts["hosts"][0]["name"], "mx.tagood.test");
+        assert_eq!(sts["hosts"][0]["covered_by"], "*.tagood.test");
+        assert_eq!(sts["hosts"][0]["endpoints"][0]["certificate_valid"], true);
+        assert_eq!(sts["findings"], serde_json::json!([]));
+        assert_eq!(report["tls_rpt"]["valid"], true, "{mode}");
+        assert_eq!(
+            report["tls_rpt"]["record"]["rua"],
+            serde_json::json!(["mailto:tlsrpt@sts.test"])
+        );
+    }
+    // Without the private CA, the same policy host is untrusted: WebPKI roots only.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dane_exporter"))
+        .args([
+            "check",
+            "sts.test",
+            "--json",
+            "--timeout",
+            "3s",
+            "--nameserver",
+            stack.var("RESOLVER"),
+            "--port",
+            stack.var("SMTP_PORT"),
+            "--https-port",
+            stack.var("HTTPS_PORT"),
+        ])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["verdict"], "pass",
+        "MTA-STS never changes the DANE verdict"
+    );
+    let reasons: Vec<&str> = report["mta_sts"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons, ["mta_sts_policy_host_cert_invalid"], "{report:#}");
+}
