@@ -20,6 +20,8 @@ pub const RESERVED_LABELS: &[&str] = &[
     "instance",
     "job",
     "le",
+    // dane_mta_sts_mode's state label.
+    "mode",
     "mx",
     "name",
     "reason",
