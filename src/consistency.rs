@@ -96,7 +96,8 @@ pub async fn add_operational_findings(report: &mut DomainReport, settings: &Oper
         return;
     };
     let mut wanted: Vec<(String, WireType)> = Vec::new();
-    if report.mx_lookup.outcome == "records" {
+    // A failed MX lookup is examined too: a broken DS or a dead server shows here.
+    if matches!(report.mx_lookup.outcome, "records" | "failed") {
         wanted.push((report.domain.clone(), WireType::MX));
     }
     for host in &report.hosts {
@@ -482,7 +483,7 @@ async fn check_zone(
         report.warnings.push(ZoneWarning {
             reason: "nameserver_inconsistent".into(),
             message: format!(
-                "the authoritative nameservers of {zone} disagree; a TLSA change is not safe until they agree: {}",
+                "not every authoritative nameserver of {zone} serves the newest serial, the same RRsets and valid signatures; hold any TLSA change until they do: {}",
                 bad.join("; ")
             ),
         });
@@ -500,7 +501,7 @@ pub fn why_inconsistent(n: &NameserverReport) -> String {
     let mut parts = Vec::new();
     if !n.serial_current {
         parts.push(format!(
-            "serial {} behind",
+            "serial {} is behind",
             n.serial.map(|s| s.to_string()).unwrap_or_default()
         ));
     }

@@ -62,7 +62,9 @@ impl RawAnswer {
     }
 }
 
-/// Asks `server` one question with the DO bit; `recursion` sets RD. Bounded by `timeout` in all.
+/// Asks `server` one question with the DO bit; `recursion` sets RD, and CD with it: the caller
+/// judges signatures itself, and a resolver must not hide a bogus zone's servers and keys
+/// behind SERVFAIL. Bounded by `timeout` in all.
 pub async fn ask(
     server: SocketAddr,
     name: &str,
@@ -75,6 +77,7 @@ pub async fn ask(
     let millis = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
     let mut request = Message::query();
     request.metadata.recursion_desired = recursion;
+    request.metadata.checking_disabled = recursion;
     request.add_query(Query::query(qname, rtype));
     let mut edns = Edns::new();
     edns.set_dnssec_ok(true);
