@@ -288,8 +288,14 @@ async fn resolve(
     Err(last)
 }
 
+/// A record's owner, normalised; the root zone as ".".
 fn owner(record: &Record) -> String {
-    normalize_name(&record.name.to_ascii())
+    let name = normalize_name(&record.name.to_ascii());
+    if name.is_empty() {
+        ".".to_string()
+    } else {
+        name
+    }
 }
 
 /// The zone holding `name`: the owner of the SOA in the answer (the apex itself) or in the

@@ -18,7 +18,7 @@ use tokio::time::Instant;
 
 use super::answer::{name_text, query_name};
 use super::trust_resolver::{tcp_exchange, udp_exchange, AttemptError};
-use super::{LookupError, UnixSeconds};
+use super::{normalize_name, LookupError, UnixSeconds};
 
 pub use hickory_proto::rr::RecordType as QueryType;
 
@@ -43,7 +43,7 @@ impl RawAnswer {
     pub fn rrset(&self, owner: &str, rtype: WireType) -> Vec<&Record> {
         self.answers
             .iter()
-            .filter(|r| r.record_type() == rtype && name_text(&r.name) == owner)
+            .filter(|r| r.record_type() == rtype && name_text(&r.name) == normalize_name(owner))
             .collect()
     }
 
@@ -51,7 +51,7 @@ impl RawAnswer {
     pub fn rrsigs(&self, owner: &str, rtype: WireType) -> Vec<&RRSIG> {
         self.answers
             .iter()
-            .filter(|r| name_text(&r.name) == owner)
+            .filter(|r| name_text(&r.name) == normalize_name(owner))
             .filter_map(|r| match &r.data {
                 RData::DNSSEC(DNSSECRData::RRSIG(sig)) if sig.input().type_covered == rtype => {
                     Some(sig)
@@ -72,7 +72,12 @@ pub async fn ask(
     recursion: bool,
     timeout: Duration,
 ) -> Result<RawAnswer, LookupError> {
-    let qname = query_name(name)?;
+    // The root zone (".", empty once normalised) is a valid question here, unlike in lookups.
+    let qname = if normalize_name(name).is_empty() {
+        hickory_proto::rr::Name::root()
+    } else {
+        query_name(name)?
+    };
     let deadline = Instant::now() + timeout;
     let millis = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
     let mut request = Message::query();
