@@ -24,6 +24,7 @@
 //! - [`check`]: renders a report for humans (`dane_exporter check`).
 //! - [`scheduler`]: probes every configured target on its interval, with jitter and a cap.
 //! - [`store`]: the latest report per target, read at scrape time.
+//! - [`stale`]: since when each TLSA record matched nothing, across probes (stale warnings).
 //! - [`metrics`]: renders the latest reports as Prometheus metric families.
 //! - [`config`]: the YAML config file: targets by direction, global defaults, per-target overrides.
 //! - [`web`]: the HTTP side: /metrics, /probe, health, reload; TLS and basic auth from a web config.
@@ -44,6 +45,7 @@ pub mod probe;
 pub mod report;
 pub mod scheduler;
 pub mod smtp;
+pub mod stale;
 pub mod store;
 mod tls;
 pub mod verdict;

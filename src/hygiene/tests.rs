@@ -336,3 +336,37 @@ fn dnssec_rules_table() {
         assert_eq!(got, expected, "{name}");
     }
 }
+
+#[test]
+fn stale_tracker_remembers_across_probes_and_starts_over_after_a_match() {
+    use crate::report::{Direction, DomainReport};
+    use crate::stale::StaleTracker;
+    use crate::store::TargetKey;
+
+    let limits = HygieneLimits {
+        stale_after: Duration::from_secs(100),
+        ..HygieneLimits::default()
+    };
+    let key = TargetKey {
+        direction: Direction::Inbound,
+        domain: "example.test".into(),
+    };
+    let report_at = |t: i64, states: &[RecordState]| {
+        let mut report = DomainReport::unfinished("example.test", t, 0.0, "x", String::new());
+        report.failures.clear();
+        report.hosts = vec![host(&[KEY_A, KEY_B], states, 600, 1)];
+        report
+    };
+    let mut tracker = StaleTracker::default();
+    let mut stale_at = |t: i64, states: &[RecordState]| {
+        let mut report = report_at(t, states);
+        tracker.observe(&key, &mut report, &limits);
+        reasons(&report.warnings).contains(&"tlsa_record_stale".to_string())
+    };
+    assert!(!stale_at(1_000, &[M0, NO]), "first sight");
+    assert!(!stale_at(1_099, &[M0, NO]), "inside the grace period");
+    assert!(stale_at(1_100, &[M0, NO]), "grace period over");
+    assert!(!stale_at(1_200, &[M0, M0]), "it matched again");
+    assert!(!stale_at(1_250, &[M0, NO]), "the grace period starts over");
+    assert!(stale_at(1_350, &[M0, NO]));
+}

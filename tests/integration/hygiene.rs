@@ -144,14 +144,22 @@ async fn scripted_resolver(
 ) -> ScriptedServer {
     ScriptedServer::start(move |query, _| {
         let q = query.queries.first()?;
-        let qname = q.name().to_ascii().trim_end_matches('.').to_ascii_lowercase();
+        let qname = q
+            .name()
+            .to_ascii()
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
         let mut reply = reply_to(query);
         reply.metadata.authentic_data = true;
         let owner = q.name().clone();
         match q.query_type() {
             RecordType::MX if qname.starts_with("hyg") => {
                 let exchange = Name::from_ascii(format!("mx.{qname}.")).ok()?;
-                reply.add_answer(Record::from_rdata(owner, 60, RData::MX(MX::new(10, exchange))));
+                reply.add_answer(Record::from_rdata(
+                    owner,
+                    60,
+                    RData::MX(MX::new(10, exchange)),
+                ));
             }
             RecordType::A if qname.starts_with("mx.") => {
                 reply.add_answer(Record::from_rdata(owner, 60, RData::A(A(address))));
