@@ -37,6 +37,7 @@ const SELF_METRICS: &[&str] = &[
 /// The dashboards the issue asks for, by file name and uid.
 const EXPECTED: &[(&str, &str)] = &[
     ("dane-domain.json", "dane-domain"),
+    ("dane-operations.json", "dane-operations"),
     ("dane-overview.json", "dane-overview"),
 ];
 
