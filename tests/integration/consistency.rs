@@ -9,6 +9,9 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
+use std::time::Duration;
+
+use crate::support::exporter::{promtool_check, write_config, Exporter};
 use crate::support::stack::{script, Stack};
 
 /// `dane_exporter check DOMAIN --json` against the stack, asking the authoritative servers on
@@ -79,6 +82,21 @@ fn warned(json: &Value, reason: &str) -> bool {
         .is_some_and(|ws| ws.iter().any(|w| w["reason"] == reason))
 }
 
+fn catch_up(stack: &Stack) {
+    let out = Command::new("bash")
+        .arg(script("secondary.sh"))
+        .arg(&stack.dir)
+        .arg("catch-up")
+        .stdin(Stdio::null())
+        .output()
+        .expect("running secondary.sh");
+    assert!(
+        out.status.success(),
+        "secondary.sh: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn lagging_secondary_then_caught_up() {
     let stack = Stack::up();
@@ -146,18 +164,7 @@ fn lagging_secondary_then_caught_up() {
         }
     }
 
-    let out = Command::new("bash")
-        .arg(script("secondary.sh"))
-        .arg(&stack.dir)
-        .arg("catch-up")
-        .stdin(Stdio::null())
-        .output()
-        .expect("running secondary.sh");
-    assert!(
-        out.status.success(),
-        "secondary.sh: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    catch_up(&stack);
     for validate in [false, true] {
         let json = check(&stack, "lag.test", validate);
         let lag = zone(&json, "lag.test");
@@ -171,4 +178,77 @@ fn lagging_secondary_then_caught_up() {
         );
         assert!(!warned(&json, "nameserver_inconsistent"), "{json:#}");
     }
+}
+
+/// The exporter as a process: the gauges per nameserver address, the zone gauge and the
+/// `nameserver_inconsistent` warning while the secondary lags (a clean `promtool check metrics`),
+/// then all 1 within one probe interval after it caught up. lag.test is inbound (authoritative
+/// checks on by default); hfull.test is outbound (off by default: no zone series).
+#[test]
+fn exporter_gauges_follow_the_secondary() {
+    let stack = Stack::up();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("dane_exporter.yml");
+    write_config(&config, &stack, &["lag.test"], &["hfull.test"]);
+    let exporter = Exporter::start(&config);
+    let lag = [("domain", "lag.test"), ("zone", "lag.test")];
+    let at = |address: &'static str| {
+        let mut labels = lag.to_vec();
+        labels.push(("address", address));
+        labels
+    };
+    exporter.wait_for(Duration::from_secs(30), "first probe of lag.test", |e| {
+        !e.metrics().values("dane_zone_consistent", &lag).is_empty()
+    });
+    let m = exporter.metrics();
+    promtool_check(&m.text);
+    assert_eq!(m.value("dane_zone_consistent", &lag), 0.0);
+    assert_eq!(m.value("dane_nameserver_consistent", &at("127.0.0.1")), 1.0);
+    assert_eq!(m.value("dane_nameserver_consistent", &at("127.0.0.2")), 0.0);
+    assert_eq!(m.value("dane_nameserver_soa_serial", &at("127.0.0.1")), 2.0);
+    assert_eq!(m.value("dane_nameserver_soa_serial", &at("127.0.0.2")), 1.0);
+    let mut tlsa = at("127.0.0.2");
+    tlsa.push(("type", "TLSA"));
+    assert_eq!(m.value("dane_nameserver_rrset_match", &tlsa), 0.0);
+    assert_eq!(
+        m.value("dane_nameserver_signatures_valid", &at("127.0.0.2")),
+        1.0
+    );
+    let mut warning = lag.to_vec();
+    warning.push(("reason", "nameserver_inconsistent"));
+    assert_eq!(m.value("dane_zone_warning_info", &warning), 1.0);
+    assert_eq!(
+        m.value(
+            "dane_probe_warning_info",
+            &[
+                ("domain", "lag.test"),
+                ("reason", "nameserver_inconsistent")
+            ]
+        ),
+        1.0
+    );
+    // Outbound: the hygiene warning, but no authoritative checks by default.
+    assert_eq!(
+        m.value(
+            "dane_probe_warning_info",
+            &[
+                ("domain", "hfull.test"),
+                ("reason", "tlsa_full_certificate")
+            ]
+        ),
+        1.0
+    );
+    assert!(m
+        .values("dane_zone_consistent", &[("domain", "hfull.test")])
+        .is_empty());
+
+    catch_up(&stack);
+    exporter.wait_for(Duration::from_secs(25), "lag.test consistent", |e| {
+        e.metrics().values("dane_zone_consistent", &lag) == vec![1.0]
+    });
+    let m = exporter.metrics();
+    promtool_check(&m.text);
+    assert_eq!(m.value("dane_nameserver_consistent", &at("127.0.0.2")), 1.0);
+    assert_eq!(m.value("dane_nameserver_soa_serial", &at("127.0.0.2")), 2.0);
+    assert!(m.values("dane_zone_warning_info", &warning).is_empty());
 }
