@@ -725,6 +725,15 @@ mod tests {
         zone
     }
 
+    /// name, servers, expected per-server consistency, zone consistent, newest serial.
+    type JudgeCase = (
+        &'static str,
+        Vec<NameserverReport>,
+        Vec<bool>,
+        bool,
+        Option<u32>,
+    );
+
     fn verdicts(zone: &ZoneReport) -> Vec<bool> {
         zone.nameservers.iter().map(|n| n.consistent).collect()
     }
@@ -734,7 +743,7 @@ mod tests {
         let new = ["3 1 1 aa", "3 1 1 bb"];
         let old = ["3 1 1 aa"];
         // name, servers, expected per-server consistency, zone consistent, newest serial
-        let cases: Vec<(&str, Vec<NameserverReport>, Vec<bool>, bool, Option<u32>)> = vec![
+        let cases: Vec<JudgeCase> = vec![
             (
                 "agree",
                 vec![

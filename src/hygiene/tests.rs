@@ -84,6 +84,23 @@ fn reasons(findings: &[Finding]) -> Vec<String> {
     findings.iter().map(|f| f.reason.clone()).collect()
 }
 
+/// name, records, per-record states, TTL, certificates sent, expected reasons.
+type TlsaCase<'a> = (
+    &'a str,
+    Vec<&'a str>,
+    Vec<RecordState>,
+    u32,
+    usize,
+    Vec<&'a str>,
+);
+/// name, DNSKEYs, DS (None: lookup failed), expected reasons.
+type DnssecCase = (
+    &'static str,
+    Vec<KeyFact>,
+    Option<Vec<DsFact>>,
+    Vec<&'static str>,
+);
+
 const M0: RecordState = RecordState::Matched { depth: 0 };
 const NO: RecordState = RecordState::NoMatch;
 
@@ -96,7 +113,7 @@ fn tlsa_rules_table() {
     let cert_hex = format!("3 0 0 {}", "30".repeat(40));
     let ta_full = format!("2 1 0 {}", "30".repeat(40));
     // name, records, per-record states, TTL, certificates sent, expected reasons
-    let cases: Vec<(&str, Vec<&str>, Vec<RecordState>, u32, usize, Vec<&str>)> = vec![
+    let cases: Vec<TlsaCase> = vec![
         ("clean 3 1 1", vec![KEY_A], vec![M0], 3600, 1, vec![]),
         (
             "current + next",
@@ -267,7 +284,7 @@ fn dnssec_rules_table() {
     let zsk = key(2, 13, false);
     let sha1_key = key(3, 5, true);
     // name, DNSKEYs, DS (None: lookup failed), expected reasons
-    let cases: Vec<(&str, Vec<KeyFact>, Option<Vec<DsFact>>, Vec<&str>)> = vec![
+    let cases: Vec<DnssecCase> = vec![
         (
             "healthy",
             vec![ksk.clone(), zsk.clone()],
