@@ -110,7 +110,25 @@ pub async fn add_operational_findings(report: &mut DomainReport, settings: &Oper
     if wanted.is_empty() {
         return;
     }
-    report.zones = check_zones(authoritative, &wanted, report.checked_at).await;
+    // In a task of its own: the answers (and the signature checks over them) come from servers
+    // anyone can run, and a panic on hostile data must cost this part only, not the report.
+    let task = {
+        let authoritative = authoritative.clone();
+        let now = report.checked_at;
+        tokio::spawn(async move { check_zones(&authoritative, &wanted, now).await })
+    };
+    match task.await {
+        Ok(zones) => report.zones = zones,
+        Err(error) => {
+            report.warnings.push(Finding {
+                reason: "authoritative_check_failed".into(),
+                mx: None,
+                address: None,
+                message: format!("the authoritative checks stopped: {error}"),
+            });
+            return;
+        }
+    }
     let mut by_reason: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for zone in &report.zones {
         for warning in &zone.warnings {

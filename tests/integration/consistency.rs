@@ -183,13 +183,27 @@ fn lagging_secondary_then_caught_up() {
 /// The exporter as a process: the gauges per nameserver address, the zone gauge and the
 /// `nameserver_inconsistent` warning while the secondary lags (a clean `promtool check metrics`),
 /// then all 1 within one probe interval after it caught up. lag.test is inbound (authoritative
-/// checks on by default); hfull.test is outbound (off by default: no zone series).
+/// checks on by default); hfull.test is outbound (off by default: no zone series). stale.test
+/// (a record for an old key next to the served one) turns `tlsa_record_stale` on its second
+/// probe, with `tlsa_stale_after: 1s`: the store remembers the first probe that saw it unmatched.
 #[test]
 fn exporter_gauges_follow_the_secondary() {
     let stack = Stack::up();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("dane_exporter.yml");
-    write_config(&config, &stack, &["lag.test"], &["hfull.test"]);
+    write_config(
+        &config,
+        &stack,
+        &["lag.test", "stale.test"],
+        &["hfull.test"],
+    );
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replacen("global:\n", "global:\n  tlsa_stale_after: 1s\n", 1),
+    )
+    .unwrap();
+    let stale = [("domain", "stale.test"), ("reason", "tlsa_record_stale")];
     let exporter = Exporter::start(&config);
     let lag = [("domain", "lag.test"), ("zone", "lag.test")];
     let at = |address: &'static str| {
@@ -197,6 +211,16 @@ fn exporter_gauges_follow_the_secondary() {
         labels.push(("address", address));
         labels
     };
+    exporter.wait_for(Duration::from_secs(30), "first probe of stale.test", |e| {
+        !e.metrics()
+            .values("dane_probe_timestamp_seconds", &[("domain", "stale.test")])
+            .is_empty()
+    });
+    // One probe cannot tell a stale record: the next probe is an interval (10 s) away.
+    assert!(exporter
+        .metrics()
+        .values("dane_probe_warning_info", &stale)
+        .is_empty());
     exporter.wait_for(Duration::from_secs(30), "first probe of lag.test", |e| {
         !e.metrics().values("dane_zone_consistent", &lag).is_empty()
     });
@@ -251,4 +275,8 @@ fn exporter_gauges_follow_the_secondary() {
     assert_eq!(m.value("dane_nameserver_consistent", &at("127.0.0.2")), 1.0);
     assert_eq!(m.value("dane_nameserver_soa_serial", &at("127.0.0.2")), 2.0);
     assert!(m.values("dane_zone_warning_info", &warning).is_empty());
+    // stale.test has been probed at least twice by now (the catch-up took an interval).
+    exporter.wait_for(Duration::from_secs(25), "stale record reported", |e| {
+        e.metrics().values("dane_probe_warning_info", &stale) == vec![1.0]
+    });
 }
