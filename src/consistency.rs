@@ -26,7 +26,7 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use hickory_proto::dnssec::rdata::{DNSSECRData, DNSKEY};
 use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::{Name, RData, Record, RecordType as WireType};
+use hickory_proto::rr::{RData, Record, RecordType as WireType};
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
@@ -345,6 +345,8 @@ async fn nameserver_addresses(
         .collect();
     names.sort();
     names.dedup();
+    // Each name costs two lookups; more names than addresses we would ask are pointless.
+    names.truncate(MAX_SERVERS);
     if names.is_empty() {
         return Err(format!("no NS records for {zone}"));
     }
@@ -378,6 +380,7 @@ async fn nameserver_addresses(
     Ok(servers)
 }
 
+/// Finds the servers of `zone` and the parent's DS, asks every server, and judges the answers.
 async fn check_zone(
     settings: &AuthoritativeSettings,
     zone: String,
@@ -690,11 +693,6 @@ pub fn judge_zone(zone: &mut ZoneReport) {
             && n.rrsets.iter().all(|r| r.matches);
     }
     zone.consistent = !zone.nameservers.is_empty() && zone.nameservers.iter().all(|n| n.consistent);
-}
-
-/// The owner name of a zone as hickory wants it, or `None` when it does not parse.
-pub fn zone_name(zone: &str) -> Option<Name> {
-    crate::dns::authoritative::zone_name(zone)
 }
 
 #[cfg(test)]

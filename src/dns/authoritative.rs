@@ -184,3 +184,94 @@ pub fn dnskeys(records: &[&Record]) -> Vec<DNSKEY> {
 pub fn zone_name(zone: &str) -> Option<hickory_proto::rr::Name> {
     query_name(zone).ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use hickory_proto::dnssec::crypto::Ed25519SigningKey;
+    use hickory_proto::dnssec::rdata::sig::SigInput;
+    use hickory_proto::dnssec::{SigningKey, TBS};
+    use hickory_proto::rr::rdata::A;
+    use hickory_proto::rr::{Name, SerialNumber};
+
+    use super::*;
+
+    fn key() -> Ed25519SigningKey {
+        let pkcs8 = Ed25519SigningKey::generate_pkcs8().expect("key");
+        Ed25519SigningKey::from_pkcs8(&pkcs8).expect("key")
+    }
+
+    fn dnskey(key: &Ed25519SigningKey) -> DNSKEY {
+        DNSKEY::with_flags(257, key.to_public_key().expect("public key"))
+    }
+
+    /// An RRSIG over `records` by `signer`, valid from `inception` to `expiration`; its key tag
+    /// is that of `tagged` (normally the signer's own DNSKEY).
+    fn rrsig(
+        records: &[Record],
+        signer: &Ed25519SigningKey,
+        tagged: &DNSKEY,
+        inception: u32,
+        expiration: u32,
+    ) -> RRSIG {
+        let name = records[0].name.clone();
+        let input = SigInput {
+            type_covered: WireType::A,
+            algorithm: signer.algorithm(),
+            num_labels: name.num_labels(),
+            original_ttl: 60,
+            sig_expiration: SerialNumber::new(expiration),
+            sig_inception: SerialNumber::new(inception),
+            key_tag: tagged.calculate_key_tag().expect("key tag"),
+            signer_name: Name::from_ascii("example.test.").expect("name"),
+        };
+        let tbs = TBS::from_input(&name, DNSClass::IN, &input, records.iter()).expect("tbs");
+        RRSIG::from_sig(input.clone(), signer.sign(&tbs).expect("sign"))
+    }
+
+    #[test]
+    fn signatures_are_checked_for_time_and_key() {
+        let name = Name::from_ascii("mx.example.test.").expect("name");
+        let records = vec![
+            Record::from_rdata(name.clone(), 60, RData::A(A::new(192, 0, 2, 1))),
+            Record::from_rdata(name, 60, RData::A(A::new(192, 0, 2, 2))),
+        ];
+        let refs: Vec<&Record> = records.iter().collect();
+        let (zone_key, other_key) = (key(), key());
+        let (zone_dnskey, other_dnskey) = (dnskey(&zone_key), dnskey(&other_key));
+        let now = 1_800_000_000_i64;
+        let t = now as u32;
+        let good = rrsig(&records, &zone_key, &zone_dnskey, t - 3600, t + 86_400);
+        let expired = rrsig(&records, &zone_key, &zone_dnskey, t - 86_400, t - 60);
+        let future = rrsig(&records, &zone_key, &zone_dnskey, t + 60, t + 86_400);
+        let foreign = rrsig(&records, &other_key, &other_dnskey, t - 3600, t + 86_400);
+        // Signed by another key but claiming the zone key's tag: must not verify either.
+        let forged = rrsig(&records, &other_key, &zone_dnskey, t - 3600, t + 86_400);
+        let keys = [&zone_dnskey];
+        let check = |sigs: &[&RRSIG]| verify_rrset(&refs, sigs, &keys, now);
+        assert_eq!(check(&[&good]), Ok(()));
+        assert_eq!(
+            check(&[&expired, &good]),
+            Ok(()),
+            "one good signature is enough"
+        );
+        assert_eq!(check(&[]), Err(SignatureProblem::Missing));
+        assert_eq!(check(&[&expired]), Err(SignatureProblem::Expired));
+        assert_eq!(check(&[&future]), Err(SignatureProblem::Expired));
+        assert_eq!(check(&[&foreign]), Err(SignatureProblem::NoMatchingKey));
+        assert_eq!(check(&[&forged]), Err(SignatureProblem::NoMatchingKey));
+        // A changed record breaks the signature.
+        let mut tampered = records.clone();
+        tampered[1] = Record::from_rdata(
+            tampered[1].name.clone(),
+            60,
+            RData::A(A::new(192, 0, 2, 99)),
+        );
+        let tampered_refs: Vec<&Record> = tampered.iter().collect();
+        assert_eq!(
+            verify_rrset(&tampered_refs, &[&good], &keys, now),
+            Err(SignatureProblem::NoMatchingKey)
+        );
+        // Nothing to sign (a denial): nothing to check here.
+        assert_eq!(verify_rrset(&[], &[], &keys, now), Ok(()));
+    }
+}
