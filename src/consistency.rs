@@ -433,7 +433,10 @@ async fn check_zone(
     let signed = served.iter().any(|s| !s.keys.is_empty());
     let mut key_source: Option<&[DNSKEY]> = None;
     for ((nameserver, address), s) in servers.iter().zip(served.iter()) {
-        let signatures_valid = s.error.is_none() && (!signed || s.signature_problems.is_empty());
+        // In a signed zone a server must serve the DNSKEYs too: without them nothing it serves
+        // can be checked (and resolvers asking it for the keys get none).
+        let signatures_valid = s.error.is_none()
+            && (!signed || (!s.keys.is_empty() && s.signature_problems.is_empty()));
         report.nameservers.push(NameserverReport {
             nameserver: nameserver.clone(),
             address: *address,
