@@ -21,7 +21,7 @@
 //!   (RFC 7671 8.1), and an emergency key change as long.
 //! - `dane_ta_not_sent`: a DANE-TA record matches only a trust anchor the server does not send
 //!   (a full `2 x 0` key or certificate that signed the chain): senders that do not reconstruct
-//!   the anchor from the record fail; the server should send the TA certificate (RFC 7671 5.2.2).
+//!   the anchor from the record fail; RFC 7671 5.2.3: servers using `2 1 0` MUST send the TA certificate.
 //! - `tlsa_record_stale`: a usable record that matched nothing on any endpoint for longer than
 //!   [`HygieneLimits::stale_after`].
 //! - `dnskey_algorithm_deprecated`: a DNSKEY algorithm RFC 8624 says must not (or should no
