@@ -20,8 +20,9 @@
 //! - `tlsa_ttl_too_long`: a TTL above [`HygieneLimits::max_ttl`]: a rollover must wait two TTLs
 //!   (RFC 7671 8.1), and an emergency key change as long.
 //! - `dane_ta_not_sent`: a DANE-TA record matches only a trust anchor the server does not send
-//!   (a full `2 x 0` key or certificate that signed the chain): senders that do not reconstruct
-//!   the anchor from the record fail; RFC 7671 5.2.3: servers using `2 1 0` MUST send the TA certificate.
+//!   (a full `2 x 0` key or certificate that signed the chain): senders that do not rebuild the
+//!   anchor from the record fail, and RFC 7671 5.2.3 says servers using `2 1 0` MUST send the TA
+//!   certificate.
 //! - `tlsa_record_stale`: a usable record that matched nothing on any endpoint for longer than
 //!   [`HygieneLimits::stale_after`].
 //! - `dnskey_algorithm_deprecated`: a DNSKEY algorithm RFC 8624 says must not (or should no
