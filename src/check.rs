@@ -185,7 +185,9 @@ fn render_zones(out: &mut String, report: &DomainReport) {
                 .serial
                 .map(|s| s.to_string())
                 .unwrap_or_else(|| "-".into());
-            let verdict = if n.consistent {
+            let verdict = if let Some(skipped) = &n.skipped {
+                format!("not asked: {skipped}")
+            } else if n.consistent {
                 "ok".to_string()
             } else {
                 crate::consistency::why_inconsistent(n)

@@ -183,6 +183,11 @@ pub struct NameserverReport {
     /// Why the server gave no usable authoritative answer, if it did not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Why the server was not asked: the exporter's host has no route to its address (an IPv6
+    /// address on an IPv4-only host). Such a server is left out of the judgement and the metrics:
+    /// the gap is ours, not the zone's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
     /// SOA serial served.
     pub serial: Option<u32>,
     /// The compared RRsets.
@@ -231,6 +236,7 @@ pub struct ZoneReport {
 
 /// What one server answered, before comparison.
 struct Served {
+    skipped: Option<String>,
     serial: Option<u32>,
     rrsets: Vec<ServedRrset>,
     keys: Vec<DNSKEY>,
@@ -441,6 +447,7 @@ async fn check_zone(
             nameserver: nameserver.clone(),
             address: *address,
             error: s.error.clone(),
+            skipped: s.skipped.clone(),
             serial: s.serial,
             rrsets: s.rrsets.clone(),
             signatures_valid,
@@ -503,11 +510,11 @@ async fn check_zone(
             message,
         });
     }
-    if !report.consistent && !report.nameservers.is_empty() {
+    if !report.consistent && report.nameservers.iter().any(|n| n.skipped.is_none()) {
         let bad: Vec<String> = report
             .nameservers
             .iter()
-            .filter(|n| !n.consistent)
+            .filter(|n| !n.consistent && n.skipped.is_none())
             .map(|n| format!("{} [{}]: {}", n.nameserver, n.address, why_inconsistent(n)))
             .collect();
         report.warnings.push(ZoneWarning {
@@ -562,12 +569,17 @@ async fn ask_server(
     now: UnixSeconds,
 ) -> Served {
     let mut served = Served {
+        skipped: None,
         serial: None,
         rrsets: Vec::new(),
         keys: Vec::new(),
         signature_problems: Vec::new(),
         error: None,
     };
+    if let Err(reason) = crate::dns::authoritative::routable(server).await {
+        served.skipped = Some(reason);
+        return served;
+    }
     let (soa, dnskey, answers) = tokio::join!(
         ask(server, zone, WireType::SOA, false, timeout),
         ask(server, zone, WireType::DNSKEY, false, timeout),
@@ -672,17 +684,20 @@ pub fn judge_zone(zone: &mut ZoneReport) {
     let newest = zone
         .nameservers
         .iter()
-        .filter(|n| n.error.is_none())
+        .filter(|n| n.error.is_none() && n.skipped.is_none())
         .filter_map(|n| n.serial)
         .reduce(|a, b| if serial_newer(b, a) { b } else { a });
     zone.newest_serial = newest;
     let reference: Option<Vec<ServedRrset>> = zone
         .nameservers
         .iter()
-        .find(|n| n.error.is_none() && n.serial.is_some() && n.serial == newest)
+        .find(|n| {
+            n.error.is_none() && n.skipped.is_none() && n.serial.is_some() && n.serial == newest
+        })
         .map(|n| n.rrsets.clone());
     for n in &mut zone.nameservers {
-        n.serial_current = n.error.is_none() && n.serial.is_some() && n.serial == newest;
+        n.serial_current =
+            n.error.is_none() && n.skipped.is_none() && n.serial.is_some() && n.serial == newest;
         for rrset in &mut n.rrsets {
             rrset.matches = reference.as_ref().is_some_and(|reference| {
                 reference
@@ -691,11 +706,17 @@ pub fn judge_zone(zone: &mut ZoneReport) {
             });
         }
         n.consistent = n.error.is_none()
+            && n.skipped.is_none()
             && n.serial_current
             && n.signatures_valid
             && n.rrsets.iter().all(|r| r.matches);
     }
-    zone.consistent = !zone.nameservers.is_empty() && zone.nameservers.iter().all(|n| n.consistent);
+    let mut asked = zone
+        .nameservers
+        .iter()
+        .filter(|n| n.skipped.is_none())
+        .peekable();
+    zone.consistent = asked.peek().is_some() && asked.all(|n| n.consistent);
 }
 
 #[cfg(test)]
@@ -712,6 +733,7 @@ mod tests {
             nameserver: name.into(),
             address: IpAddr::from([127, 0, 0, 1]),
             error: error.map(str::to_string),
+            skipped: None,
             serial,
             rrsets: vec![ServedRrset {
                 key: RrsetKey {
@@ -838,6 +860,17 @@ mod tests {
             assert_eq!(judged.consistent, consistent, "{name}");
             assert_eq!(judged.newest_serial, newest, "{name}");
         }
+    }
+
+    #[test]
+    fn servers_without_a_route_from_here_are_left_out() {
+        let mut v6 = served("b", None, &[], None);
+        v6.skipped = Some("no route".into());
+        let judged = zone(vec![served("a", Some(2), &["3 1 1 aa"], None), v6.clone()]);
+        assert!(judged.consistent, "the asked server agrees with itself");
+        assert!(!judged.nameservers[1].consistent);
+        let judged = zone(vec![v6]);
+        assert!(!judged.consistent, "nothing asked, nothing known");
     }
 
     #[test]

@@ -321,7 +321,8 @@ fn add_zones(f: &mut Families, base: &[(&str, &str)], report: &DomainReport) {
                 1.0,
             );
         }
-        for server in &zone.nameservers {
+        // A server the exporter's host cannot route to was not asked: no series, no alert.
+        for server in zone.nameservers.iter().filter(|n| n.skipped.is_none()) {
             let address = server.address.to_string();
             let at = join(
                 &z,

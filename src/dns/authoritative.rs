@@ -110,6 +110,49 @@ pub async fn ask(
     })
 }
 
+/// Whether this host has a route to `server` at all: a UDP "connect" only consults the routing
+/// table. `Err` says why not (no route, address family not available), which is a property of the
+/// exporter's host (an IPv6 address on an IPv4-only host), not of the server.
+pub async fn routable(server: SocketAddr) -> Result<(), String> {
+    use std::io::ErrorKind;
+    let bind: SocketAddr = match server {
+        SocketAddr::V4(_) => (std::net::Ipv4Addr::UNSPECIFIED, 0).into(),
+        SocketAddr::V6(_) => (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
+    };
+    let socket = match tokio::net::UdpSocket::bind(bind).await {
+        Ok(socket) => socket,
+        Err(e)
+            if matches!(
+                e.kind(),
+                ErrorKind::AddrNotAvailable | ErrorKind::Unsupported
+            ) =>
+        {
+            return Err(format!("no {} on this host: {e}", family(server)))
+        }
+        // Anything else (out of sockets, ...) is left to the real exchange to report.
+        Err(_) => return Ok(()),
+    };
+    match socket.connect(server).await {
+        Err(e)
+            if matches!(
+                e.kind(),
+                ErrorKind::NetworkUnreachable | ErrorKind::HostUnreachable
+            ) =>
+        {
+            Err(format!("no route from this host to {server}: {e}"))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn family(server: SocketAddr) -> &'static str {
+    if server.is_ipv4() {
+        "IPv4"
+    } else {
+        "IPv6"
+    }
+}
+
 /// Why an RRset's signatures do not hold.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureProblem {
