@@ -42,6 +42,12 @@ pub const PROBE_METRICS: &[(&str, &str)] = &[
     ("dane_divergence_timestamp_seconds", "Earliest moment the TLSA RRset and the endpoint's chain are expected to stop matching if nobody acts (Unix time)."),
     ("dane_divergence_remaining_seconds", "Seconds from the probe until dane_divergence_timestamp_seconds (divide by 86400 for days to divergence); 0 when the endpoint does not authenticate now."),
     ("dane_smtp_duration_seconds", "Seconds the SMTP and TLS dialogue with the endpoint took."),
+    ("dane_zone_consistent", "1 when every authoritative nameserver address of the zone serves the newest SOA serial, the same TLSA/MX RRsets and valid signatures, else 0."),
+    ("dane_nameserver_consistent", "1 when this authoritative nameserver address serves the zone's newest SOA serial, the same TLSA/MX RRsets as the others and valid signatures, else 0."),
+    ("dane_nameserver_soa_serial", "SOA serial this authoritative nameserver address serves for the zone."),
+    ("dane_nameserver_rrset_match", "1 when this authoritative nameserver address serves the RRset exactly as the servers with the newest serial do, else 0."),
+    ("dane_nameserver_signatures_valid", "1 when this authoritative nameserver address serves the SOA and compared RRsets with RRSIGs that are in their validity period and verify with the zone's DNSKEYs (always 1 for an unsigned zone), else 0."),
+    ("dane_zone_warning_info", "One series per zone-level finding: DNSKEY/DS health and nameserver disagreement."),
 ];
 
 /// The latest report of one target, with the labels its series carry.
@@ -218,6 +224,8 @@ fn add_report(f: &mut Families, item: &LabelledReport<'_>) {
         }
     }
 
+    add_zones(f, &base, report);
+
     for host in &report.hosts {
         let mx = host.name.as_str();
         for state in HostDane::ALL {
@@ -296,6 +304,54 @@ fn add_report(f: &mut Families, item: &LabelledReport<'_>) {
                         );
                     }
                 }
+            }
+        }
+    }
+}
+
+/// The authoritative consistency series of every zone (`crate::consistency`).
+fn add_zones(f: &mut Families, base: &[(&str, &str)], report: &DomainReport) {
+    for zone in &report.zones {
+        let z = join(base, &[("zone", &zone.zone)]);
+        f.gauge("dane_zone_consistent", &z, bool_value(zone.consistent));
+        for warning in &zone.warnings {
+            f.gauge(
+                "dane_zone_warning_info",
+                &join(&z, &[("reason", &warning.reason)]),
+                1.0,
+            );
+        }
+        // A server the exporter's host cannot route to was not asked: no series, no alert.
+        for server in zone.nameservers.iter().filter(|n| n.skipped.is_none()) {
+            let address = server.address.to_string();
+            let at = join(
+                &z,
+                &[("nameserver", &server.nameserver), ("address", &address)],
+            );
+            f.gauge(
+                "dane_nameserver_consistent",
+                &at,
+                bool_value(server.consistent),
+            );
+            if let Some(serial) = server.serial {
+                f.gauge("dane_nameserver_soa_serial", &at, f64::from(serial));
+            }
+            if server.error.is_none() {
+                f.gauge(
+                    "dane_nameserver_signatures_valid",
+                    &at,
+                    bool_value(server.signatures_valid),
+                );
+            }
+            for rrset in &server.rrsets {
+                f.gauge(
+                    "dane_nameserver_rrset_match",
+                    &join(
+                        &at,
+                        &[("name", &rrset.key.name), ("type", &rrset.key.rtype)],
+                    ),
+                    bool_value(rrset.matches),
+                );
             }
         }
     }
