@@ -174,8 +174,19 @@ fn add_report(f: &mut Families, item: &LabelledReport<'_>) {
         ("dane_probe_failure_info", &report.failures),
         ("dane_probe_warning_info", &report.warnings),
     ] {
+        // Several findings may share a reason, MX host and address (one per unusable TLSA record,
+        // say): they are one series, or the exposition would repeat a series and Prometheus
+        // would reject the whole scrape.
+        let mut seen = std::collections::BTreeSet::new();
         for finding in findings {
             let address = finding.address.map(|a| a.to_string()).unwrap_or_default();
+            if !seen.insert((
+                finding.reason.as_str(),
+                finding.mx.as_deref(),
+                finding.address,
+            )) {
+                continue;
+            }
             f.gauge(
                 name,
                 &join(
@@ -359,7 +370,40 @@ fn add_zones(f: &mut Families, base: &[(&str, &str)], report: &DomainReport) {
 
 #[cfg(test)]
 mod tests {
-    use super::PROBE_METRICS;
+    use std::collections::BTreeMap;
+
+    use super::{probe_families, LabelledReport, PROBE_METRICS};
+    use crate::report::{Direction, DomainReport, Finding};
+
+    /// Two findings with the same reason, MX host and address (two unusable TLSA records of one
+    /// host) must not repeat a series: Prometheus rejects a scrape with a duplicate series.
+    #[test]
+    fn findings_sharing_their_labels_are_one_series() {
+        let mut report = DomainReport::unfinished("example.org", 0, 0.0, "x", String::new());
+        report.failures.clear();
+        let unusable = |message: &str| Finding {
+            reason: "tlsa_record_unusable".to_string(),
+            mx: Some("mx.example.org".to_string()),
+            address: None,
+            message: message.to_string(),
+        };
+        report.warnings = vec![unusable("first record"), unusable("second record")];
+        report.warnings.push(Finding {
+            mx: Some("mx2.example.org".to_string()),
+            ..unusable("another host")
+        });
+        let labels = BTreeMap::new();
+        let families = probe_families(&[LabelledReport {
+            direction: Direction::Inbound,
+            extra_labels: &labels,
+            report: &report,
+        }]);
+        let warnings = families
+            .iter()
+            .find(|f| f.name() == "dane_probe_warning_info")
+            .map(|f| f.get_metric().len());
+        assert_eq!(warnings, Some(2));
+    }
 
     /// The README's metric table is the documentation users read: it must list every family.
     #[test]
