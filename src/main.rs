@@ -16,6 +16,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
 
+use dane_exporter::consistency::{AuthoritativeSettings, OperationsSettings};
 use dane_exporter::dns::{DnsClient, DnsSettings, DnssecMode};
 use dane_exporter::exporter::DaneExporter;
 use dane_exporter::mta_sts::MtaStsSettings;
@@ -117,6 +118,12 @@ struct CheckArgs {
     /// Port of the MTA-STS policy host. Change it only for tests.
     #[arg(long, default_value_t = 443)]
     https_port: u16,
+    /// Do not ask the authoritative nameservers of the TLSA and MX zones directly.
+    #[arg(long)]
+    no_authoritative: bool,
+    /// Port the authoritative nameservers are asked on (NS records carry none). For tests only.
+    #[arg(long, default_value_t = 53)]
+    authoritative_port: u16,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -312,14 +319,24 @@ async fn run_check(args: CheckArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     }
+    let authoritative = (!args.no_authoritative).then(|| AuthoritativeSettings {
+        port: args.authoritative_port,
+        timeout: args.timeout,
+        resolvers: dane_exporter::dns::resolver_addresses(&dns_settings).unwrap_or_default(),
+    });
     // MTA-STS findings are printed but, like in the exporter, never change the exit code: that is
     // the DANE verdict's.
-    let prober = Prober::new(dns, smtp_settings).with_mta_sts(MtaStsSettings {
-        mta_sts: !args.no_mta_sts,
-        tls_rpt: !args.no_mta_sts,
-        ca_file: args.mta_sts_ca_file,
-        https_port: args.https_port,
-    });
+    let prober = Prober::new(dns, smtp_settings)
+        .with_operations(OperationsSettings {
+            authoritative,
+            hygiene: Default::default(),
+        })
+        .with_mta_sts(MtaStsSettings {
+            mta_sts: !args.no_mta_sts,
+            tls_rpt: !args.no_mta_sts,
+            ca_file: args.mta_sts_ca_file,
+            https_port: args.https_port,
+        });
     let report = prober.probe_domain(&args.domain).await;
     if args.json {
         match serde_json::to_string_pretty(&report) {

@@ -29,6 +29,7 @@ pub struct Prober {
     smtp: SmtpSettings,
     endpoints: Option<Arc<EndpointCache>>,
     mta_sts: MtaStsSettings,
+    operations: crate::consistency::OperationsSettings,
 }
 
 /// The outcome of one STARTTLS session and how long it took.
@@ -119,12 +120,19 @@ impl Prober {
             smtp,
             endpoints: None,
             mta_sts: MtaStsSettings::default(),
+            operations: crate::consistency::OperationsSettings::default(),
         }
     }
 
     /// Also checks MTA-STS and/or TLS-RPT as `settings` says (both off by default).
     pub fn with_mta_sts(mut self, settings: MtaStsSettings) -> Self {
         self.mta_sts = settings;
+        self
+    }
+
+    /// Runs the operational checks (hygiene, authoritative consistency) as `operations` says.
+    pub fn with_operations(mut self, operations: crate::consistency::OperationsSettings) -> Self {
+        self.operations = operations;
         self
     }
 
@@ -192,9 +200,11 @@ impl Prober {
             divergence: None,
             mta_sts: None,
             tls_rpt: None,
+            zones: Vec::new(),
         };
         verdict::judge(&mut report);
         crate::mta_sts::judge::evaluate(&mut report, gathered);
+        crate::consistency::add_operational_findings(&mut report, &self.operations).await;
         report.duration_seconds = started.elapsed().as_secs_f64();
         report
     }

@@ -83,12 +83,14 @@ impl ProbeRunner for ProberRunner {
         let smtp = target.smtp.clone();
         let mta_sts = target.mta_sts.clone();
         let domain = target.domain.clone();
+        let operations = crate::consistency::OperationsSettings::for_target(target);
         Box::pin(async move {
             match dns {
                 Some(dns) => {
                     Prober::shared(dns, smtp)
                         .with_endpoint_cache(endpoints)
                         .with_mta_sts(mta_sts)
+                        .with_operations(operations)
                         .probe_domain(&domain)
                         .await
                 }

@@ -279,6 +279,7 @@ mod tests {
             outcome,
             cname_chain: vec![],
             signature_expiration: None,
+            ttl: None,
             error: None,
         }
     }
@@ -339,6 +340,7 @@ mod tests {
             divergence: None,
             mta_sts: None,
             tls_rpt: None,
+            zones: Vec::new(),
         };
         judge(&mut report);
         report

@@ -24,6 +24,11 @@
 //!   smtp_port: 25               # for tests only; the TLSA name follows it
 //!   mta_sts_ca_file: ~          # PEM roots trusted for MTA-STS besides Mozilla's (private CA)
 //!   https_port: 443             # MTA-STS policy host port; for tests only
+//!   authoritative_checks: inbound  # none, inbound or all: whose zones' nameservers are asked
+//!   authoritative_port: 53      # for tests only: NS records carry no port
+//!   tlsa_max_records: 12        # warn above this many TLSA records
+//!   tlsa_max_ttl: 1d            # warn above this TLSA TTL
+//!   tlsa_stale_after: 90d       # warn when a record matched nothing this long
 //! probe_allow: ["*.example.org", "example.net"]  # absent: /probe takes any domain
 //! inbound:                      # our domains (others send to us)
 //!   - domain: example.org
@@ -49,6 +54,7 @@
 
 mod error;
 mod names;
+mod operations;
 mod reader;
 #[cfg(test)]
 mod tests;
@@ -68,6 +74,7 @@ pub use names::{
     check_label_name, normalize_domain, parse_nameserver, DomainError, DomainPattern,
     LabelNameError, RESERVED_LABELS,
 };
+pub use operations::{AuthoritativeChecks, OperationsConfig};
 
 /// Shortest allowed probe interval: probing more often only loads the remote mail servers.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(10);
@@ -101,6 +108,9 @@ pub struct Global {
     pub mta_sts_ca_file: Option<PathBuf>,
     /// Port of MTA-STS policy hosts; 443 except in tests.
     pub https_port: u16,
+    /// Authoritative consistency and hygiene settings (`authoritative_checks`,
+    /// `authoritative_port`, `tlsa_max_records`, `tlsa_max_ttl`, `tlsa_stale_after`).
+    pub operations: OperationsConfig,
 }
 
 impl Default for Global {
@@ -118,6 +128,7 @@ impl Default for Global {
             smtp_port: smtp.port,
             mta_sts_ca_file: None,
             https_port: 443,
+            operations: OperationsConfig::default(),
         }
     }
 }
@@ -186,6 +197,8 @@ pub struct Target {
     pub smtp: SmtpSettings,
     /// Whether and how MTA-STS and TLS-RPT are checked.
     pub mta_sts: MtaStsSettings,
+    /// Authoritative consistency and hygiene settings (global only).
+    pub operations: OperationsConfig,
 }
 
 impl Config {
@@ -253,6 +266,7 @@ impl Config {
                 ca_file: global.mta_sts_ca_file.clone(),
                 https_port: global.https_port,
             },
+            operations: global.operations,
         }
     }
 }

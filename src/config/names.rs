@@ -24,6 +24,7 @@ pub const RESERVED_LABELS: &[&str] = &[
     "mode",
     "mx",
     "name",
+    "nameserver",
     "reason",
     "record",
     "state",
@@ -31,6 +32,7 @@ pub const RESERVED_LABELS: &[&str] = &[
     "type",
     "verdict",
     "version",
+    "zone",
 ];
 
 /// Why a text is not a usable mail domain.

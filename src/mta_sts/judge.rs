@@ -331,6 +331,7 @@ mod tests {
                 cname_chain: Vec::new(),
                 signature_expiration: None,
                 error: None,
+                ttl: None,
             },
             record: Some(StsRecord {
                 id: id.into(),

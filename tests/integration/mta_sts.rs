@@ -227,6 +227,7 @@ impl World {
             dns: self.dns_settings.clone(),
             smtp: self.smtp(),
             mta_sts: self.mta_sts(),
+            operations: Default::default(),
         }
     }
 }
