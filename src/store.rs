@@ -88,9 +88,9 @@ impl Store {
         }
     }
 
-    /// Stores the latest report of `target`, unless the target is no longer configured.
     /// Stores the latest report of `target`, unless the target is no longer configured. Adds its
-    /// `tlsa_record_stale` warnings first (see `crate::stale`).
+    /// `tlsa_record_stale` warnings and its MTA-STS round comparison first (see `crate::stale`,
+    /// `crate::mta_sts::judge::carry_over`).
     pub fn put(&self, target: &Target, mut report: DomainReport) {
         let key = TargetKey::of(target);
         let mut inner = self.write();
