@@ -27,6 +27,20 @@ use crate::support::exporter::promtool_check;
 use crate::support::nginx::{pem, Answer, Nginx, Site};
 use crate::support::smtp_server::{self_signed, FixtureConfig, SmtpFixture, TestCa, TestCert};
 
+/// The domains of the single-round cases (`idchange.test` has its own test).
+const POLICY_CASES: [&str; 10] = [
+    "valid.test",
+    "testing.test",
+    "missingmx.test",
+    "large.test",
+    "wrongcert.test",
+    "redirect.test",
+    "badsyntax.test",
+    "texttype.test",
+    "twotxt.test",
+    "badcert.test",
+];
+
 const GOOD_POLICY: &str =
     "version: STSv1\r\nmode: enforce\r\nmx: *.mail.test\r\nmax_age: 604800\r\n";
 
@@ -102,20 +116,8 @@ _smtp._tls.badsyntax.test. 300 IN TXT "v=TLSRPTv1; rua=http://reports.badsyntax.
 "#,
         bad = bad_mx.leaf_3_1_1(),
     );
-    for domain in [
-        "valid.test",
-        "testing.test",
-        "missingmx.test",
-        "large.test",
-        "wrongcert.test",
-        "redirect.test",
-        "badsyntax.test",
-        "texttype.test",
-        "twotxt.test",
-        "badcert.test",
-        "idchange.test",
-    ] {
-        if domain != "badcert.test" {
+    for domain in POLICY_CASES.iter().chain(&["idchange.test"]) {
+        if *domain != "badcert.test" {
             text.push_str(&format!("{domain}. 300 IN MX 10 mx.mail.test.\n"));
         }
         text.push_str(&format!(
@@ -260,18 +262,7 @@ fn rpt_reasons(report: &DomainReport) -> Vec<&str> {
 async fn policy_cases_give_their_findings_and_leave_the_dane_verdict_alone() {
     let w = world().await;
     let prober = w.prober();
-    let domains = [
-        "valid.test",
-        "testing.test",
-        "missingmx.test",
-        "large.test",
-        "wrongcert.test",
-        "redirect.test",
-        "badsyntax.test",
-        "texttype.test",
-        "twotxt.test",
-        "badcert.test",
-    ];
+    let domains = POLICY_CASES;
     let started = Instant::now();
     let reports =
         futures_util::future::join_all(domains.iter().map(|d| prober.probe_domain(d))).await;
@@ -471,6 +462,33 @@ fn real_stack_policy_is_valid_through_check() {
             report["tls_rpt"]["record"]["rua"],
             serde_json::json!(["mailto:tlsrpt@sts.test"])
         );
+    }
+    // The human report has its own sections.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dane_exporter"))
+        .args([
+            "check",
+            "sts.test",
+            "--timeout",
+            "3s",
+            "--nameserver",
+            stack.var("RESOLVER"),
+            "--port",
+            stack.var("SMTP_PORT"),
+            "--https-port",
+            stack.var("HTTPS_PORT"),
+            "--mta-sts-ca-file",
+            stack.var("MTA_STS_CA"),
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "MTA-STS: enforce (max_age 86400s, id stack1)",
+        "MX mx.tagood.test covered by *.tagood.test",
+        "certificate valid (WebPKI)",
+        "TLS-RPT: reports to mailto:tlsrpt@sts.test",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
     }
     // Without the private CA, the same policy host is untrusted: WebPKI roots only.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_dane_exporter"))
