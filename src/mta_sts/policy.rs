@@ -251,11 +251,10 @@ fn parse_mx_pattern(value: &str) -> Result<MxPattern, String> {
     })
 }
 
-/// LDH labels of 1 to 63 characters, no hyphen at either end, 253 characters at most, and at
-/// least two labels (a pattern for a TLD or a single label is surely a mistake).
+/// LDH labels of 1 to 63 characters, no hyphen at either end, 253 characters at most: RFC 5321's
+/// `Domain`, which RFC 8461 3.2 uses (a single label is grammatical, so it is accepted).
 fn is_host_name(name: &str) -> bool {
     name.len() <= 253
-        && name.split('.').count() >= 2
         && name.split('.').all(|label| {
             let bytes = label.as_bytes();
             !bytes.is_empty()
@@ -290,6 +289,10 @@ mod tests {
         assert_eq!(p.mode, Mode::Testing);
         assert_eq!(p.mx[0].domain, "mx.example.com");
         assert_eq!(p.extensions, vec![("foo".into(), "bar baz".into())]);
+        // A single label is grammatical (RFC 5321 Domain).
+        assert!(
+            parse_policy(b"version: STSv1\nmode: testing\nmx: localhost\nmax_age: 1\n").is_ok()
+        );
         // mode none needs no mx.
         assert!(parse_policy(b"version: STSv1\nmode: none\nmax_age: 86400\n").is_ok());
         assert!(parse_policy(format!("{GOOD}\r\n\r\n").as_bytes()).is_ok());
@@ -338,8 +341,16 @@ mod tests {
                 "two wildcards",
             ),
             (
-                "version: STSv1\nmode: enforce\nmx: localhost\nmax_age: 1\n",
-                "one label",
+                "version: STSv1\nmode: enforce\nmx: mail..example\nmax_age: 1\n",
+                "empty label",
+            ),
+            (
+                "version: STSv1\nmode: enforce\nmx: -mail.example\nmax_age: 1\n",
+                "leading hyphen",
+            ),
+            (
+                "version: STSv1\nmode: enforce\nmx: *.\nmax_age: 1\n",
+                "bare wildcard",
             ),
             (
                 "version: STSv1\nmode: enforce\nmode: testing\nmx: a.example\nmax_age: 1\n",
