@@ -153,11 +153,8 @@ pub fn parse_policy(body: &[u8]) -> Result<Policy, PolicyError> {
             return Err(bad(format!("field name {} is not valid", shown(key))));
         }
         let value = value.trim_matches([' ', '\t']);
-        if value.is_empty()
-            || !value
-                .bytes()
-                .all(|b| (0x20..=0x7e).contains(&b) || b == b'\t')
-        {
+        // RFC 8461 3.2 allows UTF-8 in values (extension fields); known fields check their own.
+        if value.is_empty() || value.chars().any(|c| c.is_control() && c != '\t') {
             return Err(bad(format!(
                 "value of {key} ({}) is not valid",
                 shown(value)
@@ -289,6 +286,10 @@ mod tests {
         assert_eq!(p.mode, Mode::Testing);
         assert_eq!(p.mx[0].domain, "mx.example.com");
         assert_eq!(p.extensions, vec![("foo".into(), "bar baz".into())]);
+        let utf8 = "version: STSv1\nmode: none\nmax_age: 1\nnote: gr\u{fc}n\n";
+        assert!(parse_policy(utf8.as_bytes()).is_ok());
+        let control = "version: STSv1\nmode: none\nmax_age: 1\nnote: a\u{7}b\n";
+        assert!(parse_policy(control.as_bytes()).is_err());
         // A single label is grammatical (RFC 5321 Domain).
         assert!(
             parse_policy(b"version: STSv1\nmode: testing\nmx: localhost\nmax_age: 1\n").is_ok()
