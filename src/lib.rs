@@ -34,6 +34,7 @@ pub mod config;
 pub mod dane;
 pub mod dns;
 pub mod exporter;
+pub mod key_algorithms;
 pub mod metrics;
 pub mod probe;
 pub mod report;

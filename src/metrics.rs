@@ -42,6 +42,9 @@ pub const PROBE_METRICS: &[(&str, &str)] = &[
     ("dane_divergence_timestamp_seconds", "Earliest moment the TLSA RRset and the endpoint's chain are expected to stop matching if nobody acts (Unix time)."),
     ("dane_divergence_remaining_seconds", "Seconds from the probe until dane_divergence_timestamp_seconds (divide by 86400 for days to divergence); 0 when the endpoint does not authenticate now."),
     ("dane_smtp_duration_seconds", "Seconds the SMTP and TLS dialogue with the endpoint took."),
+    // Key algorithms (src/key_algorithms.rs).
+    ("dane_key_algorithm_offered", "1 when the endpoint presents a certificate with a key of that algorithm (ecdsa, rsa), 0 when it refuses a handshake limited to it; absent when that probe failed. Only where DANE applies."),
+    ("dane_key_algorithm_tlsa_match", "1 when the chain the endpoint presents for that key algorithm authenticates against the TLSA RRset, else 0. Only for offered algorithms where DANE applies."),
 ];
 
 /// The latest report of one target, with the labels its series carry.
@@ -282,6 +285,11 @@ fn add_report(f: &mut Families, item: &LabelledReport<'_>) {
                 };
                 f.gauge("dane_divergence_remaining_seconds", &at, remaining);
             }
+            crate::key_algorithms::add_metrics(
+                &at,
+                &endpoint.key_algorithms,
+                &mut |name, labels, value| f.gauge(name, labels, value),
+            );
             if let Some(evaluation) = evaluation {
                 for result in &evaluation.records {
                     let record = result.record.to_string();

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::dane::{CertificateInfo, EndpointEvaluation, TlsaRecord};
 use crate::dns::{Answer, DnssecStatus, LookupError, MxRecord, RecordType, UnixSeconds};
+use crate::key_algorithms::KeyAlgorithmReport;
 use crate::smtp::{SmtpError, TlsSession};
 
 /// Which way mail flows to the probed domain, as the exporter labels it.
@@ -134,6 +135,10 @@ pub struct EndpointReport {
     pub evaluation: Option<EndpointEvaluation>,
     /// Seconds the SMTP dialogue took.
     pub duration_seconds: f64,
+    /// Each key algorithm's chain, checked on its own (`crate::key_algorithms`); empty when DANE
+    /// does not apply or the normal session failed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub key_algorithms: Vec<KeyAlgorithmReport>,
 }
 
 /// One MX host (or the implicit MX).

@@ -183,6 +183,7 @@ fn judge_host(
             ));
             continue;
         }
+        crate::key_algorithms::judge_endpoint(host, endpoint, warnings);
         let Some(evaluation) = &endpoint.evaluation else {
             continue;
         };
@@ -306,6 +307,7 @@ mod tests {
             chain: vec![],
             evaluation,
             duration_seconds: 0.0,
+            key_algorithms: Vec::new(),
         }
     }
 
