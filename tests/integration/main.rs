@@ -19,6 +19,7 @@ mod dashboards;
 mod dns;
 mod exporter;
 mod faults;
+mod key_algorithms;
 mod probe;
 mod scheduler;
 mod smtp;

@@ -1,0 +1,251 @@
+//! Every key algorithm, in process: STARTTLS fixtures holding an ECDSA and an RSA certificate (as
+//! Postfix with two key+chain pairs does), a signed private root (hickory-server, validate mode),
+//! and whole-domain probes through `Prober::probe_domain`. The real-stack counterpart (a dual
+//! Postfix listener) is `real_stack_dual_listener` at the end.
+//!
+//! Addresses: 127.0.0.41 dual (ECDSA preferred), 127.0.0.42 ECDSA only, 127.0.0.43 dual (RSA
+//! preferred), all on one port.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use dane_exporter::dns::{DnsClient, DnsSettings, DnssecMode};
+use dane_exporter::key_algorithms::{leaf_key_algorithm, KeyAlgorithm, KeyAlgorithmState};
+use dane_exporter::metrics::{probe_families, LabelledReport};
+use dane_exporter::probe::Prober;
+use dane_exporter::report::{Direction, DomainReport, Verdict};
+use dane_exporter::smtp::{probe_starttls_restricted, RestrictedError, SmtpSettings};
+
+use crate::support::dns_server::DnsFixture;
+use crate::support::smtp_server::{
+    rsa_self_signed, self_signed, FixtureConfig, SmtpFixture, TestCert,
+};
+
+struct World {
+    ecdsa: TestCert,
+    rsa: TestCert,
+    listeners: Vec<SmtpFixture>,
+    port: u16,
+    _dns: DnsFixture,
+    _dir: tempfile::TempDir,
+    settings: DnsSettings,
+}
+
+async fn world() -> World {
+    let ecdsa = self_signed(&["mx.dual.test"]);
+    let rsa = rsa_self_signed(&["mx.dual.test"]);
+    let mut dual = FixtureConfig::new(ecdsa.clone());
+    dual.bind = "127.0.0.41:0".parse().unwrap();
+    dual.second_cert = Some(rsa.clone());
+    let dual = SmtpFixture::start(dual).await;
+    let port = dual.port();
+    let mut single = FixtureConfig::new(ecdsa.clone());
+    single.bind = SocketAddr::from(([127, 0, 0, 42], port));
+    let single = SmtpFixture::start(single).await;
+    let mut rsa_first = FixtureConfig::new(rsa.clone());
+    rsa_first.bind = SocketAddr::from(([127, 0, 0, 43], port));
+    rsa_first.second_cert = Some(ecdsa.clone());
+    let rsa_first = SmtpFixture::start(rsa_first).await;
+
+    let e = ecdsa.leaf_3_1_1();
+    let r = rsa.leaf_3_1_1();
+    let p = port;
+    let zone = format!(
+        r#"
+.                          3600 IN SOA  ns.test. hostmaster.test. 1 3600 600 86400 300
+.                          3600 IN NS   ns.test.
+ns.test.                   3600 IN A    127.0.0.1
+ecdsaonly.test.             300 IN MX   10 mx.ecdsaonly.test.
+mx.ecdsaonly.test.          300 IN A    127.0.0.41
+_{p}._tcp.mx.ecdsaonly.test. 300 IN TLSA 3 1 1 {e}
+both.test.                  300 IN MX   10 mx.both.test.
+mx.both.test.               300 IN A    127.0.0.41
+_{p}._tcp.mx.both.test.     300 IN TLSA 3 1 1 {e}
+_{p}._tcp.mx.both.test.     300 IN TLSA 3 1 1 {r}
+single.test.                300 IN MX   10 mx.single.test.
+mx.single.test.             300 IN A    127.0.0.42
+_{p}._tcp.mx.single.test.   300 IN TLSA 3 1 1 {e}
+rsafirst.test.              300 IN MX   10 mx.rsafirst.test.
+mx.rsafirst.test.           300 IN A    127.0.0.43
+_{p}._tcp.mx.rsafirst.test. 300 IN TLSA 3 1 1 {e}
+"#
+    );
+    let dns = DnsFixture::builder().zone(".", &zone).start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let settings = DnsSettings {
+        mode: DnssecMode::Validate,
+        nameservers: vec![dns.addr()],
+        trust_anchor_file: Some(dns.trust_anchor_file(dir.path())),
+        timeout: Duration::from_secs(3),
+    };
+    World {
+        ecdsa,
+        rsa,
+        listeners: vec![dual, single, rsa_first],
+        port,
+        _dns: dns,
+        _dir: dir,
+        settings,
+    }
+}
+
+impl World {
+    fn smtp(&self) -> SmtpSettings {
+        SmtpSettings {
+            port: self.port,
+            ehlo_name: "probe.test".into(),
+            step_timeout: Duration::from_secs(3),
+        }
+    }
+
+    fn prober(&self) -> Prober {
+        Prober::new(DnsClient::new(&self.settings).unwrap(), self.smtp())
+    }
+}
+
+/// Warnings other than `rollover_not_ready` (single-record zones here have that, unrelated).
+fn warnings(report: &DomainReport) -> Vec<(&str, Option<String>)> {
+    report
+        .warnings
+        .iter()
+        .filter(|f| f.reason != "rollover_not_ready")
+        .map(|f| (f.reason.as_str(), f.address.map(|a| a.to_string())))
+        .collect()
+}
+
+/// (algorithm, state, matches, from_main_session) of the only endpoint.
+fn algorithms(report: &DomainReport) -> Vec<(KeyAlgorithm, &'static str, Option<bool>, bool)> {
+    report.hosts[0].endpoints[0]
+        .key_algorithms
+        .iter()
+        .map(|k| {
+            let state = match k.state {
+                KeyAlgorithmState::Offered { .. } => "offered",
+                KeyAlgorithmState::NotOffered { .. } => "not_offered",
+                KeyAlgorithmState::Failed { .. } => "failed",
+            };
+            (
+                k.key_algorithm,
+                state,
+                k.evaluation().map(|e| e.passes()),
+                k.from_main_session,
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn restricted_handshakes_get_each_chain_or_not_offered() {
+    let w = world().await;
+    let dual: SocketAddr = SocketAddr::from(([127, 0, 0, 41], w.port));
+    for (algorithm, want) in [(KeyAlgorithm::Ecdsa, &w.ecdsa), (KeyAlgorithm::Rsa, &w.rsa)] {
+        let session = probe_starttls_restricted(dual, "mx.dual.test", &w.smtp(), algorithm)
+            .await
+            .unwrap_or_else(|e| panic!("{algorithm:?}: {e}"));
+        assert_eq!(session.chain[0], want.chain[0], "{algorithm:?}");
+        assert_eq!(leaf_key_algorithm(&session.chain[0]), Some(algorithm));
+    }
+    let single = SocketAddr::from(([127, 0, 0, 42], w.port));
+    match probe_starttls_restricted(single, "mx.dual.test", &w.smtp(), KeyAlgorithm::Rsa).await {
+        Err(RestrictedError::NotOffered { detail }) => {
+            assert!(detail.contains("HandshakeFailure"), "{detail}")
+        }
+        other => panic!("RSA on an ECDSA-only server: want NotOffered, got {other:?}"),
+    }
+    // A closed port is a failure, not "not offered".
+    let closed = SocketAddr::from(([127, 0, 0, 44], w.port));
+    match probe_starttls_restricted(closed, "mx.dual.test", &w.smtp(), KeyAlgorithm::Rsa).await {
+        Err(RestrictedError::Smtp(e)) => assert_eq!(e.reason(), "smtp_connect_failed"),
+        other => panic!("closed port: want Smtp error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn dual_listener_with_only_the_ecdsa_key_in_tlsa_warns_about_rsa() {
+    let w = world().await;
+    let before = w.listeners[0].sessions().len();
+    let report = w.prober().probe_domain("ecdsaonly.test").await;
+    // Postfix as a sender offers both and gets ECDSA: delivery works today.
+    assert_eq!(report.verdict, Verdict::Pass, "{report:#?}");
+    assert_eq!(
+        algorithms(&report),
+        vec![
+            (KeyAlgorithm::Ecdsa, "offered", Some(true), true),
+            (KeyAlgorithm::Rsa, "offered", Some(false), false),
+        ]
+    );
+    assert_eq!(
+        warnings(&report),
+        vec![(
+            "tlsa_mismatch_key_algorithm",
+            Some("127.0.0.41".to_string())
+        )]
+    );
+    assert!(report.warnings[0].message.contains("RSA"));
+    // Cost: the normal session plus one restricted session, no more.
+    assert_eq!(w.listeners[0].sessions().len() - before, 2);
+
+    let text = render(&report);
+    assert!(text.contains(r#"dane_key_algorithm_tlsa_match{domain="ecdsaonly.test",direction="inbound",mx="mx.ecdsaonly.test",address="127.0.0.41",key_algorithm="rsa"} 0"#), "{text}");
+    assert!(text.contains(r#"dane_key_algorithm_tlsa_match{domain="ecdsaonly.test",direction="inbound",mx="mx.ecdsaonly.test",address="127.0.0.41",key_algorithm="ecdsa"} 1"#), "{text}");
+    assert!(text.contains(r#"dane_key_algorithm_offered{domain="ecdsaonly.test",direction="inbound",mx="mx.ecdsaonly.test",address="127.0.0.41",key_algorithm="rsa"} 1"#), "{text}");
+}
+
+#[tokio::test]
+async fn both_keys_published_is_clean_and_a_single_key_server_has_the_other_not_offered() {
+    let w = world().await;
+    let both = w.prober().probe_domain("both.test").await;
+    assert_eq!(both.verdict, Verdict::Pass);
+    assert_eq!(
+        algorithms(&both),
+        vec![
+            (KeyAlgorithm::Ecdsa, "offered", Some(true), true),
+            (KeyAlgorithm::Rsa, "offered", Some(true), false),
+        ]
+    );
+    assert!(both.warnings.is_empty(), "{:?}", both.warnings);
+
+    let single = w.prober().probe_domain("single.test").await;
+    assert_eq!(single.verdict, Verdict::Pass);
+    assert_eq!(
+        algorithms(&single),
+        vec![
+            (KeyAlgorithm::Ecdsa, "offered", Some(true), true),
+            (KeyAlgorithm::Rsa, "not_offered", None, false),
+        ]
+    );
+    assert!(warnings(&single).is_empty(), "{:?}", single.warnings);
+    let text = render(&single);
+    assert!(text.contains(r#"key_algorithm="rsa"} 0"#), "{text}");
+}
+
+#[tokio::test]
+async fn server_preferring_the_unpublished_key_fails_and_adds_no_latent_warning() {
+    let w = world().await;
+    let report = w.prober().probe_domain("rsafirst.test").await;
+    // The sender gets RSA, which no record names: that defers mail now.
+    assert_eq!(report.verdict, Verdict::Fail);
+    assert_eq!(report.failures[0].reason, "tlsa_mismatch");
+    assert_eq!(
+        algorithms(&report),
+        vec![
+            (KeyAlgorithm::Ecdsa, "offered", Some(true), false),
+            (KeyAlgorithm::Rsa, "offered", Some(false), true),
+        ]
+    );
+    assert!(warnings(&report).is_empty(), "{:?}", report.warnings);
+}
+
+fn render(report: &DomainReport) -> String {
+    let labels = Default::default();
+    let families = probe_families(&[LabelledReport {
+        direction: Direction::Inbound,
+        extra_labels: &labels,
+        report,
+    }]);
+    let mut out = String::new();
+    prometheus::TextEncoder::new()
+        .encode_utf8(&families, &mut out)
+        .unwrap();
+    out
+}
