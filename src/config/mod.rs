@@ -28,6 +28,8 @@
 //!     labels: {team: mail}
 //!     interval: 1m              # overrides: interval, timeout, step_timeout, dnssec_mode,
 //!                               # nameservers, trust_anchor_file
+//!     certificates:             # inbound only: local certificate files (certificates.rs)
+//!       - {mx: mx.example.org, live: /etc/postfix/mx.pem, staged: /etc/postfix/mx.next.pem}
 //! outbound:                     # domains we send to
 //!   - domain: gmail.com
 //! ```
@@ -43,6 +45,7 @@
 //! error, including those found after parsing (a duplicate domain, a timeout above its interval),
 //! names the line of its key.
 
+mod certificates;
 mod error;
 mod names;
 mod reader;
@@ -58,6 +61,7 @@ use crate::dns::{DnsSettings, DnssecMode};
 use crate::report::Direction;
 use crate::smtp::SmtpSettings;
 
+pub use certificates::{CertificateSource, CertificateSpec};
 pub use error::{ConfigError, Human, Problem};
 pub use names::{
     check_label_name, normalize_domain, parse_nameserver, DomainError, DomainPattern,
@@ -136,6 +140,8 @@ pub struct TargetSpec {
     pub labels: BTreeMap<String, String>,
     /// Settings replacing the global ones.
     pub overrides: Overrides,
+    /// Local certificate files per MX host (inbound only; see `certificates.rs`).
+    pub certificates: Vec<CertificateSpec>,
 }
 
 /// A validated configuration file.
@@ -168,6 +174,8 @@ pub struct Target {
     pub dns: DnsSettings,
     /// How to talk SMTP to its MX hosts.
     pub smtp: SmtpSettings,
+    /// Local certificate files to compare with the TLSA records (inbound only).
+    pub certificates: Vec<CertificateSpec>,
 }
 
 impl Config {
@@ -196,6 +204,7 @@ impl Config {
             domain: domain.to_string(),
             labels: BTreeMap::new(),
             overrides: Overrides::default(),
+            certificates: Vec::new(),
         };
         self.resolve(&spec, direction)
     }
@@ -227,6 +236,7 @@ impl Config {
                 ehlo_name: global.ehlo_name.clone(),
                 step_timeout,
             },
+            certificates: spec.certificates.clone(),
         }
     }
 }
