@@ -35,6 +35,7 @@ pub mod dane;
 pub mod dns;
 pub mod exporter;
 pub mod key_algorithms;
+pub mod local_certs;
 pub mod metrics;
 pub mod probe;
 pub mod report;

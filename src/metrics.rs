@@ -45,6 +45,13 @@ pub const PROBE_METRICS: &[(&str, &str)] = &[
     // Key algorithms (src/key_algorithms.rs).
     ("dane_key_algorithm_offered", "1 when the endpoint presents a certificate with a key of that algorithm (ecdsa, rsa), 0 when it refuses a handshake limited to it; absent when that probe failed. Only where DANE applies."),
     ("dane_key_algorithm_tlsa_match", "1 when the chain the endpoint presents for that key algorithm authenticates against the TLSA RRset, else 0. Only for offered algorithms where DANE applies."),
+    // Local certificate files (src/local_certs/).
+    ("dane_local_certificate_tlsa_match", "1 when the certificate file (slot live or staged) is authenticated by the published TLSA RRset, else 0. Only where DANE applies to the MX host."),
+    ("dane_local_certificate_safe_to_deploy", "1 when a TLSA record matching the certificate file has been published for at least two TTLs of the RRset (RFC 7671 section 8.1), else 0."),
+    ("dane_local_certificate_published_seconds", "Seconds the oldest TLSA record matching the certificate file has been published, as first seen by the exporter's probes, as of the last probe."),
+    ("dane_local_certificate_required_publication_seconds", "Two TTLs of the MX host's TLSA RRset: how long a record must be published before its key is deployed (RFC 7671 section 8.1)."),
+    ("dane_local_certificate_served", "1 when every endpoint of the MX host presents the certificate file's key, else 0 (a live file not served means a reload is pending)."),
+    ("dane_local_certificate_not_after_timestamp_seconds", "notAfter of the certificate file's leaf (Unix time)."),
 ];
 
 /// The latest report of one target, with the labels its series carry.
@@ -187,6 +194,12 @@ fn add_report(f: &mut Families, item: &LabelledReport<'_>) {
             );
         }
     }
+
+    crate::local_certs::add_metrics(
+        &base,
+        &report.local_certificates,
+        &mut |name, labels, value| f.gauge(name, labels, value),
+    );
 
     let mut rrsets: Vec<&RrsetReport> = vec![&report.mx_lookup];
     for host in &report.hosts {

@@ -200,6 +200,7 @@ impl Prober {
             failures: Vec::new(),
             warnings: Vec::new(),
             divergence: None,
+            local_certificates: Vec::new(),
         };
         verdict::judge(&mut report);
         report.duration_seconds = started.elapsed().as_secs_f64();

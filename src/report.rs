@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::dane::{CertificateInfo, EndpointEvaluation, TlsaRecord};
 use crate::dns::{Answer, DnssecStatus, LookupError, MxRecord, RecordType, UnixSeconds};
 use crate::key_algorithms::KeyAlgorithmReport;
+use crate::local_certs::LocalCertReport;
 use crate::smtp::{SmtpError, TlsSession};
 
 /// Which way mail flows to the probed domain, as the exporter labels it.
@@ -42,6 +43,8 @@ pub struct RrsetReport {
     pub cname_chain: Vec<String>,
     /// Earliest RRSIG expiration, if signed.
     pub signature_expiration: Option<UnixSeconds>,
+    /// TTL of the RRset as answered
+    pub ttl: Option<u32>,
     /// The failure, when the lookup failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<LookupError>,
@@ -50,7 +53,7 @@ pub struct RrsetReport {
 impl RrsetReport {
     /// Summarises an answer; the records themselves are kept elsewhere in typed form.
     pub fn from_answer<T>(answer: &Answer<T>) -> Self {
-        let (outcome, cname_chain, signature_expiration, error) = match &answer.result {
+        let (outcome, cname_chain, signature_expiration, ttl, error) = match &answer.result {
             Ok(response) => (
                 match &response.set {
                     crate::dns::RecordSet::Records(_) => "records",
@@ -59,9 +62,10 @@ impl RrsetReport {
                 },
                 response.cname_chain.clone(),
                 response.signature_expiration,
+                response.ttl,
                 None,
             ),
-            Err(error) => ("failed", Vec::new(), None, Some(error.clone())),
+            Err(error) => ("failed", Vec::new(), None, None, Some(error.clone())),
         };
         Self {
             name: answer.name.clone(),
@@ -70,6 +74,7 @@ impl RrsetReport {
             outcome,
             cname_chain,
             signature_expiration,
+            ttl,
             error,
         }
     }
@@ -229,6 +234,10 @@ pub struct DomainReport {
     pub warnings: Vec<Finding>,
     /// Earliest divergence over all endpoints (see `EndpointEvaluation::divergence`).
     pub divergence: Option<UnixSeconds>,
+    /// Local certificate files (live, staged) against the TLSA records, for inbound targets that
+    /// name them (`crate::local_certs`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub local_certificates: Vec<LocalCertReport>,
 }
 
 impl DomainReport {
@@ -252,6 +261,7 @@ impl DomainReport {
                 outcome: "unfinished",
                 cname_chain: Vec::new(),
                 signature_expiration: None,
+                ttl: None,
                 error: None,
             },
             mx_records: Vec::new(),
@@ -267,6 +277,7 @@ impl DomainReport {
             }],
             warnings: Vec::new(),
             divergence: None,
+            local_certificates: Vec::new(),
         }
     }
 }

@@ -280,6 +280,7 @@ mod tests {
             outcome,
             cname_chain: vec![],
             signature_expiration: None,
+            ttl: None,
             error: None,
         }
     }
@@ -339,6 +340,7 @@ mod tests {
             failures: vec![],
             warnings: vec![],
             divergence: None,
+            local_certificates: vec![],
         };
         judge(&mut report);
         report

@@ -25,5 +25,6 @@ mod scheduler;
 mod smtp;
 mod stack;
 mod stack_changes;
+mod staged;
 mod support;
 mod web;

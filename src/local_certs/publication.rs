@@ -1,0 +1,113 @@
+//! How long each TLSA record has been published, as our probes saw it: the state across probe
+//! rounds that "safe to deploy" needs (RFC 7671 section 8.1: publish the next key's record at
+//! least two TTLs before the switch, so every cache that holds the old RRset has expired).
+//!
+//! The exporter keeps one [`PublicationLog`] for its whole life (across reloads); the scheduler's
+//! runner feeds it every report of a target with `certificates` ([`PublicationLog::observe`]),
+//! and `super::attach` reads it back. The DANE rules stay pure: only this type holds state.
+//!
+//! "First seen" is when a probe first got the record in a secure TLSA answer: never earlier than
+//! its publication, so the wait it gives is on the safe side. The TTL is the largest one answered
+//! since the round before the record appeared (a caching resolver answers with a TTL counting
+//! down, and the RRset cached before the change is what has to expire).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use crate::dns::UnixSeconds;
+use crate::report::{DomainReport, HostDane, MxHostReport};
+
+/// When a record was first seen and the TTL that bounds caches of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Seen {
+    /// First probe that saw the record (Unix time of its start).
+    pub first_seen: UnixSeconds,
+    /// Largest TTL of the RRset answered from the round before `first_seen` on.
+    pub max_ttl: Option<u32>,
+}
+
+#[derive(Debug, Default)]
+struct HostState {
+    /// Record presentation text -> when seen.
+    records: HashMap<String, Seen>,
+    /// TTL of the last answer, for records that appear in the next round.
+    last_ttl: Option<u32>,
+}
+
+/// Publication history per (domain, MX host).
+#[derive(Debug, Default)]
+pub struct PublicationLog {
+    hosts: Mutex<HashMap<(String, String), HostState>>,
+}
+
+impl PublicationLog {
+    /// An empty log.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records what `report` saw. Hosts whose TLSA lookup did not give a secure RRset this round
+    /// keep their history (a transient failure must not restart the clock); records gone from a
+    /// secure RRset are forgotten (withdrawn, so their clock restarts if they come back); MX hosts
+    /// gone from a successful MX lookup are forgotten.
+    pub fn observe(&self, report: &DomainReport) {
+        let mut hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
+        if report.mx_lookup.error.is_none() && report.mx_lookup.outcome != "unfinished" {
+            hosts.retain(|(domain, mx), _| {
+                domain != &report.domain || report.hosts.iter().any(|h| &h.name == mx)
+            });
+        }
+        for host in &report.hosts {
+            if host.dane != HostDane::Applies {
+                continue;
+            }
+            let ttl = tlsa_ttl(host);
+            let state = hosts
+                .entry((report.domain.clone(), host.name.clone()))
+                .or_default();
+            let current: Vec<String> = host.tlsa_records.iter().map(|r| r.to_string()).collect();
+            state.records.retain(|record, _| current.contains(record));
+            let before = state.last_ttl;
+            for record in current {
+                let seen = state.records.entry(record).or_insert(Seen {
+                    first_seen: report.checked_at,
+                    max_ttl: before,
+                });
+                seen.max_ttl = max_opt(seen.max_ttl, ttl);
+            }
+            state.last_ttl = ttl;
+        }
+    }
+
+    /// When `record` (presentation text) was first seen at `mx` of `domain`.
+    pub fn seen(&self, domain: &str, mx: &str, record: &str) -> Option<Seen> {
+        let hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
+        hosts
+            .get(&(domain.to_string(), mx.to_string()))?
+            .records
+            .get(record)
+            .copied()
+    }
+
+    /// Forgets every domain not in `domains` (after a reload removed targets).
+    pub fn retain_domains(&self, domains: &[&str]) {
+        let mut hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
+        hosts.retain(|(domain, _), _| domains.contains(&domain.as_str()));
+    }
+}
+
+/// The TTL of the TLSA RRset in force: the lookup that found records.
+fn tlsa_ttl(host: &MxHostReport) -> Option<u32> {
+    host.tlsa_lookups
+        .iter()
+        .rev()
+        .find(|l| l.outcome == "records")
+        .and_then(|l| l.ttl)
+}
+
+fn max_opt(a: Option<u32>, b: Option<u32>) -> Option<u32> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
