@@ -433,6 +433,61 @@ fn served(host: &MxHostReport, spki: &str) -> Option<bool> {
     any.then_some(all)
 }
 
+/// Lines for `dane_exporter check`: each certificate file and its standing.
+pub fn render_lines(certs: &[LocalCertReport]) -> Vec<String> {
+    let mut lines = Vec::new();
+    for cert in certs {
+        lines.push(format!(
+            "{} {} {}",
+            cert.mx,
+            cert.slot.as_str(),
+            cert.path.display()
+        ));
+        if let Some(error) = &cert.error {
+            lines.push(format!("  UNREADABLE: {error}"));
+            continue;
+        }
+        if let Some(leaf) = &cert.leaf {
+            lines.push(format!(
+                "  {}, key 3 1 1 {}",
+                leaf.subject, leaf.spki_sha256
+            ));
+        }
+        match cert.served {
+            Some(true) => lines.push("  served by every address".to_string()),
+            Some(false) => {
+                lines.push("  not served (yet): a reload or deployment is pending".to_string())
+            }
+            None => {}
+        }
+        match &cert.tlsa {
+            None => {
+                lines.push("  DANE does not apply to this MX host: nothing to match".to_string())
+            }
+            Some(m) if !m.matches => lines.push(format!(
+                "  NO PUBLISHED TLSA RECORD MATCHES ({})",
+                m.failure.as_deref().unwrap_or("tlsa_mismatch")
+            )),
+            Some(m) => {
+                lines.push(format!("  matched by: {}", m.matched_records.join(", ")));
+                let published = m
+                    .published_seconds
+                    .map(|s| format!("{s} s (first seen by this process)"))
+                    .unwrap_or_else(|| "unknown".to_string());
+                let required = m
+                    .required_seconds
+                    .map(|s| format!("{s} s"))
+                    .unwrap_or_else(|| "unknown (no TTL)".to_string());
+                lines.push(format!(
+                    "  published for {published}; two TTLs = {required}; safe to deploy: {}",
+                    if m.safe_to_deploy { "yes" } else { "not yet" }
+                ));
+            }
+        }
+    }
+    lines
+}
+
 /// The series of one report's local certificates, labelled `mx` and `slot` after `base`.
 /// `gauge` is `crate::metrics`' collector (name, labels, value).
 pub fn add_metrics(
