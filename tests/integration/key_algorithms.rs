@@ -249,3 +249,120 @@ fn render(report: &DomainReport) -> String {
         .unwrap();
     out
 }
+
+/// The real stack: Postfix's `dualalg` listener holds an ECDSA and an RSA key+chain
+/// (`smtpd_tls_chain_files` with two pairs) and TLSA names only the ECDSA key. Through the
+/// `dane_exporter check` binary: both algorithms offered, ECDSA matches, RSA does not, a
+/// `tlsa_mismatch_key_algorithm` warning. Cross-checked with OpenSSL's own DANE code
+/// (`openssl s_client -sigalgs`): limited to RSA signatures it gets the unpublished chain and fails
+/// DANE (num=65), limited to ECDSA it verifies, so the latent failure is Postfix's own behaviour
+/// and not an artefact of our client.
+#[test]
+fn real_stack_dual_listener() {
+    use std::process::{Command, Stdio};
+
+    use crate::support::stack::{Stack, SMTP_NET};
+
+    let stack = Stack::up();
+    let out = Command::new(env!("CARGO_BIN_EXE_dane_exporter"))
+        .args([
+            "check",
+            "dualalg.test",
+            "--nameserver",
+            stack.var("RESOLVER"),
+        ])
+        .args([
+            "--port",
+            stack.var("SMTP_PORT"),
+            "--timeout",
+            "5s",
+            "--json",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .expect("running dane_exporter check");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let endpoint = &json["hosts"][0]["endpoints"][0];
+    let algorithms = endpoint["key_algorithms"]
+        .as_array()
+        .expect("key_algorithms");
+    let summary: Vec<(String, String, String)> = algorithms
+        .iter()
+        .map(|k| {
+            (
+                k["key_algorithm"].as_str().unwrap_or("").to_string(),
+                k["state"].as_str().unwrap_or("").to_string(),
+                k["evaluation"]["outcome"]["result"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("ecdsa".into(), "offered".into(), "authenticated".into()),
+            ("rsa".into(), "offered".into(), "failed".into()),
+        ],
+        "{json:#}"
+    );
+    // Our ClientHello lists ECDSA first, as OpenSSL's does: Postfix serves ECDSA, mail flows.
+    assert_eq!(json["verdict"], "pass", "{json:#}");
+    assert_eq!(out.status.code(), Some(0));
+    let reasons: Vec<&str> = json["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|w| w["reason"].as_str())
+        .collect();
+    assert!(
+        reasons.contains(&"tlsa_mismatch_key_algorithm"),
+        "{reasons:?}"
+    );
+    let rsa_key = algorithms[1]["leaf"]["spki_sha256"].as_str().unwrap();
+    assert_eq!(
+        stack.tlsa["dualalg_rsa"],
+        format!("3 1 1 {rsa_key}"),
+        "the RSA chain is the one up.sh made"
+    );
+
+    let addr = format!("{SMTP_NET}.19:{}", stack.var("SMTP_PORT"));
+    let openssl = |sigalgs: &str| {
+        let out = Command::new("openssl")
+            .args([
+                "s_client",
+                "-brief",
+                "-verify_return_error",
+                "-starttls",
+                "smtp",
+            ])
+            .args(["-connect", &addr, "-servername", "mx.dualalg.test"])
+            .args(["-dane_tlsa_domain", "mx.dualalg.test"])
+            .args(["-dane_tlsa_rrdata", &stack.tlsa["dualalg_ec"]])
+            .args(["-sigalgs", sigalgs])
+            .stdin(Stdio::null())
+            .output()
+            .expect("openssl s_client");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (code, text) = openssl("ECDSA+SHA256");
+    assert!(
+        code == Some(0) && text.contains("Verification: OK"),
+        "{text}"
+    );
+    let (code, text) = openssl("RSA-PSS+SHA256:RSA+SHA256");
+    assert!(
+        code == Some(1) && text.contains("no matching DANE TLSA records"),
+        "{code:?} {text}"
+    );
+}

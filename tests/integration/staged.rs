@@ -344,3 +344,198 @@ fn render(report: &DomainReport) -> String {
         .unwrap();
     out
 }
+
+/// The real stack, through the exporter binary: `staged.test`'s listener serves `staged_live`,
+/// `certs/staged_next.pem` is a renewal whose key is not published (its zone's TTL is 3 s). The
+/// exporter is configured with both files. Then the next key is published in the running zone
+/// (`set-tlsa.sh ... publish`): the staged file matches at once, becomes safe to deploy two TTLs
+/// later. Then the zone's records are replaced by a key nobody has (`break`): the live file on
+/// disk matches nothing any more (the alert's condition). `dane_exporter check --certificate`
+/// (the engine, no history) agrees before and after publication. The same exporter also watches
+/// `dualalg.test` (ECDSA and RSA, TLSA for ECDSA only).
+#[test]
+fn real_stack_staged_certificate_published() {
+    use std::process::{Command, Stdio};
+
+    use crate::support::exporter::{promtool_check, Exporter};
+    use crate::support::stack::{Stack, TlsaChange};
+
+    let stack = Stack::up();
+    let certs = stack.dir.join("certs");
+    let live = certs.join("staged_live.pem");
+    let next = certs.join("staged_next.pem");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("dane_exporter.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  interval: 10s\n  timeout: 8s\n  step_timeout: 3s\n  nameservers: [\"{}\"]\n  \
+             smtp_port: {}\n  ehlo_name: probe.test\ninbound:\n  - domain: staged.test\n    \
+             certificates:\n      - mx: mx.staged.test\n        live: {}\n        staged: {}\n  \
+             - domain: dualalg.test\n",
+            stack.var("RESOLVER"),
+            stack.var("SMTP_PORT"),
+            live.display(),
+            next.display()
+        ),
+    )
+    .unwrap();
+    let check = |extra: &[&str]| -> serde_json::Value {
+        let out = Command::new(env!("CARGO_BIN_EXE_dane_exporter"))
+            .args([
+                "check",
+                "staged.test",
+                "--nameserver",
+                stack.var("RESOLVER"),
+            ])
+            .args([
+                "--port",
+                stack.var("SMTP_PORT"),
+                "--timeout",
+                "5s",
+                "--json",
+            ])
+            .args(extra)
+            .stdin(Stdio::null())
+            .output()
+            .expect("dane_exporter check");
+        serde_json::from_slice(&out.stdout).expect("check --json")
+    };
+    let live_arg = format!("mx.staged.test={}", live.display());
+    let next_arg = format!("mx.staged.test={}", next.display());
+    let engine = || {
+        check(&[
+            "--certificate",
+            &live_arg,
+            "--staged-certificate",
+            &next_arg,
+        ])
+    };
+
+    let exporter = Exporter::start(&config);
+    let m = exporter.metrics();
+    promtool_check(&m.text);
+    let at = |slot: &'static str| {
+        [
+            ("domain", "staged.test"),
+            ("mx", "mx.staged.test"),
+            ("slot", slot),
+        ]
+    };
+    assert_eq!(
+        m.value("dane_local_certificate_tlsa_match", &at("live")),
+        1.0
+    );
+    assert_eq!(m.value("dane_local_certificate_served", &at("live")), 1.0);
+    assert_eq!(
+        m.value("dane_local_certificate_tlsa_match", &at("staged")),
+        0.0
+    );
+    assert_eq!(m.value("dane_local_certificate_served", &at("staged")), 0.0);
+    assert_eq!(
+        m.value("dane_local_certificate_safe_to_deploy", &at("staged")),
+        0.0
+    );
+    assert_eq!(
+        m.value(
+            "dane_probe_warning_info",
+            &[
+                ("domain", "staged.test"),
+                ("reason", "staged_certificate_unpublished")
+            ]
+        ),
+        1.0
+    );
+    // The dual listener, as the exporter labels it.
+    let alg = |a: &'static str| [("domain", "dualalg.test"), ("key_algorithm", a)];
+    assert_eq!(m.value("dane_key_algorithm_offered", &alg("ecdsa")), 1.0);
+    assert_eq!(m.value("dane_key_algorithm_offered", &alg("rsa")), 1.0);
+    assert_eq!(m.value("dane_key_algorithm_tlsa_match", &alg("ecdsa")), 1.0);
+    assert_eq!(m.value("dane_key_algorithm_tlsa_match", &alg("rsa")), 0.0);
+    assert_eq!(
+        m.value(
+            "dane_probe_warning_info",
+            &[
+                ("domain", "dualalg.test"),
+                ("reason", "tlsa_mismatch_key_algorithm")
+            ]
+        ),
+        1.0
+    );
+    let before = engine();
+    assert_eq!(before["local_certificates"][1]["slot"], "staged");
+    assert_eq!(
+        before["local_certificates"][1]["tlsa"]["matches"], false,
+        "{before:#}"
+    );
+
+    stack.publish_tlsa("staged", &stack.tlsa["staged_next"]);
+    let staged_matches = |e: &Exporter| {
+        e.metrics()
+            .values("dane_local_certificate_tlsa_match", &at("staged"))
+            == vec![1.0]
+    };
+    exporter.wait_for(
+        Duration::from_secs(30),
+        "staged key published",
+        staged_matches,
+    );
+    let m = exporter.metrics();
+    let required = m.value(
+        "dane_local_certificate_required_publication_seconds",
+        &at("staged"),
+    );
+    assert!(
+        (2.0..=6.0).contains(&required),
+        "two TTLs of 3 s: {required}"
+    );
+    let after = engine();
+    let staged = &after["local_certificates"][1]["tlsa"];
+    assert_eq!(staged["matches"], true, "{after:#}");
+    assert_eq!(
+        staged["matched_records"][0].as_str().unwrap(),
+        stack.tlsa["staged_next"]
+    );
+    assert_eq!(
+        staged["safe_to_deploy"], false,
+        "a one-off check has no history"
+    );
+
+    exporter.wait_for(Duration::from_secs(30), "safe to deploy", |e| {
+        e.metrics()
+            .values("dane_local_certificate_safe_to_deploy", &at("staged"))
+            == vec![1.0]
+    });
+    let m = exporter.metrics();
+    let published = m.value("dane_local_certificate_published_seconds", &at("staged"));
+    assert!(published >= required, "{published} < {required}");
+    assert!(m
+        .values(
+            "dane_probe_warning_info",
+            &[
+                ("domain", "staged.test"),
+                ("reason", "staged_certificate_unpublished")
+            ]
+        )
+        .is_empty());
+
+    // Records for the live key withdrawn: the file on disk matches nothing any more.
+    stack.set_tlsa("staged", TlsaChange::Break);
+    exporter.wait_for(Duration::from_secs(30), "live file unpublished", |e| {
+        e.metrics()
+            .values("dane_local_certificate_tlsa_match", &at("live"))
+            == vec![0.0]
+    });
+    let m = exporter.metrics();
+    promtool_check(&m.text);
+    assert_eq!(
+        m.value(
+            "dane_probe_warning_info",
+            &[
+                ("domain", "staged.test"),
+                ("reason", "local_certificate_unpublished")
+            ]
+        ),
+        1.0
+    );
+}
