@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine;
 use dane_exporter::config::{CertificateSource, CertificateSpec, Target};
 use dane_exporter::dns::{DnsSettings, DnssecMode};
 use dane_exporter::local_certs::{LocalCertReport, PublicationLog, Slot};
@@ -21,26 +20,7 @@ use dane_exporter::scheduler::{run_one, ProberRunner};
 use dane_exporter::smtp::SmtpSettings;
 
 use crate::support::dns_server::DnsFixture;
-use crate::support::smtp_server::{self_signed, FixtureConfig, SmtpFixture, TestCert};
-
-/// PEM text of a chain, leaf first, as `smtpd_tls_chain_files` reads it.
-pub fn pem_chain(chain: &[Vec<u8>]) -> String {
-    chain
-        .iter()
-        .map(|der| {
-            let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-            let lines: Vec<&str> = b64
-                .as_bytes()
-                .chunks(64)
-                .map(|c| std::str::from_utf8(c).unwrap())
-                .collect();
-            format!(
-                "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
-                lines.join("\n")
-            )
-        })
-        .collect()
-}
+use crate::support::smtp_server::{pem_chain, self_signed, FixtureConfig, SmtpFixture, TestCert};
 
 struct World {
     live: TestCert,

@@ -570,3 +570,23 @@ async fn commands<S: AsyncRead + AsyncWrite + Unpin>(
         }
     }
 }
+
+/// PEM text of a chain, leaf first, as `smtpd_tls_chain_files` reads it.
+pub fn pem_chain(chain: &[Vec<u8>]) -> String {
+    use base64::Engine;
+    chain
+        .iter()
+        .map(|der| {
+            let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+            let lines: Vec<&str> = b64
+                .as_bytes()
+                .chunks(64)
+                .map(|c| std::str::from_utf8(c).unwrap())
+                .collect();
+            format!(
+                "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+                lines.join("\n")
+            )
+        })
+        .collect()
+}
