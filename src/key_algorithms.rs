@@ -55,8 +55,9 @@ pub enum KeyAlgorithmState {
     Offered {
         /// The leaf, when it parsed.
         leaf: Option<CertificateInfo>,
-        /// The DANE evaluation of this chain against the host's TLSA RRset.
-        evaluation: Option<EndpointEvaluation>,
+        /// The DANE evaluation of this chain against the host's TLSA RRset (boxed: it is large
+        /// next to the other states).
+        evaluation: Option<Box<EndpointEvaluation>>,
     },
     /// The server refused a handshake restricted to this algorithm: it has no such key.
     NotOffered {
@@ -83,7 +84,7 @@ impl KeyAlgorithmReport {
     /// The chain's evaluation, when offered and DANE applies.
     pub fn evaluation(&self) -> Option<&EndpointEvaluation> {
         match &self.state {
-            KeyAlgorithmState::Offered { evaluation, .. } => evaluation.as_ref(),
+            KeyAlgorithmState::Offered { evaluation, .. } => evaluation.as_deref(),
             _ => None,
         }
     }
@@ -194,7 +195,7 @@ pub fn render_lines(reports: &[KeyAlgorithmReport]) -> Vec<String> {
 pub fn add_metrics(
     at: &[(&str, &str)],
     reports: &[KeyAlgorithmReport],
-    gauge: &mut dyn FnMut(&'static str, &[(&str, &str)], f64),
+    gauge: &mut crate::metrics::GaugeSink<'_>,
 ) {
     for report in reports {
         let mut labels = at.to_vec();

@@ -54,6 +54,10 @@ pub const PROBE_METRICS: &[(&str, &str)] = &[
     ("dane_local_certificate_not_after_timestamp_seconds", "notAfter of the certificate file's leaf (Unix time)."),
 ];
 
+/// Adds one gauge series (name, labels, value): how modules outside this one hand their series
+/// to the collector.
+pub type GaugeSink<'s> = dyn FnMut(&'static str, &[(&str, &str)], f64) + 's;
+
 /// The latest report of one target, with the labels its series carry.
 #[derive(Clone, Copy, Debug)]
 pub struct LabelledReport<'a> {

@@ -42,11 +42,14 @@ type SessionOutcome = (Result<TlsSession, SmtpError>, f64);
 /// concurrent askers wait for the same session instead of opening their own.
 pub struct EndpointCache {
     ttl: Duration,
-    entries: Mutex<HashMap<(SocketAddr, String), Arc<CacheEntry<SessionOutcome>>>>,
+    entries: SessionMap<SessionOutcome>,
     /// Sessions restricted to one key algorithm (`crate::key_algorithms`), kept apart because
     /// their failures carry "not offered".
-    restricted: Mutex<HashMap<(SocketAddr, String), Arc<CacheEntry<RestrictedOutcome>>>>,
+    restricted: SessionMap<RestrictedOutcome>,
 }
+
+/// Shared sessions by address, port and SNI.
+type SessionMap<T> = Mutex<HashMap<(SocketAddr, String), Arc<CacheEntry<T>>>>;
 
 /// The outcome of one restricted STARTTLS session and how long it took.
 type RestrictedOutcome = (Result<TlsSession, RestrictedError>, f64);
@@ -89,7 +92,7 @@ impl EndpointCache {
 
 /// The entry for `key` in `map`, fresh or new; expired entries are dropped on the way.
 fn fresh_entry<T>(
-    map: &Mutex<HashMap<(SocketAddr, String), Arc<CacheEntry<T>>>>,
+    map: &SessionMap<T>,
     ttl: Duration,
     key: (SocketAddr, String),
 ) -> Arc<CacheEntry<T>> {
@@ -415,7 +418,7 @@ impl Prober {
                     key_algorithm: algorithm,
                     state: KeyAlgorithmState::Offered {
                         leaf: main_evaluation.leaf.clone(),
-                        evaluation: Some(main_evaluation.clone()),
+                        evaluation: Some(Box::new(main_evaluation.clone())),
                     },
                     from_main_session: true,
                     duration_seconds: 0.0,
@@ -428,7 +431,7 @@ impl Prober {
                     let evaluation = evaluate(&session.chain);
                     KeyAlgorithmState::Offered {
                         leaf: evaluation.leaf.clone(),
-                        evaluation: Some(evaluation),
+                        evaluation: Some(Box::new(evaluation)),
                     }
                 }
                 Err(RestrictedError::NotOffered { detail }) => {

@@ -493,7 +493,7 @@ pub fn render_lines(certs: &[LocalCertReport]) -> Vec<String> {
 pub fn add_metrics(
     base: &[(&str, &str)],
     certs: &[LocalCertReport],
-    gauge: &mut dyn FnMut(&'static str, &[(&str, &str)], f64),
+    gauge: &mut crate::metrics::GaugeSink<'_>,
 ) {
     let flag = |b: bool| if b { 1.0 } else { 0.0 };
     for cert in certs {
