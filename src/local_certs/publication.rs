@@ -111,3 +111,96 @@ fn max_opt(a: Option<u32>, b: Option<u32>) -> Option<u32> {
         (a, b) => a.or(b),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dns::{DnssecStatus, RecordType};
+    use crate::report::RrsetReport;
+
+    const A: &str = "3 1 1 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    const B: &str = "3 1 1 bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+    /// A report of example.org at `at` whose MX host mx.example.org has `records` (secure, TTL
+    /// `ttl`), or a failed TLSA lookup when `records` is `None`.
+    fn report(at: UnixSeconds, records: Option<&[&str]>, ttl: u32) -> DomainReport {
+        let mut report = DomainReport::unfinished("example.org", at, 0.0, "x", String::new());
+        report.mx_lookup.outcome = "records";
+        let lookup = RrsetReport {
+            name: "_25._tcp.mx.example.org".into(),
+            rtype: RecordType::Tlsa,
+            dnssec: DnssecStatus::Secure,
+            outcome: if records.is_some() { "records" } else { "failed" },
+            cname_chain: vec![],
+            signature_expiration: None,
+            ttl: records.map(|_| ttl),
+            error: None,
+        };
+        report.hosts = vec![MxHostReport {
+            name: "mx.example.org".into(),
+            preference: 10,
+            dane: if records.is_some() {
+                HostDane::Applies
+            } else {
+                HostDane::TlsaLookupFailed
+            },
+            tlsa_base_domain: Some("mx.example.org".into()),
+            tlsa_lookups: vec![lookup],
+            tlsa_records: records
+                .unwrap_or_default()
+                .iter()
+                .map(|r| r.parse().expect("record"))
+                .collect(),
+            address_lookups: vec![],
+            endpoints: vec![],
+            rollover_ready: None,
+        }];
+        report
+    }
+
+    #[test]
+    fn first_seen_survives_failures_and_restarts_after_withdrawal() {
+        let log = PublicationLog::new();
+        let seen = |r: &str| log.seen("example.org", "mx.example.org", r);
+        log.observe(&report(100, Some(&[A]), 300));
+        log.observe(&report(400, Some(&[A, B]), 300));
+        assert_eq!(seen(A).map(|s| s.first_seen), Some(100));
+        assert_eq!(
+            seen(B),
+            Some(Seen {
+                first_seen: 400,
+                max_ttl: Some(300)
+            })
+        );
+        // A failed lookup keeps the history.
+        log.observe(&report(700, None, 0));
+        assert_eq!(seen(B).map(|s| s.first_seen), Some(400));
+        // B withdrawn, then back: its clock restarts.
+        log.observe(&report(1000, Some(&[A]), 300));
+        assert_eq!(seen(B), None);
+        log.observe(&report(1300, Some(&[A, B]), 300));
+        assert_eq!(seen(B).map(|s| s.first_seen), Some(1300));
+        // The MX host is gone from a successful MX lookup: forgotten.
+        let mut gone = report(1600, Some(&[A]), 300);
+        gone.hosts.clear();
+        log.observe(&gone);
+        assert_eq!(seen(A), None);
+    }
+
+    #[test]
+    fn ttl_bound_covers_the_rrset_cached_before_the_record_appeared() {
+        let log = PublicationLog::new();
+        // Before: TTL 3600 (what caches may hold); the operator lowers it to 60 with the new record.
+        log.observe(&report(0, Some(&[A]), 3600));
+        log.observe(&report(100, Some(&[A, B]), 60));
+        let b = log.seen("example.org", "mx.example.org", B).expect("seen");
+        assert_eq!(b.max_ttl, Some(3600));
+        // A record that appears while the TTL is low gets the low bound.
+        log.observe(&report(200, Some(&[A]), 60));
+        log.observe(&report(300, Some(&[A, B]), 60));
+        let b = log.seen("example.org", "mx.example.org", B).expect("seen");
+        assert_eq!(b.max_ttl, Some(60));
+        log.retain_domains(&["example.net"]);
+        assert_eq!(log.seen("example.org", "mx.example.org", A), None);
+    }
+}
