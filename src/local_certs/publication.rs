@@ -130,7 +130,11 @@ mod tests {
             name: "_25._tcp.mx.example.org".into(),
             rtype: RecordType::Tlsa,
             dnssec: DnssecStatus::Secure,
-            outcome: if records.is_some() { "records" } else { "failed" },
+            outcome: if records.is_some() {
+                "records"
+            } else {
+                "failed"
+            },
             cname_chain: vec![],
             signature_expiration: None,
             ttl: records.map(|_| ttl),

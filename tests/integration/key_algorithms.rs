@@ -18,7 +18,7 @@ use dane_exporter::smtp::{probe_starttls_restricted, RestrictedError, SmtpSettin
 
 use crate::support::dns_server::DnsFixture;
 use crate::support::smtp_server::{
-    rsa_self_signed, self_signed, FixtureConfig, SmtpFixture, TestCert,
+    rsa_self_signed, self_signed, FixtureConfig, SmtpFixture, TestCert, TlsVersions,
 };
 
 struct World {
@@ -152,6 +152,37 @@ async fn restricted_handshakes_get_each_chain_or_not_offered() {
         }
         other => panic!("RSA on an ECDSA-only server: want NotOffered, got {other:?}"),
     }
+    // TLS 1.2 only: the restriction works through the cipher suites (ECDHE_ECDSA / ECDHE_RSA).
+    let mut dual12 = FixtureConfig::new(w.ecdsa.clone());
+    dual12.bind = SocketAddr::from(([127, 0, 0, 45], w.port));
+    dual12.second_cert = Some(w.rsa.clone());
+    dual12.tls_versions = TlsVersions::Tls12Only;
+    let _dual12 = SmtpFixture::start(dual12).await;
+    let mut ecdsa12 = FixtureConfig::new(w.ecdsa.clone());
+    ecdsa12.bind = SocketAddr::from(([127, 0, 0, 46], w.port));
+    ecdsa12.tls_versions = TlsVersions::Tls12Only;
+    let _ecdsa12 = SmtpFixture::start(ecdsa12).await;
+    let dual12 = SocketAddr::from(([127, 0, 0, 45], w.port));
+    for (algorithm, want, suite) in [
+        (KeyAlgorithm::Ecdsa, &w.ecdsa, "TLS_ECDHE_ECDSA_"),
+        (KeyAlgorithm::Rsa, &w.rsa, "TLS_ECDHE_RSA_"),
+    ] {
+        let session = probe_starttls_restricted(dual12, "mx.dual.test", &w.smtp(), algorithm)
+            .await
+            .unwrap_or_else(|e| panic!("TLS 1.2 {algorithm:?}: {e}"));
+        assert_eq!(session.version, "TLSv1.2");
+        assert!(
+            session.cipher_suite.starts_with(suite),
+            "{}",
+            session.cipher_suite
+        );
+        assert_eq!(session.chain[0], want.chain[0]);
+    }
+    let ecdsa12 = SocketAddr::from(([127, 0, 0, 46], w.port));
+    assert!(matches!(
+        probe_starttls_restricted(ecdsa12, "mx.dual.test", &w.smtp(), KeyAlgorithm::Rsa).await,
+        Err(RestrictedError::NotOffered { .. })
+    ));
     // A closed port is a failure, not "not offered".
     let closed = SocketAddr::from(([127, 0, 0, 44], w.port));
     match probe_starttls_restricted(closed, "mx.dual.test", &w.smtp(), KeyAlgorithm::Rsa).await {
