@@ -16,6 +16,10 @@
 //! - [`dane`]: RFC 6698/7671/7672 matching, name checks, DANE-TA chains; pure functions.
 //! - [`probe`]: the lookup order of RFC 7672 section 2: MX, then per host TLSA and addresses, then
 //!   one STARTTLS session per address. The only module that sequences I/O.
+//! - [`key_algorithms`]: every key algorithm's chain per address (one restricted extra session),
+//!   each judged by the DANE rules; latent mismatches become warnings.
+//! - [`local_certs`]: local certificate files (live, staged, certbot lineages) against the TLSA
+//!   records, with the publication history "safe to deploy" needs.
 //! - [`verdict`]: turns per-endpoint facts into a domain verdict with stable reasons; pure.
 //! - [`report`]: the result types a probe produces, serialisable as JSON.
 //! - [`check`]: renders a report for humans (`dane_exporter check`).
