@@ -47,7 +47,7 @@ pub const PROBE_METRICS: &[(&str, &str)] = &[
     ("dane_key_algorithm_tlsa_match", "1 when the chain the endpoint presents for that key algorithm authenticates against the TLSA RRset, else 0. Only for offered algorithms where DANE applies."),
     // Local certificate files (src/local_certs/).
     ("dane_local_certificate_tlsa_match", "1 when the certificate file (slot live or staged) is authenticated by the published TLSA RRset, else 0. Only where DANE applies to the MX host."),
-    ("dane_local_certificate_safe_to_deploy", "1 when a TLSA record matching the certificate file has been published for at least two TTLs of the RRset (RFC 7671 section 8.1), else 0."),
+    ("dane_local_certificate_safe_to_deploy", "1 when a TLSA record matching the certificate file has been published for at least two TTLs of the RRset (RFC 7671 section 8.1), or the file is already served by every address, else 0."),
     ("dane_local_certificate_published_seconds", "Seconds the oldest TLSA record matching the certificate file has been published, as first seen by the exporter's probes, as of the last probe."),
     ("dane_local_certificate_required_publication_seconds", "Two TTLs of the MX host's TLSA RRset: how long a record must be published before its key is deployed (RFC 7671 section 8.1)."),
     ("dane_local_certificate_served", "1 when every endpoint of the MX host presents the certificate file's key, else 0 (a live file not served means a reload is pending)."),

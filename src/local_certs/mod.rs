@@ -131,7 +131,8 @@ pub struct FileMatch {
     pub published_seconds: Option<u64>,
     /// Two TTLs of the TLSA RRset (RFC 7671 section 8.1), when the TTL is known.
     pub required_seconds: Option<u64>,
-    /// Matches, and published for at least `required_seconds`.
+    /// Matches, and published for at least `required_seconds` (or already served by every
+    /// address, so deploying it changes nothing).
     pub safe_to_deploy: bool,
 }
 
@@ -320,7 +321,11 @@ pub fn evaluate(
         if let (Some(host), Some(leaf)) = (host, &cert.leaf) {
             cert.served = served(host, &leaf.spki_sha256);
             if host.dane == HostDane::Applies {
-                let matched = file_match(report, host, chain, mx_secure, seen);
+                let mut matched = file_match(report, host, chain, mx_secure, seen);
+                // Already served everywhere and accepted: reloading it changes nothing.
+                if matched.matches && cert.served == Some(true) {
+                    matched.safe_to_deploy = true;
+                }
                 if !matched.matches {
                     let (reason, what) = match file.slot {
                         Slot::Live => (

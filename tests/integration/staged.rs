@@ -164,6 +164,8 @@ async fn staged_key_published_becomes_safe_to_deploy_after_two_ttls() {
     assert_eq!(tlsa.published_seconds, Some(0));
     assert_eq!(tlsa.required_seconds, Some(4), "two TTLs of 2 s");
     assert!(!tlsa.safe_to_deploy, "just seen: not yet safe");
+    // The live file is what every address serves already: nothing to wait for.
+    assert!(live.tlsa.as_ref().unwrap().safe_to_deploy);
 
     // Two TTLs later (whole seconds on both ends: wait a little more).
     tokio::time::sleep(Duration::from_millis(5_100)).await;
