@@ -262,13 +262,7 @@ impl Reader<'_> {
             let Some(domain_field) = fields.get("domain") else {
                 return loc.fail(Problem::MissingKey("domain"));
             };
-            let text = string(domain_field)?;
-            let domain = normalize_domain(text).or_else(|reason| {
-                domain_field.loc.fail(Problem::InvalidDomain {
-                    text: text.to_string(),
-                    reason,
-                })
-            })?;
+            let domain = domain_name(domain_field)?;
             if let Some(&first_line) = seen.get(&domain) {
                 return domain_field
                     .loc
@@ -333,13 +327,7 @@ impl Reader<'_> {
             let Some(mx_field) = fields.get("mx") else {
                 return loc.fail(Problem::MissingKey("mx"));
             };
-            let text = string(mx_field)?;
-            let mx = normalize_domain(text).or_else(|reason| {
-                mx_field.loc.fail(Problem::InvalidDomain {
-                    text: text.to_string(),
-                    reason,
-                })
-            })?;
+            let mx = domain_name(mx_field)?;
             if let Some(&first_line) = seen.get(&mx) {
                 return mx_field.loc.fail(Problem::DuplicateMx { mx, first_line });
             }
@@ -541,6 +529,17 @@ fn scalar_string<'n>(node: &'n Node<'_>, loc: &Loc) -> Result<&'n str> {
         YamlData::Value(Scalar::String(text)) => Ok(text.as_ref()),
         _ => wrong_type(node, loc, "a string"),
     }
+}
+
+/// A domain or host name, normalised (lower case, no trailing dot).
+fn domain_name(field: &Field<'_, '_>) -> Result<String> {
+    let text = string(field)?;
+    normalize_domain(text).or_else(|reason| {
+        field.loc.fail(Problem::InvalidDomain {
+            text: text.to_string(),
+            reason,
+        })
+    })
 }
 
 fn duration(field: &Field<'_, '_>) -> Result<Duration> {

@@ -280,33 +280,21 @@ pub fn evaluate(
             tlsa: None,
             served: None,
         };
-        let chain = match &file.chain {
-            Ok(chain) => chain,
-            Err(e) => {
+        // The chain and its parsed leaf, or why the file gives none.
+        let read = file.chain.as_ref().map_err(Clone::clone).and_then(|chain| {
+            let leaf = chain.first().ok_or(LocalCertError::NoCertificate)?;
+            describe_certificate(leaf)
+                .map(|leaf| (chain, leaf))
+                .map_err(|e| LocalCertError::BadCertificate(e.0))
+        });
+        let (chain, leaf) = match read {
+            Ok(read) => read,
+            Err(error) => {
                 warnings.push(finding(
                     "local_certificate_unreadable",
                     &file.mx,
                     format!(
-                        "the {} certificate file {} of {} gives no certificate: {e}",
-                        file.slot.as_str(),
-                        file.path.display(),
-                        file.mx
-                    ),
-                ));
-                cert.error = Some(e.clone());
-                out.push(cert);
-                continue;
-            }
-        };
-        match chain.first().map(|der| describe_certificate(der)) {
-            Some(Ok(leaf)) => cert.leaf = Some(leaf),
-            Some(Err(e)) => {
-                let error = LocalCertError::BadCertificate(e.0);
-                warnings.push(finding(
-                    "local_certificate_unreadable",
-                    &file.mx,
-                    format!(
-                        "the {} certificate file {} of {}: {error}",
+                        "the {} certificate file {} of {} gives no certificate: {error}",
                         file.slot.as_str(),
                         file.path.display(),
                         file.mx
@@ -316,8 +304,8 @@ pub fn evaluate(
                 out.push(cert);
                 continue;
             }
-            None => {}
-        }
+        };
+        cert.leaf = Some(leaf);
         if let (Some(host), Some(leaf)) = (host, &cert.leaf) {
             cert.served = served(host, &leaf.spki_sha256);
             if host.dane == HostDane::Applies {

@@ -9,14 +9,14 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use dane_exporter::dns::{DnsClient, DnsSettings, DnssecMode};
+use dane_exporter::dns::{DnsClient, DnsSettings};
 use dane_exporter::key_algorithms::{leaf_key_algorithm, KeyAlgorithm, KeyAlgorithmState};
-use dane_exporter::metrics::{probe_families, LabelledReport};
 use dane_exporter::probe::Prober;
-use dane_exporter::report::{Direction, DomainReport, Verdict};
+use dane_exporter::report::{DomainReport, Verdict};
 use dane_exporter::smtp::{probe_starttls_restricted, RestrictedError, SmtpSettings};
 
 use crate::support::dns_server::DnsFixture;
+use crate::support::exporter::exposition;
 use crate::support::smtp_server::{
     rsa_self_signed, self_signed, FixtureConfig, SmtpFixture, TestCert, TlsVersions,
 };
@@ -72,12 +72,7 @@ _{p}._tcp.mx.rsafirst.test. 300 IN TLSA 3 1 1 {e}
     );
     let dns = DnsFixture::builder().zone(".", &zone).start().await;
     let dir = tempfile::tempdir().unwrap();
-    let settings = DnsSettings {
-        mode: DnssecMode::Validate,
-        nameservers: vec![dns.addr()],
-        trust_anchor_file: Some(dns.trust_anchor_file(dir.path())),
-        timeout: Duration::from_secs(3),
-    };
+    let settings = dns.validate_settings(dir.path());
     World {
         ecdsa,
         rsa,
@@ -216,7 +211,7 @@ async fn dual_listener_with_only_the_ecdsa_key_in_tlsa_warns_about_rsa() {
     // Cost: the normal session plus one restricted session, no more.
     assert_eq!(w.listeners[0].sessions().len() - before, 2);
 
-    let text = render(&report);
+    let text = exposition(&report);
     assert!(text.contains(r#"dane_key_algorithm_tlsa_match{domain="ecdsaonly.test",direction="inbound",mx="mx.ecdsaonly.test",address="127.0.0.41",key_algorithm="rsa"} 0"#), "{text}");
     assert!(text.contains(r#"dane_key_algorithm_tlsa_match{domain="ecdsaonly.test",direction="inbound",mx="mx.ecdsaonly.test",address="127.0.0.41",key_algorithm="ecdsa"} 1"#), "{text}");
     assert!(text.contains(r#"dane_key_algorithm_offered{domain="ecdsaonly.test",direction="inbound",mx="mx.ecdsaonly.test",address="127.0.0.41",key_algorithm="rsa"} 1"#), "{text}");
@@ -246,7 +241,7 @@ async fn both_keys_published_is_clean_and_a_single_key_server_has_the_other_not_
         ]
     );
     assert!(warnings(&single).is_empty(), "{:?}", single.warnings);
-    let text = render(&single);
+    let text = exposition(&single);
     assert!(text.contains(r#"key_algorithm="rsa"} 0"#), "{text}");
 }
 
@@ -265,20 +260,6 @@ async fn server_preferring_the_unpublished_key_fails_and_adds_no_latent_warning(
         ]
     );
     assert!(warnings(&report).is_empty(), "{:?}", report.warnings);
-}
-
-fn render(report: &DomainReport) -> String {
-    let labels = Default::default();
-    let families = probe_families(&[LabelledReport {
-        direction: Direction::Inbound,
-        extra_labels: &labels,
-        report,
-    }]);
-    let mut out = String::new();
-    prometheus::TextEncoder::new()
-        .encode_utf8(&families, &mut out)
-        .unwrap();
-    out
 }
 
 /// The real stack: Postfix's `dualalg` listener holds an ECDSA and an RSA key+chain

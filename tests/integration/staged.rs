@@ -13,13 +13,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dane_exporter::config::{CertificateSource, CertificateSpec, Target};
-use dane_exporter::dns::{DnsSettings, DnssecMode};
+use dane_exporter::dns::DnsSettings;
 use dane_exporter::local_certs::{LocalCertReport, PublicationLog, Slot};
 use dane_exporter::report::{Direction, DomainReport, Verdict};
 use dane_exporter::scheduler::{run_one, ProberRunner};
 use dane_exporter::smtp::SmtpSettings;
 
 use crate::support::dns_server::DnsFixture;
+use crate::support::exporter::exposition;
 use crate::support::smtp_server::{pem_chain, self_signed, FixtureConfig, SmtpFixture, TestCert};
 
 struct World {
@@ -59,12 +60,7 @@ _{p}._tcp.mx.unpublished.test.    2 IN TLSA 3 1 1 {l}
     );
     let dns = DnsFixture::builder().zone(".", &zone).start().await;
     let dir = tempfile::tempdir().unwrap();
-    let settings = DnsSettings {
-        mode: DnssecMode::Validate,
-        nameservers: vec![dns.addr()],
-        trust_anchor_file: Some(dns.trust_anchor_file(dir.path())),
-        timeout: Duration::from_secs(3),
-    };
+    let settings = dns.validate_settings(dir.path());
     std::fs::write(dir.path().join("live.pem"), pem_chain(&live.chain)).unwrap();
     std::fs::write(dir.path().join("next.pem"), pem_chain(&next.chain)).unwrap();
     World {
@@ -186,7 +182,7 @@ async fn staged_key_published_becomes_safe_to_deploy_after_two_ttls() {
             .published_since
     );
 
-    let text = render(&second);
+    let text = exposition(&second);
     for line in [
         r#"dane_local_certificate_safe_to_deploy{domain="published.test",direction="inbound",mx="mx.published.test",slot="staged"} 1"#,
         r#"dane_local_certificate_tlsa_match{domain="published.test",direction="inbound",mx="mx.published.test",slot="live"} 1"#,
@@ -242,7 +238,7 @@ async fn live_file_renewed_with_an_unpublished_key_warns_before_the_reload() {
     let live = slot(&report, Slot::Live);
     assert_eq!(live.served, Some(false), "a reload is pending");
     assert!(!live.tlsa.as_ref().unwrap().matches);
-    assert!(render(&report).contains(r#"dane_local_certificate_tlsa_match{domain="unpublished.test",direction="inbound",mx="mx.unpublished.test",slot="live"} 0"#));
+    assert!(exposition(&report).contains(r#"dane_local_certificate_tlsa_match{domain="unpublished.test",direction="inbound",mx="mx.unpublished.test",slot="live"} 0"#));
 }
 
 #[tokio::test]
@@ -276,7 +272,7 @@ async fn unreadable_files_and_unknown_mx_are_findings_never_panics() {
     );
     assert!(errors[2].contains("BadCertificate"), "{errors:?}");
     // No match series for files that gave no certificate.
-    assert!(!render(&report).contains("dane_local_certificate_tlsa_match"));
+    assert!(!exposition(&report).contains("dane_local_certificate_tlsa_match"));
 }
 
 #[tokio::test]
@@ -310,21 +306,6 @@ async fn certbot_lineage_live_link_and_a_newer_archive_version_as_staged() {
 
 fn link(target: &str, at: &Path) {
     std::os::unix::fs::symlink(target, at).unwrap();
-}
-
-fn render(report: &DomainReport) -> String {
-    let labels = Default::default();
-    let families =
-        dane_exporter::metrics::probe_families(&[dane_exporter::metrics::LabelledReport {
-            direction: Direction::Inbound,
-            extra_labels: &labels,
-            report,
-        }]);
-    let mut out = String::new();
-    prometheus::TextEncoder::new()
-        .encode_utf8(&families, &mut out)
-        .unwrap();
-    out
 }
 
 /// The real stack, through the exporter binary: `staged.test`'s listener serves `staged_live`,
