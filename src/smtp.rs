@@ -10,6 +10,10 @@
 //! - `session`: the dialogue itself, step by step, with the timeouts and the STARTTLS injection
 //!   check.
 //! - `crate::tls`: the shared rustls configuration, the verifier and the handshake.
+//!
+//! [`probe_starttls_restricted`] runs the same dialogue with a ClientHello limited to one server
+//! key algorithm (`crate::key_algorithms`), telling "the server has no such key" apart from other
+//! failures.
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -53,7 +53,7 @@ pub(crate) async fn run(
         .map_err(|failure| failure.error)
 }
 
-/// [`run`], with the handshake restricted to servers keys of `only` when given.
+/// [`run`], with the ClientHello restricted to server keys of the algorithm `only` when given.
 pub(crate) async fn run_restricted(
     addr: SocketAddr,
     sni: &str,
