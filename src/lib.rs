@@ -20,11 +20,15 @@
 //!   each judged by the DANE rules; latent mismatches become warnings.
 //! - [`local_certs`]: local certificate files (live, staged, certbot lineages) against the TLSA
 //!   records, with the publication history "safe to deploy" needs.
+//! - [`consistency`]: asks every authoritative nameserver of the zones holding the TLSA and MX
+//!   RRsets directly, and compares their answers (serial, RRsets, signatures, DNSKEY/DS health).
+//! - [`hygiene`]: operational warnings about TLSA RRsets and DNSKEY/DS sets; pure.
 //! - [`verdict`]: turns per-endpoint facts into a domain verdict with stable reasons; pure.
 //! - [`report`]: the result types a probe produces, serialisable as JSON.
 //! - [`check`]: renders a report for humans (`dane_exporter check`).
 //! - [`scheduler`]: probes every configured target on its interval, with jitter and a cap.
 //! - [`store`]: the latest report per target, read at scrape time.
+//! - [`stale`]: since when each TLSA record matched nothing, across probes (stale warnings).
 //! - [`metrics`]: renders the latest reports as Prometheus metric families.
 //! - [`config`]: the YAML config file: targets by direction, global defaults, per-target overrides.
 //! - [`web`]: the HTTP side: /metrics, /probe, health, reload; TLS and basic auth from a web config.
@@ -35,9 +39,11 @@
 
 pub mod check;
 pub mod config;
+pub mod consistency;
 pub mod dane;
 pub mod dns;
 pub mod exporter;
+pub mod hygiene;
 pub mod key_algorithms;
 pub mod local_certs;
 pub mod metrics;
@@ -45,6 +51,7 @@ pub mod probe;
 pub mod report;
 pub mod scheduler;
 pub mod smtp;
+pub mod stale;
 pub mod store;
 mod tls;
 pub mod verdict;

@@ -17,6 +17,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
 
 use dane_exporter::config::{CertificateSource, CertificateSpec};
+use dane_exporter::consistency::{AuthoritativeSettings, OperationsSettings};
 use dane_exporter::dns::{DnsClient, DnsSettings, DnssecMode};
 use dane_exporter::exporter::DaneExporter;
 use dane_exporter::probe::Prober;
@@ -118,6 +119,12 @@ struct CheckArgs {
     /// A certbot lineage directory (/etc/letsencrypt/live/NAME) of an MX host. Repeatable.
     #[arg(long = "certbot-lineage", value_name = "MX=DIR", value_parser = parse_mx_path)]
     lineages: Vec<(String, PathBuf)>,
+    /// Do not ask the authoritative nameservers of the TLSA and MX zones directly.
+    #[arg(long)]
+    no_authoritative: bool,
+    /// Port the authoritative nameservers are asked on (NS records carry none). For tests only.
+    #[arg(long, default_value_t = 53)]
+    authoritative_port: u16,
 }
 
 /// `MX=PATH`, the MX host name normalised.
@@ -363,8 +370,16 @@ async fn run_check(args: CheckArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let authoritative = (!args.no_authoritative).then(|| AuthoritativeSettings {
+        port: args.authoritative_port,
+        timeout: args.timeout,
+        resolvers: dane_exporter::dns::resolver_addresses(&dns_settings).unwrap_or_default(),
+    });
     let step_timeout = smtp_settings.step_timeout;
-    let prober = Prober::new(dns, smtp_settings);
+    let prober = Prober::new(dns, smtp_settings).with_operations(OperationsSettings {
+        authoritative,
+        hygiene: Default::default(),
+    });
     let mut report = prober.probe_domain(&args.domain).await;
     // A one-off check has no publication history: records count as first seen now.
     let history = dane_exporter::local_certs::PublicationLog::new();

@@ -43,7 +43,7 @@ pub struct RrsetReport {
     pub cname_chain: Vec<String>,
     /// Earliest RRSIG expiration, if signed.
     pub signature_expiration: Option<UnixSeconds>,
-    /// TTL of the RRset as answered
+    /// TTL of the RRset as answered.
     pub ttl: Option<u32>,
     /// The failure, when the lookup failed.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -238,6 +238,10 @@ pub struct DomainReport {
     /// name them (`crate::local_certs`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub local_certificates: Vec<LocalCertReport>,
+    /// Every zone holding a TLSA or the MX RRset, as its authoritative nameservers answer (when
+    /// the authoritative checks ran; see `crate::consistency`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub zones: Vec<crate::consistency::ZoneReport>,
 }
 
 impl DomainReport {
@@ -278,6 +282,7 @@ impl DomainReport {
             warnings: Vec::new(),
             divergence: None,
             local_certificates: Vec::new(),
+            zones: Vec::new(),
         }
     }
 }

@@ -95,12 +95,14 @@ impl ProbeRunner for ProberRunner {
         let domain = target.domain.clone();
         let certificates = target.certificates.clone();
         let publications = Arc::clone(&self.publications);
+        let operations = crate::consistency::OperationsSettings::for_target(target);
         Box::pin(async move {
             match dns {
                 Some(dns) => {
                     let step_timeout = smtp.step_timeout;
                     let mut report = Prober::shared(dns, smtp)
                         .with_endpoint_cache(endpoints)
+                        .with_operations(operations)
                         .probe_domain(&domain)
                         .await;
                     // Local certificate files, read afresh each round, against this round's TLSA.

@@ -341,6 +341,7 @@ mod tests {
             warnings: vec![],
             divergence: None,
             local_certificates: vec![],
+            zones: Vec::new(),
         };
         judge(&mut report);
         report

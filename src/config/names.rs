@@ -19,16 +19,20 @@ pub const RESERVED_LABELS: &[&str] = &[
     "domain",
     "instance",
     "job",
+    "key_algorithm",
     "le",
     "mx",
     "name",
+    "nameserver",
     "reason",
     "record",
+    "slot",
     "state",
     "status",
     "type",
     "verdict",
     "version",
+    "zone",
 ];
 
 /// Why a text is not a usable mail domain.

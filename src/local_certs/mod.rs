@@ -14,10 +14,10 @@
 //! Safe to deploy (RFC 7671 section 8.1): a record matching the file's chain has been published,
 //! as first seen by our probes, for at least two TTLs of the TLSA RRset. Unknown TTL: not safe.
 //!
-//! Seam for issue 7 item 1 (authoritative nameserver consistency, built separately): the record
-//! must also be served by every authoritative server before the clock may count. [`evaluate`] takes
-//! the wait as computed here; combine by requiring the consistency gauge in
-//! [`FileMatch::safe_to_deploy`] once that result is in the report.
+//! With the authoritative checks (`crate::consistency`, issue 7 item 1) a record's clock starts
+//! only once every nameserver of the TLSA zone agrees, and a file is not safe to deploy while they
+//! disagree ([`FileMatch::consistent_everywhere`]). Without them (disabled, or outbound) the
+//! resolver's view is all there is.
 
 mod files;
 mod publication;
@@ -131,8 +131,11 @@ pub struct FileMatch {
     pub published_seconds: Option<u64>,
     /// Two TTLs of the TLSA RRset (RFC 7671 section 8.1), when the TTL is known.
     pub required_seconds: Option<u64>,
-    /// Matches, and published for at least `required_seconds` (or already served by every
-    /// address, so deploying it changes nothing).
+    /// Whether every authoritative nameserver of the TLSA zone serves the same data; `None`
+    /// when the authoritative checks did not run.
+    pub consistent_everywhere: Option<bool>,
+    /// Matches, published for at least `required_seconds` and not contradicted by a lagging
+    /// nameserver (or already served by every address, so deploying it changes nothing).
     pub safe_to_deploy: bool,
 }
 
@@ -387,10 +390,13 @@ fn file_match(
     let required_seconds = max_ttl.map(|ttl| 2 * u64::from(ttl));
     // With no usable record at all, no key is pinned: any certificate may be deployed.
     let nothing_pinned = matches!(evaluation.outcome, EndpointOutcome::NoUsableRecords);
+    let consistent_everywhere = publication::tlsa_zone_consistent(report, host);
     let safe_to_deploy = matches
+        && consistent_everywhere != Some(false)
         && (nothing_pinned
             || matches!((published_seconds, required_seconds), (Some(p), Some(r)) if p >= r));
     FileMatch {
+        consistent_everywhere,
         matches,
         matched_records,
         failure,
@@ -471,8 +477,13 @@ pub fn render_lines(certs: &[LocalCertReport]) -> Vec<String> {
                     .required_seconds
                     .map(|s| format!("{s} s"))
                     .unwrap_or_else(|| "unknown (no TTL)".to_string());
+                let nameservers = match m.consistent_everywhere {
+                    Some(true) => "; every authoritative nameserver agrees",
+                    Some(false) => "; AUTHORITATIVE NAMESERVERS DISAGREE",
+                    None => "",
+                };
                 lines.push(format!(
-                    "  published for {published}; two TTLs = {required}; safe to deploy: {}",
+                    "  published for {published}; two TTLs = {required}{nameservers}; safe to deploy: {}",
                     if m.safe_to_deploy { "yes" } else { "not yet" }
                 ));
             }

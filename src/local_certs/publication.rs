@@ -6,8 +6,9 @@
 //! runner feeds it every report of a target with `certificates` ([`PublicationLog::observe`]),
 //! and `super::attach` reads it back. The DANE rules stay pure: only this type holds state.
 //!
-//! "First seen" is when a probe first got the record in a secure TLSA answer: never earlier than
-//! its publication, so the wait it gives is on the safe side. The TTL is the largest one answered
+//! "First seen" is when a probe first got the record in a secure TLSA answer while every
+//! authoritative nameserver of its zone agreed (when those checks run, `crate::consistency`):
+//! never earlier than its publication everywhere, so the wait it gives is on the safe side. The TTL is the largest one answered
 //! since the round before the record appeared (a caching resolver answers with a TTL counting
 //! down, and the RRset cached before the change is what has to expire).
 
@@ -62,6 +63,9 @@ impl PublicationLog {
                 continue;
             }
             let ttl = tlsa_ttl(host);
+            // While the TLSA zone's nameservers disagree, a resolver may still get the old RRset:
+            // a record that appears now is not published everywhere, so its clock does not start.
+            let lagging = tlsa_zone_consistent(report, host) == Some(false);
             let state = hosts
                 .entry((report.domain.clone(), host.name.clone()))
                 .or_default();
@@ -69,6 +73,9 @@ impl PublicationLog {
             state.records.retain(|record, _| current.contains(record));
             let before = state.last_ttl;
             for record in current {
+                if lagging && !state.records.contains_key(&record) {
+                    continue;
+                }
                 let seen = state.records.entry(record).or_insert(Seen {
                     first_seen: report.checked_at,
                     max_ttl: before,
@@ -96,13 +103,32 @@ impl PublicationLog {
     }
 }
 
-/// The TTL of the TLSA RRset in force: the lookup that found records.
-fn tlsa_ttl(host: &MxHostReport) -> Option<u32> {
+/// The TLSA lookup in force: the one that found records.
+fn tlsa_lookup(host: &MxHostReport) -> Option<&crate::report::RrsetReport> {
     host.tlsa_lookups
         .iter()
         .rev()
         .find(|l| l.outcome == "records")
-        .and_then(|l| l.ttl)
+}
+
+/// The TTL of the TLSA RRset in force.
+fn tlsa_ttl(host: &MxHostReport) -> Option<u32> {
+    tlsa_lookup(host).and_then(|l| l.ttl)
+}
+
+/// Whether every authoritative nameserver of the zone holding the host's TLSA RRset serves the
+/// same data (`crate::consistency`, issue 7 item 1); `None` when those checks did not run for it.
+pub fn tlsa_zone_consistent(report: &DomainReport, host: &MxHostReport) -> Option<bool> {
+    let owner = &tlsa_lookup(host)?.name;
+    report
+        .zones
+        .iter()
+        .find(|zone| {
+            zone.rrsets
+                .iter()
+                .any(|key| key.rtype == "TLSA" && &key.name == owner)
+        })
+        .map(|zone| zone.consistent)
 }
 
 fn max_opt(a: Option<u32>, b: Option<u32>) -> Option<u32> {
@@ -189,6 +215,55 @@ mod tests {
         gone.hosts.clear();
         log.observe(&gone);
         assert_eq!(seen(A), None);
+    }
+
+    #[test]
+    fn a_record_counts_only_once_every_nameserver_serves_it() {
+        let zone = |consistent: bool| crate::consistency::ZoneReport {
+            zone: "example.org".into(),
+            rrsets: vec![crate::consistency::RrsetKey {
+                name: "_25._tcp.mx.example.org".into(),
+                rtype: "TLSA".into(),
+            }],
+            error: None,
+            nameservers: vec![],
+            newest_serial: Some(2),
+            consistent,
+            dnskeys: vec![],
+            ds: None,
+            warnings: vec![],
+        };
+        let log = PublicationLog::new();
+        let seen = |r: &str| log.seen("example.org", "mx.example.org", r);
+        let mut first = report(100, Some(&[A]), 300);
+        first.zones = vec![zone(true)];
+        log.observe(&first);
+        // B is on the primary, a secondary lags: not published everywhere yet.
+        let mut lagging = report(400, Some(&[A, B]), 300);
+        lagging.zones = vec![zone(false)];
+        assert_eq!(
+            tlsa_zone_consistent(&lagging, &lagging.hosts[0]),
+            Some(false)
+        );
+        log.observe(&lagging);
+        assert_eq!(seen(B), None);
+        assert_eq!(
+            seen(A).map(|s| s.first_seen),
+            Some(100),
+            "A was everywhere before"
+        );
+        let mut caught_up = report(700, Some(&[A, B]), 300);
+        caught_up.zones = vec![zone(true)];
+        log.observe(&caught_up);
+        assert_eq!(seen(B).map(|s| s.first_seen), Some(700));
+        // Without the authoritative checks: unknown, the resolver's view counts.
+        assert_eq!(
+            tlsa_zone_consistent(
+                &report(0, Some(&[A]), 1),
+                &report(0, Some(&[A]), 1).hosts[0]
+            ),
+            None
+        );
     }
 
     #[test]

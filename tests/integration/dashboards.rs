@@ -38,6 +38,7 @@ const SELF_METRICS: &[&str] = &[
 const EXPECTED: &[(&str, &str)] = &[
     ("dane-domain.json", "dane-domain"),
     ("dane-operations-tls.json", "dane-operations-tls"),
+    ("dane-operations.json", "dane-operations"),
     ("dane-overview.json", "dane-overview"),
 ];
 
@@ -549,6 +550,7 @@ impl ExprVisitor for LabelUses {
 async fn exported_labels() -> BTreeMap<String, BTreeSet<String>> {
     use std::time::Duration;
 
+    use dane_exporter::consistency::{AuthoritativeSettings, OperationsSettings};
     use dane_exporter::dns::{DnsClient, DnsSettings, DnssecMode};
     use dane_exporter::metrics::{probe_families, LabelledReport};
     use dane_exporter::probe::Prober;
@@ -598,7 +600,16 @@ _{p}._tcp.mx.fail.test.   300 IN TLSA 3 1 1 {other}
             ehlo_name: "probe.test".into(),
             step_timeout: Duration::from_secs(3),
         },
-    );
+    )
+    // The authoritative checks against the fixture itself (the zone of every RRset is ".").
+    .with_operations(OperationsSettings {
+        authoritative: Some(AuthoritativeSettings {
+            port: dns.addr().port(),
+            timeout: Duration::from_secs(3),
+            resolvers: vec![dns.addr()],
+        }),
+        hygiene: Default::default(),
+    });
     let mut reports = [
         prober.probe_domain("pass.test").await,
         prober.probe_domain("fail.test").await,
@@ -645,7 +656,9 @@ async fn every_label_the_dashboards_use_is_exported() {
         .filter(|n| !exported.contains_key(*n))
         .collect();
     assert!(
-        missing.iter().all(|n| *n == "dane_probe_warning_info"),
+        missing
+            .iter()
+            .all(|n| ["dane_probe_warning_info", "dane_zone_warning_info"].contains(n)),
         "the fixture did not produce {missing:?}"
     );
     // Failures and warnings are rendered by the same code (src/metrics.rs) with the same labels;
@@ -658,6 +671,15 @@ async fn every_label_the_dashboards_use_is_exported() {
     for name in ["dane_probe_failure_info", "dane_probe_warning_info"] {
         exported.insert(name.into(), findings.clone());
     }
+    // Zone-level findings need a broken zone the fixture does not have; src/metrics.rs gives them
+    // the zone labels plus reason.
+    exported.insert(
+        "dane_zone_warning_info".into(),
+        ["domain", "direction", "zone", "reason"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+    );
     exported.insert(
         "dane_exporter_build_info".into(),
         ["version".to_string()].into(),

@@ -290,6 +290,7 @@ fn real_stack_dual_listener() {
             "5s",
             "--json",
         ])
+        .args(["--authoritative-port", crate::staged::nsd_port(&stack)])
         .stdin(Stdio::null())
         .output()
         .expect("running dane_exporter check");

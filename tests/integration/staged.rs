@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use dane_exporter::config::{CertificateSource, CertificateSpec, Target};
+use dane_exporter::config::{
+    AuthoritativeChecks, CertificateSource, CertificateSpec, OperationsConfig, Target,
+};
 use dane_exporter::dns::DnsSettings;
 use dane_exporter::local_certs::{LocalCertReport, PublicationLog, Slot};
 use dane_exporter::report::{Direction, DomainReport, Verdict};
@@ -93,6 +95,11 @@ impl World {
                 step_timeout: Duration::from_secs(3),
             },
             certificates,
+            // The authoritative checks are tested elsewhere (consistency.rs); off here.
+            operations: OperationsConfig {
+                authoritative_checks: AuthoritativeChecks::None,
+                ..Default::default()
+            },
         }
     }
 
@@ -333,11 +340,14 @@ fn real_stack_staged_certificate_published() {
         &config,
         format!(
             "global:\n  interval: 10s\n  timeout: 8s\n  step_timeout: 3s\n  nameservers: [\"{}\"]\n  \
-             smtp_port: {}\n  ehlo_name: probe.test\ninbound:\n  - domain: staged.test\n    \
+             smtp_port: {}\n  ehlo_name: probe.test\n  authoritative_port: {}\ninbound:\n  \
+             - domain: staged.test\n    \
              certificates:\n      - mx: mx.staged.test\n        live: {}\n        staged: {}\n  \
              - domain: dualalg.test\n",
             stack.var("RESOLVER"),
             stack.var("SMTP_PORT"),
+            // NS records carry no port: the stack's NSD listens on its own.
+            nsd_port(&stack),
             live.display(),
             next.display()
         ),
@@ -501,4 +511,9 @@ fn real_stack_staged_certificate_published() {
         ),
         1.0
     );
+}
+
+/// The port of the stack's NSD, for the authoritative checks (NS records imply 53).
+pub fn nsd_port(stack: &crate::support::stack::Stack) -> &str {
+    stack.var("AUTH").rsplit(':').next().unwrap_or_default()
 }
