@@ -473,6 +473,8 @@ fn real_stack_staged_certificate_published() {
         staged["safe_to_deploy"], false,
         "a one-off check has no history"
     );
+    // The authoritative checks ran (NSD is the only nameserver): it serves the new record.
+    assert_eq!(staged["consistent_everywhere"], true, "{after:#}");
 
     exporter.wait_for(Duration::from_secs(30), "safe to deploy", |e| {
         e.metrics()
