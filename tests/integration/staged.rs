@@ -368,6 +368,7 @@ fn real_stack_staged_certificate_published() {
                 "5s",
                 "--json",
             ])
+            .args(["--authoritative-port", nsd_port(&stack)])
             .args(extra)
             .stdin(Stdio::null())
             .output()
