@@ -14,7 +14,9 @@
 //! ```
 //!
 //! `mx` must be an MX host name of the domain (checked at probe time, when the MX RRset is known);
-//! exactly one of `live` and `lineage`; `staged` only beside `live`. Relative paths are relative
+//! exactly one of `live` and `lineage`; `staged` only beside `live`. One MX host may have several
+//! entries (a dual ECDSA+RSA server has a chain file per key), each file once; their reports and
+//! metrics are told apart by the leaf's key algorithm. Relative paths are relative
 //! to the config file's directory. The files are not read here: they change under the running
 //! exporter (renewals), so they are read afresh every round and their problems reported as
 //! findings, not as configuration errors.

@@ -151,9 +151,9 @@ pub enum Problem {
     /// Neither of two alternative keys is present.
     #[error("missing required key: \"{0}\" or \"{1}\"")]
     MissingEither(&'static str, &'static str),
-    /// The same MX host twice in one target's `certificates`.
-    #[error("duplicate MX host \"{mx}\", first listed at line {first_line}")]
-    DuplicateMx {
+    /// The same certificate file (or lineage) twice for one MX host in a target's `certificates`.
+    #[error("MX host \"{mx}\" has this certificate file already, listed at line {first_line}")]
+    DuplicateCertificate {
         /// The normalised host name.
         mx: String,
         /// Line of the first occurrence.

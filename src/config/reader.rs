@@ -326,18 +326,15 @@ impl Reader<'_> {
     /// `certificates` of an inbound target (see `certificates.rs`).
     fn certificates(&self, section: &Field<'_, '_>) -> Result<Vec<CertificateSpec>> {
         let mut specs = Vec::new();
-        // Normalised MX host -> line of its first entry.
-        let mut seen: HashMap<String, usize> = HashMap::new();
+        // (Normalised MX host, live file or lineage) -> line of its first entry. One MX host may
+        // have several entries (an ECDSA and an RSA certificate), each file once.
+        let mut seen: HashMap<(String, PathBuf), usize> = HashMap::new();
         for (loc, node) in sequence(section)? {
             let fields = mapping(node, &loc, Some(CERTIFICATE_KEYS))?;
             let Some(mx_field) = fields.get("mx") else {
                 return loc.fail(Problem::MissingKey("mx"));
             };
             let mx = domain_name(mx_field)?;
-            if let Some(&first_line) = seen.get(&mx) {
-                return mx_field.loc.fail(Problem::DuplicateMx { mx, first_line });
-            }
-            seen.insert(mx.clone(), mx_field.loc.line);
             let path = |name: &str| -> Result<Option<PathBuf>> {
                 let Some(field) = fields.get(name) else {
                     return Ok(None);
@@ -375,6 +372,13 @@ impl Reader<'_> {
                     CertificateSource::Lineage(dir)
                 }
             };
+            let key = (mx.clone(), source_path(&source).to_path_buf());
+            if let Some(&first_line) = seen.get(&key) {
+                return mx_field
+                    .loc
+                    .fail(Problem::DuplicateCertificate { mx, first_line });
+            }
+            seen.insert(key, mx_field.loc.line);
             specs.push(CertificateSpec { mx, source });
         }
         Ok(specs)
@@ -534,6 +538,14 @@ fn scalar_string<'n>(node: &'n Node<'_>, loc: &Loc) -> Result<&'n str> {
     match data(node, loc)? {
         YamlData::Value(Scalar::String(text)) => Ok(text.as_ref()),
         _ => wrong_type(node, loc, "a string"),
+    }
+}
+
+/// The live file or lineage directory of a certificate entry: what makes two entries the same.
+fn source_path(source: &CertificateSource) -> &Path {
+    match source {
+        CertificateSource::Files { live, .. } => live,
+        CertificateSource::Lineage(dir) => dir,
     }
 }
 

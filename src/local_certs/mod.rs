@@ -33,7 +33,7 @@ use crate::dane::{
     self, describe_certificate, CertificateInfo, EndpointInput, EndpointOutcome, RecordState,
 };
 use crate::dns::{DnssecStatus, UnixSeconds};
-use crate::key_algorithms::KeyAlgorithmState;
+use crate::key_algorithms::{leaf_key_algorithm, KeyAlgorithm, KeyAlgorithmState};
 use crate::report::{DomainReport, Finding, HostDane, MxHostReport};
 
 pub use files::{lineage_files, parse_pem_chain, read_chain, MAX_FILE_BYTES};
@@ -106,6 +106,9 @@ pub struct LocalCertReport {
     pub error: Option<LocalCertError>,
     /// Its leaf, when it parsed.
     pub leaf: Option<CertificateInfo>,
+    /// The leaf's key algorithm (`None` for other kinds): one MX host may have an ECDSA and an
+    /// RSA certificate, each its own entry.
+    pub key_algorithm: Option<KeyAlgorithm>,
     /// Against the TLSA RRset, when DANE applies to the MX host and the file was read.
     pub tlsa: Option<FileMatch>,
     /// Whether every endpoint of the MX host presents this leaf key (in any key algorithm's
@@ -280,6 +283,7 @@ pub fn evaluate(
             path: file.path.clone(),
             error: None,
             leaf: None,
+            key_algorithm: None,
             tlsa: None,
             served: None,
         };
@@ -309,6 +313,7 @@ pub fn evaluate(
             }
         };
         cert.leaf = Some(leaf);
+        cert.key_algorithm = chain.first().and_then(|der| leaf_key_algorithm(der));
         if let (Some(host), Some(leaf)) = (host, &cert.leaf) {
             cert.served = served(host, &leaf.spki_sha256);
             if host.dane == HostDane::Applies {
@@ -345,7 +350,41 @@ pub fn evaluate(
         }
         out.push(cert);
     }
+    // Two files of one MX host and slot with the same key algorithm would be two series with the
+    // same labels: the first is measured, the others are named in a warning.
+    for (i, cert) in out.iter().enumerate() {
+        if cert.leaf.is_none() {
+            continue;
+        }
+        if let Some(first) = out[..i]
+            .iter()
+            .find(|c| c.leaf.is_some() && same_series(c, cert))
+        {
+            warnings.push(finding(
+                "local_certificate_ambiguous",
+                &cert.mx,
+                format!(
+                    "{} and {} are both {} certificates of {} with {} keys: only the first is measured",
+                    first.path.display(),
+                    cert.path.display(),
+                    cert.slot.as_str(),
+                    cert.mx,
+                    algorithm_label(cert.key_algorithm)
+                ),
+            ));
+        }
+    }
     (out, warnings)
+}
+
+/// Whether two certificate reports would have the same metric labels.
+fn same_series(a: &LocalCertReport, b: &LocalCertReport) -> bool {
+    a.mx == b.mx && a.slot == b.slot && a.key_algorithm == b.key_algorithm
+}
+
+/// The `key_algorithm` label value of a file's leaf.
+fn algorithm_label(algorithm: Option<KeyAlgorithm>) -> &'static str {
+    algorithm.map_or("other", KeyAlgorithm::as_str)
 }
 
 /// The file's chain through the DANE rules, and how long its matching records have been out.
@@ -437,10 +476,13 @@ pub fn render_lines(certs: &[LocalCertReport]) -> Vec<String> {
     let mut lines = Vec::new();
     for cert in certs {
         lines.push(format!(
-            "{} {} {}",
+            "{} {} {}{}",
             cert.mx,
             cert.slot.as_str(),
-            cert.path.display()
+            cert.path.display(),
+            cert.key_algorithm
+                .map(|a| format!(" ({})", a.as_str().to_uppercase()))
+                .unwrap_or_default()
         ));
         if let Some(error) = &cert.error {
             lines.push(format!("  UNREADABLE: {error}"));
@@ -500,10 +542,20 @@ pub fn add_metrics(
     gauge: &mut crate::metrics::GaugeSink<'_>,
 ) {
     let flag = |b: bool| if b { 1.0 } else { 0.0 };
-    for cert in certs {
+    for (i, cert) in certs.iter().enumerate() {
+        // Unreadable files have no series; of two with the same labels the first counts (see the
+        // `local_certificate_ambiguous` warning).
+        if cert.leaf.is_none()
+            || certs[..i]
+                .iter()
+                .any(|c| c.leaf.is_some() && same_series(c, cert))
+        {
+            continue;
+        }
         let mut labels = base.to_vec();
         labels.push(("mx", &cert.mx));
         labels.push(("slot", cert.slot.as_str()));
+        labels.push(("key_algorithm", algorithm_label(cert.key_algorithm)));
         if let Some(leaf) = &cert.leaf {
             gauge(
                 "dane_local_certificate_not_after_timestamp_seconds",

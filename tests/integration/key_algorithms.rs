@@ -386,3 +386,93 @@ fn real_stack_dual_listener() {
         "{code:?} {text}"
     );
 }
+
+/// One MX host with an ECDSA and an RSA certificate file (two `certificates` entries, as a dual
+/// Postfix listener has two key+chain pairs): each file is judged and labelled by its key
+/// algorithm; the RSA file, whose key no record names, warns before a reload; a third file with
+/// an ECDSA key for the same slot is named as ambiguous and not measured twice.
+#[tokio::test]
+async fn certificate_files_of_a_dual_host_are_told_apart_by_key_algorithm() {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    use dane_exporter::config::{
+        AuthoritativeChecks, CertificateSource, CertificateSpec, OperationsConfig, Target,
+    };
+    use dane_exporter::local_certs::PublicationLog;
+    use dane_exporter::report::Direction;
+    use dane_exporter::scheduler::{run_one, ProberRunner};
+
+    use crate::support::smtp_server::pem_chain;
+
+    let w = world().await;
+    let dir = tempfile::tempdir().unwrap();
+    let other_ecdsa = self_signed(&["mx.ecdsaonly.test"]);
+    for (name, cert) in [
+        ("ecdsa.pem", &w.ecdsa),
+        ("rsa.pem", &w.rsa),
+        ("other.pem", &other_ecdsa),
+    ] {
+        std::fs::write(dir.path().join(name), pem_chain(&cert.chain)).unwrap();
+    }
+    let entry = |file: &str| CertificateSpec {
+        mx: "mx.ecdsaonly.test".into(),
+        source: CertificateSource::Files {
+            live: dir.path().join(file),
+            staged: None,
+        },
+    };
+    let target = Target {
+        domain: "ecdsaonly.test".into(),
+        direction: Direction::Inbound,
+        labels: BTreeMap::new(),
+        interval: Duration::from_secs(60),
+        timeout: Duration::from_secs(20),
+        dns: w.settings.clone(),
+        smtp: w.smtp(),
+        certificates: vec![entry("ecdsa.pem"), entry("rsa.pem"), entry("other.pem")],
+        operations: OperationsConfig {
+            authoritative_checks: AuthoritativeChecks::None,
+            ..Default::default()
+        },
+    };
+    let runner = ProberRunner::new(std::slice::from_ref(&target), Duration::ZERO)
+        .unwrap()
+        .with_publication_log(Arc::new(PublicationLog::new()));
+    let report = run_one(&target, &runner).await;
+    let mut reasons: Vec<&str> = report.warnings.iter().map(|f| f.reason.as_str()).collect();
+    reasons.sort();
+    assert_eq!(
+        reasons,
+        vec![
+            "local_certificate_ambiguous",
+            "local_certificate_unpublished",
+            "local_certificate_unpublished",
+            "rollover_not_ready",
+            "tlsa_mismatch_key_algorithm",
+        ],
+        "{:#?}",
+        report.warnings
+    );
+    let text = exposition(&report);
+    let at = |alg: &str| {
+        format!(
+            r#"domain="ecdsaonly.test",direction="inbound",mx="mx.ecdsaonly.test",slot="live",key_algorithm="{alg}"}}"#
+        )
+    };
+    for (metric, alg, value) in [
+        ("dane_local_certificate_tlsa_match", "ecdsa", 1),
+        ("dane_local_certificate_tlsa_match", "rsa", 0),
+        ("dane_local_certificate_served", "ecdsa", 1),
+        ("dane_local_certificate_served", "rsa", 1),
+    ] {
+        let line = format!("{metric}{{{} {value}", at(alg));
+        assert!(text.contains(&line), "missing {line} in\n{text}");
+    }
+    assert_eq!(
+        text.matches("dane_local_certificate_tlsa_match{").count(),
+        2,
+        "one series per key algorithm: {text}"
+    );
+    crate::support::exporter::promtool_check(&text);
+}

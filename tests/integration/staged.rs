@@ -191,10 +191,10 @@ async fn staged_key_published_becomes_safe_to_deploy_after_two_ttls() {
 
     let text = exposition(&second);
     for line in [
-        r#"dane_local_certificate_safe_to_deploy{domain="published.test",direction="inbound",mx="mx.published.test",slot="staged"} 1"#,
-        r#"dane_local_certificate_tlsa_match{domain="published.test",direction="inbound",mx="mx.published.test",slot="live"} 1"#,
-        r#"dane_local_certificate_served{domain="published.test",direction="inbound",mx="mx.published.test",slot="staged"} 0"#,
-        r#"dane_local_certificate_required_publication_seconds{domain="published.test",direction="inbound",mx="mx.published.test",slot="staged"} 4"#,
+        r#"dane_local_certificate_safe_to_deploy{domain="published.test",direction="inbound",mx="mx.published.test",slot="staged",key_algorithm="ecdsa"} 1"#,
+        r#"dane_local_certificate_tlsa_match{domain="published.test",direction="inbound",mx="mx.published.test",slot="live",key_algorithm="ecdsa"} 1"#,
+        r#"dane_local_certificate_served{domain="published.test",direction="inbound",mx="mx.published.test",slot="staged",key_algorithm="ecdsa"} 0"#,
+        r#"dane_local_certificate_required_publication_seconds{domain="published.test",direction="inbound",mx="mx.published.test",slot="staged",key_algorithm="ecdsa"} 4"#,
     ] {
         assert!(text.contains(line), "missing {line} in\n{text}");
     }
@@ -245,7 +245,7 @@ async fn live_file_renewed_with_an_unpublished_key_warns_before_the_reload() {
     let live = slot(&report, Slot::Live);
     assert_eq!(live.served, Some(false), "a reload is pending");
     assert!(!live.tlsa.as_ref().unwrap().matches);
-    assert!(exposition(&report).contains(r#"dane_local_certificate_tlsa_match{domain="unpublished.test",direction="inbound",mx="mx.unpublished.test",slot="live"} 0"#));
+    assert!(exposition(&report).contains(r#"dane_local_certificate_tlsa_match{domain="unpublished.test",direction="inbound",mx="mx.unpublished.test",slot="live",key_algorithm="ecdsa"} 0"#));
 }
 
 #[tokio::test]
