@@ -33,6 +33,8 @@
 //!     labels: {team: mail}
 //!     interval: 1m              # overrides: interval, timeout, step_timeout, dnssec_mode,
 //!                               # nameservers, trust_anchor_file
+//!     certificates:             # inbound only: local certificate files (certificates.rs)
+//!       - {mx: mx.example.org, live: /etc/postfix/mx.pem, staged: /etc/postfix/mx.next.pem}
 //! outbound:                     # domains we send to
 //!   - domain: gmail.com
 //! ```
@@ -48,6 +50,7 @@
 //! error, including those found after parsing (a duplicate domain, a timeout above its interval),
 //! names the line of its key.
 
+mod certificates;
 mod error;
 mod names;
 mod operations;
@@ -64,6 +67,7 @@ use crate::dns::{DnsSettings, DnssecMode};
 use crate::report::Direction;
 use crate::smtp::SmtpSettings;
 
+pub use certificates::{CertificateSource, CertificateSpec};
 pub use error::{ConfigError, Human, Problem};
 pub use names::{
     check_label_name, normalize_domain, parse_nameserver, DomainError, DomainPattern,
@@ -147,6 +151,8 @@ pub struct TargetSpec {
     pub labels: BTreeMap<String, String>,
     /// Settings replacing the global ones.
     pub overrides: Overrides,
+    /// Local certificate files per MX host (inbound only; see `certificates.rs`).
+    pub certificates: Vec<CertificateSpec>,
 }
 
 /// A validated configuration file.
@@ -179,6 +185,8 @@ pub struct Target {
     pub dns: DnsSettings,
     /// How to talk SMTP to its MX hosts.
     pub smtp: SmtpSettings,
+    /// Local certificate files to compare with the TLSA records (inbound only).
+    pub certificates: Vec<CertificateSpec>,
     /// Authoritative consistency and hygiene settings (global only).
     pub operations: OperationsConfig,
 }
@@ -209,6 +217,7 @@ impl Config {
             domain: domain.to_string(),
             labels: BTreeMap::new(),
             overrides: Overrides::default(),
+            certificates: Vec::new(),
         };
         self.resolve(&spec, direction)
     }
@@ -240,6 +249,7 @@ impl Config {
                 ehlo_name: global.ehlo_name.clone(),
                 step_timeout,
             },
+            certificates: spec.certificates.clone(),
             operations: global.operations,
         }
     }
