@@ -36,6 +36,12 @@ pub fn render(report: &DomainReport) -> String {
     for host in &report.hosts {
         render_host(&mut out, host, now);
     }
+    if !report.local_certificates.is_empty() {
+        let _ = writeln!(out, "\n  local certificate files:");
+        for line in crate::local_certs::render_lines(&report.local_certificates) {
+            let _ = writeln!(out, "    {line}");
+        }
+    }
     render_zones(&mut out, report);
     if let Some(divergence) = report.divergence {
         let _ = writeln!(
@@ -152,6 +158,9 @@ fn render_endpoint(
         EndpointOutcome::Failed(failure) => format!("FAILED: {}", failure.reason()),
     };
     let _ = writeln!(out, "      => {outcome}");
+    for line in crate::key_algorithms::render_lines(&endpoint.key_algorithms) {
+        let _ = writeln!(out, "      {line}");
+    }
     if let Some(divergence) = evaluation.divergence {
         let _ = writeln!(
             out,

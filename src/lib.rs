@@ -16,6 +16,10 @@
 //! - [`dane`]: RFC 6698/7671/7672 matching, name checks, DANE-TA chains; pure functions.
 //! - [`probe`]: the lookup order of RFC 7672 section 2: MX, then per host TLSA and addresses, then
 //!   one STARTTLS session per address. The only module that sequences I/O.
+//! - [`key_algorithms`]: every key algorithm's chain per address (one restricted extra session),
+//!   each judged by the DANE rules; latent mismatches become warnings.
+//! - [`local_certs`]: local certificate files (live, staged, certbot lineages) against the TLSA
+//!   records, with the publication history "safe to deploy" needs.
 //! - [`consistency`]: asks every authoritative nameserver of the zones holding the TLSA and MX
 //!   RRsets directly, and compares their answers (serial, RRsets, signatures, DNSKEY/DS health).
 //! - [`hygiene`]: operational warnings about TLSA RRsets and DNSKEY/DS sets; pure.
@@ -42,6 +46,8 @@ pub mod dane;
 pub mod dns;
 pub mod exporter;
 pub mod hygiene;
+pub mod key_algorithms;
+pub mod local_certs;
 pub mod metrics;
 pub mod mta_sts;
 pub mod probe;

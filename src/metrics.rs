@@ -52,6 +52,16 @@ pub const PROBE_METRICS: &[(&str, &str)] = &[
     ("dane_mta_sts_problem_info", "One series per MTA-STS problem, with the MX host and address concerned. Does not affect the DANE verdict."),
     ("dane_tls_rpt_valid", "1 when the domain has exactly one valid _smtp._tls TLS-RPT record (RFC 8460), else 0. Only for targets with TLS-RPT checks."),
     ("dane_tls_rpt_problem_info", "One series per TLS-RPT problem (missing, malformed, several records, lookup failed)."),
+    // Key algorithms (src/key_algorithms.rs).
+    ("dane_key_algorithm_offered", "1 when the endpoint presents a certificate with a key of that algorithm (ecdsa, rsa), 0 when it refuses a handshake limited to it; absent when that probe failed. Only where DANE applies."),
+    ("dane_key_algorithm_tlsa_match", "1 when the chain the endpoint presents for that key algorithm authenticates against the TLSA RRset, else 0. Only for offered algorithms where DANE applies."),
+    // Local certificate files (src/local_certs/).
+    ("dane_local_certificate_tlsa_match", "1 when the certificate file (slot live or staged) is authenticated by the published TLSA RRset, else 0. Only where DANE applies to the MX host."),
+    ("dane_local_certificate_safe_to_deploy", "1 when a TLSA record matching the certificate file has been published for at least two TTLs of the RRset (RFC 7671 section 8.1), or the file is already served by every address, else 0."),
+    ("dane_local_certificate_published_seconds", "Seconds the oldest TLSA record matching the certificate file has been published, as first seen by the exporter's probes, as of the last probe."),
+    ("dane_local_certificate_required_publication_seconds", "Two TTLs of the MX host's TLSA RRset: how long a record must be published before its key is deployed (RFC 7671 section 8.1)."),
+    ("dane_local_certificate_served", "1 when every endpoint of the MX host presents the certificate file's key, else 0 (a live file not served means a reload is pending)."),
+    ("dane_local_certificate_not_after_timestamp_seconds", "notAfter of the certificate file's leaf (Unix time)."),
     ("dane_zone_consistent", "1 when every authoritative nameserver address of the zone serves the newest SOA serial, the same TLSA/MX RRsets and valid signatures, else 0."),
     ("dane_nameserver_consistent", "1 when this authoritative nameserver address serves the zone's newest SOA serial, the same TLSA/MX RRsets as the others and valid signatures, else 0."),
     ("dane_nameserver_soa_serial", "SOA serial this authoritative nameserver address serves for the zone."),
@@ -59,6 +69,10 @@ pub const PROBE_METRICS: &[(&str, &str)] = &[
     ("dane_nameserver_signatures_valid", "1 when this authoritative nameserver address serves the SOA and compared RRsets with RRSIGs that are in their validity period and verify with the zone's DNSKEYs (always 1 for an unsigned zone), else 0."),
     ("dane_zone_warning_info", "One series per zone-level finding: DNSKEY/DS health and nameserver disagreement."),
 ];
+
+/// Adds one gauge series (name, labels, value): how modules outside this one hand their series
+/// to the collector.
+pub type GaugeSink<'s> = dyn FnMut(&'static str, &[(&str, &str)], f64) + 's;
 
 /// The latest report of one target, with the labels its series carry.
 #[derive(Clone, Copy, Debug)]
@@ -213,6 +227,11 @@ fn add_report(f: &mut Families, item: &LabelledReport<'_>) {
     }
 
     add_transport_security(f, &base, report);
+    crate::local_certs::add_metrics(
+        &base,
+        &report.local_certificates,
+        &mut |name, labels, value| f.gauge(name, labels, value),
+    );
 
     let mut rrsets: Vec<&RrsetReport> = vec![&report.mx_lookup];
     for host in &report.hosts {
@@ -313,6 +332,11 @@ fn add_report(f: &mut Families, item: &LabelledReport<'_>) {
                 };
                 f.gauge("dane_divergence_remaining_seconds", &at, remaining);
             }
+            crate::key_algorithms::add_metrics(
+                &at,
+                &endpoint.key_algorithms,
+                &mut |name, labels, value| f.gauge(name, labels, value),
+            );
             if let Some(evaluation) = evaluation {
                 for result in &evaluation.records {
                     let record = result.record.to_string();

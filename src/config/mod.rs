@@ -37,6 +37,8 @@
 //!                               # nameservers, trust_anchor_file
 //!     mta_sts: true             # check MTA-STS; default true inbound, false outbound
 //!     tls_rpt: true             # check TLS-RPT; default true inbound, false outbound
+//!     certificates:             # inbound only: local certificate files (certificates.rs)
+//!       - {mx: mx.example.org, live: /etc/postfix/mx.pem, staged: /etc/postfix/mx.next.pem}
 //! outbound:                     # domains we send to
 //!   - domain: gmail.com
 //! ```
@@ -52,6 +54,7 @@
 //! error, including those found after parsing (a duplicate domain, a timeout above its interval),
 //! names the line of its key.
 
+mod certificates;
 mod error;
 mod names;
 mod operations;
@@ -69,6 +72,7 @@ use crate::mta_sts::MtaStsSettings;
 use crate::report::Direction;
 use crate::smtp::SmtpSettings;
 
+pub use certificates::{CertificateSource, CertificateSpec};
 pub use error::{ConfigError, Human, Problem};
 pub use names::{
     check_label_name, normalize_domain, parse_nameserver, DomainError, DomainPattern,
@@ -163,6 +167,8 @@ pub struct TargetSpec {
     pub labels: BTreeMap<String, String>,
     /// Settings replacing the global ones.
     pub overrides: Overrides,
+    /// Local certificate files per MX host (inbound only; see `certificates.rs`).
+    pub certificates: Vec<CertificateSpec>,
 }
 
 /// A validated configuration file.
@@ -197,6 +203,8 @@ pub struct Target {
     pub smtp: SmtpSettings,
     /// Whether and how MTA-STS and TLS-RPT are checked.
     pub mta_sts: MtaStsSettings,
+    /// Local certificate files to compare with the TLSA records (inbound only).
+    pub certificates: Vec<CertificateSpec>,
     /// Authoritative consistency and hygiene settings (global only).
     pub operations: OperationsConfig,
 }
@@ -227,6 +235,7 @@ impl Config {
             domain: domain.to_string(),
             labels: BTreeMap::new(),
             overrides: Overrides::default(),
+            certificates: Vec::new(),
         };
         self.resolve(&spec, direction)
     }
@@ -266,6 +275,7 @@ impl Config {
                 ca_file: global.mta_sts_ca_file.clone(),
                 https_port: global.https_port,
             },
+            certificates: spec.certificates.clone(),
             operations: global.operations,
         }
     }

@@ -19,6 +19,7 @@ pub const RESERVED_LABELS: &[&str] = &[
     "domain",
     "instance",
     "job",
+    "key_algorithm",
     "le",
     // dane_mta_sts_mode's state label.
     "mode",
@@ -27,6 +28,7 @@ pub const RESERVED_LABELS: &[&str] = &[
     "nameserver",
     "reason",
     "record",
+    "slot",
     "state",
     "status",
     "type",

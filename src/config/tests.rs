@@ -289,3 +289,30 @@ fn shipped_example_loads() {
         Some("posteo")
     );
 }
+
+/// `certificates` of an inbound target: MX names normalised, relative paths anchored at the
+/// config file's directory, a lineage kept as a directory; carried into the resolved target.
+#[test]
+fn valid_certificates_fixture() {
+    let config = fixture("valid-certificates.yml");
+    let specs = &config.inbound[0].certificates;
+    assert_eq!(
+        specs,
+        &vec![
+            CertificateSpec {
+                mx: "mx1.example.org".into(),
+                source: CertificateSource::Files {
+                    live: fixtures().join("certs/mx1.pem"),
+                    staged: Some(PathBuf::from("/etc/postfix/mx1.next.pem")),
+                },
+            },
+            CertificateSpec {
+                mx: "mx2.example.org".into(),
+                source: CertificateSource::Lineage(PathBuf::from(
+                    "/etc/letsencrypt/live/mx2.example.org"
+                )),
+            },
+        ]
+    );
+    assert_eq!(&config.targets()[0].certificates, specs);
+}

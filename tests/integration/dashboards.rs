@@ -37,6 +37,7 @@ const SELF_METRICS: &[&str] = &[
 /// The dashboards the issue asks for, by file name and uid.
 const EXPECTED: &[(&str, &str)] = &[
     ("dane-domain.json", "dane-domain"),
+    ("dane-operations-tls.json", "dane-operations-tls"),
     ("dane-operations.json", "dane-operations"),
     ("dane-overview.json", "dane-overview"),
     ("mail-transport-security.json", "mail-transport-security"),
@@ -560,11 +561,15 @@ async fn exported_labels() -> BTreeMap<String, BTreeSet<String>> {
     use dane_exporter::mta_sts::MtaStsSettings;
 
     use crate::support::dns_server::DnsFixture;
+    use dane_exporter::config::{CertificateSource, CertificateSpec};
+    use dane_exporter::local_certs::{self, PublicationLog};
+
     use crate::support::nginx::{pem, Answer, Nginx, Site};
-    use crate::support::smtp_server::{self_signed, FixtureConfig, SmtpFixture, TestCa};
+    use crate::support::smtp_server::{pem_chain, self_signed, FixtureConfig, SmtpFixture, TestCa};
 
     let good = self_signed(&["mx.pass.test"]);
     let other = self_signed(&["mx.pass.test"]);
+    let (good_cert, other_cert) = (good.clone(), other.clone());
     let mut config = FixtureConfig::new(good.clone());
     config.bind = "127.0.0.31:0".parse().unwrap();
     let smtp = SmtpFixture::start(config).await;
@@ -631,10 +636,23 @@ _tls.fail.test.           300 IN TXT  "parent of the missing _smtp._tls.fail.tes
         }),
         hygiene: Default::default(),
     });
-    let reports = [
+    let mut reports = [
         prober.probe_domain("pass.test").await,
         prober.probe_domain("fail.test").await,
     ];
+    // Local certificate files (the live one served, and a staged one) for the metrics of
+    // src/local_certs/, as the scheduler attaches them.
+    std::fs::write(dir.path().join("live.pem"), pem_chain(&good_cert.chain)).unwrap();
+    std::fs::write(dir.path().join("next.pem"), pem_chain(&other_cert.chain)).unwrap();
+    let files = [CertificateSpec {
+        mx: "mx.pass.test".into(),
+        source: CertificateSource::Files {
+            live: dir.path().join("live.pem"),
+            staged: Some(dir.path().join("next.pem")),
+        },
+    }];
+    let log = PublicationLog::new();
+    local_certs::attach(&mut reports[0], &files, &log, Duration::from_secs(3)).await;
     let extra = BTreeMap::new();
     let labelled: Vec<LabelledReport<'_>> = reports
         .iter()

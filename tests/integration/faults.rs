@@ -1012,6 +1012,7 @@ async fn whole_probe_timeout_is_probe_timeout() {
         dns,
         smtp: w.smtp_settings(),
         mta_sts: Default::default(),
+        certificates: Vec::new(),
         operations: Default::default(),
     };
     let runner = ProberRunner::new(std::slice::from_ref(&target), Duration::from_secs(60)).unwrap();

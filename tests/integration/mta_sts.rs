@@ -229,6 +229,7 @@ impl World {
             dns: self.dns_settings.clone(),
             smtp: self.smtp(),
             mta_sts: self.mta_sts(),
+            certificates: Vec::new(),
             operations: Default::default(),
         }
     }

@@ -24,6 +24,7 @@ fn target(domain: &str, interval: Duration, timeout: Duration) -> Target {
         dns: DnsSettings::default(),
         smtp: SmtpSettings::default(),
         mta_sts: Default::default(),
+        certificates: Vec::new(),
         operations: Default::default(),
     }
 }

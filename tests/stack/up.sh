@@ -397,6 +397,41 @@ http {
 }
 NGINX
 # --- MTA-STS / TLS-RPT (end) ---------------------------------------------------------------------
+# ---- BEGIN ops7tls scenarios (issue 7: key algorithms, staged certificates) -------------------
+# Additive: certificates, TLSA data, zones and listeners of these scenarios only. The listeners go
+# into master.cf through EXTRA_LISTENERS (see the address plan below).
+#   dualalg   $SMTP_NET.19: one smtpd with an ECDSA and an RSA key+chain (smtpd_tls_chain_files
+#             with two pairs); TLSA names the ECDSA key only.
+#   staged    $SMTP_NET.20: serves staged_live; staged_next is a renewal on disk (certs/) whose key
+#             is not published. Its zone has a TTL of STAGED_TTL (3 s) so that "two TTLs" passes
+#             within a test; set-tlsa.sh RUNDIR staged publish "3 1 1 HEX" publishes the next key.
+EXTRA_LISTENERS=()
+ec_selfsigned dualalg_ec mx.dualalg.test
+rsa_selfsigned dualalg_rsa mx.dualalg.test
+ec_selfsigned staged_live mx.staged.test
+ec_selfsigned staged_next mx.staged.test
+TLSA[dualalg_ec]="3 1 1 $(spki_of_cert dualalg_ec)"
+TLSA[dualalg_rsa]="3 1 1 $(spki_of_cert dualalg_rsa)"
+TLSA[staged_live]="3 1 1 $(spki_of_cert staged_live)"
+TLSA[staged_next]="3 1 1 $(spki_of_cert staged_next)"
+for k in dualalg_ec dualalg_rsa staged_live staged_next; do echo "$k ${TLSA[$k]}"; done >>"$RUNDIR/tlsa.txt"
+sort -o "$RUNDIR/tlsa.txt" "$RUNDIR/tlsa.txt"
+simple_zone dualalg 19 dualalg_ec
+DS_OF[dualalg]=$(sign dualalg.test.)
+EXTRA_LISTENERS+=("$SMTP_NET.19:$SMTP_PORT inet n - n - - smtpd
+  -o syslog_name=postfix/dualalg
+  -o smtpd_tls_security_level=may
+  -o smtpd_tls_chain_files=$CERTS/dualalg_ec.key,$CERTS/dualalg_ec.pem,$CERTS/dualalg_rsa.key,$CERTS/dualalg_rsa.pem")
+STAGED_TTL=3
+saved_ttl=$TTL TTL=$STAGED_TTL
+simple_zone staged 20 staged_live
+TTL=$saved_ttl
+DS_OF[staged]=$(sign staged.test.)
+EXTRA_LISTENERS+=("$SMTP_NET.20:$SMTP_PORT inet n - n - - smtpd
+  -o syslog_name=postfix/staged
+  -o smtpd_tls_security_level=may
+  -o smtpd_tls_chain_files=$CERTS/staged_live.key,$CERTS/staged_live.pem")
+# ---- END ops7tls scenarios ----------------------------------------------------------------------
 # ---------------------------------------------------------------------------------------------
 # BEGIN ops7dns block: authoritative consistency and hygiene scenarios (issue 7, items 1 and 4).
 # Every MX host here points at ok311's listener ($SMTP_NET.1), whose key each TLSA RRset names,
@@ -693,6 +728,11 @@ ADDRS=()
 18 unusable
 v6 otherkey_v6
 EOF
+  # Listeners of the added scenario blocks above (each entry: a whole master.cf service).
+  for entry in "${EXTRA_LISTENERS[@]}"; do
+    printf '%s\n' "$entry"
+    ADDRS+=("${entry%%:*}")
+  done
   # The internal services smtpd may talk to (connection limits, TLS PRNG/session cache, logging,
   # address rewriting); no delivery agents, nothing that reaches out.
   cat <<'EOF'

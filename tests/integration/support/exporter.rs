@@ -235,3 +235,19 @@ pub fn write_config(path: &Path, stack: &Stack, inbound: &[&str], outbound: &[&s
     }
     std::fs::write(path, text).unwrap();
 }
+
+/// The text exposition of one inbound report without extra labels, as `/probe` renders it.
+pub fn exposition(report: &dane_exporter::report::DomainReport) -> String {
+    use dane_exporter::metrics::{probe_families, LabelledReport};
+    let labels = Default::default();
+    let families = probe_families(&[LabelledReport {
+        direction: dane_exporter::report::Direction::Inbound,
+        extra_labels: &labels,
+        report,
+    }]);
+    let mut out = String::new();
+    prometheus::TextEncoder::new()
+        .encode_utf8(&families, &mut out)
+        .expect("text encoding");
+    out
+}
