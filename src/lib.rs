@@ -32,6 +32,8 @@
 //! - [`metrics`]: renders the latest reports as Prometheus metric families.
 //! - [`config`]: the YAML config file: targets by direction, global defaults, per-target overrides.
 //! - [`web`]: the HTTP side: /metrics, /probe, health, reload; TLS and basic auth from a web config.
+//! - [`mta_sts`], [`tls_rpt`]: MTA-STS (RFC 8461) and TLS-RPT (RFC 8460) beside DANE: records,
+//!   the policy over HTTPS, MX coverage, WebPKI validation of the MX certificates; own findings.
 //! - [`yaml`]: what the config and web config readers share: the error naming file, line and key.
 
 #![forbid(unsafe_code)]
@@ -47,6 +49,7 @@ pub mod hygiene;
 pub mod key_algorithms;
 pub mod local_certs;
 pub mod metrics;
+pub mod mta_sts;
 pub mod probe;
 pub mod report;
 pub mod scheduler;
@@ -54,6 +57,7 @@ pub mod smtp;
 pub mod stale;
 pub mod store;
 mod tls;
+pub mod tls_rpt;
 pub mod verdict;
 pub mod web;
 pub mod yaml;

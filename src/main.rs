@@ -20,6 +20,7 @@ use dane_exporter::config::{CertificateSource, CertificateSpec};
 use dane_exporter::consistency::{AuthoritativeSettings, OperationsSettings};
 use dane_exporter::dns::{DnsClient, DnsSettings, DnssecMode};
 use dane_exporter::exporter::DaneExporter;
+use dane_exporter::mta_sts::MtaStsSettings;
 use dane_exporter::probe::Prober;
 use dane_exporter::report::Verdict;
 use dane_exporter::smtp::SmtpSettings;
@@ -109,6 +110,15 @@ struct CheckArgs {
     /// Print the full report as JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// Skip the MTA-STS (RFC 8461) and TLS-RPT (RFC 8460) checks.
+    #[arg(long)]
+    no_mta_sts: bool,
+    /// PEM file of roots trusted for MTA-STS besides Mozilla's (a private CA).
+    #[arg(long, value_name = "FILE")]
+    mta_sts_ca_file: Option<PathBuf>,
+    /// Port of the MTA-STS policy host. Change it only for tests.
+    #[arg(long, default_value_t = 443)]
+    https_port: u16,
     /// Local certificate of an MX host, as Postfix loads it (PEM, leaf first): is its key
     /// published in TLSA? Repeatable.
     #[arg(long = "certificate", value_name = "MX=FILE", value_parser = parse_mx_path)]
@@ -370,16 +380,31 @@ async fn run_check(args: CheckArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(path) = &args.mta_sts_ca_file {
+        if let Err(error) = dane_exporter::mta_sts::webpki::read_ca_file(path) {
+            eprintln!("dane_exporter: {error}");
+            return ExitCode::from(2);
+        }
+    }
     let authoritative = (!args.no_authoritative).then(|| AuthoritativeSettings {
         port: args.authoritative_port,
         timeout: args.timeout,
         resolvers: dane_exporter::dns::resolver_addresses(&dns_settings).unwrap_or_default(),
     });
     let step_timeout = smtp_settings.step_timeout;
-    let prober = Prober::new(dns, smtp_settings).with_operations(OperationsSettings {
-        authoritative,
-        hygiene: Default::default(),
-    });
+    // MTA-STS findings are printed but, like in the exporter, never change the exit code: that is
+    // the DANE verdict's.
+    let prober = Prober::new(dns, smtp_settings)
+        .with_operations(OperationsSettings {
+            authoritative,
+            hygiene: Default::default(),
+        })
+        .with_mta_sts(MtaStsSettings {
+            mta_sts: !args.no_mta_sts,
+            tls_rpt: !args.no_mta_sts,
+            ca_file: args.mta_sts_ca_file,
+            https_port: args.https_port,
+        });
     let mut report = prober.probe_domain(&args.domain).await;
     // A one-off check has no publication history: records count as first seen now.
     let history = dane_exporter::local_certs::PublicationLog::new();

@@ -17,6 +17,7 @@ use prometheus::proto::{Gauge, LabelPair, Metric, MetricFamily, MetricType};
 
 use crate::dane::EndpointOutcome;
 use crate::dns::DnssecStatus;
+use crate::mta_sts::Mode;
 use crate::report::{Direction, DomainReport, HostDane, RrsetReport, Verdict};
 
 /// Every probe metric: name and help text. The README's metric table mirrors this list.
@@ -42,6 +43,15 @@ pub const PROBE_METRICS: &[(&str, &str)] = &[
     ("dane_divergence_timestamp_seconds", "Earliest moment the TLSA RRset and the endpoint's chain are expected to stop matching if nobody acts (Unix time)."),
     ("dane_divergence_remaining_seconds", "Seconds from the probe until dane_divergence_timestamp_seconds (divide by 86400 for days to divergence); 0 when the endpoint does not authenticate now."),
     ("dane_smtp_duration_seconds", "Seconds the SMTP and TLS dialogue with the endpoint took."),
+    ("dane_mta_sts_policy_valid", "1 when the domain has exactly one valid _mta-sts TXT record and its policy was fetched over validated HTTPS and parsed, else 0 (RFC 8461). Only for targets with MTA-STS checks."),
+    ("dane_mta_sts_mode", "Mode of the MTA-STS policy as a state set: enforce, testing, none. Only when a valid policy was fetched."),
+    ("dane_mta_sts_max_age_seconds", "max_age of the MTA-STS policy: seconds senders may cache it."),
+    ("dane_mta_sts_policy_fetch_duration_seconds", "Seconds the HTTPS fetch of the MTA-STS policy took."),
+    ("dane_mta_sts_mx_covered", "1 when the MX host matches an mx pattern of the MTA-STS policy, else 0. Only when a valid policy was fetched."),
+    ("dane_mta_sts_certificate_valid", "1 when the endpoint's STARTTLS certificate passes MTA-STS validation (WebPKI chain to a trusted root, MX host name), else 0."),
+    ("dane_mta_sts_problem_info", "One series per MTA-STS problem, with the MX host and address concerned. Does not affect the DANE verdict."),
+    ("dane_tls_rpt_valid", "1 when the domain has exactly one valid _smtp._tls TLS-RPT record (RFC 8460), else 0. Only for targets with TLS-RPT checks."),
+    ("dane_tls_rpt_problem_info", "One series per TLS-RPT problem (missing, malformed, several records, lookup failed)."),
     // Key algorithms (src/key_algorithms.rs).
     ("dane_key_algorithm_offered", "1 when the endpoint presents a certificate with a key of that algorithm (ecdsa, rsa), 0 when it refuses a handshake limited to it; absent when that probe failed. Only where DANE applies."),
     ("dane_key_algorithm_tlsa_match", "1 when the chain the endpoint presents for that key algorithm authenticates against the TLSA RRset, else 0. Only for offered algorithms where DANE applies."),
@@ -216,6 +226,7 @@ fn add_report(f: &mut Families, item: &LabelledReport<'_>) {
         }
     }
 
+    add_transport_security(f, &base, report);
     crate::local_certs::add_metrics(
         &base,
         &report.local_certificates,
@@ -341,6 +352,68 @@ fn add_report(f: &mut Families, item: &LabelledReport<'_>) {
                     }
                 }
             }
+        }
+    }
+}
+
+/// The MTA-STS and TLS-RPT series of one target (none when they are not checked for it).
+fn add_transport_security(f: &mut Families, base: &[(&str, &str)], report: &DomainReport) {
+    if let Some(sts) = &report.mta_sts {
+        f.gauge("dane_mta_sts_policy_valid", base, bool_value(sts.valid));
+        if let Some(policy) = &sts.policy {
+            for mode in Mode::ALL {
+                f.gauge(
+                    "dane_mta_sts_mode",
+                    &join(base, &[("mode", mode.as_str())]),
+                    bool_value(policy.mode == mode),
+                );
+            }
+            f.gauge("dane_mta_sts_max_age_seconds", base, policy.max_age as f64);
+        }
+        if let Some(seconds) = sts.fetch_duration_seconds {
+            f.gauge("dane_mta_sts_policy_fetch_duration_seconds", base, seconds);
+        }
+        for host in &sts.hosts {
+            if sts.policy.is_some() {
+                f.gauge(
+                    "dane_mta_sts_mx_covered",
+                    &join(base, &[("mx", &host.name)]),
+                    bool_value(host.covered_by.is_some()),
+                );
+            }
+            for endpoint in &host.endpoints {
+                let address = endpoint.address.to_string();
+                f.gauge(
+                    "dane_mta_sts_certificate_valid",
+                    &join(base, &[("mx", &host.name), ("address", &address)]),
+                    bool_value(endpoint.certificate_valid),
+                );
+            }
+        }
+        for finding in &sts.findings {
+            let address = finding.address.map(|a| a.to_string()).unwrap_or_default();
+            f.gauge(
+                "dane_mta_sts_problem_info",
+                &join(
+                    base,
+                    &[
+                        ("reason", &finding.reason),
+                        ("mx", finding.mx.as_deref().unwrap_or("")),
+                        ("address", &address),
+                    ],
+                ),
+                1.0,
+            );
+        }
+    }
+    if let Some(rpt) = &report.tls_rpt {
+        f.gauge("dane_tls_rpt_valid", base, bool_value(rpt.valid));
+        for finding in &rpt.findings {
+            f.gauge(
+                "dane_tls_rpt_problem_info",
+                &join(base, &[("reason", &finding.reason)]),
+                1.0,
+            );
         }
     }
 }

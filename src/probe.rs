@@ -21,6 +21,7 @@ use crate::dns::{
 use crate::key_algorithms::{
     leaf_key_algorithm, KeyAlgorithm, KeyAlgorithmReport, KeyAlgorithmState,
 };
+use crate::mta_sts::MtaStsSettings;
 use crate::report::{DomainReport, EndpointReport, HostDane, MxHostReport, RrsetReport};
 use crate::smtp::{
     probe_starttls, probe_starttls_restricted, RestrictedError, SmtpError, SmtpSettings, TlsSession,
@@ -32,6 +33,7 @@ pub struct Prober {
     dns: Arc<DnsClient>,
     smtp: SmtpSettings,
     endpoints: Option<Arc<EndpointCache>>,
+    mta_sts: MtaStsSettings,
     operations: crate::consistency::OperationsSettings,
 }
 
@@ -145,8 +147,15 @@ impl Prober {
             dns,
             smtp,
             endpoints: None,
+            mta_sts: MtaStsSettings::default(),
             operations: crate::consistency::OperationsSettings::default(),
         }
+    }
+
+    /// Also checks MTA-STS and/or TLS-RPT as `settings` says (both off by default).
+    pub fn with_mta_sts(mut self, settings: MtaStsSettings) -> Self {
+        self.mta_sts = settings;
+        self
     }
 
     /// Runs the operational checks (hygiene, authoritative consistency) as `operations` says.
@@ -191,12 +200,18 @@ impl Prober {
             Err(_) => Vec::new(),
         };
 
-        let hosts = join_all(
-            candidates
-                .iter()
-                .map(|c| self.probe_mx_host(&domain, c, mx_secure, implicit_mx, now)),
-        )
-        .await;
+        // MTA-STS/TLS-RPT lookups and the policy fetch need nothing from the MX probing, so they
+        // run alongside it; their judgement needs the hosts' chains and comes after.
+        let (hosts, gathered) = tokio::join!(
+            join_all(candidates.iter().map(|c| self.probe_mx_host(
+                &domain,
+                c,
+                mx_secure,
+                implicit_mx,
+                now
+            )),),
+            crate::mta_sts::gather(&self.dns, &self.mta_sts, &domain, self.smtp.step_timeout)
+        );
 
         let mut report = DomainReport {
             domain,
@@ -211,10 +226,13 @@ impl Prober {
             failures: Vec::new(),
             warnings: Vec::new(),
             divergence: None,
+            mta_sts: None,
+            tls_rpt: None,
             local_certificates: Vec::new(),
             zones: Vec::new(),
         };
         verdict::judge(&mut report);
+        crate::mta_sts::judge::evaluate(&mut report, gathered);
         crate::consistency::add_operational_findings(&mut report, &self.operations).await;
         report.duration_seconds = started.elapsed().as_secs_f64();
         report

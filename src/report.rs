@@ -234,6 +234,12 @@ pub struct DomainReport {
     pub warnings: Vec<Finding>,
     /// Earliest divergence over all endpoints (see `EndpointEvaluation::divergence`).
     pub divergence: Option<UnixSeconds>,
+    /// MTA-STS (RFC 8461), when checked for this target; never changes the DANE verdict.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mta_sts: Option<crate::mta_sts::MtaStsReport>,
+    /// TLS-RPT (RFC 8460), when checked for this target.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_rpt: Option<crate::mta_sts::TlsRptReport>,
     /// Local certificate files (live, staged) against the TLSA records, for inbound targets that
     /// name them (`crate::local_certs`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -281,6 +287,8 @@ impl DomainReport {
             }],
             warnings: Vec::new(),
             divergence: None,
+            mta_sts: None,
+            tls_rpt: None,
             local_certificates: Vec::new(),
             zones: Vec::new(),
         }

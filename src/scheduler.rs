@@ -92,6 +92,7 @@ impl ProbeRunner for ProberRunner {
         let dns = self.clients.get(&DnsKey::of(&target.dns)).cloned();
         let endpoints = Arc::clone(&self.endpoints);
         let smtp = target.smtp.clone();
+        let mta_sts = target.mta_sts.clone();
         let domain = target.domain.clone();
         let certificates = target.certificates.clone();
         let publications = Arc::clone(&self.publications);
@@ -102,6 +103,7 @@ impl ProbeRunner for ProberRunner {
                     let step_timeout = smtp.step_timeout;
                     let mut report = Prober::shared(dns, smtp)
                         .with_endpoint_cache(endpoints)
+                        .with_mta_sts(mta_sts)
                         .with_operations(operations)
                         .probe_domain(&domain)
                         .await;

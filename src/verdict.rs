@@ -340,6 +340,8 @@ mod tests {
             failures: vec![],
             warnings: vec![],
             divergence: None,
+            mta_sts: None,
+            tls_rpt: None,
             local_certificates: vec![],
             zones: Vec::new(),
         };

@@ -173,4 +173,12 @@ pub enum Problem {
         /// Why.
         reason: String,
     },
+    /// The MTA-STS CA file cannot be read or holds no PEM certificate.
+    #[error("CA file \"{}\" cannot be used: {reason}", .path.display())]
+    CaFileUnusable {
+        /// As written.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
 }

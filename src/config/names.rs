@@ -21,6 +21,8 @@ pub const RESERVED_LABELS: &[&str] = &[
     "job",
     "key_algorithm",
     "le",
+    // dane_mta_sts_mode's state label.
+    "mode",
     "mx",
     "name",
     "nameserver",

@@ -29,6 +29,8 @@ const GLOBAL_KEYS: &[&str] = &[
     "trust_anchor_file",
     "ehlo_name",
     "smtp_port",
+    "mta_sts_ca_file",
+    "https_port",
     "authoritative_checks",
     "authoritative_port",
     "tlsa_max_records",
@@ -44,6 +46,8 @@ const TARGET_KEYS: &[&str] = &[
     "dnssec_mode",
     "nameservers",
     "trust_anchor_file",
+    "mta_sts",
+    "tls_rpt",
 ];
 /// Inbound targets may also name local certificate files.
 const INBOUND_TARGET_KEYS: &[&str] = &[
@@ -55,6 +59,8 @@ const INBOUND_TARGET_KEYS: &[&str] = &[
     "dnssec_mode",
     "nameservers",
     "trust_anchor_file",
+    "mta_sts",
+    "tls_rpt",
     "certificates",
 ];
 const CERTIFICATE_KEYS: &[&str] = &["mx", "live", "staged", "lineage"];
@@ -250,6 +256,13 @@ impl Reader<'_> {
             let value = integer(f, 1, i64::from(u16::MAX))?;
             global.smtp_port = u16::try_from(value).unwrap_or(global.smtp_port);
         }
+        if let Some(f) = fields.get("mta_sts_ca_file") {
+            global.mta_sts_ca_file = Some(self.ca_file(f)?);
+        }
+        if let Some(f) = fields.get("https_port") {
+            let value = integer(f, 1, i64::from(u16::MAX))?;
+            global.https_port = u16::try_from(value).unwrap_or(global.https_port);
+        }
         operations(&fields, &mut global.operations)?;
         Ok(global)
     }
@@ -320,7 +333,29 @@ impl Reader<'_> {
                 .get("trust_anchor_file")
                 .map(|f| self.trust_anchor_file(f))
                 .transpose()?,
+            mta_sts: fields.get("mta_sts").map(boolean).transpose()?,
+            tls_rpt: fields.get("tls_rpt").map(boolean).transpose()?,
         })
+    }
+
+    /// `mta_sts_ca_file`: resolved like `trust_anchor_file`, and read now, so that a file without
+    /// a PEM certificate fails the load (with its line) instead of every probe.
+    fn ca_file(&self, field: &Field<'_, '_>) -> Result<PathBuf> {
+        let written = PathBuf::from(string(field)?);
+        let path = self.base_dir.join(&written);
+        match crate::mta_sts::webpki::read_ca_file(&path) {
+            Ok(_) => Ok(path),
+            Err(error) => {
+                let reason = match error {
+                    crate::mta_sts::TrustError::CaFile { detail, .. } => detail,
+                    other => other.to_string(),
+                };
+                field.loc.fail(Problem::CaFileUnusable {
+                    path: written,
+                    reason,
+                })
+            }
+        }
     }
 
     /// `certificates` of an inbound target (see `certificates.rs`).
@@ -581,6 +616,13 @@ fn integer(field: &Field<'_, '_>, min: i64, max: i64) -> Result<i64> {
             max,
         }),
         _ => wrong_type(field.value, &field.loc, "an integer"),
+    }
+}
+
+fn boolean(field: &Field<'_, '_>) -> Result<bool> {
+    match data(field.value, &field.loc)? {
+        YamlData::Value(Scalar::Boolean(value)) => Ok(*value),
+        _ => wrong_type(field.value, &field.loc, "true or false"),
     }
 }
 

@@ -155,6 +155,8 @@ fn overrides_are_merged_and_labels_kept() {
             trust_anchor_file: Some(anchor.clone()),
             ehlo_name: "monitor.example.org".into(),
             smtp_port: 2525,
+            mta_sts_ca_file: None,
+            https_port: 443,
             operations: OperationsConfig {
                 authoritative_checks: AuthoritativeChecks::All,
                 authoritative_port: 5300,
@@ -197,6 +199,17 @@ fn overrides_are_merged_and_labels_kept() {
         (t.smtp.port, t.smtp.ehlo_name.as_str()),
         (2525, "monitor.example.org")
     );
+
+    // MTA-STS/TLS-RPT: on for inbound unless switched off, off for outbound unless switched on.
+    let checks: Vec<(bool, bool)> = targets
+        .iter()
+        .map(|t| (t.mta_sts.mta_sts, t.mta_sts.tls_rpt))
+        .collect();
+    assert_eq!(
+        checks,
+        [(true, false), (true, true), (false, false), (true, false)]
+    );
+    assert!(targets.iter().all(|t| t.mta_sts.https_port == 443));
 
     // Only nameservers overridden.
     let t = &targets[1];

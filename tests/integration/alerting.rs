@@ -198,7 +198,7 @@ fn alerts_reach_alertmanager_and_dashboards_query_real_data() {
     write_config(
         &config,
         &stack,
-        &["ok311.test", "twomx.test"],
+        &["ok311.test", "twomx.test", "sts.test"],
         &["bogus.test"],
     );
     // staged.test with its certificate files (live and staged), so that the local certificate

@@ -1011,6 +1011,7 @@ async fn whole_probe_timeout_is_probe_timeout() {
         timeout: Duration::from_secs(1),
         dns,
         smtp: w.smtp_settings(),
+        mta_sts: Default::default(),
         certificates: Vec::new(),
         operations: Default::default(),
     };

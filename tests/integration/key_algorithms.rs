@@ -430,6 +430,8 @@ async fn certificate_files_of_a_dual_host_are_told_apart_by_key_algorithm() {
         timeout: Duration::from_secs(20),
         dns: w.settings.clone(),
         smtp: w.smtp(),
+        // MTA-STS is tested in mta_sts.rs; off here.
+        mta_sts: Default::default(),
         certificates: vec![entry("ecdsa.pem"), entry("rsa.pem"), entry("other.pem")],
         operations: OperationsConfig {
             authoritative_checks: AuthoritativeChecks::None,

@@ -94,6 +94,8 @@ impl World {
                 ehlo_name: "probe.test".into(),
                 step_timeout: Duration::from_secs(3),
             },
+            // MTA-STS is tested in mta_sts.rs; off here.
+            mta_sts: Default::default(),
             certificates,
             // The authoritative checks are tested elsewhere (consistency.rs); off here.
             operations: OperationsConfig {

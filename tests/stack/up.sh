@@ -353,6 +353,50 @@ rm "$ZONES/brokends.test.zone.resign"   # the broken chain is the point; not for
 other_key=$(cd "$KEYS" && ldns-keygen -a ECDSAP256SHA256 -k brokends.test.)
 DS_OF[brokends]=$(ldns-key2ds -n -2 "$KEYS/$other_key.key")
 
+# --- MTA-STS / TLS-RPT (begin; tests/integration/mta_sts.rs, alerting.rs) ------------------------
+# sts.test: MX mx.tagood.test (its Postfix listener presents a leaf of the private CA, so the MX
+# certificate passes MTA-STS validation when the exporter trusts $CERTS/ca.pem), the _mta-sts and
+# _smtp._tls TXT records, and mta-sts.sts.test -> 127.0.0.1 where nginx (started further down)
+# serves an enforce policy over HTTPS on $HTTPS_PORT with a certificate from the same CA.
+HTTPS_PORT=${STACK_HTTPS_PORT:-8443}
+ca_leaf stspolicy mta-sts.sts.test
+{
+  zone_head sts.test.
+  echo "@ MX 10 mx.tagood.test."
+  echo '_mta-sts TXT "v=STSv1; id=stack1"'
+  echo '_smtp._tls TXT "v=TLSRPTv1; rua=mailto:tlsrpt@sts.test"'
+  echo "mta-sts A 127.0.0.1"
+} >"$ZONES/sts.test.zone"
+CHILDREN+=(sts)
+DS_OF[sts]=$(sign sts.test.)
+mkdir -p "$RUNDIR/nginx/www/.well-known"
+printf 'version: STSv1\r\nmode: enforce\r\nmx: *.tagood.test\r\nmax_age: 86400\r\n' \
+  >"$RUNDIR/nginx/www/.well-known/mta-sts.txt"
+cat >"$RUNDIR/nginx/nginx.conf" <<NGINX
+user root;
+worker_processes 1;
+pid $RUNDIR/nginx/nginx.pid;
+error_log $RUNDIR/nginx/error.log;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path $RUNDIR/nginx/client;
+  proxy_temp_path $RUNDIR/nginx/proxy;
+  fastcgi_temp_path $RUNDIR/nginx/fastcgi;
+  uwsgi_temp_path $RUNDIR/nginx/uwsgi;
+  scgi_temp_path $RUNDIR/nginx/scgi;
+  types { }
+  default_type application/octet-stream;
+  server {
+    listen 127.0.0.1:$HTTPS_PORT ssl;
+    server_name mta-sts.sts.test;
+    ssl_certificate $CERTS/stspolicy.chain;
+    ssl_certificate_key $CERTS/stspolicy.key;
+    location = /.well-known/mta-sts.txt { root $RUNDIR/nginx/www; default_type text/plain; }
+  }
+}
+NGINX
+# --- MTA-STS / TLS-RPT (end) ---------------------------------------------------------------------
 # ---- BEGIN ops7tls scenarios (issue 7: key algorithms, staged certificates) -------------------
 # Additive: certificates, TLSA data, zones and listeners of these scenarios only. The listeners go
 # into master.cf through EXTRA_LISTENERS (see the address plan below).
@@ -711,6 +755,9 @@ chown postfix:postfix "$PF/data"
 postfix -c "$PF_ETC" check
 postfix -c "$PF_ETC" start
 
+# MTA-STS policy host (see the MTA-STS block above); daemonizes, stopped by down.sh via its PID file.
+nginx -p "$RUNDIR/nginx" -c "$RUNDIR/nginx/nginx.conf"
+
 # ---------------------------------------------------------------------------------------------
 # Readiness: each daemon must actually answer before we hand the stack over.
 # ---------------------------------------------------------------------------------------------
@@ -736,6 +783,7 @@ wait_for "NSD (ops7dns secondary)" dig_ok @127.0.0.2 -p "$NSD_PORT" SOA lag.test
 # The AD bit on the root SOA via unbound proves the whole anchor -> root chain works.
 wait_for "unbound" bash -c "dig +time=1 +tries=1 +dnssec @127.0.0.1 -p $UNBOUND_PORT SOA test. | grep -q 'flags:.* ad'"
 for a in "${ADDRS[@]}"; do wait_for "smtpd on $a:$SMTP_PORT" smtp_banner "$a"; done
+wait_for "nginx on 127.0.0.1:$HTTPS_PORT" timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$HTTPS_PORT"
 
 # Watchdog: with STACK_OWNER_PID set (the Rust test sets its own PID), the stack is stopped as soon
 # as that process is gone, even if it was killed before its Drop guard could run down.sh. Its stdio
@@ -764,6 +812,9 @@ POSTFIX_PID_FILE=$PF/spool/pid/master.pid
 NSD_CONFIG=$NSD_CONF
 UNBOUND_CONFIG=$UB_CONF
 STACK_TTL=$TTL
+HTTPS_PORT=$HTTPS_PORT
+MTA_STS_CA=$CERTS/ca.pem
+NGINX_PID_FILE=$RUNDIR/nginx/nginx.pid
 NSD2_CONFIG=$NSD2_CONF
 EOF
 trap - ERR

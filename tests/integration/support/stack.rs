@@ -58,6 +58,7 @@ impl Stack {
         let nsd = free_dns_port(&[]);
         let unbound = free_dns_port(&[nsd]);
         let smtp = free_smtp_port(&[nsd, unbound]);
+        let https = free_smtp_port(&[nsd, unbound, smtp]);
         let started = Instant::now();
         let out = Command::new("bash")
             .arg(script("up.sh"))
@@ -65,6 +66,7 @@ impl Stack {
             .env("STACK_NSD_PORT", nsd.to_string())
             .env("STACK_UNBOUND_PORT", unbound.to_string())
             .env("STACK_SMTP_PORT", smtp.to_string())
+            .env("STACK_HTTPS_PORT", https.to_string())
             // up.sh's watchdog stops the stack if this process dies without running Drop
             // (SIGKILL, abort): no daemon outlives the test process.
             .env("STACK_OWNER_PID", std::process::id().to_string())
