@@ -36,6 +36,13 @@ pub fn render(report: &DomainReport) -> String {
     for host in &report.hosts {
         render_host(&mut out, host, now);
     }
+    if !report.local_certificates.is_empty() {
+        let _ = writeln!(out, "\n  local certificate files:");
+        for line in crate::local_certs::render_lines(&report.local_certificates) {
+            let _ = writeln!(out, "    {line}");
+        }
+    }
+    render_zones(&mut out, report);
     if let Some(divergence) = report.divergence {
         let _ = writeln!(
             out,
@@ -57,6 +64,7 @@ pub fn render(report: &DomainReport) -> String {
         }
     }
     crate::service::check::render(&mut out, &report.services, now);
+    render_transport_security(&mut out, report);
     let _ = writeln!(out, "\n  checked in {:.2}s", report.duration_seconds);
     out
 }
@@ -151,6 +159,9 @@ fn render_endpoint(
         EndpointOutcome::Failed(failure) => format!("FAILED: {}", failure.reason()),
     };
     let _ = writeln!(out, "      => {outcome}");
+    for line in crate::key_algorithms::render_lines(&endpoint.key_algorithms) {
+        let _ = writeln!(out, "      {line}");
+    }
     if let Some(divergence) = evaluation.divergence {
         let _ = writeln!(
             out,
@@ -169,6 +180,73 @@ fn render_endpoint(
     }
 }
 
+/// The authoritative nameservers of each zone, one line per address (`crate::consistency`).
+fn render_zones(out: &mut String, report: &DomainReport) {
+    for zone in &report.zones {
+        let state = if zone.consistent {
+            "all nameservers agree".to_string()
+        } else if let Some(error) = &zone.error {
+            format!("not checked: {error}")
+        } else {
+            "NAMESERVERS NOT CONSISTENT".to_string()
+        };
+        let _ = writeln!(out, "\n  zone {}: {state}", zone.zone);
+        for n in &zone.nameservers {
+            let serial = n
+                .serial
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "-".into());
+            let verdict = if let Some(skipped) = &n.skipped {
+                format!("not asked: {skipped}")
+            } else if n.consistent {
+                "ok".to_string()
+            } else {
+                crate::consistency::why_inconsistent(n)
+            };
+            let _ = writeln!(
+                out,
+                "    {} [{}] serial {serial}: {verdict}",
+                n.nameserver, n.address
+            );
+        }
+        let keys: Vec<String> = zone
+            .dnskeys
+            .iter()
+            .map(|k| {
+                format!(
+                    "{} {}{}",
+                    k.key_tag,
+                    crate::hygiene::algorithm_name(k.algorithm),
+                    if k.sep { " (SEP)" } else { "" }
+                )
+            })
+            .collect();
+        if !keys.is_empty() {
+            let _ = writeln!(out, "    DNSKEY {}", keys.join(", "));
+        }
+        if let Some(ds) = &zone.ds {
+            let list: Vec<String> = ds
+                .iter()
+                .map(|d| {
+                    format!(
+                        "{} digest {}{}",
+                        d.key_tag,
+                        d.digest_type,
+                        if d.matches.is_some() {
+                            ""
+                        } else {
+                            " (matches no DNSKEY)"
+                        }
+                    )
+                })
+                .collect();
+            if !list.is_empty() {
+                let _ = writeln!(out, "    DS     {}", list.join(", "));
+            }
+        }
+    }
+}
+
 pub(crate) fn rrset_line(rrset: &RrsetReport, now: UnixSeconds) -> String {
     let mut line = format!("{} {}", rrset.name, rrset.dnssec.as_str());
     match &rrset.error {
@@ -184,6 +262,9 @@ pub(crate) fn rrset_line(rrset: &RrsetReport, now: UnixSeconds) -> String {
     }
     if let Some(expiration) = rrset.signature_expiration {
         let _ = write!(line, ", signatures expire {}", days_from(now, expiration));
+    }
+    if let Some(ttl) = rrset.ttl {
+        let _ = write!(line, ", TTL {ttl} s");
     }
     line
 }
@@ -204,4 +285,52 @@ pub(crate) fn format_time(t: UnixSeconds) -> String {
     };
     humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
         .to_string()
+}
+
+/// The MTA-STS and TLS-RPT sections, when they were checked. They never change the verdict above.
+fn render_transport_security(out: &mut String, report: &DomainReport) {
+    if let Some(sts) = &report.mta_sts {
+        let state = match (&sts.policy, sts.valid) {
+            (Some(policy), true) => format!(
+                "{} (max_age {}s, id {})",
+                policy.mode.as_str(),
+                policy.max_age,
+                sts.record.as_ref().map_or("?", |r| r.id.as_str())
+            ),
+            _ => "no valid policy".to_string(),
+        };
+        let _ = writeln!(out, "\n  MTA-STS: {state}");
+        let _ = writeln!(out, "    policy  {}", sts.policy_url);
+        for host in &sts.hosts {
+            let covered = match (&sts.policy, &host.covered_by) {
+                (None, _) => String::new(),
+                (Some(_), Some(pattern)) => format!(" covered by {pattern}"),
+                (Some(_), None) => " NOT COVERED by the policy".to_string(),
+            };
+            let _ = writeln!(out, "    MX {}{covered}", host.name);
+            for endpoint in &host.endpoints {
+                let cert = match &endpoint.error {
+                    None => "certificate valid (WebPKI)".to_string(),
+                    Some(error) => format!("certificate NOT valid: {error}"),
+                };
+                let _ = writeln!(out, "      {}  {cert}", endpoint.address);
+            }
+        }
+        for finding in &sts.findings {
+            let _ = writeln!(out, "    - [{}] {}", finding.reason, finding.message);
+        }
+    }
+    if let Some(rpt) = &report.tls_rpt {
+        match &rpt.record {
+            Some(record) => {
+                let _ = writeln!(out, "\n  TLS-RPT: reports to {}", record.rua.join(", "));
+            }
+            None => {
+                let _ = writeln!(out, "\n  TLS-RPT: no valid record");
+            }
+        }
+        for finding in &rpt.findings {
+            let _ = writeln!(out, "    - [{}] {}", finding.reason, finding.message);
+        }
+    }
 }

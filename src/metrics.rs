@@ -17,6 +17,7 @@ use prometheus::proto::{Gauge, LabelPair, Metric, MetricFamily, MetricType};
 
 use crate::dane::EndpointOutcome;
 use crate::dns::DnssecStatus;
+use crate::mta_sts::Mode;
 use crate::report::{Direction, DomainReport, HostDane, RrsetReport, Verdict};
 
 /// Every probe metric: name and help text. The README's metric table mirrors this list.
@@ -56,7 +57,36 @@ pub const PROBE_METRICS: &[(&str, &str)] = &[
     ("dane_service_certificate_not_after_timestamp_seconds", "notAfter of the service endpoint's leaf certificate (Unix time)."),
     ("dane_service_divergence_timestamp_seconds", "Earliest moment the service's TLSA RRset and the endpoint's chain are expected to stop matching (Unix time)."),
     ("dane_service_duration_seconds", "Seconds the dialogue and TLS handshake with the service endpoint took."),
+    ("dane_mta_sts_policy_valid", "1 when the domain has exactly one valid _mta-sts TXT record and its policy was fetched over validated HTTPS and parsed, else 0 (RFC 8461). Only for targets with MTA-STS checks."),
+    ("dane_mta_sts_mode", "Mode of the MTA-STS policy as a state set: enforce, testing, none. Only when a valid policy was fetched."),
+    ("dane_mta_sts_max_age_seconds", "max_age of the MTA-STS policy: seconds senders may cache it."),
+    ("dane_mta_sts_policy_fetch_duration_seconds", "Seconds the HTTPS fetch of the MTA-STS policy took."),
+    ("dane_mta_sts_mx_covered", "1 when the MX host matches an mx pattern of the MTA-STS policy, else 0. Only when a valid policy was fetched."),
+    ("dane_mta_sts_certificate_valid", "1 when the endpoint's STARTTLS certificate passes MTA-STS validation (WebPKI chain to a trusted root, MX host name), else 0."),
+    ("dane_mta_sts_problem_info", "One series per MTA-STS problem, with the MX host and address concerned. Does not affect the DANE verdict."),
+    ("dane_tls_rpt_valid", "1 when the domain has exactly one valid _smtp._tls TLS-RPT record (RFC 8460), else 0. Only for targets with TLS-RPT checks."),
+    ("dane_tls_rpt_problem_info", "One series per TLS-RPT problem (missing, malformed, several records, lookup failed)."),
+    // Key algorithms (src/key_algorithms.rs).
+    ("dane_key_algorithm_offered", "1 when the endpoint presents a certificate with a key of that algorithm (ecdsa, rsa), 0 when it refuses a handshake limited to it; absent when that probe failed. Only where DANE applies."),
+    ("dane_key_algorithm_tlsa_match", "1 when the chain the endpoint presents for that key algorithm authenticates against the TLSA RRset, else 0. Only for offered algorithms where DANE applies."),
+    // Local certificate files (src/local_certs/).
+    ("dane_local_certificate_tlsa_match", "1 when the certificate file (slot live or staged) is authenticated by the published TLSA RRset, else 0. Only where DANE applies to the MX host."),
+    ("dane_local_certificate_safe_to_deploy", "1 when a TLSA record matching the certificate file has been published for at least two TTLs of the RRset (RFC 7671 section 8.1), or the file is already served by every address, else 0."),
+    ("dane_local_certificate_published_seconds", "Seconds the oldest TLSA record matching the certificate file has been published, as first seen by the exporter's probes, as of the last probe."),
+    ("dane_local_certificate_required_publication_seconds", "Two TTLs of the MX host's TLSA RRset: how long a record must be published before its key is deployed (RFC 7671 section 8.1)."),
+    ("dane_local_certificate_served", "1 when every endpoint of the MX host presents the certificate file's key, else 0 (a live file not served means a reload is pending)."),
+    ("dane_local_certificate_not_after_timestamp_seconds", "notAfter of the certificate file's leaf (Unix time)."),
+    ("dane_zone_consistent", "1 when every authoritative nameserver address of the zone serves the newest SOA serial, the same TLSA/MX RRsets and valid signatures, else 0."),
+    ("dane_nameserver_consistent", "1 when this authoritative nameserver address serves the zone's newest SOA serial, the same TLSA/MX RRsets as the others and valid signatures, else 0."),
+    ("dane_nameserver_soa_serial", "SOA serial this authoritative nameserver address serves for the zone."),
+    ("dane_nameserver_rrset_match", "1 when this authoritative nameserver address serves the RRset exactly as the servers with the newest serial do, else 0."),
+    ("dane_nameserver_signatures_valid", "1 when this authoritative nameserver address serves the SOA and compared RRsets with RRSIGs that are in their validity period and verify with the zone's DNSKEYs (always 1 for an unsigned zone), else 0."),
+    ("dane_zone_warning_info", "One series per zone-level finding: DNSKEY/DS health and nameserver disagreement."),
 ];
+
+/// Adds one gauge series (name, labels, value): how modules outside this one hand their series
+/// to the collector.
+pub type GaugeSink<'s> = dyn FnMut(&'static str, &[(&str, &str)], f64) + 's;
 
 /// The latest report of one target, with the labels its series carry.
 #[derive(Clone, Copy, Debug)]
@@ -185,8 +215,19 @@ fn add_report(f: &mut Families, item: &LabelledReport<'_>) {
         ("dane_probe_failure_info", &report.failures),
         ("dane_probe_warning_info", &report.warnings),
     ] {
+        // Several findings may share a reason, MX host and address (one per unusable TLSA record,
+        // say): they are one series, or the exposition would repeat a series and Prometheus
+        // would reject the whole scrape.
+        let mut seen = std::collections::BTreeSet::new();
         for finding in findings {
             let address = finding.address.map(|a| a.to_string()).unwrap_or_default();
+            if !seen.insert((
+                finding.reason.as_str(),
+                finding.mx.as_deref(),
+                finding.address,
+            )) {
+                continue;
+            }
             f.gauge(
                 name,
                 &join(
@@ -203,6 +244,12 @@ fn add_report(f: &mut Families, item: &LabelledReport<'_>) {
     }
 
     crate::service::metrics::add(f, &base, &report.services);
+    add_transport_security(f, &base, report);
+    crate::local_certs::add_metrics(
+        &base,
+        &report.local_certificates,
+        &mut |name, labels, value| f.gauge(name, labels, value),
+    );
 
     let mut rrsets: Vec<&RrsetReport> = vec![&report.mx_lookup];
     for host in &report.hosts {
@@ -236,6 +283,8 @@ fn add_report(f: &mut Families, item: &LabelledReport<'_>) {
             );
         }
     }
+
+    add_zones(f, &base, report);
 
     for host in &report.hosts {
         let mx = host.name.as_str();
@@ -301,6 +350,11 @@ fn add_report(f: &mut Families, item: &LabelledReport<'_>) {
                 };
                 f.gauge("dane_divergence_remaining_seconds", &at, remaining);
             }
+            crate::key_algorithms::add_metrics(
+                &at,
+                &endpoint.key_algorithms,
+                &mut |name, labels, value| f.gauge(name, labels, value),
+            );
             if let Some(evaluation) = evaluation {
                 for result in &evaluation.records {
                     let record = result.record.to_string();
@@ -320,9 +374,152 @@ fn add_report(f: &mut Families, item: &LabelledReport<'_>) {
     }
 }
 
+/// The MTA-STS and TLS-RPT series of one target (none when they are not checked for it).
+fn add_transport_security(f: &mut Families, base: &[(&str, &str)], report: &DomainReport) {
+    if let Some(sts) = &report.mta_sts {
+        f.gauge("dane_mta_sts_policy_valid", base, bool_value(sts.valid));
+        if let Some(policy) = &sts.policy {
+            for mode in Mode::ALL {
+                f.gauge(
+                    "dane_mta_sts_mode",
+                    &join(base, &[("mode", mode.as_str())]),
+                    bool_value(policy.mode == mode),
+                );
+            }
+            f.gauge("dane_mta_sts_max_age_seconds", base, policy.max_age as f64);
+        }
+        if let Some(seconds) = sts.fetch_duration_seconds {
+            f.gauge("dane_mta_sts_policy_fetch_duration_seconds", base, seconds);
+        }
+        for host in &sts.hosts {
+            if sts.policy.is_some() {
+                f.gauge(
+                    "dane_mta_sts_mx_covered",
+                    &join(base, &[("mx", &host.name)]),
+                    bool_value(host.covered_by.is_some()),
+                );
+            }
+            for endpoint in &host.endpoints {
+                let address = endpoint.address.to_string();
+                f.gauge(
+                    "dane_mta_sts_certificate_valid",
+                    &join(base, &[("mx", &host.name), ("address", &address)]),
+                    bool_value(endpoint.certificate_valid),
+                );
+            }
+        }
+        for finding in &sts.findings {
+            let address = finding.address.map(|a| a.to_string()).unwrap_or_default();
+            f.gauge(
+                "dane_mta_sts_problem_info",
+                &join(
+                    base,
+                    &[
+                        ("reason", &finding.reason),
+                        ("mx", finding.mx.as_deref().unwrap_or("")),
+                        ("address", &address),
+                    ],
+                ),
+                1.0,
+            );
+        }
+    }
+    if let Some(rpt) = &report.tls_rpt {
+        f.gauge("dane_tls_rpt_valid", base, bool_value(rpt.valid));
+        for finding in &rpt.findings {
+            f.gauge(
+                "dane_tls_rpt_problem_info",
+                &join(base, &[("reason", &finding.reason)]),
+                1.0,
+            );
+        }
+    }
+}
+
+/// The authoritative consistency series of every zone (`crate::consistency`).
+fn add_zones(f: &mut Families, base: &[(&str, &str)], report: &DomainReport) {
+    for zone in &report.zones {
+        let z = join(base, &[("zone", &zone.zone)]);
+        f.gauge("dane_zone_consistent", &z, bool_value(zone.consistent));
+        for warning in &zone.warnings {
+            f.gauge(
+                "dane_zone_warning_info",
+                &join(&z, &[("reason", &warning.reason)]),
+                1.0,
+            );
+        }
+        // A server the exporter's host cannot route to was not asked: no series, no alert.
+        for server in zone.nameservers.iter().filter(|n| n.skipped.is_none()) {
+            let address = server.address.to_string();
+            let at = join(
+                &z,
+                &[("nameserver", &server.nameserver), ("address", &address)],
+            );
+            f.gauge(
+                "dane_nameserver_consistent",
+                &at,
+                bool_value(server.consistent),
+            );
+            if let Some(serial) = server.serial {
+                f.gauge("dane_nameserver_soa_serial", &at, f64::from(serial));
+            }
+            if server.error.is_none() {
+                f.gauge(
+                    "dane_nameserver_signatures_valid",
+                    &at,
+                    bool_value(server.signatures_valid),
+                );
+            }
+            for rrset in &server.rrsets {
+                f.gauge(
+                    "dane_nameserver_rrset_match",
+                    &join(
+                        &at,
+                        &[("name", &rrset.key.name), ("type", &rrset.key.rtype)],
+                    ),
+                    bool_value(rrset.matches),
+                );
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::PROBE_METRICS;
+    use std::collections::BTreeMap;
+
+    use super::{probe_families, LabelledReport, PROBE_METRICS};
+    use crate::report::{Direction, DomainReport, Finding};
+
+    /// Two findings with the same reason, MX host and address (two unusable TLSA records of one
+    /// host) must not repeat a series: Prometheus rejects a scrape with a duplicate series.
+    #[test]
+    fn findings_sharing_their_labels_are_one_series() {
+        let mut report = DomainReport::unfinished("example.org", 0, 0.0, "x", String::new());
+        report.failures.clear();
+        let unusable = |message: &str| Finding {
+            reason: "tlsa_record_unusable".to_string(),
+            mx: Some("mx.example.org".to_string()),
+            address: None,
+            message: message.to_string(),
+        };
+        report.warnings = vec![unusable("first record"), unusable("second record")];
+        report.warnings.push(Finding {
+            mx: Some("mx2.example.org".to_string()),
+            ..unusable("another host")
+        });
+        let labels = BTreeMap::new();
+        let families = probe_families(&[LabelledReport {
+            direction: Direction::Inbound,
+            extra_labels: &labels,
+            report: &report,
+        }]);
+        let warnings = families
+            .iter()
+            .find(|f| f.name() == "dane_probe_warning_info")
+            .map(|f| f.get_metric().len());
+        assert_eq!(warnings, Some(2));
+    }
 
     /// The README's metric table is the documentation users read: it must list every family.
     #[test]

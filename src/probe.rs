@@ -19,9 +19,15 @@ use crate::dane::{self, describe_certificate, EndpointInput, TlsaRecord};
 use crate::dns::{
     normalize_name, Answer, DnsClient, DnssecStatus, MxRecord, RecordSet, RecordType, UnixSeconds,
 };
+use crate::key_algorithms::{
+    leaf_key_algorithm, KeyAlgorithm, KeyAlgorithmReport, KeyAlgorithmState,
+};
+use crate::mta_sts::MtaStsSettings;
 use crate::report::{DomainReport, EndpointReport, HostDane, MxHostReport, RrsetReport};
 use crate::service::{probe_service, ServiceSettings, ServiceSpec};
-use crate::smtp::{probe_starttls, SmtpError, SmtpSettings, TlsSession};
+use crate::smtp::{
+    probe_starttls, probe_starttls_restricted, RestrictedError, SmtpError, SmtpSettings, TlsSession,
+};
 use crate::verdict;
 
 /// Probes domains with one DNS client and one set of SMTP settings.
@@ -32,6 +38,8 @@ pub struct Prober {
     /// Other TLS services to probe with the domain, and the roots for their PKIX usages.
     services: Vec<ServiceSpec>,
     pkix: Arc<PkixTrust>,
+    mta_sts: MtaStsSettings,
+    operations: crate::consistency::OperationsSettings,
 }
 
 /// The outcome of one STARTTLS session and how long it took.
@@ -42,12 +50,21 @@ type SessionOutcome = (Result<TlsSession, SmtpError>, f64);
 /// concurrent askers wait for the same session instead of opening their own.
 pub struct EndpointCache {
     ttl: Duration,
-    entries: Mutex<HashMap<(SocketAddr, String), Arc<CacheEntry>>>,
+    entries: SessionMap<SessionOutcome>,
+    /// Sessions restricted to one key algorithm (`crate::key_algorithms`), kept apart because
+    /// their failures carry "not offered".
+    restricted: SessionMap<RestrictedOutcome>,
 }
 
-struct CacheEntry {
+/// Shared sessions by address, port and SNI.
+type SessionMap<T> = Mutex<HashMap<(SocketAddr, String), Arc<CacheEntry<T>>>>;
+
+/// The outcome of one restricted STARTTLS session and how long it took.
+type RestrictedOutcome = (Result<TlsSession, RestrictedError>, f64);
+
+struct CacheEntry<T> {
     created: Instant,
-    outcome: tokio::sync::OnceCell<SessionOutcome>,
+    outcome: tokio::sync::OnceCell<T>,
 }
 
 impl EndpointCache {
@@ -56,31 +73,18 @@ impl EndpointCache {
         Self {
             ttl,
             entries: Mutex::new(HashMap::new()),
+            restricted: Mutex::new(HashMap::new()),
         }
     }
 
     /// The entry for `key`, fresh or new; expired entries are dropped on the way.
-    fn entry(&self, key: (SocketAddr, String)) -> Arc<CacheEntry> {
-        let mut entries = match self.entries.lock() {
-            Ok(guard) => guard,
-            // A panic elsewhere while holding the lock leaves a map that is still consistent.
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        let ttl = self.ttl;
-        if let Some(entry) = entries.get(&key) {
-            if entry.created.elapsed() < ttl {
-                return Arc::clone(entry);
-            }
-        }
-        if entries.len() >= 1024 {
-            entries.retain(|_, e| e.created.elapsed() < ttl);
-        }
-        let entry = Arc::new(CacheEntry {
-            created: Instant::now(),
-            outcome: tokio::sync::OnceCell::new(),
-        });
-        entries.insert(key, Arc::clone(&entry));
-        entry
+    fn entry(&self, key: (SocketAddr, String)) -> Arc<CacheEntry<SessionOutcome>> {
+        fresh_entry(&self.entries, self.ttl, key)
+    }
+
+    /// Like [`EndpointCache::entry`], for restricted sessions.
+    fn restricted_entry(&self, key: (SocketAddr, String)) -> Arc<CacheEntry<RestrictedOutcome>> {
+        fresh_entry(&self.restricted, self.ttl, key)
     }
 
     /// Number of sessions currently held (for tests and metrics).
@@ -92,6 +96,33 @@ impl EndpointCache {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// The entry for `key` in `map`, fresh or new; expired entries are dropped on the way.
+fn fresh_entry<T>(
+    map: &SessionMap<T>,
+    ttl: Duration,
+    key: (SocketAddr, String),
+) -> Arc<CacheEntry<T>> {
+    let mut entries = match map.lock() {
+        Ok(guard) => guard,
+        // A panic elsewhere while holding the lock leaves a map that is still consistent.
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    if let Some(entry) = entries.get(&key) {
+        if entry.created.elapsed() < ttl {
+            return Arc::clone(entry);
+        }
+    }
+    if entries.len() >= 1024 {
+        entries.retain(|_, e| e.created.elapsed() < ttl);
+    }
+    let entry = Arc::new(CacheEntry {
+        created: Instant::now(),
+        outcome: tokio::sync::OnceCell::new(),
+    });
+    entries.insert(key, Arc::clone(&entry));
+    entry
 }
 
 /// An MX host to probe, with what the MX lookup said about it.
@@ -171,6 +202,8 @@ impl Prober {
             endpoints: None,
             services: Vec::new(),
             pkix: Arc::new(PkixTrust::empty()),
+            mta_sts: MtaStsSettings::default(),
+            operations: crate::consistency::OperationsSettings::default(),
         }
     }
 
@@ -179,6 +212,18 @@ impl Prober {
     pub fn with_services(mut self, services: Vec<ServiceSpec>, pkix: Arc<PkixTrust>) -> Self {
         self.services = services;
         self.pkix = pkix;
+        self
+    }
+
+    /// Also checks MTA-STS and/or TLS-RPT as `settings` says (both off by default).
+    pub fn with_mta_sts(mut self, settings: MtaStsSettings) -> Self {
+        self.mta_sts = settings;
+        self
+    }
+
+    /// Runs the operational checks (hygiene, authoritative consistency) as `operations` says.
+    pub fn with_operations(mut self, operations: crate::consistency::OperationsSettings) -> Self {
+        self.operations = operations;
         self
     }
 
@@ -223,7 +268,10 @@ impl Prober {
             ehlo_name: &self.smtp.ehlo_name,
             pkix: &self.pkix,
         };
-        let (hosts, services) = tokio::join!(
+        // MTA-STS/TLS-RPT lookups and the policy fetch need nothing from the MX probing, so they
+        // run alongside it; their judgement needs the hosts' chains and comes after. The other
+        // TLS services (crate::service) are independent of both.
+        let (hosts, services, gathered) = tokio::join!(
             join_all(candidates.iter().map(|c| self.probe_mx_host(
                 &domain,
                 c,
@@ -235,7 +283,8 @@ impl Prober {
                 self.services
                     .iter()
                     .map(|spec| probe_service(&self.dns, spec, settings, now))
-            )
+            ),
+            crate::mta_sts::gather(&self.dns, &self.mta_sts, &domain, self.smtp.step_timeout)
         );
 
         let mut report = DomainReport {
@@ -252,8 +301,14 @@ impl Prober {
             warnings: Vec::new(),
             divergence: None,
             services,
+            mta_sts: None,
+            tls_rpt: None,
+            local_certificates: Vec::new(),
+            zones: Vec::new(),
         };
         verdict::judge(&mut report);
+        crate::mta_sts::judge::evaluate(&mut report, gathered);
+        crate::consistency::add_operational_findings(&mut report, &self.operations).await;
         report.duration_seconds = started.elapsed().as_secs_f64();
         report
     }
@@ -393,15 +448,25 @@ impl Prober {
                     .iter()
                     .filter_map(|der| describe_certificate(der).ok())
                     .collect();
-                let evaluation = (decision.dane == HostDane::Applies).then(|| {
+                let evaluate = |chain: &[Vec<u8>]| {
                     dane::evaluate_endpoint(&EndpointInput {
                         tlsa: &decision.records,
-                        chain: &session.chain,
+                        chain,
                         reference_names,
                         tlsa_signature_expiration: decision.signature_expiration,
                         now,
                     })
-                });
+                };
+                let evaluation =
+                    (decision.dane == HostDane::Applies).then(|| evaluate(&session.chain));
+                // Every key algorithm's chain, only where DANE makes it matter.
+                let key_algorithms = match &evaluation {
+                    Some(main) => {
+                        self.key_algorithm_reports(address, sni, &session, main, &evaluate)
+                            .await
+                    }
+                    None => Vec::new(),
+                };
                 EndpointReport {
                     address,
                     starttls_offered: Some(true),
@@ -410,6 +475,7 @@ impl Prober {
                     chain,
                     evaluation,
                     duration_seconds,
+                    key_algorithms,
                 }
             }
             Err(error) => EndpointReport {
@@ -420,7 +486,81 @@ impl Prober {
                 chain: Vec::new(),
                 evaluation: None,
                 duration_seconds,
+                key_algorithms: Vec::new(),
             },
+        }
+    }
+
+    /// One report per key algorithm: the normal session stands for its leaf's algorithm, and one
+    /// restricted session per other algorithm (`crate::key_algorithms`).
+    async fn key_algorithm_reports(
+        &self,
+        address: IpAddr,
+        sni: &str,
+        main: &TlsSession,
+        main_evaluation: &dane::EndpointEvaluation,
+        evaluate: &(dyn Fn(&[Vec<u8>]) -> dane::EndpointEvaluation + Sync),
+    ) -> Vec<KeyAlgorithmReport> {
+        let main_algorithm = main.chain.first().and_then(|der| leaf_key_algorithm(der));
+        let mut reports = Vec::with_capacity(KeyAlgorithm::ALL.len());
+        for algorithm in KeyAlgorithm::ALL {
+            if main_algorithm == Some(algorithm) {
+                reports.push(KeyAlgorithmReport {
+                    key_algorithm: algorithm,
+                    state: KeyAlgorithmState::Offered {
+                        leaf: main_evaluation.leaf.clone(),
+                        evaluation: Some(Box::new(main_evaluation.clone())),
+                    },
+                    from_main_session: true,
+                    duration_seconds: 0.0,
+                });
+                continue;
+            }
+            let (result, duration_seconds) = self.restricted_session(address, sni, algorithm).await;
+            let state = match result {
+                Ok(session) => {
+                    let evaluation = evaluate(&session.chain);
+                    KeyAlgorithmState::Offered {
+                        leaf: evaluation.leaf.clone(),
+                        evaluation: Some(Box::new(evaluation)),
+                    }
+                }
+                Err(RestrictedError::NotOffered { detail }) => {
+                    KeyAlgorithmState::NotOffered { detail }
+                }
+                Err(RestrictedError::Smtp(error)) => KeyAlgorithmState::Failed { error },
+            };
+            reports.push(KeyAlgorithmReport {
+                key_algorithm: algorithm,
+                state,
+                from_main_session: false,
+                duration_seconds,
+            });
+        }
+        reports
+    }
+
+    /// One STARTTLS session restricted to `algorithm`, shared through the endpoint cache (its
+    /// own entry: the cache key's name carries the algorithm after a NUL, which no SNI holds).
+    async fn restricted_session(
+        &self,
+        address: IpAddr,
+        sni: &str,
+        algorithm: KeyAlgorithm,
+    ) -> (Result<TlsSession, RestrictedError>, f64) {
+        let socket = SocketAddr::new(address, self.smtp.port);
+        let run = || async {
+            let started = Instant::now();
+            let result = probe_starttls_restricted(socket, sni, &self.smtp, algorithm).await;
+            (result, started.elapsed().as_secs_f64())
+        };
+        match &self.endpoints {
+            Some(cache) => {
+                let key = (socket, format!("{sni}\0{}", algorithm.as_str()));
+                let entry = cache.restricted_entry(key);
+                entry.outcome.get_or_init(run).await.clone()
+            }
+            None => run().await,
         }
     }
 }

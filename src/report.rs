@@ -10,6 +10,8 @@ use serde::Serialize;
 
 use crate::dane::{CertificateInfo, EndpointEvaluation, TlsaRecord};
 use crate::dns::{Answer, DnssecStatus, LookupError, MxRecord, RecordType, UnixSeconds};
+use crate::key_algorithms::KeyAlgorithmReport;
+use crate::local_certs::LocalCertReport;
 use crate::smtp::{SmtpError, TlsSession};
 
 /// Which way mail flows to the probed domain, as the exporter labels it.
@@ -41,6 +43,8 @@ pub struct RrsetReport {
     pub cname_chain: Vec<String>,
     /// Earliest RRSIG expiration, if signed.
     pub signature_expiration: Option<UnixSeconds>,
+    /// TTL of the RRset as answered.
+    pub ttl: Option<u32>,
     /// The failure, when the lookup failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<LookupError>,
@@ -49,7 +53,7 @@ pub struct RrsetReport {
 impl RrsetReport {
     /// Summarises an answer; the records themselves are kept elsewhere in typed form.
     pub fn from_answer<T>(answer: &Answer<T>) -> Self {
-        let (outcome, cname_chain, signature_expiration, error) = match &answer.result {
+        let (outcome, cname_chain, signature_expiration, ttl, error) = match &answer.result {
             Ok(response) => (
                 match &response.set {
                     crate::dns::RecordSet::Records(_) => "records",
@@ -58,9 +62,10 @@ impl RrsetReport {
                 },
                 response.cname_chain.clone(),
                 response.signature_expiration,
+                response.ttl,
                 None,
             ),
-            Err(error) => ("failed", Vec::new(), None, Some(error.clone())),
+            Err(error) => ("failed", Vec::new(), None, None, Some(error.clone())),
         };
         Self {
             name: answer.name.clone(),
@@ -69,6 +74,7 @@ impl RrsetReport {
             outcome,
             cname_chain,
             signature_expiration,
+            ttl,
             error,
         }
     }
@@ -134,6 +140,10 @@ pub struct EndpointReport {
     pub evaluation: Option<EndpointEvaluation>,
     /// Seconds the SMTP dialogue took.
     pub duration_seconds: f64,
+    /// Each key algorithm's chain, checked on its own (`crate::key_algorithms`); empty when DANE
+    /// does not apply or the normal session failed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub key_algorithms: Vec<KeyAlgorithmReport>,
 }
 
 /// One MX host (or the implicit MX).
@@ -228,6 +238,20 @@ pub struct DomainReport {
     /// not change `verdict`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub services: Vec<crate::service::ServiceReport>,
+    /// MTA-STS (RFC 8461), when checked for this target; never changes the DANE verdict.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mta_sts: Option<crate::mta_sts::MtaStsReport>,
+    /// TLS-RPT (RFC 8460), when checked for this target.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_rpt: Option<crate::mta_sts::TlsRptReport>,
+    /// Local certificate files (live, staged) against the TLSA records, for inbound targets that
+    /// name them (`crate::local_certs`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub local_certificates: Vec<LocalCertReport>,
+    /// Every zone holding a TLSA or the MX RRset, as its authoritative nameservers answer (when
+    /// the authoritative checks ran; see `crate::consistency`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub zones: Vec<crate::consistency::ZoneReport>,
 }
 
 impl DomainReport {
@@ -251,6 +275,7 @@ impl DomainReport {
                 outcome: "unfinished",
                 cname_chain: Vec::new(),
                 signature_expiration: None,
+                ttl: None,
                 error: None,
             },
             mx_records: Vec::new(),
@@ -267,6 +292,10 @@ impl DomainReport {
             warnings: Vec::new(),
             divergence: None,
             services: Vec::new(),
+            mta_sts: None,
+            tls_rpt: None,
+            local_certificates: Vec::new(),
+            zones: Vec::new(),
         }
     }
 }

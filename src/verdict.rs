@@ -183,6 +183,7 @@ fn judge_host(
             ));
             continue;
         }
+        crate::key_algorithms::judge_endpoint(host, endpoint, warnings);
         let Some(evaluation) = &endpoint.evaluation else {
             continue;
         };
@@ -281,6 +282,7 @@ mod tests {
             outcome,
             cname_chain: vec![],
             signature_expiration: None,
+            ttl: None,
             error: None,
         }
     }
@@ -308,6 +310,7 @@ mod tests {
             chain: vec![],
             evaluation,
             duration_seconds: 0.0,
+            key_algorithms: Vec::new(),
         }
     }
 
@@ -340,6 +343,10 @@ mod tests {
             warnings: vec![],
             divergence: None,
             services: Vec::new(),
+            mta_sts: None,
+            tls_rpt: None,
+            local_certificates: vec![],
+            zones: Vec::new(),
         };
         judge(&mut report);
         report

@@ -23,6 +23,13 @@
 //!   ehlo_name: dane-exporter.invalid
 //!   smtp_port: 25               # for tests only; the TLSA name follows it
 //!   service_ca_file: ~          # PEM CAs trusted (besides Mozilla's roots) for PKIX TLSA usages
+//!   mta_sts_ca_file: ~          # PEM roots trusted for MTA-STS besides Mozilla's (private CA)
+//!   https_port: 443             # MTA-STS policy host port; for tests only
+//!   authoritative_checks: inbound  # none, inbound or all: whose zones' nameservers are asked
+//!   authoritative_port: 53      # for tests only: NS records carry no port
+//!   tlsa_max_records: 12        # warn above this many TLSA records
+//!   tlsa_max_ttl: 1d            # warn above this TLSA TTL
+//!   tlsa_stale_after: 90d       # warn when a record matched nothing this long
 //! probe_allow: ["*.example.org", "example.net"]  # absent: /probe takes any domain
 //! inbound:                      # our domains (others send to us)
 //!   - domain: example.org
@@ -33,6 +40,10 @@
 //!       - host: imap.example.org
 //!         port: 993             # protocol and tls inferred for 465 587 993 143 995 110 443
 //!       - {host: mail.example.org, port: 10143, protocol: imap, tls: starttls}
+//!     mta_sts: true             # check MTA-STS; default true inbound, false outbound
+//!     tls_rpt: true             # check TLS-RPT; default true inbound, false outbound
+//!     certificates:             # inbound only: local certificate files (certificates.rs)
+//!       - {mx: mx.example.org, live: /etc/postfix/mx.pem, staged: /etc/postfix/mx.next.pem}
 //! outbound:                     # domains we send to
 //!   - domain: gmail.com
 //! ```
@@ -48,8 +59,10 @@
 //! error, including those found after parsing (a duplicate domain, a timeout above its interval),
 //! names the line of its key.
 
+mod certificates;
 mod error;
 mod names;
+mod operations;
 mod reader;
 #[cfg(test)]
 mod tests;
@@ -64,14 +77,17 @@ use crate::dane::PkixTrust;
 use crate::service::ServiceSpec;
 
 use crate::dns::{DnsSettings, DnssecMode};
+use crate::mta_sts::MtaStsSettings;
 use crate::report::Direction;
 use crate::smtp::SmtpSettings;
 
+pub use certificates::{CertificateSource, CertificateSpec};
 pub use error::{ConfigError, Human, Problem};
 pub use names::{
     check_label_name, normalize_domain, parse_nameserver, DomainError, DomainPattern,
     LabelNameError, RESERVED_LABELS,
 };
+pub use operations::{AuthoritativeChecks, OperationsConfig};
 
 /// Shortest allowed probe interval: probing more often only loads the remote mail servers.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(10);
@@ -105,6 +121,14 @@ pub struct Global {
     pub service_ca_file: Option<PathBuf>,
     /// Its content, read and checked when the file was loaded.
     pub service_ca_pem: Option<Vec<u8>>,
+    /// PEM roots trusted for MTA-STS besides Mozilla's; resolved against the config file's
+    /// directory.
+    pub mta_sts_ca_file: Option<PathBuf>,
+    /// Port of MTA-STS policy hosts; 443 except in tests.
+    pub https_port: u16,
+    /// Authoritative consistency and hygiene settings (`authoritative_checks`,
+    /// `authoritative_port`, `tlsa_max_records`, `tlsa_max_ttl`, `tlsa_stale_after`).
+    pub operations: OperationsConfig,
 }
 
 impl Default for Global {
@@ -122,6 +146,9 @@ impl Default for Global {
             smtp_port: smtp.port,
             service_ca_file: None,
             service_ca_pem: None,
+            mta_sts_ca_file: None,
+            https_port: 443,
+            operations: OperationsConfig::default(),
         }
     }
 }
@@ -141,6 +168,10 @@ pub struct Overrides {
     pub nameservers: Option<Vec<SocketAddr>>,
     /// Replaces [`Global::trust_anchor_file`].
     pub trust_anchor_file: Option<PathBuf>,
+    /// Check MTA-STS; `None`: yes for inbound, no for outbound.
+    pub mta_sts: Option<bool>,
+    /// Check TLS-RPT; `None`: yes for inbound, no for outbound.
+    pub tls_rpt: Option<bool>,
 }
 
 /// One entry of `inbound` or `outbound`, as written (after validation).
@@ -154,6 +185,8 @@ pub struct TargetSpec {
     pub overrides: Overrides,
     /// Other TLS services of the domain to check against their TLSA records (`crate::service`).
     pub services: Vec<ServiceSpec>,
+    /// Local certificate files per MX host (inbound only; see `certificates.rs`).
+    pub certificates: Vec<CertificateSpec>,
 }
 
 /// A validated configuration file.
@@ -190,6 +223,12 @@ pub struct Target {
     pub services: Vec<ServiceSpec>,
     /// Roots for those services' PKIX usages: Mozilla's plus `global.service_ca_file`.
     pub service_trust: Arc<PkixTrust>,
+    /// Whether and how MTA-STS and TLS-RPT are checked.
+    pub mta_sts: MtaStsSettings,
+    /// Local certificate files to compare with the TLSA records (inbound only).
+    pub certificates: Vec<CertificateSpec>,
+    /// Authoritative consistency and hygiene settings (global only).
+    pub operations: OperationsConfig,
 }
 
 impl Config {
@@ -230,6 +269,7 @@ impl Config {
             labels: BTreeMap::new(),
             overrides: Overrides::default(),
             services: Vec::new(),
+            certificates: Vec::new(),
         };
         self.resolve(&spec, direction, &Arc::new(PkixTrust::empty()))
     }
@@ -263,6 +303,16 @@ impl Config {
             },
             services: spec.services.clone(),
             service_trust: Arc::clone(trust),
+            // Our own domains get MTA-STS and TLS-RPT checked unless told otherwise: they are ours
+            // to fix. For domains we send to, it is opt-in.
+            mta_sts: MtaStsSettings {
+                mta_sts: over.mta_sts.unwrap_or(direction == Direction::Inbound),
+                tls_rpt: over.tls_rpt.unwrap_or(direction == Direction::Inbound),
+                ca_file: global.mta_sts_ca_file.clone(),
+                https_port: global.https_port,
+            },
+            certificates: spec.certificates.clone(),
+            operations: global.operations,
         }
     }
 }

@@ -19,11 +19,16 @@ pub const RESERVED_LABELS: &[&str] = &[
     "domain",
     "instance",
     "job",
+    "key_algorithm",
     "le",
+    // dane_mta_sts_mode's state label.
+    "mode",
     "mx",
     "name",
+    "nameserver",
     "reason",
     "record",
+    "slot",
     "state",
     "status",
     "type",
@@ -33,6 +38,7 @@ pub const RESERVED_LABELS: &[&str] = &[
     "host",
     "port",
     "protocol",
+    "zone",
 ];
 
 /// Why a text is not a usable mail domain.

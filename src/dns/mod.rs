@@ -16,6 +16,7 @@
 //! trailing dot (`mx.example.com`); the backends add the dot on the wire.
 
 mod answer;
+pub mod authoritative;
 pub mod ede;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -120,6 +121,8 @@ pub enum RecordType {
     A,
     /// IPv6 addresses of a host.
     Aaaa,
+    /// Text records (MTA-STS `_mta-sts`, TLS-RPT `_smtp._tls`).
+    Txt,
 }
 
 impl RecordType {
@@ -130,6 +133,7 @@ impl RecordType {
             RecordType::Tlsa => "TLSA",
             RecordType::A => "A",
             RecordType::Aaaa => "AAAA",
+            RecordType::Txt => "TXT",
         }
     }
 }
@@ -329,6 +333,12 @@ pub fn normalize_name(name: &str) -> String {
     name.trim().trim_end_matches('.').to_ascii_lowercase()
 }
 
+/// The resolvers `settings` asks: its nameservers, or those of `/etc/resolv.conf`. For
+/// `crate::consistency`, which finds zone cuts and nameserver addresses through them.
+pub fn resolver_addresses(settings: &DnsSettings) -> Result<Vec<SocketAddr>, DnsSetupError> {
+    nameservers::nameservers(settings)
+}
+
 /// The DNS side of a probe: typed lookups for the four record types DANE depends on.
 ///
 /// Cheap to share behind an `Arc`; the backends keep their own caches and connections.
@@ -367,6 +377,11 @@ impl DnsClient {
     /// A (`RecordType::A`) or AAAA (`RecordType::Aaaa`) RRset of `host`, following CNAMEs.
     pub async fn lookup_addresses(&self, host: &str, rtype: RecordType) -> Answer<IpAddr> {
         self.lookup(host, rtype, answer::ip_address).await
+    }
+
+    /// TXT RRset at `name`, following CNAMEs; each record's strings joined into one.
+    pub async fn lookup_txt(&self, name: &str) -> Answer<String> {
+        self.lookup(name, RecordType::Txt, answer::txt_text).await
     }
 
     /// The one place that picks the backend. The query name is checked here and the answer

@@ -461,6 +461,152 @@ done
 # END services
 # ---------------------------------------------------------------------------------------------
 
+# --- MTA-STS / TLS-RPT (begin; tests/integration/mta_sts.rs, alerting.rs) ------------------------
+# sts.test: MX mx.tagood.test (its Postfix listener presents a leaf of the private CA, so the MX
+# certificate passes MTA-STS validation when the exporter trusts $CERTS/ca.pem), the _mta-sts and
+# _smtp._tls TXT records, and mta-sts.sts.test -> 127.0.0.1 where nginx (started further down)
+# serves an enforce policy over HTTPS on $HTTPS_PORT with a certificate from the same CA.
+HTTPS_PORT=${STACK_HTTPS_PORT:-8443}
+ca_leaf stspolicy mta-sts.sts.test
+{
+  zone_head sts.test.
+  echo "@ MX 10 mx.tagood.test."
+  echo '_mta-sts TXT "v=STSv1; id=stack1"'
+  echo '_smtp._tls TXT "v=TLSRPTv1; rua=mailto:tlsrpt@sts.test"'
+  echo "mta-sts A 127.0.0.1"
+} >"$ZONES/sts.test.zone"
+CHILDREN+=(sts)
+DS_OF[sts]=$(sign sts.test.)
+mkdir -p "$RUNDIR/nginx/www/.well-known"
+printf 'version: STSv1\r\nmode: enforce\r\nmx: *.tagood.test\r\nmax_age: 86400\r\n' \
+  >"$RUNDIR/nginx/www/.well-known/mta-sts.txt"
+cat >"$RUNDIR/nginx/nginx.conf" <<NGINX
+user root;
+worker_processes 1;
+pid $RUNDIR/nginx/nginx.pid;
+error_log $RUNDIR/nginx/error.log;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path $RUNDIR/nginx/client;
+  proxy_temp_path $RUNDIR/nginx/proxy;
+  fastcgi_temp_path $RUNDIR/nginx/fastcgi;
+  uwsgi_temp_path $RUNDIR/nginx/uwsgi;
+  scgi_temp_path $RUNDIR/nginx/scgi;
+  types { }
+  default_type application/octet-stream;
+  server {
+    listen 127.0.0.1:$HTTPS_PORT ssl;
+    server_name mta-sts.sts.test;
+    ssl_certificate $CERTS/stspolicy.chain;
+    ssl_certificate_key $CERTS/stspolicy.key;
+    location = /.well-known/mta-sts.txt { root $RUNDIR/nginx/www; default_type text/plain; }
+  }
+}
+NGINX
+# --- MTA-STS / TLS-RPT (end) ---------------------------------------------------------------------
+# ---- BEGIN ops7tls scenarios (issue 7: key algorithms, staged certificates) -------------------
+# Additive: certificates, TLSA data, zones and listeners of these scenarios only. The listeners go
+# into master.cf through EXTRA_LISTENERS (see the address plan below).
+#   dualalg   $SMTP_NET.19: one smtpd with an ECDSA and an RSA key+chain (smtpd_tls_chain_files
+#             with two pairs); TLSA names the ECDSA key only.
+#   staged    $SMTP_NET.20: serves staged_live; staged_next is a renewal on disk (certs/) whose key
+#             is not published. Its zone has a TTL of STAGED_TTL (3 s) so that "two TTLs" passes
+#             within a test; set-tlsa.sh RUNDIR staged publish "3 1 1 HEX" publishes the next key.
+EXTRA_LISTENERS=()
+ec_selfsigned dualalg_ec mx.dualalg.test
+rsa_selfsigned dualalg_rsa mx.dualalg.test
+ec_selfsigned staged_live mx.staged.test
+ec_selfsigned staged_next mx.staged.test
+TLSA[dualalg_ec]="3 1 1 $(spki_of_cert dualalg_ec)"
+TLSA[dualalg_rsa]="3 1 1 $(spki_of_cert dualalg_rsa)"
+TLSA[staged_live]="3 1 1 $(spki_of_cert staged_live)"
+TLSA[staged_next]="3 1 1 $(spki_of_cert staged_next)"
+for k in dualalg_ec dualalg_rsa staged_live staged_next; do echo "$k ${TLSA[$k]}"; done >>"$RUNDIR/tlsa.txt"
+sort -o "$RUNDIR/tlsa.txt" "$RUNDIR/tlsa.txt"
+simple_zone dualalg 19 dualalg_ec
+DS_OF[dualalg]=$(sign dualalg.test.)
+EXTRA_LISTENERS+=("$SMTP_NET.19:$SMTP_PORT inet n - n - - smtpd
+  -o syslog_name=postfix/dualalg
+  -o smtpd_tls_security_level=may
+  -o smtpd_tls_chain_files=$CERTS/dualalg_ec.key,$CERTS/dualalg_ec.pem,$CERTS/dualalg_rsa.key,$CERTS/dualalg_rsa.pem")
+STAGED_TTL=3
+saved_ttl=$TTL TTL=$STAGED_TTL
+simple_zone staged 20 staged_live
+TTL=$saved_ttl
+DS_OF[staged]=$(sign staged.test.)
+EXTRA_LISTENERS+=("$SMTP_NET.20:$SMTP_PORT inet n - n - - smtpd
+  -o syslog_name=postfix/staged
+  -o smtpd_tls_security_level=may
+  -o smtpd_tls_chain_files=$CERTS/staged_live.key,$CERTS/staged_live.pem")
+# ---- END ops7tls scenarios ----------------------------------------------------------------------
+# ---------------------------------------------------------------------------------------------
+# BEGIN ops7dns block: authoritative consistency and hygiene scenarios (issue 7, items 1 and 4).
+# Every MX host here points at ok311's listener ($SMTP_NET.1), whose key each TLSA RRset names,
+# so the verdict is pass and only the operational findings differ.
+#   lag       NS ns.test. (127.0.0.1, primary NSD) + ns2.lag.test. (127.0.0.2, a second NSD on
+#             the same port): the primary serves serial 2 with a next-key record added, the
+#             secondary still serial 1 (same key, valid signatures). tests/stack/secondary.sh
+#             RUNDIR catch-up copies the primary's zone to it.
+#   hfull     + 3 0 0 (the whole certificate)               -> tlsa_full_certificate
+#   httl      TLSA TTL 50000 s                               -> tlsa_ttl_too_long (max 1h in tests)
+#   hmany     13 records                                     -> tlsa_too_many_records
+#   hsha1     signed with RSASHA1 (algorithm 5)              -> dnskey_algorithm_deprecated
+#   hds1      DS with a SHA-1 digest only                    -> ds_digest_sha1_only
+#   hdsstale  a matching DS plus one for a key never used    -> ds_unmatched
+# (usages 0/1: the unusable zone above; DS matching no DNSKEY: brokends above.)
+# ---------------------------------------------------------------------------------------------
+ok_cert_der_hex() { openssl x509 -in "$CERTS/ok311.pem" -outform DER | od -An -v -tx1 | tr -d ' \n'; }
+ops_zone() { # NAME [TTL]: MX -> mx.NAME.test at ok311's listener, TLSA ok311 (more lines on stdin)
+  local name=$1 ttl=${2:-$TTL}
+  {
+    zone_head "$name.test."
+    echo "@ MX 10 mx.$name.test."
+    echo "mx A $SMTP_NET.1"
+    printf '_%s._tcp.mx.%s.test. %s IN TLSA %s\n' "$SMTP_PORT" "$name" "$ttl" "${TLSA[ok311]}"
+    cat
+  } >"$ZONES/$name.test.zone"
+  CHILDREN+=("$name")
+}
+ops_zone hfull <<<"$(tlsa_rr mx.hfull.test. "3 0 0 $(ok_cert_der_hex)")"
+DS_OF[hfull]=$(sign hfull.test.)
+ops_zone httl 50000 </dev/null
+DS_OF[httl]=$(sign httl.test.)
+ops_zone hmany <<<"$(for i in $(seq 1 12); do tlsa_rr mx.hmany.test. "3 1 1 $(printf 'hmany%s' "$i" | sha256_hex)"; done)"
+DS_OF[hmany]=$(sign hmany.test.)
+ops_zone hsha1 </dev/null
+hsha1_key=$(cd "$KEYS" && ldns-keygen -a RSASHA1 -b 2048 -k hsha1.test.)
+ldns-signzone "${VALID[@]}" -f "$ZONES/hsha1.test.zone.signed" "$ZONES/hsha1.test.zone" "$KEYS/$hsha1_key"
+DS_OF[hsha1]=$(ldns-key2ds -n -2 "$KEYS/$hsha1_key.key")
+ops_zone hds1 </dev/null
+sign hds1.test. >/dev/null
+hds1_key=$(cut -d' ' -f1 "$ZONES/hds1.test.zone.resign")
+DS_OF[hds1]=$(ldns-key2ds -n -1 "$KEYS/$hds1_key.key")
+ops_zone hdsstale </dev/null
+DS_OF[hdsstale]=$(sign hdsstale.test.)
+hdsstale_unused=$(cd "$KEYS" && ldns-keygen -a ECDSAP256SHA256 -k hdsstale.test.)
+DS_OF[hdsstale]+=$'\n'$(ldns-key2ds -n -2 "$KEYS/$hdsstale_unused.key")
+
+# lag: one key, two versions of the zone.
+lag_next="3 1 1 $(printf 'lag-next-key' | sha256_hex)"
+lag_key=$(cd "$KEYS" && ldns-keygen -a ECDSAP256SHA256 -k lag.test.)
+lag_version() { # SERIAL [EXTRA TLSA]
+  printf '$ORIGIN lag.test.\n$TTL %s\n@ SOA ns.test. hostmaster.test. %s 3600 600 86400 %s\n' "$TTL" "$1" "$TTL"
+  printf '@ NS ns.test.\n@ NS ns2.lag.test.\nns2 A 127.0.0.2\n@ MX 10 mx.lag.test.\nmx A %s.1\n' "$SMTP_NET"
+  tlsa_rr mx.lag.test. "${TLSA[ok311]}"
+  if [[ -n ${2:-} ]]; then tlsa_rr mx.lag.test. "$2"; fi
+}
+mkdir -p "$RUNDIR/nsd2/zones"
+lag_version 1 >"$ZONES/lag.test.zone.v1"
+ldns-signzone "${VALID[@]}" -f "$RUNDIR/nsd2/zones/lag.test.zone.signed" "$ZONES/lag.test.zone.v1" "$KEYS/$lag_key"
+lag_version 2 "$lag_next" >"$ZONES/lag.test.zone"
+ldns-signzone "${VALID[@]}" -f "$ZONES/lag.test.zone.signed" "$ZONES/lag.test.zone" "$KEYS/$lag_key"
+CHILDREN+=(lag)
+DS_OF[lag]=$(ldns-key2ds -n -2 "$KEYS/$lag_key.key")
+echo "lag_next $lag_next" >>"$RUNDIR/tlsa.txt"
+# END ops7dns block (zones); the secondary NSD starts after the primary, below.
+# ---------------------------------------------------------------------------------------------
+
 # test.: delegations (NS + DS, or NS only for the insecure child).
 {
   zone_head test.
@@ -527,6 +673,41 @@ EOF
 } >"$NSD_CONF"
 nsd-checkconf "$NSD_CONF"
 nsd -c "$NSD_CONF"
+
+# ---------------------------------------------------------------------------------------------
+# BEGIN ops7dns block: the lagging secondary for lag.test. (see the zones block above), a second
+# NSD on 127.0.0.2, same port (NS records carry no port: authoritative_port covers both).
+# ---------------------------------------------------------------------------------------------
+NSD2_CONF=$RUNDIR/nsd2/nsd.conf
+cat >"$NSD2_CONF" <<NSD2
+server:
+  ip-address: 127.0.0.2
+  port: $NSD_PORT
+  do-ip6: no
+  username: ""
+  chroot: ""
+  zonesdir: "$RUNDIR/nsd2/zones"
+  database: ""
+  pidfile: "$RUNDIR/nsd2/nsd.pid"
+  logfile: "$RUNDIR/nsd2/nsd.log"
+  xfrdfile: "$RUNDIR/nsd2/xfrd.state"
+  xfrdir: "$RUNDIR/nsd2"
+  zonelistfile: "$RUNDIR/nsd2/zone.list"
+  server-count: 1
+  reuseport: no
+  verbosity: 1
+  hide-version: yes
+remote-control:
+  control-enable: yes
+  control-interface: "$RUNDIR/nsd2/control.sock"
+zone:
+  name: "lag.test."
+  zonefile: "lag.test.zone.signed"
+NSD2
+nsd-checkconf "$NSD2_CONF"
+nsd -c "$NSD2_CONF"
+# END ops7dns block (secondary NSD)
+# ---------------------------------------------------------------------------------------------
 
 # ---------------------------------------------------------------------------------------------
 # unbound: validating, talks to 127.0.0.1:$NSD_PORT only.
@@ -655,6 +836,11 @@ ADDRS=()
 18 unusable
 v6 otherkey_v6
 EOF
+  # Listeners of the added scenario blocks above (each entry: a whole master.cf service).
+  for entry in "${EXTRA_LISTENERS[@]}"; do
+    printf '%s\n' "$entry"
+    ADDRS+=("${entry%%:*}")
+  done
   # The internal services smtpd may talk to (connection limits, TLS PRNG/session cache, logging,
   # address rewriting); no delivery agents, nothing that reaches out.
   cat <<'EOF'
@@ -677,6 +863,9 @@ chown postfix:postfix "$PF/data"
 postfix -c "$PF_ETC" check
 postfix -c "$PF_ETC" start
 
+# MTA-STS policy host (see the MTA-STS block above); daemonizes, stopped by down.sh via its PID file.
+nginx -p "$RUNDIR/nginx" -c "$RUNDIR/nginx/nginx.conf"
+
 # ---------------------------------------------------------------------------------------------
 # Readiness: each daemon must actually answer before we hand the stack over.
 # ---------------------------------------------------------------------------------------------
@@ -698,9 +887,11 @@ smtp_banner() { # ADDR: reads the 220 greeting
   timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1" && head -c 4 <&3 | grep -q "^220"' "$host" "$port"
 }
 wait_for "NSD" dig_ok @127.0.0.1 -p "$NSD_PORT" SOA test.
+wait_for "NSD (ops7dns secondary)" dig_ok @127.0.0.2 -p "$NSD_PORT" SOA lag.test.
 # The AD bit on the root SOA via unbound proves the whole anchor -> root chain works.
 wait_for "unbound" bash -c "dig +time=1 +tries=1 +dnssec @127.0.0.1 -p $UNBOUND_PORT SOA test. | grep -q 'flags:.* ad'"
 for a in "${ADDRS[@]}"; do wait_for "smtpd on $a:$SMTP_PORT" smtp_banner "$a"; done
+wait_for "nginx on 127.0.0.1:$HTTPS_PORT" timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$HTTPS_PORT"
 
 # Watchdog: with STACK_OWNER_PID set (the Rust test sets its own PID), the stack is stopped as soon
 # as that process is gone, even if it was killed before its Drop guard could run down.sh. Its stdio
@@ -729,5 +920,9 @@ POSTFIX_PID_FILE=$PF/spool/pid/master.pid
 NSD_CONFIG=$NSD_CONF
 UNBOUND_CONFIG=$UB_CONF
 STACK_TTL=$TTL
+HTTPS_PORT=$HTTPS_PORT
+MTA_STS_CA=$CERTS/ca.pem
+NGINX_PID_FILE=$RUNDIR/nginx/nginx.pid
+NSD2_CONFIG=$NSD2_CONF
 EOF
 trap - ERR
