@@ -358,6 +358,16 @@ mod tests {
         )
     }
 
+    /// (name, records, chain, trust, reference name, failure reason or None for success)
+    type Case<'a> = (
+        &'a str,
+        Vec<TlsaRecord>,
+        &'a Vec<Vec<u8>>,
+        &'a PkixTrust,
+        &'a str,
+        Option<&'a str>,
+    );
+
     fn state_labels(e: &crate::dane::EndpointEvaluation) -> Vec<&'static str> {
         e.records.iter().map(|r| r.state.label()).collect()
     }
@@ -372,16 +382,7 @@ mod tests {
         let untrusted = PkixTrust::public_roots();
         let sent_with_ca = vec![p.leaf_der.clone(), p.ca_der.clone()];
         let leaf_only = vec![p.leaf_der.clone()];
-        // (name, records, chain, trust, reference names, outcome reason or None for success,
-        //  matched depth of the first record)
-        let cases: Vec<(
-            &str,
-            Vec<TlsaRecord>,
-            &Vec<Vec<u8>>,
-            &PkixTrust,
-            &str,
-            Option<&str>,
-        )> = vec![
+        let cases: Vec<Case<'_>> = vec![
             (
                 "PKIX-EE leaf key, trusted CA",
                 vec![sha256(1, 1, &p.leaf_spki)],
