@@ -138,16 +138,11 @@ fn render_endpoint(
         return;
     };
     for (record, result) in host.tlsa_records.iter().zip(&evaluation.records) {
-        let state = match &result.state {
-            RecordState::Matched { depth } => format!("MATCHED (certificate at depth {depth})"),
-            RecordState::MatchedButRejected { depth, failure } => format!(
-                "NO MATCH: matches depth {depth} but rejected: {}",
-                failure.reason()
-            ),
-            RecordState::NoMatch => "NO MATCH (stale, or a next-key record)".to_string(),
-            RecordState::Unusable { reason } => format!("UNUSABLE ({})", reason.as_str()),
-        };
-        let _ = writeln!(out, "      TLSA {record}: {state}");
+        let _ = writeln!(
+            out,
+            "      TLSA {record}: {}",
+            record_state_text(&result.state)
+        );
     }
     let outcome = match &evaluation.outcome {
         EndpointOutcome::Authenticated { usage, .. } => {
@@ -244,6 +239,19 @@ fn render_zones(out: &mut String, report: &DomainReport) {
                 let _ = writeln!(out, "    DS     {}", list.join(", "));
             }
         }
+    }
+}
+
+/// A TLSA record's state against one chain, for the human report (MX endpoints and services).
+pub(crate) fn record_state_text(state: &RecordState) -> String {
+    match state {
+        RecordState::Matched { depth } => format!("MATCHED (certificate at depth {depth})"),
+        RecordState::MatchedButRejected { depth, failure } => format!(
+            "NO MATCH: matches depth {depth} but rejected: {}",
+            failure.reason()
+        ),
+        RecordState::NoMatch => "NO MATCH (stale, or a next-key record)".to_string(),
+        RecordState::Unusable { reason } => format!("UNUSABLE ({})", reason.as_str()),
     }
 }
 

@@ -7,8 +7,8 @@
 use std::fmt::Write as _;
 
 use super::{ServiceReport, TlsMode};
-use crate::check::{days_from, format_time, rrset_line};
-use crate::dane::{EndpointOutcome, RecordState};
+use crate::check::{days_from, format_time, record_state_text, rrset_line};
+use crate::dane::EndpointOutcome;
 use crate::dns::UnixSeconds;
 use crate::verdict::host_dane_text;
 
@@ -63,16 +63,12 @@ pub(crate) fn render(out: &mut String, services: &[ServiceReport], now: UnixSeco
                 continue;
             };
             for result in &evaluation.records {
-                let state = match &result.state {
-                    RecordState::Matched { depth } => format!("MATCHED (depth {depth})"),
-                    RecordState::MatchedButRejected { depth, failure } => format!(
-                        "NO MATCH: matches depth {depth} but rejected: {}",
-                        failure.reason()
-                    ),
-                    RecordState::NoMatch => "NO MATCH".to_string(),
-                    RecordState::Unusable { reason } => format!("UNUSABLE ({})", reason.as_str()),
-                };
-                let _ = writeln!(out, "      TLSA {}: {state}", result.record);
+                let _ = writeln!(
+                    out,
+                    "      TLSA {}: {}",
+                    result.record,
+                    record_state_text(&result.state)
+                );
             }
             let outcome = match &evaluation.outcome {
                 EndpointOutcome::Authenticated { usage, .. } => {

@@ -81,18 +81,10 @@ impl LineReader {
     }
 }
 
-/// Printable ASCII of `line`, at most 200 characters, for reports and logs.
+/// Printable ASCII of `line`, at most 200 characters, for reports and logs (the SMTP reply
+/// reader's rule).
 pub(super) fn printable(line: &[u8]) -> String {
-    line.iter()
-        .take(200)
-        .map(|&b| {
-            if (0x20..=0x7e).contains(&b) {
-                char::from(b)
-            } else {
-                '?'
-            }
-        })
-        .collect()
+    crate::smtp::reply::printable(line, 200)
 }
 
 #[cfg(test)]
