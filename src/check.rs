@@ -63,6 +63,7 @@ pub fn render(report: &DomainReport) -> String {
             let _ = writeln!(out, "  - [{}] {}", finding.reason, finding.message);
         }
     }
+    crate::service::check::render(&mut out, &report.services, now);
     render_transport_security(&mut out, report);
     let _ = writeln!(out, "\n  checked in {:.2}s", report.duration_seconds);
     out
@@ -137,16 +138,11 @@ fn render_endpoint(
         return;
     };
     for (record, result) in host.tlsa_records.iter().zip(&evaluation.records) {
-        let state = match &result.state {
-            RecordState::Matched { depth } => format!("MATCHED (certificate at depth {depth})"),
-            RecordState::MatchedButRejected { depth, failure } => format!(
-                "NO MATCH: matches depth {depth} but rejected: {}",
-                failure.reason()
-            ),
-            RecordState::NoMatch => "NO MATCH (stale, or a next-key record)".to_string(),
-            RecordState::Unusable { reason } => format!("UNUSABLE ({})", reason.as_str()),
-        };
-        let _ = writeln!(out, "      TLSA {record}: {state}");
+        let _ = writeln!(
+            out,
+            "      TLSA {record}: {}",
+            record_state_text(&result.state)
+        );
     }
     let outcome = match &evaluation.outcome {
         EndpointOutcome::Authenticated { usage, .. } => {
@@ -246,7 +242,20 @@ fn render_zones(out: &mut String, report: &DomainReport) {
     }
 }
 
-fn rrset_line(rrset: &RrsetReport, now: UnixSeconds) -> String {
+/// A TLSA record's state against one chain, for the human report (MX endpoints and services).
+pub(crate) fn record_state_text(state: &RecordState) -> String {
+    match state {
+        RecordState::Matched { depth } => format!("MATCHED (certificate at depth {depth})"),
+        RecordState::MatchedButRejected { depth, failure } => format!(
+            "NO MATCH: matches depth {depth} but rejected: {}",
+            failure.reason()
+        ),
+        RecordState::NoMatch => "NO MATCH (stale, or a next-key record)".to_string(),
+        RecordState::Unusable { reason } => format!("UNUSABLE ({})", reason.as_str()),
+    }
+}
+
+pub(crate) fn rrset_line(rrset: &RrsetReport, now: UnixSeconds) -> String {
     let mut line = format!("{} {}", rrset.name, rrset.dnssec.as_str());
     match &rrset.error {
         Some(error) => {
@@ -269,7 +278,7 @@ fn rrset_line(rrset: &RrsetReport, now: UnixSeconds) -> String {
 }
 
 /// "in 12.3 days" or "3.0 days ago".
-fn days_from(now: UnixSeconds, then: UnixSeconds) -> String {
+pub(crate) fn days_from(now: UnixSeconds, then: UnixSeconds) -> String {
     let days = (then - now) as f64 / 86_400.0;
     if days >= 0.0 {
         format!("in {days:.1} days")
@@ -278,7 +287,7 @@ fn days_from(now: UnixSeconds, then: UnixSeconds) -> String {
     }
 }
 
-fn format_time(t: UnixSeconds) -> String {
+pub(crate) fn format_time(t: UnixSeconds) -> String {
     let Ok(secs) = u64::try_from(t) else {
         return t.to_string();
     };

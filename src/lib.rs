@@ -26,6 +26,8 @@
 //! - [`verdict`]: turns per-endpoint facts into a domain verdict with stable reasons; pure.
 //! - [`report`]: the result types a probe produces, serialisable as JSON.
 //! - [`check`]: renders a report for humans (`dane_exporter check`).
+//! - [`service`]: TLSA for the domain's other TLS services (submission, IMAP, POP3, HTTPS), with
+//!   the PKIX usages those may use.
 //! - [`scheduler`]: probes every configured target on its interval, with jitter and a cap.
 //! - [`store`]: the latest report per target, read at scrape time.
 //! - [`stale`]: since when each TLSA record matched nothing, across probes (stale warnings).
@@ -53,6 +55,7 @@ pub mod mta_sts;
 pub mod probe;
 pub mod report;
 pub mod scheduler;
+pub mod service;
 pub mod smtp;
 pub mod stale;
 pub mod store;

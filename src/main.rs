@@ -110,6 +110,14 @@ struct CheckArgs {
     /// Print the full report as JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// Another TLS service to check against its own TLSA RRset: HOST:PORT (465, 587, 993, 143,
+    /// 995, 110, 443) or HOST:PORT/PROTOCOL/TLS (smtp|imap|pop3|https, implicit|starttls);
+    /// repeatable. A failing service makes the exit code 1.
+    #[arg(long = "service", value_name = "SPEC", value_parser = dane_exporter::service::parse_spec)]
+    services: Vec<dane_exporter::service::ServiceSpec>,
+    /// PEM CA certificates trusted, besides Mozilla's roots, for services' PKIX TLSA usages.
+    #[arg(long, value_name = "FILE")]
+    service_ca: Option<PathBuf>,
     /// Skip the MTA-STS (RFC 8461) and TLS-RPT (RFC 8460) checks.
     #[arg(long)]
     no_mta_sts: bool,
@@ -380,6 +388,19 @@ async fn run_check(args: CheckArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let mut trust = dane_exporter::dane::PkixTrust::public_roots();
+    if let Some(path) = &args.service_ca {
+        let loaded = std::fs::read(path)
+            .map_err(|e| e.to_string())
+            .and_then(|pem| trust.with_pem_bundle(&pem).map_err(|e| e.to_string()));
+        match loaded {
+            Ok(with_ca) => trust = with_ca,
+            Err(error) => {
+                eprintln!("dane_exporter: --service-ca {}: {error}", path.display());
+                return ExitCode::from(2);
+            }
+        }
+    }
     if let Some(path) = &args.mta_sts_ca_file {
         if let Err(error) = dane_exporter::mta_sts::webpki::read_ca_file(path) {
             eprintln!("dane_exporter: {error}");
@@ -404,7 +425,8 @@ async fn run_check(args: CheckArgs) -> ExitCode {
             tls_rpt: !args.no_mta_sts,
             ca_file: args.mta_sts_ca_file,
             https_port: args.https_port,
-        });
+        })
+        .with_services(args.services, Arc::new(trust));
     let mut report = prober.probe_domain(&args.domain).await;
     // A one-off check has no publication history: records count as first seen now.
     let history = dane_exporter::local_certs::PublicationLog::new();
@@ -420,8 +442,9 @@ async fn run_check(args: CheckArgs) -> ExitCode {
     } else {
         print!("{}", dane_exporter::check::render(&report));
     }
+    let service_failed = report.services.iter().any(|s| s.verdict == Verdict::Fail);
     match report.verdict {
-        Verdict::Pass | Verdict::NotApplicable => ExitCode::SUCCESS,
-        Verdict::Fail => ExitCode::from(1),
+        Verdict::Pass | Verdict::NotApplicable if !service_failed => ExitCode::SUCCESS,
+        _ => ExitCode::from(1),
     }
 }

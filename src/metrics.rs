@@ -43,6 +43,20 @@ pub const PROBE_METRICS: &[(&str, &str)] = &[
     ("dane_divergence_timestamp_seconds", "Earliest moment the TLSA RRset and the endpoint's chain are expected to stop matching if nobody acts (Unix time)."),
     ("dane_divergence_remaining_seconds", "Seconds from the probe until dane_divergence_timestamp_seconds (divide by 86400 for days to divergence); 0 when the endpoint does not authenticate now."),
     ("dane_smtp_duration_seconds", "Seconds the SMTP and TLS dialogue with the endpoint took."),
+    // Other TLS services of the domain (crate::service, series built in service/metrics.rs).
+    ("dane_service_success", "1 when the service's verdict is pass or not_applicable (no DANE client would refuse it), else 0."),
+    ("dane_service_verdict", "Verdict of the service as a state set: pass, fail or not_applicable."),
+    ("dane_service_dane_state", "Whether DANE applies to the service, as a state set (applies, no_tlsa, tlsa_insecure, addresses_insecure, tlsa_lookup_failed, address_lookup_failed)."),
+    ("dane_service_failure_info", "One series per reason a DANE client would refuse the service, with the address concerned."),
+    ("dane_service_warning_info", "One series per service finding that needs attention but fails nothing."),
+    ("dane_service_tlsa_records", "Number of TLSA records published for the service."),
+    ("dane_service_tlsa_expiration_timestamp_seconds", "Earliest RRSIG expiration of the service's TLSA RRset (Unix time)."),
+    ("dane_service_tlsa_match", "1 when the service endpoint's chain authenticates against its TLSA RRset (PKIX usages included), else 0. Only where DANE applies."),
+    ("dane_service_tlsa_record_state", "State of each TLSA record of the service against each endpoint's chain as a state set: matched, no_match, unusable."),
+    ("dane_service_starttls_offered", "1 when the STARTTLS service endpoint offered STARTTLS (STLS), else 0."),
+    ("dane_service_certificate_not_after_timestamp_seconds", "notAfter of the service endpoint's leaf certificate (Unix time)."),
+    ("dane_service_divergence_timestamp_seconds", "Earliest moment the service's TLSA RRset and the endpoint's chain are expected to stop matching (Unix time)."),
+    ("dane_service_duration_seconds", "Seconds the dialogue and TLS handshake with the service endpoint took."),
     ("dane_mta_sts_policy_valid", "1 when the domain has exactly one valid _mta-sts TXT record and its policy was fetched over validated HTTPS and parsed, else 0 (RFC 8461). Only for targets with MTA-STS checks."),
     ("dane_mta_sts_mode", "Mode of the MTA-STS policy as a state set: enforce, testing, none. Only when a valid policy was fetched."),
     ("dane_mta_sts_max_age_seconds", "max_age of the MTA-STS policy: seconds senders may cache it."),
@@ -86,7 +100,7 @@ pub struct LabelledReport<'a> {
 }
 
 /// Collects series per metric name, then hands them out as families.
-struct Families {
+pub(crate) struct Families {
     series: BTreeMap<&'static str, Vec<Metric>>,
 }
 
@@ -97,7 +111,7 @@ impl Families {
         }
     }
 
-    fn gauge(&mut self, name: &'static str, labels: &[(&str, &str)], value: f64) {
+    pub(crate) fn gauge(&mut self, name: &'static str, labels: &[(&str, &str)], value: f64) {
         let mut gauge = Gauge::default();
         gauge.set_value(value);
         let mut metric = Metric::from_gauge(gauge);
@@ -132,7 +146,7 @@ impl Families {
     }
 }
 
-fn bool_value(value: bool) -> f64 {
+pub(crate) fn bool_value(value: bool) -> f64 {
     if value {
         1.0
     } else {
@@ -150,7 +164,10 @@ pub fn probe_families(reports: &[LabelledReport<'_>]) -> Vec<MetricFamily> {
 }
 
 /// `base` followed by `extra`.
-fn join<'a>(base: &[(&'a str, &'a str)], extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+pub(crate) fn join<'a>(
+    base: &[(&'a str, &'a str)],
+    extra: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
     let mut labels = Vec::with_capacity(base.len() + extra.len());
     labels.extend_from_slice(base);
     labels.extend_from_slice(extra);
@@ -226,6 +243,7 @@ fn add_report(f: &mut Families, item: &LabelledReport<'_>) {
         }
     }
 
+    crate::service::metrics::add(f, &base, &report.services);
     add_transport_security(f, &base, report);
     crate::local_certs::add_metrics(
         &base,

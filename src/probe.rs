@@ -14,6 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::future::join_all;
 
+use crate::dane::PkixTrust;
 use crate::dane::{self, describe_certificate, EndpointInput, TlsaRecord};
 use crate::dns::{
     normalize_name, Answer, DnsClient, DnssecStatus, MxRecord, RecordSet, RecordType, UnixSeconds,
@@ -23,6 +24,7 @@ use crate::key_algorithms::{
 };
 use crate::mta_sts::MtaStsSettings;
 use crate::report::{DomainReport, EndpointReport, HostDane, MxHostReport, RrsetReport};
+use crate::service::{probe_service, ServiceSettings, ServiceSpec};
 use crate::smtp::{
     probe_starttls, probe_starttls_restricted, RestrictedError, SmtpError, SmtpSettings, TlsSession,
 };
@@ -33,6 +35,9 @@ pub struct Prober {
     dns: Arc<DnsClient>,
     smtp: SmtpSettings,
     endpoints: Option<Arc<EndpointCache>>,
+    /// Other TLS services to probe with the domain, and the roots for their PKIX usages.
+    services: Vec<ServiceSpec>,
+    pkix: Arc<PkixTrust>,
     mta_sts: MtaStsSettings,
     operations: crate::consistency::OperationsSettings,
 }
@@ -126,13 +131,61 @@ struct Candidate {
     preference: u16,
 }
 
-/// What the TLSA step decided for one host.
-struct TlsaDecision {
-    dane: HostDane,
-    base_domain: Option<String>,
-    lookups: Vec<RrsetReport>,
-    records: Vec<TlsaRecord>,
-    signature_expiration: Option<UnixSeconds>,
+/// What the TLSA step decided for one host. Shared with `crate::service`, which makes the same
+/// lookups for other ports.
+pub(crate) struct TlsaDecision {
+    /// Whether DANE applies, and if not why.
+    pub(crate) dane: HostDane,
+    /// Where the TLSA RRset was found.
+    pub(crate) base_domain: Option<String>,
+    /// The TLSA lookups made.
+    pub(crate) lookups: Vec<RrsetReport>,
+    /// The secure TLSA RRset, when DANE applies.
+    pub(crate) records: Vec<TlsaRecord>,
+    /// Its earliest RRSIG expiration.
+    pub(crate) signature_expiration: Option<UnixSeconds>,
+}
+
+/// A host's addresses and its TLSA decision: what `Prober::probe_mx_host` and
+/// `crate::service::probe_service` both need before connecting.
+pub(crate) struct HostLookups {
+    /// The A and AAAA lookups.
+    pub(crate) address_lookups: Vec<RrsetReport>,
+    /// Every address found, A first.
+    pub(crate) addresses: Vec<IpAddr>,
+    /// The TLSA step's result.
+    pub(crate) decision: TlsaDecision,
+}
+
+/// Looks up a host's addresses, then (when they are secure) its TLSA RRset at
+/// `_<port>._tcp.<name>`, following RFC 7672 2.2.2 (which RFC 7671 7 generalises to every
+/// service): addresses must validate, then TLSA at the CNAME-expanded name first, then at the
+/// original name.
+pub(crate) async fn lookup_host(dns: &DnsClient, host: &str, port: u16) -> HostLookups {
+    let (a, aaaa) = tokio::join!(
+        dns.lookup_addresses(host, RecordType::A),
+        dns.lookup_addresses(host, RecordType::Aaaa)
+    );
+    let address_lookups = vec![
+        RrsetReport::from_answer(&a),
+        RrsetReport::from_answer(&aaaa),
+    ];
+    let addresses: Vec<IpAddr> = a.records().iter().chain(aaaa.records()).copied().collect();
+    let decision = if a.result.is_err() || aaaa.result.is_err() {
+        TlsaDecision::without(HostDane::AddressLookupFailed)
+    } else if !(a.is_secure() && aaaa.is_secure()) {
+        // Postfix looks up TLSA only for hosts whose address records validated: an attacker
+        // who can forge the address could otherwise steer delivery (RFC 7672 2.2.2).
+        TlsaDecision::without(HostDane::AddressesInsecure)
+    } else {
+        let expanded = expanded_host_name(host, &a, &aaaa);
+        decide_tlsa(dns, port, host, expanded.as_deref()).await
+    };
+    HostLookups {
+        address_lookups,
+        addresses,
+        decision,
+    }
 }
 
 impl Prober {
@@ -147,9 +200,19 @@ impl Prober {
             dns,
             smtp,
             endpoints: None,
+            services: Vec::new(),
+            pkix: Arc::new(PkixTrust::empty()),
             mta_sts: MtaStsSettings::default(),
             operations: crate::consistency::OperationsSettings::default(),
         }
+    }
+
+    /// Probes `services` with every domain (see `crate::service`); `pkix` holds the roots for
+    /// their PKIX-TA and PKIX-EE records.
+    pub fn with_services(mut self, services: Vec<ServiceSpec>, pkix: Arc<PkixTrust>) -> Self {
+        self.services = services;
+        self.pkix = pkix;
+        self
     }
 
     /// Also checks MTA-STS and/or TLS-RPT as `settings` says (both off by default).
@@ -200,9 +263,15 @@ impl Prober {
             Err(_) => Vec::new(),
         };
 
+        let settings = ServiceSettings {
+            step_timeout: self.smtp.step_timeout,
+            ehlo_name: &self.smtp.ehlo_name,
+            pkix: &self.pkix,
+        };
         // MTA-STS/TLS-RPT lookups and the policy fetch need nothing from the MX probing, so they
-        // run alongside it; their judgement needs the hosts' chains and comes after.
-        let (hosts, gathered) = tokio::join!(
+        // run alongside it; their judgement needs the hosts' chains and comes after. The other
+        // TLS services (crate::service) are independent of both.
+        let (hosts, services, gathered) = tokio::join!(
             join_all(candidates.iter().map(|c| self.probe_mx_host(
                 &domain,
                 c,
@@ -210,6 +279,11 @@ impl Prober {
                 implicit_mx,
                 now
             )),),
+            join_all(
+                self.services
+                    .iter()
+                    .map(|spec| probe_service(&self.dns, spec, settings, now))
+            ),
             crate::mta_sts::gather(&self.dns, &self.mta_sts, &domain, self.smtp.step_timeout)
         );
 
@@ -226,6 +300,7 @@ impl Prober {
             failures: Vec::new(),
             warnings: Vec::new(),
             divergence: None,
+            services,
             mta_sts: None,
             tls_rpt: None,
             local_certificates: Vec::new(),
@@ -248,29 +323,14 @@ impl Prober {
         now: UnixSeconds,
     ) -> MxHostReport {
         let host = candidate.name.as_str();
-        let (a, aaaa) = tokio::join!(
-            self.dns.lookup_addresses(host, RecordType::A),
-            self.dns.lookup_addresses(host, RecordType::Aaaa)
-        );
-        let address_lookups = vec![
-            RrsetReport::from_answer(&a),
-            RrsetReport::from_answer(&aaaa),
-        ];
-        let addresses: Vec<IpAddr> = a.records().iter().chain(aaaa.records()).copied().collect();
-
         // An insecure MX RRset does not stop the TLSA lookup: Postfix 3.6 and later
         // (smtp_tls_dane_insecure_mx_policy = dane) still enforces the MX hosts' secure TLSA
         // records, so a mismatch there defers mail just the same (RFC 7672 2.2.1 allows this).
-        let decision = if a.result.is_err() || aaaa.result.is_err() {
-            TlsaDecision::without(HostDane::AddressLookupFailed)
-        } else if !(a.is_secure() && aaaa.is_secure()) {
-            // Postfix looks up TLSA only for hosts whose address records validated: an attacker
-            // who can forge the address could otherwise steer delivery (RFC 7672 2.2.2).
-            TlsaDecision::without(HostDane::AddressesInsecure)
-        } else {
-            let expanded = expanded_host_name(host, &a, &aaaa);
-            self.decide_tlsa(host, expanded.as_deref()).await
-        };
+        let HostLookups {
+            address_lookups,
+            addresses,
+            decision,
+        } = lookup_host(&self.dns, host, self.smtp.port).await;
 
         // Reference identifiers (RFC 7672 3.2.2): the TLSA base domain, plus the MX host name
         // (or the next-hop domain for an implicit MX) only when the MX RRset validated, since an
@@ -317,57 +377,60 @@ impl Prober {
             rollover_ready,
         }
     }
+}
 
-    /// Finds the TLSA RRset of a host whose addresses validated (RFC 7672 2.2.2): at the fully
-    /// CNAME-expanded name first, then at the name from the MX record.
-    async fn decide_tlsa(&self, host: &str, expanded: Option<&str>) -> TlsaDecision {
-        let mut lookups = Vec::new();
-        let mut names = Vec::new();
-        if let Some(expanded) = expanded {
-            names.push(expanded.to_string());
-        }
-        names.push(host.to_string());
+/// Finds the TLSA RRset of a host whose addresses validated (RFC 7672 2.2.2): at the fully
+/// CNAME-expanded name first, then at the name from the MX record (or service configuration).
+async fn decide_tlsa(
+    dns: &DnsClient,
+    port: u16,
+    host: &str,
+    expanded: Option<&str>,
+) -> TlsaDecision {
+    let mut lookups = Vec::new();
+    let mut names = Vec::new();
+    if let Some(expanded) = expanded {
+        names.push(expanded.to_string());
+    }
+    names.push(host.to_string());
 
-        let mut decision = TlsaDecision::without(HostDane::NoTlsa);
-        for base in names {
-            let answer = self.dns.lookup_tlsa(&self.tlsa_name(&base)).await;
-            lookups.push(RrsetReport::from_answer(&answer));
-            match &answer.result {
-                Err(_) => {
-                    // The sender cannot tell whether DANE applies, so it must not deliver.
-                    decision = TlsaDecision::without(HostDane::TlsaLookupFailed);
+    let mut decision = TlsaDecision::without(HostDane::NoTlsa);
+    for base in names {
+        // `_<port>._tcp.<base>`: the TLSA owner name follows the port (RFC 6698 3).
+        let answer = dns.lookup_tlsa(&format!("_{port}._tcp.{base}")).await;
+        lookups.push(RrsetReport::from_answer(&answer));
+        match &answer.result {
+            Err(_) => {
+                // The sender cannot tell whether DANE applies, so it must not deliver.
+                decision = TlsaDecision::without(HostDane::TlsaLookupFailed);
+                break;
+            }
+            Ok(response) => match (&response.set, response.status) {
+                (RecordSet::Records(records), DnssecStatus::Secure) => {
+                    decision = TlsaDecision {
+                        dane: HostDane::Applies,
+                        base_domain: Some(base),
+                        lookups: Vec::new(),
+                        records: records.clone(),
+                        signature_expiration: response.signature_expiration,
+                    };
                     break;
                 }
-                Ok(response) => match (&response.set, response.status) {
-                    (RecordSet::Records(records), DnssecStatus::Secure) => {
-                        decision = TlsaDecision {
-                            dane: HostDane::Applies,
-                            base_domain: Some(base),
-                            lookups: Vec::new(),
-                            records: records.clone(),
-                            signature_expiration: response.signature_expiration,
-                        };
-                        break;
-                    }
-                    (RecordSet::Records(_), _) => {
-                        decision = TlsaDecision::without(HostDane::TlsaInsecure);
-                    }
-                    (_, DnssecStatus::Secure) => {
-                        decision = TlsaDecision::without(HostDane::NoTlsa);
-                    }
-                    _ => decision = TlsaDecision::without(HostDane::TlsaInsecure),
-                },
-            }
+                (RecordSet::Records(_), _) => {
+                    decision = TlsaDecision::without(HostDane::TlsaInsecure);
+                }
+                (_, DnssecStatus::Secure) => {
+                    decision = TlsaDecision::without(HostDane::NoTlsa);
+                }
+                _ => decision = TlsaDecision::without(HostDane::TlsaInsecure),
+            },
         }
-        decision.lookups = lookups;
-        decision
     }
+    decision.lookups = lookups;
+    decision
+}
 
-    /// `_<port>._tcp.<base>`: the TLSA owner name follows the SMTP port (RFC 6698 3).
-    fn tlsa_name(&self, base: &str) -> String {
-        format!("_{}._tcp.{}", self.smtp.port, base)
-    }
-
+impl Prober {
     /// One STARTTLS session with one address, and the DANE evaluation of what it presented.
     async fn probe_endpoint(
         &self,
@@ -522,7 +585,7 @@ impl Prober {
 }
 
 impl TlsaDecision {
-    fn without(dane: HostDane) -> Self {
+    pub(crate) fn without(dane: HostDane) -> Self {
         Self {
             dane,
             base_domain: None,

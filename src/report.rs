@@ -234,6 +234,10 @@ pub struct DomainReport {
     pub warnings: Vec<Finding>,
     /// Earliest divergence over all endpoints (see `EndpointEvaluation::divergence`).
     pub divergence: Option<UnixSeconds>,
+    /// The configured non-SMTP services (`crate::service`), each with its own verdict; they do
+    /// not change `verdict`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<crate::service::ServiceReport>,
     /// MTA-STS (RFC 8461), when checked for this target; never changes the DANE verdict.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mta_sts: Option<crate::mta_sts::MtaStsReport>,
@@ -287,6 +291,7 @@ impl DomainReport {
             }],
             warnings: Vec::new(),
             divergence: None,
+            services: Vec::new(),
             mta_sts: None,
             tls_rpt: None,
             local_certificates: Vec::new(),

@@ -94,6 +94,8 @@ impl ProbeRunner for ProberRunner {
         let smtp = target.smtp.clone();
         let mta_sts = target.mta_sts.clone();
         let domain = target.domain.clone();
+        let services = target.services.clone();
+        let service_trust = Arc::clone(&target.service_trust);
         let certificates = target.certificates.clone();
         let publications = Arc::clone(&self.publications);
         let operations = crate::consistency::OperationsSettings::for_target(target);
@@ -103,6 +105,7 @@ impl ProbeRunner for ProberRunner {
                     let step_timeout = smtp.step_timeout;
                     let mut report = Prober::shared(dns, smtp)
                         .with_endpoint_cache(endpoints)
+                        .with_services(services, service_trust)
                         .with_mta_sts(mta_sts)
                         .with_operations(operations)
                         .probe_domain(&domain)

@@ -22,7 +22,7 @@ use serde::Serialize;
 
 #[doc(hidden)]
 pub mod fuzzing;
-mod reply;
+pub(crate) mod reply;
 mod session;
 
 /// How to talk SMTP.

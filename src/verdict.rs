@@ -247,6 +247,8 @@ fn failure_text(failure: &crate::dane::MatchFailure) -> String {
         NoMatch => "no TLSA record matches it".into(),
         NameMismatch => "a DANE-TA record matches its issuer, but the certificate does not name the MX host or TLSA base domain".into(),
         ChainInvalid(detail) => format!("a DANE-TA record matches, but the chain does not verify ({detail})"),
+        PkixInvalid(detail) => format!("a PKIX record matches, but the chain does not validate to a trusted root ({detail})"),
+        PkixNameMismatch => "a PKIX record matches, but the certificate does not name the host or TLSA base domain".into(),
     }
 }
 
@@ -340,6 +342,7 @@ mod tests {
             failures: vec![],
             warnings: vec![],
             divergence: None,
+            services: Vec::new(),
             mta_sts: None,
             tls_rpt: None,
             local_certificates: vec![],

@@ -173,6 +173,41 @@ pub enum Problem {
         /// Why.
         reason: String,
     },
+    /// `services[].protocol` is not a known protocol.
+    #[error(
+        "unknown service protocol \"{0}\"; expected \"smtp\", \"imap\", \"pop3\" or \"https\""
+    )]
+    InvalidServiceProtocol(String),
+    /// `services[].tls` is not a known mode.
+    #[error("unknown TLS mode \"{0}\"; expected \"implicit\" or \"starttls\"")]
+    InvalidTlsMode(String),
+    /// A service on a port that is not well known, without `protocol` and `tls`.
+    #[error("port {port} is not a well-known service port (465, 587, 993, 143, 995, 110, 443): set \"protocol\" and \"tls\"")]
+    ServiceModeRequired {
+        /// The port.
+        port: u16,
+    },
+    /// HTTPS with STARTTLS.
+    #[error("https has no STARTTLS; use tls: implicit")]
+    HttpsStarttls,
+    /// The same host and port twice in one target.
+    #[error("duplicate service {host}:{port}, first listed at line {first_line}")]
+    DuplicateService {
+        /// Host name, normalised.
+        host: String,
+        /// Port.
+        port: u16,
+        /// Line of the first occurrence.
+        first_line: usize,
+    },
+    /// The service CA bundle cannot be read or is not a PEM bundle of CA certificates.
+    #[error("service CA file \"{}\" cannot be used: {reason}", .path.display())]
+    ServiceCaUnusable {
+        /// As written.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
     /// The MTA-STS CA file cannot be read or holds no PEM certificate.
     #[error("CA file \"{}\" cannot be used: {reason}", .path.display())]
     CaFileUnusable {

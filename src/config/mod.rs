@@ -22,6 +22,7 @@
 //!   trust_anchor_file: ~        # DNSKEY file replacing the built-in root anchor (validate mode)
 //!   ehlo_name: dane-exporter.invalid
 //!   smtp_port: 25               # for tests only; the TLSA name follows it
+//!   service_ca_file: ~          # PEM CAs trusted (besides Mozilla's roots) for PKIX TLSA usages
 //!   mta_sts_ca_file: ~          # PEM roots trusted for MTA-STS besides Mozilla's (private CA)
 //!   https_port: 443             # MTA-STS policy host port; for tests only
 //!   authoritative_checks: inbound  # none, inbound or all: whose zones' nameservers are asked
@@ -35,6 +36,10 @@
 //!     labels: {team: mail}
 //!     interval: 1m              # overrides: interval, timeout, step_timeout, dnssec_mode,
 //!                               # nameservers, trust_anchor_file
+//!     services:                 # other TLS services, each against _PORT._tcp.HOST TLSA
+//!       - host: imap.example.org
+//!         port: 993             # protocol and tls inferred for 465 587 993 143 995 110 443
+//!       - {host: mail.example.org, port: 10143, protocol: imap, tls: starttls}
 //!     mta_sts: true             # check MTA-STS; default true inbound, false outbound
 //!     tls_rpt: true             # check TLS-RPT; default true inbound, false outbound
 //!     certificates:             # inbound only: local certificate files (certificates.rs)
@@ -65,7 +70,11 @@ mod tests;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::dane::PkixTrust;
+use crate::service::ServiceSpec;
 
 use crate::dns::{DnsSettings, DnssecMode};
 use crate::mta_sts::MtaStsSettings;
@@ -107,6 +116,11 @@ pub struct Global {
     pub ehlo_name: String,
     /// SMTP port; 25 except in tests.
     pub smtp_port: u16,
+    /// PEM bundle of extra CAs trusted, next to Mozilla's roots, for the PKIX usages (0, 1) of
+    /// the services' TLSA records; resolved against the config file's directory.
+    pub service_ca_file: Option<PathBuf>,
+    /// Its content, read and checked when the file was loaded.
+    pub service_ca_pem: Option<Vec<u8>>,
     /// PEM roots trusted for MTA-STS besides Mozilla's; resolved against the config file's
     /// directory.
     pub mta_sts_ca_file: Option<PathBuf>,
@@ -130,6 +144,8 @@ impl Default for Global {
             trust_anchor_file: None,
             ehlo_name: smtp.ehlo_name,
             smtp_port: smtp.port,
+            service_ca_file: None,
+            service_ca_pem: None,
             mta_sts_ca_file: None,
             https_port: 443,
             operations: OperationsConfig::default(),
@@ -167,6 +183,8 @@ pub struct TargetSpec {
     pub labels: BTreeMap<String, String>,
     /// Settings replacing the global ones.
     pub overrides: Overrides,
+    /// Other TLS services of the domain to check against their TLSA records (`crate::service`).
+    pub services: Vec<ServiceSpec>,
     /// Local certificate files per MX host (inbound only; see `certificates.rs`).
     pub certificates: Vec<CertificateSpec>,
 }
@@ -201,6 +219,10 @@ pub struct Target {
     pub dns: DnsSettings,
     /// How to talk SMTP to its MX hosts.
     pub smtp: SmtpSettings,
+    /// Other TLS services to probe with the domain.
+    pub services: Vec<ServiceSpec>,
+    /// Roots for those services' PKIX usages: Mozilla's plus `global.service_ca_file`.
+    pub service_trust: Arc<PkixTrust>,
     /// Whether and how MTA-STS and TLS-RPT are checked.
     pub mta_sts: MtaStsSettings,
     /// Local certificate files to compare with the TLSA records (inbound only).
@@ -214,10 +236,21 @@ impl Config {
     pub fn targets(&self) -> Vec<Target> {
         let inbound = self.inbound.iter().map(|t| (t, Direction::Inbound));
         let outbound = self.outbound.iter().map(|t| (t, Direction::Outbound));
+        let trust = self.service_trust();
         inbound
             .chain(outbound)
-            .map(|(spec, direction)| self.resolve(spec, direction))
+            .map(|(spec, direction)| self.resolve(spec, direction, &trust))
             .collect()
+    }
+
+    /// Mozilla's roots plus the configured service CA bundle (checked when it was loaded).
+    pub fn service_trust(&self) -> Arc<PkixTrust> {
+        let roots = PkixTrust::public_roots();
+        let trust = match &self.global.service_ca_pem {
+            Some(pem) => roots.clone().with_pem_bundle(pem).unwrap_or(roots),
+            None => roots,
+        };
+        Arc::new(trust)
     }
 
     /// Whether `/probe` may probe this domain (normalise it first with [`normalize_domain`]).
@@ -235,12 +268,13 @@ impl Config {
             domain: domain.to_string(),
             labels: BTreeMap::new(),
             overrides: Overrides::default(),
+            services: Vec::new(),
             certificates: Vec::new(),
         };
-        self.resolve(&spec, direction)
+        self.resolve(&spec, direction, &Arc::new(PkixTrust::empty()))
     }
 
-    fn resolve(&self, spec: &TargetSpec, direction: Direction) -> Target {
+    fn resolve(&self, spec: &TargetSpec, direction: Direction, trust: &Arc<PkixTrust>) -> Target {
         let global = &self.global;
         let over = &spec.overrides;
         let step_timeout = over.step_timeout.unwrap_or(global.step_timeout);
@@ -267,6 +301,8 @@ impl Config {
                 ehlo_name: global.ehlo_name.clone(),
                 step_timeout,
             },
+            services: spec.services.clone(),
+            service_trust: Arc::clone(trust),
             // Our own domains get MTA-STS and TLS-RPT checked unless told otherwise: they are ours
             // to fix. For domains we send to, it is opt-in.
             mta_sts: MtaStsSettings {

@@ -34,6 +34,10 @@ pub const RESERVED_LABELS: &[&str] = &[
     "type",
     "verdict",
     "version",
+    // The `dane_service_*` series (crate::service).
+    "host",
+    "port",
+    "protocol",
     "zone",
 ];
 

@@ -16,6 +16,7 @@ use super::{
     MIN_INTERVAL,
 };
 use crate::dns::DnssecMode;
+use crate::service::{ServiceProtocol, ServiceSpec, TlsMode};
 use crate::yaml::kind;
 
 const TOP_KEYS: &[&str] = &["global", "probe_allow", "inbound", "outbound"];
@@ -29,6 +30,7 @@ const GLOBAL_KEYS: &[&str] = &[
     "trust_anchor_file",
     "ehlo_name",
     "smtp_port",
+    "service_ca_file",
     "mta_sts_ca_file",
     "https_port",
     "authoritative_checks",
@@ -48,6 +50,7 @@ const TARGET_KEYS: &[&str] = &[
     "trust_anchor_file",
     "mta_sts",
     "tls_rpt",
+    "services",
 ];
 /// Inbound targets may also name local certificate files.
 const INBOUND_TARGET_KEYS: &[&str] = &[
@@ -61,9 +64,11 @@ const INBOUND_TARGET_KEYS: &[&str] = &[
     "trust_anchor_file",
     "mta_sts",
     "tls_rpt",
+    "services",
     "certificates",
 ];
 const CERTIFICATE_KEYS: &[&str] = &["mx", "live", "staged", "lineage"];
+const SERVICE_KEYS: &[&str] = &["host", "port", "protocol", "tls"];
 
 type Node<'y> = MarkedYaml<'y>;
 
@@ -252,6 +257,11 @@ impl Reader<'_> {
                 })
             })?;
         }
+        if let Some(f) = fields.get("service_ca_file") {
+            let (path, pem) = self.service_ca_file(f)?;
+            global.service_ca_file = Some(path);
+            global.service_ca_pem = Some(pem);
+        }
         if let Some(f) = fields.get("smtp_port") {
             let value = integer(f, 1, i64::from(u16::MAX))?;
             global.smtp_port = u16::try_from(value).unwrap_or(global.smtp_port);
@@ -294,6 +304,10 @@ impl Reader<'_> {
                 None => BTreeMap::new(),
             };
             let overrides = self.overrides(&fields, global, &loc)?;
+            let services = match fields.get("services") {
+                Some(f) => services(f)?,
+                None => Vec::new(),
+            };
             let certificates = match fields.get("certificates") {
                 Some(f) => self.certificates(f)?,
                 None => Vec::new(),
@@ -302,6 +316,7 @@ impl Reader<'_> {
                 domain,
                 labels,
                 overrides,
+                services,
                 certificates,
             });
         }
@@ -336,6 +351,27 @@ impl Reader<'_> {
             mta_sts: fields.get("mta_sts").map(boolean).transpose()?,
             tls_rpt: fields.get("tls_rpt").map(boolean).transpose()?,
         })
+    }
+
+    /// Reads the service CA bundle (relative to the config file) and checks that every
+    /// certificate in it can be a trust anchor.
+    fn service_ca_file(&self, field: &Field<'_, '_>) -> Result<(PathBuf, Vec<u8>)> {
+        let written = PathBuf::from(string(field)?);
+        let path = self.base_dir.join(&written);
+        let unusable = |reason: String| {
+            field.loc.fail(Problem::ServiceCaUnusable {
+                path: written.clone(),
+                reason,
+            })
+        };
+        let pem = match std::fs::read(&path) {
+            Ok(pem) => pem,
+            Err(e) => return unusable(e.to_string()),
+        };
+        if let Err(e) = crate::dane::PkixTrust::empty().with_pem_bundle(&pem) {
+            return unusable(e.to_string());
+        }
+        Ok((path, pem))
     }
 
     /// `mta_sts_ca_file`: resolved like `trust_anchor_file`, and read now, so that a file without
@@ -691,6 +727,76 @@ fn probe_allow(field: &Field<'_, '_>) -> Result<Vec<DomainPattern>> {
             })
         })
         .collect()
+}
+
+/// `services:` of a target: host, port, and protocol and TLS mode (inferred from well-known
+/// ports, required for others).
+fn services(field: &Field<'_, '_>) -> Result<Vec<ServiceSpec>> {
+    let mut specs: Vec<ServiceSpec> = Vec::new();
+    let mut seen: HashMap<(String, u16), usize> = HashMap::new();
+    for (loc, node) in sequence(field)? {
+        let fields = mapping(node, &loc, Some(SERVICE_KEYS))?;
+        let Some(host_field) = fields.get("host") else {
+            return loc.fail(Problem::MissingKey("host"));
+        };
+        let text = string(host_field)?;
+        let host = normalize_domain(text).or_else(|reason| {
+            host_field.loc.fail(Problem::InvalidDomain {
+                text: text.to_string(),
+                reason,
+            })
+        })?;
+        let Some(port_field) = fields.get("port") else {
+            return loc.fail(Problem::MissingKey("port"));
+        };
+        let port = u16::try_from(integer(port_field, 1, i64::from(u16::MAX))?).unwrap_or(0);
+        let protocol = fields
+            .get("protocol")
+            .map(|f| {
+                let text = string(f)?;
+                ServiceProtocol::parse(text).map_or_else(
+                    || {
+                        f.loc
+                            .fail(Problem::InvalidServiceProtocol(text.to_string()))
+                    },
+                    Ok,
+                )
+            })
+            .transpose()?;
+        let tls = fields
+            .get("tls")
+            .map(|f| {
+                let text = string(f)?;
+                TlsMode::parse(text)
+                    .map_or_else(|| f.loc.fail(Problem::InvalidTlsMode(text.to_string())), Ok)
+            })
+            .transpose()?;
+        let known = crate::service::well_known(port);
+        let (protocol, tls) = match (protocol, tls, known) {
+            (Some(p), Some(t), _) => (p, t),
+            (p, t, Some((known_p, known_t))) => (p.unwrap_or(known_p), t.unwrap_or(known_t)),
+            (_, _, None) => return port_field.loc.fail(Problem::ServiceModeRequired { port }),
+        };
+        if protocol == ServiceProtocol::Https && tls == TlsMode::Starttls {
+            let at = fields.get("tls").map_or(&loc, |f| &f.loc);
+            return at.fail(Problem::HttpsStarttls);
+        }
+        if let Some(&first_line) = seen.get(&(host.clone(), port)) {
+            return host_field.loc.fail(Problem::DuplicateService {
+                host,
+                port,
+                first_line,
+            });
+        }
+        seen.insert((host.clone(), port), host_field.loc.line);
+        specs.push(ServiceSpec {
+            host,
+            port,
+            protocol,
+            tls,
+        });
+    }
+    Ok(specs)
 }
 
 fn labels(field: &Field<'_, '_>) -> Result<BTreeMap<String, String>> {

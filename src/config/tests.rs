@@ -155,6 +155,8 @@ fn overrides_are_merged_and_labels_kept() {
             trust_anchor_file: Some(anchor.clone()),
             ehlo_name: "monitor.example.org".into(),
             smtp_port: 2525,
+            service_ca_file: None,
+            service_ca_pem: None,
             mta_sts_ca_file: None,
             https_port: 443,
             operations: OperationsConfig {
@@ -288,6 +290,86 @@ fn shipped_example_loads() {
         targets[3].labels.get("peer").map(String::as_str),
         Some("posteo")
     );
+}
+
+#[test]
+fn services_infer_protocol_and_mode_from_well_known_ports() {
+    use crate::service::{ServiceProtocol, ServiceSpec, TlsMode};
+    let config = fixture("valid-services.yml");
+    assert_eq!(
+        config.global.service_ca_file,
+        Some(fixtures().join("service-ca.pem"))
+    );
+    let targets = config.targets();
+    let spec = |host: &str, port, protocol, tls| ServiceSpec {
+        host: host.to_string(),
+        port,
+        protocol,
+        tls,
+    };
+    assert_eq!(
+        targets[0].services,
+        vec![
+            spec(
+                "imap.example.org",
+                993,
+                ServiceProtocol::Imap,
+                TlsMode::Implicit
+            ),
+            spec(
+                "imap.example.org",
+                143,
+                ServiceProtocol::Imap,
+                TlsMode::Starttls
+            ),
+            spec(
+                "smtp.example.org",
+                587,
+                ServiceProtocol::Smtp,
+                TlsMode::Starttls
+            ),
+            spec(
+                "smtp.example.org",
+                465,
+                ServiceProtocol::Smtp,
+                TlsMode::Implicit
+            ),
+            spec(
+                "pop.example.org",
+                110,
+                ServiceProtocol::Pop3,
+                TlsMode::Starttls
+            ),
+            spec(
+                "pop.example.org",
+                995,
+                ServiceProtocol::Pop3,
+                TlsMode::Implicit
+            ),
+            spec(
+                "www.example.org",
+                443,
+                ServiceProtocol::Https,
+                TlsMode::Implicit
+            ),
+            spec(
+                "imap.example.org",
+                10143,
+                ServiceProtocol::Imap,
+                TlsMode::Starttls
+            ),
+            spec(
+                "imap.example.org",
+                8993,
+                ServiceProtocol::Imap,
+                TlsMode::Implicit
+            ),
+        ]
+    );
+    // The configured CA joins Mozilla's roots.
+    let public = crate::dane::PkixTrust::public_roots().len();
+    assert_eq!(targets[0].service_trust.len(), public + 1);
+    assert!(targets[1].services.is_empty());
 }
 
 /// `certificates` of an inbound target: MX names normalised, relative paths anchored at the

@@ -40,6 +40,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("dane-operations-tls.json", "dane-operations-tls"),
     ("dane-operations.json", "dane-operations"),
     ("dane-overview.json", "dane-overview"),
+    ("dane-services.json", "dane-services"),
     ("mail-transport-security.json", "mail-transport-security"),
 ];
 
@@ -611,6 +612,17 @@ _tls.fail.test.           300 IN TXT  "parent of the missing _smtp._tls.fail.tes
         trust_anchor_file: Some(dns.trust_anchor_file(dir.path())),
         timeout: Duration::from_secs(3),
     };
+    // The same listener as a submission service (STARTTLS on its port) for the dane_service_*
+    // series: one passing, one failing.
+    let services = ["mx.pass.test", "mx.fail.test"]
+        .iter()
+        .map(|host| dane_exporter::service::ServiceSpec {
+            host: host.to_string(),
+            port: p,
+            protocol: dane_exporter::service::ServiceProtocol::Smtp,
+            tls: dane_exporter::service::TlsMode::Starttls,
+        })
+        .collect();
     let ca_file = dir.path().join("ca.pem");
     std::fs::write(&ca_file, pem("CERTIFICATE", &ca.der)).unwrap();
     let prober = Prober::new(
@@ -620,6 +632,10 @@ _tls.fail.test.           300 IN TXT  "parent of the missing _smtp._tls.fail.tes
             ehlo_name: "probe.test".into(),
             step_timeout: Duration::from_secs(3),
         },
+    )
+    .with_services(
+        services,
+        std::sync::Arc::new(dane_exporter::dane::PkixTrust::empty()),
     )
     .with_mta_sts(MtaStsSettings {
         mta_sts: true,
@@ -682,9 +698,12 @@ async fn every_label_the_dashboards_use_is_exported() {
         .filter(|n| !exported.contains_key(*n))
         .collect();
     assert!(
-        missing
-            .iter()
-            .all(|n| ["dane_probe_warning_info", "dane_zone_warning_info"].contains(n)),
+        missing.iter().all(|n| [
+            "dane_probe_warning_info",
+            "dane_zone_warning_info",
+            "dane_service_warning_info"
+        ]
+        .contains(n)),
         "the fixture did not produce {missing:?}"
     );
     // Failures and warnings are rendered by the same code (src/metrics.rs) with the same labels;
@@ -696,6 +715,15 @@ async fn every_label_the_dashboards_use_is_exported() {
         .collect();
     for name in ["dane_probe_failure_info", "dane_probe_warning_info"] {
         exported.insert(name.into(), findings.clone());
+    }
+    // The same for services (src/service/metrics.rs renders both kinds alike).
+    let service_findings: BTreeSet<String> =
+        ["dane_service_failure_info", "dane_service_warning_info"]
+            .iter()
+            .flat_map(|n| exported.get(*n).cloned().unwrap_or_default())
+            .collect();
+    for name in ["dane_service_failure_info", "dane_service_warning_info"] {
+        exported.insert(name.into(), service_findings.clone());
     }
     // Zone-level findings need a broken zone the fixture does not have; src/metrics.rs gives them
     // the zone labels plus reason.

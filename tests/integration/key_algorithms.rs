@@ -432,6 +432,8 @@ async fn certificate_files_of_a_dual_host_are_told_apart_by_key_algorithm() {
         smtp: w.smtp(),
         // MTA-STS is tested in mta_sts.rs; off here.
         mta_sts: Default::default(),
+        services: Vec::new(),
+        service_trust: std::sync::Arc::new(dane_exporter::dane::PkixTrust::empty()),
         certificates: vec![entry("ecdsa.pem"), entry("rsa.pem"), entry("other.pem")],
         operations: OperationsConfig {
             authoritative_checks: AuthoritativeChecks::None,

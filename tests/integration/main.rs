@@ -13,6 +13,8 @@
 //!   exporter process scraped while it probes them (table in README.md, "Fault matrix").
 //! - `stack`: the real stack: NSD with ldns-signed zones under a private root, a validating unbound,
 //!   Postfix smtpd doing STARTTLS, driven through the `dane_exporter check` binary.
+//! - `services`: TLSA for IMAP, POP3, submission and implicit-TLS services (PKIX usages included)
+//!   against in-process listeners, and against dovecot and Postfix in the real stack.
 //! - `stack_changes`: the real stack with a TLSA record broken and repaired while it runs.
 //! - `web`: the HTTP side (routes, basic auth, TLS, web config fixtures, shutdown, slow clients).
 
@@ -27,6 +29,7 @@ mod key_algorithms;
 mod mta_sts;
 mod probe;
 mod scheduler;
+mod services;
 mod smtp;
 mod stack;
 mod stack_changes;

@@ -229,6 +229,8 @@ impl World {
             dns: self.dns_settings.clone(),
             smtp: self.smtp(),
             mta_sts: self.mta_sts(),
+            services: Vec::new(),
+            service_trust: std::sync::Arc::new(dane_exporter::dane::PkixTrust::empty()),
             certificates: Vec::new(),
             operations: Default::default(),
         }

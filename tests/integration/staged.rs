@@ -96,6 +96,8 @@ impl World {
             },
             // MTA-STS is tested in mta_sts.rs; off here.
             mta_sts: Default::default(),
+            services: Vec::new(),
+            service_trust: std::sync::Arc::new(dane_exporter::dane::PkixTrust::empty()),
             certificates,
             // The authoritative checks are tested elsewhere (consistency.rs); off here.
             operations: OperationsConfig {

@@ -45,6 +45,8 @@ if [[ -s $MASTER_PID && -f $PF_ETC/main.cf ]]; then
 fi
 stop_pidfile "postfix master" "$MASTER_PID"
 
+# services block of up.sh: the dovecot master stops its login and auth children on TERM.
+stop_pidfile dovecot "$RUNDIR/dovecot/run/master.pid"
 stop_pidfile unbound "$RUNDIR/unbound/unbound.pid"
 # nginx (MTA-STS policy host): the master stops its worker on TERM.
 stop_pidfile nginx "$RUNDIR/nginx/nginx.pid"

@@ -6,7 +6,9 @@
 #   - unbound on 127.0.0.1:$UNBOUND_PORT, validating from the private root's trust anchor, talking
 #     to NSD only (a stub-zone per zone cut, no root hints from the internet);
 #   - one private Postfix instance with one smtpd per scenario on $SMTP_NET.N:$SMTP_PORT (and one on
-#     [::1]:$SMTP_PORT), each presenting the certificate its scenario needs.
+#     [::1]:$SMTP_PORT), each presenting the certificate its scenario needs;
+#   - one private dovecot instance (IMAP, IMAPS, POP3) on $SMTP_NET.40-42:$SMTP_PORT for the
+#     TLSA-for-other-services scenarios (zone svc.test; block "services" below).
 #
 # Usage: up.sh RUNDIR    (RUNDIR: an empty or new directory; absolute or relative)
 # Ports can be overridden for parallel stacks: STACK_NSD_PORT, STACK_UNBOUND_PORT, STACK_SMTP_PORT.
@@ -55,7 +57,8 @@ chmod 700 "$CERTS" "$KEYS"
 fail_cleanup() {
   local rc=$?
   echo "up.sh: failed (exit $rc); logs follow, then stopping what was started" >&2
-  for log in "$RUNDIR/nsd/nsd.log" "$RUNDIR/unbound/unbound.log" "$RUNDIR/postfix/maillog"; do
+  for log in "$RUNDIR/nsd/nsd.log" "$RUNDIR/unbound/unbound.log" "$RUNDIR/postfix/maillog" \
+    "$RUNDIR/dovecot/dovecot.log"; do
     if [[ -s $log ]]; then
       echo "---- $log (last 30 lines)" >&2
       tail -n 30 "$log" >&2
@@ -352,6 +355,111 @@ sign brokends.test. >/dev/null
 rm "$ZONES/brokends.test.zone.resign"   # the broken chain is the point; not for set-tlsa.sh
 other_key=$(cd "$KEYS" && ldns-keygen -a ECDSAP256SHA256 -k brokends.test.)
 DS_OF[brokends]=$(ldns-key2ds -n -2 "$KEYS/$other_key.key")
+
+# ---------------------------------------------------------------------------------------------
+# BEGIN services (issue 8, TLSA for other TLS services; tests/integration/services.rs).
+# A dovecot instance (IMAP with STARTTLS, IMAPS, POP3 with STLS) on $SMTP_NET.40-42, port
+# $SMTP_PORT, and the zone svc.test with a TLSA RRset per service. PKIX usages use the stack's
+# private CA (certs/ca.pem), which the tests trust through `service_ca_file`. The "STARTTLS not
+# offered" case reuses the Postfix listener without TLS ($SMTP_NET.8) as a submission server.
+# ---------------------------------------------------------------------------------------------
+ec_selfsigned svc_imap imap.svc.test
+ca_leaf svc_imaps imaps.svc.test
+ca_leaf svc_pop3 pop3.svc.test
+ec_key svc_stale
+{
+  zone_head svc.test.
+  echo "imap A $SMTP_NET.40"
+  tlsa_rr imap.svc.test. "3 1 1 $(spki_of_cert svc_imap)"          # DANE-EE: pass
+  echo "imaps A $SMTP_NET.41"
+  tlsa_rr imaps.svc.test. "0 1 1 $(spki_of_cert ca)"               # PKIX-TA: pass if CA trusted
+  echo "pop3 A $SMTP_NET.42"
+  tlsa_rr pop3.svc.test. "1 1 1 $(spki_of_cert svc_pop3)"          # PKIX-EE: pass if CA trusted
+  echo "imapstale A $SMTP_NET.40"
+  tlsa_rr imapstale.svc.test. "3 1 1 $(spki_of_key svc_stale)"     # another key: mismatch
+  echo "imapsname A $SMTP_NET.41"
+  tlsa_rr imapsname.svc.test. "1 1 1 $(spki_of_cert svc_imaps)"    # PKIX-EE, name not on the cert
+  echo "nosubmission A $SMTP_NET.8"
+  tlsa_rr nosubmission.svc.test. "3 1 1 $(spki_of_key svc_stale)"  # STARTTLS not offered
+} >"$ZONES/svc.test.zone"
+CHILDREN+=(svc)
+DS_OF[svc]=$(sign svc.test.)
+
+DV=$RUNDIR/dovecot
+mkdir -p "$DV/run" "$DV/state" "$DV/mail"
+: >"$DV/passwd"
+cat >"$DV/dovecot.conf" <<DOVECOT
+# A TLS endpoint for probes: nobody can log in (empty passwd-file, no plaintext auth).
+base_dir = $DV/run
+state_dir = $DV/state
+log_path = $DV/dovecot.log
+instance_name = dane-stack-$SMTP_PORT
+protocols = imap pop3
+listen = $SMTP_NET.40
+ssl = yes
+ssl_cert = <$CERTS/svc_imap.pem
+ssl_key = <$CERTS/svc_imap.key
+ssl_min_protocol = TLSv1.2
+disable_plaintext_auth = yes
+mail_location = maildir:$DV/mail/%u
+passdb {
+  driver = passwd-file
+  args = $DV/passwd
+}
+userdb {
+  driver = static
+  args = uid=nobody gid=nogroup home=$DV/mail/%u
+}
+service imap-login {
+  inet_listener imap {
+    address = $SMTP_NET.40
+    port = $SMTP_PORT
+  }
+  inet_listener imaps {
+    address = $SMTP_NET.41
+    port = $SMTP_PORT
+    ssl = yes
+  }
+}
+service pop3-login {
+  inet_listener pop3 {
+    address = $SMTP_NET.42
+    port = $SMTP_PORT
+  }
+  inet_listener pop3s {
+    port = 0
+  }
+}
+local $SMTP_NET.41 {
+  ssl_cert = <$CERTS/svc_imaps.chain
+  ssl_key = <$CERTS/svc_imaps.key
+}
+local $SMTP_NET.42 {
+  ssl_cert = <$CERTS/svc_pop3.chain
+  ssl_key = <$CERTS/svc_pop3.key
+}
+DOVECOT
+doveconf -c "$DV/dovecot.conf" -n >/dev/null
+# Its own stdio must not be ours: dovecot keeps inherited descriptors open, and whoever waits
+# for up.sh's output (the Rust tests) would wait forever.
+dovecot -c "$DV/dovecot.conf" </dev/null >>"$DV/dovecot.log" 2>&1
+svc_ready() { # ADDR GREETING-PREFIX ("" = a TCP connect is enough)
+  # shellcheck disable=SC2016 # expanded by the inner bash
+  timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1" && { [[ -z $2 ]] || head -c ${#2} <&3 | grep -qF "$2"; }' \
+    "$1" "$SMTP_PORT" "$2"
+}
+for svc in "$SMTP_NET.40=* OK" "$SMTP_NET.41=" "$SMTP_NET.42=+OK"; do
+  for ((i = 0; i < 100; i++)); do
+    if svc_ready "${svc%%=*}" "${svc#*=}" 2>/dev/null; then break; fi
+    sleep 0.1
+  done
+  if ((i == 100)); then
+    echo "up.sh: dovecot on ${svc%%=*}:$SMTP_PORT not ready after 10 s" >&2
+    false
+  fi
+done
+# END services
+# ---------------------------------------------------------------------------------------------
 
 # --- MTA-STS / TLS-RPT (begin; tests/integration/mta_sts.rs, alerting.rs) ------------------------
 # sts.test: MX mx.tagood.test (its Postfix listener presents a leaf of the private CA, so the MX
