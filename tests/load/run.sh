@@ -121,6 +121,14 @@ unbound -c "$RUN/unbound.conf"
 python3 "$HERE/smtp_starttls.py" "$RUN/smtp.pem" "$RUN/smtp.key" \
   127.0.2.1:"$SMTP_PORT" 127.0.2.2:"$SMTP_PORT" 127.0.2.3:"$SMTP_PORT" 127.0.2.4:"$SMTP_PORT" &
 PIDS+=($!)
+# The listeners must accept before the first probes start (python starts slowly on a busy
+# machine; without this wait half the first round failed with smtp_connect_failed).
+for j in 1 2 3 4; do
+  for ((i = 0; i < 100; i++)); do
+    (exec 3<>"/dev/tcp/127.0.2.$j/$SMTP_PORT") 2>/dev/null && break
+    sleep 0.1
+  done
+done
 
 {
   printf 'global:\n  interval: 10s\n  timeout: 10s\n  step_timeout: 5s\n  concurrency: 64\n'
@@ -143,6 +151,8 @@ done
 M=$(curl -s "$BASE/metrics")
 OK=$(grep -c '^dane_probe_success{.*} 1$' <<<"$M" || true)
 echo "   ready after ${i}s; dane_probe_success=1 for $OK of $DOMAINS domains" >&2
+# Failure reasons of the first round, if any (reason="..." of dane_probe_failure_info).
+grep '^dane_probe_failure_info{' <<<"$M" | grep -o 'reason="[a-z_]*"' | sort | uniq -c | sed 's/^/   /' >&2 || true
 
 # rss_sample FILE: VmRSS (kB) of the exporter every second until killed.
 rss_sample() {
