@@ -203,12 +203,14 @@ async fn reload_during_a_round_keeps_series_and_sigterm_ends_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let anchors = dns.trust_anchor_file(dir.path());
     let config = dir.path().join("dane_exporter.yml");
+    // The inbound targets' authoritative checks ask ns.test (127.0.0.1), on the fixture's port.
     let head = format!(
         "global:\n  interval: 10s\n  timeout: 8s\n  step_timeout: 5s\n  concurrency: 8\n  \
          dnssec_mode: validate\n  nameservers: [\"{}\"]\n  trust_anchor_file: {}\n  \
-         smtp_port: {port}\n  ehlo_name: probe.test\n",
+         smtp_port: {port}\n  ehlo_name: probe.test\n  authoritative_port: {}\n",
         dns.addr(),
-        anchors.display()
+        anchors.display(),
+        dns.addr().port()
     );
     let with_gone = config_text(&head, GONE);
     let with_new = config_text(&head, NEW);
