@@ -36,6 +36,12 @@ pub fn render(report: &DomainReport) -> String {
     for host in &report.hosts {
         render_host(&mut out, host, now);
     }
+    if !report.local_certificates.is_empty() {
+        let _ = writeln!(out, "\n  local certificate files:");
+        for line in crate::local_certs::render_lines(&report.local_certificates) {
+            let _ = writeln!(out, "    {line}");
+        }
+    }
     render_zones(&mut out, report);
     if let Some(divergence) = report.divergence {
         let _ = writeln!(
@@ -57,6 +63,7 @@ pub fn render(report: &DomainReport) -> String {
             let _ = writeln!(out, "  - [{}] {}", finding.reason, finding.message);
         }
     }
+    render_transport_security(&mut out, report);
     let _ = writeln!(out, "\n  checked in {:.2}s", report.duration_seconds);
     out
 }
@@ -151,6 +158,9 @@ fn render_endpoint(
         EndpointOutcome::Failed(failure) => format!("FAILED: {}", failure.reason()),
     };
     let _ = writeln!(out, "      => {outcome}");
+    for line in crate::key_algorithms::render_lines(&endpoint.key_algorithms) {
+        let _ = writeln!(out, "      {line}");
+    }
     if let Some(divergence) = evaluation.divergence {
         let _ = writeln!(
             out,
@@ -274,4 +284,52 @@ fn format_time(t: UnixSeconds) -> String {
     };
     humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
         .to_string()
+}
+
+/// The MTA-STS and TLS-RPT sections, when they were checked. They never change the verdict above.
+fn render_transport_security(out: &mut String, report: &DomainReport) {
+    if let Some(sts) = &report.mta_sts {
+        let state = match (&sts.policy, sts.valid) {
+            (Some(policy), true) => format!(
+                "{} (max_age {}s, id {})",
+                policy.mode.as_str(),
+                policy.max_age,
+                sts.record.as_ref().map_or("?", |r| r.id.as_str())
+            ),
+            _ => "no valid policy".to_string(),
+        };
+        let _ = writeln!(out, "\n  MTA-STS: {state}");
+        let _ = writeln!(out, "    policy  {}", sts.policy_url);
+        for host in &sts.hosts {
+            let covered = match (&sts.policy, &host.covered_by) {
+                (None, _) => String::new(),
+                (Some(_), Some(pattern)) => format!(" covered by {pattern}"),
+                (Some(_), None) => " NOT COVERED by the policy".to_string(),
+            };
+            let _ = writeln!(out, "    MX {}{covered}", host.name);
+            for endpoint in &host.endpoints {
+                let cert = match &endpoint.error {
+                    None => "certificate valid (WebPKI)".to_string(),
+                    Some(error) => format!("certificate NOT valid: {error}"),
+                };
+                let _ = writeln!(out, "      {}  {cert}", endpoint.address);
+            }
+        }
+        for finding in &sts.findings {
+            let _ = writeln!(out, "    - [{}] {}", finding.reason, finding.message);
+        }
+    }
+    if let Some(rpt) = &report.tls_rpt {
+        match &rpt.record {
+            Some(record) => {
+                let _ = writeln!(out, "\n  TLS-RPT: reports to {}", record.rua.join(", "));
+            }
+            None => {
+                let _ = writeln!(out, "\n  TLS-RPT: no valid record");
+            }
+        }
+        for finding in &rpt.findings {
+            let _ = writeln!(out, "    - [{}] {}", finding.reason, finding.message);
+        }
+    }
 }

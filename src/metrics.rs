@@ -17,6 +17,7 @@ use prometheus::proto::{Gauge, LabelPair, Metric, MetricFamily, MetricType};
 
 use crate::dane::EndpointOutcome;
 use crate::dns::DnssecStatus;
+use crate::mta_sts::Mode;
 use crate::report::{Direction, DomainReport, HostDane, RrsetReport, Verdict};
 
 /// Every probe metric: name and help text. The README's metric table mirrors this list.
@@ -42,6 +43,25 @@ pub const PROBE_METRICS: &[(&str, &str)] = &[
     ("dane_divergence_timestamp_seconds", "Earliest moment the TLSA RRset and the endpoint's chain are expected to stop matching if nobody acts (Unix time)."),
     ("dane_divergence_remaining_seconds", "Seconds from the probe until dane_divergence_timestamp_seconds (divide by 86400 for days to divergence); 0 when the endpoint does not authenticate now."),
     ("dane_smtp_duration_seconds", "Seconds the SMTP and TLS dialogue with the endpoint took."),
+    ("dane_mta_sts_policy_valid", "1 when the domain has exactly one valid _mta-sts TXT record and its policy was fetched over validated HTTPS and parsed, else 0 (RFC 8461). Only for targets with MTA-STS checks."),
+    ("dane_mta_sts_mode", "Mode of the MTA-STS policy as a state set: enforce, testing, none. Only when a valid policy was fetched."),
+    ("dane_mta_sts_max_age_seconds", "max_age of the MTA-STS policy: seconds senders may cache it."),
+    ("dane_mta_sts_policy_fetch_duration_seconds", "Seconds the HTTPS fetch of the MTA-STS policy took."),
+    ("dane_mta_sts_mx_covered", "1 when the MX host matches an mx pattern of the MTA-STS policy, else 0. Only when a valid policy was fetched."),
+    ("dane_mta_sts_certificate_valid", "1 when the endpoint's STARTTLS certificate passes MTA-STS validation (WebPKI chain to a trusted root, MX host name), else 0."),
+    ("dane_mta_sts_problem_info", "One series per MTA-STS problem, with the MX host and address concerned. Does not affect the DANE verdict."),
+    ("dane_tls_rpt_valid", "1 when the domain has exactly one valid _smtp._tls TLS-RPT record (RFC 8460), else 0. Only for targets with TLS-RPT checks."),
+    ("dane_tls_rpt_problem_info", "One series per TLS-RPT problem (missing, malformed, several records, lookup failed)."),
+    // Key algorithms (src/key_algorithms.rs).
+    ("dane_key_algorithm_offered", "1 when the endpoint presents a certificate with a key of that algorithm (ecdsa, rsa), 0 when it refuses a handshake limited to it; absent when that probe failed. Only where DANE applies."),
+    ("dane_key_algorithm_tlsa_match", "1 when the chain the endpoint presents for that key algorithm authenticates against the TLSA RRset, else 0. Only for offered algorithms where DANE applies."),
+    // Local certificate files (src/local_certs/).
+    ("dane_local_certificate_tlsa_match", "1 when the certificate file (slot live or staged) is authenticated by the published TLSA RRset, else 0. Only where DANE applies to the MX host."),
+    ("dane_local_certificate_safe_to_deploy", "1 when a TLSA record matching the certificate file has been published for at least two TTLs of the RRset (RFC 7671 section 8.1), or the file is already served by every address, else 0."),
+    ("dane_local_certificate_published_seconds", "Seconds the oldest TLSA record matching the certificate file has been published, as first seen by the exporter's probes, as of the last probe."),
+    ("dane_local_certificate_required_publication_seconds", "Two TTLs of the MX host's TLSA RRset: how long a record must be published before its key is deployed (RFC 7671 section 8.1)."),
+    ("dane_local_certificate_served", "1 when every endpoint of the MX host presents the certificate file's key, else 0 (a live file not served means a reload is pending)."),
+    ("dane_local_certificate_not_after_timestamp_seconds", "notAfter of the certificate file's leaf (Unix time)."),
     ("dane_zone_consistent", "1 when every authoritative nameserver address of the zone serves the newest SOA serial, the same TLSA/MX RRsets and valid signatures, else 0."),
     ("dane_nameserver_consistent", "1 when this authoritative nameserver address serves the zone's newest SOA serial, the same TLSA/MX RRsets as the others and valid signatures, else 0."),
     ("dane_nameserver_soa_serial", "SOA serial this authoritative nameserver address serves for the zone."),
@@ -49,6 +69,10 @@ pub const PROBE_METRICS: &[(&str, &str)] = &[
     ("dane_nameserver_signatures_valid", "1 when this authoritative nameserver address serves the SOA and compared RRsets with RRSIGs that are in their validity period and verify with the zone's DNSKEYs (always 1 for an unsigned zone), else 0."),
     ("dane_zone_warning_info", "One series per zone-level finding: DNSKEY/DS health and nameserver disagreement."),
 ];
+
+/// Adds one gauge series (name, labels, value): how modules outside this one hand their series
+/// to the collector.
+pub type GaugeSink<'s> = dyn FnMut(&'static str, &[(&str, &str)], f64) + 's;
 
 /// The latest report of one target, with the labels its series carry.
 #[derive(Clone, Copy, Debug)]
@@ -202,6 +226,13 @@ fn add_report(f: &mut Families, item: &LabelledReport<'_>) {
         }
     }
 
+    add_transport_security(f, &base, report);
+    crate::local_certs::add_metrics(
+        &base,
+        &report.local_certificates,
+        &mut |name, labels, value| f.gauge(name, labels, value),
+    );
+
     let mut rrsets: Vec<&RrsetReport> = vec![&report.mx_lookup];
     for host in &report.hosts {
         rrsets.extend(host.address_lookups.iter());
@@ -301,6 +332,11 @@ fn add_report(f: &mut Families, item: &LabelledReport<'_>) {
                 };
                 f.gauge("dane_divergence_remaining_seconds", &at, remaining);
             }
+            crate::key_algorithms::add_metrics(
+                &at,
+                &endpoint.key_algorithms,
+                &mut |name, labels, value| f.gauge(name, labels, value),
+            );
             if let Some(evaluation) = evaluation {
                 for result in &evaluation.records {
                     let record = result.record.to_string();
@@ -316,6 +352,68 @@ fn add_report(f: &mut Families, item: &LabelledReport<'_>) {
                     }
                 }
             }
+        }
+    }
+}
+
+/// The MTA-STS and TLS-RPT series of one target (none when they are not checked for it).
+fn add_transport_security(f: &mut Families, base: &[(&str, &str)], report: &DomainReport) {
+    if let Some(sts) = &report.mta_sts {
+        f.gauge("dane_mta_sts_policy_valid", base, bool_value(sts.valid));
+        if let Some(policy) = &sts.policy {
+            for mode in Mode::ALL {
+                f.gauge(
+                    "dane_mta_sts_mode",
+                    &join(base, &[("mode", mode.as_str())]),
+                    bool_value(policy.mode == mode),
+                );
+            }
+            f.gauge("dane_mta_sts_max_age_seconds", base, policy.max_age as f64);
+        }
+        if let Some(seconds) = sts.fetch_duration_seconds {
+            f.gauge("dane_mta_sts_policy_fetch_duration_seconds", base, seconds);
+        }
+        for host in &sts.hosts {
+            if sts.policy.is_some() {
+                f.gauge(
+                    "dane_mta_sts_mx_covered",
+                    &join(base, &[("mx", &host.name)]),
+                    bool_value(host.covered_by.is_some()),
+                );
+            }
+            for endpoint in &host.endpoints {
+                let address = endpoint.address.to_string();
+                f.gauge(
+                    "dane_mta_sts_certificate_valid",
+                    &join(base, &[("mx", &host.name), ("address", &address)]),
+                    bool_value(endpoint.certificate_valid),
+                );
+            }
+        }
+        for finding in &sts.findings {
+            let address = finding.address.map(|a| a.to_string()).unwrap_or_default();
+            f.gauge(
+                "dane_mta_sts_problem_info",
+                &join(
+                    base,
+                    &[
+                        ("reason", &finding.reason),
+                        ("mx", finding.mx.as_deref().unwrap_or("")),
+                        ("address", &address),
+                    ],
+                ),
+                1.0,
+            );
+        }
+    }
+    if let Some(rpt) = &report.tls_rpt {
+        f.gauge("dane_tls_rpt_valid", base, bool_value(rpt.valid));
+        for finding in &rpt.findings {
+            f.gauge(
+                "dane_tls_rpt_problem_info",
+                &join(base, &[("reason", &finding.reason)]),
+                1.0,
+            );
         }
     }
 }

@@ -18,8 +18,14 @@ use crate::dane::{self, describe_certificate, EndpointInput, TlsaRecord};
 use crate::dns::{
     normalize_name, Answer, DnsClient, DnssecStatus, MxRecord, RecordSet, RecordType, UnixSeconds,
 };
+use crate::key_algorithms::{
+    leaf_key_algorithm, KeyAlgorithm, KeyAlgorithmReport, KeyAlgorithmState,
+};
+use crate::mta_sts::MtaStsSettings;
 use crate::report::{DomainReport, EndpointReport, HostDane, MxHostReport, RrsetReport};
-use crate::smtp::{probe_starttls, SmtpError, SmtpSettings, TlsSession};
+use crate::smtp::{
+    probe_starttls, probe_starttls_restricted, RestrictedError, SmtpError, SmtpSettings, TlsSession,
+};
 use crate::verdict;
 
 /// Probes domains with one DNS client and one set of SMTP settings.
@@ -27,6 +33,7 @@ pub struct Prober {
     dns: Arc<DnsClient>,
     smtp: SmtpSettings,
     endpoints: Option<Arc<EndpointCache>>,
+    mta_sts: MtaStsSettings,
     operations: crate::consistency::OperationsSettings,
 }
 
@@ -38,12 +45,21 @@ type SessionOutcome = (Result<TlsSession, SmtpError>, f64);
 /// concurrent askers wait for the same session instead of opening their own.
 pub struct EndpointCache {
     ttl: Duration,
-    entries: Mutex<HashMap<(SocketAddr, String), Arc<CacheEntry>>>,
+    entries: SessionMap<SessionOutcome>,
+    /// Sessions restricted to one key algorithm (`crate::key_algorithms`), kept apart because
+    /// their failures carry "not offered".
+    restricted: SessionMap<RestrictedOutcome>,
 }
 
-struct CacheEntry {
+/// Shared sessions by address, port and SNI.
+type SessionMap<T> = Mutex<HashMap<(SocketAddr, String), Arc<CacheEntry<T>>>>;
+
+/// The outcome of one restricted STARTTLS session and how long it took.
+type RestrictedOutcome = (Result<TlsSession, RestrictedError>, f64);
+
+struct CacheEntry<T> {
     created: Instant,
-    outcome: tokio::sync::OnceCell<SessionOutcome>,
+    outcome: tokio::sync::OnceCell<T>,
 }
 
 impl EndpointCache {
@@ -52,31 +68,18 @@ impl EndpointCache {
         Self {
             ttl,
             entries: Mutex::new(HashMap::new()),
+            restricted: Mutex::new(HashMap::new()),
         }
     }
 
     /// The entry for `key`, fresh or new; expired entries are dropped on the way.
-    fn entry(&self, key: (SocketAddr, String)) -> Arc<CacheEntry> {
-        let mut entries = match self.entries.lock() {
-            Ok(guard) => guard,
-            // A panic elsewhere while holding the lock leaves a map that is still consistent.
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        let ttl = self.ttl;
-        if let Some(entry) = entries.get(&key) {
-            if entry.created.elapsed() < ttl {
-                return Arc::clone(entry);
-            }
-        }
-        if entries.len() >= 1024 {
-            entries.retain(|_, e| e.created.elapsed() < ttl);
-        }
-        let entry = Arc::new(CacheEntry {
-            created: Instant::now(),
-            outcome: tokio::sync::OnceCell::new(),
-        });
-        entries.insert(key, Arc::clone(&entry));
-        entry
+    fn entry(&self, key: (SocketAddr, String)) -> Arc<CacheEntry<SessionOutcome>> {
+        fresh_entry(&self.entries, self.ttl, key)
+    }
+
+    /// Like [`EndpointCache::entry`], for restricted sessions.
+    fn restricted_entry(&self, key: (SocketAddr, String)) -> Arc<CacheEntry<RestrictedOutcome>> {
+        fresh_entry(&self.restricted, self.ttl, key)
     }
 
     /// Number of sessions currently held (for tests and metrics).
@@ -88,6 +91,33 @@ impl EndpointCache {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// The entry for `key` in `map`, fresh or new; expired entries are dropped on the way.
+fn fresh_entry<T>(
+    map: &SessionMap<T>,
+    ttl: Duration,
+    key: (SocketAddr, String),
+) -> Arc<CacheEntry<T>> {
+    let mut entries = match map.lock() {
+        Ok(guard) => guard,
+        // A panic elsewhere while holding the lock leaves a map that is still consistent.
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    if let Some(entry) = entries.get(&key) {
+        if entry.created.elapsed() < ttl {
+            return Arc::clone(entry);
+        }
+    }
+    if entries.len() >= 1024 {
+        entries.retain(|_, e| e.created.elapsed() < ttl);
+    }
+    let entry = Arc::new(CacheEntry {
+        created: Instant::now(),
+        outcome: tokio::sync::OnceCell::new(),
+    });
+    entries.insert(key, Arc::clone(&entry));
+    entry
 }
 
 /// An MX host to probe, with what the MX lookup said about it.
@@ -117,8 +147,15 @@ impl Prober {
             dns,
             smtp,
             endpoints: None,
+            mta_sts: MtaStsSettings::default(),
             operations: crate::consistency::OperationsSettings::default(),
         }
+    }
+
+    /// Also checks MTA-STS and/or TLS-RPT as `settings` says (both off by default).
+    pub fn with_mta_sts(mut self, settings: MtaStsSettings) -> Self {
+        self.mta_sts = settings;
+        self
     }
 
     /// Runs the operational checks (hygiene, authoritative consistency) as `operations` says.
@@ -163,12 +200,18 @@ impl Prober {
             Err(_) => Vec::new(),
         };
 
-        let hosts = join_all(
-            candidates
-                .iter()
-                .map(|c| self.probe_mx_host(&domain, c, mx_secure, implicit_mx, now)),
-        )
-        .await;
+        // MTA-STS/TLS-RPT lookups and the policy fetch need nothing from the MX probing, so they
+        // run alongside it; their judgement needs the hosts' chains and comes after.
+        let (hosts, gathered) = tokio::join!(
+            join_all(candidates.iter().map(|c| self.probe_mx_host(
+                &domain,
+                c,
+                mx_secure,
+                implicit_mx,
+                now
+            )),),
+            crate::mta_sts::gather(&self.dns, &self.mta_sts, &domain, self.smtp.step_timeout)
+        );
 
         let mut report = DomainReport {
             domain,
@@ -183,9 +226,13 @@ impl Prober {
             failures: Vec::new(),
             warnings: Vec::new(),
             divergence: None,
+            mta_sts: None,
+            tls_rpt: None,
+            local_certificates: Vec::new(),
             zones: Vec::new(),
         };
         verdict::judge(&mut report);
+        crate::mta_sts::judge::evaluate(&mut report, gathered);
         crate::consistency::add_operational_findings(&mut report, &self.operations).await;
         report.duration_seconds = started.elapsed().as_secs_f64();
         report
@@ -338,15 +385,25 @@ impl Prober {
                     .iter()
                     .filter_map(|der| describe_certificate(der).ok())
                     .collect();
-                let evaluation = (decision.dane == HostDane::Applies).then(|| {
+                let evaluate = |chain: &[Vec<u8>]| {
                     dane::evaluate_endpoint(&EndpointInput {
                         tlsa: &decision.records,
-                        chain: &session.chain,
+                        chain,
                         reference_names,
                         tlsa_signature_expiration: decision.signature_expiration,
                         now,
                     })
-                });
+                };
+                let evaluation =
+                    (decision.dane == HostDane::Applies).then(|| evaluate(&session.chain));
+                // Every key algorithm's chain, only where DANE makes it matter.
+                let key_algorithms = match &evaluation {
+                    Some(main) => {
+                        self.key_algorithm_reports(address, sni, &session, main, &evaluate)
+                            .await
+                    }
+                    None => Vec::new(),
+                };
                 EndpointReport {
                     address,
                     starttls_offered: Some(true),
@@ -355,6 +412,7 @@ impl Prober {
                     chain,
                     evaluation,
                     duration_seconds,
+                    key_algorithms,
                 }
             }
             Err(error) => EndpointReport {
@@ -365,7 +423,81 @@ impl Prober {
                 chain: Vec::new(),
                 evaluation: None,
                 duration_seconds,
+                key_algorithms: Vec::new(),
             },
+        }
+    }
+
+    /// One report per key algorithm: the normal session stands for its leaf's algorithm, and one
+    /// restricted session per other algorithm (`crate::key_algorithms`).
+    async fn key_algorithm_reports(
+        &self,
+        address: IpAddr,
+        sni: &str,
+        main: &TlsSession,
+        main_evaluation: &dane::EndpointEvaluation,
+        evaluate: &(dyn Fn(&[Vec<u8>]) -> dane::EndpointEvaluation + Sync),
+    ) -> Vec<KeyAlgorithmReport> {
+        let main_algorithm = main.chain.first().and_then(|der| leaf_key_algorithm(der));
+        let mut reports = Vec::with_capacity(KeyAlgorithm::ALL.len());
+        for algorithm in KeyAlgorithm::ALL {
+            if main_algorithm == Some(algorithm) {
+                reports.push(KeyAlgorithmReport {
+                    key_algorithm: algorithm,
+                    state: KeyAlgorithmState::Offered {
+                        leaf: main_evaluation.leaf.clone(),
+                        evaluation: Some(Box::new(main_evaluation.clone())),
+                    },
+                    from_main_session: true,
+                    duration_seconds: 0.0,
+                });
+                continue;
+            }
+            let (result, duration_seconds) = self.restricted_session(address, sni, algorithm).await;
+            let state = match result {
+                Ok(session) => {
+                    let evaluation = evaluate(&session.chain);
+                    KeyAlgorithmState::Offered {
+                        leaf: evaluation.leaf.clone(),
+                        evaluation: Some(Box::new(evaluation)),
+                    }
+                }
+                Err(RestrictedError::NotOffered { detail }) => {
+                    KeyAlgorithmState::NotOffered { detail }
+                }
+                Err(RestrictedError::Smtp(error)) => KeyAlgorithmState::Failed { error },
+            };
+            reports.push(KeyAlgorithmReport {
+                key_algorithm: algorithm,
+                state,
+                from_main_session: false,
+                duration_seconds,
+            });
+        }
+        reports
+    }
+
+    /// One STARTTLS session restricted to `algorithm`, shared through the endpoint cache (its
+    /// own entry: the cache key's name carries the algorithm after a NUL, which no SNI holds).
+    async fn restricted_session(
+        &self,
+        address: IpAddr,
+        sni: &str,
+        algorithm: KeyAlgorithm,
+    ) -> (Result<TlsSession, RestrictedError>, f64) {
+        let socket = SocketAddr::new(address, self.smtp.port);
+        let run = || async {
+            let started = Instant::now();
+            let result = probe_starttls_restricted(socket, sni, &self.smtp, algorithm).await;
+            (result, started.elapsed().as_secs_f64())
+        };
+        match &self.endpoints {
+            Some(cache) => {
+                let key = (socket, format!("{sni}\0{}", algorithm.as_str()));
+                let entry = cache.restricted_entry(key);
+                entry.outcome.get_or_init(run).await.clone()
+            }
+            None => run().await,
         }
     }
 }

@@ -183,6 +183,7 @@ fn judge_host(
             ));
             continue;
         }
+        crate::key_algorithms::judge_endpoint(host, endpoint, warnings);
         let Some(evaluation) = &endpoint.evaluation else {
             continue;
         };
@@ -307,6 +308,7 @@ mod tests {
             chain: vec![],
             evaluation,
             duration_seconds: 0.0,
+            key_algorithms: Vec::new(),
         }
     }
 
@@ -338,6 +340,9 @@ mod tests {
             failures: vec![],
             warnings: vec![],
             divergence: None,
+            mta_sts: None,
+            tls_rpt: None,
+            local_certificates: vec![],
             zones: Vec::new(),
         };
         judge(&mut report);

@@ -140,12 +140,42 @@ pub enum Problem {
     /// An empty label value (Prometheus treats it as no label at all).
     #[error("label value must not be empty")]
     EmptyLabelValue,
+    /// Two keys that exclude each other (`live` and `lineage` of a certificate entry).
+    #[error("\"{key}\" and \"{other}\" exclude each other")]
+    ConflictingKeys {
+        /// The key found second.
+        key: &'static str,
+        /// The one it conflicts with.
+        other: &'static str,
+    },
+    /// Neither of two alternative keys is present.
+    #[error("missing required key: \"{0}\" or \"{1}\"")]
+    MissingEither(&'static str, &'static str),
+    /// The same certificate file (or lineage) twice for one MX host in a target's `certificates`.
+    #[error("MX host \"{mx}\" has this certificate file already, listed at line {first_line}")]
+    DuplicateCertificate {
+        /// The normalised host name.
+        mx: String,
+        /// Line of the first occurrence.
+        first_line: usize,
+    },
+    /// An empty file or directory path.
+    #[error("path must not be empty")]
+    EmptyPath,
     /// The trust anchor file does not exist.
     #[error("trust anchor file \"{}\" does not exist", .0.display())]
     TrustAnchorMissing(PathBuf),
     /// The trust anchor file exists but cannot be used.
     #[error("trust anchor file \"{}\" cannot be used: {reason}", .path.display())]
     TrustAnchorUnusable {
+        /// As written.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The MTA-STS CA file cannot be read or holds no PEM certificate.
+    #[error("CA file \"{}\" cannot be used: {reason}", .path.display())]
+    CaFileUnusable {
         /// As written.
         path: PathBuf,
         /// Why.

@@ -22,6 +22,8 @@
 //!   trust_anchor_file: ~        # DNSKEY file replacing the built-in root anchor (validate mode)
 //!   ehlo_name: dane-exporter.invalid
 //!   smtp_port: 25               # for tests only; the TLSA name follows it
+//!   mta_sts_ca_file: ~          # PEM roots trusted for MTA-STS besides Mozilla's (private CA)
+//!   https_port: 443             # MTA-STS policy host port; for tests only
 //!   authoritative_checks: inbound  # none, inbound or all: whose zones' nameservers are asked
 //!   authoritative_port: 53      # for tests only: NS records carry no port
 //!   tlsa_max_records: 12        # warn above this many TLSA records
@@ -33,6 +35,10 @@
 //!     labels: {team: mail}
 //!     interval: 1m              # overrides: interval, timeout, step_timeout, dnssec_mode,
 //!                               # nameservers, trust_anchor_file
+//!     mta_sts: true             # check MTA-STS; default true inbound, false outbound
+//!     tls_rpt: true             # check TLS-RPT; default true inbound, false outbound
+//!     certificates:             # inbound only: local certificate files (certificates.rs)
+//!       - {mx: mx.example.org, live: /etc/postfix/mx.pem, staged: /etc/postfix/mx.next.pem}
 //! outbound:                     # domains we send to
 //!   - domain: gmail.com
 //! ```
@@ -48,6 +54,7 @@
 //! error, including those found after parsing (a duplicate domain, a timeout above its interval),
 //! names the line of its key.
 
+mod certificates;
 mod error;
 mod names;
 mod operations;
@@ -61,9 +68,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::dns::{DnsSettings, DnssecMode};
+use crate::mta_sts::MtaStsSettings;
 use crate::report::Direction;
 use crate::smtp::SmtpSettings;
 
+pub use certificates::{CertificateSource, CertificateSpec};
 pub use error::{ConfigError, Human, Problem};
 pub use names::{
     check_label_name, normalize_domain, parse_nameserver, DomainError, DomainPattern,
@@ -98,6 +107,11 @@ pub struct Global {
     pub ehlo_name: String,
     /// SMTP port; 25 except in tests.
     pub smtp_port: u16,
+    /// PEM roots trusted for MTA-STS besides Mozilla's; resolved against the config file's
+    /// directory.
+    pub mta_sts_ca_file: Option<PathBuf>,
+    /// Port of MTA-STS policy hosts; 443 except in tests.
+    pub https_port: u16,
     /// Authoritative consistency and hygiene settings (`authoritative_checks`,
     /// `authoritative_port`, `tlsa_max_records`, `tlsa_max_ttl`, `tlsa_stale_after`).
     pub operations: OperationsConfig,
@@ -116,6 +130,8 @@ impl Default for Global {
             trust_anchor_file: None,
             ehlo_name: smtp.ehlo_name,
             smtp_port: smtp.port,
+            mta_sts_ca_file: None,
+            https_port: 443,
             operations: OperationsConfig::default(),
         }
     }
@@ -136,6 +152,10 @@ pub struct Overrides {
     pub nameservers: Option<Vec<SocketAddr>>,
     /// Replaces [`Global::trust_anchor_file`].
     pub trust_anchor_file: Option<PathBuf>,
+    /// Check MTA-STS; `None`: yes for inbound, no for outbound.
+    pub mta_sts: Option<bool>,
+    /// Check TLS-RPT; `None`: yes for inbound, no for outbound.
+    pub tls_rpt: Option<bool>,
 }
 
 /// One entry of `inbound` or `outbound`, as written (after validation).
@@ -147,6 +167,8 @@ pub struct TargetSpec {
     pub labels: BTreeMap<String, String>,
     /// Settings replacing the global ones.
     pub overrides: Overrides,
+    /// Local certificate files per MX host (inbound only; see `certificates.rs`).
+    pub certificates: Vec<CertificateSpec>,
 }
 
 /// A validated configuration file.
@@ -179,6 +201,10 @@ pub struct Target {
     pub dns: DnsSettings,
     /// How to talk SMTP to its MX hosts.
     pub smtp: SmtpSettings,
+    /// Whether and how MTA-STS and TLS-RPT are checked.
+    pub mta_sts: MtaStsSettings,
+    /// Local certificate files to compare with the TLSA records (inbound only).
+    pub certificates: Vec<CertificateSpec>,
     /// Authoritative consistency and hygiene settings (global only).
     pub operations: OperationsConfig,
 }
@@ -209,6 +235,7 @@ impl Config {
             domain: domain.to_string(),
             labels: BTreeMap::new(),
             overrides: Overrides::default(),
+            certificates: Vec::new(),
         };
         self.resolve(&spec, direction)
     }
@@ -240,6 +267,15 @@ impl Config {
                 ehlo_name: global.ehlo_name.clone(),
                 step_timeout,
             },
+            // Our own domains get MTA-STS and TLS-RPT checked unless told otherwise: they are ours
+            // to fix. For domains we send to, it is opt-in.
+            mta_sts: MtaStsSettings {
+                mta_sts: over.mta_sts.unwrap_or(direction == Direction::Inbound),
+                tls_rpt: over.tls_rpt.unwrap_or(direction == Direction::Inbound),
+                ca_file: global.mta_sts_ca_file.clone(),
+                https_port: global.https_port,
+            },
+            certificates: spec.certificates.clone(),
             operations: global.operations,
         }
     }

@@ -155,6 +155,8 @@ fn overrides_are_merged_and_labels_kept() {
             trust_anchor_file: Some(anchor.clone()),
             ehlo_name: "monitor.example.org".into(),
             smtp_port: 2525,
+            mta_sts_ca_file: None,
+            https_port: 443,
             operations: OperationsConfig {
                 authoritative_checks: AuthoritativeChecks::All,
                 authoritative_port: 5300,
@@ -197,6 +199,17 @@ fn overrides_are_merged_and_labels_kept() {
         (t.smtp.port, t.smtp.ehlo_name.as_str()),
         (2525, "monitor.example.org")
     );
+
+    // MTA-STS/TLS-RPT: on for inbound unless switched off, off for outbound unless switched on.
+    let checks: Vec<(bool, bool)> = targets
+        .iter()
+        .map(|t| (t.mta_sts.mta_sts, t.mta_sts.tls_rpt))
+        .collect();
+    assert_eq!(
+        checks,
+        [(true, false), (true, true), (false, false), (true, false)]
+    );
+    assert!(targets.iter().all(|t| t.mta_sts.https_port == 443));
 
     // Only nameservers overridden.
     let t = &targets[1];
@@ -275,4 +288,31 @@ fn shipped_example_loads() {
         targets[3].labels.get("peer").map(String::as_str),
         Some("posteo")
     );
+}
+
+/// `certificates` of an inbound target: MX names normalised, relative paths anchored at the
+/// config file's directory, a lineage kept as a directory; carried into the resolved target.
+#[test]
+fn valid_certificates_fixture() {
+    let config = fixture("valid-certificates.yml");
+    let specs = &config.inbound[0].certificates;
+    assert_eq!(
+        specs,
+        &vec![
+            CertificateSpec {
+                mx: "mx1.example.org".into(),
+                source: CertificateSource::Files {
+                    live: fixtures().join("certs/mx1.pem"),
+                    staged: Some(PathBuf::from("/etc/postfix/mx1.next.pem")),
+                },
+            },
+            CertificateSpec {
+                mx: "mx2.example.org".into(),
+                source: CertificateSource::Lineage(PathBuf::from(
+                    "/etc/letsencrypt/live/mx2.example.org"
+                )),
+            },
+        ]
+    );
+    assert_eq!(&config.targets()[0].certificates, specs);
 }

@@ -6,6 +6,8 @@
 //!   expression parses and uses only metrics the exporter exposes, structure.
 //! - `dns`: the DNS backends against the signed-zone fixture.
 //! - `smtp`: the SMTP dialogue against the STARTTLS fixture and against misbehaving servers.
+//! - `mta_sts`: MTA-STS and TLS-RPT against a signed zone, a real nginx serving policies with a
+//!   private CA's certificates, and STARTTLS listeners (support/nginx.rs).
 //! - `probe`: whole-domain probes against both fixtures together.
 //! - `faults`: the fault matrix: whole-domain probes against hostile DNS and SMTP peers, and the
 //!   exporter process scraped while it probes them (table in README.md, "Fault matrix").
@@ -23,11 +25,14 @@ mod dns;
 mod exporter;
 mod faults;
 mod hygiene;
+mod key_algorithms;
+mod mta_sts;
 mod probe;
 mod reload;
 mod scheduler;
 mod smtp;
 mod stack;
 mod stack_changes;
+mod staged;
 mod support;
 mod web;

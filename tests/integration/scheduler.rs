@@ -23,6 +23,8 @@ fn target(domain: &str, interval: Duration, timeout: Duration) -> Target {
         timeout,
         dns: DnsSettings::default(),
         smtp: SmtpSettings::default(),
+        mta_sts: Default::default(),
+        certificates: Vec::new(),
         operations: Default::default(),
     }
 }

@@ -46,6 +46,8 @@ fi
 stop_pidfile "postfix master" "$MASTER_PID"
 
 stop_pidfile unbound "$RUNDIR/unbound/unbound.pid"
+# nginx (MTA-STS policy host): the master stops its worker on TERM.
+stop_pidfile nginx "$RUNDIR/nginx/nginx.pid"
 # NSD's main process stops its server and xfrd children on TERM.
 stop_pidfile nsd "$RUNDIR/nsd/nsd.pid"
 # The second NSD of the ops7dns scenarios (lag.test. secondary).

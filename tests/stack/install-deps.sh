@@ -19,6 +19,7 @@ packages=(
   prometheus    # promtool (check metrics, check/test rules) and the end-to-end Prometheus
   prometheus-alertmanager  # the end-to-end Alertmanager that must deliver our alerts
   curl          # scraping the exporter in the end-to-end test
+  nginx         # MTA-STS tests: a real HTTPS server serving policies (tests/integration/mta_sts.rs)
 )
 
 missing=()

@@ -3,5 +3,6 @@
 pub mod dashboards;
 pub mod dns_server;
 pub mod exporter;
+pub mod nginx;
 pub mod smtp_server;
 pub mod stack;
