@@ -196,3 +196,22 @@ for kind, target in (("config", "config"), ("web", "web_config")):
             shutil.copy(os.path.join(d, f), os.path.join(target, f))
 PY
 for t in */; do echo "${t%/}: $(ls "$t" | wc -l) seeds"; done
+
+# --- local_cert_pem and mta_sts_policy (targets added later; derived from the files above) ------
+rm -rf local_cert_pem mta_sts_policy
+mkdir -p local_cert_pem mta_sts_policy
+pem() { for der in "$@"; do openssl x509 -inform DER -in "certificate/$der.der"; done; }
+pem leaf-ec inter root >local_cert_pem/fullchain-ec
+pem leaf-rsa inter >local_cert_pem/chain-rsa
+pem leaf-ed25519 >local_cert_pem/cert-ed25519
+{ printf 'subject=/CN=mx.example.com\nissuer=/CN=Fuzz Intermediate\n'; pem leaf-p384; } >local_cert_pem/with-text-before
+pem leaf-cn-only | sed 's/\r*$/\r/' >local_cert_pem/crlf
+pem leaf-ed448 | head -c 300 >local_cert_pem/half-written
+printf 'version: STSv1\r\nmode: enforce\r\nmx: mx.example.com\r\nmx: *.mail.example.net\r\nmax_age: 604800\r\n' \
+    >mta_sts_policy/enforce-crlf
+printf 'version: STSv1\nmode: testing\nmx: mx1.example.org\nmx: mx2.example.org\nmax_age: 86400\n' \
+    >mta_sts_policy/testing-lf
+printf 'version: STSv1\nmode: none\nmax_age: 31557600\n' >mta_sts_policy/none
+printf 'v=STSv1; id=20261128T120000;\nv=TLSRPTv1; rua=mailto:tlsrpt@example.com,https://report.example.com/v1' \
+    >mta_sts_policy/txt-records
+echo "local_cert_pem: $(ls local_cert_pem | wc -l) seeds, mta_sts_policy: $(ls mta_sts_policy | wc -l) seeds"
