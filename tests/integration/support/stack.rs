@@ -11,7 +11,7 @@ use std::time::Instant;
 /// The listeners' /24 (`SMTP_NET` in up.sh); scenario tables name addresses in it.
 pub const SMTP_NET: &str = "127.0.1";
 /// Highest `SMTP_NET.N` listener up.sh starts (for picking a free port on all of them).
-const SMTP_LISTENERS: u8 = 20;
+const SMTP_LISTENERS: u8 = 30;
 
 // ---------------------------------------------------------------------------------------------
 // The stack: up.sh into a tempdir, down.sh on drop.
