@@ -289,7 +289,11 @@ round() {
   wait_http http://127.0.0.1:9724/-/ready 200 900
   t1=$(date +%s.%N)
   cpu1=$(cpu_of "$EXPORTER")
-  ok=$(in_near curl -s http://127.0.0.1:9724/metrics | grep -c '^dane_probe_success{.*} 1$' || true)
+  in_near curl -s http://127.0.0.1:9724/metrics >"$RUN/metrics-$n.txt"
+  ok=$(grep -c '^dane_probe_success{.*} 1$' "$RUN/metrics-$n.txt" || true)
+  # Why probes failed, if any did (reason and count).
+  grep -o '^dane_probe_failure_info{[^}]*reason="[^"]*"' "$RUN/metrics-$n.txt" |
+    grep -o 'reason="[^"]*"' | sort | uniq -c | sed 's/^/   failures: /' >&2 || true
   ROUND_WALL=$(calc "$t1 - $t0" 1)
   ROUND_RATE=$(calc "$n / ($t1 - $t0)" 0)
   ROUND_CPU_MS=$(calc "($cpu1 - $cpu0) * 1000 / $n" 3)
