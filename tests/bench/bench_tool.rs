@@ -10,8 +10,8 @@
 //!   leaf's SubjectPublicKeyInfo compared with the expected `3 1 1` data, QUIT. No DNS, no report.
 //! - `drive`: an HTTP load driver for `/probe` endpoints (ours and blackbox_exporter's): each URL
 //!   of a list once, N in flight, counting statuses and probe successes in the bodies.
-//! - `scrape`: fetches one URL repeatedly with a pause in between and reports latency percentiles
-//!   and the body size (the `/metrics` render figures).
+//! - `scrape`: fetches one URL repeatedly for a while, with a pause in between, and reports latency
+//!   percentiles and the body size (the `/metrics` render figures).
 //!
 //! Figures go to stdout as one `key=value ...` line that `run.sh` parses; CPU time is the process's
 //! own `utime + stime` from `/proc/self/stat`, so the load driver's own CPU never counts against the
@@ -588,11 +588,12 @@ async fn drive(args: &[String]) -> Result<()> {
 async fn scrape(args: &[String]) -> Result<()> {
     let o = Options::parse(args)?;
     let url = o.required("url")?;
-    let count = o.number("count", 30)?;
+    let seconds = Duration::from_secs(o.number("seconds", 30)?);
     let gap = Duration::from_millis(o.number("gap-ms", 1100)?);
     let mut times = Vec::new();
     let mut size = 0;
-    for _ in 0..count {
+    let started = Instant::now();
+    while started.elapsed() < seconds {
         let (status, body, elapsed) = get(url).await?;
         if status != 200 {
             return Err(format!("{url}: HTTP {status}").into());
@@ -603,7 +604,8 @@ async fn scrape(args: &[String]) -> Result<()> {
     }
     times.sort_by(f64::total_cmp);
     println!(
-        "scrapes={count} p50_ms={:.1} p99_ms={:.1} max_ms={:.1} bytes={size}",
+        "scrapes={} p50_ms={:.1} p99_ms={:.1} max_ms={:.1} bytes={size}",
+        times.len(),
         percentile(&times, 50.0),
         percentile(&times, 99.0),
         times.last().copied().unwrap_or(0.0)

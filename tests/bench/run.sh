@@ -345,7 +345,7 @@ drive_probe() {
 rss_rounds() {
   local n=$1 r samples=() out
   ip netns exec "$NEAR" "$TOOL" scrape --url http://127.0.0.1:9724/metrics \
-    --count $((ROUNDS * INTERVAL * 10 / 12)) --gap-ms 1100 >"$RUN/scrape.out" &
+    --seconds $((ROUNDS * INTERVAL - 5)) --gap-ms 1100 >"$RUN/scrape.out" &
   local scraper=$!
   for ((r = 1; r <= ROUNDS; r++)); do
     sleep "$INTERVAL"
