@@ -36,6 +36,7 @@ pub fn render(report: &DomainReport) -> String {
     for host in &report.hosts {
         render_host(&mut out, host, now);
     }
+    render_zones(&mut out, report);
     if let Some(divergence) = report.divergence {
         let _ = writeln!(
             out,
@@ -168,6 +169,73 @@ fn render_endpoint(
     }
 }
 
+/// The authoritative nameservers of each zone, one line per address (`crate::consistency`).
+fn render_zones(out: &mut String, report: &DomainReport) {
+    for zone in &report.zones {
+        let state = if zone.consistent {
+            "all nameservers agree".to_string()
+        } else if let Some(error) = &zone.error {
+            format!("not checked: {error}")
+        } else {
+            "NAMESERVERS NOT CONSISTENT".to_string()
+        };
+        let _ = writeln!(out, "\n  zone {}: {state}", zone.zone);
+        for n in &zone.nameservers {
+            let serial = n
+                .serial
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "-".into());
+            let verdict = if let Some(skipped) = &n.skipped {
+                format!("not asked: {skipped}")
+            } else if n.consistent {
+                "ok".to_string()
+            } else {
+                crate::consistency::why_inconsistent(n)
+            };
+            let _ = writeln!(
+                out,
+                "    {} [{}] serial {serial}: {verdict}",
+                n.nameserver, n.address
+            );
+        }
+        let keys: Vec<String> = zone
+            .dnskeys
+            .iter()
+            .map(|k| {
+                format!(
+                    "{} {}{}",
+                    k.key_tag,
+                    crate::hygiene::algorithm_name(k.algorithm),
+                    if k.sep { " (SEP)" } else { "" }
+                )
+            })
+            .collect();
+        if !keys.is_empty() {
+            let _ = writeln!(out, "    DNSKEY {}", keys.join(", "));
+        }
+        if let Some(ds) = &zone.ds {
+            let list: Vec<String> = ds
+                .iter()
+                .map(|d| {
+                    format!(
+                        "{} digest {}{}",
+                        d.key_tag,
+                        d.digest_type,
+                        if d.matches.is_some() {
+                            ""
+                        } else {
+                            " (matches no DNSKEY)"
+                        }
+                    )
+                })
+                .collect();
+            if !list.is_empty() {
+                let _ = writeln!(out, "    DS     {}", list.join(", "));
+            }
+        }
+    }
+}
+
 fn rrset_line(rrset: &RrsetReport, now: UnixSeconds) -> String {
     let mut line = format!("{} {}", rrset.name, rrset.dnssec.as_str());
     match &rrset.error {
@@ -183,6 +251,9 @@ fn rrset_line(rrset: &RrsetReport, now: UnixSeconds) -> String {
     }
     if let Some(expiration) = rrset.signature_expiration {
         let _ = write!(line, ", signatures expire {}", days_from(now, expiration));
+    }
+    if let Some(ttl) = rrset.ttl {
+        let _ = write!(line, ", TTL {ttl} s");
     }
     line
 }

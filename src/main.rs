@@ -16,6 +16,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
 
+use dane_exporter::consistency::{AuthoritativeSettings, OperationsSettings};
 use dane_exporter::dns::{DnsClient, DnsSettings, DnssecMode};
 use dane_exporter::exporter::DaneExporter;
 use dane_exporter::probe::Prober;
@@ -107,6 +108,12 @@ struct CheckArgs {
     /// Print the full report as JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// Do not ask the authoritative nameservers of the TLSA and MX zones directly.
+    #[arg(long)]
+    no_authoritative: bool,
+    /// Port the authoritative nameservers are asked on (NS records carry none). For tests only.
+    #[arg(long, default_value_t = 53)]
+    authoritative_port: u16,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -296,7 +303,15 @@ async fn run_check(args: CheckArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let prober = Prober::new(dns, smtp_settings);
+    let authoritative = (!args.no_authoritative).then(|| AuthoritativeSettings {
+        port: args.authoritative_port,
+        timeout: args.timeout,
+        resolvers: dane_exporter::dns::resolver_addresses(&dns_settings).unwrap_or_default(),
+    });
+    let prober = Prober::new(dns, smtp_settings).with_operations(OperationsSettings {
+        authoritative,
+        hygiene: Default::default(),
+    });
     let report = prober.probe_domain(&args.domain).await;
     if args.json {
         match serde_json::to_string_pretty(&report) {

@@ -43,6 +43,12 @@ pub const PROBE_METRICS: &[(&str, &str)] = &[
     ("dane_divergence_timestamp_seconds", "Earliest moment the TLSA RRset and the endpoint's chain are expected to stop matching if nobody acts (Unix time)."),
     ("dane_divergence_remaining_seconds", "Seconds from the probe until dane_divergence_timestamp_seconds (divide by 86400 for days to divergence); 0 when the endpoint does not authenticate now."),
     ("dane_smtp_duration_seconds", "Seconds the SMTP and TLS dialogue with the endpoint took."),
+    ("dane_zone_consistent", "1 when every authoritative nameserver address of the zone serves the newest SOA serial, the same TLSA/MX RRsets and valid signatures, else 0."),
+    ("dane_nameserver_consistent", "1 when this authoritative nameserver address serves the zone's newest SOA serial, the same TLSA/MX RRsets as the others and valid signatures, else 0."),
+    ("dane_nameserver_soa_serial", "SOA serial this authoritative nameserver address serves for the zone."),
+    ("dane_nameserver_rrset_match", "1 when this authoritative nameserver address serves the RRset exactly as the servers with the newest serial do, else 0."),
+    ("dane_nameserver_signatures_valid", "1 when this authoritative nameserver address serves the SOA and compared RRsets with RRSIGs that are in their validity period and verify with the zone's DNSKEYs (always 1 for an unsigned zone), else 0."),
+    ("dane_zone_warning_info", "One series per zone-level finding: DNSKEY/DS health and nameserver disagreement."),
 ];
 
 /// The latest report of one target, with the labels its series carry.
@@ -252,8 +258,19 @@ fn add_report(f: &mut impl Sink, item: &LabelledReport<'_>) {
         ("dane_probe_failure_info", &report.failures),
         ("dane_probe_warning_info", &report.warnings),
     ] {
+        // Several findings may share a reason, MX host and address (one per unusable TLSA record,
+        // say): they are one series, or the exposition would repeat a series and Prometheus
+        // would reject the whole scrape.
+        let mut seen = std::collections::BTreeSet::new();
         for finding in findings {
             let address = finding.address.map(|a| a.to_string()).unwrap_or_default();
+            if !seen.insert((
+                finding.reason.as_str(),
+                finding.mx.as_deref(),
+                finding.address,
+            )) {
+                continue;
+            }
             f.gauge(
                 name,
                 &join(
@@ -301,6 +318,8 @@ fn add_report(f: &mut impl Sink, item: &LabelledReport<'_>) {
             );
         }
     }
+
+    add_zones(f, &base, report);
 
     for host in &report.hosts {
         let mx = host.name.as_str();
@@ -385,9 +404,90 @@ fn add_report(f: &mut impl Sink, item: &LabelledReport<'_>) {
     }
 }
 
+/// The authoritative consistency series of every zone (`crate::consistency`).
+fn add_zones(f: &mut impl Sink, base: &[(&str, &str)], report: &DomainReport) {
+    for zone in &report.zones {
+        let z = join(base, &[("zone", &zone.zone)]);
+        f.gauge("dane_zone_consistent", &z, bool_value(zone.consistent));
+        for warning in &zone.warnings {
+            f.gauge(
+                "dane_zone_warning_info",
+                &join(&z, &[("reason", &warning.reason)]),
+                1.0,
+            );
+        }
+        // A server the exporter's host cannot route to was not asked: no series, no alert.
+        for server in zone.nameservers.iter().filter(|n| n.skipped.is_none()) {
+            let address = server.address.to_string();
+            let at = join(
+                &z,
+                &[("nameserver", &server.nameserver), ("address", &address)],
+            );
+            f.gauge(
+                "dane_nameserver_consistent",
+                &at,
+                bool_value(server.consistent),
+            );
+            if let Some(serial) = server.serial {
+                f.gauge("dane_nameserver_soa_serial", &at, f64::from(serial));
+            }
+            if server.error.is_none() {
+                f.gauge(
+                    "dane_nameserver_signatures_valid",
+                    &at,
+                    bool_value(server.signatures_valid),
+                );
+            }
+            for rrset in &server.rrsets {
+                f.gauge(
+                    "dane_nameserver_rrset_match",
+                    &join(
+                        &at,
+                        &[("name", &rrset.key.name), ("type", &rrset.key.rtype)],
+                    ),
+                    bool_value(rrset.matches),
+                );
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::PROBE_METRICS;
+    use std::collections::BTreeMap;
+
+    use super::{probe_families, LabelledReport, PROBE_METRICS};
+    use crate::report::{Direction, DomainReport, Finding};
+
+    /// Two findings with the same reason, MX host and address (two unusable TLSA records of one
+    /// host) must not repeat a series: Prometheus rejects a scrape with a duplicate series.
+    #[test]
+    fn findings_sharing_their_labels_are_one_series() {
+        let mut report = DomainReport::unfinished("example.org", 0, 0.0, "x", String::new());
+        report.failures.clear();
+        let unusable = |message: &str| Finding {
+            reason: "tlsa_record_unusable".to_string(),
+            mx: Some("mx.example.org".to_string()),
+            address: None,
+            message: message.to_string(),
+        };
+        report.warnings = vec![unusable("first record"), unusable("second record")];
+        report.warnings.push(Finding {
+            mx: Some("mx2.example.org".to_string()),
+            ..unusable("another host")
+        });
+        let labels = BTreeMap::new();
+        let families = probe_families(&[LabelledReport {
+            direction: Direction::Inbound,
+            extra_labels: &labels,
+            report: &report,
+        }]);
+        let warnings = families
+            .iter()
+            .find(|f| f.name() == "dane_probe_warning_info")
+            .map(|f| f.get_metric().len());
+        assert_eq!(warnings, Some(2));
+    }
 
     /// The README's metric table is the documentation users read: it must list every family.
     #[test]

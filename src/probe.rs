@@ -27,6 +27,7 @@ pub struct Prober {
     dns: Arc<DnsClient>,
     smtp: SmtpSettings,
     endpoints: Option<Arc<EndpointCache>>,
+    operations: crate::consistency::OperationsSettings,
 }
 
 /// The outcome of one STARTTLS session and how long it took.
@@ -116,7 +117,14 @@ impl Prober {
             dns,
             smtp,
             endpoints: None,
+            operations: crate::consistency::OperationsSettings::default(),
         }
+    }
+
+    /// Runs the operational checks (hygiene, authoritative consistency) as `operations` says.
+    pub fn with_operations(mut self, operations: crate::consistency::OperationsSettings) -> Self {
+        self.operations = operations;
+        self
     }
 
     /// Shares STARTTLS sessions through `cache` (see [`EndpointCache`]).
@@ -175,8 +183,10 @@ impl Prober {
             failures: Vec::new(),
             warnings: Vec::new(),
             divergence: None,
+            zones: Vec::new(),
         };
         verdict::judge(&mut report);
+        crate::consistency::add_operational_findings(&mut report, &self.operations).await;
         report.duration_seconds = started.elapsed().as_secs_f64();
         report
     }

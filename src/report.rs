@@ -41,6 +41,8 @@ pub struct RrsetReport {
     pub cname_chain: Vec<String>,
     /// Earliest RRSIG expiration, if signed.
     pub signature_expiration: Option<UnixSeconds>,
+    /// TTL of the RRset as answered.
+    pub ttl: Option<u32>,
     /// The failure, when the lookup failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<LookupError>,
@@ -49,7 +51,7 @@ pub struct RrsetReport {
 impl RrsetReport {
     /// Summarises an answer; the records themselves are kept elsewhere in typed form.
     pub fn from_answer<T>(answer: &Answer<T>) -> Self {
-        let (outcome, cname_chain, signature_expiration, error) = match &answer.result {
+        let (outcome, cname_chain, signature_expiration, ttl, error) = match &answer.result {
             Ok(response) => (
                 match &response.set {
                     crate::dns::RecordSet::Records(_) => "records",
@@ -58,9 +60,10 @@ impl RrsetReport {
                 },
                 response.cname_chain.clone(),
                 response.signature_expiration,
+                response.ttl,
                 None,
             ),
-            Err(error) => ("failed", Vec::new(), None, Some(error.clone())),
+            Err(error) => ("failed", Vec::new(), None, None, Some(error.clone())),
         };
         Self {
             name: answer.name.clone(),
@@ -69,6 +72,7 @@ impl RrsetReport {
             outcome,
             cname_chain,
             signature_expiration,
+            ttl,
             error,
         }
     }
@@ -224,6 +228,10 @@ pub struct DomainReport {
     pub warnings: Vec<Finding>,
     /// Earliest divergence over all endpoints (see `EndpointEvaluation::divergence`).
     pub divergence: Option<UnixSeconds>,
+    /// Every zone holding a TLSA or the MX RRset, as its authoritative nameservers answer (when
+    /// the authoritative checks ran; see `crate::consistency`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub zones: Vec<crate::consistency::ZoneReport>,
 }
 
 impl DomainReport {
@@ -247,6 +255,7 @@ impl DomainReport {
                 outcome: "unfinished",
                 cname_chain: Vec::new(),
                 signature_expiration: None,
+                ttl: None,
                 error: None,
             },
             mx_records: Vec::new(),
@@ -262,6 +271,7 @@ impl DomainReport {
             }],
             warnings: Vec::new(),
             divergence: None,
+            zones: Vec::new(),
         }
     }
 }

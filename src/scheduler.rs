@@ -82,11 +82,13 @@ impl ProbeRunner for ProberRunner {
         let endpoints = Arc::clone(&self.endpoints);
         let smtp = target.smtp.clone();
         let domain = target.domain.clone();
+        let operations = crate::consistency::OperationsSettings::for_target(target);
         Box::pin(async move {
             match dns {
                 Some(dns) => {
                     Prober::shared(dns, smtp)
                         .with_endpoint_cache(endpoints)
+                        .with_operations(operations)
                         .probe_domain(&domain)
                         .await
                 }

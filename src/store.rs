@@ -44,6 +44,8 @@ struct Stored {
 struct Inner {
     configured: HashSet<TargetKey>,
     results: BTreeMap<TargetKey, Stored>,
+    /// Since when TLSA records matched nothing (`tlsa_record_stale`).
+    stale: crate::stale::StaleTracker,
 }
 
 /// Latest results, shared between the scheduler and the HTTP side.
@@ -74,8 +76,10 @@ impl Store {
         let Inner {
             configured,
             results,
+            stale,
         } = &mut *inner;
         results.retain(|key, _| configured.contains(key));
+        stale.retain(|key| configured.contains(key));
         // Labels may have changed on reload: the next result carries the new ones.
         for target in targets {
             if let Some(stored) = results.get_mut(&TargetKey::of(target)) {
@@ -84,13 +88,17 @@ impl Store {
         }
     }
 
-    /// Stores the latest report of `target`, unless the target is no longer configured.
-    pub fn put(&self, target: &Target, report: DomainReport) {
+    /// Stores the latest report of `target`, unless the target is no longer configured. Adds its
+    /// `tlsa_record_stale` warnings first (see `crate::stale`).
+    pub fn put(&self, target: &Target, mut report: DomainReport) {
         let key = TargetKey::of(target);
         let mut inner = self.write();
         if !inner.configured.contains(&key) {
             return;
         }
+        inner
+            .stale
+            .observe(&key, &mut report, &target.operations.hygiene);
         inner.results.insert(
             key,
             Stored {

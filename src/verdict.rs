@@ -279,6 +279,7 @@ mod tests {
             outcome,
             cname_chain: vec![],
             signature_expiration: None,
+            ttl: None,
             error: None,
         }
     }
@@ -337,6 +338,7 @@ mod tests {
             failures: vec![],
             warnings: vec![],
             divergence: None,
+            zones: Vec::new(),
         };
         judge(&mut report);
         report

@@ -3,5 +3,6 @@
 # (Debian: prometheus package; tests/stack/install-deps.sh installs it). Exits non-zero on failure.
 set -euo pipefail
 cd "$(dirname "$0")/../alerts"
-promtool check rules dane.rules.yml thresholds.rules.yml thresholds.override.example.yml
+promtool check rules dane.rules.yml thresholds.rules.yml thresholds.override.example.yml \
+  operations-dns.rules.yml
 promtool test rules ./*_test.yml

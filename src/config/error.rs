@@ -99,6 +99,14 @@ pub enum Problem {
     /// Not a known DNSSEC mode.
     #[error("unknown DNSSEC mode \"{0}\"; expected \"trust-resolver\" or \"validate\"")]
     InvalidDnssecMode(String),
+    /// Not one of the accepted words.
+    #[error("invalid value \"{text}\"; expected one of: {}", .expected.join(", "))]
+    InvalidChoice {
+        /// As written.
+        text: String,
+        /// The accepted words.
+        expected: &'static [&'static str],
+    },
     /// Not an IP address with optional port.
     #[error("invalid nameserver \"{0}\": expected IP, IP:PORT or [IPv6]:PORT")]
     InvalidNameserver(String),

@@ -22,6 +22,11 @@
 //!   trust_anchor_file: ~        # DNSKEY file replacing the built-in root anchor (validate mode)
 //!   ehlo_name: dane-exporter.invalid
 //!   smtp_port: 25               # for tests only; the TLSA name follows it
+//!   authoritative_checks: inbound  # none, inbound or all: whose zones' nameservers are asked
+//!   authoritative_port: 53      # for tests only: NS records carry no port
+//!   tlsa_max_records: 12        # warn above this many TLSA records
+//!   tlsa_max_ttl: 1d            # warn above this TLSA TTL
+//!   tlsa_stale_after: 90d       # warn when a record matched nothing this long
 //! probe_allow: ["*.example.org", "example.net"]  # absent: /probe takes any domain
 //! inbound:                      # our domains (others send to us)
 //!   - domain: example.org
@@ -45,6 +50,7 @@
 
 mod error;
 mod names;
+mod operations;
 mod reader;
 #[cfg(test)]
 mod tests;
@@ -63,6 +69,7 @@ pub use names::{
     check_label_name, normalize_domain, parse_nameserver, DomainError, DomainPattern,
     LabelNameError, RESERVED_LABELS,
 };
+pub use operations::{AuthoritativeChecks, OperationsConfig};
 
 /// Shortest allowed probe interval: probing more often only loads the remote mail servers.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(10);
@@ -91,6 +98,9 @@ pub struct Global {
     pub ehlo_name: String,
     /// SMTP port; 25 except in tests.
     pub smtp_port: u16,
+    /// Authoritative consistency and hygiene settings (`authoritative_checks`,
+    /// `authoritative_port`, `tlsa_max_records`, `tlsa_max_ttl`, `tlsa_stale_after`).
+    pub operations: OperationsConfig,
 }
 
 impl Default for Global {
@@ -106,6 +116,7 @@ impl Default for Global {
             trust_anchor_file: None,
             ehlo_name: smtp.ehlo_name,
             smtp_port: smtp.port,
+            operations: OperationsConfig::default(),
         }
     }
 }
@@ -168,6 +179,8 @@ pub struct Target {
     pub dns: DnsSettings,
     /// How to talk SMTP to its MX hosts.
     pub smtp: SmtpSettings,
+    /// Authoritative consistency and hygiene settings (global only).
+    pub operations: OperationsConfig,
 }
 
 impl Config {
@@ -227,6 +240,7 @@ impl Config {
                 ehlo_name: global.ehlo_name.clone(),
                 step_timeout,
             },
+            operations: global.operations,
         }
     }
 }

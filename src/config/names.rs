@@ -22,6 +22,7 @@ pub const RESERVED_LABELS: &[&str] = &[
     "le",
     "mx",
     "name",
+    "nameserver",
     "reason",
     "record",
     "state",
@@ -29,6 +30,7 @@ pub const RESERVED_LABELS: &[&str] = &[
     "type",
     "verdict",
     "version",
+    "zone",
 ];
 
 /// Why a text is not a usable mail domain.

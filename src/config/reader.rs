@@ -26,6 +26,11 @@ const GLOBAL_KEYS: &[&str] = &[
     "trust_anchor_file",
     "ehlo_name",
     "smtp_port",
+    "authoritative_checks",
+    "authoritative_port",
+    "tlsa_max_records",
+    "tlsa_max_ttl",
+    "tlsa_stale_after",
 ];
 const TARGET_KEYS: &[&str] = &[
     "domain",
@@ -229,6 +234,7 @@ impl Reader<'_> {
             let value = integer(f, 1, i64::from(u16::MAX))?;
             global.smtp_port = u16::try_from(value).unwrap_or(global.smtp_port);
         }
+        operations(&fields, &mut global.operations)?;
         Ok(global)
     }
 
@@ -476,6 +482,38 @@ fn integer(field: &Field<'_, '_>, min: i64, max: i64) -> Result<i64> {
         }),
         _ => wrong_type(field.value, &field.loc, "an integer"),
     }
+}
+
+/// The `global` keys of the operational checks (`super::operations`).
+fn operations(fields: &Fields<'_, '_>, ops: &mut super::OperationsConfig) -> Result<()> {
+    if let Some(f) = fields.get("authoritative_checks") {
+        let text = string(f)?;
+        ops.authoritative_checks = super::AuthoritativeChecks::parse(text.trim()).map_or_else(
+            || {
+                f.loc.fail(Problem::InvalidChoice {
+                    text: text.to_string(),
+                    expected: &super::AuthoritativeChecks::NAMES,
+                })
+            },
+            Ok,
+        )?;
+    }
+    if let Some(f) = fields.get("authoritative_port") {
+        let value = integer(f, 1, i64::from(u16::MAX))?;
+        ops.authoritative_port = u16::try_from(value).unwrap_or(ops.authoritative_port);
+    }
+    if let Some(f) = fields.get("tlsa_max_records") {
+        let value = integer(f, 1, 1000)?;
+        ops.hygiene.max_records = usize::try_from(value).unwrap_or(ops.hygiene.max_records);
+    }
+    if let Some(f) = fields.get("tlsa_max_ttl") {
+        let value = duration(f)?;
+        ops.hygiene.max_ttl = u32::try_from(value.as_secs()).unwrap_or(u32::MAX);
+    }
+    if let Some(f) = fields.get("tlsa_stale_after") {
+        ops.hygiene.stale_after = duration(f)?;
+    }
+    Ok(())
 }
 
 fn dnssec_mode(field: &Field<'_, '_>) -> Result<DnssecMode> {

@@ -155,6 +155,15 @@ fn overrides_are_merged_and_labels_kept() {
             trust_anchor_file: Some(anchor.clone()),
             ehlo_name: "monitor.example.org".into(),
             smtp_port: 2525,
+            operations: OperationsConfig {
+                authoritative_checks: AuthoritativeChecks::All,
+                authoritative_port: 5300,
+                hygiene: crate::hygiene::HygieneLimits {
+                    max_records: 8,
+                    max_ttl: 7200,
+                    stale_after: secs(30 * 86_400),
+                },
+            },
         }
     );
     let targets = config.targets();

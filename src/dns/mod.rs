@@ -16,6 +16,7 @@
 //! trailing dot (`mx.example.com`); the backends add the dot on the wire.
 
 mod answer;
+pub mod authoritative;
 pub mod ede;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -327,6 +328,12 @@ pub enum DnsSetupError {
 /// Normalises a domain name: lower case, no trailing dot, surrounding white space removed.
 pub fn normalize_name(name: &str) -> String {
     name.trim().trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// The resolvers `settings` asks: its nameservers, or those of `/etc/resolv.conf`. For
+/// `crate::consistency`, which finds zone cuts and nameserver addresses through them.
+pub fn resolver_addresses(settings: &DnsSettings) -> Result<Vec<SocketAddr>, DnsSetupError> {
+    nameservers::nameservers(settings)
 }
 
 /// The DNS side of a probe: typed lookups for the four record types DANE depends on.

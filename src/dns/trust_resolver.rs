@@ -48,7 +48,8 @@ struct Inner {
 }
 
 /// One failed attempt, kept to report the most telling failure when every attempt failed.
-enum AttemptError {
+/// Shared with `authoritative.rs`, which asks single servers with the same exchanges.
+pub(super) enum AttemptError {
     Timeout,
     Network(String),
     Malformed(String),
@@ -192,7 +193,7 @@ fn answers_request(request: &Message, response: &Message) -> bool {
             })
 }
 
-async fn udp_exchange(
+pub(super) async fn udp_exchange(
     server: SocketAddr,
     request: &Message,
     deadline: Instant,
@@ -245,7 +246,7 @@ async fn udp_exchange(
     }
 }
 
-async fn tcp_exchange(
+pub(super) async fn tcp_exchange(
     server: SocketAddr,
     request: &Message,
     deadline: Instant,

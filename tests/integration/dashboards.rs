@@ -37,6 +37,7 @@ const SELF_METRICS: &[&str] = &[
 /// The dashboards the issue asks for, by file name and uid.
 const EXPECTED: &[(&str, &str)] = &[
     ("dane-domain.json", "dane-domain"),
+    ("dane-operations.json", "dane-operations"),
     ("dane-overview.json", "dane-overview"),
 ];
 
@@ -548,6 +549,7 @@ impl ExprVisitor for LabelUses {
 async fn exported_labels() -> BTreeMap<String, BTreeSet<String>> {
     use std::time::Duration;
 
+    use dane_exporter::consistency::{AuthoritativeSettings, OperationsSettings};
     use dane_exporter::dns::{DnsClient, DnsSettings, DnssecMode};
     use dane_exporter::metrics::{probe_families, LabelledReport};
     use dane_exporter::probe::Prober;
@@ -593,7 +595,16 @@ _{p}._tcp.mx.fail.test.   300 IN TLSA 3 1 1 {other}
             ehlo_name: "probe.test".into(),
             step_timeout: Duration::from_secs(3),
         },
-    );
+    )
+    // The authoritative checks against the fixture itself (the zone of every RRset is ".").
+    .with_operations(OperationsSettings {
+        authoritative: Some(AuthoritativeSettings {
+            port: dns.addr().port(),
+            timeout: Duration::from_secs(3),
+            resolvers: vec![dns.addr()],
+        }),
+        hygiene: Default::default(),
+    });
     let reports = [
         prober.probe_domain("pass.test").await,
         prober.probe_domain("fail.test").await,
@@ -627,7 +638,9 @@ async fn every_label_the_dashboards_use_is_exported() {
         .filter(|n| !exported.contains_key(*n))
         .collect();
     assert!(
-        missing.iter().all(|n| *n == "dane_probe_warning_info"),
+        missing
+            .iter()
+            .all(|n| ["dane_probe_warning_info", "dane_zone_warning_info"].contains(n)),
         "the fixture did not produce {missing:?}"
     );
     // Failures and warnings are rendered by the same code (src/metrics.rs) with the same labels;
@@ -640,6 +653,15 @@ async fn every_label_the_dashboards_use_is_exported() {
     for name in ["dane_probe_failure_info", "dane_probe_warning_info"] {
         exported.insert(name.into(), findings.clone());
     }
+    // Zone-level findings need a broken zone the fixture does not have; src/metrics.rs gives them
+    // the zone labels plus reason.
+    exported.insert(
+        "dane_zone_warning_info".into(),
+        ["domain", "direction", "zone", "reason"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+    );
     exported.insert(
         "dane_exporter_build_info".into(),
         ["version".to_string()].into(),

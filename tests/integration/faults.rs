@@ -1011,6 +1011,7 @@ async fn whole_probe_timeout_is_probe_timeout() {
         timeout: Duration::from_secs(1),
         dns,
         smtp: w.smtp_settings(),
+        operations: Default::default(),
     };
     let runner = ProberRunner::new(std::slice::from_ref(&target), Duration::from_secs(60)).unwrap();
     let began = Instant::now();

@@ -15,10 +15,12 @@
 //! - `web`: the HTTP side (routes, basic auth, TLS, web config fixtures, shutdown, slow clients).
 
 mod alerting;
+mod consistency;
 mod dashboards;
 mod dns;
 mod exporter;
 mod faults;
+mod hygiene;
 mod probe;
 mod scheduler;
 mod smtp;

@@ -23,6 +23,7 @@ fn target(domain: &str, interval: Duration, timeout: Duration) -> Target {
         timeout,
         dns: DnsSettings::default(),
         smtp: SmtpSettings::default(),
+        operations: Default::default(),
     }
 }
 

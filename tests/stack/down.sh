@@ -48,6 +48,8 @@ stop_pidfile "postfix master" "$MASTER_PID"
 stop_pidfile unbound "$RUNDIR/unbound/unbound.pid"
 # NSD's main process stops its server and xfrd children on TERM.
 stop_pidfile nsd "$RUNDIR/nsd/nsd.pid"
+# The second NSD of the ops7dns scenarios (lag.test. secondary).
+stop_pidfile nsd2 "$RUNDIR/nsd2/nsd.pid"
 
 # The watchdog (up.sh, STACK_OWNER_PID) has nothing left to guard. Unless we are the watchdog.
 if [[ -s $RUNDIR/watchdog.pid ]]; then

@@ -353,6 +353,73 @@ rm "$ZONES/brokends.test.zone.resign"   # the broken chain is the point; not for
 other_key=$(cd "$KEYS" && ldns-keygen -a ECDSAP256SHA256 -k brokends.test.)
 DS_OF[brokends]=$(ldns-key2ds -n -2 "$KEYS/$other_key.key")
 
+# ---------------------------------------------------------------------------------------------
+# BEGIN ops7dns block: authoritative consistency and hygiene scenarios (issue 7, items 1 and 4).
+# Every MX host here points at ok311's listener ($SMTP_NET.1), whose key each TLSA RRset names,
+# so the verdict is pass and only the operational findings differ.
+#   lag       NS ns.test. (127.0.0.1, primary NSD) + ns2.lag.test. (127.0.0.2, a second NSD on
+#             the same port): the primary serves serial 2 with a next-key record added, the
+#             secondary still serial 1 (same key, valid signatures). tests/stack/secondary.sh
+#             RUNDIR catch-up copies the primary's zone to it.
+#   hfull     + 3 0 0 (the whole certificate)               -> tlsa_full_certificate
+#   httl      TLSA TTL 50000 s                               -> tlsa_ttl_too_long (max 1h in tests)
+#   hmany     13 records                                     -> tlsa_too_many_records
+#   hsha1     signed with RSASHA1 (algorithm 5)              -> dnskey_algorithm_deprecated
+#   hds1      DS with a SHA-1 digest only                    -> ds_digest_sha1_only
+#   hdsstale  a matching DS plus one for a key never used    -> ds_unmatched
+# (usages 0/1: the unusable zone above; DS matching no DNSKEY: brokends above.)
+# ---------------------------------------------------------------------------------------------
+ok_cert_der_hex() { openssl x509 -in "$CERTS/ok311.pem" -outform DER | od -An -v -tx1 | tr -d ' \n'; }
+ops_zone() { # NAME [TTL]: MX -> mx.NAME.test at ok311's listener, TLSA ok311 (more lines on stdin)
+  local name=$1 ttl=${2:-$TTL}
+  {
+    zone_head "$name.test."
+    echo "@ MX 10 mx.$name.test."
+    echo "mx A $SMTP_NET.1"
+    printf '_%s._tcp.mx.%s.test. %s IN TLSA %s\n' "$SMTP_PORT" "$name" "$ttl" "${TLSA[ok311]}"
+    cat
+  } >"$ZONES/$name.test.zone"
+  CHILDREN+=("$name")
+}
+ops_zone hfull <<<"$(tlsa_rr mx.hfull.test. "3 0 0 $(ok_cert_der_hex)")"
+DS_OF[hfull]=$(sign hfull.test.)
+ops_zone httl 50000 </dev/null
+DS_OF[httl]=$(sign httl.test.)
+ops_zone hmany <<<"$(for i in $(seq 1 12); do tlsa_rr mx.hmany.test. "3 1 1 $(printf 'hmany%s' "$i" | sha256_hex)"; done)"
+DS_OF[hmany]=$(sign hmany.test.)
+ops_zone hsha1 </dev/null
+hsha1_key=$(cd "$KEYS" && ldns-keygen -a RSASHA1 -b 2048 -k hsha1.test.)
+ldns-signzone "${VALID[@]}" -f "$ZONES/hsha1.test.zone.signed" "$ZONES/hsha1.test.zone" "$KEYS/$hsha1_key"
+DS_OF[hsha1]=$(ldns-key2ds -n -2 "$KEYS/$hsha1_key.key")
+ops_zone hds1 </dev/null
+sign hds1.test. >/dev/null
+hds1_key=$(cut -d' ' -f1 "$ZONES/hds1.test.zone.resign")
+DS_OF[hds1]=$(ldns-key2ds -n -1 "$KEYS/$hds1_key.key")
+ops_zone hdsstale </dev/null
+DS_OF[hdsstale]=$(sign hdsstale.test.)
+hdsstale_unused=$(cd "$KEYS" && ldns-keygen -a ECDSAP256SHA256 -k hdsstale.test.)
+DS_OF[hdsstale]+=$'\n'$(ldns-key2ds -n -2 "$KEYS/$hdsstale_unused.key")
+
+# lag: one key, two versions of the zone.
+lag_next="3 1 1 $(printf 'lag-next-key' | sha256_hex)"
+lag_key=$(cd "$KEYS" && ldns-keygen -a ECDSAP256SHA256 -k lag.test.)
+lag_version() { # SERIAL [EXTRA TLSA]
+  printf '$ORIGIN lag.test.\n$TTL %s\n@ SOA ns.test. hostmaster.test. %s 3600 600 86400 %s\n' "$TTL" "$1" "$TTL"
+  printf '@ NS ns.test.\n@ NS ns2.lag.test.\nns2 A 127.0.0.2\n@ MX 10 mx.lag.test.\nmx A %s.1\n' "$SMTP_NET"
+  tlsa_rr mx.lag.test. "${TLSA[ok311]}"
+  if [[ -n ${2:-} ]]; then tlsa_rr mx.lag.test. "$2"; fi
+}
+mkdir -p "$RUNDIR/nsd2/zones"
+lag_version 1 >"$ZONES/lag.test.zone.v1"
+ldns-signzone "${VALID[@]}" -f "$RUNDIR/nsd2/zones/lag.test.zone.signed" "$ZONES/lag.test.zone.v1" "$KEYS/$lag_key"
+lag_version 2 "$lag_next" >"$ZONES/lag.test.zone"
+ldns-signzone "${VALID[@]}" -f "$ZONES/lag.test.zone.signed" "$ZONES/lag.test.zone" "$KEYS/$lag_key"
+CHILDREN+=(lag)
+DS_OF[lag]=$(ldns-key2ds -n -2 "$KEYS/$lag_key.key")
+echo "lag_next $lag_next" >>"$RUNDIR/tlsa.txt"
+# END ops7dns block (zones); the secondary NSD starts after the primary, below.
+# ---------------------------------------------------------------------------------------------
+
 # test.: delegations (NS + DS, or NS only for the insecure child).
 {
   zone_head test.
@@ -419,6 +486,41 @@ EOF
 } >"$NSD_CONF"
 nsd-checkconf "$NSD_CONF"
 nsd -c "$NSD_CONF"
+
+# ---------------------------------------------------------------------------------------------
+# BEGIN ops7dns block: the lagging secondary for lag.test. (see the zones block above), a second
+# NSD on 127.0.0.2, same port (NS records carry no port: authoritative_port covers both).
+# ---------------------------------------------------------------------------------------------
+NSD2_CONF=$RUNDIR/nsd2/nsd.conf
+cat >"$NSD2_CONF" <<NSD2
+server:
+  ip-address: 127.0.0.2
+  port: $NSD_PORT
+  do-ip6: no
+  username: ""
+  chroot: ""
+  zonesdir: "$RUNDIR/nsd2/zones"
+  database: ""
+  pidfile: "$RUNDIR/nsd2/nsd.pid"
+  logfile: "$RUNDIR/nsd2/nsd.log"
+  xfrdfile: "$RUNDIR/nsd2/xfrd.state"
+  xfrdir: "$RUNDIR/nsd2"
+  zonelistfile: "$RUNDIR/nsd2/zone.list"
+  server-count: 1
+  reuseport: no
+  verbosity: 1
+  hide-version: yes
+remote-control:
+  control-enable: yes
+  control-interface: "$RUNDIR/nsd2/control.sock"
+zone:
+  name: "lag.test."
+  zonefile: "lag.test.zone.signed"
+NSD2
+nsd-checkconf "$NSD2_CONF"
+nsd -c "$NSD2_CONF"
+# END ops7dns block (secondary NSD)
+# ---------------------------------------------------------------------------------------------
 
 # ---------------------------------------------------------------------------------------------
 # unbound: validating, talks to 127.0.0.1:$NSD_PORT only.
@@ -590,6 +692,7 @@ smtp_banner() { # ADDR: reads the 220 greeting
   timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1" && head -c 4 <&3 | grep -q "^220"' "$host" "$port"
 }
 wait_for "NSD" dig_ok @127.0.0.1 -p "$NSD_PORT" SOA test.
+wait_for "NSD (ops7dns secondary)" dig_ok @127.0.0.2 -p "$NSD_PORT" SOA lag.test.
 # The AD bit on the root SOA via unbound proves the whole anchor -> root chain works.
 wait_for "unbound" bash -c "dig +time=1 +tries=1 +dnssec @127.0.0.1 -p $UNBOUND_PORT SOA test. | grep -q 'flags:.* ad'"
 for a in "${ADDRS[@]}"; do wait_for "smtpd on $a:$SMTP_PORT" smtp_banner "$a"; done
@@ -621,5 +724,6 @@ POSTFIX_PID_FILE=$PF/spool/pid/master.pid
 NSD_CONFIG=$NSD_CONF
 UNBOUND_CONFIG=$UB_CONF
 STACK_TTL=$TTL
+NSD2_CONFIG=$NSD2_CONF
 EOF
 trap - ERR

@@ -212,10 +212,13 @@ pub fn promtool_check(exposition: &str) {
 pub fn write_config(path: &Path, stack: &Stack, inbound: &[&str], outbound: &[&str]) {
     let mut text = format!(
         "global:\n  interval: 10s\n  timeout: 8s\n  step_timeout: 3s\n  concurrency: 4\n  \
-         nameservers: [\"{}\"]\n  smtp_port: {}\n  ehlo_name: probe.test\n\
+         nameservers: [\"{}\"]\n  smtp_port: {}\n  ehlo_name: probe.test\n  \
+         authoritative_port: {}\n\
          probe_allow: [\"*.test\"]\n",
         stack.var("RESOLVER"),
-        stack.var("SMTP_PORT")
+        stack.var("SMTP_PORT"),
+        // NS records carry no port: the stack's NSD listens on its own.
+        stack.var("AUTH").rsplit(':').next().unwrap_or_default()
     );
     text.push_str("inbound:\n");
     for domain in inbound {
