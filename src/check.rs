@@ -36,6 +36,12 @@ pub fn render(report: &DomainReport) -> String {
     for host in &report.hosts {
         render_host(&mut out, host, now);
     }
+    if !report.local_certificates.is_empty() {
+        let _ = writeln!(out, "\n  local certificate files:");
+        for line in crate::local_certs::render_lines(&report.local_certificates) {
+            let _ = writeln!(out, "    {line}");
+        }
+    }
     render_zones(&mut out, report);
     if let Some(divergence) = report.divergence {
         let _ = writeln!(
@@ -57,6 +63,8 @@ pub fn render(report: &DomainReport) -> String {
             let _ = writeln!(out, "  - [{}] {}", finding.reason, finding.message);
         }
     }
+    crate::service::check::render(&mut out, &report.services, now);
+    render_transport_security(&mut out, report);
     let _ = writeln!(out, "\n  checked in {:.2}s", report.duration_seconds);
     out
 }
@@ -130,16 +138,11 @@ fn render_endpoint(
         return;
     };
     for (record, result) in host.tlsa_records.iter().zip(&evaluation.records) {
-        let state = match &result.state {
-            RecordState::Matched { depth } => format!("MATCHED (certificate at depth {depth})"),
-            RecordState::MatchedButRejected { depth, failure } => format!(
-                "NO MATCH: matches depth {depth} but rejected: {}",
-                failure.reason()
-            ),
-            RecordState::NoMatch => "NO MATCH (stale, or a next-key record)".to_string(),
-            RecordState::Unusable { reason } => format!("UNUSABLE ({})", reason.as_str()),
-        };
-        let _ = writeln!(out, "      TLSA {record}: {state}");
+        let _ = writeln!(
+            out,
+            "      TLSA {record}: {}",
+            record_state_text(&result.state)
+        );
     }
     let outcome = match &evaluation.outcome {
         EndpointOutcome::Authenticated { usage, .. } => {
@@ -151,6 +154,9 @@ fn render_endpoint(
         EndpointOutcome::Failed(failure) => format!("FAILED: {}", failure.reason()),
     };
     let _ = writeln!(out, "      => {outcome}");
+    for line in crate::key_algorithms::render_lines(&endpoint.key_algorithms) {
+        let _ = writeln!(out, "      {line}");
+    }
     if let Some(divergence) = evaluation.divergence {
         let _ = writeln!(
             out,
@@ -236,7 +242,20 @@ fn render_zones(out: &mut String, report: &DomainReport) {
     }
 }
 
-fn rrset_line(rrset: &RrsetReport, now: UnixSeconds) -> String {
+/// A TLSA record's state against one chain, for the human report (MX endpoints and services).
+pub(crate) fn record_state_text(state: &RecordState) -> String {
+    match state {
+        RecordState::Matched { depth } => format!("MATCHED (certificate at depth {depth})"),
+        RecordState::MatchedButRejected { depth, failure } => format!(
+            "NO MATCH: matches depth {depth} but rejected: {}",
+            failure.reason()
+        ),
+        RecordState::NoMatch => "NO MATCH (stale, or a next-key record)".to_string(),
+        RecordState::Unusable { reason } => format!("UNUSABLE ({})", reason.as_str()),
+    }
+}
+
+pub(crate) fn rrset_line(rrset: &RrsetReport, now: UnixSeconds) -> String {
     let mut line = format!("{} {}", rrset.name, rrset.dnssec.as_str());
     match &rrset.error {
         Some(error) => {
@@ -259,7 +278,7 @@ fn rrset_line(rrset: &RrsetReport, now: UnixSeconds) -> String {
 }
 
 /// "in 12.3 days" or "3.0 days ago".
-fn days_from(now: UnixSeconds, then: UnixSeconds) -> String {
+pub(crate) fn days_from(now: UnixSeconds, then: UnixSeconds) -> String {
     let days = (then - now) as f64 / 86_400.0;
     if days >= 0.0 {
         format!("in {days:.1} days")
@@ -268,10 +287,58 @@ fn days_from(now: UnixSeconds, then: UnixSeconds) -> String {
     }
 }
 
-fn format_time(t: UnixSeconds) -> String {
+pub(crate) fn format_time(t: UnixSeconds) -> String {
     let Ok(secs) = u64::try_from(t) else {
         return t.to_string();
     };
     humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
         .to_string()
+}
+
+/// The MTA-STS and TLS-RPT sections, when they were checked. They never change the verdict above.
+fn render_transport_security(out: &mut String, report: &DomainReport) {
+    if let Some(sts) = &report.mta_sts {
+        let state = match (&sts.policy, sts.valid) {
+            (Some(policy), true) => format!(
+                "{} (max_age {}s, id {})",
+                policy.mode.as_str(),
+                policy.max_age,
+                sts.record.as_ref().map_or("?", |r| r.id.as_str())
+            ),
+            _ => "no valid policy".to_string(),
+        };
+        let _ = writeln!(out, "\n  MTA-STS: {state}");
+        let _ = writeln!(out, "    policy  {}", sts.policy_url);
+        for host in &sts.hosts {
+            let covered = match (&sts.policy, &host.covered_by) {
+                (None, _) => String::new(),
+                (Some(_), Some(pattern)) => format!(" covered by {pattern}"),
+                (Some(_), None) => " NOT COVERED by the policy".to_string(),
+            };
+            let _ = writeln!(out, "    MX {}{covered}", host.name);
+            for endpoint in &host.endpoints {
+                let cert = match &endpoint.error {
+                    None => "certificate valid (WebPKI)".to_string(),
+                    Some(error) => format!("certificate NOT valid: {error}"),
+                };
+                let _ = writeln!(out, "      {}  {cert}", endpoint.address);
+            }
+        }
+        for finding in &sts.findings {
+            let _ = writeln!(out, "    - [{}] {}", finding.reason, finding.message);
+        }
+    }
+    if let Some(rpt) = &report.tls_rpt {
+        match &rpt.record {
+            Some(record) => {
+                let _ = writeln!(out, "\n  TLS-RPT: reports to {}", record.rua.join(", "));
+            }
+            None => {
+                let _ = writeln!(out, "\n  TLS-RPT: no valid record");
+            }
+        }
+        for finding in &rpt.findings {
+            let _ = writeln!(out, "    - [{}] {}", finding.reason, finding.message);
+        }
+    }
 }

@@ -25,6 +25,7 @@ use prometheus::{Encoder, Gauge, IntGauge, Opts, Registry, TextEncoder};
 use tokio::sync::{Mutex, Semaphore};
 
 use crate::config::{self, normalize_domain, Config};
+use crate::local_certs::PublicationLog;
 use crate::metrics::{probe_exposition, LabelledReport};
 use crate::probe::unix_now;
 use crate::report::Direction;
@@ -79,6 +80,8 @@ pub struct DaneExporter {
     store: Arc<Store>,
     running: Mutex<Option<Running>>,
     own: SelfMetrics,
+    /// TLSA publication history ("safe to deploy" of local certificates): kept across reloads.
+    publications: Arc<PublicationLog>,
     /// The last `/metrics` exposition and when it was rendered (see [`RENDER_CACHE`]). Held while
     /// rendering, so concurrent scrapes wait for one render instead of each doing their own.
     ///
@@ -96,6 +99,7 @@ impl DaneExporter {
             store: Arc::new(Store::new()),
             running: Mutex::new(None),
             own,
+            publications: Arc::new(PublicationLog::new()),
             rendered: std::sync::Mutex::new(None),
         });
         let config = config::load(config_path)?;
@@ -113,7 +117,12 @@ impl DaneExporter {
             .unwrap_or(config.global.interval);
         // Half the shortest interval: an MX host shared by many domains is probed at most about
         // twice per interval, and no probe reuses a STARTTLS session older than half an interval.
-        let runner = Arc::new(ProberRunner::new(&targets, shortest / 2)?);
+        let runner = Arc::new(
+            ProberRunner::new(&targets, shortest / 2)?
+                .with_publication_log(Arc::clone(&self.publications)),
+        );
+        let domains: Vec<&str> = targets.iter().map(|t| t.domain.as_str()).collect();
+        self.publications.retain_domains(&domains);
         let adhoc_target = config.adhoc_target("adhoc.invalid", Direction::Inbound);
         let adhoc = Arc::new(ProberRunner::new(
             std::slice::from_ref(&adhoc_target),

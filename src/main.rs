@@ -16,9 +16,11 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
 
+use dane_exporter::config::{CertificateSource, CertificateSpec};
 use dane_exporter::consistency::{AuthoritativeSettings, OperationsSettings};
 use dane_exporter::dns::{DnsClient, DnsSettings, DnssecMode};
 use dane_exporter::exporter::DaneExporter;
+use dane_exporter::mta_sts::MtaStsSettings;
 use dane_exporter::probe::Prober;
 use dane_exporter::report::Verdict;
 use dane_exporter::smtp::SmtpSettings;
@@ -108,12 +110,88 @@ struct CheckArgs {
     /// Print the full report as JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// Another TLS service to check against its own TLSA RRset: HOST:PORT (465, 587, 993, 143,
+    /// 995, 110, 443) or HOST:PORT/PROTOCOL/TLS (smtp|imap|pop3|https, implicit|starttls);
+    /// repeatable. A failing service makes the exit code 1.
+    #[arg(long = "service", value_name = "SPEC", value_parser = dane_exporter::service::parse_spec)]
+    services: Vec<dane_exporter::service::ServiceSpec>,
+    /// PEM CA certificates trusted, besides Mozilla's roots, for services' PKIX TLSA usages.
+    #[arg(long, value_name = "FILE")]
+    service_ca: Option<PathBuf>,
+    /// Skip the MTA-STS (RFC 8461) and TLS-RPT (RFC 8460) checks.
+    #[arg(long)]
+    no_mta_sts: bool,
+    /// PEM file of roots trusted for MTA-STS besides Mozilla's (a private CA).
+    #[arg(long, value_name = "FILE")]
+    mta_sts_ca_file: Option<PathBuf>,
+    /// Port of the MTA-STS policy host. Change it only for tests.
+    #[arg(long, default_value_t = 443)]
+    https_port: u16,
+    /// Local certificate of an MX host, as Postfix loads it (PEM, leaf first): is its key
+    /// published in TLSA? Repeatable.
+    #[arg(long = "certificate", value_name = "MX=FILE", value_parser = parse_mx_path)]
+    certificates: Vec<(String, PathBuf)>,
+    /// The staged next certificate of an MX host named by --certificate. Repeatable.
+    #[arg(long = "staged-certificate", value_name = "MX=FILE", value_parser = parse_mx_path)]
+    staged_certificates: Vec<(String, PathBuf)>,
+    /// A certbot lineage directory (/etc/letsencrypt/live/NAME) of an MX host. Repeatable.
+    #[arg(long = "certbot-lineage", value_name = "MX=DIR", value_parser = parse_mx_path)]
+    lineages: Vec<(String, PathBuf)>,
     /// Do not ask the authoritative nameservers of the TLSA and MX zones directly.
     #[arg(long)]
     no_authoritative: bool,
     /// Port the authoritative nameservers are asked on (NS records carry none). For tests only.
     #[arg(long, default_value_t = 53)]
     authoritative_port: u16,
+}
+
+/// `MX=PATH`, the MX host name normalised.
+fn parse_mx_path(text: &str) -> Result<(String, PathBuf), String> {
+    let (mx, path) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not MX=PATH"))?;
+    let mx = dane_exporter::config::normalize_domain(mx)
+        .map_err(|e| format!("{mx:?} is not a host name: {e}"))?;
+    if path.is_empty() {
+        return Err(format!("{text:?} has an empty path"));
+    }
+    Ok((mx, PathBuf::from(path)))
+}
+
+/// The `--certificate`, `--staged-certificate` and `--certbot-lineage` options as configuration
+/// entries; a staged certificate without a live one for its MX host is a usage error.
+fn certificate_specs(args: &CheckArgs) -> Result<Vec<CertificateSpec>, String> {
+    let mut specs: Vec<CertificateSpec> = Vec::new();
+    for (mx, live) in &args.certificates {
+        let staged = args
+            .staged_certificates
+            .iter()
+            .find(|(m, _)| m == mx)
+            .map(|(_, p)| p.clone());
+        specs.push(CertificateSpec {
+            mx: mx.clone(),
+            source: CertificateSource::Files {
+                live: live.clone(),
+                staged,
+            },
+        });
+    }
+    if let Some((mx, _)) = args
+        .staged_certificates
+        .iter()
+        .find(|(m, _)| !args.certificates.iter().any(|(c, _)| c == m))
+    {
+        return Err(format!(
+            "--staged-certificate {mx}=... needs --certificate {mx}=... (the live one)"
+        ));
+    }
+    for (mx, dir) in &args.lineages {
+        specs.push(CertificateSpec {
+            mx: mx.clone(),
+            source: CertificateSource::Lineage(dir.clone()),
+        });
+    }
+    Ok(specs)
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -282,6 +360,13 @@ async fn shutdown_signal() {
 }
 
 async fn run_check(args: CheckArgs) -> ExitCode {
+    let certificates = match certificate_specs(&args) {
+        Ok(specs) => specs,
+        Err(error) => {
+            eprintln!("dane_exporter: {error}");
+            return ExitCode::from(2);
+        }
+    };
     let dns_settings = DnsSettings {
         mode: match args.dnssec_mode {
             ModeArg::TrustResolver => DnssecMode::TrustResolver,
@@ -303,16 +388,49 @@ async fn run_check(args: CheckArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let mut trust = dane_exporter::dane::PkixTrust::public_roots();
+    if let Some(path) = &args.service_ca {
+        let loaded = std::fs::read(path)
+            .map_err(|e| e.to_string())
+            .and_then(|pem| trust.with_pem_bundle(&pem).map_err(|e| e.to_string()));
+        match loaded {
+            Ok(with_ca) => trust = with_ca,
+            Err(error) => {
+                eprintln!("dane_exporter: --service-ca {}: {error}", path.display());
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if let Some(path) = &args.mta_sts_ca_file {
+        if let Err(error) = dane_exporter::mta_sts::webpki::read_ca_file(path) {
+            eprintln!("dane_exporter: {error}");
+            return ExitCode::from(2);
+        }
+    }
     let authoritative = (!args.no_authoritative).then(|| AuthoritativeSettings {
         port: args.authoritative_port,
         timeout: args.timeout,
         resolvers: dane_exporter::dns::resolver_addresses(&dns_settings).unwrap_or_default(),
     });
-    let prober = Prober::new(dns, smtp_settings).with_operations(OperationsSettings {
-        authoritative,
-        hygiene: Default::default(),
-    });
-    let report = prober.probe_domain(&args.domain).await;
+    let step_timeout = smtp_settings.step_timeout;
+    // MTA-STS findings are printed but, like in the exporter, never change the exit code: that is
+    // the DANE verdict's.
+    let prober = Prober::new(dns, smtp_settings)
+        .with_operations(OperationsSettings {
+            authoritative,
+            hygiene: Default::default(),
+        })
+        .with_mta_sts(MtaStsSettings {
+            mta_sts: !args.no_mta_sts,
+            tls_rpt: !args.no_mta_sts,
+            ca_file: args.mta_sts_ca_file,
+            https_port: args.https_port,
+        })
+        .with_services(args.services, Arc::new(trust));
+    let mut report = prober.probe_domain(&args.domain).await;
+    // A one-off check has no publication history: records count as first seen now.
+    let history = dane_exporter::local_certs::PublicationLog::new();
+    dane_exporter::local_certs::attach(&mut report, &certificates, &history, step_timeout).await;
     if args.json {
         match serde_json::to_string_pretty(&report) {
             Ok(text) => println!("{text}"),
@@ -324,8 +442,9 @@ async fn run_check(args: CheckArgs) -> ExitCode {
     } else {
         print!("{}", dane_exporter::check::render(&report));
     }
+    let service_failed = report.services.iter().any(|s| s.verdict == Verdict::Fail);
     match report.verdict {
-        Verdict::Pass | Verdict::NotApplicable => ExitCode::SUCCESS,
-        Verdict::Fail => ExitCode::from(1),
+        Verdict::Pass | Verdict::NotApplicable if !service_failed => ExitCode::SUCCESS,
+        _ => ExitCode::from(1),
     }
 }

@@ -18,6 +18,7 @@ use prometheus::proto::{Gauge, LabelPair, Metric, MetricFamily, MetricType};
 
 use crate::dane::EndpointOutcome;
 use crate::dns::DnssecStatus;
+use crate::mta_sts::Mode;
 use crate::report::{Direction, DomainReport, HostDane, RrsetReport, Verdict};
 
 /// Every probe metric: name and help text. The README's metric table mirrors this list.
@@ -43,6 +44,39 @@ pub const PROBE_METRICS: &[(&str, &str)] = &[
     ("dane_divergence_timestamp_seconds", "Earliest moment the TLSA RRset and the endpoint's chain are expected to stop matching if nobody acts (Unix time)."),
     ("dane_divergence_remaining_seconds", "Seconds from the probe until dane_divergence_timestamp_seconds (divide by 86400 for days to divergence); 0 when the endpoint does not authenticate now."),
     ("dane_smtp_duration_seconds", "Seconds the SMTP and TLS dialogue with the endpoint took."),
+    // Other TLS services of the domain (crate::service, series built in service/metrics.rs).
+    ("dane_service_success", "1 when the service's verdict is pass or not_applicable (no DANE client would refuse it), else 0."),
+    ("dane_service_verdict", "Verdict of the service as a state set: pass, fail or not_applicable."),
+    ("dane_service_dane_state", "Whether DANE applies to the service, as a state set (applies, no_tlsa, tlsa_insecure, addresses_insecure, tlsa_lookup_failed, address_lookup_failed)."),
+    ("dane_service_failure_info", "One series per reason a DANE client would refuse the service, with the address concerned."),
+    ("dane_service_warning_info", "One series per service finding that needs attention but fails nothing."),
+    ("dane_service_tlsa_records", "Number of TLSA records published for the service."),
+    ("dane_service_tlsa_expiration_timestamp_seconds", "Earliest RRSIG expiration of the service's TLSA RRset (Unix time)."),
+    ("dane_service_tlsa_match", "1 when the service endpoint's chain authenticates against its TLSA RRset (PKIX usages included), else 0. Only where DANE applies."),
+    ("dane_service_tlsa_record_state", "State of each TLSA record of the service against each endpoint's chain as a state set: matched, no_match, unusable."),
+    ("dane_service_starttls_offered", "1 when the STARTTLS service endpoint offered STARTTLS (STLS), else 0."),
+    ("dane_service_certificate_not_after_timestamp_seconds", "notAfter of the service endpoint's leaf certificate (Unix time)."),
+    ("dane_service_divergence_timestamp_seconds", "Earliest moment the service's TLSA RRset and the endpoint's chain are expected to stop matching (Unix time)."),
+    ("dane_service_duration_seconds", "Seconds the dialogue and TLS handshake with the service endpoint took."),
+    ("dane_mta_sts_policy_valid", "1 when the domain has exactly one valid _mta-sts TXT record and its policy was fetched over validated HTTPS and parsed, else 0 (RFC 8461). Only for targets with MTA-STS checks."),
+    ("dane_mta_sts_mode", "Mode of the MTA-STS policy as a state set: enforce, testing, none. Only when a valid policy was fetched."),
+    ("dane_mta_sts_max_age_seconds", "max_age of the MTA-STS policy: seconds senders may cache it."),
+    ("dane_mta_sts_policy_fetch_duration_seconds", "Seconds the HTTPS fetch of the MTA-STS policy took."),
+    ("dane_mta_sts_mx_covered", "1 when the MX host matches an mx pattern of the MTA-STS policy, else 0. Only when a valid policy was fetched."),
+    ("dane_mta_sts_certificate_valid", "1 when the endpoint's STARTTLS certificate passes MTA-STS validation (WebPKI chain to a trusted root, MX host name), else 0."),
+    ("dane_mta_sts_problem_info", "One series per MTA-STS problem, with the MX host and address concerned. Does not affect the DANE verdict."),
+    ("dane_tls_rpt_valid", "1 when the domain has exactly one valid _smtp._tls TLS-RPT record (RFC 8460), else 0. Only for targets with TLS-RPT checks."),
+    ("dane_tls_rpt_problem_info", "One series per TLS-RPT problem (missing, malformed, several records, lookup failed)."),
+    // Key algorithms (src/key_algorithms.rs).
+    ("dane_key_algorithm_offered", "1 when the endpoint presents a certificate with a key of that algorithm (ecdsa, rsa), 0 when it refuses a handshake limited to it; absent when that probe failed. Only where DANE applies."),
+    ("dane_key_algorithm_tlsa_match", "1 when the chain the endpoint presents for that key algorithm authenticates against the TLSA RRset, else 0. Only for offered algorithms where DANE applies."),
+    // Local certificate files (src/local_certs/).
+    ("dane_local_certificate_tlsa_match", "1 when the certificate file (slot live or staged) is authenticated by the published TLSA RRset, else 0. Only where DANE applies to the MX host."),
+    ("dane_local_certificate_safe_to_deploy", "1 when a TLSA record matching the certificate file has been published for at least two TTLs of the RRset (RFC 7671 section 8.1), or the file is already served by every address, else 0."),
+    ("dane_local_certificate_published_seconds", "Seconds the oldest TLSA record matching the certificate file has been published, as first seen by the exporter's probes, as of the last probe."),
+    ("dane_local_certificate_required_publication_seconds", "Two TTLs of the MX host's TLSA RRset: how long a record must be published before its key is deployed (RFC 7671 section 8.1)."),
+    ("dane_local_certificate_served", "1 when every endpoint of the MX host presents the certificate file's key, else 0 (a live file not served means a reload is pending)."),
+    ("dane_local_certificate_not_after_timestamp_seconds", "notAfter of the certificate file's leaf (Unix time)."),
     ("dane_zone_consistent", "1 when every authoritative nameserver address of the zone serves the newest SOA serial, the same TLSA/MX RRsets and valid signatures, else 0."),
     ("dane_nameserver_consistent", "1 when this authoritative nameserver address serves the zone's newest SOA serial, the same TLSA/MX RRsets as the others and valid signatures, else 0."),
     ("dane_nameserver_soa_serial", "SOA serial this authoritative nameserver address serves for the zone."),
@@ -50,6 +84,10 @@ pub const PROBE_METRICS: &[(&str, &str)] = &[
     ("dane_nameserver_signatures_valid", "1 when this authoritative nameserver address serves the SOA and compared RRsets with RRSIGs that are in their validity period and verify with the zone's DNSKEYs (always 1 for an unsigned zone), else 0."),
     ("dane_zone_warning_info", "One series per zone-level finding: DNSKEY/DS health and nameserver disagreement."),
 ];
+
+/// Adds one gauge series (name, labels, value): how modules outside this one hand their series
+/// to the collector.
+pub type GaugeSink<'s> = dyn FnMut(&'static str, &[(&str, &str)], f64) + 's;
 
 /// The latest report of one target, with the labels its series carry.
 #[derive(Clone, Copy, Debug)]
@@ -64,13 +102,13 @@ pub struct LabelledReport<'a> {
 
 /// Where the series of reports go. [`probe_families`] and [`probe_exposition`] are the two
 /// implementations, fed by the same `add_report`, so they can never disagree on the series.
-trait Sink {
+pub(crate) trait Sink {
     /// One gauge series; labels with an empty value are left out.
     fn gauge(&mut self, name: &'static str, labels: &[(&str, &str)], value: f64);
 }
 
 /// Collects series per metric name, then hands them out as families.
-struct Families {
+pub(crate) struct Families {
     series: BTreeMap<&'static str, Vec<Metric>>,
 }
 
@@ -120,7 +158,7 @@ impl Families {
     }
 }
 
-fn bool_value(value: bool) -> f64 {
+pub(crate) fn bool_value(value: bool) -> f64 {
     if value {
         1.0
     } else {
@@ -210,7 +248,10 @@ pub fn probe_exposition(reports: &[LabelledReport<'_>]) -> Vec<(&'static str, St
 }
 
 /// `base` followed by `extra`.
-fn join<'a>(base: &[(&'a str, &'a str)], extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+pub(crate) fn join<'a>(
+    base: &[(&'a str, &'a str)],
+    extra: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
     let mut labels = Vec::with_capacity(base.len() + extra.len());
     labels.extend_from_slice(base);
     labels.extend_from_slice(extra);
@@ -285,6 +326,14 @@ fn add_report(f: &mut impl Sink, item: &LabelledReport<'_>) {
             );
         }
     }
+
+    crate::service::metrics::add(f, &base, &report.services);
+    add_transport_security(f, &base, report);
+    crate::local_certs::add_metrics(
+        &base,
+        &report.local_certificates,
+        &mut |name, labels, value| f.gauge(name, labels, value),
+    );
 
     let mut rrsets: Vec<&RrsetReport> = vec![&report.mx_lookup];
     for host in &report.hosts {
@@ -385,6 +434,11 @@ fn add_report(f: &mut impl Sink, item: &LabelledReport<'_>) {
                 };
                 f.gauge("dane_divergence_remaining_seconds", &at, remaining);
             }
+            crate::key_algorithms::add_metrics(
+                &at,
+                &endpoint.key_algorithms,
+                &mut |name, labels, value| f.gauge(name, labels, value),
+            );
             if let Some(evaluation) = evaluation {
                 for result in &evaluation.records {
                     let record = result.record.to_string();
@@ -400,6 +454,68 @@ fn add_report(f: &mut impl Sink, item: &LabelledReport<'_>) {
                     }
                 }
             }
+        }
+    }
+}
+
+/// The MTA-STS and TLS-RPT series of one target (none when they are not checked for it).
+fn add_transport_security(f: &mut impl Sink, base: &[(&str, &str)], report: &DomainReport) {
+    if let Some(sts) = &report.mta_sts {
+        f.gauge("dane_mta_sts_policy_valid", base, bool_value(sts.valid));
+        if let Some(policy) = &sts.policy {
+            for mode in Mode::ALL {
+                f.gauge(
+                    "dane_mta_sts_mode",
+                    &join(base, &[("mode", mode.as_str())]),
+                    bool_value(policy.mode == mode),
+                );
+            }
+            f.gauge("dane_mta_sts_max_age_seconds", base, policy.max_age as f64);
+        }
+        if let Some(seconds) = sts.fetch_duration_seconds {
+            f.gauge("dane_mta_sts_policy_fetch_duration_seconds", base, seconds);
+        }
+        for host in &sts.hosts {
+            if sts.policy.is_some() {
+                f.gauge(
+                    "dane_mta_sts_mx_covered",
+                    &join(base, &[("mx", &host.name)]),
+                    bool_value(host.covered_by.is_some()),
+                );
+            }
+            for endpoint in &host.endpoints {
+                let address = endpoint.address.to_string();
+                f.gauge(
+                    "dane_mta_sts_certificate_valid",
+                    &join(base, &[("mx", &host.name), ("address", &address)]),
+                    bool_value(endpoint.certificate_valid),
+                );
+            }
+        }
+        for finding in &sts.findings {
+            let address = finding.address.map(|a| a.to_string()).unwrap_or_default();
+            f.gauge(
+                "dane_mta_sts_problem_info",
+                &join(
+                    base,
+                    &[
+                        ("reason", &finding.reason),
+                        ("mx", finding.mx.as_deref().unwrap_or("")),
+                        ("address", &address),
+                    ],
+                ),
+                1.0,
+            );
+        }
+    }
+    if let Some(rpt) = &report.tls_rpt {
+        f.gauge("dane_tls_rpt_valid", base, bool_value(rpt.valid));
+        for finding in &rpt.findings {
+            f.gauge(
+                "dane_tls_rpt_problem_info",
+                &join(base, &[("reason", &finding.reason)]),
+                1.0,
+            );
         }
     }
 }

@@ -14,12 +14,20 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::future::join_all;
 
+use crate::dane::PkixTrust;
 use crate::dane::{self, describe_certificate, EndpointInput, TlsaRecord};
 use crate::dns::{
     normalize_name, Answer, DnsClient, DnssecStatus, MxRecord, RecordSet, RecordType, UnixSeconds,
 };
+use crate::key_algorithms::{
+    leaf_key_algorithm, KeyAlgorithm, KeyAlgorithmReport, KeyAlgorithmState,
+};
+use crate::mta_sts::MtaStsSettings;
 use crate::report::{DomainReport, EndpointReport, HostDane, MxHostReport, RrsetReport};
-use crate::smtp::{probe_starttls, SmtpError, SmtpSettings, TlsSession};
+use crate::service::{probe_service, ServiceSettings, ServiceSpec};
+use crate::smtp::{
+    probe_starttls, probe_starttls_restricted, RestrictedError, SmtpError, SmtpSettings, TlsSession,
+};
 use crate::verdict;
 
 /// Probes domains with one DNS client and one set of SMTP settings.
@@ -27,6 +35,10 @@ pub struct Prober {
     dns: Arc<DnsClient>,
     smtp: SmtpSettings,
     endpoints: Option<Arc<EndpointCache>>,
+    /// Other TLS services to probe with the domain, and the roots for their PKIX usages.
+    services: Vec<ServiceSpec>,
+    pkix: Arc<PkixTrust>,
+    mta_sts: MtaStsSettings,
     operations: crate::consistency::OperationsSettings,
 }
 
@@ -38,21 +50,39 @@ type SessionOutcome = (Result<TlsSession, SmtpError>, f64);
 /// concurrent askers wait for the same session instead of opening their own.
 pub struct EndpointCache {
     ttl: Duration,
-    entries: Mutex<Sessions>,
+    entries: SessionMap<SessionOutcome>,
+    /// Sessions restricted to one key algorithm (`crate::key_algorithms`), kept apart because
+    /// their failures carry "not offered".
+    restricted: SessionMap<RestrictedOutcome>,
 }
 
+/// Shared sessions by address, port and SNI.
+type SessionMap<T> = Mutex<Sessions<T>>;
+
 /// The cached sessions, and the size at which expired ones are next swept out.
-struct Sessions {
-    map: HashMap<(SocketAddr, String), Arc<CacheEntry>>,
+struct Sessions<T> {
+    map: HashMap<(SocketAddr, String), Arc<CacheEntry<T>>>,
     sweep_at: usize,
+}
+
+impl<T> Sessions<T> {
+    fn new() -> Self {
+        Self {
+            map: HashMap::new(),
+            sweep_at: SWEEP_MIN,
+        }
+    }
 }
 
 /// Fewest entries before expired sessions are swept out.
 const SWEEP_MIN: usize = 1024;
 
-struct CacheEntry {
+/// The outcome of one restricted STARTTLS session and how long it took.
+type RestrictedOutcome = (Result<TlsSession, RestrictedError>, f64);
+
+struct CacheEntry<T> {
     created: Instant,
-    outcome: tokio::sync::OnceCell<SessionOutcome>,
+    outcome: tokio::sync::OnceCell<T>,
 }
 
 impl EndpointCache {
@@ -60,43 +90,19 @@ impl EndpointCache {
     pub fn new(ttl: Duration) -> Self {
         Self {
             ttl,
-            entries: Mutex::new(Sessions {
-                map: HashMap::new(),
-                sweep_at: SWEEP_MIN,
-            }),
+            entries: Mutex::new(Sessions::new()),
+            restricted: Mutex::new(Sessions::new()),
         }
     }
 
     /// The entry for `key`, fresh or new; expired entries are dropped on the way.
-    fn entry(&self, key: (SocketAddr, String)) -> Arc<CacheEntry> {
-        let mut entries = match self.entries.lock() {
-            Ok(guard) => guard,
-            // A panic elsewhere while holding the lock leaves a map that is still consistent.
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        let ttl = self.ttl;
-        if let Some(entry) = entries.map.get(&key) {
-            if entry.created.elapsed() < ttl {
-                return Arc::clone(entry);
-            }
-        }
-        // Sweeping looks at every entry, so it runs only when the map has doubled since the last
-        // sweep: with thousands of distinct MX hosts live within the ttl, sweeping on every insert
-        // cost a clock read per entry per probe (a quarter of the exporter's CPU at 10,000
-        // domains, tests/bench/run.sh).
-        if entries.map.len() >= entries.sweep_at {
-            let now = Instant::now();
-            entries
-                .map
-                .retain(|_, e| now.saturating_duration_since(e.created) < ttl);
-            entries.sweep_at = (2 * entries.map.len()).max(SWEEP_MIN);
-        }
-        let entry = Arc::new(CacheEntry {
-            created: Instant::now(),
-            outcome: tokio::sync::OnceCell::new(),
-        });
-        entries.map.insert(key, Arc::clone(&entry));
-        entry
+    fn entry(&self, key: (SocketAddr, String)) -> Arc<CacheEntry<SessionOutcome>> {
+        fresh_entry(&self.entries, self.ttl, key)
+    }
+
+    /// Like [`EndpointCache::entry`], for restricted sessions.
+    fn restricted_entry(&self, key: (SocketAddr, String)) -> Arc<CacheEntry<RestrictedOutcome>> {
+        fresh_entry(&self.restricted, self.ttl, key)
     }
 
     /// Number of sessions currently held (for tests and metrics).
@@ -110,19 +116,102 @@ impl EndpointCache {
     }
 }
 
+/// The entry for `key` in `map`, fresh or new; expired entries are dropped on the way.
+fn fresh_entry<T>(
+    map: &SessionMap<T>,
+    ttl: Duration,
+    key: (SocketAddr, String),
+) -> Arc<CacheEntry<T>> {
+    let mut entries = match map.lock() {
+        Ok(guard) => guard,
+        // A panic elsewhere while holding the lock leaves a map that is still consistent.
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    if let Some(entry) = entries.map.get(&key) {
+        if entry.created.elapsed() < ttl {
+            return Arc::clone(entry);
+        }
+    }
+    // Sweeping looks at every entry, so it runs only when the map has doubled since the last
+    // sweep: with thousands of distinct MX hosts live within the ttl, sweeping on every insert
+    // cost a clock read per entry per probe (a quarter of the exporter's CPU at 10,000 domains,
+    // tests/bench/run.sh).
+    if entries.map.len() >= entries.sweep_at {
+        let now = Instant::now();
+        entries
+            .map
+            .retain(|_, e| now.saturating_duration_since(e.created) < ttl);
+        entries.sweep_at = (2 * entries.map.len()).max(SWEEP_MIN);
+    }
+    let entry = Arc::new(CacheEntry {
+        created: Instant::now(),
+        outcome: tokio::sync::OnceCell::new(),
+    });
+    entries.map.insert(key, Arc::clone(&entry));
+    entry
+}
+
 /// An MX host to probe, with what the MX lookup said about it.
 struct Candidate {
     name: String,
     preference: u16,
 }
 
-/// What the TLSA step decided for one host.
-struct TlsaDecision {
-    dane: HostDane,
-    base_domain: Option<String>,
-    lookups: Vec<RrsetReport>,
-    records: Vec<TlsaRecord>,
-    signature_expiration: Option<UnixSeconds>,
+/// What the TLSA step decided for one host. Shared with `crate::service`, which makes the same
+/// lookups for other ports.
+pub(crate) struct TlsaDecision {
+    /// Whether DANE applies, and if not why.
+    pub(crate) dane: HostDane,
+    /// Where the TLSA RRset was found.
+    pub(crate) base_domain: Option<String>,
+    /// The TLSA lookups made.
+    pub(crate) lookups: Vec<RrsetReport>,
+    /// The secure TLSA RRset, when DANE applies.
+    pub(crate) records: Vec<TlsaRecord>,
+    /// Its earliest RRSIG expiration.
+    pub(crate) signature_expiration: Option<UnixSeconds>,
+}
+
+/// A host's addresses and its TLSA decision: what `Prober::probe_mx_host` and
+/// `crate::service::probe_service` both need before connecting.
+pub(crate) struct HostLookups {
+    /// The A and AAAA lookups.
+    pub(crate) address_lookups: Vec<RrsetReport>,
+    /// Every address found, A first.
+    pub(crate) addresses: Vec<IpAddr>,
+    /// The TLSA step's result.
+    pub(crate) decision: TlsaDecision,
+}
+
+/// Looks up a host's addresses, then (when they are secure) its TLSA RRset at
+/// `_<port>._tcp.<name>`, following RFC 7672 2.2.2 (which RFC 7671 7 generalises to every
+/// service): addresses must validate, then TLSA at the CNAME-expanded name first, then at the
+/// original name.
+pub(crate) async fn lookup_host(dns: &DnsClient, host: &str, port: u16) -> HostLookups {
+    let (a, aaaa) = tokio::join!(
+        dns.lookup_addresses(host, RecordType::A),
+        dns.lookup_addresses(host, RecordType::Aaaa)
+    );
+    let address_lookups = vec![
+        RrsetReport::from_answer(&a),
+        RrsetReport::from_answer(&aaaa),
+    ];
+    let addresses: Vec<IpAddr> = a.records().iter().chain(aaaa.records()).copied().collect();
+    let decision = if a.result.is_err() || aaaa.result.is_err() {
+        TlsaDecision::without(HostDane::AddressLookupFailed)
+    } else if !(a.is_secure() && aaaa.is_secure()) {
+        // Postfix looks up TLSA only for hosts whose address records validated: an attacker
+        // who can forge the address could otherwise steer delivery (RFC 7672 2.2.2).
+        TlsaDecision::without(HostDane::AddressesInsecure)
+    } else {
+        let expanded = expanded_host_name(host, &a, &aaaa);
+        decide_tlsa(dns, port, host, expanded.as_deref()).await
+    };
+    HostLookups {
+        address_lookups,
+        addresses,
+        decision,
+    }
 }
 
 impl Prober {
@@ -137,8 +226,25 @@ impl Prober {
             dns,
             smtp,
             endpoints: None,
+            services: Vec::new(),
+            pkix: Arc::new(PkixTrust::empty()),
+            mta_sts: MtaStsSettings::default(),
             operations: crate::consistency::OperationsSettings::default(),
         }
+    }
+
+    /// Probes `services` with every domain (see `crate::service`); `pkix` holds the roots for
+    /// their PKIX-TA and PKIX-EE records.
+    pub fn with_services(mut self, services: Vec<ServiceSpec>, pkix: Arc<PkixTrust>) -> Self {
+        self.services = services;
+        self.pkix = pkix;
+        self
+    }
+
+    /// Also checks MTA-STS and/or TLS-RPT as `settings` says (both off by default).
+    pub fn with_mta_sts(mut self, settings: MtaStsSettings) -> Self {
+        self.mta_sts = settings;
+        self
     }
 
     /// Runs the operational checks (hygiene, authoritative consistency) as `operations` says.
@@ -183,12 +289,29 @@ impl Prober {
             Err(_) => Vec::new(),
         };
 
-        let hosts = join_all(
-            candidates
-                .iter()
-                .map(|c| self.probe_mx_host(&domain, c, mx_secure, implicit_mx, now)),
-        )
-        .await;
+        let settings = ServiceSettings {
+            step_timeout: self.smtp.step_timeout,
+            ehlo_name: &self.smtp.ehlo_name,
+            pkix: &self.pkix,
+        };
+        // MTA-STS/TLS-RPT lookups and the policy fetch need nothing from the MX probing, so they
+        // run alongside it; their judgement needs the hosts' chains and comes after. The other
+        // TLS services (crate::service) are independent of both.
+        let (hosts, services, gathered) = tokio::join!(
+            join_all(candidates.iter().map(|c| self.probe_mx_host(
+                &domain,
+                c,
+                mx_secure,
+                implicit_mx,
+                now
+            )),),
+            join_all(
+                self.services
+                    .iter()
+                    .map(|spec| probe_service(&self.dns, spec, settings, now))
+            ),
+            crate::mta_sts::gather(&self.dns, &self.mta_sts, &domain, self.smtp.step_timeout)
+        );
 
         let mut report = DomainReport {
             domain,
@@ -203,9 +326,14 @@ impl Prober {
             failures: Vec::new(),
             warnings: Vec::new(),
             divergence: None,
+            services,
+            mta_sts: None,
+            tls_rpt: None,
+            local_certificates: Vec::new(),
             zones: Vec::new(),
         };
         verdict::judge(&mut report);
+        crate::mta_sts::judge::evaluate(&mut report, gathered);
         crate::consistency::add_operational_findings(&mut report, &self.operations).await;
         report.duration_seconds = started.elapsed().as_secs_f64();
         report
@@ -221,29 +349,14 @@ impl Prober {
         now: UnixSeconds,
     ) -> MxHostReport {
         let host = candidate.name.as_str();
-        let (a, aaaa) = tokio::join!(
-            self.dns.lookup_addresses(host, RecordType::A),
-            self.dns.lookup_addresses(host, RecordType::Aaaa)
-        );
-        let address_lookups = vec![
-            RrsetReport::from_answer(&a),
-            RrsetReport::from_answer(&aaaa),
-        ];
-        let addresses: Vec<IpAddr> = a.records().iter().chain(aaaa.records()).copied().collect();
-
         // An insecure MX RRset does not stop the TLSA lookup: Postfix 3.6 and later
         // (smtp_tls_dane_insecure_mx_policy = dane) still enforces the MX hosts' secure TLSA
         // records, so a mismatch there defers mail just the same (RFC 7672 2.2.1 allows this).
-        let decision = if a.result.is_err() || aaaa.result.is_err() {
-            TlsaDecision::without(HostDane::AddressLookupFailed)
-        } else if !(a.is_secure() && aaaa.is_secure()) {
-            // Postfix looks up TLSA only for hosts whose address records validated: an attacker
-            // who can forge the address could otherwise steer delivery (RFC 7672 2.2.2).
-            TlsaDecision::without(HostDane::AddressesInsecure)
-        } else {
-            let expanded = expanded_host_name(host, &a, &aaaa);
-            self.decide_tlsa(host, expanded.as_deref()).await
-        };
+        let HostLookups {
+            address_lookups,
+            addresses,
+            decision,
+        } = lookup_host(&self.dns, host, self.smtp.port).await;
 
         // Reference identifiers (RFC 7672 3.2.2): the TLSA base domain, plus the MX host name
         // (or the next-hop domain for an implicit MX) only when the MX RRset validated, since an
@@ -290,57 +403,60 @@ impl Prober {
             rollover_ready,
         }
     }
+}
 
-    /// Finds the TLSA RRset of a host whose addresses validated (RFC 7672 2.2.2): at the fully
-    /// CNAME-expanded name first, then at the name from the MX record.
-    async fn decide_tlsa(&self, host: &str, expanded: Option<&str>) -> TlsaDecision {
-        let mut lookups = Vec::new();
-        let mut names = Vec::new();
-        if let Some(expanded) = expanded {
-            names.push(expanded.to_string());
-        }
-        names.push(host.to_string());
+/// Finds the TLSA RRset of a host whose addresses validated (RFC 7672 2.2.2): at the fully
+/// CNAME-expanded name first, then at the name from the MX record (or service configuration).
+async fn decide_tlsa(
+    dns: &DnsClient,
+    port: u16,
+    host: &str,
+    expanded: Option<&str>,
+) -> TlsaDecision {
+    let mut lookups = Vec::new();
+    let mut names = Vec::new();
+    if let Some(expanded) = expanded {
+        names.push(expanded.to_string());
+    }
+    names.push(host.to_string());
 
-        let mut decision = TlsaDecision::without(HostDane::NoTlsa);
-        for base in names {
-            let answer = self.dns.lookup_tlsa(&self.tlsa_name(&base)).await;
-            lookups.push(RrsetReport::from_answer(&answer));
-            match &answer.result {
-                Err(_) => {
-                    // The sender cannot tell whether DANE applies, so it must not deliver.
-                    decision = TlsaDecision::without(HostDane::TlsaLookupFailed);
+    let mut decision = TlsaDecision::without(HostDane::NoTlsa);
+    for base in names {
+        // `_<port>._tcp.<base>`: the TLSA owner name follows the port (RFC 6698 3).
+        let answer = dns.lookup_tlsa(&format!("_{port}._tcp.{base}")).await;
+        lookups.push(RrsetReport::from_answer(&answer));
+        match &answer.result {
+            Err(_) => {
+                // The sender cannot tell whether DANE applies, so it must not deliver.
+                decision = TlsaDecision::without(HostDane::TlsaLookupFailed);
+                break;
+            }
+            Ok(response) => match (&response.set, response.status) {
+                (RecordSet::Records(records), DnssecStatus::Secure) => {
+                    decision = TlsaDecision {
+                        dane: HostDane::Applies,
+                        base_domain: Some(base),
+                        lookups: Vec::new(),
+                        records: records.clone(),
+                        signature_expiration: response.signature_expiration,
+                    };
                     break;
                 }
-                Ok(response) => match (&response.set, response.status) {
-                    (RecordSet::Records(records), DnssecStatus::Secure) => {
-                        decision = TlsaDecision {
-                            dane: HostDane::Applies,
-                            base_domain: Some(base),
-                            lookups: Vec::new(),
-                            records: records.clone(),
-                            signature_expiration: response.signature_expiration,
-                        };
-                        break;
-                    }
-                    (RecordSet::Records(_), _) => {
-                        decision = TlsaDecision::without(HostDane::TlsaInsecure);
-                    }
-                    (_, DnssecStatus::Secure) => {
-                        decision = TlsaDecision::without(HostDane::NoTlsa);
-                    }
-                    _ => decision = TlsaDecision::without(HostDane::TlsaInsecure),
-                },
-            }
+                (RecordSet::Records(_), _) => {
+                    decision = TlsaDecision::without(HostDane::TlsaInsecure);
+                }
+                (_, DnssecStatus::Secure) => {
+                    decision = TlsaDecision::without(HostDane::NoTlsa);
+                }
+                _ => decision = TlsaDecision::without(HostDane::TlsaInsecure),
+            },
         }
-        decision.lookups = lookups;
-        decision
     }
+    decision.lookups = lookups;
+    decision
+}
 
-    /// `_<port>._tcp.<base>`: the TLSA owner name follows the SMTP port (RFC 6698 3).
-    fn tlsa_name(&self, base: &str) -> String {
-        format!("_{}._tcp.{}", self.smtp.port, base)
-    }
-
+impl Prober {
     /// One STARTTLS session with one address, and the DANE evaluation of what it presented.
     async fn probe_endpoint(
         &self,
@@ -358,15 +474,25 @@ impl Prober {
                     .iter()
                     .filter_map(|der| describe_certificate(der).ok())
                     .collect();
-                let evaluation = (decision.dane == HostDane::Applies).then(|| {
+                let evaluate = |chain: &[Vec<u8>]| {
                     dane::evaluate_endpoint(&EndpointInput {
                         tlsa: &decision.records,
-                        chain: &session.chain,
+                        chain,
                         reference_names,
                         tlsa_signature_expiration: decision.signature_expiration,
                         now,
                     })
-                });
+                };
+                let evaluation =
+                    (decision.dane == HostDane::Applies).then(|| evaluate(&session.chain));
+                // Every key algorithm's chain, only where DANE makes it matter.
+                let key_algorithms = match &evaluation {
+                    Some(main) => {
+                        self.key_algorithm_reports(address, sni, &session, main, &evaluate)
+                            .await
+                    }
+                    None => Vec::new(),
+                };
                 EndpointReport {
                     address,
                     starttls_offered: Some(true),
@@ -375,6 +501,7 @@ impl Prober {
                     chain,
                     evaluation,
                     duration_seconds,
+                    key_algorithms,
                 }
             }
             Err(error) => EndpointReport {
@@ -385,7 +512,81 @@ impl Prober {
                 chain: Vec::new(),
                 evaluation: None,
                 duration_seconds,
+                key_algorithms: Vec::new(),
             },
+        }
+    }
+
+    /// One report per key algorithm: the normal session stands for its leaf's algorithm, and one
+    /// restricted session per other algorithm (`crate::key_algorithms`).
+    async fn key_algorithm_reports(
+        &self,
+        address: IpAddr,
+        sni: &str,
+        main: &TlsSession,
+        main_evaluation: &dane::EndpointEvaluation,
+        evaluate: &(dyn Fn(&[Vec<u8>]) -> dane::EndpointEvaluation + Sync),
+    ) -> Vec<KeyAlgorithmReport> {
+        let main_algorithm = main.chain.first().and_then(|der| leaf_key_algorithm(der));
+        let mut reports = Vec::with_capacity(KeyAlgorithm::ALL.len());
+        for algorithm in KeyAlgorithm::ALL {
+            if main_algorithm == Some(algorithm) {
+                reports.push(KeyAlgorithmReport {
+                    key_algorithm: algorithm,
+                    state: KeyAlgorithmState::Offered {
+                        leaf: main_evaluation.leaf.clone(),
+                        evaluation: Some(Box::new(main_evaluation.clone())),
+                    },
+                    from_main_session: true,
+                    duration_seconds: 0.0,
+                });
+                continue;
+            }
+            let (result, duration_seconds) = self.restricted_session(address, sni, algorithm).await;
+            let state = match result {
+                Ok(session) => {
+                    let evaluation = evaluate(&session.chain);
+                    KeyAlgorithmState::Offered {
+                        leaf: evaluation.leaf.clone(),
+                        evaluation: Some(Box::new(evaluation)),
+                    }
+                }
+                Err(RestrictedError::NotOffered { detail }) => {
+                    KeyAlgorithmState::NotOffered { detail }
+                }
+                Err(RestrictedError::Smtp(error)) => KeyAlgorithmState::Failed { error },
+            };
+            reports.push(KeyAlgorithmReport {
+                key_algorithm: algorithm,
+                state,
+                from_main_session: false,
+                duration_seconds,
+            });
+        }
+        reports
+    }
+
+    /// One STARTTLS session restricted to `algorithm`, shared through the endpoint cache (its
+    /// own entry: the cache key's name carries the algorithm after a NUL, which no SNI holds).
+    async fn restricted_session(
+        &self,
+        address: IpAddr,
+        sni: &str,
+        algorithm: KeyAlgorithm,
+    ) -> (Result<TlsSession, RestrictedError>, f64) {
+        let socket = SocketAddr::new(address, self.smtp.port);
+        let run = || async {
+            let started = Instant::now();
+            let result = probe_starttls_restricted(socket, sni, &self.smtp, algorithm).await;
+            (result, started.elapsed().as_secs_f64())
+        };
+        match &self.endpoints {
+            Some(cache) => {
+                let key = (socket, format!("{sni}\0{}", algorithm.as_str()));
+                let entry = cache.restricted_entry(key);
+                entry.outcome.get_or_init(run).await.clone()
+            }
+            None => run().await,
         }
     }
 }
@@ -410,7 +611,7 @@ impl Prober {
 }
 
 impl TlsaDecision {
-    fn without(dane: HostDane) -> Self {
+    pub(crate) fn without(dane: HostDane) -> Self {
         Self {
             dane,
             base_domain: None,

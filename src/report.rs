@@ -10,6 +10,8 @@ use serde::Serialize;
 
 use crate::dane::{CertificateInfo, EndpointEvaluation, TlsaRecord};
 use crate::dns::{Answer, DnssecStatus, LookupError, MxRecord, RecordType, UnixSeconds};
+use crate::key_algorithms::KeyAlgorithmReport;
+use crate::local_certs::LocalCertReport;
 use crate::smtp::{SmtpError, TlsSession};
 
 /// Which way mail flows to the probed domain, as the exporter labels it.
@@ -138,6 +140,10 @@ pub struct EndpointReport {
     pub evaluation: Option<EndpointEvaluation>,
     /// Seconds the SMTP dialogue took.
     pub duration_seconds: f64,
+    /// Each key algorithm's chain, checked on its own (`crate::key_algorithms`); empty when DANE
+    /// does not apply or the normal session failed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub key_algorithms: Vec<KeyAlgorithmReport>,
 }
 
 /// One MX host (or the implicit MX).
@@ -228,6 +234,20 @@ pub struct DomainReport {
     pub warnings: Vec<Finding>,
     /// Earliest divergence over all endpoints (see `EndpointEvaluation::divergence`).
     pub divergence: Option<UnixSeconds>,
+    /// The configured non-SMTP services (`crate::service`), each with its own verdict; they do
+    /// not change `verdict`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<crate::service::ServiceReport>,
+    /// MTA-STS (RFC 8461), when checked for this target; never changes the DANE verdict.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mta_sts: Option<crate::mta_sts::MtaStsReport>,
+    /// TLS-RPT (RFC 8460), when checked for this target.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_rpt: Option<crate::mta_sts::TlsRptReport>,
+    /// Local certificate files (live, staged) against the TLSA records, for inbound targets that
+    /// name them (`crate::local_certs`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub local_certificates: Vec<LocalCertReport>,
     /// Every zone holding a TLSA or the MX RRset, as its authoritative nameservers answer (when
     /// the authoritative checks ran; see `crate::consistency`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -271,6 +291,10 @@ impl DomainReport {
             }],
             warnings: Vec::new(),
             divergence: None,
+            services: Vec::new(),
+            mta_sts: None,
+            tls_rpt: None,
+            local_certificates: Vec::new(),
             zones: Vec::new(),
         }
     }

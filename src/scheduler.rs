@@ -26,6 +26,7 @@ use tokio::task::JoinSet;
 
 use crate::config::Target;
 use crate::dns::{DnsClient, DnsSettings, DnsSetupError};
+use crate::local_certs::{self, PublicationLog};
 use crate::probe::{unix_now, EndpointCache, Prober};
 use crate::report::DomainReport;
 use crate::store::Store;
@@ -45,6 +46,8 @@ pub trait ProbeRunner: Send + Sync + 'static {
 pub struct ProberRunner {
     clients: HashMap<DnsKey, Arc<DnsClient>>,
     endpoints: Arc<EndpointCache>,
+    /// TLSA publication history for targets with local certificate files (`crate::local_certs`).
+    publications: Arc<PublicationLog>,
 }
 
 /// The DNS settings that make two clients different.
@@ -72,7 +75,15 @@ impl ProberRunner {
         Ok(Self {
             clients,
             endpoints: Arc::new(EndpointCache::new(session_ttl)),
+            publications: Arc::new(PublicationLog::new()),
         })
+    }
+
+    /// Keeps TLSA publication history in `log` (the exporter's, which outlives reloads) instead
+    /// of a log of this runner's own.
+    pub fn with_publication_log(mut self, log: Arc<PublicationLog>) -> Self {
+        self.publications = log;
+        self
     }
 }
 
@@ -81,16 +92,28 @@ impl ProbeRunner for ProberRunner {
         let dns = self.clients.get(&DnsKey::of(&target.dns)).cloned();
         let endpoints = Arc::clone(&self.endpoints);
         let smtp = target.smtp.clone();
+        let mta_sts = target.mta_sts.clone();
         let domain = target.domain.clone();
+        let services = target.services.clone();
+        let service_trust = Arc::clone(&target.service_trust);
+        let certificates = target.certificates.clone();
+        let publications = Arc::clone(&self.publications);
         let operations = crate::consistency::OperationsSettings::for_target(target);
         Box::pin(async move {
             match dns {
                 Some(dns) => {
-                    Prober::shared(dns, smtp)
+                    let step_timeout = smtp.step_timeout;
+                    let mut report = Prober::shared(dns, smtp)
                         .with_endpoint_cache(endpoints)
+                        .with_services(services, service_trust)
+                        .with_mta_sts(mta_sts)
                         .with_operations(operations)
                         .probe_domain(&domain)
-                        .await
+                        .await;
+                    // Local certificate files, read afresh each round, against this round's TLSA.
+                    local_certs::attach(&mut report, &certificates, &publications, step_timeout)
+                        .await;
+                    report
                 }
                 // Only reachable if the runner was built for other targets.
                 None => DomainReport::unfinished(

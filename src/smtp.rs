@@ -10,6 +10,10 @@
 //! - `session`: the dialogue itself, step by step, with the timeouts and the STARTTLS injection
 //!   check.
 //! - `crate::tls`: the shared rustls configuration, the verifier and the handshake.
+//!
+//! [`probe_starttls_restricted`] runs the same dialogue with a ClientHello limited to one server
+//! key algorithm (`crate::key_algorithms`), telling "the server has no such key" apart from other
+//! failures.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -18,7 +22,7 @@ use serde::Serialize;
 
 #[doc(hidden)]
 pub mod fuzzing;
-mod reply;
+pub(crate) mod reply;
 mod session;
 
 /// How to talk SMTP.
@@ -182,4 +186,42 @@ pub async fn probe_starttls(
     settings: &SmtpSettings,
 ) -> Result<TlsSession, SmtpError> {
     session::run(addr, sni, settings).await
+}
+
+/// Why a STARTTLS probe restricted to one key algorithm got no chain.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum RestrictedError {
+    /// The server refused the handshake (handshake_failure alert): it has no certificate for that
+    /// key algorithm. Not a fault.
+    #[error("no certificate for this key algorithm: {detail}")]
+    NotOffered {
+        /// The TLS error as received.
+        detail: String,
+    },
+    /// Any other failure, exactly as [`probe_starttls`] reports it.
+    #[error("{0}")]
+    Smtp(SmtpError),
+}
+
+/// [`probe_starttls`] with a ClientHello restricted to one server key algorithm: only its
+/// signature schemes in `signature_algorithms`, and for TLS 1.2 only the ECDHE suites that
+/// authenticate with it. Same steps, same timeouts, same bounds.
+pub async fn probe_starttls_restricted(
+    addr: SocketAddr,
+    sni: &str,
+    settings: &SmtpSettings,
+    algorithm: crate::tls::KeyAlgorithm,
+) -> Result<TlsSession, RestrictedError> {
+    session::run_restricted(addr, sni, settings, Some(algorithm))
+        .await
+        .map_err(|failure| {
+            if failure.no_such_key {
+                RestrictedError::NotOffered {
+                    detail: failure.error.to_string(),
+                }
+            } else {
+                RestrictedError::Smtp(failure.error)
+            }
+        })
 }

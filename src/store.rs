@@ -89,12 +89,21 @@ impl Store {
     }
 
     /// Stores the latest report of `target`, unless the target is no longer configured. Adds its
-    /// `tlsa_record_stale` warnings first (see `crate::stale`).
+    /// `tlsa_record_stale` warnings and its MTA-STS round comparison first (see `crate::stale`,
+    /// `crate::mta_sts::judge::carry_over`).
     pub fn put(&self, target: &Target, mut report: DomainReport) {
         let key = TargetKey::of(target);
         let mut inner = self.write();
         if !inner.configured.contains(&key) {
             return;
+        }
+        // MTA-STS needs the previous round to see a policy change without an id change.
+        let previous = inner
+            .results
+            .get(&key)
+            .and_then(|stored| stored.report.mta_sts.as_ref());
+        if let (Some(previous), Some(current)) = (previous, report.mta_sts.as_mut()) {
+            crate::mta_sts::judge::carry_over(previous, current, report.checked_at);
         }
         inner
             .stale

@@ -16,8 +16,9 @@ use rustls::crypto::{
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, OtherError, ProtocolVersion,
-    SignatureScheme, SupportedCipherSuite,
+    SignatureAlgorithm, SignatureScheme, SupportedCipherSuite,
 };
+use serde::Serialize;
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
@@ -40,10 +41,40 @@ pub(crate) fn client_config() -> Result<Arc<ClientConfig>, rustls::Error> {
     CONFIG.get_or_init(build_client_config).clone()
 }
 
+/// The client configuration of a handshake restricted to one key algorithm (see
+/// `crate::key_algorithms`), built once per algorithm and shared like [`client_config`].
+pub(crate) fn restricted_client_config(
+    algorithm: KeyAlgorithm,
+) -> Result<Arc<ClientConfig>, rustls::Error> {
+    static ECDSA: OnceLock<Result<Arc<ClientConfig>, rustls::Error>> = OnceLock::new();
+    static RSA: OnceLock<Result<Arc<ClientConfig>, rustls::Error>> = OnceLock::new();
+    let slot = match algorithm {
+        KeyAlgorithm::Ecdsa => &ECDSA,
+        KeyAlgorithm::Rsa => &RSA,
+    };
+    slot.get_or_init(|| build_config(Some(algorithm))).clone()
+}
+
 fn build_client_config() -> Result<Arc<ClientConfig>, rustls::Error> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    build_config(None)
+}
+
+/// The shared configuration; `only` restricts it to one server key algorithm. TLS 1.3 servers
+/// pick their certificate by the client's `signature_algorithms` (which rustls takes from the
+/// verifier's `supported_verify_schemes`), TLS 1.2 servers by the cipher suite's authentication
+/// (ECDHE_ECDSA vs ECDHE_RSA) together with that list: both are narrowed to the one algorithm,
+/// so a server with no key of that kind has nothing it may present and must fail the handshake.
+fn build_config(only: Option<KeyAlgorithm>) -> Result<Arc<ClientConfig>, rustls::Error> {
+    let mut provider = rustls::crypto::ring::default_provider();
+    if let Some(algorithm) = only {
+        provider
+            .cipher_suites
+            .retain(|suite| suite.usable_for_signature_algorithm(algorithm.rustls()));
+    }
+    let provider = Arc::new(provider);
     let verifier = Arc::new(AcceptAnyChain {
         algorithms: provider.signature_verification_algorithms,
+        only,
     });
     let mut config =
         ClientConfig::builder_with_provider(Arc::clone(&provider) as Arc<CryptoProvider>)
@@ -97,6 +128,20 @@ pub(crate) fn handshake_error_detail(error: &std::io::Error) -> String {
         Some(tls_error) => tls_error.to_string(),
         None => error.to_string(),
     }
+}
+
+/// True when the server ended the handshake with a handshake_failure alert: for a ClientHello
+/// restricted to one key algorithm, its way of saying it has no certificate of that kind
+/// (OpenSSL: "no shared cipher" in TLS 1.2, "no suitable signature algorithm" in TLS 1.3).
+pub(crate) fn is_handshake_failure_alert(error: &std::io::Error) -> bool {
+    matches!(
+        error
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>()),
+        Some(rustls::Error::AlertReceived(
+            rustls::AlertDescription::HandshakeFailure
+        ))
+    )
 }
 
 /// What a finished handshake established.
@@ -160,11 +205,75 @@ fn iana_suite_name(suite: SupportedCipherSuite) -> String {
 #[error("certificate chain has {0} certificates, more than the {MAX_CHAIN_CERTS} accepted")]
 struct ChainTooLong(usize);
 
+/// A kind of server key, as far as a client can steer which one a server presents.
+///
+/// Ed25519 is left out on purpose: no SMTP server we know of offers it, and a sender (OpenSSL's
+/// default lists) that prefers it would still fall back to ECDSA or RSA.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyAlgorithm {
+    /// ECDSA keys (P-256, P-384; P-521 is not in the ring provider).
+    Ecdsa,
+    /// RSA keys, with PKCS#1 v1.5 or PSS signatures.
+    Rsa,
+}
+
+impl KeyAlgorithm {
+    /// Every algorithm probed, in report and metric order.
+    pub const ALL: [KeyAlgorithm; 2] = [KeyAlgorithm::Ecdsa, KeyAlgorithm::Rsa];
+
+    /// Stable snake_case name: the `key_algorithm` label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyAlgorithm::Ecdsa => "ecdsa",
+            KeyAlgorithm::Rsa => "rsa",
+        }
+    }
+
+    fn rustls(self) -> SignatureAlgorithm {
+        match self {
+            KeyAlgorithm::Ecdsa => SignatureAlgorithm::ECDSA,
+            KeyAlgorithm::Rsa => SignatureAlgorithm::RSA,
+        }
+    }
+
+    /// The algorithm a handshake signature scheme belongs to (`None` for EdDSA and others).
+    pub(crate) fn of_scheme(scheme: SignatureScheme) -> Option<KeyAlgorithm> {
+        use SignatureScheme::*;
+        match scheme {
+            ECDSA_NISTP256_SHA256
+            | ECDSA_NISTP384_SHA384
+            | ECDSA_NISTP521_SHA512
+            | ECDSA_SHA1_Legacy => Some(KeyAlgorithm::Ecdsa),
+            RSA_PKCS1_SHA1 | RSA_PKCS1_SHA256 | RSA_PKCS1_SHA384 | RSA_PKCS1_SHA512
+            | RSA_PSS_SHA256 | RSA_PSS_SHA384 | RSA_PSS_SHA512 => Some(KeyAlgorithm::Rsa),
+            _ => None,
+        }
+    }
+}
+
 /// Accepts any certificate chain (DANE judges it later) but verifies handshake signatures with the
-/// leaf's key, using the provider's algorithms.
+/// leaf's key, using the provider's algorithms; `only` narrows the schemes offered and accepted to
+/// one key algorithm.
 #[derive(Debug)]
 struct AcceptAnyChain {
     algorithms: WebPkiSupportedAlgorithms,
+    only: Option<KeyAlgorithm>,
+}
+
+impl AcceptAnyChain {
+    /// A signature with a scheme outside the restriction: rustls already refuses schemes it did
+    /// not offer, this keeps the rule in our hands too.
+    fn check_scheme(&self, scheme: SignatureScheme) -> Result<(), rustls::Error> {
+        match self.only {
+            Some(only) if KeyAlgorithm::of_scheme(scheme) != Some(only) => {
+                Err(rustls::Error::PeerMisbehaved(
+                    rustls::PeerMisbehaved::SignedHandshakeWithUnadvertisedSigScheme,
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 impl ServerCertVerifier for AcceptAnyChain {
@@ -191,6 +300,7 @@ impl ServerCertVerifier for AcceptAnyChain {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.check_scheme(dss.scheme)?;
         verify_tls12_signature(message, cert, dss, &self.algorithms)
     }
 
@@ -200,11 +310,16 @@ impl ServerCertVerifier for AcceptAnyChain {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.check_scheme(dss.scheme)?;
         verify_tls13_signature(message, cert, dss, &self.algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
+        let mut schemes = self.algorithms.supported_schemes();
+        if let Some(only) = self.only {
+            schemes.retain(|s| KeyAlgorithm::of_scheme(*s) == Some(only));
+        }
+        schemes
     }
 }
 

@@ -183,6 +183,7 @@ fn judge_host(
             ));
             continue;
         }
+        crate::key_algorithms::judge_endpoint(host, endpoint, warnings);
         let Some(evaluation) = &endpoint.evaluation else {
             continue;
         };
@@ -246,6 +247,8 @@ fn failure_text(failure: &crate::dane::MatchFailure) -> String {
         NoMatch => "no TLSA record matches it".into(),
         NameMismatch => "a DANE-TA record matches its issuer, but the certificate does not name the MX host or TLSA base domain".into(),
         ChainInvalid(detail) => format!("a DANE-TA record matches, but the chain does not verify ({detail})"),
+        PkixInvalid(detail) => format!("a PKIX record matches, but the chain does not validate to a trusted root ({detail})"),
+        PkixNameMismatch => "a PKIX record matches, but the certificate does not name the host or TLSA base domain".into(),
     }
 }
 
@@ -307,6 +310,7 @@ mod tests {
             chain: vec![],
             evaluation,
             duration_seconds: 0.0,
+            key_algorithms: Vec::new(),
         }
     }
 
@@ -338,6 +342,10 @@ mod tests {
             failures: vec![],
             warnings: vec![],
             divergence: None,
+            services: Vec::new(),
+            mta_sts: None,
+            tls_rpt: None,
+            local_certificates: vec![],
             zones: Vec::new(),
         };
         judge(&mut report);

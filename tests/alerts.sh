@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/../alerts"
 promtool check rules dane.rules.yml thresholds.rules.yml thresholds.override.example.yml \
-  operations-dns.rules.yml
+  operations-dns.rules.yml operations-tls.rules.yml mta-sts.rules.yml services.rules.yml
 promtool test rules ./*_test.yml

@@ -140,12 +140,77 @@ pub enum Problem {
     /// An empty label value (Prometheus treats it as no label at all).
     #[error("label value must not be empty")]
     EmptyLabelValue,
+    /// Two keys that exclude each other (`live` and `lineage` of a certificate entry).
+    #[error("\"{key}\" and \"{other}\" exclude each other")]
+    ConflictingKeys {
+        /// The key found second.
+        key: &'static str,
+        /// The one it conflicts with.
+        other: &'static str,
+    },
+    /// Neither of two alternative keys is present.
+    #[error("missing required key: \"{0}\" or \"{1}\"")]
+    MissingEither(&'static str, &'static str),
+    /// The same certificate file (or lineage) twice for one MX host in a target's `certificates`.
+    #[error("MX host \"{mx}\" has this certificate file already, listed at line {first_line}")]
+    DuplicateCertificate {
+        /// The normalised host name.
+        mx: String,
+        /// Line of the first occurrence.
+        first_line: usize,
+    },
+    /// An empty file or directory path.
+    #[error("path must not be empty")]
+    EmptyPath,
     /// The trust anchor file does not exist.
     #[error("trust anchor file \"{}\" does not exist", .0.display())]
     TrustAnchorMissing(PathBuf),
     /// The trust anchor file exists but cannot be used.
     #[error("trust anchor file \"{}\" cannot be used: {reason}", .path.display())]
     TrustAnchorUnusable {
+        /// As written.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// `services[].protocol` is not a known protocol.
+    #[error(
+        "unknown service protocol \"{0}\"; expected \"smtp\", \"imap\", \"pop3\" or \"https\""
+    )]
+    InvalidServiceProtocol(String),
+    /// `services[].tls` is not a known mode.
+    #[error("unknown TLS mode \"{0}\"; expected \"implicit\" or \"starttls\"")]
+    InvalidTlsMode(String),
+    /// A service on a port that is not well known, without `protocol` and `tls`.
+    #[error("port {port} is not a well-known service port (465, 587, 993, 143, 995, 110, 443): set \"protocol\" and \"tls\"")]
+    ServiceModeRequired {
+        /// The port.
+        port: u16,
+    },
+    /// HTTPS with STARTTLS.
+    #[error("https has no STARTTLS; use tls: implicit")]
+    HttpsStarttls,
+    /// The same host and port twice in one target.
+    #[error("duplicate service {host}:{port}, first listed at line {first_line}")]
+    DuplicateService {
+        /// Host name, normalised.
+        host: String,
+        /// Port.
+        port: u16,
+        /// Line of the first occurrence.
+        first_line: usize,
+    },
+    /// The service CA bundle cannot be read or is not a PEM bundle of CA certificates.
+    #[error("service CA file \"{}\" cannot be used: {reason}", .path.display())]
+    ServiceCaUnusable {
+        /// As written.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The MTA-STS CA file cannot be read or holds no PEM certificate.
+    #[error("CA file \"{}\" cannot be used: {reason}", .path.display())]
+    CaFileUnusable {
         /// As written.
         path: PathBuf,
         /// Why.

@@ -22,6 +22,9 @@
 //!   trust_anchor_file: ~        # DNSKEY file replacing the built-in root anchor (validate mode)
 //!   ehlo_name: dane-exporter.invalid
 //!   smtp_port: 25               # for tests only; the TLSA name follows it
+//!   service_ca_file: ~          # PEM CAs trusted (besides Mozilla's roots) for PKIX TLSA usages
+//!   mta_sts_ca_file: ~          # PEM roots trusted for MTA-STS besides Mozilla's (private CA)
+//!   https_port: 443             # MTA-STS policy host port; for tests only
 //!   authoritative_checks: inbound  # none, inbound or all: whose zones' nameservers are asked
 //!   authoritative_port: 53      # for tests only: NS records carry no port
 //!   tlsa_max_records: 12        # warn above this many TLSA records
@@ -33,6 +36,14 @@
 //!     labels: {team: mail}
 //!     interval: 1m              # overrides: interval, timeout, step_timeout, dnssec_mode,
 //!                               # nameservers, trust_anchor_file
+//!     services:                 # other TLS services, each against _PORT._tcp.HOST TLSA
+//!       - host: imap.example.org
+//!         port: 993             # protocol and tls inferred for 465 587 993 143 995 110 443
+//!       - {host: mail.example.org, port: 10143, protocol: imap, tls: starttls}
+//!     mta_sts: true             # check MTA-STS; default true inbound, false outbound
+//!     tls_rpt: true             # check TLS-RPT; default true inbound, false outbound
+//!     certificates:             # inbound only: local certificate files (certificates.rs)
+//!       - {mx: mx.example.org, live: /etc/postfix/mx.pem, staged: /etc/postfix/mx.next.pem}
 //! outbound:                     # domains we send to
 //!   - domain: gmail.com
 //! ```
@@ -48,6 +59,7 @@
 //! error, including those found after parsing (a duplicate domain, a timeout above its interval),
 //! names the line of its key.
 
+mod certificates;
 mod error;
 mod names;
 mod operations;
@@ -58,12 +70,18 @@ mod tests;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::dane::PkixTrust;
+use crate::service::ServiceSpec;
+
 use crate::dns::{DnsSettings, DnssecMode};
+use crate::mta_sts::MtaStsSettings;
 use crate::report::Direction;
 use crate::smtp::SmtpSettings;
 
+pub use certificates::{CertificateSource, CertificateSpec};
 pub use error::{ConfigError, Human, Problem};
 pub use names::{
     check_label_name, normalize_domain, parse_nameserver, DomainError, DomainPattern,
@@ -98,6 +116,16 @@ pub struct Global {
     pub ehlo_name: String,
     /// SMTP port; 25 except in tests.
     pub smtp_port: u16,
+    /// PEM bundle of extra CAs trusted, next to Mozilla's roots, for the PKIX usages (0, 1) of
+    /// the services' TLSA records; resolved against the config file's directory.
+    pub service_ca_file: Option<PathBuf>,
+    /// Its content, read and checked when the file was loaded.
+    pub service_ca_pem: Option<Vec<u8>>,
+    /// PEM roots trusted for MTA-STS besides Mozilla's; resolved against the config file's
+    /// directory.
+    pub mta_sts_ca_file: Option<PathBuf>,
+    /// Port of MTA-STS policy hosts; 443 except in tests.
+    pub https_port: u16,
     /// Authoritative consistency and hygiene settings (`authoritative_checks`,
     /// `authoritative_port`, `tlsa_max_records`, `tlsa_max_ttl`, `tlsa_stale_after`).
     pub operations: OperationsConfig,
@@ -116,6 +144,10 @@ impl Default for Global {
             trust_anchor_file: None,
             ehlo_name: smtp.ehlo_name,
             smtp_port: smtp.port,
+            service_ca_file: None,
+            service_ca_pem: None,
+            mta_sts_ca_file: None,
+            https_port: 443,
             operations: OperationsConfig::default(),
         }
     }
@@ -136,6 +168,10 @@ pub struct Overrides {
     pub nameservers: Option<Vec<SocketAddr>>,
     /// Replaces [`Global::trust_anchor_file`].
     pub trust_anchor_file: Option<PathBuf>,
+    /// Check MTA-STS; `None`: yes for inbound, no for outbound.
+    pub mta_sts: Option<bool>,
+    /// Check TLS-RPT; `None`: yes for inbound, no for outbound.
+    pub tls_rpt: Option<bool>,
 }
 
 /// One entry of `inbound` or `outbound`, as written (after validation).
@@ -147,6 +183,10 @@ pub struct TargetSpec {
     pub labels: BTreeMap<String, String>,
     /// Settings replacing the global ones.
     pub overrides: Overrides,
+    /// Other TLS services of the domain to check against their TLSA records (`crate::service`).
+    pub services: Vec<ServiceSpec>,
+    /// Local certificate files per MX host (inbound only; see `certificates.rs`).
+    pub certificates: Vec<CertificateSpec>,
 }
 
 /// A validated configuration file.
@@ -179,6 +219,14 @@ pub struct Target {
     pub dns: DnsSettings,
     /// How to talk SMTP to its MX hosts.
     pub smtp: SmtpSettings,
+    /// Other TLS services to probe with the domain.
+    pub services: Vec<ServiceSpec>,
+    /// Roots for those services' PKIX usages: Mozilla's plus `global.service_ca_file`.
+    pub service_trust: Arc<PkixTrust>,
+    /// Whether and how MTA-STS and TLS-RPT are checked.
+    pub mta_sts: MtaStsSettings,
+    /// Local certificate files to compare with the TLSA records (inbound only).
+    pub certificates: Vec<CertificateSpec>,
     /// Authoritative consistency and hygiene settings (global only).
     pub operations: OperationsConfig,
 }
@@ -188,10 +236,21 @@ impl Config {
     pub fn targets(&self) -> Vec<Target> {
         let inbound = self.inbound.iter().map(|t| (t, Direction::Inbound));
         let outbound = self.outbound.iter().map(|t| (t, Direction::Outbound));
+        let trust = self.service_trust();
         inbound
             .chain(outbound)
-            .map(|(spec, direction)| self.resolve(spec, direction))
+            .map(|(spec, direction)| self.resolve(spec, direction, &trust))
             .collect()
+    }
+
+    /// Mozilla's roots plus the configured service CA bundle (checked when it was loaded).
+    pub fn service_trust(&self) -> Arc<PkixTrust> {
+        let roots = PkixTrust::public_roots();
+        let trust = match &self.global.service_ca_pem {
+            Some(pem) => roots.clone().with_pem_bundle(pem).unwrap_or(roots),
+            None => roots,
+        };
+        Arc::new(trust)
     }
 
     /// Whether `/probe` may probe this domain (normalise it first with [`normalize_domain`]).
@@ -209,11 +268,13 @@ impl Config {
             domain: domain.to_string(),
             labels: BTreeMap::new(),
             overrides: Overrides::default(),
+            services: Vec::new(),
+            certificates: Vec::new(),
         };
-        self.resolve(&spec, direction)
+        self.resolve(&spec, direction, &Arc::new(PkixTrust::empty()))
     }
 
-    fn resolve(&self, spec: &TargetSpec, direction: Direction) -> Target {
+    fn resolve(&self, spec: &TargetSpec, direction: Direction, trust: &Arc<PkixTrust>) -> Target {
         let global = &self.global;
         let over = &spec.overrides;
         let step_timeout = over.step_timeout.unwrap_or(global.step_timeout);
@@ -240,6 +301,17 @@ impl Config {
                 ehlo_name: global.ehlo_name.clone(),
                 step_timeout,
             },
+            services: spec.services.clone(),
+            service_trust: Arc::clone(trust),
+            // Our own domains get MTA-STS and TLS-RPT checked unless told otherwise: they are ours
+            // to fix. For domains we send to, it is opt-in.
+            mta_sts: MtaStsSettings {
+                mta_sts: over.mta_sts.unwrap_or(direction == Direction::Inbound),
+                tls_rpt: over.tls_rpt.unwrap_or(direction == Direction::Inbound),
+                ca_file: global.mta_sts_ca_file.clone(),
+                https_port: global.https_port,
+            },
+            certificates: spec.certificates.clone(),
             operations: global.operations,
         }
     }

@@ -19,17 +19,25 @@ pub const RESERVED_LABELS: &[&str] = &[
     "domain",
     "instance",
     "job",
+    "key_algorithm",
     "le",
+    // dane_mta_sts_mode's state label.
+    "mode",
     "mx",
     "name",
     "nameserver",
     "reason",
     "record",
+    "slot",
     "state",
     "status",
     "type",
     "verdict",
     "version",
+    // The `dane_service_*` series (crate::service).
+    "host",
+    "port",
+    "protocol",
     "zone",
 ];
 

@@ -11,8 +11,12 @@ use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, ScanError, YamlData};
 
 use super::error::{ConfigError, Problem};
 use super::names::{check_label_name, normalize_domain, parse_nameserver, DomainPattern};
-use super::{Config, Global, Overrides, TargetSpec, MAX_CONCURRENCY, MIN_INTERVAL};
+use super::{
+    CertificateSource, CertificateSpec, Config, Global, Overrides, TargetSpec, MAX_CONCURRENCY,
+    MIN_INTERVAL,
+};
 use crate::dns::DnssecMode;
+use crate::service::{ServiceProtocol, ServiceSpec, TlsMode};
 use crate::yaml::kind;
 
 const TOP_KEYS: &[&str] = &["global", "probe_allow", "inbound", "outbound"];
@@ -26,6 +30,9 @@ const GLOBAL_KEYS: &[&str] = &[
     "trust_anchor_file",
     "ehlo_name",
     "smtp_port",
+    "service_ca_file",
+    "mta_sts_ca_file",
+    "https_port",
     "authoritative_checks",
     "authoritative_port",
     "tlsa_max_records",
@@ -41,7 +48,27 @@ const TARGET_KEYS: &[&str] = &[
     "dnssec_mode",
     "nameservers",
     "trust_anchor_file",
+    "mta_sts",
+    "tls_rpt",
+    "services",
 ];
+/// Inbound targets may also name local certificate files.
+const INBOUND_TARGET_KEYS: &[&str] = &[
+    "domain",
+    "labels",
+    "interval",
+    "timeout",
+    "step_timeout",
+    "dnssec_mode",
+    "nameservers",
+    "trust_anchor_file",
+    "mta_sts",
+    "tls_rpt",
+    "services",
+    "certificates",
+];
+const CERTIFICATE_KEYS: &[&str] = &["mx", "live", "staged", "lineage"];
+const SERVICE_KEYS: &[&str] = &["host", "port", "protocol", "tls"];
 
 type Node<'y> = MarkedYaml<'y>;
 
@@ -172,11 +199,11 @@ impl Reader<'_> {
         };
         let probe_allow = top.get("probe_allow").map(probe_allow).transpose()?;
         let inbound = match top.get("inbound") {
-            Some(f) => self.targets(f, &global)?,
+            Some(f) => self.targets(f, &global, INBOUND_TARGET_KEYS)?,
             None => Vec::new(),
         };
         let outbound = match top.get("outbound") {
-            Some(f) => self.targets(f, &global)?,
+            Some(f) => self.targets(f, &global, TARGET_KEYS)?,
             None => Vec::new(),
         };
         Ok(Config {
@@ -230,30 +257,41 @@ impl Reader<'_> {
                 })
             })?;
         }
+        if let Some(f) = fields.get("service_ca_file") {
+            let (path, pem) = self.service_ca_file(f)?;
+            global.service_ca_file = Some(path);
+            global.service_ca_pem = Some(pem);
+        }
         if let Some(f) = fields.get("smtp_port") {
             let value = integer(f, 1, i64::from(u16::MAX))?;
             global.smtp_port = u16::try_from(value).unwrap_or(global.smtp_port);
+        }
+        if let Some(f) = fields.get("mta_sts_ca_file") {
+            global.mta_sts_ca_file = Some(self.ca_file(f)?);
+        }
+        if let Some(f) = fields.get("https_port") {
+            let value = integer(f, 1, i64::from(u16::MAX))?;
+            global.https_port = u16::try_from(value).unwrap_or(global.https_port);
         }
         operations(&fields, &mut global.operations)?;
         Ok(global)
     }
 
-    fn targets(&self, section: &Field<'_, '_>, global: &Global) -> Result<Vec<TargetSpec>> {
+    fn targets(
+        &self,
+        section: &Field<'_, '_>,
+        global: &Global,
+        keys: &'static [&'static str],
+    ) -> Result<Vec<TargetSpec>> {
         let mut specs = Vec::new();
         // Normalised domain -> line of its first occurrence in this direction.
         let mut seen: HashMap<String, usize> = HashMap::new();
         for (loc, node) in sequence(section)? {
-            let fields = mapping(node, &loc, Some(TARGET_KEYS))?;
+            let fields = mapping(node, &loc, Some(keys))?;
             let Some(domain_field) = fields.get("domain") else {
                 return loc.fail(Problem::MissingKey("domain"));
             };
-            let text = string(domain_field)?;
-            let domain = normalize_domain(text).or_else(|reason| {
-                domain_field.loc.fail(Problem::InvalidDomain {
-                    text: text.to_string(),
-                    reason,
-                })
-            })?;
+            let domain = domain_name(domain_field)?;
             if let Some(&first_line) = seen.get(&domain) {
                 return domain_field
                     .loc
@@ -266,10 +304,20 @@ impl Reader<'_> {
                 None => BTreeMap::new(),
             };
             let overrides = self.overrides(&fields, global, &loc)?;
+            let services = match fields.get("services") {
+                Some(f) => services(f)?,
+                None => Vec::new(),
+            };
+            let certificates = match fields.get("certificates") {
+                Some(f) => self.certificates(f)?,
+                None => Vec::new(),
+            };
             specs.push(TargetSpec {
                 domain,
                 labels,
                 overrides,
+                services,
+                certificates,
             });
         }
         Ok(specs)
@@ -300,7 +348,111 @@ impl Reader<'_> {
                 .get("trust_anchor_file")
                 .map(|f| self.trust_anchor_file(f))
                 .transpose()?,
+            mta_sts: fields.get("mta_sts").map(boolean).transpose()?,
+            tls_rpt: fields.get("tls_rpt").map(boolean).transpose()?,
         })
+    }
+
+    /// Reads the service CA bundle (relative to the config file) and checks that every
+    /// certificate in it can be a trust anchor.
+    fn service_ca_file(&self, field: &Field<'_, '_>) -> Result<(PathBuf, Vec<u8>)> {
+        let written = PathBuf::from(string(field)?);
+        let path = self.base_dir.join(&written);
+        let unusable = |reason: String| {
+            field.loc.fail(Problem::ServiceCaUnusable {
+                path: written.clone(),
+                reason,
+            })
+        };
+        let pem = match std::fs::read(&path) {
+            Ok(pem) => pem,
+            Err(e) => return unusable(e.to_string()),
+        };
+        if let Err(e) = crate::dane::PkixTrust::empty().with_pem_bundle(&pem) {
+            return unusable(e.to_string());
+        }
+        Ok((path, pem))
+    }
+
+    /// `mta_sts_ca_file`: resolved like `trust_anchor_file`, and read now, so that a file without
+    /// a PEM certificate fails the load (with its line) instead of every probe.
+    fn ca_file(&self, field: &Field<'_, '_>) -> Result<PathBuf> {
+        let written = PathBuf::from(string(field)?);
+        let path = self.base_dir.join(&written);
+        match crate::mta_sts::webpki::read_ca_file(&path) {
+            Ok(_) => Ok(path),
+            Err(error) => {
+                let reason = match error {
+                    crate::mta_sts::TrustError::CaFile { detail, .. } => detail,
+                    other => other.to_string(),
+                };
+                field.loc.fail(Problem::CaFileUnusable {
+                    path: written,
+                    reason,
+                })
+            }
+        }
+    }
+
+    /// `certificates` of an inbound target (see `certificates.rs`).
+    fn certificates(&self, section: &Field<'_, '_>) -> Result<Vec<CertificateSpec>> {
+        let mut specs = Vec::new();
+        // (Normalised MX host, live file or lineage) -> line of its first entry. One MX host may
+        // have several entries (an ECDSA and an RSA certificate), each file once.
+        let mut seen: HashMap<(String, PathBuf), usize> = HashMap::new();
+        for (loc, node) in sequence(section)? {
+            let fields = mapping(node, &loc, Some(CERTIFICATE_KEYS))?;
+            let Some(mx_field) = fields.get("mx") else {
+                return loc.fail(Problem::MissingKey("mx"));
+            };
+            let mx = domain_name(mx_field)?;
+            let path = |name: &str| -> Result<Option<PathBuf>> {
+                let Some(field) = fields.get(name) else {
+                    return Ok(None);
+                };
+                let text = string(field)?;
+                if text.trim().is_empty() {
+                    return field.loc.fail(Problem::EmptyPath);
+                }
+                Ok(Some(self.base_dir.join(text)))
+            };
+            let live = path("live")?;
+            let staged = path("staged")?;
+            let lineage = path("lineage")?;
+            let source = match (live, lineage) {
+                (Some(_), Some(_)) => {
+                    // Blame whichever of the two comes second in the file.
+                    let (a, b) = (&fields.get("live"), &fields.get("lineage"));
+                    let (second, key, other) = match (a, b) {
+                        (Some(a), Some(b)) if a.loc.line > b.loc.line => (a, "live", "lineage"),
+                        (_, Some(b)) => (b, "lineage", "live"),
+                        _ => return loc.fail(Problem::MissingEither("live", "lineage")),
+                    };
+                    return second.loc.fail(Problem::ConflictingKeys { key, other });
+                }
+                (None, None) => return loc.fail(Problem::MissingEither("live", "lineage")),
+                (Some(live), None) => CertificateSource::Files { live, staged },
+                (None, Some(dir)) => {
+                    if let Some(f) = fields.get("staged") {
+                        // A lineage finds its staged certificate itself.
+                        return f.loc.fail(Problem::ConflictingKeys {
+                            key: "staged",
+                            other: "lineage",
+                        });
+                    }
+                    CertificateSource::Lineage(dir)
+                }
+            };
+            let key = (mx.clone(), source_path(&source).to_path_buf());
+            if let Some(&first_line) = seen.get(&key) {
+                return mx_field
+                    .loc
+                    .fail(Problem::DuplicateCertificate { mx, first_line });
+            }
+            seen.insert(key, mx_field.loc.line);
+            specs.push(CertificateSpec { mx, source });
+        }
+        Ok(specs)
     }
 
     /// Resolves the path against the config file's directory and checks that it is a file.
@@ -460,6 +612,25 @@ fn scalar_string<'n>(node: &'n Node<'_>, loc: &Loc) -> Result<&'n str> {
     }
 }
 
+/// The live file or lineage directory of a certificate entry: what makes two entries the same.
+fn source_path(source: &CertificateSource) -> &Path {
+    match source {
+        CertificateSource::Files { live, .. } => live,
+        CertificateSource::Lineage(dir) => dir,
+    }
+}
+
+/// A domain or host name, normalised (lower case, no trailing dot).
+fn domain_name(field: &Field<'_, '_>) -> Result<String> {
+    let text = string(field)?;
+    normalize_domain(text).or_else(|reason| {
+        field.loc.fail(Problem::InvalidDomain {
+            text: text.to_string(),
+            reason,
+        })
+    })
+}
+
 fn duration(field: &Field<'_, '_>) -> Result<Duration> {
     let text = match data(field.value, &field.loc)? {
         YamlData::Value(Scalar::String(text)) => text.as_ref(),
@@ -481,6 +652,13 @@ fn integer(field: &Field<'_, '_>, min: i64, max: i64) -> Result<i64> {
             max,
         }),
         _ => wrong_type(field.value, &field.loc, "an integer"),
+    }
+}
+
+fn boolean(field: &Field<'_, '_>) -> Result<bool> {
+    match data(field.value, &field.loc)? {
+        YamlData::Value(Scalar::Boolean(value)) => Ok(*value),
+        _ => wrong_type(field.value, &field.loc, "true or false"),
     }
 }
 
@@ -549,6 +727,76 @@ fn probe_allow(field: &Field<'_, '_>) -> Result<Vec<DomainPattern>> {
             })
         })
         .collect()
+}
+
+/// `services:` of a target: host, port, and protocol and TLS mode (inferred from well-known
+/// ports, required for others).
+fn services(field: &Field<'_, '_>) -> Result<Vec<ServiceSpec>> {
+    let mut specs: Vec<ServiceSpec> = Vec::new();
+    let mut seen: HashMap<(String, u16), usize> = HashMap::new();
+    for (loc, node) in sequence(field)? {
+        let fields = mapping(node, &loc, Some(SERVICE_KEYS))?;
+        let Some(host_field) = fields.get("host") else {
+            return loc.fail(Problem::MissingKey("host"));
+        };
+        let text = string(host_field)?;
+        let host = normalize_domain(text).or_else(|reason| {
+            host_field.loc.fail(Problem::InvalidDomain {
+                text: text.to_string(),
+                reason,
+            })
+        })?;
+        let Some(port_field) = fields.get("port") else {
+            return loc.fail(Problem::MissingKey("port"));
+        };
+        let port = u16::try_from(integer(port_field, 1, i64::from(u16::MAX))?).unwrap_or(0);
+        let protocol = fields
+            .get("protocol")
+            .map(|f| {
+                let text = string(f)?;
+                ServiceProtocol::parse(text).map_or_else(
+                    || {
+                        f.loc
+                            .fail(Problem::InvalidServiceProtocol(text.to_string()))
+                    },
+                    Ok,
+                )
+            })
+            .transpose()?;
+        let tls = fields
+            .get("tls")
+            .map(|f| {
+                let text = string(f)?;
+                TlsMode::parse(text)
+                    .map_or_else(|| f.loc.fail(Problem::InvalidTlsMode(text.to_string())), Ok)
+            })
+            .transpose()?;
+        let known = crate::service::well_known(port);
+        let (protocol, tls) = match (protocol, tls, known) {
+            (Some(p), Some(t), _) => (p, t),
+            (p, t, Some((known_p, known_t))) => (p.unwrap_or(known_p), t.unwrap_or(known_t)),
+            (_, _, None) => return port_field.loc.fail(Problem::ServiceModeRequired { port }),
+        };
+        if protocol == ServiceProtocol::Https && tls == TlsMode::Starttls {
+            let at = fields.get("tls").map_or(&loc, |f| &f.loc);
+            return at.fail(Problem::HttpsStarttls);
+        }
+        if let Some(&first_line) = seen.get(&(host.clone(), port)) {
+            return host_field.loc.fail(Problem::DuplicateService {
+                host,
+                port,
+                first_line,
+            });
+        }
+        seen.insert((host.clone(), port), host_field.loc.line);
+        specs.push(ServiceSpec {
+            host,
+            port,
+            protocol,
+            tls,
+        });
+    }
+    Ok(specs)
 }
 
 fn labels(field: &Field<'_, '_>) -> Result<BTreeMap<String, String>> {

@@ -155,6 +155,10 @@ fn overrides_are_merged_and_labels_kept() {
             trust_anchor_file: Some(anchor.clone()),
             ehlo_name: "monitor.example.org".into(),
             smtp_port: 2525,
+            service_ca_file: None,
+            service_ca_pem: None,
+            mta_sts_ca_file: None,
+            https_port: 443,
             operations: OperationsConfig {
                 authoritative_checks: AuthoritativeChecks::All,
                 authoritative_port: 5300,
@@ -197,6 +201,17 @@ fn overrides_are_merged_and_labels_kept() {
         (t.smtp.port, t.smtp.ehlo_name.as_str()),
         (2525, "monitor.example.org")
     );
+
+    // MTA-STS/TLS-RPT: on for inbound unless switched off, off for outbound unless switched on.
+    let checks: Vec<(bool, bool)> = targets
+        .iter()
+        .map(|t| (t.mta_sts.mta_sts, t.mta_sts.tls_rpt))
+        .collect();
+    assert_eq!(
+        checks,
+        [(true, false), (true, true), (false, false), (true, false)]
+    );
+    assert!(targets.iter().all(|t| t.mta_sts.https_port == 443));
 
     // Only nameservers overridden.
     let t = &targets[1];
@@ -275,4 +290,111 @@ fn shipped_example_loads() {
         targets[3].labels.get("peer").map(String::as_str),
         Some("posteo")
     );
+}
+
+#[test]
+fn services_infer_protocol_and_mode_from_well_known_ports() {
+    use crate::service::{ServiceProtocol, ServiceSpec, TlsMode};
+    let config = fixture("valid-services.yml");
+    assert_eq!(
+        config.global.service_ca_file,
+        Some(fixtures().join("service-ca.pem"))
+    );
+    let targets = config.targets();
+    let spec = |host: &str, port, protocol, tls| ServiceSpec {
+        host: host.to_string(),
+        port,
+        protocol,
+        tls,
+    };
+    assert_eq!(
+        targets[0].services,
+        vec![
+            spec(
+                "imap.example.org",
+                993,
+                ServiceProtocol::Imap,
+                TlsMode::Implicit
+            ),
+            spec(
+                "imap.example.org",
+                143,
+                ServiceProtocol::Imap,
+                TlsMode::Starttls
+            ),
+            spec(
+                "smtp.example.org",
+                587,
+                ServiceProtocol::Smtp,
+                TlsMode::Starttls
+            ),
+            spec(
+                "smtp.example.org",
+                465,
+                ServiceProtocol::Smtp,
+                TlsMode::Implicit
+            ),
+            spec(
+                "pop.example.org",
+                110,
+                ServiceProtocol::Pop3,
+                TlsMode::Starttls
+            ),
+            spec(
+                "pop.example.org",
+                995,
+                ServiceProtocol::Pop3,
+                TlsMode::Implicit
+            ),
+            spec(
+                "www.example.org",
+                443,
+                ServiceProtocol::Https,
+                TlsMode::Implicit
+            ),
+            spec(
+                "imap.example.org",
+                10143,
+                ServiceProtocol::Imap,
+                TlsMode::Starttls
+            ),
+            spec(
+                "imap.example.org",
+                8993,
+                ServiceProtocol::Imap,
+                TlsMode::Implicit
+            ),
+        ]
+    );
+    // The configured CA joins Mozilla's roots.
+    let public = crate::dane::PkixTrust::public_roots().len();
+    assert_eq!(targets[0].service_trust.len(), public + 1);
+    assert!(targets[1].services.is_empty());
+}
+
+/// `certificates` of an inbound target: MX names normalised, relative paths anchored at the
+/// config file's directory, a lineage kept as a directory; carried into the resolved target.
+#[test]
+fn valid_certificates_fixture() {
+    let config = fixture("valid-certificates.yml");
+    let specs = &config.inbound[0].certificates;
+    assert_eq!(
+        specs,
+        &vec![
+            CertificateSpec {
+                mx: "mx1.example.org".into(),
+                source: CertificateSource::Files {
+                    live: fixtures().join("certs/mx1.pem"),
+                    staged: Some(PathBuf::from("/etc/postfix/mx1.next.pem")),
+                },
+            },
+            CertificateSpec {
+                mx: "mx2.example.org".into(),
+                source: CertificateSource::Lineage(PathBuf::from(
+                    "/etc/letsencrypt/live/mx2.example.org"
+                )),
+            },
+        ]
+    );
+    assert_eq!(&config.targets()[0].certificates, specs);
 }

@@ -5,7 +5,8 @@
 //! `crypto/x509/x509_vfy.c` `dane_match`, `check_dane_issuer`, `check_dane_pkeys`) as Postfix
 //! uses it:
 //!
-//! - **Usability** (RFC 7672 3.1.3): usages 0 and 1 are unusable for SMTP; unknown usage, selector
+//! - **Usability** (RFC 7672 3.1.3): usages 0 and 1 are unusable for SMTP (under the service
+//!   profile they are usable and judged by `pkix.rs`); unknown usage, selector
 //!   or matching type are unusable; a SHA-256 or SHA-512 record whose data is not 32 or 64 bytes is
 //!   unusable (OpenSSL's `dane_tlsa_add` rejects it with "bad digest length"). Checked in that
 //!   order; the first reason found is reported.
@@ -42,16 +43,17 @@
 use x509_parser::certificate::X509Certificate;
 
 use super::chain::{self, Anchor};
+use super::pkix;
 use super::tlsa::{CertUsage, MatchingType, Selector, TlsaRecord};
 use super::{
-    cert, DivergenceCause, EndpointEvaluation, EndpointInput, EndpointOutcome, MatchFailure,
-    RecordResult, RecordState, UnusableReason,
+    cert, DaneProfile, DivergenceCause, EndpointEvaluation, EndpointInput, EndpointOutcome,
+    MatchFailure, RecordResult, RecordState, UnusableReason,
 };
 use crate::dns::UnixSeconds;
 
 /// Judges one presented chain against a TLSA RRset.
-pub(super) fn evaluate(input: &EndpointInput<'_>) -> EndpointEvaluation {
-    let usability = usability(input.tlsa);
+pub(super) fn evaluate(input: &EndpointInput<'_>, profile: DaneProfile<'_>) -> EndpointEvaluation {
+    let usability = usability(input.tlsa, profile);
     let parsed: Vec<Option<X509Certificate<'_>>> = input
         .chain
         .iter()
@@ -63,10 +65,20 @@ pub(super) fn evaluate(input: &EndpointInput<'_>) -> EndpointEvaluation {
     let mut records = Vec::with_capacity(input.tlsa.len());
     let mut bounds: Vec<Option<(UnixSeconds, DivergenceCause)>> =
         Vec::with_capacity(input.tlsa.len());
+    // WebPKI validation of the chain, done once and only when a usable PKIX record needs it.
+    let mut pkix_path: Option<Result<pkix::ValidPath, String>> = None;
     for (record, unusable) in input.tlsa.iter().zip(&usability) {
-        let (state, bound) = match unusable {
-            Some(reason) => (RecordState::Unusable { reason: *reason }, None),
-            None => judge_record(record, input, &parsed),
+        let (state, bound) = match (unusable, profile) {
+            (Some(reason), _) => (RecordState::Unusable { reason: *reason }, None),
+            (None, DaneProfile::Service { pkix: trust })
+                if matches!(record.usage, CertUsage::PkixTa | CertUsage::PkixEe) =>
+            {
+                let path = pkix_path.get_or_insert_with(|| {
+                    pkix::validate(trust, input.chain, input.reference_names, input.now)
+                });
+                pkix::judge(record, input.chain, path)
+            }
+            (None, _) => judge_record(record, input, &parsed),
         };
         records.push(RecordResult {
             record: record.clone(),
@@ -86,12 +98,14 @@ pub(super) fn evaluate(input: &EndpointInput<'_>) -> EndpointEvaluation {
         (None, None)
     };
 
-    // RFC 7671 section 8: a DANE-TA binding survives leaf key changes; a DANE-EE binding survives
-    // them only when a record for the next key is already published (a usable record that
-    // matches nothing presented now).
+    // RFC 7671 section 8: a DANE-TA (or PKIX-TA) binding survives leaf key changes; a DANE-EE
+    // binding survives them only when a record for the next key is already published (a usable
+    // record that matches nothing presented now).
     let rollover_ready = authenticated
         && records.iter().any(|r| match r.state {
-            RecordState::Matched { .. } => r.record.usage == CertUsage::DaneTa,
+            RecordState::Matched { .. } => {
+                matches!(r.record.usage, CertUsage::DaneTa | CertUsage::PkixTa)
+            }
             RecordState::NoMatch => true,
             _ => false,
         });
@@ -295,8 +309,11 @@ fn matched_ta(
 }
 
 /// Why each record is unusable, if it is (RFC 7672 3.1.3, RFC 7671 section 9).
-fn usability(tlsa: &[TlsaRecord]) -> Vec<Option<UnusableReason>> {
-    let mut reasons: Vec<Option<UnusableReason>> = tlsa.iter().map(intrinsic_reason).collect();
+fn usability(tlsa: &[TlsaRecord], profile: DaneProfile<'_>) -> Vec<Option<UnusableReason>> {
+    let mut reasons: Vec<Option<UnusableReason>> = tlsa
+        .iter()
+        .map(|record| intrinsic_reason(record, profile))
+        .collect();
     // Digest agility: per (usage, selector), the strongest digest among usable records wins.
     for (i, record) in tlsa.iter().enumerate() {
         let Some(strength) = digest_strength(record.matching) else {
@@ -331,11 +348,15 @@ fn digest_strength(matching: MatchingType) -> Option<u8> {
 }
 
 /// Reasons a record is unusable on its own, before agility is considered.
-fn intrinsic_reason(record: &TlsaRecord) -> Option<UnusableReason> {
-    match record.usage {
-        CertUsage::PkixTa | CertUsage::PkixEe => return Some(UnusableReason::PkixUsage),
-        CertUsage::Unknown(_) => return Some(UnusableReason::UnknownUsage),
-        CertUsage::DaneTa | CertUsage::DaneEe => {}
+fn intrinsic_reason(record: &TlsaRecord, profile: DaneProfile<'_>) -> Option<UnusableReason> {
+    match (record.usage, profile) {
+        // RFC 7672 3.1.3: not for SMTP. Other services use them (RFC 6698 2.1.1).
+        (CertUsage::PkixTa | CertUsage::PkixEe, DaneProfile::Smtp) => {
+            return Some(UnusableReason::PkixUsage)
+        }
+        (CertUsage::PkixTa | CertUsage::PkixEe, DaneProfile::Service { .. }) => {}
+        (CertUsage::Unknown(_), _) => return Some(UnusableReason::UnknownUsage),
+        (CertUsage::DaneTa | CertUsage::DaneEe, _) => {}
     }
     if let Selector::Unknown(_) = record.selector {
         return Some(UnusableReason::UnknownSelector);

@@ -12,11 +12,19 @@
 //! - `matching.rs`: usage/selector/matching-type rules, digest agility (RFC 6698 2.1, RFC 7671 9).
 //! - `names.rs`: the reference-identifier check (RFC 7672 3.2.2, RFC 6125 wildcards).
 //! - `chain.rs`: DANE-TA chain verification (RFC 7672 3.1.2).
+//! - `pkix.rs`: the PKIX usages 0 and 1, which only the [`DaneProfile::Service`] profile uses
+//!   (TLSA for IMAP, POP3, submission, HTTPS; RFC 6698 2.1.1, RFC 7671 5.4 and 5.5): WebPKI
+//!   path validation to a trusted root, then the record's constraint on that path.
+//!
+//! SMTP to an MX host (RFC 7672) and every other TLS service differ only in which usages count:
+//! [`evaluate_endpoint`] is the SMTP profile, [`evaluate_endpoint_with`] takes the profile
+//! explicitly. The rest (digest agility, DANE-EE, DANE-TA, name checks) is shared.
 
 mod cert;
 mod chain;
 mod matching;
 mod names;
+mod pkix;
 pub mod tlsa;
 
 use serde::Serialize;
@@ -25,6 +33,7 @@ use crate::dns::UnixSeconds;
 
 pub use cert::{describe_certificate, CertificateError, CertificateInfo};
 pub use names::name_matches;
+pub use pkix::{PkixTrust, PkixTrustError};
 pub use tlsa::{CertUsage, MatchingType, Selector, TlsaParseError, TlsaRecord};
 
 /// What the DANE rules need to judge one endpoint (one address of one MX host).
@@ -96,6 +105,12 @@ pub enum MatchFailure {
     /// A DANE-TA record matched, but the chain from it down to the leaf does not verify (signature,
     /// validity period, basic constraints).
     ChainInvalid(String),
+    /// A PKIX-TA or PKIX-EE record matched, but the presented chain does not validate to a trusted
+    /// root (service profile only; RFC 6698 2.1.1).
+    PkixInvalid(String),
+    /// A PKIX record matched a validated chain, but the leaf does not name the service host or
+    /// TLSA base domain (service profile only; RFC 7671 5.4, 5.5).
+    PkixNameMismatch,
 }
 
 impl MatchFailure {
@@ -107,6 +122,8 @@ impl MatchFailure {
             MatchFailure::NoMatch => "tlsa_mismatch",
             MatchFailure::NameMismatch => "dane_ta_name_mismatch",
             MatchFailure::ChainInvalid(_) => "dane_ta_chain_invalid",
+            MatchFailure::PkixInvalid(_) => "pkix_chain_invalid",
+            MatchFailure::PkixNameMismatch => "pkix_name_mismatch",
         }
     }
 }
@@ -217,7 +234,29 @@ impl EndpointEvaluation {
     }
 }
 
+/// Which rules of RFC 6698/7671 apply: SMTP's restricted set, or the full set of other services.
+#[derive(Clone, Copy, Debug)]
+pub enum DaneProfile<'a> {
+    /// SMTP to MX hosts (RFC 7672): usages 0 and 1 are unusable (3.1.3).
+    Smtp,
+    /// Any other TLS service (submission, IMAP, POP3, HTTPS): all four usages, the PKIX ones
+    /// validated against `pkix` (RFC 6698 2.1.1, RFC 7671 5).
+    Service {
+        /// Roots for PKIX path validation.
+        pkix: &'a PkixTrust,
+    },
+}
+
 /// Judges one presented chain against a TLSA RRset, following RFC 7672 section 3 and RFC 7671.
 pub fn evaluate_endpoint(input: &EndpointInput<'_>) -> EndpointEvaluation {
-    matching::evaluate(input)
+    matching::evaluate(input, DaneProfile::Smtp)
+}
+
+/// [`evaluate_endpoint`] under an explicit profile: [`DaneProfile::Smtp`] gives the same result,
+/// [`DaneProfile::Service`] makes the PKIX usages usable.
+pub fn evaluate_endpoint_with(
+    input: &EndpointInput<'_>,
+    profile: DaneProfile<'_>,
+) -> EndpointEvaluation {
+    matching::evaluate(input, profile)
 }

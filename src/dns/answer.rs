@@ -68,6 +68,7 @@ pub(super) fn wire_type(rtype: RecordType) -> WireType {
         RecordType::Tlsa => WireType::TLSA,
         RecordType::A => WireType::A,
         RecordType::Aaaa => WireType::AAAA,
+        RecordType::Txt => WireType::TXT,
     }
 }
 
@@ -108,6 +109,23 @@ pub(super) fn tlsa_record(data: &RData) -> Option<TlsaRecord> {
             tlsa.matching.into(),
             tlsa.cert_data.clone(),
         )),
+        _ => None,
+    }
+}
+
+/// TXT RDATA to one string: its character-strings concatenated without separator, as RFC 8461
+/// 3.1 and RFC 8460 3 read them. Bytes that are not UTF-8 become U+FFFD, which the record parsers
+/// reject as they reject any non-ASCII.
+pub(super) fn txt_text(data: &RData) -> Option<String> {
+    match data {
+        RData::TXT(txt) => {
+            let bytes: Vec<u8> = txt
+                .txt_data
+                .iter()
+                .flat_map(|s| s.iter().copied())
+                .collect();
+            Some(String::from_utf8_lossy(&bytes).into_owned())
+        }
         _ => None,
     }
 }

@@ -121,6 +121,8 @@ pub enum RecordType {
     A,
     /// IPv6 addresses of a host.
     Aaaa,
+    /// Text records (MTA-STS `_mta-sts`, TLS-RPT `_smtp._tls`).
+    Txt,
 }
 
 impl RecordType {
@@ -131,6 +133,7 @@ impl RecordType {
             RecordType::Tlsa => "TLSA",
             RecordType::A => "A",
             RecordType::Aaaa => "AAAA",
+            RecordType::Txt => "TXT",
         }
     }
 }
@@ -374,6 +377,11 @@ impl DnsClient {
     /// A (`RecordType::A`) or AAAA (`RecordType::Aaaa`) RRset of `host`, following CNAMEs.
     pub async fn lookup_addresses(&self, host: &str, rtype: RecordType) -> Answer<IpAddr> {
         self.lookup(host, rtype, answer::ip_address).await
+    }
+
+    /// TXT RRset at `name`, following CNAMEs; each record's strings joined into one.
+    pub async fn lookup_txt(&self, name: &str) -> Answer<String> {
+        self.lookup(name, RecordType::Txt, answer::txt_text).await
     }
 
     /// The one place that picks the backend. The query name is checked here and the answer

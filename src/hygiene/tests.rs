@@ -62,6 +62,7 @@ fn endpoint(records: &[TlsaRecord], states: &[RecordState], sent: usize) -> Endp
             rollover_ready: false,
         }),
         duration_seconds: 0.0,
+        key_algorithms: Vec::new(),
     }
 }
 

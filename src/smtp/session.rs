@@ -15,6 +15,7 @@ use tokio::net::TcpStream;
 
 use super::reply::{Reply, ReplyError, ReplyReader};
 use super::{SmtpError, SmtpSettings, SmtpStage, TlsSession};
+use crate::tls::KeyAlgorithm;
 
 /// Longest banner kept, in characters.
 const BANNER_CHARS: usize = 200;
@@ -22,16 +23,52 @@ const BANNER_CHARS: usize = 200;
 /// server must not hold the probe up.
 const GOODBYE_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// Why a session failed, and whether the failure was the server refusing a handshake restricted
+/// to one key algorithm (it has no key of that kind: "not offered", not a fault).
+#[derive(Debug)]
+pub(crate) struct Failure {
+    /// The failure as every other probe reports it.
+    pub(crate) error: SmtpError,
+    /// Only with a restriction: the server answered the ClientHello with a handshake_failure
+    /// alert, which is how OpenSSL (and rustls) say "no certificate for what you offered".
+    pub(crate) no_such_key: bool,
+}
+
+impl From<SmtpError> for Failure {
+    fn from(error: SmtpError) -> Self {
+        Failure {
+            error,
+            no_such_key: false,
+        }
+    }
+}
+
 pub(crate) async fn run(
     addr: SocketAddr,
     sni: &str,
     settings: &SmtpSettings,
 ) -> Result<TlsSession, SmtpError> {
+    run_restricted(addr, sni, settings, None)
+        .await
+        .map_err(|failure| failure.error)
+}
+
+/// [`run`], with the ClientHello restricted to server keys of the algorithm `only` when given.
+pub(crate) async fn run_restricted(
+    addr: SocketAddr,
+    sni: &str,
+    settings: &SmtpSettings,
+    only: Option<KeyAlgorithm>,
+) -> Result<TlsSession, Failure> {
     // Checked before connecting: a bad name or config would fail the handshake anyway, and the
     // server should not see a connection we already know is useless.
     let server_name =
         crate::tls::server_name(sni).map_err(|detail| SmtpError::Handshake { detail })?;
-    let config = crate::tls::client_config().map_err(|e| SmtpError::Handshake {
+    let config = match only {
+        None => crate::tls::client_config(),
+        Some(algorithm) => crate::tls::restricted_client_config(algorithm),
+    }
+    .map_err(|e| SmtpError::Handshake {
         detail: format!("TLS client configuration: {e}"),
     })?;
     let step = settings.step_timeout;
@@ -66,7 +103,8 @@ pub(crate) async fn run(
         goodbye_plain(&mut reader, &mut tcp, step).await;
         return Err(SmtpError::Greeting {
             reply: greeting.summary(),
-        });
+        }
+        .into());
     }
     let banner = greeting.first_line_text(BANNER_CHARS);
 
@@ -81,11 +119,12 @@ pub(crate) async fn run(
         goodbye_plain(&mut reader, &mut tcp, step).await;
         return Err(SmtpError::EhloRejected {
             reply: ehlo_reply.summary(),
-        });
+        }
+        .into());
     }
     if !ehlo_reply.has_extension("STARTTLS") {
         goodbye_plain(&mut reader, &mut tcp, step).await;
-        return Err(SmtpError::StarttlsNotOffered);
+        return Err(SmtpError::StarttlsNotOffered.into());
     }
 
     let starttls_reply = within(
@@ -98,7 +137,8 @@ pub(crate) async fn run(
         goodbye_plain(&mut reader, &mut tcp, step).await;
         return Err(SmtpError::StarttlsRejected {
             reply: starttls_reply.summary(),
-        });
+        }
+        .into());
     }
     // Anything already buffered was sent in plaintext after the 220 and would otherwise be taken
     // for a reply inside TLS (the CVE-2011-0411 injection family). A correct server sends nothing
@@ -110,17 +150,28 @@ pub(crate) async fn run(
                 "{} bytes of plaintext sent after the 220 reply to STARTTLS",
                 reader.buffered()
             ),
-        });
+        }
+        .into());
     }
 
-    let mut tls = within(step, SmtpStage::TlsHandshake, async {
-        crate::tls::handshake(config, server_name, tcp)
-            .await
-            .map_err(|e| SmtpError::Handshake {
-                detail: crate::tls::handshake_error_detail(&e),
-            })
-    })
-    .await?;
+    let mut tls =
+        match tokio::time::timeout(step, crate::tls::handshake(config, server_name, tcp)).await {
+            Ok(Ok(tls)) => tls,
+            Ok(Err(e)) => {
+                return Err(Failure {
+                    no_such_key: only.is_some() && crate::tls::is_handshake_failure_alert(&e),
+                    error: SmtpError::Handshake {
+                        detail: crate::tls::handshake_error_detail(&e),
+                    },
+                })
+            }
+            Err(_) => {
+                return Err(SmtpError::Timeout {
+                    stage: SmtpStage::TlsHandshake,
+                }
+                .into())
+            }
+        };
     let facts =
         crate::tls::session_facts(&tls).map_err(|detail| SmtpError::Handshake { detail })?;
 

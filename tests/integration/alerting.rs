@@ -198,9 +198,23 @@ fn alerts_reach_alertmanager_and_dashboards_query_real_data() {
     write_config(
         &config,
         &stack,
-        &["ok311.test", "twomx.test"],
+        &["ok311.test", "twomx.test", "sts.test"],
         &["bogus.test"],
     );
+    // staged.test with its certificate files (live and staged), so that the local certificate
+    // panels (dashboards/dane-operations-tls.json) have data too.
+    let certs = stack.dir.join("certs");
+    let text = std::fs::read_to_string(&config).unwrap().replacen(
+        "inbound:\n",
+        &format!(
+            "inbound:\n  - domain: staged.test\n    certificates:\n      - mx: mx.staged.test\n        \
+             live: {}\n        staged: {}\n",
+            certs.join("staged_live.pem").display(),
+            certs.join("staged_next.pem").display()
+        ),
+        1,
+    );
+    std::fs::write(&config, text).unwrap();
     let exporter = Exporter::start(&config);
 
     let rules_dir = dir.path().join("rules");

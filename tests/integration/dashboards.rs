@@ -37,8 +37,11 @@ const SELF_METRICS: &[&str] = &[
 /// The dashboards the issue asks for, by file name and uid.
 const EXPECTED: &[(&str, &str)] = &[
     ("dane-domain.json", "dane-domain"),
+    ("dane-operations-tls.json", "dane-operations-tls"),
     ("dane-operations.json", "dane-operations"),
     ("dane-overview.json", "dane-overview"),
+    ("dane-services.json", "dane-services"),
+    ("mail-transport-security.json", "mail-transport-security"),
 ];
 
 fn schema_validator() -> jsonschema::Validator {
@@ -556,11 +559,18 @@ async fn exported_labels() -> BTreeMap<String, BTreeSet<String>> {
     use dane_exporter::report::Direction;
     use dane_exporter::smtp::SmtpSettings;
 
+    use dane_exporter::mta_sts::MtaStsSettings;
+
     use crate::support::dns_server::DnsFixture;
-    use crate::support::smtp_server::{self_signed, FixtureConfig, SmtpFixture};
+    use dane_exporter::config::{CertificateSource, CertificateSpec};
+    use dane_exporter::local_certs::{self, PublicationLog};
+
+    use crate::support::nginx::{pem, Answer, Nginx, Site};
+    use crate::support::smtp_server::{pem_chain, self_signed, FixtureConfig, SmtpFixture, TestCa};
 
     let good = self_signed(&["mx.pass.test"]);
     let other = self_signed(&["mx.pass.test"]);
+    let (good_cert, other_cert) = (good.clone(), other.clone());
     let mut config = FixtureConfig::new(good.clone());
     config.bind = "127.0.0.31:0".parse().unwrap();
     let smtp = SmtpFixture::start(config).await;
@@ -578,8 +588,22 @@ _{p}._tcp.mx.pass.test.   300 IN TLSA 3 1 1 {other}
 fail.test.                300 IN MX   10 mx.fail.test.
 mx.fail.test.             300 IN A    127.0.0.31
 _{p}._tcp.mx.fail.test.   300 IN TLSA 3 1 1 {other}
+_mta-sts.pass.test.       300 IN TXT  "v=STSv1; id=1"
+mta-sts.pass.test.        300 IN A    127.0.0.1
+_smtp._tls.pass.test.     300 IN TXT  "v=TLSRPTv1; rua=mailto:tlsrpt@pass.test"
+_tls.fail.test.           300 IN TXT  "parent of the missing _smtp._tls.fail.test"
 "#
     );
+    // MTA-STS for pass.test (a policy from nginx with a private CA's certificate), none for
+    // fail.test, so that every dane_mta_sts_* and dane_tls_rpt_* family shows up.
+    let ca = TestCa::root("Dashboard Test Root");
+    let nginx = Nginx::start(&[Site {
+        host: "mta-sts.pass.test".into(),
+        cert: ca.issue(&["mta-sts.pass.test"]),
+        answer: Answer::Policy(
+            b"version: STSv1\nmode: enforce\nmx: mx.pass.test\nmax_age: 86400\n".to_vec(),
+        ),
+    }]);
     let dns = DnsFixture::builder().zone(".", &zone).start().await;
     let dir = tempfile::tempdir().unwrap();
     let settings = DnsSettings {
@@ -588,6 +612,19 @@ _{p}._tcp.mx.fail.test.   300 IN TLSA 3 1 1 {other}
         trust_anchor_file: Some(dns.trust_anchor_file(dir.path())),
         timeout: Duration::from_secs(3),
     };
+    // The same listener as a submission service (STARTTLS on its port) for the dane_service_*
+    // series: one passing, one failing.
+    let services = ["mx.pass.test", "mx.fail.test"]
+        .iter()
+        .map(|host| dane_exporter::service::ServiceSpec {
+            host: host.to_string(),
+            port: p,
+            protocol: dane_exporter::service::ServiceProtocol::Smtp,
+            tls: dane_exporter::service::TlsMode::Starttls,
+        })
+        .collect();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, pem("CERTIFICATE", &ca.der)).unwrap();
     let prober = Prober::new(
         DnsClient::new(&settings).unwrap(),
         SmtpSettings {
@@ -596,6 +633,16 @@ _{p}._tcp.mx.fail.test.   300 IN TLSA 3 1 1 {other}
             step_timeout: Duration::from_secs(3),
         },
     )
+    .with_services(
+        services,
+        std::sync::Arc::new(dane_exporter::dane::PkixTrust::empty()),
+    )
+    .with_mta_sts(MtaStsSettings {
+        mta_sts: true,
+        tls_rpt: true,
+        ca_file: Some(ca_file),
+        https_port: nginx.port(),
+    })
     // The authoritative checks against the fixture itself (the zone of every RRset is ".").
     .with_operations(OperationsSettings {
         authoritative: Some(AuthoritativeSettings {
@@ -605,10 +652,23 @@ _{p}._tcp.mx.fail.test.   300 IN TLSA 3 1 1 {other}
         }),
         hygiene: Default::default(),
     });
-    let reports = [
+    let mut reports = [
         prober.probe_domain("pass.test").await,
         prober.probe_domain("fail.test").await,
     ];
+    // Local certificate files (the live one served, and a staged one) for the metrics of
+    // src/local_certs/, as the scheduler attaches them.
+    std::fs::write(dir.path().join("live.pem"), pem_chain(&good_cert.chain)).unwrap();
+    std::fs::write(dir.path().join("next.pem"), pem_chain(&other_cert.chain)).unwrap();
+    let files = [CertificateSpec {
+        mx: "mx.pass.test".into(),
+        source: CertificateSource::Files {
+            live: dir.path().join("live.pem"),
+            staged: Some(dir.path().join("next.pem")),
+        },
+    }];
+    let log = PublicationLog::new();
+    local_certs::attach(&mut reports[0], &files, &log, Duration::from_secs(3)).await;
     let extra = BTreeMap::new();
     let labelled: Vec<LabelledReport<'_>> = reports
         .iter()
@@ -638,9 +698,12 @@ async fn every_label_the_dashboards_use_is_exported() {
         .filter(|n| !exported.contains_key(*n))
         .collect();
     assert!(
-        missing
-            .iter()
-            .all(|n| ["dane_probe_warning_info", "dane_zone_warning_info"].contains(n)),
+        missing.iter().all(|n| [
+            "dane_probe_warning_info",
+            "dane_zone_warning_info",
+            "dane_service_warning_info"
+        ]
+        .contains(n)),
         "the fixture did not produce {missing:?}"
     );
     // Failures and warnings are rendered by the same code (src/metrics.rs) with the same labels;
@@ -652,6 +715,15 @@ async fn every_label_the_dashboards_use_is_exported() {
         .collect();
     for name in ["dane_probe_failure_info", "dane_probe_warning_info"] {
         exported.insert(name.into(), findings.clone());
+    }
+    // The same for services (src/service/metrics.rs renders both kinds alike).
+    let service_findings: BTreeSet<String> =
+        ["dane_service_failure_info", "dane_service_warning_info"]
+            .iter()
+            .flat_map(|n| exported.get(*n).cloned().unwrap_or_default())
+            .collect();
+    for name in ["dane_service_failure_info", "dane_service_warning_info"] {
+        exported.insert(name.into(), service_findings.clone());
     }
     // Zone-level findings need a broken zone the fixture does not have; src/metrics.rs gives them
     // the zone labels plus reason.

@@ -1011,6 +1011,10 @@ async fn whole_probe_timeout_is_probe_timeout() {
         timeout: Duration::from_secs(1),
         dns,
         smtp: w.smtp_settings(),
+        services: Vec::new(),
+        service_trust: std::sync::Arc::new(dane_exporter::dane::PkixTrust::empty()),
+        mta_sts: Default::default(),
+        certificates: Vec::new(),
         operations: Default::default(),
     };
     let runner = ProberRunner::new(std::slice::from_ref(&target), Duration::from_secs(60)).unwrap();

@@ -6,11 +6,15 @@
 //!   expression parses and uses only metrics the exporter exposes, structure.
 //! - `dns`: the DNS backends against the signed-zone fixture.
 //! - `smtp`: the SMTP dialogue against the STARTTLS fixture and against misbehaving servers.
+//! - `mta_sts`: MTA-STS and TLS-RPT against a signed zone, a real nginx serving policies with a
+//!   private CA's certificates, and STARTTLS listeners (support/nginx.rs).
 //! - `probe`: whole-domain probes against both fixtures together.
 //! - `faults`: the fault matrix: whole-domain probes against hostile DNS and SMTP peers, and the
 //!   exporter process scraped while it probes them (table in README.md, "Fault matrix").
 //! - `stack`: the real stack: NSD with ldns-signed zones under a private root, a validating unbound,
 //!   Postfix smtpd doing STARTTLS, driven through the `dane_exporter check` binary.
+//! - `services`: TLSA for IMAP, POP3, submission and implicit-TLS services (PKIX usages included)
+//!   against in-process listeners, and against dovecot and Postfix in the real stack.
 //! - `stack_changes`: the real stack with a TLSA record broken and repaired while it runs.
 //! - `web`: the HTTP side (routes, basic auth, TLS, web config fixtures, shutdown, slow clients).
 
@@ -21,10 +25,14 @@ mod dns;
 mod exporter;
 mod faults;
 mod hygiene;
+mod key_algorithms;
+mod mta_sts;
 mod probe;
 mod scheduler;
+mod services;
 mod smtp;
 mod stack;
 mod stack_changes;
+mod staged;
 mod support;
 mod web;

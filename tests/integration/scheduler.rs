@@ -23,6 +23,10 @@ fn target(domain: &str, interval: Duration, timeout: Duration) -> Target {
         timeout,
         dns: DnsSettings::default(),
         smtp: SmtpSettings::default(),
+        services: Vec::new(),
+        service_trust: Arc::new(dane_exporter::dane::PkixTrust::empty()),
+        mta_sts: Default::default(),
+        certificates: Vec::new(),
         operations: Default::default(),
     }
 }

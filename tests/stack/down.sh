@@ -45,7 +45,11 @@ if [[ -s $MASTER_PID && -f $PF_ETC/main.cf ]]; then
 fi
 stop_pidfile "postfix master" "$MASTER_PID"
 
+# services block of up.sh: the dovecot master stops its login and auth children on TERM.
+stop_pidfile dovecot "$RUNDIR/dovecot/run/master.pid"
 stop_pidfile unbound "$RUNDIR/unbound/unbound.pid"
+# nginx (MTA-STS policy host): the master stops its worker on TERM.
+stop_pidfile nginx "$RUNDIR/nginx/nginx.pid"
 # NSD's main process stops its server and xfrd children on TERM.
 stop_pidfile nsd "$RUNDIR/nsd/nsd.pid"
 # The second NSD of the ops7dns scenarios (lag.test. secondary).

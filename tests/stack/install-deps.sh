@@ -19,6 +19,9 @@ packages=(
   prometheus    # promtool (check metrics, check/test rules) and the end-to-end Prometheus
   prometheus-alertmanager  # the end-to-end Alertmanager that must deliver our alerts
   curl          # scraping the exporter in the end-to-end test
+  dovecot-imapd # services: a real IMAP server (STARTTLS and implicit TLS) for TLSA on other ports
+  dovecot-pop3d # services: a real POP3 server (STLS) for TLSA on other ports
+  nginx         # MTA-STS tests: a real HTTPS server serving policies (tests/integration/mta_sts.rs)
 )
 
 missing=()

@@ -5,6 +5,8 @@
 #   break   every TLSA RRset of SCENARIO.test. becomes one 3 1 1 record for a fresh key that no
 #           listener serves: a secure, validly signed mismatch (not bogus);
 #   repair  the zone's original TLSA records (as up.sh wrote them) come back.
+#   publish RDATA  (added for issue 7, staged certificates) every TLSA owner of the zone gets one
+#           more record, RDATA ("3 1 1 HEX"), next to the ones it has now: a next key published.
 #
 # Either way the zone gets a higher SOA serial, is re-signed with its own key (the DS in test.
 # stays valid), NSD reloads it (nsd-control over the unix socket up.sh configured) and unbound
@@ -12,6 +14,7 @@
 # (with the AD bit) both answer the new TLSA RRsets; exits 1 with a message after ~10 s otherwise.
 #
 # Usage: set-tlsa.sh RUNDIR SCENARIO break|repair     (SCENARIO: ok311, stale, twomx, ...)
+#        set-tlsa.sh RUNDIR SCENARIO publish "U S M HEX"
 # Works for every signed scenario zone with TLSA records that up.sh left re-signable
 # (zones/SCENARIO.test.zone.resign); not for bogus, brokends, expiredsig (their breakage is the
 # point) nor for unsigned or TLSA-less zones.
@@ -19,8 +22,9 @@ set -euo pipefail
 # Failures inside $(...) must abort too.
 shopt -s inherit_errexit
 
-if [[ $# -ne 3 || ! $3 =~ ^(break|repair)$ ]]; then
+if ! [[ ($# -eq 3 && $3 =~ ^(break|repair)$) || ($# -eq 4 && $3 == publish && $4 =~ ^[0-9]+\ [0-9]+\ [0-9]+\ [0-9a-fA-F]+$) ]]; then
   echo "usage: $0 RUNDIR SCENARIO break|repair" >&2
+  echo "       $0 RUNDIR SCENARIO publish \"U S M HEX\"" >&2
   exit 2
 fi
 RUNDIR=$(cd "$1" && pwd)
@@ -61,6 +65,13 @@ case $ACTION in
     ;;
   repair)
     cp "$FILE.orig" "$FILE.new"
+    ;;
+  publish)
+    # Added to what is served now, with the owner's TTL; the first TLSA line of an owner is
+    # followed by the new record.
+    awk -v rdata="$4" '
+      { print }
+      $4 == "TLSA" && !seen[$1]++ { print $1, $2, $3, "TLSA", rdata }' "$FILE" >"$FILE.new"
     ;;
 esac
 

@@ -6,7 +6,9 @@
 #   - unbound on 127.0.0.1:$UNBOUND_PORT, validating from the private root's trust anchor, talking
 #     to NSD only (a stub-zone per zone cut, no root hints from the internet);
 #   - one private Postfix instance with one smtpd per scenario on $SMTP_NET.N:$SMTP_PORT (and one on
-#     [::1]:$SMTP_PORT), each presenting the certificate its scenario needs.
+#     [::1]:$SMTP_PORT), each presenting the certificate its scenario needs;
+#   - one private dovecot instance (IMAP, IMAPS, POP3) on $SMTP_NET.40-42:$SMTP_PORT for the
+#     TLSA-for-other-services scenarios (zone svc.test; block "services" below).
 #
 # Usage: up.sh RUNDIR    (RUNDIR: an empty or new directory; absolute or relative)
 # Ports can be overridden for parallel stacks: STACK_NSD_PORT, STACK_UNBOUND_PORT, STACK_SMTP_PORT.
@@ -55,7 +57,8 @@ chmod 700 "$CERTS" "$KEYS"
 fail_cleanup() {
   local rc=$?
   echo "up.sh: failed (exit $rc); logs follow, then stopping what was started" >&2
-  for log in "$RUNDIR/nsd/nsd.log" "$RUNDIR/unbound/unbound.log" "$RUNDIR/postfix/maillog"; do
+  for log in "$RUNDIR/nsd/nsd.log" "$RUNDIR/unbound/unbound.log" "$RUNDIR/postfix/maillog" \
+    "$RUNDIR/dovecot/dovecot.log"; do
     if [[ -s $log ]]; then
       echo "---- $log (last 30 lines)" >&2
       tail -n 30 "$log" >&2
@@ -354,6 +357,190 @@ other_key=$(cd "$KEYS" && ldns-keygen -a ECDSAP256SHA256 -k brokends.test.)
 DS_OF[brokends]=$(ldns-key2ds -n -2 "$KEYS/$other_key.key")
 
 # ---------------------------------------------------------------------------------------------
+# BEGIN services (issue 8, TLSA for other TLS services; tests/integration/services.rs).
+# A dovecot instance (IMAP with STARTTLS, IMAPS, POP3 with STLS) on $SMTP_NET.40-42, port
+# $SMTP_PORT, and the zone svc.test with a TLSA RRset per service. PKIX usages use the stack's
+# private CA (certs/ca.pem), which the tests trust through `service_ca_file`. The "STARTTLS not
+# offered" case reuses the Postfix listener without TLS ($SMTP_NET.8) as a submission server.
+# ---------------------------------------------------------------------------------------------
+ec_selfsigned svc_imap imap.svc.test
+ca_leaf svc_imaps imaps.svc.test
+ca_leaf svc_pop3 pop3.svc.test
+ec_key svc_stale
+{
+  zone_head svc.test.
+  echo "imap A $SMTP_NET.40"
+  tlsa_rr imap.svc.test. "3 1 1 $(spki_of_cert svc_imap)"          # DANE-EE: pass
+  echo "imaps A $SMTP_NET.41"
+  tlsa_rr imaps.svc.test. "0 1 1 $(spki_of_cert ca)"               # PKIX-TA: pass if CA trusted
+  echo "pop3 A $SMTP_NET.42"
+  tlsa_rr pop3.svc.test. "1 1 1 $(spki_of_cert svc_pop3)"          # PKIX-EE: pass if CA trusted
+  echo "imapstale A $SMTP_NET.40"
+  tlsa_rr imapstale.svc.test. "3 1 1 $(spki_of_key svc_stale)"     # another key: mismatch
+  echo "imapsname A $SMTP_NET.41"
+  tlsa_rr imapsname.svc.test. "1 1 1 $(spki_of_cert svc_imaps)"    # PKIX-EE, name not on the cert
+  echo "nosubmission A $SMTP_NET.8"
+  tlsa_rr nosubmission.svc.test. "3 1 1 $(spki_of_key svc_stale)"  # STARTTLS not offered
+} >"$ZONES/svc.test.zone"
+CHILDREN+=(svc)
+DS_OF[svc]=$(sign svc.test.)
+
+DV=$RUNDIR/dovecot
+mkdir -p "$DV/run" "$DV/state" "$DV/mail"
+: >"$DV/passwd"
+cat >"$DV/dovecot.conf" <<DOVECOT
+# A TLS endpoint for probes: nobody can log in (empty passwd-file, no plaintext auth).
+base_dir = $DV/run
+state_dir = $DV/state
+log_path = $DV/dovecot.log
+instance_name = dane-stack-$SMTP_PORT
+protocols = imap pop3
+listen = $SMTP_NET.40
+ssl = yes
+ssl_cert = <$CERTS/svc_imap.pem
+ssl_key = <$CERTS/svc_imap.key
+ssl_min_protocol = TLSv1.2
+disable_plaintext_auth = yes
+mail_location = maildir:$DV/mail/%u
+passdb {
+  driver = passwd-file
+  args = $DV/passwd
+}
+userdb {
+  driver = static
+  args = uid=nobody gid=nogroup home=$DV/mail/%u
+}
+service imap-login {
+  inet_listener imap {
+    address = $SMTP_NET.40
+    port = $SMTP_PORT
+  }
+  inet_listener imaps {
+    address = $SMTP_NET.41
+    port = $SMTP_PORT
+    ssl = yes
+  }
+}
+service pop3-login {
+  inet_listener pop3 {
+    address = $SMTP_NET.42
+    port = $SMTP_PORT
+  }
+  inet_listener pop3s {
+    port = 0
+  }
+}
+local $SMTP_NET.41 {
+  ssl_cert = <$CERTS/svc_imaps.chain
+  ssl_key = <$CERTS/svc_imaps.key
+}
+local $SMTP_NET.42 {
+  ssl_cert = <$CERTS/svc_pop3.chain
+  ssl_key = <$CERTS/svc_pop3.key
+}
+DOVECOT
+doveconf -c "$DV/dovecot.conf" -n >/dev/null
+# Its own stdio must not be ours: dovecot keeps inherited descriptors open, and whoever waits
+# for up.sh's output (the Rust tests) would wait forever.
+dovecot -c "$DV/dovecot.conf" </dev/null >>"$DV/dovecot.log" 2>&1
+svc_ready() { # ADDR GREETING-PREFIX ("" = a TCP connect is enough)
+  # shellcheck disable=SC2016 # expanded by the inner bash
+  timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1" && { [[ -z $2 ]] || head -c ${#2} <&3 | grep -qF "$2"; }' \
+    "$1" "$SMTP_PORT" "$2"
+}
+for svc in "$SMTP_NET.40=* OK" "$SMTP_NET.41=" "$SMTP_NET.42=+OK"; do
+  for ((i = 0; i < 100; i++)); do
+    if svc_ready "${svc%%=*}" "${svc#*=}" 2>/dev/null; then break; fi
+    sleep 0.1
+  done
+  if ((i == 100)); then
+    echo "up.sh: dovecot on ${svc%%=*}:$SMTP_PORT not ready after 10 s" >&2
+    false
+  fi
+done
+# END services
+# ---------------------------------------------------------------------------------------------
+
+# --- MTA-STS / TLS-RPT (begin; tests/integration/mta_sts.rs, alerting.rs) ------------------------
+# sts.test: MX mx.tagood.test (its Postfix listener presents a leaf of the private CA, so the MX
+# certificate passes MTA-STS validation when the exporter trusts $CERTS/ca.pem), the _mta-sts and
+# _smtp._tls TXT records, and mta-sts.sts.test -> 127.0.0.1 where nginx (started further down)
+# serves an enforce policy over HTTPS on $HTTPS_PORT with a certificate from the same CA.
+HTTPS_PORT=${STACK_HTTPS_PORT:-8443}
+ca_leaf stspolicy mta-sts.sts.test
+{
+  zone_head sts.test.
+  echo "@ MX 10 mx.tagood.test."
+  echo '_mta-sts TXT "v=STSv1; id=stack1"'
+  echo '_smtp._tls TXT "v=TLSRPTv1; rua=mailto:tlsrpt@sts.test"'
+  echo "mta-sts A 127.0.0.1"
+} >"$ZONES/sts.test.zone"
+CHILDREN+=(sts)
+DS_OF[sts]=$(sign sts.test.)
+mkdir -p "$RUNDIR/nginx/www/.well-known"
+printf 'version: STSv1\r\nmode: enforce\r\nmx: *.tagood.test\r\nmax_age: 86400\r\n' \
+  >"$RUNDIR/nginx/www/.well-known/mta-sts.txt"
+cat >"$RUNDIR/nginx/nginx.conf" <<NGINX
+user root;
+worker_processes 1;
+pid $RUNDIR/nginx/nginx.pid;
+error_log $RUNDIR/nginx/error.log;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path $RUNDIR/nginx/client;
+  proxy_temp_path $RUNDIR/nginx/proxy;
+  fastcgi_temp_path $RUNDIR/nginx/fastcgi;
+  uwsgi_temp_path $RUNDIR/nginx/uwsgi;
+  scgi_temp_path $RUNDIR/nginx/scgi;
+  types { }
+  default_type application/octet-stream;
+  server {
+    listen 127.0.0.1:$HTTPS_PORT ssl;
+    server_name mta-sts.sts.test;
+    ssl_certificate $CERTS/stspolicy.chain;
+    ssl_certificate_key $CERTS/stspolicy.key;
+    location = /.well-known/mta-sts.txt { root $RUNDIR/nginx/www; default_type text/plain; }
+  }
+}
+NGINX
+# --- MTA-STS / TLS-RPT (end) ---------------------------------------------------------------------
+# ---- BEGIN ops7tls scenarios (issue 7: key algorithms, staged certificates) -------------------
+# Additive: certificates, TLSA data, zones and listeners of these scenarios only. The listeners go
+# into master.cf through EXTRA_LISTENERS (see the address plan below).
+#   dualalg   $SMTP_NET.19: one smtpd with an ECDSA and an RSA key+chain (smtpd_tls_chain_files
+#             with two pairs); TLSA names the ECDSA key only.
+#   staged    $SMTP_NET.20: serves staged_live; staged_next is a renewal on disk (certs/) whose key
+#             is not published. Its zone has a TTL of STAGED_TTL (3 s) so that "two TTLs" passes
+#             within a test; set-tlsa.sh RUNDIR staged publish "3 1 1 HEX" publishes the next key.
+EXTRA_LISTENERS=()
+ec_selfsigned dualalg_ec mx.dualalg.test
+rsa_selfsigned dualalg_rsa mx.dualalg.test
+ec_selfsigned staged_live mx.staged.test
+ec_selfsigned staged_next mx.staged.test
+TLSA[dualalg_ec]="3 1 1 $(spki_of_cert dualalg_ec)"
+TLSA[dualalg_rsa]="3 1 1 $(spki_of_cert dualalg_rsa)"
+TLSA[staged_live]="3 1 1 $(spki_of_cert staged_live)"
+TLSA[staged_next]="3 1 1 $(spki_of_cert staged_next)"
+for k in dualalg_ec dualalg_rsa staged_live staged_next; do echo "$k ${TLSA[$k]}"; done >>"$RUNDIR/tlsa.txt"
+sort -o "$RUNDIR/tlsa.txt" "$RUNDIR/tlsa.txt"
+simple_zone dualalg 19 dualalg_ec
+DS_OF[dualalg]=$(sign dualalg.test.)
+EXTRA_LISTENERS+=("$SMTP_NET.19:$SMTP_PORT inet n - n - - smtpd
+  -o syslog_name=postfix/dualalg
+  -o smtpd_tls_security_level=may
+  -o smtpd_tls_chain_files=$CERTS/dualalg_ec.key,$CERTS/dualalg_ec.pem,$CERTS/dualalg_rsa.key,$CERTS/dualalg_rsa.pem")
+STAGED_TTL=3
+saved_ttl=$TTL TTL=$STAGED_TTL
+simple_zone staged 20 staged_live
+TTL=$saved_ttl
+DS_OF[staged]=$(sign staged.test.)
+EXTRA_LISTENERS+=("$SMTP_NET.20:$SMTP_PORT inet n - n - - smtpd
+  -o syslog_name=postfix/staged
+  -o smtpd_tls_security_level=may
+  -o smtpd_tls_chain_files=$CERTS/staged_live.key,$CERTS/staged_live.pem")
+# ---- END ops7tls scenarios ----------------------------------------------------------------------
+# ---------------------------------------------------------------------------------------------
 # BEGIN ops7dns block: authoritative consistency and hygiene scenarios (issue 7, items 1 and 4).
 # Every MX host here points at ok311's listener ($SMTP_NET.1), whose key each TLSA RRset names,
 # so the verdict is pass and only the operational findings differ.
@@ -649,6 +836,11 @@ ADDRS=()
 18 unusable
 v6 otherkey_v6
 EOF
+  # Listeners of the added scenario blocks above (each entry: a whole master.cf service).
+  for entry in "${EXTRA_LISTENERS[@]}"; do
+    printf '%s\n' "$entry"
+    ADDRS+=("${entry%%:*}")
+  done
   # The internal services smtpd may talk to (connection limits, TLS PRNG/session cache, logging,
   # address rewriting); no delivery agents, nothing that reaches out.
   cat <<'EOF'
@@ -670,6 +862,9 @@ chown root:root "$PF_ETC" "$PF/spool"
 chown postfix:postfix "$PF/data"
 postfix -c "$PF_ETC" check
 postfix -c "$PF_ETC" start
+
+# MTA-STS policy host (see the MTA-STS block above); daemonizes, stopped by down.sh via its PID file.
+nginx -p "$RUNDIR/nginx" -c "$RUNDIR/nginx/nginx.conf"
 
 # ---------------------------------------------------------------------------------------------
 # Readiness: each daemon must actually answer before we hand the stack over.
@@ -696,6 +891,7 @@ wait_for "NSD (ops7dns secondary)" dig_ok @127.0.0.2 -p "$NSD_PORT" SOA lag.test
 # The AD bit on the root SOA via unbound proves the whole anchor -> root chain works.
 wait_for "unbound" bash -c "dig +time=1 +tries=1 +dnssec @127.0.0.1 -p $UNBOUND_PORT SOA test. | grep -q 'flags:.* ad'"
 for a in "${ADDRS[@]}"; do wait_for "smtpd on $a:$SMTP_PORT" smtp_banner "$a"; done
+wait_for "nginx on 127.0.0.1:$HTTPS_PORT" timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$HTTPS_PORT"
 
 # Watchdog: with STACK_OWNER_PID set (the Rust test sets its own PID), the stack is stopped as soon
 # as that process is gone, even if it was killed before its Drop guard could run down.sh. Its stdio
@@ -724,6 +920,9 @@ POSTFIX_PID_FILE=$PF/spool/pid/master.pid
 NSD_CONFIG=$NSD_CONF
 UNBOUND_CONFIG=$UB_CONF
 STACK_TTL=$TTL
+HTTPS_PORT=$HTTPS_PORT
+MTA_STS_CA=$CERTS/ca.pem
+NGINX_PID_FILE=$RUNDIR/nginx/nginx.pid
 NSD2_CONFIG=$NSD2_CONF
 EOF
 trap - ERR

@@ -330,6 +330,17 @@ impl DnsFixture {
         path
     }
 
+    /// Validate-mode settings against this fixture: its keys as trust anchors (written into
+    /// `dir`), a 3 s timeout.
+    pub fn validate_settings(&self, dir: &Path) -> dane_exporter::dns::DnsSettings {
+        dane_exporter::dns::DnsSettings {
+            mode: dane_exporter::dns::DnssecMode::Validate,
+            nameservers: vec![self.addr],
+            trust_anchor_file: Some(self.trust_anchor_file(dir)),
+            timeout: Duration::from_secs(3),
+        }
+    }
+
     /// The RRSIG expiration the signer set (Unix seconds), the same for every RRSIG of the
     /// fixture since all zones are signed in one go. `None` when nothing is signed.
     pub fn signature_expiration(&self) -> Option<i64> {

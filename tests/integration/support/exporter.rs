@@ -210,13 +210,16 @@ pub fn promtool_check(exposition: &str) {
 /// Writes an exporter configuration probing `inbound` and `outbound` domains of the stack every
 /// 10 s (the shortest interval the configuration allows); inbound targets get `team: mail`.
 pub fn write_config(path: &Path, stack: &Stack, inbound: &[&str], outbound: &[&str]) {
+    // MTA-STS (checked for inbound targets): the stack's private CA and policy host port.
     let mut text = format!(
         "global:\n  interval: 10s\n  timeout: 8s\n  step_timeout: 3s\n  concurrency: 4\n  \
          nameservers: [\"{}\"]\n  smtp_port: {}\n  ehlo_name: probe.test\n  \
-         authoritative_port: {}\n\
+         mta_sts_ca_file: {}\n  https_port: {}\n  authoritative_port: {}\n\
          probe_allow: [\"*.test\"]\n",
         stack.var("RESOLVER"),
         stack.var("SMTP_PORT"),
+        stack.var("MTA_STS_CA"),
+        stack.var("HTTPS_PORT"),
         // NS records carry no port: the stack's NSD listens on its own.
         stack.var("AUTH").rsplit(':').next().unwrap_or_default()
     );
@@ -231,4 +234,20 @@ pub fn write_config(path: &Path, stack: &Stack, inbound: &[&str], outbound: &[&s
         text.push_str(&format!("  - domain: {domain}\n"));
     }
     std::fs::write(path, text).unwrap();
+}
+
+/// The text exposition of one inbound report without extra labels, as `/probe` renders it.
+pub fn exposition(report: &dane_exporter::report::DomainReport) -> String {
+    use dane_exporter::metrics::{probe_families, LabelledReport};
+    let labels = Default::default();
+    let families = probe_families(&[LabelledReport {
+        direction: dane_exporter::report::Direction::Inbound,
+        extra_labels: &labels,
+        report,
+    }]);
+    let mut out = String::new();
+    prometheus::TextEncoder::new()
+        .encode_utf8(&families, &mut out)
+        .expect("text encoding");
+    out
 }

@@ -227,6 +227,10 @@ pub struct FixtureConfig {
     /// Sign the handshake with a fresh key that does not match the leaf: a server that presents a
     /// certificate it does not own. Clients must fail the handshake.
     pub wrong_key: bool,
+    /// A second certificate (another key algorithm), as Postfix with two key+chain pairs in
+    /// `smtpd_tls_chain_files`: the fixture presents the first of `cert`, `second_cert` whose key
+    /// can sign with a scheme the client offers, and fails the handshake when neither can.
+    pub second_cert: Option<TestCert>,
 }
 
 impl FixtureConfig {
@@ -239,6 +243,7 @@ impl FixtureConfig {
             starttls: Starttls::Offer,
             tls_versions: TlsVersions::Both,
             wrong_key: false,
+            second_cert: None,
         }
     }
 }
@@ -368,7 +373,22 @@ fn server_config(config: &FixtureConfig) -> ServerConfig {
         .map(|der| CertificateDer::from(der.clone()))
         .collect();
     // CertifiedKey::new does not check that key and leaf match, which `wrong_key` relies on.
-    let resolver = FixedCert(Arc::new(CertifiedKey::new(chain, key)));
+    let mut keys = vec![Arc::new(CertifiedKey::new(chain, key))];
+    if let Some(second) = &config.second_cert {
+        let key = provider
+            .key_provider
+            .load_private_key(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+                second.key_pkcs8.clone(),
+            )))
+            .expect("load second key");
+        let chain = second
+            .chain
+            .iter()
+            .map(|der| CertificateDer::from(der.clone()))
+            .collect();
+        keys.push(Arc::new(CertifiedKey::new(chain, key)));
+    }
+    let resolver = FixedCert(keys);
     ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(versions)
         .expect("protocol versions")
@@ -376,12 +396,47 @@ fn server_config(config: &FixtureConfig) -> ServerConfig {
         .with_cert_resolver(Arc::new(resolver))
 }
 
+/// The certificates, in preference order; the first one the client can verify wins (the only
+/// one when there is one: a client that offers nothing it can sign with then fails the
+/// handshake anyway).
 #[derive(Debug)]
-struct FixedCert(Arc<CertifiedKey>);
+struct FixedCert(Vec<Arc<CertifiedKey>>);
 
 impl ResolvesServerCert for FixedCert {
-    fn resolve(&self, _client_hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        Some(Arc::clone(&self.0))
+    fn resolve(&self, client_hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        if self.0.len() == 1 {
+            return self.0.first().cloned();
+        }
+        let offered = client_hello.signature_schemes();
+        self.0
+            .iter()
+            .find(|key| key.key.choose_scheme(offered).is_some())
+            .cloned()
+    }
+}
+
+/// A self-signed RSA-2048 leaf for `names` (rcgen with ring cannot generate RSA keys, so openssl
+/// makes the key; rcgen signs with it).
+pub fn rsa_self_signed(names: &[&str]) -> TestCert {
+    let out = std::process::Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+        ])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .expect("running openssl genpkey (tests/stack/install-deps.sh installs it)");
+    assert!(out.status.success(), "openssl genpkey failed");
+    let pem = String::from_utf8(out.stdout).expect("PEM");
+    let key = KeyPair::from_pem_and_sign_algo(&pem, &rcgen::PKCS_RSA_SHA256).expect("RSA key");
+    let cert = leaf_params(names).self_signed(&key).expect("self-sign RSA");
+    TestCert {
+        chain: vec![cert.der().to_vec()],
+        spki: vec![key.subject_public_key_info()],
+        key_pkcs8: key.serialize_der(),
     }
 }
 
@@ -514,4 +569,24 @@ async fn commands<S: AsyncRead + AsyncWrite + Unpin>(
             return next;
         }
     }
+}
+
+/// PEM text of a chain, leaf first, as `smtpd_tls_chain_files` reads it.
+pub fn pem_chain(chain: &[Vec<u8>]) -> String {
+    use base64::Engine;
+    chain
+        .iter()
+        .map(|der| {
+            let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+            let lines: Vec<&str> = b64
+                .as_bytes()
+                .chunks(64)
+                .map(|c| std::str::from_utf8(c).unwrap())
+                .collect();
+            format!(
+                "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+                lines.join("\n")
+            )
+        })
+        .collect()
 }

@@ -11,7 +11,7 @@ use std::time::Instant;
 /// The listeners' /24 (`SMTP_NET` in up.sh); scenario tables name addresses in it.
 pub const SMTP_NET: &str = "127.0.1";
 /// Highest `SMTP_NET.N` listener up.sh starts (for picking a free port on all of them).
-const SMTP_LISTENERS: u8 = 18;
+const SMTP_LISTENERS: u8 = 20;
 
 // ---------------------------------------------------------------------------------------------
 // The stack: up.sh into a tempdir, down.sh on drop.
@@ -58,6 +58,7 @@ impl Stack {
         let nsd = free_dns_port(&[]);
         let unbound = free_dns_port(&[nsd]);
         let smtp = free_smtp_port(&[nsd, unbound]);
+        let https = free_smtp_port(&[nsd, unbound, smtp]);
         let started = Instant::now();
         let out = Command::new("bash")
             .arg(script("up.sh"))
@@ -65,6 +66,7 @@ impl Stack {
             .env("STACK_NSD_PORT", nsd.to_string())
             .env("STACK_UNBOUND_PORT", unbound.to_string())
             .env("STACK_SMTP_PORT", smtp.to_string())
+            .env("STACK_HTTPS_PORT", https.to_string())
             // up.sh's watchdog stops the stack if this process dies without running Drop
             // (SIGKILL, abort): no daemon outlives the test process.
             .env("STACK_OWNER_PID", std::process::id().to_string())
@@ -132,6 +134,35 @@ impl Stack {
         eprintln!(
             "stack: {scenario} TLSA {} in {:.2?}",
             action.as_arg(),
+            started.elapsed()
+        );
+    }
+}
+
+impl Stack {
+    /// Publishes one more TLSA record (`"3 1 1 HEX"`) at every TLSA owner of a scenario zone,
+    /// next to the records it has (`set-tlsa.sh RUNDIR SCENARIO publish RDATA`): a next key
+    /// published while the stack runs. Same path as [`Stack::set_tlsa`] (new serial, re-signed,
+    /// NSD reload, unbound flush); returns once both serve it.
+    pub fn publish_tlsa(&self, scenario: &str, rdata: &str) {
+        let started = Instant::now();
+        let out = Command::new("bash")
+            .arg(script("set-tlsa.sh"))
+            .arg(&self.dir)
+            .arg(scenario)
+            .arg("publish")
+            .arg(rdata)
+            .stdin(Stdio::null())
+            .output()
+            .expect("running tests/stack/set-tlsa.sh");
+        assert!(
+            out.status.success(),
+            "tests/stack/set-tlsa.sh {scenario} publish {rdata} failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        eprintln!(
+            "stack: {scenario} TLSA publish in {:.2?}",
             started.elapsed()
         );
     }

@@ -1,0 +1,119 @@
+//! The POP3 STLS dialogue (RFC 2595 4, RFC 2449 for CAPA), up to the point where the TLS
+//! handshake starts.
+//!
+//! Called by `session.rs` on a fresh TCP connection: read the `+OK` greeting, ask `CAPA` and look
+//! for `STLS` in the multi-line answer, send `STLS` and wait for `+OK`. A server without CAPA
+//! (`-ERR`) is still asked STLS, as clients do; its `-ERR` then means STLS is not offered.
+//! Bounds as in `imap.rs`; plaintext after the `+OK` to STLS is refused.
+
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+use super::imap::{line_error, starts_with_ignore_case};
+use super::lines::{printable, LineReader, MAX_LINES};
+use super::session::within;
+use super::{ServiceError, ServiceStage};
+
+/// Leaves `tcp` right after the server's `+OK` to STLS.
+pub(super) async fn starttls(tcp: &mut TcpStream, step: Duration) -> Result<(), ServiceError> {
+    let mut reader = LineReader::default();
+    let greeting = within(step, ServiceStage::Greeting, async {
+        read(&mut reader, tcp, ServiceStage::Greeting).await
+    })
+    .await?;
+    if !starts_with_ignore_case(&greeting, b"+OK") {
+        return Err(ServiceError::Greeting {
+            reply: printable(&greeting),
+        });
+    }
+
+    let capa = within(step, ServiceStage::Capabilities, async {
+        send(tcp, b"CAPA\r\n", ServiceStage::Capabilities).await?;
+        let status = read(&mut reader, tcp, ServiceStage::Capabilities).await?;
+        if !starts_with_ignore_case(&status, b"+OK") {
+            return Ok(None);
+        }
+        // Multi-line answer up to a line holding only ".".
+        let mut lines = Vec::new();
+        loop {
+            let line = read(&mut reader, tcp, ServiceStage::Capabilities).await?;
+            if line == b"." {
+                return Ok(Some(lines));
+            }
+            if lines.len() >= MAX_LINES {
+                return Err(ServiceError::Protocol {
+                    stage: ServiceStage::Capabilities,
+                    detail: format!("CAPA answer longer than {MAX_LINES} lines"),
+                });
+            }
+            lines.push(line);
+        }
+    })
+    .await?;
+    if let Some(lines) = &capa {
+        let offered = lines.iter().any(|line| {
+            line.split(|&b| b == b' ')
+                .next()
+                .is_some_and(|word| word.eq_ignore_ascii_case(b"STLS"))
+        });
+        if !offered {
+            quit(tcp, step).await;
+            return Err(ServiceError::StarttlsNotOffered);
+        }
+    }
+
+    let status = within(step, ServiceStage::Starttls, async {
+        send(tcp, b"STLS\r\n", ServiceStage::Starttls).await?;
+        read(&mut reader, tcp, ServiceStage::Starttls).await
+    })
+    .await?;
+    if !starts_with_ignore_case(&status, b"+OK") {
+        quit(tcp, step).await;
+        return Err(match capa {
+            None => ServiceError::StarttlsNotOffered,
+            Some(_) => ServiceError::StarttlsRejected {
+                reply: printable(&status),
+            },
+        });
+    }
+    if reader.buffered() > 0 {
+        return Err(ServiceError::Protocol {
+            stage: ServiceStage::Starttls,
+            detail: format!(
+                "{} bytes of plaintext sent after the +OK to STLS",
+                reader.buffered()
+            ),
+        });
+    }
+    Ok(())
+}
+
+async fn send(tcp: &mut TcpStream, line: &[u8], stage: ServiceStage) -> Result<(), ServiceError> {
+    let io = |e: std::io::Error| ServiceError::Io {
+        stage,
+        detail: e.to_string(),
+    };
+    tcp.write_all(line).await.map_err(io)?;
+    tcp.flush().await.map_err(io)
+}
+
+async fn read(
+    reader: &mut LineReader,
+    tcp: &mut TcpStream,
+    stage: ServiceStage,
+) -> Result<Vec<u8>, ServiceError> {
+    reader
+        .read_line(tcp)
+        .await
+        .map_err(|e| line_error(e, stage))
+}
+
+/// Best-effort QUIT in plaintext after a refusal.
+async fn quit(tcp: &mut TcpStream, step: Duration) {
+    let _ = tokio::time::timeout(step.min(Duration::from_secs(1)), async {
+        let _ = tcp.write_all(b"QUIT\r\n").await;
+    })
+    .await;
+}
