@@ -26,7 +26,7 @@ use tokio::sync::{Mutex, Semaphore};
 
 use crate::config::{self, normalize_domain, Config};
 use crate::local_certs::PublicationLog;
-use crate::metrics::{probe_families, LabelledReport};
+use crate::metrics::{probe_exposition, LabelledReport};
 use crate::probe::unix_now;
 use crate::report::Direction;
 use crate::scheduler::{self, ProberRunner, SchedulerHandle};
@@ -190,9 +190,10 @@ impl DaneExporter {
                 return text.clone();
             }
         }
-        let mut families = self.own.registry.gather();
-        families.extend(self.store.families());
-        let text = Bytes::from(encode(families));
+        // The previous exposition (megabytes at thousands of domains) can go before the next is
+        // built, unless a response still holds it.
+        *cached = None;
+        let text = Bytes::from(encode(self.own.registry.gather(), self.store.exposition()));
         *cached = Some((Instant::now(), text.clone()));
         text
     }
@@ -243,12 +244,12 @@ impl DaneExporter {
         };
         let report = scheduler::run_one(&resolved, adhoc.as_ref()).await;
         let labels = Default::default();
-        let families = probe_families(&[LabelledReport {
+        let probe = probe_exposition(&[LabelledReport {
             direction,
             extra_labels: &labels,
             report: &report,
         }]);
-        Ok(encode(families))
+        Ok(encode(Vec::new(), probe))
     }
 
     /// Stops probing: running probes get `grace` to finish.
@@ -293,15 +294,32 @@ impl SelfMetrics {
     }
 }
 
-/// Text exposition of `families`, sorted by name as Prometheus' own exporters emit them.
-fn encode(mut families: Vec<prometheus::proto::MetricFamily>) -> String {
-    families.sort_by(|a, b| a.name().cmp(b.name()));
-    let mut buffer = Vec::new();
-    // Encoding into memory fails only on invalid families, which we never build.
-    if TextEncoder::new().encode(&families, &mut buffer).is_err() {
-        return String::new();
+/// Text exposition of the exporter's own metric families and the probe metrics' text chunks
+/// (`crate::metrics::probe_exposition`), families sorted by name as Prometheus' own exporters
+/// emit them.
+fn encode(own: Vec<prometheus::proto::MetricFamily>, probe: Vec<(&'static str, String)>) -> String {
+    let mut chunks: Vec<(String, String)> = own
+        .iter()
+        .filter_map(|family| {
+            let mut buffer = Vec::new();
+            // Encoding into memory fails only on invalid families, which we never build.
+            TextEncoder::new()
+                .encode(std::slice::from_ref(family), &mut buffer)
+                .ok()?;
+            Some((family.name().to_string(), String::from_utf8(buffer).ok()?))
+        })
+        .collect();
+    chunks.extend(
+        probe
+            .into_iter()
+            .map(|(name, text)| (name.to_string(), text)),
+    );
+    chunks.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut text = String::with_capacity(chunks.iter().map(|(_, chunk)| chunk.len()).sum());
+    for (_, chunk) in chunks {
+        text.push_str(&chunk);
     }
-    String::from_utf8(buffer).unwrap_or_default()
+    text
 }
 
 impl web::Exporter for DaneExporter {

@@ -11,7 +11,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use prometheus::proto::MetricFamily;
 
 use crate::config::Target;
-use crate::metrics::{probe_families, LabelledReport};
+use crate::metrics::{probe_exposition, probe_families, LabelledReport};
 use crate::report::{Direction, DomainReport};
 
 /// Identifies a target: one domain in one direction.
@@ -143,16 +143,25 @@ impl Store {
 
     /// The probe metric families of every stored result.
     pub fn families(&self) -> Vec<MetricFamily> {
-        let inner = self.read();
-        let labelled: Vec<LabelledReport<'_>> = inner
-            .results
+        probe_families(&self.read().labelled())
+    }
+
+    /// The probe metrics of every stored result as text exposition chunks, one per metric
+    /// (see [`probe_exposition`]).
+    pub fn exposition(&self) -> Vec<(&'static str, String)> {
+        probe_exposition(&self.read().labelled())
+    }
+}
+
+impl Inner {
+    fn labelled(&self) -> Vec<LabelledReport<'_>> {
+        self.results
             .iter()
             .map(|(key, stored)| LabelledReport {
                 direction: key.direction,
                 extra_labels: &stored.labels,
                 report: &stored.report,
             })
-            .collect();
-        probe_families(&labelled)
+            .collect()
     }
 }

@@ -7,11 +7,11 @@
 
 use super::ServiceReport;
 use crate::dane::EndpointOutcome;
-use crate::metrics::{bool_value, join, Families};
+use crate::metrics::{bool_value, join, Sink};
 use crate::report::{HostDane, Verdict};
 
 /// Adds the series of `services` to `f`.
-pub(crate) fn add(f: &mut Families, base: &[(&str, &str)], services: &[ServiceReport]) {
+pub(crate) fn add(f: &mut impl Sink, base: &[(&str, &str)], services: &[ServiceReport]) {
     for service in services {
         let port = service.port.to_string();
         let at_service = join(

@@ -202,15 +202,21 @@ fn alerts_reach_alertmanager_and_dashboards_query_real_data() {
         &["bogus.test"],
     );
     // staged.test with its certificate files (live and staged), so that the local certificate
-    // panels (dashboards/dane-operations-tls.json) have data too.
+    // panels (dashboards/dane-operations-tls.json) have data too; svc.test with dovecot's IMAP
+    // services (one passing, one mismatched) and a submission host without TLSA (a warning) for
+    // the service panels (dashboards/dane-services.json).
     let certs = stack.dir.join("certs");
     let text = std::fs::read_to_string(&config).unwrap().replacen(
         "inbound:\n",
         &format!(
             "inbound:\n  - domain: staged.test\n    certificates:\n      - mx: mx.staged.test\n        \
-             live: {}\n        staged: {}\n",
+             live: {}\n        staged: {}\n  - domain: svc.test\n    services:\n      - \
+             {{host: imap.svc.test, port: {port}, protocol: imap, tls: starttls}}\n      - \
+             {{host: imapstale.svc.test, port: {port}, protocol: imap, tls: starttls}}\n      - \
+             {{host: mx.notlsa.test, port: {port}, protocol: smtp, tls: starttls}}\n",
             certs.join("staged_live.pem").display(),
-            certs.join("staged_next.pem").display()
+            certs.join("staged_next.pem").display(),
+            port = stack.var("SMTP_PORT"),
         ),
         1,
     );

@@ -23,6 +23,25 @@ fn exporter_end_to_end_on_the_real_stack() {
     // Scheduled results, labelled, and lint-clean.
     let m = exporter.metrics();
     promtool_check(&m.text);
+
+    // A scraper asking for gzip (Prometheus does) gets it, and the same exposition inside.
+    let curl = std::process::Command::new("curl")
+        .args(["-sS", "--compressed", "-D", "-", "--max-time", "10"])
+        .arg(format!("http://{}/metrics", exporter.addr))
+        .output()
+        .expect("curl");
+    assert!(curl.status.success(), "curl: {curl:?}");
+    let text = String::from_utf8(curl.stdout).expect("curl output is text");
+    let (head, body) = text.split_once("\r\n\r\n").expect("headers, then body");
+    assert!(
+        head.to_ascii_lowercase().contains("content-encoding: gzip"),
+        "{head}"
+    );
+    promtool_check(body);
+    assert_eq!(
+        Metrics::parse(body).value("dane_probe_success", &[("domain", "ok311.test")]),
+        1.0
+    );
     let success = |d: &str| m.value("dane_probe_success", &[("domain", d)]);
     assert_eq!(success("ok311.test"), 1.0);
     assert_eq!(success("twomx.test"), 0.0);

@@ -104,6 +104,7 @@ async fn each_zone_gives_its_warning() {
         ),
         ("hds1.test", Verdict::Pass, &["ds_digest_sha1_only"]),
         ("hdsstale.test", Verdict::Pass, &["ds_unmatched"]),
+        ("htanotsent.test", Verdict::Pass, &["dane_ta_not_sent"]),
         // The DS in test. is for another key: bogus, and the zone check says why.
         ("brokends.test", Verdict::Fail, &["ds_no_matching_dnskey"]),
         ("lag.test", Verdict::Pass, &["nameserver_inconsistent"]),

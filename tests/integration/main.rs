@@ -11,6 +11,8 @@
 //! - `probe`: whole-domain probes against both fixtures together.
 //! - `faults`: the fault matrix: whole-domain probes against hostile DNS and SMTP peers, and the
 //!   exporter process scraped while it probes them (table in README.md, "Fault matrix").
+//! - `reload`: the exporter binary reloaded (SIGHUP, `POST /-/reload`, good and bad files) and
+//!   stopped (SIGTERM) while probes through slow SMTP proxies are in flight.
 //! - `stack`: the real stack: NSD with ldns-signed zones under a private root, a validating unbound,
 //!   Postfix smtpd doing STARTTLS, driven through the `dane_exporter check` binary.
 //! - `services`: TLSA for IMAP, POP3, submission and implicit-TLS services (PKIX usages included)
@@ -28,6 +30,7 @@ mod hygiene;
 mod key_algorithms;
 mod mta_sts;
 mod probe;
+mod reload;
 mod scheduler;
 mod services;
 mod smtp;

@@ -183,3 +183,65 @@ async fn an_mx_host_shared_by_two_domains_is_probed_once() {
     assert_eq!(w.mail.listeners[0].sessions().len(), 2);
     assert_eq!(cache.len(), 1);
 }
+
+/// `/metrics` is written by `metrics::probe_exposition` straight into text; it must be exactly
+/// what the prometheus crate's TextEncoder makes of `metrics::probe_families` (the same series as
+/// protobuf objects), for real reports of every verdict and for label values that need escaping.
+#[tokio::test]
+async fn text_exposition_is_what_the_prometheus_encoder_writes() {
+    use std::collections::BTreeMap;
+
+    use dane_exporter::metrics::{probe_exposition, probe_families, LabelledReport};
+    use dane_exporter::report::Direction;
+    use prometheus::{Encoder, TextEncoder};
+
+    let world = world().await;
+    let prober = world.prober();
+    let mut reports = Vec::new();
+    for domain in [
+        "good.test",
+        "bad.test",
+        "split.test",
+        "nodane.test",
+        "missing.test",
+    ] {
+        reports.push(prober.probe_domain(domain).await);
+    }
+    let plain = BTreeMap::new();
+    let awkward: BTreeMap<String, String> = [
+        (
+            "team".to_string(),
+            "a \"quoted\" \\ back\nslash".to_string(),
+        ),
+        ("empty".to_string(), String::new()),
+    ]
+    .into();
+    let labelled: Vec<LabelledReport<'_>> = reports
+        .iter()
+        .enumerate()
+        .map(|(i, report)| LabelledReport {
+            direction: if i % 2 == 0 {
+                Direction::Inbound
+            } else {
+                Direction::Outbound
+            },
+            extra_labels: if i == 1 { &awkward } else { &plain },
+            report,
+        })
+        .collect();
+
+    let mut expected = Vec::new();
+    TextEncoder::new()
+        .encode(&probe_families(&labelled), &mut expected)
+        .unwrap();
+    let got: String = probe_exposition(&labelled)
+        .into_iter()
+        .map(|(_, text)| text)
+        .collect();
+    assert_eq!(got, String::from_utf8(expected).unwrap());
+    assert!(
+        got.contains(r#"team="a \"quoted\" \\ back\nslash""#),
+        "{got}"
+    );
+    assert!(got.contains("dane_probe_failure_info{"), "{got}");
+}

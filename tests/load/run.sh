@@ -9,8 +9,10 @@
 #     records pin;
 #   - the exporter (release build) probing all N domains (outbound) every 10 s,
 # then runs wrk on /metrics and on /probe while the scheduler probes, samples the exporter's RSS
-# every second, and prints a table: requests/s, p50/p99 latency, socket errors, statuses, RSS.
-# 429 on /probe is the concurrency limit working and is counted apart from errors.
+# every second, and prints a table: requests/s, p50/p99 latency, socket errors, statuses, RSS
+# (before, during, after), and the machine's load average (`uptime`) at start and end, since
+# these figures mean little without it. 429 on /probe is the concurrency limit working and is
+# counted apart from errors.
 #
 # Usage: tests/load/run.sh            (env: DOMAINS=1000 DURATION=60s CONNECTIONS=100 THREADS=2)
 # Needs: nsd, unbound, ldns-utils, openssl, python3, wrk (installed with apt-get when missing).
@@ -119,6 +121,14 @@ unbound -c "$RUN/unbound.conf"
 python3 "$HERE/smtp_starttls.py" "$RUN/smtp.pem" "$RUN/smtp.key" \
   127.0.2.1:"$SMTP_PORT" 127.0.2.2:"$SMTP_PORT" 127.0.2.3:"$SMTP_PORT" 127.0.2.4:"$SMTP_PORT" &
 PIDS+=($!)
+# The listeners must accept before the first probes start (python starts slowly on a busy
+# machine; without this wait half the first round failed with smtp_connect_failed).
+for j in 1 2 3 4; do
+  for ((i = 0; i < 100; i++)); do
+    (exec 3<>"/dev/tcp/127.0.2.$j/$SMTP_PORT") 2>/dev/null && break
+    sleep 0.1
+  done
+done
 
 {
   printf 'global:\n  interval: 10s\n  timeout: 10s\n  step_timeout: 5s\n  concurrency: 64\n'
@@ -141,6 +151,8 @@ done
 M=$(curl -s "$BASE/metrics")
 OK=$(grep -c '^dane_probe_success{.*} 1$' <<<"$M" || true)
 echo "   ready after ${i}s; dane_probe_success=1 for $OK of $DOMAINS domains" >&2
+# Failure reasons of the first round, if any (reason="..." of dane_probe_failure_info).
+grep '^dane_probe_failure_info{' <<<"$M" | grep -o 'reason="[a-z_]*"' | sort | uniq -c | sed 's/^/   /' >&2 || true
 
 # rss_sample FILE: VmRSS (kB) of the exporter every second until killed.
 rss_sample() {
@@ -173,14 +185,19 @@ bench() {
     "$statuses" "$(bc <<<"scale=1; $rssmin/1024")" "$(bc <<<"scale=1; $rssmax/1024")")")
 }
 
+LOAD0=$(uptime)
 RSS0=$(awk '/^VmRSS/ {print $2}' "/proc/$EXPORTER/status")
 bench metrics "$BASE/metrics"
 bench probe "$BASE/probe?target=d1.load.test&module=outbound"
 M=$(curl -s "$BASE/metrics")
 OK=$(grep -c '^dane_probe_success{.*} 1$' <<<"$M" || true)
+sleep 5
+RSS1=$(awk '/^VmRSS/ {print $2}' "/proc/$EXPORTER/status")
 
 echo
-echo "domains=$DOMAINS interval=10s concurrency=64 wrk -t$THREADS -c$CONNECTIONS -d$DURATION; RSS before: $((RSS0 / 1024)) MiB"
+echo "load before: $LOAD0"
+echo "load after:  $(uptime)"
+echo "domains=$DOMAINS interval=10s concurrency=64 wrk -t$THREADS -c$CONNECTIONS -d$DURATION; RSS before: $((RSS0 / 1024)) MiB, 5 s after the runs: $((RSS1 / 1024)) MiB"
 printf '%-8s %10s %9s %9s %7s  %-24s %6s %6s\n' endpoint req/s p50_ms p99_ms errors statuses rssMiB rssMax
 for r in "${ROWS[@]}"; do echo "$r"; done
 echo "after the runs: dane_probe_success=1 for $OK of $DOMAINS domains; exporter alive: $(kill -0 "$EXPORTER" 2>/dev/null && echo yes || echo NO)"

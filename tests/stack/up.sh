@@ -578,6 +578,9 @@ EXTRA_LISTENERS+=("$SMTP_NET.20:$SMTP_PORT inet n - n - - smtpd
 #   hsha1     signed with RSASHA1 (algorithm 5)              -> dnskey_algorithm_deprecated
 #   hds1      DS with a SHA-1 digest only                    -> ds_digest_sha1_only
 #   hdsstale  a matching DS plus one for a key never used    -> ds_unmatched
+#   htanotsent  own listener $SMTP_NET.30 sends only a leaf of the private CA; TLSA 2 1 0 holds
+#             the CA's whole public key (RFC 7671 5.2.3 allows the TA to be left out then, but
+#             few clients cope)                              -> dane_ta_not_sent
 # (usages 0/1: the unusable zone above; DS matching no DNSKEY: brokends above.)
 # ---------------------------------------------------------------------------------------------
 ok_cert_der_hex() { openssl x509 -in "$CERTS/ok311.pem" -outform DER | od -An -v -tx1 | tr -d ' \n'; }
@@ -610,6 +613,20 @@ ops_zone hdsstale </dev/null
 DS_OF[hdsstale]=$(sign hdsstale.test.)
 hdsstale_unused=$(cd "$KEYS" && ldns-keygen -a ECDSAP256SHA256 -k hdsstale.test.)
 DS_OF[hdsstale]+=$'\n'$(ldns-key2ds -n -2 "$KEYS/$hdsstale_unused.key")
+ca_leaf htanotsent mx.htanotsent.test
+{
+  zone_head htanotsent.test.
+  echo "@ MX 10 mx.htanotsent.test."
+  echo "mx A $SMTP_NET.30"
+  tlsa_rr mx.htanotsent.test. "2 1 0 $(openssl x509 -in "$CERTS/ca.pem" -noout -pubkey | openssl pkey -pubin -outform DER | od -An -v -tx1 | tr -d ' \n')"
+} >"$ZONES/htanotsent.test.zone"
+CHILDREN+=(htanotsent)
+DS_OF[htanotsent]=$(sign htanotsent.test.)
+# The leaf alone (.pem, not .chain): the trust anchor is not sent.
+EXTRA_LISTENERS+=("$SMTP_NET.30:$SMTP_PORT inet n - n - - smtpd
+  -o syslog_name=postfix/htanotsent
+  -o smtpd_tls_security_level=may
+  -o smtpd_tls_chain_files=$CERTS/htanotsent.key,$CERTS/htanotsent.pem")
 
 # lag: one key, two versions of the zone.
 lag_next="3 1 1 $(printf 'lag-next-key' | sha256_hex)"

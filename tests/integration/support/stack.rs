@@ -11,9 +11,9 @@ use std::time::Instant;
 /// The listeners' /24 (`SMTP_NET` in up.sh); scenario tables name addresses in it.
 pub const SMTP_NET: &str = "127.0.1";
 /// `SMTP_NET.N` addresses up.sh listens on with `SMTP_PORT` (for picking a port free on all of
-/// them): the Postfix scenarios 1-20, the services block's dovecot (40-42), nginx HTTPS (43) and
+/// them): the Postfix scenarios 1-30, the services block's dovecot (40-42), nginx HTTPS (43) and
 /// Postfix wrappermode (44).
-const SMTP_LISTENERS: [std::ops::RangeInclusive<u8>; 2] = [1..=20, 40..=44];
+const SMTP_LISTENERS: [std::ops::RangeInclusive<u8>; 2] = [1..=30, 40..=44];
 
 // ---------------------------------------------------------------------------------------------
 // The stack: up.sh into a tempdir, down.sh on drop.

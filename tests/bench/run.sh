@@ -1,0 +1,503 @@
+#!/usr/bin/env bash
+# Performance benchmark of dane_exporter against its ceiling and its alternatives (issue 5).
+# A benchmark, not a test: it prints a table; nothing here is part of tests/run.sh or CI.
+#
+# Builds two network namespaces of its own, "near" (the prober side) and "far" (the internet side):
+#   far:  NSD on 10.54.0.53:53 serving bench.test., signed with ldns-signzone, holding N domains
+#         dK.bench.test (MX mxK.bench.test, A 10.54.1.(K mod M + 1), TLSA 3 1 1 of the listeners'
+#         key at _25._tcp.mxK), and M STARTTLS listeners (bench_tool listen) on 10.54.1.1..M:25;
+#   near: a validating unbound on 127.0.0.1:53 (trust anchor: the zone's DS), the exporter
+#         (release build), blackbox_exporter, posttls-finger and the bare handshake loop.
+# The link between them is a veth pair, or, for the latency runs, a TUN pair joined by
+# delay_relay.py adding BENCH_DELAY_MS each way (this kernel has no netem; see README).
+#
+# Measured, all at the same concurrency (BENCH_CONCURRENCY, 64):
+#   - the ceiling: bench_tool handshake (banner, EHLO, STARTTLS, TLS 1.3, 3 1 1 match, QUIT);
+#   - blackbox_exporter's tcp module with STARTTLS, driven through its /probe;
+#   - posttls-finger -l dane per domain (xargs -P);
+#   - per N: the exporter's first scheduled round (interval 10 s, cold resolver cache), the
+#     exporter's /probe driven once per domain, and the scheduled round again with latency;
+#   - at the largest N: RSS per interval over BENCH_ROUNDS intervals and /metrics scrape times.
+# CPU is utime+stime of the measured process from /proc/PID/stat (children for posttls-finger).
+#
+# Usage: tests/bench/run.sh     (as root)
+# Knobs: BENCH_N="1000 10000" BENCH_M=16 BENCH_CONCURRENCY=64 BENCH_ROUNDS=20 BENCH_DELAY_MS=25
+#        BENCH_HANDSHAKES=20000 BENCH_BLACKBOX=10000 BENCH_FINGER=500 BENCH_PROFILE=0|1
+#        BENCH_SMOKE=1 (tiny sizes, about two minutes: checks that the harness works)
+#        BENCH_KEEP=1 (keep the run directory with all logs)
+set -euo pipefail
+shopt -s inherit_errexit
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+
+if [[ ${BENCH_SMOKE:-0} == 1 ]]; then
+  : "${BENCH_N:=40}" "${BENCH_M:=4}" "${BENCH_ROUNDS:=2}" "${BENCH_HANDSHAKES:=500}"
+  : "${BENCH_BLACKBOX:=200}" "${BENCH_FINGER:=20}"
+fi
+NS=${BENCH_N:-1000 10000}
+M=${BENCH_M:-16}
+C=${BENCH_CONCURRENCY:-64}
+ROUNDS=${BENCH_ROUNDS:-20}
+DELAY_MS=${BENCH_DELAY_MS:-25}
+HANDSHAKES=${BENCH_HANDSHAKES:-20000}
+BLACKBOX=${BENCH_BLACKBOX:-10000}
+FINGER=${BENCH_FINGER:-500}
+PROFILE=${BENCH_PROFILE:-0}
+INTERVAL=10 # seconds; the exporter's minimum
+LARGEST=$(tr ' ' '\n' <<<"$NS" | sort -n | tail -1)
+((M >= 1 && M <= 250)) || { echo "BENCH_M must be 1..250" >&2; exit 2; }
+[[ $(id -u) -eq 0 ]] || { echo "run.sh: must run as root (network namespaces)" >&2; exit 1; }
+
+"$HERE/install-deps.sh" >&2
+
+echo "== building (release): dane_exporter, bench_tool" >&2
+(cd "$ROOT" && cargo build --release --quiet --bin dane_exporter --example bench_tool)
+BIN=$CARGO_TARGET_DIR/release/dane_exporter
+TOOL=$CARGO_TARGET_DIR/release/examples/bench_tool
+
+RUN=$(mktemp -d /tmp/dane-bench.XXXXXX)
+chmod 755 "$RUN"
+NEAR=dbench-near-$$
+FAR=dbench-far-$$
+HZ=$(getconf CLK_TCK)
+PIDS=()
+RELAY=
+cleanup() {
+  local p
+  for p in "${PIDS[@]}" $RELAY; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}" $RELAY; do wait "$p" 2>/dev/null || true; done
+  ip netns del "$NEAR" 2>/dev/null || true
+  ip netns del "$FAR" 2>/dev/null || true
+  if [[ ${BENCH_KEEP:-0} == 1 ]]; then echo "run directory kept: $RUN" >&2; else rm -rf "$RUN"; fi
+}
+trap cleanup EXIT
+
+# Background processes must be started with `ip netns exec` itself (it execs the command), not
+# through these functions: $! of a backgrounded function is a subshell, not the process measured.
+in_near() { ip netns exec "$NEAR" "$@"; }
+in_far() { ip netns exec "$FAR" "$@"; }
+log() { echo "== $* (load: $(cut -d' ' -f1-3 /proc/loadavg))" >&2; }
+# cpu_of PID: CPU seconds (user + system) the process used so far.
+cpu_of() { awk -v hz="$HZ" '{ sub(/^.*\) /, ""); print ($12 + $13) / hz }' "/proc/$1/stat"; }
+# kb_of PID FIELD: a /proc/PID/status value in kB (VmRSS, VmHWM).
+kb_of() { awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/status"; }
+# field LINE KEY: the value of KEY=VALUE in a bench_tool result line.
+field() { tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1 == k {print $2}'; }
+calc() { awk "BEGIN { printf \"%.${2:-2}f\", $1 }"; }
+stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+# wait_http URL CODE SECONDS: polls (from near) until URL answers CODE.
+wait_http() {
+  local i
+  for ((i = 0; i < $3 * 5; i++)); do
+    [[ $(in_near curl -s -o /dev/null -w '%{http_code}' "$1" 2>/dev/null) == "$2" ]] && return 0
+    sleep 0.2
+  done
+  echo "run.sh: $1 did not answer $2 within $3 s" >&2
+  return 1
+}
+
+# ---------------------------------------------------------------------------------------------
+# Network: two namespaces; the far side's addresses live on its loopback, the link is swappable.
+# ---------------------------------------------------------------------------------------------
+ip netns add "$NEAR"
+ip netns add "$FAR"
+in_near ip link set lo up
+in_far ip link set lo up
+in_near ip addr add 10.53.0.1/32 dev lo
+in_far ip addr add 10.54.0.53/32 dev lo
+for ((i = 1; i <= M; i++)); do in_far ip addr add "10.54.1.$i/32" dev lo; done
+LISTENERS=$(seq -f '10.54.1.%g' 1 "$M" | tr '\n' ' ')
+
+link_veth() {
+  ip -n "$NEAR" link add dbv type veth peer name dbv netns "$FAR"
+  in_near ip link set dbv up
+  in_far ip link set dbv up
+  in_near ip route add 10.54.0.0/16 dev dbv src 10.53.0.1
+  in_far ip route add 10.53.0.0/16 dev dbv
+}
+link_delay() {
+  ip -n "$NEAR" link del dbv
+  in_near ip tuntap add dev dbt mode tun
+  in_far ip tuntap add dev dbt mode tun
+  in_near ip link set dbt up
+  in_far ip link set dbt up
+  in_near ip route add 10.54.0.0/16 dev dbt src 10.53.0.1
+  in_far ip route add 10.53.0.0/16 dev dbt
+  python3 "$HERE/delay_relay.py" "$NEAR" dbt "$FAR" dbt "$DELAY_MS" >"$RUN/relay.log" 2>&1 &
+  RELAY=$!
+  local i
+  for ((i = 0; i < 50; i++)); do grep -q ready "$RUN/relay.log" && return 0; sleep 0.1; done
+  echo "run.sh: the delay relay did not start" >&2
+  return 1
+}
+link_back() {
+  stop "$RELAY"
+  RELAY=
+  in_near ip link del dbt
+  in_far ip link del dbt
+  link_veth
+}
+link_veth
+
+# ---------------------------------------------------------------------------------------------
+# Listeners (one key for all; its 3 1 1 data goes into every TLSA record)
+# ---------------------------------------------------------------------------------------------
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+  -subj /CN=mx.bench.test -addext subjectAltName=DNS:mx.bench.test \
+  -keyout "$RUN/smtp.key" -out "$RUN/smtp.pem" 2>/dev/null
+SPKI=$(openssl x509 -in "$RUN/smtp.pem" -noout -pubkey | openssl pkey -pubin -outform DER |
+  sha256sum | cut -d' ' -f1)
+# shellcheck disable=SC2086
+ip netns exec "$FAR" "$TOOL" listen --cert "$RUN/smtp.pem" --key "$RUN/smtp.key" --port 25 $LISTENERS \
+  2>"$RUN/listen.log" &
+LISTEN=$!
+PIDS+=("$LISTEN")
+
+# ---------------------------------------------------------------------------------------------
+# DNS: NSD (far) with a zone of N domains, unbound (near)
+# ---------------------------------------------------------------------------------------------
+NSD=
+UNBOUND=
+start_nsd() {
+  local n=$1 k z=$RUN/bench.test.zone
+  [[ -n $NSD ]] && stop "$NSD"
+  {
+    # shellcheck disable=SC2016
+    printf '$ORIGIN bench.test.\n$TTL 3600\n@ SOA ns hostmaster 1 3600 600 86400 3600\n@ NS ns\nns A 10.54.0.53\n'
+    for ((k = 1; k <= n; k++)); do
+      printf 'd%d MX 10 mx%d\nmx%d A 10.54.1.%d\n_25._tcp.mx%d TLSA 3 1 1 %s\n' \
+        "$k" "$k" "$k" $((k % M + 1)) "$k" "$SPKI"
+    done
+  } >"$z"
+  rm -f "$RUN"/Kbench.test.*
+  local key
+  key=$(cd "$RUN" && ldns-keygen -a ECDSAP256SHA256 -k bench.test.)
+  ldns-signzone -f "$z.signed" "$z" "$RUN/$key"
+  ldns-key2ds -n -2 "$RUN/$key.key" >"$RUN/bench.test.ds"
+  cat >"$RUN/nsd.conf" <<CONF
+server:
+  ip-address: 10.54.0.53
+  port: 53
+  do-ip6: no
+  username: ""
+  chroot: ""
+  zonesdir: "$RUN"
+  database: ""
+  pidfile: "$RUN/nsd.pid"
+  logfile: "$RUN/nsd.log"
+  xfrdfile: "$RUN/xfrd.state"
+  xfrdir: "$RUN"
+  zonelistfile: "$RUN/zone.list"
+  server-count: 1
+  reuseport: no
+zone:
+  name: "bench.test."
+  zonefile: "bench.test.zone.signed"
+CONF
+  ip netns exec "$FAR" nsd -d -c "$RUN/nsd.conf" 2>>"$RUN/nsd.log" &
+  NSD=$!
+  PIDS+=("$NSD")
+}
+
+# start_unbound: a fresh unbound, so the cache is cold.
+start_unbound() {
+  [[ -n $UNBOUND ]] && stop "$UNBOUND"
+  cat >"$RUN/unbound.conf" <<CONF
+server:
+  interface: 127.0.0.1
+  port: 53
+  outgoing-interface: 10.53.0.1
+  do-ip6: no
+  do-not-query-localhost: no
+  access-control: 127.0.0.0/8 allow
+  username: ""
+  chroot: ""
+  directory: "$RUN"
+  pidfile: "$RUN/unbound.pid"
+  logfile: "$RUN/unbound.log"
+  use-syslog: no
+  num-threads: 1
+  so-reuseport: no
+  # 10,000 domains are about 40,000 RRsets with signatures: the 4 MB default caches would evict.
+  msg-cache-size: 128m
+  rrset-cache-size: 256m
+  key-cache-size: 16m
+  trust-anchor-file: "$RUN/bench.test.ds"
+  local-zone: "test." nodefault
+  module-config: "validator iterator"
+# Both stubs point at NSD: unbound never asks a real root server.
+stub-zone:
+  name: "."
+  stub-addr: 10.54.0.53
+stub-zone:
+  name: "bench.test."
+  stub-addr: 10.54.0.53
+CONF
+  unbound-checkconf "$RUN/unbound.conf" >/dev/null
+  ip netns exec "$NEAR" unbound -d -c "$RUN/unbound.conf" 2>>"$RUN/unbound.log" &
+  UNBOUND=$!
+  PIDS+=("$UNBOUND")
+  local i
+  for ((i = 0; i < 50; i++)); do
+    in_near dig +short +time=1 +tries=1 @127.0.0.1 d1.bench.test MX >/dev/null 2>&1 && return 0
+    sleep 0.2
+  done
+  echo "run.sh: unbound does not answer" >&2
+  return 1
+}
+
+# ---------------------------------------------------------------------------------------------
+# The exporter
+# ---------------------------------------------------------------------------------------------
+EXPORTER=
+# exporter_start CONFIG: starts the exporter in near on 127.0.0.1:9724, waits for /-/healthy.
+exporter_start() {
+  ip netns exec "$NEAR" "$BIN" --config.file="$1" --web.listen-address=127.0.0.1:9724 --log.level=warn \
+    2>>"$RUN/exporter.log" &
+  EXPORTER=$!
+  PIDS+=("$EXPORTER")
+}
+# write_config FILE N: all N domains scheduled (outbound) every INTERVAL, concurrency C.
+write_config() {
+  local k
+  {
+    printf 'global:\n  interval: %ss\n  timeout: 10s\n  step_timeout: 5s\n  concurrency: %s\n' "$INTERVAL" "$C"
+    printf '  nameservers: ["127.0.0.1:53"]\nprobe_allow: ["*.bench.test"]\n'
+    if (($2 > 0)); then
+      printf 'outbound:\n'
+      for ((k = 1; k <= $2; k++)); do printf '  - domain: d%d.bench.test\n' "$k"; done
+    fi
+  } >"$1"
+}
+
+ROWS=()
+# row WHAT N COUNT WALL RATE CPU_MS RSS_MIB OK NOTE
+row() {
+  ROWS+=("$(printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |' "$@")")
+}
+
+# round N LABEL: the exporter's first scheduled round over N domains; sets ROUND_* and adds a row.
+round() {
+  local n=$1 label=$2 t0 cpu0 t1 cpu1 ok
+  write_config "$RUN/round.yml" "$n"
+  t0=$(date +%s.%N)
+  exporter_start "$RUN/round.yml"
+  wait_http http://127.0.0.1:9724/-/healthy 200 60
+  cpu0=$(cpu_of "$EXPORTER")
+  wait_http http://127.0.0.1:9724/-/ready 200 900
+  t1=$(date +%s.%N)
+  cpu1=$(cpu_of "$EXPORTER")
+  in_near curl -s http://127.0.0.1:9724/metrics >"$RUN/metrics-$n.txt"
+  ok=$(grep -c '^dane_probe_success{.*} 1$' "$RUN/metrics-$n.txt" || true)
+  # Why probes failed, if any did (reason and count).
+  grep -o '^dane_probe_failure_info{[^}]*reason="[^"]*"' "$RUN/metrics-$n.txt" |
+    grep -o 'reason="[^"]*"' | sort | uniq -c | sed 's/^/   failures: /' >&2 || true
+  ROUND_WALL=$(calc "$t1 - $t0" 1)
+  ROUND_RATE=$(calc "$n / ($t1 - $t0)" 0)
+  ROUND_CPU_MS=$(calc "($cpu1 - $cpu0) * 1000 / $n" 3)
+  ROUND_RSS=$(calc "$(kb_of "$EXPORTER" VmHWM) / 1024" 1)
+  row "exporter scheduled round, $label" "$n" "$n" "$ROUND_WALL" "$ROUND_RATE" "$ROUND_CPU_MS" \
+    "$ROUND_RSS" "$ok" "$(cut -d' ' -f1 /proc/loadavg)"
+  log "round N=$n $label: ${ROUND_WALL}s, ${ROUND_RATE}/s, ${ROUND_CPU_MS} ms CPU/probe, peak ${ROUND_RSS} MiB, pass $ok"
+}
+
+# drive_probe N: the exporter's /probe, once per domain, C in flight; sets PROBE_* and adds a row.
+drive_probe() {
+  local n=$1 k cpu0 cpu1 out
+  write_config "$RUN/probe.yml" 0
+  exporter_start "$RUN/probe.yml"
+  wait_http http://127.0.0.1:9724/-/healthy 200 60
+  for ((k = 1; k <= n; k++)); do
+    echo "http://127.0.0.1:9724/probe?target=d$k.bench.test&module=outbound"
+  done >"$RUN/probe.urls"
+  cpu0=$(cpu_of "$EXPORTER")
+  local perfpid=
+  if [[ $PROFILE == 1 ]]; then
+    # No hardware counters on this VM: sample the software cpu-clock event.
+    perf record -e cpu-clock -F 999 -g -p "$EXPORTER" -o "$RUN/perf-$n.data" 2>"$RUN/perf.log" &
+    perfpid=$!
+  fi
+  out=$(in_near "$TOOL" drive --concurrency "$C" --urls "$RUN/probe.urls" --success-metric dane_probe_success)
+  if [[ -n $perfpid ]]; then
+    kill -INT "$perfpid"
+    wait "$perfpid" || true
+  fi
+  cpu1=$(cpu_of "$EXPORTER")
+  PROBE_RATE=$(field "$out" rate)
+  PROBE_CPU_MS=$(calc "($cpu1 - $cpu0) * 1000 / $n" 3)
+  row "exporter /probe, $C in flight" "$n" "$n" "$(field "$out" wall_s)" "$PROBE_RATE" \
+    "$PROBE_CPU_MS" "$(calc "$(kb_of "$EXPORTER" VmHWM) / 1024" 1)" "$(field "$out" success)" \
+    "$(cut -d' ' -f1 /proc/loadavg)"
+  log "/probe N=$n: $out; ${PROBE_CPU_MS} ms CPU/probe"
+  stop "$EXPORTER"
+  if [[ $PROFILE == 1 ]]; then
+    perf report -i "$RUN/perf-$n.data" --no-children --sort dso,symbol --stdio 2>/dev/null |
+      grep -v '^#' | grep -v '^$' | grep '%' | head -40 >"$RUN/profile-$n.txt" || true
+    echo "---- perf: top symbols of the exporter during /probe, N=$n" >&2
+    cat "$RUN/profile-$n.txt" >&2
+  fi
+}
+
+# rss_rounds: with the round's exporter still running, RSS at every interval for ROUNDS intervals
+# while /metrics is scraped (more than a second apart, so each scrape renders afresh).
+rss_rounds() {
+  local n=$1 r samples=() out
+  ip netns exec "$NEAR" "$TOOL" scrape --url http://127.0.0.1:9724/metrics \
+    --seconds $((ROUNDS * INTERVAL - 5)) --gap-ms 1100 >"$RUN/scrape.out" &
+  local scraper=$!
+  for ((r = 1; r <= ROUNDS; r++)); do
+    sleep "$INTERVAL"
+    samples+=("$(calc "$(kb_of "$EXPORTER" VmRSS) / 1024" 1)")
+  done
+  wait "$scraper"
+  out=$(cat "$RUN/scrape.out")
+  RSS_SERIES="${samples[*]}"
+  # Flat: nothing in the second half of the run above the first half's highest sample (+5% for
+  # allocator noise); the first rounds warm the allocator and the render buffers up.
+  RSS_HALF=$(printf '%s\n' "${samples[@]:0:$(((ROUNDS + 1) / 2))}" | sort -n | tail -1)
+  RSS_LATE=$(printf '%s\n' "${samples[@]:$(((ROUNDS + 1) / 2))}" | sort -n | tail -1)
+  RSS_PEAK=$(calc "$(kb_of "$EXPORTER" VmHWM) / 1024" 1)
+  SCRAPE_P50=$(field "$out" p50_ms)
+  SCRAPE_P99=$(field "$out" p99_ms)
+  SCRAPE_BYTES=$(field "$out" bytes)
+  SCRAPE_N=$n
+  log "RSS over $ROUNDS intervals (MiB): $RSS_SERIES; /metrics: $out"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Once: the ceiling and the alternatives (they do not depend on N)
+# ---------------------------------------------------------------------------------------------
+FIRST=$(tr ' ' '\n' <<<"$NS" | sort -n | head -1)
+log "zone with $FIRST domains, NSD, unbound, $M listeners"
+start_nsd "$FIRST"
+start_unbound
+
+log "bare rustls handshake loop: $HANDSHAKES checks, $C in flight"
+# shellcheck disable=SC2086
+out=$(in_near "$TOOL" handshake --spki-sha256 "$SPKI" --concurrency "$C" --count "$HANDSHAKES" \
+  --port 25 $LISTENERS)
+BARE_RATE=$(field "$out" rate)
+BARE_CPU_MS=$(field "$out" cpu_ms_per_check)
+row "bare rustls handshake loop (ceiling)" - "$HANDSHAKES" "$(field "$out" wall_s)" "$BARE_RATE" \
+  "$BARE_CPU_MS" - "$(field "$out" ok)" "$(cut -d' ' -f1 /proc/loadavg)"
+log "handshake: $out"
+
+log "blackbox_exporter tcp STARTTLS module: $BLACKBOX probes, $C in flight"
+cat >"$RUN/blackbox.yml" <<'YML'
+modules:
+  smtp_starttls:
+    prober: tcp
+    timeout: 10s
+    tcp:
+      preferred_ip_protocol: ip4
+      tls_config:
+        insecure_skip_verify: true
+      query_response:
+        - expect: "^220 "
+        - send: "EHLO bench.invalid\r"
+        - expect: "^250-STARTTLS"
+        - expect: "^250 "
+        - send: "STARTTLS\r"
+        - expect: "^220 "
+        - starttls: true
+        - send: "EHLO bench.invalid\r"
+        - expect: "^250 "
+        - send: "QUIT\r"
+        - expect: "^221 "
+YML
+ip netns exec "$NEAR" prometheus-blackbox-exporter --config.file="$RUN/blackbox.yml" \
+  --web.listen-address=127.0.0.1:9115 --log.level=warn 2>"$RUN/blackbox.log" &
+BB=$!
+PIDS+=("$BB")
+wait_http http://127.0.0.1:9115/-/healthy 200 30
+for ((k = 0; k < BLACKBOX; k++)); do
+  echo "http://127.0.0.1:9115/probe?module=smtp_starttls&target=10.54.1.$((k % M + 1)):25"
+done >"$RUN/blackbox.urls"
+cpu0=$(cpu_of "$BB")
+out=$(in_near "$TOOL" drive --concurrency "$C" --urls "$RUN/blackbox.urls" --success-metric probe_success)
+cpu1=$(cpu_of "$BB")
+BB_RATE=$(field "$out" rate)
+BB_CPU_MS=$(calc "($cpu1 - $cpu0) * 1000 / $BLACKBOX" 3)
+row "blackbox_exporter 0.23 tcp STARTTLS, $C in flight" - "$BLACKBOX" "$(field "$out" wall_s)" \
+  "$BB_RATE" "$BB_CPU_MS" "$(calc "$(kb_of "$BB" VmHWM) / 1024" 1)" "$(field "$out" success)" \
+  "$(cut -d' ' -f1 /proc/loadavg)"
+log "blackbox: $out; $BB_CPU_MS ms CPU/probe"
+stop "$BB"
+
+log "posttls-finger -l dane: $FINGER domains, $C at a time"
+mkdir -p "$RUN/postfix"
+: >"$RUN/postfix/main.cf"
+echo "nameserver 127.0.0.1" >"$RUN/resolv.conf"
+seq -f 'd%g.bench.test' 1 "$FINGER" >"$RUN/finger.domains"
+# posttls-finger uses the system resolver: a private mount namespace gets our resolv.conf.
+# getrusage(RUSAGE_CHILDREN) sums the CPU of every posttls-finger process.
+# shellcheck disable=SC2016 # $1.. expand in the inner shell
+out=$(MAIL_CONFIG=$RUN/postfix in_near unshare -m sh -c '
+  mount --bind "$1" /etc/resolv.conf && exec python3 -c "
+import resource, subprocess, sys, time
+t = time.monotonic()
+with open(sys.argv[1]) as domains, open(sys.argv[2], \"w\") as out:
+    subprocess.run([\"xargs\", \"-P\", sys.argv[3], \"-n\", \"1\", \"posttls-finger\", \"-c\",
+                    \"-l\", \"dane\", \"-t\", \"10\", \"-T\", \"10\"], stdin=domains, stdout=out,
+                   stderr=subprocess.STDOUT, check=False)
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(\"wall_s=%.3f cpu_s=%.3f\" % (time.monotonic() - t, r.ru_utime + r.ru_stime))
+" "$2" "$3" "$4"' sh "$RUN/resolv.conf" "$RUN/finger.domains" "$RUN/finger.out" "$C")
+FINGER_OK=$(grep -c 'Verified TLS connection established' "$RUN/finger.out" || true)
+FINGER_RATE=$(calc "$FINGER / $(field "$out" wall_s)" 1)
+FINGER_CPU_MS=$(calc "$(field "$out" cpu_s) * 1000 / $FINGER" 2)
+row "posttls-finger -l dane per domain, $C at a time" "$FINGER" "$FINGER" "$(field "$out" wall_s)" \
+  "$FINGER_RATE" "$FINGER_CPU_MS" - "$FINGER_OK" "$(cut -d' ' -f1 /proc/loadavg)"
+log "posttls-finger: $out, verified $FINGER_OK"
+
+# ---------------------------------------------------------------------------------------------
+# Per N: scheduled round (cold resolver), /probe, the round with latency; RSS at the largest N
+# ---------------------------------------------------------------------------------------------
+declare -A R_CPU P_RATE P_CPU L_WALL
+for n in $NS; do
+  log "N=$n: zone, NSD, unbound (cold)"
+  [[ $n != "$FIRST" ]] && start_nsd "$n"
+  start_unbound
+  round "$n" "cold resolver cache"
+  R_CPU[$n]=$ROUND_CPU_MS
+  [[ $n == "$LARGEST" ]] && rss_rounds "$n"
+  stop "$EXPORTER"
+  drive_probe "$n"
+  P_RATE[$n]=$PROBE_RATE P_CPU[$n]=$PROBE_CPU_MS
+  log "N=$n: the same round with ${DELAY_MS} ms each way (delay relay), cold resolver cache"
+  link_delay
+  start_unbound
+  round "$n" "$((2 * DELAY_MS)) ms RTT, cold resolver cache"
+  L_WALL[$n]=$ROUND_WALL
+  stop "$EXPORTER"
+  link_back
+done
+
+# ---------------------------------------------------------------------------------------------
+# The table
+# ---------------------------------------------------------------------------------------------
+verdict() { if awk "BEGIN { exit !($1) }"; then echo met; else echo MISSED; fi; }
+echo
+echo "dane_exporter benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), load now: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "M=$M listeners, concurrency $C, interval ${INTERVAL}s, latency runs ${DELAY_MS} ms each way"
+echo
+echo "Targets (ratios first):"
+for n in $NS; do
+  r=$(calc "${R_CPU[$n]} / $BARE_CPU_MS" 2)
+  echo "- N=$n CPU per full DANE check / bare handshake CPU: $r (${R_CPU[$n]} / $BARE_CPU_MS ms), target <= 1.30: $(verdict "$r <= 1.3")"
+  r=$(calc "${P_RATE[$n]} / $BB_RATE" 2)
+  echo "- N=$n /probe throughput / blackbox_exporter's: $r (${P_RATE[$n]} / $BB_RATE per s), target >= 2.5: $(verdict "$r >= 2.5")"
+  r=$(calc "${P_CPU[$n]} / $BB_CPU_MS" 2)
+  echo "- N=$n /probe CPU per probe / blackbox_exporter's: $r (${P_CPU[$n]} / $BB_CPU_MS ms), target <= 0.33: $(verdict "$r <= 0.334")"
+  echo "- N=$n round with $((2 * DELAY_MS)) ms RTT: ${L_WALL[$n]} s, target <= 300 s: $(verdict "${L_WALL[$n]} <= 300")"
+done
+echo "- N=$LARGEST peak RSS ${RSS_PEAK} MiB, target < 100: $(verdict "$RSS_PEAK < 100")"
+echo "- N=$SCRAPE_N /metrics p50 ${SCRAPE_P50} ms, p99 ${SCRAPE_P99} ms, ${SCRAPE_BYTES} bytes; target p99 < 100 ms: $(verdict "$SCRAPE_P99 < 100")"
+echo "- N=$LARGEST RSS at each of $ROUNDS intervals (MiB): $RSS_SERIES; highest in the first half $RSS_HALF, in the second ${RSS_LATE:-$RSS_HALF}; target flat (second <= first + 5%): $(verdict "${RSS_LATE:-$RSS_HALF} <= $RSS_HALF * 1.05")"
+echo "- bare handshake ceiling $BARE_RATE checks/s; posttls-finger $FINGER_RATE checks/s at $FINGER_CPU_MS ms CPU each"
+echo
+echo "| what | N | checks | wall s | per s | CPU ms each | peak RSS MiB | passed | load |"
+echo "|---|---|---|---|---|---|---|---|---|"
+for r in "${ROWS[@]}"; do echo "$r"; done
