@@ -523,3 +523,97 @@ fn real_stack_policy_is_valid_through_check() {
         .collect();
     assert_eq!(reasons, ["mta_sts_policy_host_cert_invalid"], "{report:#}");
 }
+
+/// RFC 8461 3.1 end to end on the real stack, through the exporter binary scraped across rounds:
+/// nginx starts serving another policy while the signed `_mta-sts` TXT keeps its id, and the next
+/// round raises `mta_sts_policy_id_unchanged` (`dane_mta_sts_problem_info`, the series alert
+/// `MtaStsPolicyIdUnchanged` reads); once the TXT id is changed in the signed zone
+/// (`tests/stack/set-sts-id.sh`: re-signed, NSD reload, unbound flush) the next round clears it.
+#[test]
+fn real_stack_policy_id_change_raises_and_clears_through_the_exporter() {
+    use crate::support::exporter::{write_config, Exporter};
+
+    let stack = crate::support::stack::Stack::up();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("dane_exporter.yml");
+    write_config(&config, &stack, &["sts.test"], &[]);
+    let exporter = Exporter::start(&config);
+    let domain = [("domain", "sts.test")];
+    let stale = [
+        ("domain", "sts.test"),
+        ("reason", "mta_sts_policy_id_unchanged"),
+    ];
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64()
+    };
+    // A round that started after `since` has completed (rounds every 10 s).
+    let round_after = |since: f64, what: &str| {
+        exporter.wait_for(Duration::from_secs(30), what, |e| {
+            e.metrics()
+                .values("dane_probe_timestamp_seconds", &domain)
+                .first()
+                .is_some_and(|t| *t > since)
+        });
+        exporter.metrics()
+    };
+
+    let metrics = round_after(0.0, "first round");
+    assert_eq!(metrics.value("dane_mta_sts_policy_valid", &domain), 1.0);
+    assert!(metrics
+        .values("dane_mta_sts_problem_info", &stale)
+        .is_empty());
+
+    // The postmaster edits the policy (another mx line) and forgets the id.
+    let policy = stack.dir.join("nginx/www/.well-known/mta-sts.txt");
+    let next = policy.with_extension("next");
+    std::fs::write(
+        &next,
+        "version: STSv1\r\nmode: enforce\r\nmx: *.tagood.test\r\nmx: backup.sts.test\r\nmax_age: 86400\r\n",
+    )
+    .unwrap();
+    std::fs::rename(&next, &policy).unwrap(); // nginx never serves a half-written file
+    let changed = now();
+    let metrics = round_after(changed, "a round after the policy change");
+    assert_eq!(metrics.value("dane_mta_sts_policy_valid", &domain), 1.0);
+    assert_eq!(
+        metrics.values("dane_mta_sts_problem_info", &stale),
+        [1.0],
+        "{}",
+        metrics.text
+    );
+    // Still flagged one round later: old copies live up to the old max_age.
+    let metrics = round_after(now(), "a second round with the same id");
+    assert_eq!(metrics.values("dane_mta_sts_problem_info", &stale), [1.0]);
+
+    // The id changes in the signed zone: the next round has no such problem.
+    let out = std::process::Command::new("bash")
+        .arg(crate::support::stack::script("set-sts-id.sh"))
+        .arg(&stack.dir)
+        .arg("stack2")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "set-sts-id.sh: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let metrics = round_after(now(), "a round after the id change");
+    assert_eq!(metrics.value("dane_mta_sts_policy_valid", &domain), 1.0);
+    assert!(
+        metrics
+            .values("dane_mta_sts_problem_info", &stale)
+            .is_empty(),
+        "{}",
+        metrics.text
+    );
+    assert!(
+        metrics
+            .values("dane_mta_sts_problem_info", &domain)
+            .is_empty(),
+        "{}",
+        metrics.text
+    );
+}

@@ -556,6 +556,15 @@ mod stack {
             0.0,
             Some("starttls_not_offered"),
         ),
+        // nginx (HTTPS, DANE-EE) and Postfix in wrappermode (submissions, DANE-TA).
+        ("https.svc.test", "https/implicit", 1.0, None),
+        (
+            "httpsstale.svc.test",
+            "https/implicit",
+            0.0,
+            Some("tlsa_mismatch"),
+        ),
+        ("smtps.svc.test", "smtp/implicit", 1.0, None),
     ];
 
     fn ca_file(stack: &Stack) -> std::path::PathBuf {
@@ -640,6 +649,20 @@ mod stack {
             ),
             1.0
         );
+        // The real nginx and the Postfix wrappermode listener authenticated by their own records.
+        for (host, address) in [
+            ("https.svc.test", "127.0.1.43"),
+            ("smtps.svc.test", "127.0.1.44"),
+        ] {
+            assert_eq!(
+                metrics.value(
+                    "dane_service_tlsa_match",
+                    &[("host", host), ("address", address)]
+                ),
+                1.0,
+                "{host}"
+            );
+        }
         // svc.test has no MX host with TLSA: the mail verdict is not_applicable, whatever the
         // services say.
         assert_eq!(
@@ -669,11 +692,22 @@ mod stack {
                 "imap.svc.test:PORT/imap/starttls",
                 "imaps.svc.test:PORT/imap/implicit",
                 "pop3.svc.test:PORT/pop3/starttls",
+                "https.svc.test:PORT/https/implicit",
+                "smtps.svc.test:PORT/smtp/implicit",
             ],
             Some(&ca_file(&stack)),
         );
         assert_eq!(code, 0, "{out}");
-        assert_eq!(out.matches("): PASS, DANE applies").count(), 3, "{out}");
+        assert_eq!(out.matches("): PASS, DANE applies").count(), 5, "{out}");
+        // The stale HTTPS record fails `check` too.
+        let (code, out) = check(
+            &stack,
+            "svc.test",
+            &["httpsstale.svc.test:PORT/https/implicit"],
+            None,
+        );
+        assert_eq!(code, 1, "{out}");
+        assert!(out.contains("[tlsa_mismatch]"), "{out}");
 
         // Cross-check with OpenSSL's DANE client on the same dovecot endpoints and records.
         let tlsa = |name: &str| {
@@ -719,5 +753,11 @@ mod stack {
         assert!(ok && log.contains("Verification: OK"), "{log}");
         let (ok, log) = openssl("127.0.1.40", Some("imap"), "imapstale.svc.test", &[]);
         assert!(!ok, "openssl accepted the stale record: {log}");
+        let (ok, log) = openssl("127.0.1.43", None, "https.svc.test", &[]);
+        assert!(ok && log.contains("Verification: OK"), "{log}");
+        let (ok, log) = openssl("127.0.1.43", None, "httpsstale.svc.test", &[]);
+        assert!(!ok, "openssl accepted the stale HTTPS record: {log}");
+        let (ok, log) = openssl("127.0.1.44", None, "smtps.svc.test", &[]);
+        assert!(ok && log.contains("Verification: OK"), "{log}");
     }
 }

@@ -8,7 +8,8 @@
 #   - one private Postfix instance with one smtpd per scenario on $SMTP_NET.N:$SMTP_PORT (and one on
 #     [::1]:$SMTP_PORT), each presenting the certificate its scenario needs;
 #   - one private dovecot instance (IMAP, IMAPS, POP3) on $SMTP_NET.40-42:$SMTP_PORT for the
-#     TLSA-for-other-services scenarios (zone svc.test; block "services" below).
+#     TLSA-for-other-services scenarios (zone svc.test; block "services" below), plus nginx HTTPS
+#     on $SMTP_NET.43 and a Postfix wrappermode (implicit TLS) smtpd on $SMTP_NET.44;
 #
 # Usage: up.sh RUNDIR    (RUNDIR: an empty or new directory; absolute or relative)
 # Ports can be overridden for parallel stacks: STACK_NSD_PORT, STACK_UNBOUND_PORT, STACK_SMTP_PORT.
@@ -367,6 +368,8 @@ ec_selfsigned svc_imap imap.svc.test
 ca_leaf svc_imaps imaps.svc.test
 ca_leaf svc_pop3 pop3.svc.test
 ec_key svc_stale
+ec_selfsigned svc_https https.svc.test   # nginx (the MTA-STS block's) on $SMTP_NET.43: HTTPS
+ca_leaf svc_smtps smtps.svc.test         # Postfix, wrappermode, on $SMTP_NET.44: submissions
 {
   zone_head svc.test.
   echo "imap A $SMTP_NET.40"
@@ -381,9 +384,22 @@ ec_key svc_stale
   tlsa_rr imapsname.svc.test. "1 1 1 $(spki_of_cert svc_imaps)"    # PKIX-EE, name not on the cert
   echo "nosubmission A $SMTP_NET.8"
   tlsa_rr nosubmission.svc.test. "3 1 1 $(spki_of_key svc_stale)"  # STARTTLS not offered
+  echo "https A $SMTP_NET.43"
+  tlsa_rr https.svc.test. "3 1 1 $(spki_of_cert svc_https)"        # DANE-EE, nginx: pass
+  echo "httpsstale A $SMTP_NET.43"
+  tlsa_rr httpsstale.svc.test. "3 1 1 $(spki_of_key svc_stale)"    # another key: mismatch
+  echo "smtps A $SMTP_NET.44"
+  tlsa_rr smtps.svc.test. "2 1 1 $(spki_of_cert ca)"               # DANE-TA, implicit TLS: pass
 } >"$ZONES/svc.test.zone"
 CHILDREN+=(svc)
 DS_OF[svc]=$(sign svc.test.)
+# Submission with implicit TLS (RFC 8314) from Postfix itself: an smtpd in wrappermode; it sends
+# no plaintext 220, so it is not in ADDRS (banner readiness) but waited for with a TCP connect.
+SVC_LISTENERS=("$SMTP_NET.44:$SMTP_PORT inet n - n - - smtpd
+  -o syslog_name=postfix/smtps
+  -o smtpd_tls_wrappermode=yes
+  -o smtpd_tls_security_level=encrypt
+  -o smtpd_tls_chain_files=$CERTS/svc_smtps.key,$CERTS/svc_smtps.chain")
 
 DV=$RUNDIR/dovecot
 mkdir -p "$DV/run" "$DV/state" "$DV/mail"
@@ -501,6 +517,14 @@ http {
     ssl_certificate $CERTS/stspolicy.chain;
     ssl_certificate_key $CERTS/stspolicy.key;
     location = /.well-known/mta-sts.txt { root $RUNDIR/nginx/www; default_type text/plain; }
+  }
+  # services block: an HTTPS service with its own TLSA (https.svc.test, DANE-EE).
+  server {
+    listen $SMTP_NET.43:$SMTP_PORT ssl;
+    server_name https.svc.test;
+    ssl_certificate $CERTS/svc_https.pem;
+    ssl_certificate_key $CERTS/svc_https.key;
+    location / { return 204; }
   }
 }
 NGINX
@@ -858,6 +882,8 @@ EOF
     printf '%s\n' "$entry"
     ADDRS+=("${entry%%:*}")
   done
+  # The services block's implicit-TLS submission listener (not in ADDRS: no plaintext banner).
+  for entry in "${SVC_LISTENERS[@]}"; do printf '%s\n' "$entry"; done
   # The internal services smtpd may talk to (connection limits, TLS PRNG/session cache, logging,
   # address rewriting); no delivery agents, nothing that reaches out.
   cat <<'EOF'
@@ -909,6 +935,9 @@ wait_for "NSD (ops7dns secondary)" dig_ok @127.0.0.2 -p "$NSD_PORT" SOA lag.test
 wait_for "unbound" bash -c "dig +time=1 +tries=1 +dnssec @127.0.0.1 -p $UNBOUND_PORT SOA test. | grep -q 'flags:.* ad'"
 for a in "${ADDRS[@]}"; do wait_for "smtpd on $a:$SMTP_PORT" smtp_banner "$a"; done
 wait_for "nginx on 127.0.0.1:$HTTPS_PORT" timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$HTTPS_PORT"
+for a in "$SMTP_NET.43" "$SMTP_NET.44"; do # services block: nginx HTTPS, Postfix wrappermode
+  wait_for "TLS service on $a:$SMTP_PORT" timeout 2 bash -c "exec 3<>/dev/tcp/$a/$SMTP_PORT"
+done
 
 # Watchdog: with STACK_OWNER_PID set (the Rust test sets its own PID), the stack is stopped as soon
 # as that process is gone, even if it was killed before its Drop guard could run down.sh. Its stdio

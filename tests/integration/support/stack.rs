@@ -10,8 +10,10 @@ use std::time::Instant;
 
 /// The listeners' /24 (`SMTP_NET` in up.sh); scenario tables name addresses in it.
 pub const SMTP_NET: &str = "127.0.1";
-/// Highest `SMTP_NET.N` listener up.sh starts (for picking a free port on all of them).
-const SMTP_LISTENERS: u8 = 30;
+/// `SMTP_NET.N` addresses up.sh listens on with `SMTP_PORT` (for picking a port free on all of
+/// them): the Postfix scenarios 1-30, the services block's dovecot (40-42), nginx HTTPS (43) and
+/// Postfix wrappermode (44).
+const SMTP_LISTENERS: [std::ops::RangeInclusive<u8>; 2] = [1..=30, 40..=44];
 
 // ---------------------------------------------------------------------------------------------
 // The stack: up.sh into a tempdir, down.sh on drop.
@@ -236,12 +238,12 @@ fn free_smtp_port(avoid: &[u16]) -> u16 {
         if avoid.contains(&port) {
             continue;
         }
-        for n in 1..=SMTP_LISTENERS {
+        for n in SMTP_LISTENERS.into_iter().flatten() {
             if TcpListener::bind(format!("{SMTP_NET}.{n}:{port}")).is_err() {
                 continue 'outer;
             }
         }
         return port;
     }
-    panic!("no free SMTP port on {SMTP_NET}.1-{SMTP_LISTENERS} and [::1]");
+    panic!("no free SMTP port on {SMTP_NET}.{SMTP_LISTENERS:?} and [::1]");
 }
