@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the real-stack test environment (tests/stack/up.sh) and the exporter's
-# end-to-end tests need, on Debian 12, as root.
+# end-to-end tests need, on Debian 12, as root. Usage: install-deps.sh [EXTRA_PACKAGE...]; the
+# extra packages (tests/bench/install-deps.sh passes its own) are installed the same way.
 #
 # Idempotent and fast when everything is present: packages are checked with `dpkg -s` first and
 # apt only runs for the missing ones. Nothing here starts a daemon on purpose: up.sh runs private
@@ -22,6 +23,7 @@ packages=(
   dovecot-imapd # services: a real IMAP server (STARTTLS and implicit TLS) for TLSA on other ports
   dovecot-pop3d # services: a real POP3 server (STLS) for TLSA on other ports
   nginx         # MTA-STS tests: a real HTTPS server serving policies (tests/integration/mta_sts.rs)
+  "$@"
 )
 
 missing=()
