@@ -9,10 +9,10 @@
 
 use std::time::Duration;
 
-use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use super::lines::{printable, LineError, LineReader, MAX_LINES};
+use super::dialogue::{goodbye, nothing_after_go_ahead, read, send, starts_with_ignore_case};
+use super::lines::{printable, LineReader, MAX_LINES};
 use super::session::within;
 use super::{ServiceError, ServiceStage};
 
@@ -43,7 +43,7 @@ pub(super) async fn starttls(tcp: &mut TcpStream, step: Duration) -> Result<(), 
     })
     .await?;
     if !starts_with_ignore_case(&status, b"a OK") {
-        logout(tcp, step).await;
+        goodbye(tcp, step, b"z LOGOUT\r\n").await;
         return Err(ServiceError::CommandRejected {
             reply: printable(&status),
         });
@@ -55,7 +55,7 @@ pub(super) async fn starttls(tcp: &mut TcpStream, step: Duration) -> Result<(), 
                 .any(|word| word.eq_ignore_ascii_case(b"STARTTLS"))
     });
     if !offered {
-        logout(tcp, step).await;
+        goodbye(tcp, step, b"z LOGOUT\r\n").await;
         return Err(ServiceError::StarttlsNotOffered);
     }
 
@@ -71,21 +71,12 @@ pub(super) async fn starttls(tcp: &mut TcpStream, step: Duration) -> Result<(), 
     })
     .await?;
     if !starts_with_ignore_case(&status, b"b OK") {
-        logout(tcp, step).await;
+        goodbye(tcp, step, b"z LOGOUT\r\n").await;
         return Err(ServiceError::StarttlsRejected {
             reply: printable(&status),
         });
     }
-    if reader.buffered() > 0 {
-        return Err(ServiceError::Protocol {
-            stage: ServiceStage::Starttls,
-            detail: format!(
-                "{} bytes of plaintext sent after the OK to STARTTLS",
-                reader.buffered()
-            ),
-        });
-    }
-    Ok(())
+    nothing_after_go_ahead(&reader, "the OK to STARTTLS")
 }
 
 /// Sends `line` and reads until the tagged status line starting with `tag`; returns the untagged
@@ -97,12 +88,7 @@ async fn command(
     tag: &[u8],
     stage: ServiceStage,
 ) -> Result<(Vec<Vec<u8>>, Vec<u8>), ServiceError> {
-    let io = |e: std::io::Error| ServiceError::Io {
-        stage,
-        detail: e.to_string(),
-    };
-    tcp.write_all(line).await.map_err(io)?;
-    tcp.flush().await.map_err(io)?;
+    send(tcp, line, stage).await?;
     let mut untagged = Vec::new();
     while untagged.len() < MAX_LINES {
         let line = read(reader, tcp, stage).await?;
@@ -115,42 +101,4 @@ async fn command(
         stage,
         detail: format!("more than {MAX_LINES} lines without a tagged reply"),
     })
-}
-
-async fn read(
-    reader: &mut LineReader,
-    tcp: &mut TcpStream,
-    stage: ServiceStage,
-) -> Result<Vec<u8>, ServiceError> {
-    reader
-        .read_line(tcp)
-        .await
-        .map_err(|e| line_error(e, stage))
-}
-
-pub(super) fn line_error(error: LineError, stage: ServiceStage) -> ServiceError {
-    if error.is_transport() {
-        ServiceError::Io {
-            stage,
-            detail: error.to_string(),
-        }
-    } else {
-        ServiceError::Protocol {
-            stage,
-            detail: error.to_string(),
-        }
-    }
-}
-
-/// Best-effort LOGOUT in plaintext after a refusal.
-async fn logout(tcp: &mut TcpStream, step: Duration) {
-    let _ = tokio::time::timeout(step.min(Duration::from_secs(1)), async {
-        let _ = tcp.write_all(b"z LOGOUT\r\n").await;
-    })
-    .await;
-}
-
-pub(super) fn starts_with_ignore_case(line: &[u8], prefix: &[u8]) -> bool {
-    line.get(..prefix.len())
-        .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
 }

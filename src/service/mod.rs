@@ -24,6 +24,7 @@
 //! (`dane_probe_success`), which stays about delivery to the MX hosts.
 
 pub(crate) mod check;
+mod dialogue;
 mod imap;
 mod lines;
 pub(crate) mod metrics;

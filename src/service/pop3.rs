@@ -8,10 +8,9 @@
 
 use std::time::Duration;
 
-use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use super::imap::{line_error, starts_with_ignore_case};
+use super::dialogue::{goodbye, nothing_after_go_ahead, read, send, starts_with_ignore_case};
 use super::lines::{printable, LineReader, MAX_LINES};
 use super::session::within;
 use super::{ServiceError, ServiceStage};
@@ -59,7 +58,7 @@ pub(super) async fn starttls(tcp: &mut TcpStream, step: Duration) -> Result<(), 
                 .is_some_and(|word| word.eq_ignore_ascii_case(b"STLS"))
         });
         if !offered {
-            quit(tcp, step).await;
+            goodbye(tcp, step, b"QUIT\r\n").await;
             return Err(ServiceError::StarttlsNotOffered);
         }
     }
@@ -70,7 +69,7 @@ pub(super) async fn starttls(tcp: &mut TcpStream, step: Duration) -> Result<(), 
     })
     .await?;
     if !starts_with_ignore_case(&status, b"+OK") {
-        quit(tcp, step).await;
+        goodbye(tcp, step, b"QUIT\r\n").await;
         return Err(match capa {
             None => ServiceError::StarttlsNotOffered,
             Some(_) => ServiceError::StarttlsRejected {
@@ -78,42 +77,5 @@ pub(super) async fn starttls(tcp: &mut TcpStream, step: Duration) -> Result<(), 
             },
         });
     }
-    if reader.buffered() > 0 {
-        return Err(ServiceError::Protocol {
-            stage: ServiceStage::Starttls,
-            detail: format!(
-                "{} bytes of plaintext sent after the +OK to STLS",
-                reader.buffered()
-            ),
-        });
-    }
-    Ok(())
-}
-
-async fn send(tcp: &mut TcpStream, line: &[u8], stage: ServiceStage) -> Result<(), ServiceError> {
-    let io = |e: std::io::Error| ServiceError::Io {
-        stage,
-        detail: e.to_string(),
-    };
-    tcp.write_all(line).await.map_err(io)?;
-    tcp.flush().await.map_err(io)
-}
-
-async fn read(
-    reader: &mut LineReader,
-    tcp: &mut TcpStream,
-    stage: ServiceStage,
-) -> Result<Vec<u8>, ServiceError> {
-    reader
-        .read_line(tcp)
-        .await
-        .map_err(|e| line_error(e, stage))
-}
-
-/// Best-effort QUIT in plaintext after a refusal.
-async fn quit(tcp: &mut TcpStream, step: Duration) {
-    let _ = tokio::time::timeout(step.min(Duration::from_secs(1)), async {
-        let _ = tcp.write_all(b"QUIT\r\n").await;
-    })
-    .await;
+    nothing_after_go_ahead(&reader, "the +OK to STLS")
 }
