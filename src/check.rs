@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use crate::dane::{EndpointOutcome, RecordState};
+use crate::dane::{CertificateInfo, EndpointOutcome, RecordState};
 use crate::dns::UnixSeconds;
 use crate::report::{DomainReport, EndpointReport, MxHostReport, RrsetReport};
 use crate::verdict::host_dane_text;
@@ -124,14 +124,7 @@ fn render_endpoint(
         }
     }
     if let Some(leaf) = endpoint.chain.first() {
-        let _ = writeln!(
-            out,
-            "      certificate: {} (issuer {}), expires {} ({})",
-            leaf.subject,
-            leaf.issuer,
-            format_time(leaf.not_after),
-            days_from(now, leaf.not_after)
-        );
+        leaf_line(out, leaf, now);
         let _ = writeln!(out, "      key: 3 1 1 {}", leaf.spki_sha256);
     }
     let Some(evaluation) = &endpoint.evaluation else {
@@ -243,6 +236,18 @@ fn render_zones(out: &mut String, report: &DomainReport) {
 }
 
 /// A TLSA record's state against one chain, for the human report (MX endpoints and services).
+/// The presented leaf: subject, issuer and when it expires.
+pub(crate) fn leaf_line(out: &mut String, leaf: &CertificateInfo, now: UnixSeconds) {
+    let _ = writeln!(
+        out,
+        "      certificate: {} (issuer {}), expires {} ({})",
+        leaf.subject,
+        leaf.issuer,
+        format_time(leaf.not_after),
+        days_from(now, leaf.not_after)
+    );
+}
+
 pub(crate) fn record_state_text(state: &RecordState) -> String {
     match state {
         RecordState::Matched { depth } => format!("MATCHED (certificate at depth {depth})"),

@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 
 use super::{ServiceReport, TlsMode};
-use crate::check::{days_from, format_time, record_state_text, rrset_line};
+use crate::check::{leaf_line, record_state_text, rrset_line};
 use crate::dane::EndpointOutcome;
 use crate::dns::UnixSeconds;
 use crate::verdict::host_dane_text;
@@ -50,14 +50,7 @@ pub(crate) fn render(out: &mut String, services: &[ServiceReport], now: UnixSeco
                 }
             }
             if let Some(leaf) = endpoint.chain.first() {
-                let _ = writeln!(
-                    out,
-                    "      certificate: {} (issuer {}), expires {} ({})",
-                    leaf.subject,
-                    leaf.issuer,
-                    format_time(leaf.not_after),
-                    days_from(now, leaf.not_after)
-                );
+                leaf_line(out, leaf, now);
             }
             let Some(evaluation) = &endpoint.evaluation else {
                 continue;
