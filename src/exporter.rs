@@ -193,7 +193,10 @@ impl DaneExporter {
         // The previous exposition (megabytes at thousands of domains) can go before the next is
         // built, unless a response still holds it.
         *cached = None;
-        let text = Bytes::from(encode(self.own.registry.gather(), self.store.exposition()));
+        let text = Bytes::from(
+            self.store
+                .exposition(own_chunks(self.own.registry.gather())),
+        );
         *cached = Some((Instant::now(), text.clone()));
         text
     }
@@ -244,12 +247,11 @@ impl DaneExporter {
         };
         let report = scheduler::run_one(&resolved, adhoc.as_ref()).await;
         let labels = Default::default();
-        let probe = probe_exposition(&[LabelledReport {
+        Ok(probe_exposition(&[LabelledReport {
             direction,
             extra_labels: &labels,
             report: &report,
-        }]);
-        Ok(encode(Vec::new(), probe))
+        }]))
     }
 
     /// Stops probing: running probes get `grace` to finish.
@@ -294,12 +296,10 @@ impl SelfMetrics {
     }
 }
 
-/// Text exposition of the exporter's own metric families and the probe metrics' text chunks
-/// (`crate::metrics::probe_exposition`), families sorted by name as Prometheus' own exporters
-/// emit them.
-fn encode(own: Vec<prometheus::proto::MetricFamily>, probe: Vec<(&'static str, String)>) -> String {
-    let mut chunks: Vec<(String, String)> = own
-        .iter()
+/// The exporter's own metric families as text exposition chunks (name, text), for
+/// `crate::metrics::exposition` to sort in among the probe metrics.
+fn own_chunks(own: Vec<prometheus::proto::MetricFamily>) -> Vec<(String, String)> {
+    own.iter()
         .filter_map(|family| {
             let mut buffer = Vec::new();
             // Encoding into memory fails only on invalid families, which we never build.
@@ -308,18 +308,7 @@ fn encode(own: Vec<prometheus::proto::MetricFamily>, probe: Vec<(&'static str, S
                 .ok()?;
             Some((family.name().to_string(), String::from_utf8(buffer).ok()?))
         })
-        .collect();
-    chunks.extend(
-        probe
-            .into_iter()
-            .map(|(name, text)| (name.to_string(), text)),
-    );
-    chunks.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut text = String::with_capacity(chunks.iter().map(|(_, chunk)| chunk.len()).sum());
-    for (_, chunk) in chunks {
-        text.push_str(&chunk);
-    }
-    text
+        .collect()
 }
 
 impl web::Exporter for DaneExporter {

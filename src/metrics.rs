@@ -10,6 +10,14 @@
 //! as `promtool check metrics` demands. "Days to divergence", which postmasters think in, is
 //! `(dane_divergence_timestamp_seconds - time()) / 86400` in PromQL (always current), or
 //! `dane_divergence_remaining_seconds / 86400` as of the last probe (0 when broken now).
+//!
+//! Enumerations (verdicts, DNSSEC status per RRset, DANE state per MX host, state per TLSA record,
+//! MTA-STS mode) are one series for the current state, value 1, not an OpenMetrics state set with
+//! a 0 for every other state. The state sets were 21 of the 53 series of a typical domain: at
+//! 10,000 domains 210,000 constant zeros held by every Prometheus scraping us, and most of the
+//! exporter's render time (tests/bench/run.sh). `{status="bogus"} == 1` selects the same series
+//! either way; a state that does not hold has no series rather than a 0, and a state change
+//! ends one series (Prometheus marks it stale at the next scrape) and starts another.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -18,25 +26,24 @@ use prometheus::proto::{Gauge, LabelPair, Metric, MetricFamily, MetricType};
 
 use crate::dane::EndpointOutcome;
 use crate::dns::DnssecStatus;
-use crate::mta_sts::Mode;
 use crate::report::{Direction, DomainReport, HostDane, RrsetReport, Verdict};
 
 /// Every probe metric: name and help text. The README's metric table mirrors this list.
 pub const PROBE_METRICS: &[(&str, &str)] = &[
     ("dane_probe_success", "1 when no DANE-enforcing sender would defer mail to the domain (verdict pass or not applicable), else 0."),
-    ("dane_probe_verdict", "Verdict of the last probe as a state set: pass, fail or not_applicable."),
+    ("dane_probe_verdict", "Verdict of the last probe in the verdict label (pass, fail or not_applicable): one series, for the current verdict, value 1."),
     ("dane_domain_protected", "1 when the MX RRset is signed and every MX host has DANE and authenticates."),
     ("dane_probe_duration_seconds", "Seconds the last probe of the domain took."),
     ("dane_probe_timestamp_seconds", "Unix time the last probe of the domain started."),
     ("dane_probe_failure_info", "One series per reason a DANE sender would defer mail, with the MX host and address concerned."),
     ("dane_probe_warning_info", "One series per finding that does not defer mail today but needs attention."),
     ("dane_dnssec_valid", "1 when the RRset validated secure, else 0."),
-    ("dane_dnssec_status", "DNSSEC state of the RRset as a state set: secure, insecure, bogus, indeterminate."),
+    ("dane_dnssec_status", "DNSSEC state of the RRset in the status label (secure, insecure, bogus, indeterminate): one series, for the current state, value 1."),
     ("dane_rrsig_expiration_timestamp_seconds", "Earliest RRSIG expiration of the RRset (Unix time)."),
-    ("dane_mx_dane_state", "Whether DANE applies to the MX host, as a state set (applies, no_tlsa, tlsa_insecure, addresses_insecure, tlsa_lookup_failed, address_lookup_failed)."),
+    ("dane_mx_dane_state", "Whether DANE applies to the MX host, in the state label (applies, no_tlsa, tlsa_insecure, addresses_insecure, tlsa_lookup_failed, address_lookup_failed): one series, for the current state, value 1."),
     ("dane_tlsa_rollover_ready", "1 when the TLSA RRset survives a key change: a record for a next key, or a DANE-TA match (RFC 7671 section 8)."),
     ("dane_tlsa_records", "Number of TLSA records published for the MX host."),
-    ("dane_tlsa_record_state", "State of each TLSA record against each endpoint's chain as a state set: matched, no_match, unusable."),
+    ("dane_tlsa_record_state", "State of each TLSA record against each endpoint's chain in the state label (matched, no_match, unusable): one series per record and endpoint, value 1."),
     ("dane_tlsa_match", "1 when the endpoint's certificate chain authenticates against the TLSA RRset (or none is usable and TLS works), else 0. Only where DANE applies."),
     ("dane_starttls_offered", "1 when the endpoint offered STARTTLS in its EHLO reply, else 0."),
     ("dane_tls_version_info", "TLS version negotiated with the endpoint."),
@@ -46,20 +53,20 @@ pub const PROBE_METRICS: &[(&str, &str)] = &[
     ("dane_smtp_duration_seconds", "Seconds the SMTP and TLS dialogue with the endpoint took."),
     // Other TLS services of the domain (crate::service, series built in service/metrics.rs).
     ("dane_service_success", "1 when the service's verdict is pass or not_applicable (no DANE client would refuse it), else 0."),
-    ("dane_service_verdict", "Verdict of the service as a state set: pass, fail or not_applicable."),
-    ("dane_service_dane_state", "Whether DANE applies to the service, as a state set (applies, no_tlsa, tlsa_insecure, addresses_insecure, tlsa_lookup_failed, address_lookup_failed)."),
+    ("dane_service_verdict", "Verdict of the service in the verdict label (pass, fail or not_applicable): one series, for the current verdict, value 1."),
+    ("dane_service_dane_state", "Whether DANE applies to the service, in the state label (applies, no_tlsa, tlsa_insecure, addresses_insecure, tlsa_lookup_failed, address_lookup_failed): one series, for the current state, value 1."),
     ("dane_service_failure_info", "One series per reason a DANE client would refuse the service, with the address concerned."),
     ("dane_service_warning_info", "One series per service finding that needs attention but fails nothing."),
     ("dane_service_tlsa_records", "Number of TLSA records published for the service."),
     ("dane_service_tlsa_expiration_timestamp_seconds", "Earliest RRSIG expiration of the service's TLSA RRset (Unix time)."),
     ("dane_service_tlsa_match", "1 when the service endpoint's chain authenticates against its TLSA RRset (PKIX usages included), else 0. Only where DANE applies."),
-    ("dane_service_tlsa_record_state", "State of each TLSA record of the service against each endpoint's chain as a state set: matched, no_match, unusable."),
+    ("dane_service_tlsa_record_state", "State of each TLSA record of the service against each endpoint's chain in the state label (matched, no_match, unusable): one series per record and endpoint, value 1."),
     ("dane_service_starttls_offered", "1 when the STARTTLS service endpoint offered STARTTLS (STLS), else 0."),
     ("dane_service_certificate_not_after_timestamp_seconds", "notAfter of the service endpoint's leaf certificate (Unix time)."),
     ("dane_service_divergence_timestamp_seconds", "Earliest moment the service's TLSA RRset and the endpoint's chain are expected to stop matching (Unix time)."),
     ("dane_service_duration_seconds", "Seconds the dialogue and TLS handshake with the service endpoint took."),
     ("dane_mta_sts_policy_valid", "1 when the domain has exactly one valid _mta-sts TXT record and its policy was fetched over validated HTTPS and parsed, else 0 (RFC 8461). Only for targets with MTA-STS checks."),
-    ("dane_mta_sts_mode", "Mode of the MTA-STS policy as a state set: enforce, testing, none. Only when a valid policy was fetched."),
+    ("dane_mta_sts_mode", "Mode of the MTA-STS policy in the mode label (enforce, testing, none): one series, value 1. Only when a valid policy was fetched."),
     ("dane_mta_sts_max_age_seconds", "max_age of the MTA-STS policy: seconds senders may cache it."),
     ("dane_mta_sts_policy_fetch_duration_seconds", "Seconds the HTTPS fetch of the MTA-STS policy took."),
     ("dane_mta_sts_mx_covered", "1 when the MX host matches an mx pattern of the MTA-STS policy, else 0. Only when a valid policy was fetched."),
@@ -100,8 +107,9 @@ pub struct LabelledReport<'a> {
     pub report: &'a DomainReport,
 }
 
-/// Where the series of reports go. [`probe_families`] and [`probe_exposition`] are the two
-/// implementations, fed by the same `add_report`, so they can never disagree on the series.
+/// Where the series of reports go. [`probe_families`] (protobuf objects, for tests and tools) and
+/// [`TargetSeries`] (the text `/metrics` and `/probe` serve) are the two implementations, fed by
+/// the same `add_report`, so they can never disagree on the series.
 pub(crate) trait Sink {
     /// One gauge series; labels with an empty value are left out.
     fn gauge(&mut self, name: &'static str, labels: &[(&str, &str)], value: f64);
@@ -175,31 +183,156 @@ pub fn probe_families(reports: &[LabelledReport<'_>]) -> Vec<MetricFamily> {
     families.into_families()
 }
 
-/// Series written straight as text exposition lines, one buffer per metric name.
-#[derive(Default)]
-struct TextFamilies {
-    lines: BTreeMap<&'static str, String>,
+/// The probe series of one target as exposition text, written once when its report arrives
+/// (`crate::store`), so that a scrape only copies bytes. At 10,000 domains rendering every series
+/// at every scrape took most of a scrape's time and held the store's lock meanwhile
+/// (tests/bench/run.sh); now a scrape costs a copy of the text and the probe pays the formatting,
+/// once per report instead of once per scrape.
+///
+/// The target's base labels (domain, direction, extra labels) are kept apart from the rest of
+/// each series, so they are stored once, not once per series, and a reload that changes the
+/// extra labels relabels the stored series without the report.
+#[derive(Clone, Debug, Default)]
+pub struct TargetSeries {
+    /// `domain="…",direction="…"` and the extra labels, escaped; empty values left out.
+    base: String,
+    /// Every series' text after the base labels, `,mx="…"} 1\n` or `} 1\n`, grouped by metric
+    /// in the exposition's order (metric names sorted).
+    text: String,
+    /// The metrics with series, in that order.
+    spans: Vec<Span>,
 }
 
-impl Sink for TextFamilies {
+#[derive(Clone, Copy, Debug)]
+struct Span {
+    /// Index in [`PROBE_METRICS`].
+    metric: u16,
+    /// Bytes of `text` this metric's series take.
+    len: u32,
+    /// Series (lines) of this metric.
+    count: u32,
+}
+
+/// Indices of [`PROBE_METRICS`] sorted by metric name: the exposition's family order, as the
+/// prometheus crate and Prometheus' own exporters write it.
+fn metrics_by_name() -> &'static [usize] {
+    static ORDER: std::sync::OnceLock<Vec<usize>> = std::sync::OnceLock::new();
+    ORDER.get_or_init(|| {
+        let mut order: Vec<usize> = (0..PROBE_METRICS.len()).collect();
+        order.sort_by_key(|&i| PROBE_METRICS[i].0);
+        order
+    })
+}
+
+/// Collects one target's series text per metric; the base labels are the first `base_len`
+/// labels of every series and are left out.
+struct SeriesWriter {
+    base_len: usize,
+    /// Per metric of [`PROBE_METRICS`]: the text and the number of series in it.
+    texts: Vec<(String, u32)>,
+}
+
+impl Sink for SeriesWriter {
     fn gauge(&mut self, name: &'static str, labels: &[(&str, &str)], value: f64) {
-        let out = self.lines.entry(name).or_default();
-        out.push_str(name);
-        let mut separator = '{';
-        for (key, val) in labels.iter().filter(|(_, v)| !v.is_empty()) {
-            out.push(separator);
+        let Some(index) = PROBE_METRICS.iter().position(|(n, _)| *n == name) else {
+            debug_assert!(false, "{name} is not in PROBE_METRICS");
+            return;
+        };
+        let Some((out, count)) = self.texts.get_mut(index) else {
+            return;
+        };
+        *count = count.saturating_add(1);
+        let own = labels.get(self.base_len..).unwrap_or_default();
+        for (key, val) in own.iter().filter(|(_, v)| !v.is_empty()) {
+            out.push(',');
             out.push_str(key);
             out.push_str("=\"");
             push_escaped(out, val, true);
             out.push('"');
-            separator = ',';
-        }
-        if separator == ',' {
-            out.push('}');
         }
         // f64's Display, as the prometheus crate's TextEncoder writes values.
-        let _ = writeln!(out, " {value}");
+        let _ = writeln!(out, "}} {value}");
     }
+}
+
+impl TargetSeries {
+    /// Renders the series of one report.
+    pub fn of(item: &LabelledReport<'_>) -> Self {
+        let base = base_labels(item);
+        let mut writer = SeriesWriter {
+            base_len: base.len(),
+            texts: vec![(String::new(), 0); PROBE_METRICS.len()],
+        };
+        add_report(&mut writer, item);
+        let mut series = Self {
+            base: base_text(&base),
+            text: String::with_capacity(writer.texts.iter().map(|(t, _)| t.len()).sum()),
+            spans: Vec::new(),
+        };
+        for &index in metrics_by_name() {
+            let Some((text, count)) = writer.texts.get(index).filter(|(t, _)| !t.is_empty()) else {
+                continue;
+            };
+            // A metric's text of one target is kilobytes; a span that cannot say its length is
+            // left out rather than misplacing every series after it.
+            let (Ok(metric), Ok(len)) = (u16::try_from(index), u32::try_from(text.len())) else {
+                continue;
+            };
+            series.text.push_str(text);
+            series.spans.push(Span {
+                metric,
+                len,
+                count: *count,
+            });
+        }
+        series
+    }
+
+    /// The same series with the base labels of `domain`, `direction` and `extra_labels` (a reload
+    /// changed the target's extra labels).
+    pub fn relabelled(
+        &self,
+        domain: &str,
+        direction: Direction,
+        extra_labels: &BTreeMap<String, String>,
+    ) -> Self {
+        let mut base = vec![
+            ("domain", domain),
+            ("direction", direction_label(direction)),
+        ];
+        base.extend(extra_labels.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        Self {
+            base: base_text(&base),
+            ..self.clone()
+        }
+    }
+
+    /// Bytes these series take in the exposition (each line adds the metric name, a brace and
+    /// the base labels to its stored text), so the exposition is allocated once.
+    fn exposition_len(&self) -> usize {
+        let per_line = |span: &Span| {
+            let name = PROBE_METRICS
+                .get(usize::from(span.metric))
+                .map_or(0, |(n, _)| n.len());
+            (name + 1 + self.base.len()) * span.count as usize
+        };
+        self.text.len() + self.spans.iter().map(per_line).sum::<usize>()
+    }
+}
+
+/// `label="value",…` of `labels`, escaped, empty values left out.
+fn base_text(labels: &[(&str, &str)]) -> String {
+    let mut text = String::new();
+    for (key, val) in labels.iter().filter(|(_, v)| !v.is_empty()) {
+        if !text.is_empty() {
+            text.push(',');
+        }
+        text.push_str(key);
+        text.push_str("=\"");
+        push_escaped(&mut text, val, true);
+        text.push('"');
+    }
+    text
 }
 
 /// Appends `text` with backslash and newline (and with `quote`, the double quote) escaped, as
@@ -219,32 +352,91 @@ fn push_escaped(out: &mut String, text: &str, quote: bool) {
     }
 }
 
-/// The probe series of `reports` as text exposition: one `(name, text)` chunk per metric that has
-/// series, HELP and TYPE lines included, in [`PROBE_METRICS`] order. The same bytes the
-/// prometheus crate's `TextEncoder` makes of [`probe_families`], without a protobuf object and a
-/// dozen small allocations per series: at 10,000 domains (about 450,000 series) those were most
-/// of the time and memory a `/metrics` render took (tests/bench/run.sh).
-pub fn probe_exposition(reports: &[LabelledReport<'_>]) -> Vec<(&'static str, String)> {
-    let mut families = TextFamilies::default();
-    for item in reports {
-        add_report(&mut families, item);
+/// The text exposition of the exporter's own families (`own`: name and text, HELP and TYPE
+/// included) and the probe series of `targets`, families sorted by name. Byte for byte what the
+/// prometheus crate's `TextEncoder` makes of [`probe_families`] (tests/integration/probe.rs).
+pub fn exposition(mut own: Vec<(String, String)>, targets: &[&TargetSeries]) -> String {
+    own.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut present = vec![false; PROBE_METRICS.len()];
+    let mut capacity: usize = own.iter().map(|(_, text)| text.len()).sum();
+    for target in targets {
+        for span in &target.spans {
+            if let Some(p) = present.get_mut(usize::from(span.metric)) {
+                *p = true;
+            }
+        }
+        capacity += target.exposition_len();
     }
-    PROBE_METRICS
+    capacity += PROBE_METRICS
         .iter()
-        .filter_map(|(name, help)| {
-            let lines = families.lines.remove(name)?;
-            let mut text = String::with_capacity(lines.len() + help.len() + 2 * name.len() + 20);
-            text.push_str("# HELP ");
-            text.push_str(name);
-            text.push(' ');
-            push_escaped(&mut text, help, false);
-            text.push_str("\n# TYPE ");
-            text.push_str(name);
-            text.push_str(" gauge\n");
-            text.push_str(&lines);
-            Some((*name, text))
-        })
-        .collect()
+        .zip(&present)
+        .filter(|(_, p)| **p)
+        .map(|((name, help), _)| 2 * name.len() + help.len() + 24)
+        .sum::<usize>();
+    let mut out = String::with_capacity(capacity);
+    let mut own = own.into_iter().peekable();
+    // Per target: its next span and where that span's text starts.
+    let mut cursors = vec![(0usize, 0usize); targets.len()];
+    for &index in metrics_by_name() {
+        if !present.get(index).copied().unwrap_or(false) {
+            continue;
+        }
+        let Some((name, help)) = PROBE_METRICS.get(index) else {
+            continue;
+        };
+        while let Some((_, text)) = own.next_if(|(own_name, _)| own_name.as_str() < *name) {
+            out.push_str(&text);
+        }
+        out.push_str("# HELP ");
+        out.push_str(name);
+        out.push(' ');
+        push_escaped(&mut out, help, false);
+        out.push_str("\n# TYPE ");
+        out.push_str(name);
+        out.push_str(" gauge\n");
+        for (target, (next, start)) in targets.iter().zip(cursors.iter_mut()) {
+            let Some(span) = target.spans.get(*next) else {
+                continue;
+            };
+            if usize::from(span.metric) != index {
+                continue;
+            }
+            let end = *start + span.len as usize;
+            let text = target.text.get(*start..end).unwrap_or_default();
+            *next += 1;
+            *start = end;
+            for suffix in text.split_inclusive('\n') {
+                push_series(&mut out, name, &target.base, suffix);
+            }
+        }
+    }
+    for (_, text) in own {
+        out.push_str(&text);
+    }
+    out
+}
+
+/// One series line: `name{base` and the rest of the line (`,more="…"} value\n` or `} value\n`).
+/// Without base labels (never in practice: the domain is one) the braces close up or go.
+fn push_series(out: &mut String, name: &str, base: &str, suffix: &str) {
+    out.push_str(name);
+    if !base.is_empty() {
+        out.push('{');
+        out.push_str(base);
+        out.push_str(suffix);
+    } else if let Some(rest) = suffix.strip_prefix(',') {
+        out.push('{');
+        out.push_str(rest);
+    } else {
+        out.push_str(suffix.strip_prefix('}').unwrap_or(suffix));
+    }
+}
+
+/// The probe series of `reports` alone (for `/probe`, and for tests), as [`exposition`] writes
+/// them.
+pub fn probe_exposition(reports: &[LabelledReport<'_>]) -> String {
+    let series: Vec<TargetSeries> = reports.iter().map(TargetSeries::of).collect();
+    exposition(Vec::new(), &series.iter().collect::<Vec<_>>())
 }
 
 /// `base` followed by `extra`.
@@ -258,32 +450,42 @@ pub(crate) fn join<'a>(
     labels
 }
 
-fn add_report(f: &mut impl Sink, item: &LabelledReport<'_>) {
-    let report = item.report;
-    let direction = match item.direction {
+fn direction_label(direction: Direction) -> &'static str {
+    match direction {
         Direction::Inbound => "inbound",
         Direction::Outbound => "outbound",
-    };
-    // Base labels of every series of this target: domain, direction, then the extra labels.
-    let mut base: Vec<(&str, &str)> = vec![("domain", &report.domain), ("direction", direction)];
+    }
+}
+
+/// The labels every series of a target starts with: domain, direction, then the extra labels.
+fn base_labels<'a>(item: &LabelledReport<'a>) -> Vec<(&'a str, &'a str)> {
+    let mut base: Vec<(&str, &str)> = vec![
+        ("domain", &item.report.domain),
+        ("direction", direction_label(item.direction)),
+    ];
     base.extend(
         item.extra_labels
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str())),
     );
+    base
+}
+
+fn add_report(f: &mut impl Sink, item: &LabelledReport<'_>) {
+    let report = item.report;
+    let base = base_labels(item);
 
     f.gauge(
         "dane_probe_success",
         &base,
         bool_value(report.verdict != Verdict::Fail),
     );
-    for verdict in [Verdict::Pass, Verdict::Fail, Verdict::NotApplicable] {
-        f.gauge(
-            "dane_probe_verdict",
-            &join(&base, &[("verdict", verdict.as_str())]),
-            bool_value(report.verdict == verdict),
-        );
-    }
+    // Enumerations are one series for the current state, not a state set (module doc).
+    f.gauge(
+        "dane_probe_verdict",
+        &join(&base, &[("verdict", report.verdict.as_str())]),
+        1.0,
+    );
     f.gauge("dane_domain_protected", &base, bool_value(report.protected));
     f.gauge(
         "dane_probe_duration_seconds",
@@ -350,15 +552,11 @@ fn add_report(f: &mut impl Sink, item: &LabelledReport<'_>) {
             &labels,
             bool_value(rrset.dnssec == DnssecStatus::Secure),
         );
-        for status in DnssecStatus::ALL {
-            let mut state_labels = labels.clone();
-            state_labels.push(("status", status.as_str()));
-            f.gauge(
-                "dane_dnssec_status",
-                &state_labels,
-                bool_value(rrset.dnssec == status),
-            );
-        }
+        f.gauge(
+            "dane_dnssec_status",
+            &join(&labels, &[("status", rrset.dnssec.as_str())]),
+            1.0,
+        );
         if let Some(expiration) = rrset.signature_expiration {
             f.gauge(
                 "dane_rrsig_expiration_timestamp_seconds",
@@ -372,13 +570,11 @@ fn add_report(f: &mut impl Sink, item: &LabelledReport<'_>) {
 
     for host in &report.hosts {
         let mx = host.name.as_str();
-        for state in HostDane::ALL {
-            f.gauge(
-                "dane_mx_dane_state",
-                &join(&base, &[("mx", mx), ("state", state.as_str())]),
-                bool_value(host.dane == state),
-            );
-        }
+        f.gauge(
+            "dane_mx_dane_state",
+            &join(&base, &[("mx", mx), ("state", host.dane.as_str())]),
+            1.0,
+        );
         if let Some(ready) = host.rollover_ready {
             f.gauge(
                 "dane_tlsa_rollover_ready",
@@ -442,16 +638,11 @@ fn add_report(f: &mut impl Sink, item: &LabelledReport<'_>) {
             if let Some(evaluation) = evaluation {
                 for result in &evaluation.records {
                     let record = result.record.to_string();
-                    for state in ["matched", "no_match", "unusable"] {
-                        let mut labels = at.clone();
-                        labels.push(("record", &record));
-                        labels.push(("state", state));
-                        f.gauge(
-                            "dane_tlsa_record_state",
-                            &labels,
-                            bool_value(result.state.label() == state),
-                        );
-                    }
+                    f.gauge(
+                        "dane_tlsa_record_state",
+                        &join(&at, &[("record", &record), ("state", result.state.label())]),
+                        1.0,
+                    );
                 }
             }
         }
@@ -463,13 +654,11 @@ fn add_transport_security(f: &mut impl Sink, base: &[(&str, &str)], report: &Dom
     if let Some(sts) = &report.mta_sts {
         f.gauge("dane_mta_sts_policy_valid", base, bool_value(sts.valid));
         if let Some(policy) = &sts.policy {
-            for mode in Mode::ALL {
-                f.gauge(
-                    "dane_mta_sts_mode",
-                    &join(base, &[("mode", mode.as_str())]),
-                    bool_value(policy.mode == mode),
-                );
-            }
+            f.gauge(
+                "dane_mta_sts_mode",
+                &join(base, &[("mode", policy.mode.as_str())]),
+                1.0,
+            );
             f.gauge("dane_mta_sts_max_age_seconds", base, policy.max_age as f64);
         }
         if let Some(seconds) = sts.fetch_duration_seconds {
@@ -572,7 +761,7 @@ fn add_zones(f: &mut impl Sink, base: &[(&str, &str)], report: &DomainReport) {
 mod tests {
     use std::collections::BTreeMap;
 
-    use super::{probe_families, LabelledReport, PROBE_METRICS};
+    use super::{exposition, probe_families, LabelledReport, TargetSeries, PROBE_METRICS};
     use crate::report::{Direction, DomainReport, Finding};
 
     /// Two findings with the same reason, MX host and address (two unusable TLSA records of one
@@ -603,6 +792,106 @@ mod tests {
             .find(|f| f.name() == "dane_probe_warning_info")
             .map(|f| f.get_metric().len());
         assert_eq!(warnings, Some(2));
+    }
+
+    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn series_of(report: &DomainReport, extra: &BTreeMap<String, String>) -> TargetSeries {
+        TargetSeries::of(&LabelledReport {
+            direction: Direction::Outbound,
+            extra_labels: extra,
+            report,
+        })
+    }
+
+    /// A reload that changes a target's extra labels relabels its stored series: the result must
+    /// be what rendering the report with the new labels gives.
+    #[test]
+    fn relabelled_series_equal_a_fresh_render() {
+        let report = DomainReport::unfinished("example.org", 7, 0.5, "timeout", "t".into());
+        let old = series_of(&report, &labels(&[("team", "a")]));
+        let new_labels = labels(&[("team", "b \"x\""), ("site", "")]);
+        let relabelled = old.relabelled("example.org", Direction::Outbound, &new_labels);
+        let fresh = series_of(&report, &new_labels);
+        assert_eq!(
+            exposition(Vec::new(), &[&relabelled]),
+            exposition(Vec::new(), &[&fresh])
+        );
+        assert!(exposition(Vec::new(), &[&relabelled]).contains(r#"team="b \"x\"""#));
+    }
+
+    /// The exporter's own families sort in among the probe families by name, and within a
+    /// family the targets keep their order.
+    #[test]
+    fn exposition_merges_families_by_name_and_keeps_target_order() {
+        let none = BTreeMap::new();
+        let a = series_of(
+            &DomainReport::unfinished("a.example", 1, 0.1, "x", String::new()),
+            &none,
+        );
+        let b = series_of(
+            &DomainReport::unfinished("b.example", 2, 0.2, "y", String::new()),
+            &none,
+        );
+        let own = vec![
+            ("zz_last".to_string(), "# zz\n".to_string()),
+            ("aa_first".to_string(), "# aa\n".to_string()),
+            ("dane_probe_t".to_string(), "# between\n".to_string()),
+        ];
+        let text = exposition(own, &[&a, &b]);
+        let position = |needle: &str| {
+            text.find(needle)
+                .unwrap_or_else(|| panic!("{needle} missing from {text}"))
+        };
+        assert_eq!(position("# aa\n"), 0);
+        assert!(text.ends_with("# zz\n"), "{text}");
+        assert!(position("# HELP dane_probe_success ") < position("# between\n"));
+        assert!(position("# between\n") < position("# HELP dane_probe_timestamp_seconds "));
+        let ts = |domain: &str| {
+            position(&format!(
+                "dane_probe_timestamp_seconds{{domain=\"{domain}\",direction=\"outbound\"}} "
+            ))
+        };
+        assert!(ts("a.example") < ts("b.example"));
+        // Every line is a comment or `name{labels} value`: nothing left over from the spans.
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            assert!(line.contains("{domain=\""), "{line}");
+        }
+    }
+
+    /// Enumerations are one series for the current state, with value 1.
+    #[test]
+    fn enumerations_are_one_series_for_the_current_state() {
+        let report = DomainReport::unfinished("example.org", 0, 0.0, "x", String::new());
+        let text = exposition(Vec::new(), &[&series_of(&report, &BTreeMap::new())]);
+        let verdicts: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("dane_probe_verdict{"))
+            .collect();
+        assert_eq!(
+            verdicts,
+            ["dane_probe_verdict{domain=\"example.org\",direction=\"outbound\",verdict=\"fail\"} 1"]
+        );
+        let statuses: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("dane_dnssec_status{"))
+            .collect();
+        assert_eq!(statuses.len(), 1, "{statuses:?}");
+        assert!(statuses[0].ends_with(r#"status="indeterminate"} 1"#));
+    }
+
+    #[test]
+    fn a_series_without_base_labels_stays_well_formed() {
+        let mut out = String::new();
+        super::push_series(&mut out, "m", "", "} 1\n");
+        super::push_series(&mut out, "m", "", ",a=\"b\"} 2\n");
+        super::push_series(&mut out, "m", "d=\"e\"", ",a=\"b\"} 3\n");
+        assert_eq!(out, "m 1\nm{a=\"b\"} 2\nm{d=\"e\",a=\"b\"} 3\n");
     }
 
     /// The README's metric table is the documentation users read: it must list every family.

@@ -11,7 +11,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use prometheus::proto::MetricFamily;
 
 use crate::config::Target;
-use crate::metrics::{probe_exposition, probe_families, LabelledReport};
+use crate::metrics::{exposition, probe_families, LabelledReport, TargetSeries};
 use crate::report::{Direction, DomainReport};
 
 /// Identifies a target: one domain in one direction.
@@ -38,6 +38,8 @@ impl TargetKey {
 struct Stored {
     labels: BTreeMap<String, String>,
     report: Arc<DomainReport>,
+    /// The report's series, rendered when it was stored (a scrape copies them).
+    series: Arc<TargetSeries>,
 }
 
 #[derive(Default)]
@@ -80,10 +82,17 @@ impl Store {
         } = &mut *inner;
         results.retain(|key, _| configured.contains(key));
         stale.retain(|key| configured.contains(key));
-        // Labels may have changed on reload: the next result carries the new ones.
+        // Labels may have changed on reload: the stored series carry the new ones at once.
         for target in targets {
             if let Some(stored) = results.get_mut(&TargetKey::of(target)) {
-                stored.labels = target.labels.clone();
+                if stored.labels != target.labels {
+                    stored.labels = target.labels.clone();
+                    stored.series = Arc::new(stored.series.relabelled(
+                        &target.domain,
+                        target.direction,
+                        &target.labels,
+                    ));
+                }
             }
         }
     }
@@ -108,11 +117,17 @@ impl Store {
         inner
             .stale
             .observe(&key, &mut report, &target.operations.hygiene);
+        let series = TargetSeries::of(&LabelledReport {
+            direction: key.direction,
+            extra_labels: &target.labels,
+            report: &report,
+        });
         inner.results.insert(
             key,
             Stored {
                 labels: target.labels.clone(),
                 report: Arc::new(report),
+                series: Arc::new(series),
             },
         );
     }
@@ -146,10 +161,17 @@ impl Store {
         probe_families(&self.read().labelled())
     }
 
-    /// The probe metrics of every stored result as text exposition chunks, one per metric
-    /// (see [`probe_exposition`]).
-    pub fn exposition(&self) -> Vec<(&'static str, String)> {
-        probe_exposition(&self.read().labelled())
+    /// The text exposition of every stored result's series with the exporter's own families
+    /// (`own`: name and text), as [`exposition`] writes it. The lock is held only to take the
+    /// series, not while writing megabytes of text.
+    pub fn exposition(&self, own: Vec<(String, String)>) -> String {
+        let series: Vec<Arc<TargetSeries>> = self
+            .read()
+            .results
+            .values()
+            .map(|stored| Arc::clone(&stored.series))
+            .collect();
+        exposition(own, &series.iter().map(|s| s.as_ref()).collect::<Vec<_>>())
     }
 }
 

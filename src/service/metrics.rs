@@ -27,20 +27,17 @@ pub(crate) fn add(f: &mut impl Sink, base: &[(&str, &str)], services: &[ServiceR
             &at_service,
             bool_value(service.verdict != Verdict::Fail),
         );
-        for verdict in [Verdict::Pass, Verdict::Fail, Verdict::NotApplicable] {
-            f.gauge(
-                "dane_service_verdict",
-                &join(&at_service, &[("verdict", verdict.as_str())]),
-                bool_value(service.verdict == verdict),
-            );
-        }
-        for state in HostDane::ALL {
-            f.gauge(
-                "dane_service_dane_state",
-                &join(&at_service, &[("state", state.as_str())]),
-                bool_value(service.dane == state),
-            );
-        }
+        // The current state only, as for the MX (see `crate::metrics`).
+        f.gauge(
+            "dane_service_verdict",
+            &join(&at_service, &[("verdict", service.verdict.as_str())]),
+            1.0,
+        );
+        f.gauge(
+            "dane_service_dane_state",
+            &join(&at_service, &[("state", service.dane.as_str())]),
+            1.0,
+        );
         for (name, findings) in [
             ("dane_service_failure_info", &service.failures),
             ("dane_service_warning_info", &service.warnings),
@@ -118,13 +115,11 @@ pub(crate) fn add(f: &mut impl Sink, base: &[(&str, &str)], services: &[ServiceR
             }
             for result in &evaluation.records {
                 let record = result.record.to_string();
-                for state in ["matched", "no_match", "unusable"] {
-                    f.gauge(
-                        "dane_service_tlsa_record_state",
-                        &join(&at, &[("record", &record), ("state", state)]),
-                        bool_value(result.state.label() == state),
-                    );
-                }
+                f.gauge(
+                    "dane_service_tlsa_record_state",
+                    &join(&at, &[("record", &record), ("state", result.state.label())]),
+                    1.0,
+                );
             }
         }
     }

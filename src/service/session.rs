@@ -67,6 +67,8 @@ pub(super) async fn run(
             })
     })
     .await?;
+    // Whole commands and TLS flights, flushed at once: see the SMTP session for why Nagle only hurts.
+    let _ = tcp.set_nodelay(true);
     if spec.tls == super::TlsMode::Starttls {
         match spec.protocol {
             ServiceProtocol::Imap => imap::starttls(&mut tcp, step).await?,

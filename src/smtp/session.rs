@@ -90,6 +90,11 @@ pub(crate) async fn run_restricted(
         })
     })
     .await?;
+    // Every write is a whole command or TLS flight, flushed at once: Nagle's algorithm would only
+    // hold the client's last handshake flight and the QUIT behind it until the server's delayed
+    // ACK (40 ms on Linux), which made a loopback probe wait and kept the sessions in flight
+    // (tests/bench/run.sh). A failure to set it costs latency, not correctness.
+    let _ = tcp.set_nodelay(true);
     let mut reader = ReplyReader::new();
 
     let greeting = within(

@@ -184,7 +184,7 @@ async fn an_mx_host_shared_by_two_domains_is_probed_once() {
     assert_eq!(cache.len(), 1);
 }
 
-/// `/metrics` is written by `metrics::probe_exposition` straight into text; it must be exactly
+/// `/metrics` is written by `metrics::TargetSeries` straight into text; it must be exactly
 /// what the prometheus crate's TextEncoder makes of `metrics::probe_families` (the same series as
 /// protobuf objects), for real reports of every verdict and for label values that need escaping.
 #[tokio::test]
@@ -230,14 +230,12 @@ async fn text_exposition_is_what_the_prometheus_encoder_writes() {
         })
         .collect();
 
+    // The exposition sorts families by name, as the prometheus crate's registry does.
+    let mut families = probe_families(&labelled);
+    families.sort_by(|a, b| a.name().cmp(b.name()));
     let mut expected = Vec::new();
-    TextEncoder::new()
-        .encode(&probe_families(&labelled), &mut expected)
-        .unwrap();
-    let got: String = probe_exposition(&labelled)
-        .into_iter()
-        .map(|(_, text)| text)
-        .collect();
+    TextEncoder::new().encode(&families, &mut expected).unwrap();
+    let got = probe_exposition(&labelled);
     assert_eq!(got, String::from_utf8(expected).unwrap());
     assert!(
         got.contains(r#"team="a \"quoted\" \\ back\nslash""#),
