@@ -1,17 +1,19 @@
-//! The latest report of every configured target: written by the scheduler, read at scrape time.
+//! The latest results of every configured target: written by the scheduler, read at scrape time.
 //!
-//! `crate::scheduler` puts a [`DomainReport`] here after each probe; `/metrics` renders what is
-//! here through `crate::metrics` and never probes. The set of configured targets is replaced on
+//! `crate::scheduler` puts a [`DomainReport`] here after each probe; it is turned into its series
+//! at once (`crate::metrics::TargetSeries`), and `/metrics` copies those and never probes. The
+//! report itself is not kept: only what the next round compares with (the MTA-STS part; the
+//! stale-record clock lives in `crate::stale`). At 10,000 domains the reports were the largest
+//! thing the exporter held (tests/bench/run.sh). The set of configured targets is replaced on
 //! reload, and results of targets no longer configured are dropped at once, so their series
 //! vanish from the next scrape, and a late result of a removed target is not let back in.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use prometheus::proto::MetricFamily;
-
 use crate::config::Target;
-use crate::metrics::{exposition, probe_families, LabelledReport, TargetSeries};
+use crate::metrics::{exposition, LabelledReport, TargetSeries};
+use crate::mta_sts::MtaStsReport;
 use crate::report::{Direction, DomainReport};
 
 /// Identifies a target: one domain in one direction.
@@ -37,9 +39,10 @@ impl TargetKey {
 #[derive(Clone, Debug)]
 struct Stored {
     labels: BTreeMap<String, String>,
-    report: Arc<DomainReport>,
     /// The report's series, rendered when it was stored (a scrape copies them).
     series: Arc<TargetSeries>,
+    /// The report's MTA-STS part: the next round compares its policy with this one.
+    mta_sts: Option<MtaStsReport>,
 }
 
 #[derive(Default)]
@@ -110,7 +113,7 @@ impl Store {
         let previous = inner
             .results
             .get(&key)
-            .and_then(|stored| stored.report.mta_sts.as_ref());
+            .and_then(|stored| stored.mta_sts.as_ref());
         if let (Some(previous), Some(current)) = (previous, report.mta_sts.as_mut()) {
             crate::mta_sts::judge::carry_over(previous, current, report.checked_at);
         }
@@ -126,15 +129,21 @@ impl Store {
             key,
             Stored {
                 labels: target.labels.clone(),
-                report: Arc::new(report),
                 series: Arc::new(series),
+                mta_sts: report.mta_sts,
             },
         );
     }
 
-    /// The latest report of one target.
-    pub fn get(&self, key: &TargetKey) -> Option<Arc<DomainReport>> {
-        self.read().results.get(key).map(|s| Arc::clone(&s.report))
+    /// The MTA-STS part of the latest report of one target, as stored (with the findings the
+    /// comparison with the round before added).
+    pub fn mta_sts(&self, key: &TargetKey) -> Option<MtaStsReport> {
+        self.read().results.get(key)?.mta_sts.clone()
+    }
+
+    /// True when a result of `key` is stored.
+    pub fn has_result(&self, key: &TargetKey) -> bool {
+        self.read().results.contains_key(key)
     }
 
     /// True once every configured target has been probed at least once.
@@ -156,11 +165,6 @@ impl Store {
         self.len() == 0
     }
 
-    /// The probe metric families of every stored result.
-    pub fn families(&self) -> Vec<MetricFamily> {
-        probe_families(&self.read().labelled())
-    }
-
     /// The text exposition of every stored result's series with the exporter's own families
     /// (`own`: name and text), as [`exposition`] writes it. The lock is held only to take the
     /// series, not while writing megabytes of text.
@@ -172,18 +176,5 @@ impl Store {
             .map(|stored| Arc::clone(&stored.series))
             .collect();
         exposition(own, &series.iter().map(|s| s.as_ref()).collect::<Vec<_>>())
-    }
-}
-
-impl Inner {
-    fn labelled(&self) -> Vec<LabelledReport<'_>> {
-        self.results
-            .iter()
-            .map(|(key, stored)| LabelledReport {
-                direction: key.direction,
-                extra_labels: &stored.labels,
-                report: &stored.report,
-            })
-            .collect()
     }
 }

@@ -238,14 +238,11 @@ impl World {
 }
 
 fn sts_reasons(report: &DomainReport) -> Vec<&str> {
-    let mut reasons: Vec<&str> = report
-        .mta_sts
-        .as_ref()
-        .expect("MTA-STS checked")
-        .findings
-        .iter()
-        .map(|f| f.reason.as_str())
-        .collect();
+    sts_findings(report.mta_sts.as_ref().expect("MTA-STS checked"))
+}
+
+fn sts_findings(sts: &dane_exporter::mta_sts::MtaStsReport) -> Vec<&str> {
+    let mut reasons: Vec<&str> = sts.findings.iter().map(|f| f.reason.as_str()).collect();
     reasons.sort_unstable();
     reasons
 }
@@ -395,7 +392,7 @@ async fn policy_change_without_id_change_is_seen_across_rounds() {
     let first = prober.probe_domain("idchange.test").await;
     assert!(first.mta_sts.as_ref().unwrap().valid);
     store.put(&target, first);
-    assert!(sts_reasons(&store.get(&key).unwrap()).is_empty());
+    assert!(sts_findings(&store.mta_sts(&key).unwrap()).is_empty());
 
     w.nginx.rewrite_policy(
         w.site_index["idchange.test"],
@@ -403,16 +400,16 @@ async fn policy_change_without_id_change_is_seen_across_rounds() {
     );
     let second = prober.probe_domain("idchange.test").await;
     store.put(&target, second);
-    let stored = store.get(&key).unwrap();
-    assert_eq!(sts_reasons(&stored), ["mta_sts_policy_id_unchanged"]);
-    let stale = stored.mta_sts.as_ref().unwrap().stale_id.clone().unwrap();
+    let stored = store.mta_sts(&key).unwrap();
+    assert_eq!(sts_findings(&stored), ["mta_sts_policy_id_unchanged"]);
+    let stale = stored.stale_id.clone().unwrap();
     assert_eq!(stale.until - stale.since, 604_800);
 
     // A third round with the same (new) policy: old copies may still live, still flagged.
     let third = prober.probe_domain("idchange.test").await;
     store.put(&target, third);
     assert_eq!(
-        sts_reasons(&store.get(&key).unwrap()),
+        sts_findings(&store.mta_sts(&key).unwrap()),
         ["mta_sts_policy_id_unchanged"]
     );
     let _ = w.dir.path();
