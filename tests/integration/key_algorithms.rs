@@ -397,7 +397,7 @@ async fn certificate_files_of_a_dual_host_are_told_apart_by_key_algorithm() {
     use std::sync::Arc;
 
     use dane_exporter::config::{
-        AuthoritativeChecks, CertificateSource, CertificateSpec, OperationsConfig, Target,
+        CertificateSource, CertificateSpec, DirectionScope, OperationsConfig, Target,
     };
     use dane_exporter::local_certs::PublicationLog;
     use dane_exporter::report::Direction;
@@ -436,7 +436,7 @@ async fn certificate_files_of_a_dual_host_are_told_apart_by_key_algorithm() {
         service_trust: std::sync::Arc::new(dane_exporter::dane::PkixTrust::empty()),
         certificates: vec![entry("ecdsa.pem"), entry("rsa.pem"), entry("other.pem")],
         operations: OperationsConfig {
-            authoritative_checks: AuthoritativeChecks::None,
+            authoritative_checks: DirectionScope::None,
             ..Default::default()
         },
     };
