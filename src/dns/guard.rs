@@ -1,54 +1,42 @@
-//! Runs one lookup as its own task, under a hard deadline, so that neither a hang nor a panic in
-//! the DNS code (hickory's validator has asserted on hostile NSEC3 data) can reach the probe.
+//! Runs one lookup under a hard deadline, with panics caught, so that neither a hang nor a panic
+//! in the DNS code (hickory's validator has asserted on hostile NSEC3 data) can reach the probe.
 //!
 //! Both backends hand their lookup future here; what comes back is always a `Result` the probe can
 //! report: a panic becomes the caller's chosen [`LookupError`], the deadline a
-//! [`LookupError::Timeout`].
+//! [`LookupError::Timeout`]. The lookup runs inside the caller's task (`catch_unwind`), not in a
+//! task of its own: a spawned task per lookup woke the other worker thread four times per probe,
+//! and the thread switches were a tenth of the exporter's CPU (tests/bench/run.sh profile).
+//! Dropping the future (deadline, or the probe itself dropped) cancels the lookup.
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
-use tokio::task::JoinHandle;
+use futures_util::FutureExt;
 
 use super::LookupError;
 
 /// Longest panic message kept, in characters.
 const MAX_PANIC_MESSAGE: usize = 200;
 
-/// Aborts the task when the caller stops waiting (deadline, or the probe itself was dropped):
-/// a `JoinHandle` alone would leave it running.
-struct AbortOnDrop<T>(JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-/// Runs `lookup` in a task, allowing it `deadline` in total. A panic inside becomes
-/// `on_panic(message)`.
+/// Runs `lookup`, allowing it `deadline` in total. A panic inside becomes `on_panic(message)`.
 pub(super) async fn guarded<T, F>(
     deadline: Duration,
     on_panic: fn(String) -> LookupError,
     lookup: F,
 ) -> Result<T, LookupError>
 where
-    T: Send + 'static,
-    F: Future<Output = Result<T, LookupError>> + Send + 'static,
+    F: Future<Output = Result<T, LookupError>>,
 {
-    let mut task = AbortOnDrop(tokio::spawn(lookup));
-    match tokio::time::timeout(deadline, &mut task.0).await {
+    // Unwind safety: a panicking lookup's state is dropped with it; what it shares with other
+    // lookups (hickory's caches) is what a panicking spawned task would have left behind too.
+    match tokio::time::timeout(deadline, AssertUnwindSafe(lookup).catch_unwind()).await {
         Ok(Ok(result)) => result,
-        Ok(Err(join_error)) => {
-            let message = if join_error.is_panic() {
-                let payload = join_error.into_panic();
-                payload
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_owned())
-                    .or_else(|| payload.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "non-text panic payload".to_owned())
-            } else {
-                "lookup task cancelled".to_owned()
-            };
+        Ok(Err(payload)) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "non-text panic payload".to_owned());
             // Panic messages can be long and multi-line (assert_eq! prints both sides): keep one
             // bounded line for the report and the log.
             let mut message = message.split_whitespace().collect::<Vec<_>>().join(" ");
