@@ -17,7 +17,7 @@
 //! only flips `dane_exporter_config_last_reload_successful` to 0.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -36,11 +36,23 @@ use crate::web::{self, BoxFuture, ProbeRequestError};
 /// How long running probes may go on when the scheduler is replaced by a reload.
 const RELOAD_GRACE: Duration = Duration::from_secs(2);
 
-/// How long a rendered `/metrics` exposition is served again. Results change only when a probe
-/// finishes (intervals are at least 10 s), but rendering 1,000 domains costs tens of
-/// milliseconds of CPU and a few MB: without this, 100 concurrent scrapes render 100 times and
-/// queue behind each other. One second keeps every scrape practically fresh.
+/// How long a rendered `/metrics` exposition is served again while a response still holds it.
+/// Results change only when a probe finishes (intervals are at least 10 s), but at 10,000 domains
+/// an exposition is tens of MB: without sharing, 100 concurrent scrapes would hold 100 copies.
+/// Once the last response holding it is sent, it is freed rather than kept for the next scrape
+/// (rendering is a copy of stored text, `crate::metrics::TargetSeries`; holding it was a third
+/// of the exporter's memory at 10,000 domains, tests/bench/run.sh). One second keeps every scrape
+/// practically fresh.
 const RENDER_CACHE: Duration = Duration::from_secs(1);
+
+/// A rendered exposition, shared by the responses that serve it (`Bytes::from_owner`).
+struct Exposition(Arc<String>);
+
+impl AsRef<[u8]> for Exposition {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
 
 /// Why the exporter could not start.
 #[derive(Debug, thiserror::Error)]
@@ -82,11 +94,10 @@ pub struct DaneExporter {
     own: SelfMetrics,
     /// TLSA publication history ("safe to deploy" of local certificates): kept across reloads.
     publications: Arc<PublicationLog>,
-    /// The last `/metrics` exposition and when it was rendered (see [`RENDER_CACHE`]). Held while
-    /// rendering, so concurrent scrapes wait for one render instead of each doing their own.
-    ///
-    /// The buffer is shared by every response that serves it.
-    rendered: std::sync::Mutex<Option<(Instant, Bytes)>>,
+    /// The last `/metrics` exposition and when it was rendered (see [`RENDER_CACHE`]), alive only
+    /// while a response holds it. Locked while rendering, so concurrent scrapes wait for one
+    /// render instead of each doing their own.
+    rendered: std::sync::Mutex<Option<(Instant, Weak<String>)>>,
 }
 
 impl DaneExporter {
@@ -179,26 +190,24 @@ impl DaneExporter {
     }
 
     /// The whole `/metrics` exposition: probe results and the exporter's own metrics, rendered
-    /// at most once per [`RENDER_CACHE`] however many scrapes arrive at once.
+    /// once for all the scrapes that overlap within [`RENDER_CACHE`].
     pub fn render_metrics(&self) -> Bytes {
         let mut cached = self
             .rendered
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some((at, text)) = cached.as_ref() {
-            if at.elapsed() < RENDER_CACHE {
-                return text.clone();
+            if let (true, Some(text)) = (at.elapsed() < RENDER_CACHE, text.upgrade()) {
+                return Bytes::from_owner(Exposition(text));
             }
         }
-        // The previous exposition (megabytes at thousands of domains) can go before the next is
-        // built, unless a response still holds it.
         *cached = None;
-        let text = Bytes::from(
+        let text = Arc::new(
             self.store
                 .exposition(own_chunks(self.own.registry.gather())),
         );
-        *cached = Some((Instant::now(), text.clone()));
-        text
+        *cached = Some((Instant::now(), Arc::downgrade(&text)));
+        Bytes::from_owner(Exposition(text))
     }
 
     /// Runs one probe now for `/probe` and renders its metrics only. `module` is the direction
@@ -413,6 +422,20 @@ mod tests {
         assert_eq!(first.as_ptr(), second.as_ptr(), "one render, shared");
         assert!(String::from_utf8_lossy(&first)
             .contains("dane_exporter_config_last_reload_successful 1"));
+        // Once no response holds it, the exposition is freed, not kept for the next scrape.
+        let alive = || {
+            exporter
+                .rendered
+                .lock()
+                .unwrap()
+                .as_ref()
+                .and_then(|(_, text)| text.upgrade())
+                .is_some()
+        };
+        drop(first);
+        assert!(alive(), "still held by the second response");
+        drop(second);
+        assert!(!alive(), "freed with the last response");
 
         std::fs::write(&path, "global:\n  interval: soon\n").unwrap();
         assert!(exporter.reload().await.is_err());
