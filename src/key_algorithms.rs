@@ -18,7 +18,11 @@
 //! `key_algorithm` label.
 //!
 //! Cost: one extra SMTP session per endpoint (two algorithms, one covered by the normal session),
-//! shared between domains through the prober's endpoint cache like the normal one.
+//! shared between domains through the prober's endpoint cache like the normal one. Only targets
+//! whose direction `global.key_algorithm_checks` covers get it (inbound by default, as for the
+//! authoritative checks: an outbound target's servers are another organisation's, and a latent
+//! mismatch there is theirs to fix); the scheduler's prober sets it per target
+//! (`crate::probe::Prober::with_key_algorithms`), `dane_exporter check` always makes it.
 
 use serde::Serialize;
 use x509_parser::oid_registry::{

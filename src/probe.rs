@@ -40,6 +40,9 @@ pub struct Prober {
     pkix: Arc<PkixTrust>,
     mta_sts: MtaStsSettings,
     operations: crate::consistency::OperationsSettings,
+    /// Whether endpoints where DANE applies get the extra session per other key algorithm
+    /// (`crate::key_algorithms`); the configuration turns it off for outbound targets by default.
+    key_algorithms: bool,
 }
 
 /// The outcome of one STARTTLS session and how long it took.
@@ -230,6 +233,7 @@ impl Prober {
             pkix: Arc::new(PkixTrust::empty()),
             mta_sts: MtaStsSettings::default(),
             operations: crate::consistency::OperationsSettings::default(),
+            key_algorithms: true,
         }
     }
 
@@ -250,6 +254,14 @@ impl Prober {
     /// Runs the operational checks (hygiene, authoritative consistency) as `operations` says.
     pub fn with_operations(mut self, operations: crate::consistency::OperationsSettings) -> Self {
         self.operations = operations;
+        self
+    }
+
+    /// Makes (`true`, the default) or skips the extra STARTTLS session per other key algorithm
+    /// (`crate::key_algorithms`). Skipped, `EndpointReport::key_algorithms` stays empty and the
+    /// normal session is all each endpoint sees of the prober.
+    pub fn with_key_algorithms(mut self, enabled: bool) -> Self {
+        self.key_algorithms = enabled;
         self
     }
 
@@ -485,13 +497,14 @@ impl Prober {
                 };
                 let evaluation =
                     (decision.dane == HostDane::Applies).then(|| evaluate(&session.chain));
-                // Every key algorithm's chain, only where DANE makes it matter.
+                // Every key algorithm's chain, only where DANE makes it matter and the target's
+                // direction has the extra sessions.
                 let key_algorithms = match &evaluation {
-                    Some(main) => {
+                    Some(main) if self.key_algorithms => {
                         self.key_algorithm_reports(address, sni, &session, main, &evaluate)
                             .await
                     }
-                    None => Vec::new(),
+                    _ => Vec::new(),
                 };
                 EndpointReport {
                     address,

@@ -141,7 +141,8 @@ pub struct EndpointReport {
     /// Seconds the SMTP dialogue took.
     pub duration_seconds: f64,
     /// Each key algorithm's chain, checked on its own (`crate::key_algorithms`); empty when DANE
-    /// does not apply or the normal session failed.
+    /// does not apply, the normal session failed, or the target's direction is outside
+    /// `key_algorithm_checks`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub key_algorithms: Vec<KeyAlgorithmReport>,
 }

@@ -99,6 +99,7 @@ impl ProbeRunner for ProberRunner {
         let certificates = target.certificates.clone();
         let publications = Arc::clone(&self.publications);
         let operations = crate::consistency::OperationsSettings::for_target(target);
+        let key_algorithms = target.operations.key_algorithms_for(target.direction);
         Box::pin(async move {
             match dns {
                 Some(dns) => {
@@ -108,6 +109,7 @@ impl ProbeRunner for ProberRunner {
                         .with_services(services, service_trust)
                         .with_mta_sts(mta_sts)
                         .with_operations(operations)
+                        .with_key_algorithms(key_algorithms)
                         .probe_domain(&domain)
                         .await;
                     // Local certificate files, read afresh each round, against this round's TLSA.

@@ -27,6 +27,8 @@
 //!   https_port: 443             # MTA-STS policy host port; for tests only
 //!   authoritative_checks: inbound  # none, inbound or all: whose zones' nameservers are asked
 //!   authoritative_port: 53      # for tests only: NS records carry no port
+//!   key_algorithm_checks: inbound  # none, inbound or all: whose endpoints get one more STARTTLS
+//!                               # session for the other key algorithm (RSA/ECDSA)
 //!   tlsa_max_records: 12        # warn above this many TLSA records
 //!   tlsa_max_ttl: 1d            # warn above this TLSA TTL
 //!   tlsa_stale_after: 90d       # warn when a record matched nothing this long
@@ -87,7 +89,7 @@ pub use names::{
     check_label_name, normalize_domain, parse_nameserver, DomainError, DomainPattern,
     LabelNameError, RESERVED_LABELS,
 };
-pub use operations::{AuthoritativeChecks, OperationsConfig};
+pub use operations::{DirectionScope, OperationsConfig};
 
 /// Shortest allowed probe interval: probing more often only loads the remote mail servers.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(10);
@@ -126,8 +128,9 @@ pub struct Global {
     pub mta_sts_ca_file: Option<PathBuf>,
     /// Port of MTA-STS policy hosts; 443 except in tests.
     pub https_port: u16,
-    /// Authoritative consistency and hygiene settings (`authoritative_checks`,
-    /// `authoritative_port`, `tlsa_max_records`, `tlsa_max_ttl`, `tlsa_stale_after`).
+    /// Authoritative consistency, hygiene and key-algorithm settings (`authoritative_checks`,
+    /// `authoritative_port`, `key_algorithm_checks`, `tlsa_max_records`, `tlsa_max_ttl`,
+    /// `tlsa_stale_after`).
     pub operations: OperationsConfig,
 }
 

@@ -1,25 +1,30 @@
-//! The `global` keys of the operational checks (authoritative consistency and TLSA/DNSSEC
-//! hygiene): what `crate::consistency` and `crate::hygiene` take, as the file sets it.
+//! The `global` keys of the operational checks (authoritative consistency, TLSA/DNSSEC hygiene,
+//! the extra key-algorithm sessions): what `crate::consistency`, `crate::hygiene` and
+//! `crate::probe` take, as the file sets it.
 //!
 //! Parsed by `reader.rs` with the other `global` keys; copied into every [`super::Target`], where
-//! the scheduler's prober turns it into `crate::consistency::OperationsSettings`.
+//! the scheduler's prober turns it into `crate::consistency::OperationsSettings` and
+//! `crate::probe::Prober::with_key_algorithms`.
 
 use crate::hygiene::HygieneLimits;
 use crate::report::Direction;
 
-/// Whose zones get their authoritative nameservers asked directly (`authoritative_checks`).
+/// Which targets, by direction, get a check that costs their servers extra traffic
+/// (`authoritative_checks`: queries to their nameservers; `key_algorithm_checks`: a second SMTP
+/// session per endpoint). Outbound targets are other organisations' servers, and what such a
+/// check finds only they can fix, so by default only our own (inbound) targets get it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum AuthoritativeChecks {
+pub enum DirectionScope {
     /// Never.
     None,
-    /// Inbound targets only (our own zones: their consistency is ours to fix). The default.
+    /// Inbound targets only (our own domains: what the check finds is ours to fix). The default.
     #[default]
     Inbound,
     /// Inbound and outbound targets.
     All,
 }
 
-impl AuthoritativeChecks {
+impl DirectionScope {
     /// The accepted spellings, in the file.
     pub const NAMES: [&'static str; 3] = ["none", "inbound", "all"];
 
@@ -32,13 +37,25 @@ impl AuthoritativeChecks {
             _ => None,
         }
     }
+
+    /// Whether targets of `direction` are in the scope.
+    pub fn covers(self, direction: Direction) -> bool {
+        match self {
+            Self::None => false,
+            Self::Inbound => direction == Direction::Inbound,
+            Self::All => true,
+        }
+    }
 }
 
 /// The operational checks' settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OperationsConfig {
     /// Whose zones get their authoritative nameservers asked directly.
-    pub authoritative_checks: AuthoritativeChecks,
+    pub authoritative_checks: DirectionScope,
+    /// Whose endpoints get the extra STARTTLS session per key algorithm the normal session did
+    /// not show (`crate::key_algorithms`).
+    pub key_algorithm_checks: DirectionScope,
     /// Port the authoritative nameservers are asked on. NS records carry no port, so this is 53
     /// everywhere but in tests, whose nameservers listen on unprivileged loopback ports.
     pub authoritative_port: u16,
@@ -49,7 +66,8 @@ pub struct OperationsConfig {
 impl Default for OperationsConfig {
     fn default() -> Self {
         Self {
-            authoritative_checks: AuthoritativeChecks::default(),
+            authoritative_checks: DirectionScope::default(),
+            key_algorithm_checks: DirectionScope::default(),
             authoritative_port: 53,
             hygiene: HygieneLimits::default(),
         }
@@ -59,10 +77,11 @@ impl Default for OperationsConfig {
 impl OperationsConfig {
     /// Whether targets of `direction` get the authoritative checks.
     pub fn authoritative_for(&self, direction: Direction) -> bool {
-        match self.authoritative_checks {
-            AuthoritativeChecks::None => false,
-            AuthoritativeChecks::Inbound => direction == Direction::Inbound,
-            AuthoritativeChecks::All => true,
-        }
+        self.authoritative_checks.covers(direction)
+    }
+
+    /// Whether targets of `direction` get the extra key-algorithm sessions.
+    pub fn key_algorithms_for(&self, direction: Direction) -> bool {
+        self.key_algorithm_checks.covers(direction)
     }
 }

@@ -35,6 +35,7 @@ const GLOBAL_KEYS: &[&str] = &[
     "https_port",
     "authoritative_checks",
     "authoritative_port",
+    "key_algorithm_checks",
     "tlsa_max_records",
     "tlsa_max_ttl",
     "tlsa_stale_after",
@@ -665,16 +666,10 @@ fn boolean(field: &Field<'_, '_>) -> Result<bool> {
 /// The `global` keys of the operational checks (`super::operations`).
 fn operations(fields: &Fields<'_, '_>, ops: &mut super::OperationsConfig) -> Result<()> {
     if let Some(f) = fields.get("authoritative_checks") {
-        let text = string(f)?;
-        ops.authoritative_checks = super::AuthoritativeChecks::parse(text.trim()).map_or_else(
-            || {
-                f.loc.fail(Problem::InvalidChoice {
-                    text: text.to_string(),
-                    expected: &super::AuthoritativeChecks::NAMES,
-                })
-            },
-            Ok,
-        )?;
+        ops.authoritative_checks = direction_scope(f)?;
+    }
+    if let Some(f) = fields.get("key_algorithm_checks") {
+        ops.key_algorithm_checks = direction_scope(f)?;
     }
     if let Some(f) = fields.get("authoritative_port") {
         let value = integer(f, 1, i64::from(u16::MAX))?;
@@ -692,6 +687,20 @@ fn operations(fields: &Fields<'_, '_>, ops: &mut super::OperationsConfig) -> Res
         ops.hygiene.stale_after = duration(f)?;
     }
     Ok(())
+}
+
+/// One of [`super::DirectionScope::NAMES`].
+fn direction_scope(field: &Field<'_, '_>) -> Result<super::DirectionScope> {
+    let text = string(field)?;
+    super::DirectionScope::parse(text.trim()).map_or_else(
+        || {
+            field.loc.fail(Problem::InvalidChoice {
+                text: text.to_string(),
+                expected: &super::DirectionScope::NAMES,
+            })
+        },
+        Ok,
+    )
 }
 
 fn dnssec_mode(field: &Field<'_, '_>) -> Result<DnssecMode> {

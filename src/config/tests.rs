@@ -88,6 +88,70 @@ fn errors_are_typed() {
     assert!(err.problem().is_none());
 }
 
+/// `key_algorithm_checks` takes the words of `authoritative_checks`, independently of it, and
+/// decides by direction for configured and `/probe` targets alike; anything else names the line
+/// and the key.
+#[test]
+fn key_algorithm_checks_follow_the_direction() {
+    let here = Path::new("inline.yml");
+    let targets = "inbound:\n  - domain: a.example\noutbound:\n  - domain: b.example\n";
+    for (value, inbound, outbound) in [
+        (None, true, false),
+        (Some("none"), false, false),
+        (Some("inbound"), true, false),
+        (Some("all"), true, true),
+    ] {
+        let text = match value {
+            Some(v) => format!("global:\n  key_algorithm_checks: {v}\n{targets}"),
+            None => targets.to_string(),
+        };
+        let config = parse(&text, here).unwrap_or_else(|e| panic!("{value:?}: {e}"));
+        let ops = &config.global.operations;
+        assert_eq!(
+            ops.authoritative_checks,
+            DirectionScope::Inbound,
+            "{value:?}"
+        );
+        let configured: Vec<bool> = config
+            .targets()
+            .iter()
+            .map(|t| t.operations.key_algorithms_for(t.direction))
+            .collect();
+        assert_eq!(configured, [inbound, outbound], "{value:?}");
+        let adhoc = [Direction::Inbound, Direction::Outbound].map(|direction| {
+            let t = config.adhoc_target("c.example", direction);
+            t.operations.key_algorithms_for(t.direction)
+        });
+        assert_eq!(adhoc, [inbound, outbound], "{value:?} through /probe");
+    }
+
+    let text = "global:\n  authoritative_checks: all\n  key_algorithm_checks: Inbound\n";
+    let err = parse(text, here).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "inline.yml:3: global.key_algorithm_checks: invalid value \"Inbound\"; expected one of: \
+         none, inbound, all"
+    );
+    match err {
+        ConfigError::Invalid {
+            line, key, problem, ..
+        } => {
+            assert_eq!((line, key.as_str()), (3, "global.key_algorithm_checks"));
+            assert!(
+                matches!(problem, Problem::InvalidChoice { .. }),
+                "{problem:?}"
+            );
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let err = parse("global:\n  key_algorithm_checks: [all]\n", here).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("inline.yml:2: global.key_algorithm_checks: "),
+        "{err}"
+    );
+}
+
 #[test]
 fn a_missing_file_is_a_read_error() {
     let path = fixtures().join("does-not-exist.yml");
@@ -160,8 +224,9 @@ fn overrides_are_merged_and_labels_kept() {
             mta_sts_ca_file: None,
             https_port: 443,
             operations: OperationsConfig {
-                authoritative_checks: AuthoritativeChecks::All,
+                authoritative_checks: DirectionScope::All,
                 authoritative_port: 5300,
+                key_algorithm_checks: DirectionScope::None,
                 hygiene: crate::hygiene::HygieneLimits {
                     max_records: 8,
                     max_ttl: 7200,

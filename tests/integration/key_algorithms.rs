@@ -262,6 +262,121 @@ async fn server_preferring_the_unpublished_key_fails_and_adds_no_latent_warning(
     assert!(warnings(&report).is_empty(), "{:?}", report.warnings);
 }
 
+/// `global.key_algorithm_checks` through the whole configured path (YAML, `Config::targets` and
+/// `Config::adhoc_target` for `/probe`, the scheduler's `ProberRunner`): an outbound target costs
+/// its endpoint one SMTP connection by default, an inbound one two (the normal session and the
+/// RSA-restricted one); `all` gives outbound targets the extra session too, `none` takes it from
+/// inbound ones. Without it the endpoint has no key-algorithm reports, hence no
+/// `dane_key_algorithm_*` series and no `tlsa_mismatch_key_algorithm` warning, while the normal
+/// session is judged as before.
+#[tokio::test]
+async fn key_algorithm_checks_decide_the_extra_session_by_direction() {
+    use std::path::Path;
+
+    use dane_exporter::config::{parse, Target};
+    use dane_exporter::report::Direction;
+    use dane_exporter::scheduler::{run_one, ProberRunner};
+
+    let w = world().await;
+    let anchor = w.settings.trust_anchor_file.clone().unwrap();
+    let config = |scope: Option<&str>| {
+        let mut text = format!(
+            "global:\n  timeout: 20s\n  step_timeout: 3s\n  dnssec_mode: validate\n  \
+             nameservers: [\"{}\"]\n  trust_anchor_file: {}\n  smtp_port: {}\n  \
+             ehlo_name: probe.test\n  authoritative_checks: none\n",
+            w.settings.nameservers[0],
+            anchor.display(),
+            w.port
+        );
+        if let Some(scope) = scope {
+            text.push_str(&format!("  key_algorithm_checks: {scope}\n"));
+        }
+        text.push_str(
+            "inbound:\n  - domain: ecdsaonly.test\noutbound:\n  - domain: ecdsaonly.test\n",
+        );
+        parse(&text, Path::new("inline.yml")).unwrap_or_else(|e| panic!("{scope:?}: {e}"))
+    };
+    // Connections the dual listener (mx.ecdsaonly.test) accepted for one probe of `target`, with
+    // a runner of its own so that no session is shared with an earlier probe.
+    let probe = |target: Target| {
+        let listener = &w.listeners[0];
+        async move {
+            let runner = ProberRunner::new(std::slice::from_ref(&target), Duration::ZERO).unwrap();
+            let before = listener.sessions().len();
+            let report = run_one(&target, &runner).await;
+            (listener.sessions().len() - before, report)
+        }
+    };
+    let by_direction = |config: &dane_exporter::config::Config, direction: Direction| {
+        let mut targets = config.targets();
+        targets.retain(|t| t.direction == direction);
+        assert_eq!(targets.len(), 1);
+        targets.remove(0)
+    };
+
+    for (scope, direction, adhoc, want) in [
+        (None, Direction::Outbound, false, 1),
+        (None, Direction::Inbound, false, 2),
+        (None, Direction::Outbound, true, 1),
+        (None, Direction::Inbound, true, 2),
+        (Some("inbound"), Direction::Outbound, false, 1),
+        (Some("all"), Direction::Outbound, false, 2),
+        (Some("all"), Direction::Outbound, true, 2),
+        (Some("none"), Direction::Inbound, false, 1),
+        (Some("none"), Direction::Inbound, true, 1),
+    ] {
+        let config = config(scope);
+        let target = if adhoc {
+            config.adhoc_target("ecdsaonly.test", direction)
+        } else {
+            by_direction(&config, direction)
+        };
+        let case = format!("{scope:?} {direction:?} adhoc={adhoc}");
+        let (connections, report) = probe(target).await;
+        assert_eq!(connections, want, "{case}");
+        // The normal session is the same either way: ECDSA, authenticated, delivery works.
+        assert_eq!(report.verdict, Verdict::Pass, "{case}: {report:#?}");
+        let endpoint = &report.hosts[0].endpoints[0];
+        assert_eq!(
+            endpoint.chain[0].spki_sha256,
+            w.ecdsa.leaf_3_1_1(),
+            "{case}"
+        );
+        assert!(
+            endpoint.evaluation.as_ref().is_some_and(|e| e.passes()),
+            "{case}"
+        );
+        let text = exposition(&report);
+        if want == 2 {
+            assert_eq!(
+                algorithms(&report),
+                vec![
+                    (KeyAlgorithm::Ecdsa, "offered", Some(true), true),
+                    (KeyAlgorithm::Rsa, "offered", Some(false), false),
+                ],
+                "{case}"
+            );
+            assert_eq!(
+                warnings(&report),
+                vec![("tlsa_mismatch_key_algorithm", Some("127.0.0.41".into()))],
+                "{case}"
+            );
+            assert!(
+                text.contains("dane_key_algorithm_tlsa_match{"),
+                "{case}: {text}"
+            );
+        } else {
+            assert!(endpoint.key_algorithms.is_empty(), "{case}: {endpoint:#?}");
+            assert!(
+                warnings(&report).is_empty(),
+                "{case}: {:?}",
+                report.warnings
+            );
+            assert!(!text.contains("dane_key_algorithm_"), "{case}: {text}");
+        }
+    }
+}
+
 /// The real stack: Postfix's `dualalg` listener holds an ECDSA and an RSA key+chain
 /// (`smtpd_tls_chain_files` with two pairs) and TLSA names only the ECDSA key. Through the
 /// `dane_exporter check` binary: both algorithms offered, ECDSA matches, RSA does not, a
@@ -397,7 +512,7 @@ async fn certificate_files_of_a_dual_host_are_told_apart_by_key_algorithm() {
     use std::sync::Arc;
 
     use dane_exporter::config::{
-        AuthoritativeChecks, CertificateSource, CertificateSpec, OperationsConfig, Target,
+        CertificateSource, CertificateSpec, DirectionScope, OperationsConfig, Target,
     };
     use dane_exporter::local_certs::PublicationLog;
     use dane_exporter::report::Direction;
@@ -436,7 +551,7 @@ async fn certificate_files_of_a_dual_host_are_told_apart_by_key_algorithm() {
         service_trust: std::sync::Arc::new(dane_exporter::dane::PkixTrust::empty()),
         certificates: vec![entry("ecdsa.pem"), entry("rsa.pem"), entry("other.pem")],
         operations: OperationsConfig {
-            authoritative_checks: AuthoritativeChecks::None,
+            authoritative_checks: DirectionScope::None,
             ..Default::default()
         },
     };

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dane_exporter::config::{
-    AuthoritativeChecks, CertificateSource, CertificateSpec, OperationsConfig, Target,
+    CertificateSource, CertificateSpec, DirectionScope, OperationsConfig, Target,
 };
 use dane_exporter::dns::DnsSettings;
 use dane_exporter::local_certs::{LocalCertReport, PublicationLog, Slot};
@@ -101,7 +101,7 @@ impl World {
             certificates,
             // The authoritative checks are tested elsewhere (consistency.rs); off here.
             operations: OperationsConfig {
-                authoritative_checks: AuthoritativeChecks::None,
+                authoritative_checks: DirectionScope::None,
                 ..Default::default()
             },
         }
