@@ -7,7 +7,8 @@
 //!
 //! - [`DnssecMode::TrustResolver`] (`trust_resolver.rs`): like Postfix, ask a validating resolver
 //!   with the DO bit and trust its AD bit; SERVFAIL is a failure whose cause comes from the
-//!   Extended DNS Error option (`ede.rs`) when the resolver sends one.
+//!   Extended DNS Error option (`ede.rs`) when the resolver sends one. Its UDP sockets to the
+//!   resolver are pooled and reused (`udp_pool.rs`).
 //! - [`DnssecMode::Validate`] (`validate.rs`): hickory validates every RRset itself against trust
 //!   anchors (the IANA root KSK, or a file of DNSKEY records).
 //!
@@ -23,6 +24,7 @@ pub mod fuzzing;
 mod guard;
 mod nameservers;
 mod trust_resolver;
+mod udp_pool;
 mod validate;
 
 use std::net::{IpAddr, SocketAddr};

@@ -12,5 +12,6 @@ packages=(
   python3                      # the delay relay (tests/bench/delay_relay.py)
   linux-perf                   # profiles (software cpu-clock events on VMs without PMU)
   valgrind                     # callgrind, when perf cannot sample
+  strace                       # BENCH_STRACE=1: system calls per probe
 )
 exec "$HERE/../stack/install-deps.sh" "${packages[@]}"

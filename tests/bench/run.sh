@@ -25,6 +25,9 @@
 #        BENCH_HANDSHAKES=20000 BENCH_BLACKBOX=10000 BENCH_FINGER=500 BENCH_PROFILE=0|1
 #        BENCH_SMOKE=1 (tiny sizes, about two minutes: checks that the harness works)
 #        BENCH_KEEP=1 (keep the run directory with all logs)
+#        BENCH_EXPORTER=PATH (measure this exporter binary instead of the one built: before/after)
+#        BENCH_STRACE=1 (strace -f -c of the exporter during /probe: system calls per probe; slows
+#        the exporter, so its CPU figures in that run do not count)
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -45,6 +48,7 @@ HANDSHAKES=${BENCH_HANDSHAKES:-20000}
 BLACKBOX=${BENCH_BLACKBOX:-10000}
 FINGER=${BENCH_FINGER:-500}
 PROFILE=${BENCH_PROFILE:-0}
+STRACE=${BENCH_STRACE:-0}
 INTERVAL=10 # seconds; the exporter's minimum
 LARGEST=$(tr ' ' '\n' <<<"$NS" | sort -n | tail -1)
 ((M >= 1 && M <= 250)) || { echo "BENCH_M must be 1..250" >&2; exit 2; }
@@ -54,7 +58,7 @@ LARGEST=$(tr ' ' '\n' <<<"$NS" | sort -n | tail -1)
 
 echo "== building (release): dane_exporter, bench_tool" >&2
 (cd "$ROOT" && cargo build --release --quiet --bin dane_exporter --example bench_tool)
-BIN=$CARGO_TARGET_DIR/release/dane_exporter
+BIN=${BENCH_EXPORTER:-$CARGO_TARGET_DIR/release/dane_exporter}
 TOOL=$CARGO_TARGET_DIR/release/examples/bench_tool
 
 RUN=$(mktemp -d /tmp/dane-bench.XXXXXX)
@@ -335,6 +339,10 @@ drive_probe() {
     # No hardware counters on this VM: sample the software cpu-clock event.
     perf record -e cpu-clock -F 999 -g -p "$EXPORTER" -o "$RUN/perf-$n.data" 2>"$RUN/perf.log" &
     perfpid=$!
+  elif [[ $STRACE == 1 ]]; then
+    strace -f -c -p "$EXPORTER" -o "$RUN/strace-$n.txt" 2>"$RUN/strace.log" &
+    perfpid=$!
+    sleep 1 # attached to every thread before the first probe
   fi
   out=$(in_near "$TOOL" drive --concurrency "$C" --urls "$RUN/probe.urls" --success-metric dane_probe_success)
   if [[ -n $perfpid ]]; then
@@ -349,6 +357,12 @@ drive_probe() {
     "$(cut -d' ' -f1 /proc/loadavg)"
   log "/probe N=$n: $out; ${PROBE_CPU_MS} ms CPU/probe"
   stop "$EXPORTER"
+  if [[ $STRACE == 1 ]]; then
+    echo "---- strace -c of the exporter during /probe, N=$n ($RUN/strace-$n.txt)" >&2
+    awk -v n="$n" '$NF == "total" {printf "system calls per probe: %.1f\n", $4 / n}' \
+      "$RUN/strace-$n.txt" >&2
+    head -25 "$RUN/strace-$n.txt" >&2
+  fi
   if [[ $PROFILE == 1 ]]; then
     perf report -i "$RUN/perf-$n.data" --no-children --sort dso,symbol --stdio -g none 2>/dev/null |
       grep -v '^#' | grep -v '^$' | grep '%' | head -40 >"$RUN/profile-$n.txt" || true

@@ -1,0 +1,693 @@
+//! Reused, connected UDP sockets to one configured resolver, for `trust_resolver.rs`.
+//!
+//! Why: a fresh socket per query costs socket, bind, connect, an epoll registration and its
+//! removal, and close on top of the send and the receive; with 4 lookups per DANE check that
+//! was a third of the check's system calls (`tests/bench/run.sh`, README "Performance"). A
+//! lookup here takes an idle socket (or opens one), does its one exchange on it alone, and
+//! gives it back. With one query outstanding per socket the answer needs no dispatcher task:
+//! the lookup that sent the query reads the socket itself.
+//!
+//! What a fresh socket bought, and how it is kept:
+//! - *Unpredictable source port* (RFC 5452 9.2), against off-path spoofing. Trusting AD at all
+//!   already requires a trusted path to the resolver (RFC 7672 2.1.1: loopback or equivalent),
+//!   which leaves no off-path attacker; still, a socket is retired after [`Limits::max_queries`]
+//!   queries and [`Limits::max_age`], so the port keeps changing, and the query id stays random
+//!   per query. Queries to remote authoritative servers (`authoritative.rs`), whose paths nobody
+//!   vouches for, keep a fresh socket each (`trust_resolver::udp_exchange`).
+//! - *No late answers.* A socket comes back to the pool only after an exchange that ended with
+//!   the answer to its query, and not truncated (the TCP retry follows, and the rule stays
+//!   "back only when complete"). A socket whose exchange timed out, failed, or was dropped
+//!   with the lookup is closed, so a late answer to it cannot be read by the next lookup.
+//! - *No stray datagrams taken for answers.* Anything queued on a pooled socket (a duplicate
+//!   answer, a spoof from the resolver's address) is read before the new answer and skipped:
+//!   only a datagram with the query's random id and its question is an answer
+//!   (`trust_resolver::answers_request`), and the read goes on until the deadline.
+//! - *No stale socket errors.* A socket only returns when no query of ours is outstanding on it,
+//!   so no ICMP error should be pending; if one is anyway, or the socket is unusable for
+//!   another reason, the lookup retries once on a fresh socket instead of failing over.
+//!
+//! The idle sockets sit in a `std::sync::Mutex` locked only to pop or push (never across an
+//! await); sockets to close are dropped after the lock is released.
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use hickory_proto::op::Message;
+use tokio::net::UdpSocket;
+use tokio::time::Instant;
+
+use super::trust_resolver::{connected_udp, encode, udp_send_receive, AttemptError};
+
+/// When pooled sockets are retired.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Limits {
+    /// Idle sockets kept at most; a socket given back beyond that is closed.
+    pub(super) max_idle: usize,
+    /// Queries one socket carries before it is closed.
+    pub(super) max_queries: u32,
+    /// Time from opening after which a socket is closed (when given back or found idle).
+    pub(super) max_age: Duration,
+}
+
+impl Limits {
+    /// Fixed, not configurable: nothing an operator knows makes other values better.
+    /// - 64 queries and 10 s: the port changes at least every 10 s and every 64 queries (a
+    ///   busy exporter does hundreds per second), while the cost of a new socket is spread
+    ///   over up to 64 queries.
+    /// - 128 idle: the pool never holds more sockets than were in flight at once to that server,
+    ///   so this only bounds what a burst leaves open: twice the default `concurrency` of 64
+    ///   probes (a probe asks A and AAAA at once), an eighth of the usual soft limit of 1,024
+    ///   open files. Beyond it sockets are closed after use, as before the pool.
+    pub(super) const DEFAULT: Self = Self {
+        max_idle: 128,
+        max_queries: 64,
+        max_age: Duration::from_secs(10),
+    };
+
+    /// Whether `lease` has had its queries or its time.
+    fn spent<S>(&self, lease: &Lease<S>, now: Instant) -> bool {
+        lease.queries >= self.max_queries
+            || now.saturating_duration_since(lease.opened) >= self.max_age
+    }
+}
+
+/// A socket with what its retirement depends on.
+struct Lease<S> {
+    socket: S,
+    /// When it was opened.
+    opened: Instant,
+    /// Queries sent on it so far.
+    queries: u32,
+}
+
+impl<S> Lease<S> {
+    fn new(socket: S, opened: Instant) -> Self {
+        Self {
+            socket,
+            opened,
+            queries: 0,
+        }
+    }
+}
+
+/// The idle sockets, most recently given back last. Pure bookkeeping (generic so that tests can
+/// drive it with plain values and chosen instants).
+struct Idle<S> {
+    limits: Limits,
+    sockets: VecDeque<Lease<S>>,
+}
+
+/// What [`Idle::take`] found: a socket to use, if any, and spent ones to close.
+struct Taken<S> {
+    lease: Option<Lease<S>>,
+    spent: Vec<Lease<S>>,
+}
+
+impl<S> Idle<S> {
+    fn new(limits: Limits) -> Self {
+        Self {
+            limits,
+            sockets: VecDeque::new(),
+        }
+    }
+
+    /// The most recently given back socket that is not spent. Taking from the back keeps the
+    /// few sockets a light load needs in use; the front holds the sockets idle longest, which
+    /// are swept out here once old: a socket idle for `max_age` is older than that, and so is
+    /// every one before it, so no socket outlives `max_age` idle by more than one lookup.
+    fn take(&mut self, now: Instant) -> Taken<S> {
+        let mut spent = Vec::new();
+        while self
+            .sockets
+            .front()
+            .is_some_and(|lease| self.limits.spent(lease, now))
+        {
+            spent.extend(self.sockets.pop_front());
+        }
+        while let Some(lease) = self.sockets.pop_back() {
+            if self.limits.spent(&lease, now) {
+                spent.push(lease);
+            } else {
+                return Taken {
+                    lease: Some(lease),
+                    spent,
+                };
+            }
+        }
+        Taken { lease: None, spent }
+    }
+
+    /// Keeps `lease` for the next lookup, or hands it back to be closed when it is spent or the
+    /// pool is full.
+    fn give_back(&mut self, lease: Lease<S>, now: Instant) -> Option<Lease<S>> {
+        if self.limits.spent(&lease, now) || self.sockets.len() >= self.limits.max_idle {
+            return Some(lease);
+        }
+        self.sockets.push_back(lease);
+        None
+    }
+}
+
+/// The pooled sockets to one nameserver.
+pub(super) struct UdpPool {
+    server: SocketAddr,
+    idle: Mutex<Idle<UdpSocket>>,
+}
+
+impl UdpPool {
+    pub(super) fn new(server: SocketAddr, limits: Limits) -> Self {
+        Self {
+            server,
+            idle: Mutex::new(Idle::new(limits)),
+        }
+    }
+
+    pub(super) fn server(&self) -> SocketAddr {
+        self.server
+    }
+
+    /// The idle sockets. The data behind the lock is consistent after every statement, so a
+    /// panic elsewhere while it was held (poisoning) does not make it unusable.
+    fn idle(&self) -> MutexGuard<'_, Idle<UdpSocket>> {
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sends `request` to the server and waits for its answer until `deadline`, on a pooled
+    /// socket when one is idle. The socket goes back to the pool only with a complete answer.
+    pub(super) async fn exchange(
+        &self,
+        request: &Message,
+        deadline: Instant,
+    ) -> Result<Message, AttemptError> {
+        let wire = encode(request)?;
+        let taken = self.idle().take(Instant::now());
+        // Closed outside the lock: dropping a socket is two system calls.
+        drop(taken.spent);
+        if let Some(mut lease) = taken.lease {
+            lease.queries = lease.queries.saturating_add(1);
+            match udp_send_receive(&lease.socket, self.server, &wire, request, deadline).await {
+                Ok(response) => {
+                    self.finish(lease, &response);
+                    return Ok(response);
+                }
+                // Could be the socket rather than the server (an error left pending on it):
+                // one more go on a fresh socket, within the same deadline, before the caller
+                // gives up on this server.
+                Err(AttemptError::Network(_)) => drop(lease),
+                Err(e) => return Err(e),
+            }
+        }
+        let socket = connected_udp(self.server, deadline).await?;
+        let mut lease = Lease::new(socket, Instant::now());
+        lease.queries = 1;
+        let response =
+            udp_send_receive(&lease.socket, self.server, &wire, request, deadline).await?;
+        self.finish(lease, &response);
+        Ok(response)
+    }
+
+    /// After an exchange that got its answer: the socket is given back unless the answer was
+    /// truncated (the TCP retry follows; keeping such a socket buys nothing on that rare path).
+    fn finish(&self, lease: Lease<UdpSocket>, response: &Message) {
+        if response.metadata.truncation {
+            return;
+        }
+        let retired = self.idle().give_back(lease, Instant::now());
+        // Closed here, after the guard above is gone.
+        drop(retired);
+    }
+
+    #[cfg(test)]
+    fn idle_count(&self) -> usize {
+        self.idle().sockets.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+    use std::net::Ipv4Addr;
+    use std::sync::Arc;
+
+    use hickory_proto::op::{OpCode, Query};
+    use hickory_proto::rr::rdata::A;
+    use hickory_proto::rr::{Name, RData, Record, RecordType as WireType};
+    use tokio::task::JoinHandle;
+
+    use super::super::trust_resolver::AdResolver;
+    use super::super::{answer, DnsSettings, RecordSet, RecordType};
+
+    // ---------------------------------------------------------------------------------------
+    // The bookkeeping alone, with chosen instants
+    // ---------------------------------------------------------------------------------------
+
+    const LIMITS: Limits = Limits {
+        max_idle: 3,
+        max_queries: 4,
+        max_age: Duration::from_secs(10),
+    };
+
+    fn lease(name: &'static str, opened: Instant, queries: u32) -> Lease<&'static str> {
+        Lease {
+            socket: name,
+            opened,
+            queries,
+        }
+    }
+
+    fn names(leases: &[Lease<&'static str>]) -> Vec<&'static str> {
+        leases.iter().map(|l| l.socket).collect()
+    }
+
+    #[test]
+    fn retired_after_query_limit() {
+        let t0 = Instant::now();
+        let mut idle = Idle::new(LIMITS);
+        assert!(idle.give_back(lease("a", t0, 3), t0).is_none());
+        let back = idle.give_back(lease("b", t0, 4), t0);
+        assert_eq!(back.map(|l| l.socket), Some("b"));
+        assert_eq!(idle.take(t0).lease.map(|l| l.socket), Some("a"));
+        assert!(idle.take(t0).lease.is_none());
+    }
+
+    #[test]
+    fn retired_after_age_limit() {
+        let t0 = Instant::now();
+        let mut idle = Idle::new(LIMITS);
+        // Young enough when given back, spent by the time it is wanted again.
+        assert!(idle
+            .give_back(lease("a", t0, 1), t0 + Duration::from_secs(9))
+            .is_none());
+        let taken = idle.take(t0 + Duration::from_secs(10));
+        assert!(taken.lease.is_none());
+        assert_eq!(names(&taken.spent), ["a"]);
+        // Already spent when given back.
+        let back = idle.give_back(lease("b", t0, 1), t0 + Duration::from_secs(11));
+        assert_eq!(back.map(|l| l.socket), Some("b"));
+        assert!(idle.sockets.is_empty());
+    }
+
+    #[test]
+    fn full_pool_closes_the_extra_socket() {
+        let t0 = Instant::now();
+        let mut idle = Idle::new(LIMITS);
+        for name in ["a", "b", "c"] {
+            assert!(idle.give_back(lease(name, t0, 1), t0).is_none());
+        }
+        let back = idle.give_back(lease("d", t0, 1), t0);
+        assert_eq!(back.map(|l| l.socket), Some("d"));
+        assert_eq!(idle.sockets.len(), 3);
+    }
+
+    #[test]
+    fn takes_the_latest_and_sweeps_old_idle_ones() {
+        let t0 = Instant::now();
+        let mut idle = Idle::new(LIMITS);
+        let s = Duration::from_secs;
+        assert!(idle.give_back(lease("old", t0, 1), t0).is_none());
+        assert!(idle
+            .give_back(lease("mid", t0 + s(5), 1), t0 + s(5))
+            .is_none());
+        assert!(idle
+            .give_back(lease("new", t0 + s(8), 1), t0 + s(8))
+            .is_none());
+        // At 12 s "old" is spent and swept from the front; "new" is the one handed out.
+        let taken = idle.take(t0 + s(12));
+        assert_eq!(taken.lease.map(|l| l.socket), Some("new"));
+        assert_eq!(names(&taken.spent), ["old"]);
+        assert_eq!(names(idle.sockets.make_contiguous()), ["mid"]);
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Real sockets against a scripted server on 127.0.0.1
+    // ---------------------------------------------------------------------------------------
+
+    #[derive(Default)]
+    struct Script {
+        /// Source address of every query received, in order.
+        seen: Vec<SocketAddr>,
+        /// Queries still to leave unanswered.
+        silent: usize,
+        /// Answers held back until this many are due, then sent newest first (0 or 1: at once).
+        batch: usize,
+    }
+
+    struct Server {
+        addr: SocketAddr,
+        socket: Arc<UdpSocket>,
+        script: Arc<std::sync::Mutex<Script>>,
+        task: JoinHandle<()>,
+    }
+
+    impl Server {
+        async fn start() -> Self {
+            Self::start_on("127.0.0.1:0".parse().unwrap()).await
+        }
+
+        async fn start_on(addr: SocketAddr) -> Self {
+            let socket = Arc::new(UdpSocket::bind(addr).await.unwrap());
+            let addr = socket.local_addr().unwrap();
+            let script = Arc::new(std::sync::Mutex::new(Script::default()));
+            let task = tokio::spawn(serve(Arc::clone(&socket), Arc::clone(&script)));
+            Self {
+                addr,
+                socket,
+                script,
+                task,
+            }
+        }
+
+        fn script(&self) -> std::sync::MutexGuard<'_, Script> {
+            self.script.lock().unwrap()
+        }
+
+        fn ports(&self) -> Vec<u16> {
+            self.script().seen.iter().map(SocketAddr::port).collect()
+        }
+
+        /// Stops serving and frees the port.
+        async fn stop(self) {
+            self.task.abort();
+            let _ = self.task.await;
+            drop(self.socket);
+        }
+    }
+
+    async fn serve(socket: Arc<UdpSocket>, script: Arc<std::sync::Mutex<Script>>) {
+        let mut buffer = vec![0u8; 4096];
+        let mut held = Vec::new();
+        loop {
+            let Ok((len, from)) = socket.recv_from(&mut buffer).await else {
+                return;
+            };
+            let Ok(query) = Message::from_vec(&buffer[..len]) else {
+                continue;
+            };
+            let batch = {
+                let mut script = script.lock().unwrap();
+                script.seen.push(from);
+                if script.silent > 0 {
+                    script.silent -= 1;
+                    continue;
+                }
+                script.batch.max(1)
+            };
+            held.push((answer_to(&query, address_for(&query.queries[0])), from));
+            if held.len() >= batch {
+                for (response, to) in held.drain(..).rev() {
+                    socket.send_to(&response, to).await.unwrap();
+                }
+            }
+        }
+    }
+
+    /// The address the server gives a name: 10.0.x.y for `hN` (N = 256x + y), else 192.0.2.1.
+    fn address_for(query: &Query) -> Ipv4Addr {
+        let first = query.name().iter().next().unwrap_or_default();
+        match std::str::from_utf8(first)
+            .ok()
+            .and_then(|l| l.strip_prefix('h'))
+            .and_then(|n| n.parse::<u16>().ok())
+        {
+            Some(n) => {
+                let [x, y] = n.to_be_bytes();
+                Ipv4Addr::new(10, 0, x, y)
+            }
+            None => Ipv4Addr::new(192, 0, 2, 1),
+        }
+    }
+
+    fn answer_to(query: &Message, address: Ipv4Addr) -> Vec<u8> {
+        let mut response = Message::response(query.metadata.id, OpCode::Query);
+        response.metadata.authentic_data = true;
+        response.add_queries(query.queries.clone());
+        let name = query.queries[0].name().clone();
+        response.add_answer(Record::from_rdata(name, 60, RData::A(A(address))));
+        response.to_vec().unwrap()
+    }
+
+    fn request(name: &str) -> Message {
+        let mut request = Message::query();
+        request.metadata.recursion_desired = true;
+        request.add_query(Query::query(answer::query_name(name).unwrap(), WireType::A));
+        request
+    }
+
+    fn address_in(response: &Message) -> Ipv4Addr {
+        match response.answers.as_slice() {
+            [record] => match &record.data {
+                RData::A(a) => a.0,
+                other => panic!("not an A record: {other:?}"),
+            },
+            other => panic!("expected one answer, got {other:?}"),
+        }
+    }
+
+    fn soon() -> Instant {
+        Instant::now() + Duration::from_secs(2)
+    }
+
+    fn distinct(ports: &[u16]) -> usize {
+        ports.iter().collect::<HashSet<_>>().len()
+    }
+
+    #[tokio::test]
+    async fn sequential_lookups_reuse_sockets() {
+        let server = Server::start().await;
+        let resolver = AdResolver::new(&DnsSettings {
+            nameservers: vec![server.addr],
+            timeout: Duration::from_secs(2),
+            ..DnsSettings::default()
+        })
+        .unwrap();
+        for _ in 0..100 {
+            let qname: Name = answer::query_name("mx.example.test").unwrap();
+            let response = resolver
+                .lookup(qname, RecordType::A, answer::ip_address)
+                .await
+                .unwrap();
+            assert_eq!(
+                response.set,
+                RecordSet::Records(vec![Ipv4Addr::new(192, 0, 2, 1).into()])
+            );
+        }
+        let ports = server.ports();
+        assert_eq!(ports.len(), 100);
+        // 64 queries on the first socket, the other 36 on a second one.
+        assert_eq!(distinct(&ports), 2, "{ports:?}");
+        assert!(ports[..64].iter().all(|p| *p == ports[0]));
+        assert_ne!(ports[64], ports[0]);
+        server.stop().await;
+    }
+
+    #[tokio::test]
+    async fn sockets_retire_after_their_queries_and_their_age() {
+        let server = Server::start().await;
+        let pool = UdpPool::new(
+            server.addr,
+            Limits {
+                max_idle: 8,
+                max_queries: 3,
+                max_age: Duration::from_secs(10),
+            },
+        );
+        for _ in 0..9 {
+            pool.exchange(&request("a.example.test"), soon())
+                .await
+                .unwrap();
+        }
+        let ports = server.ports();
+        assert_eq!(distinct(&ports), 3, "{ports:?}");
+        for three in ports.chunks(3) {
+            assert!(three.iter().all(|p| *p == three[0]), "{ports:?}");
+        }
+
+        let server = {
+            server.stop().await;
+            Server::start().await
+        };
+        let pool = UdpPool::new(
+            server.addr,
+            Limits {
+                max_idle: 8,
+                max_queries: 1000,
+                max_age: Duration::from_millis(300),
+            },
+        );
+        for _ in 0..2 {
+            pool.exchange(&request("a.example.test"), soon())
+                .await
+                .unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        pool.exchange(&request("a.example.test"), soon())
+            .await
+            .unwrap();
+        let ports = server.ports();
+        assert_eq!(ports[0], ports[1]);
+        assert_ne!(ports[2], ports[0]);
+        server.stop().await;
+    }
+
+    #[tokio::test]
+    async fn socket_of_a_timed_out_try_is_not_reused() {
+        let server = Server::start().await;
+        let pool = UdpPool::new(server.addr, Limits::DEFAULT);
+        pool.exchange(&request("a.example.test"), soon())
+            .await
+            .unwrap();
+        assert_eq!(pool.idle_count(), 1);
+        server.script().silent = 1;
+        let short = Instant::now() + Duration::from_millis(200);
+        let outcome = pool.exchange(&request("a.example.test"), short).await;
+        assert!(matches!(outcome, Err(AttemptError::Timeout)));
+        assert_eq!(pool.idle_count(), 0, "the timed-out socket went back");
+        pool.exchange(&request("a.example.test"), soon())
+            .await
+            .unwrap();
+        let ports = server.ports();
+        assert_eq!(ports.len(), 3);
+        assert_eq!(
+            ports[1], ports[0],
+            "the pooled socket carried the silent query"
+        );
+        assert_ne!(ports[2], ports[1], "{ports:?}");
+
+        // Through the resolver: the retry after a silent try goes out from another port.
+        let resolver = AdResolver::new(&DnsSettings {
+            nameservers: vec![server.addr],
+            timeout: Duration::from_millis(1000),
+            ..DnsSettings::default()
+        })
+        .unwrap();
+        let qname = || answer::query_name("b.example.test").unwrap();
+        resolver
+            .lookup(qname(), RecordType::A, answer::ip_address)
+            .await
+            .unwrap();
+        server.script().silent = 1;
+        resolver
+            .lookup(qname(), RecordType::A, answer::ip_address)
+            .await
+            .unwrap();
+        let ports = server.ports();
+        let [warm, silent, retry] = ports[3..] else {
+            panic!("expected 3 more queries: {ports:?}")
+        };
+        assert_eq!(silent, warm);
+        assert_ne!(retry, silent);
+        server.stop().await;
+    }
+
+    #[tokio::test]
+    async fn stray_datagrams_on_a_pooled_socket_are_skipped() {
+        let server = Server::start().await;
+        let pool = UdpPool::new(server.addr, Limits::DEFAULT);
+        pool.exchange(&request("a.example.test"), soon())
+            .await
+            .unwrap();
+        let pooled = server.script().seen[0];
+
+        // Queued on the idle socket before the next query: an answer to the same question with
+        // another id and another address, an answer with the next query's id to another
+        // question, and a datagram that is no DNS message.
+        let next = request("a.example.test");
+        let mut wrong_id = next.clone();
+        wrong_id.metadata.id ^= 0x5a5a;
+        let mut wrong_question = next.clone();
+        wrong_question.queries = vec![Query::query(
+            answer::query_name("b.example.test").unwrap(),
+            WireType::A,
+        )];
+        let spoofed = Ipv4Addr::new(192, 0, 2, 66);
+        for datagram in [
+            answer_to(&wrong_id, spoofed),
+            answer_to(&wrong_question, spoofed),
+            vec![0xff],
+        ] {
+            server.socket.send_to(&datagram, pooled).await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+
+        let response = pool.exchange(&next, soon()).await.unwrap();
+        assert_eq!(address_in(&response), Ipv4Addr::new(192, 0, 2, 1));
+        assert_eq!(response.metadata.id, next.metadata.id);
+        assert_eq!(
+            server.script().seen[1],
+            pooled,
+            "the query went out on the socket holding the strays"
+        );
+        assert_eq!(pool.idle_count(), 1);
+        server.stop().await;
+    }
+
+    #[tokio::test]
+    async fn concurrent_lookups_get_their_own_answers() {
+        let server = Server::start().await;
+        // The server answers only when all 64 queries are in, newest first.
+        server.script().batch = 64;
+        let pool = Arc::new(UdpPool::new(server.addr, Limits::DEFAULT));
+        let lookups: Vec<_> = (0..64u16)
+            .map(|n| {
+                let pool = Arc::clone(&pool);
+                tokio::spawn(async move {
+                    let response = pool
+                        .exchange(&request(&format!("h{n}.example.test")), soon())
+                        .await
+                        .unwrap();
+                    (n, address_in(&response))
+                })
+            })
+            .collect();
+        for lookup in lookups {
+            let (n, address) = lookup.await.unwrap();
+            let [x, y] = n.to_be_bytes();
+            assert_eq!(address, Ipv4Addr::new(10, 0, x, y));
+        }
+        // One socket per query in flight, all of them kept afterwards.
+        assert_eq!(distinct(&server.ports()), 64);
+        assert_eq!(pool.idle_count(), 64);
+
+        // Then, one at a time, they are reused.
+        server.script().batch = 1;
+        for n in 0..10u16 {
+            let response = pool
+                .exchange(&request(&format!("h{n}.example.test")), soon())
+                .await
+                .unwrap();
+            assert_eq!(address_in(&response), Ipv4Addr::new(10, 0, 0, n as u8));
+        }
+        assert_eq!(distinct(&server.ports()), 64);
+        server.stop().await;
+    }
+
+    #[tokio::test]
+    async fn an_error_pending_on_a_pooled_socket_falls_back_to_a_fresh_one() {
+        let server = Server::start().await;
+        let addr = server.addr;
+        let pool = UdpPool::new(addr, Limits::DEFAULT);
+        pool.exchange(&request("a.example.test"), soon())
+            .await
+            .unwrap();
+        server.stop().await;
+
+        // A datagram to the now closed port earns an ICMP port unreachable, left pending on the
+        // pooled socket as ECONNREFUSED.
+        let taken = pool.idle().take(Instant::now());
+        let lease = taken.lease.unwrap();
+        lease.socket.send(b"x").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(pool.idle().give_back(lease, Instant::now()).is_none());
+
+        let server = Server::start_on(addr).await;
+        let response = pool
+            .exchange(&request("a.example.test"), soon())
+            .await
+            .unwrap();
+        assert_eq!(address_in(&response), Ipv4Addr::new(192, 0, 2, 1));
+        assert_eq!(pool.idle_count(), 1);
+        server.stop().await;
+    }
+}
