@@ -436,17 +436,23 @@ async fn expect<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut Vec<u8>, code: &
 // drive and scrape
 
 /// One HTTP/1.1 GET with `Connection: close`; returns the status, body and time to the last byte.
-async fn get(url: &str) -> Result<(u16, Vec<u8>, Duration)> {
+/// One GET: status, body, time to the last byte and time to the first byte of the response.
+async fn get(url: &str) -> Result<(u16, Vec<u8>, Duration, Duration)> {
     let rest = url.strip_prefix("http://").ok_or("only http:// URLs")?;
     let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let path = if path.is_empty() { "/" } else { path };
     let started = Instant::now();
     let mut tcp = within("connect", async { Ok(TcpStream::connect(host).await?) }).await?;
     let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-    let mut response = Vec::new();
+    let mut response = Vec::with_capacity(64 * 1024);
+    let mut first_byte = Duration::ZERO;
     // Probes may take a while; the whole exchange is still bounded.
     tokio::time::timeout(Duration::from_secs(60), async {
         tcp.write_all(request.as_bytes()).await?;
+        // The exporter sends nothing before the whole exposition is rendered, so the first byte
+        // times the render (and the request), the last one the transfer too.
+        tcp.read_buf(&mut response).await?;
+        first_byte = started.elapsed();
         (&mut tcp)
             .take(512 * 1024 * 1024)
             .read_to_end(&mut response)
@@ -472,7 +478,7 @@ async fn get(url: &str) -> Result<(u16, Vec<u8>, Duration)> {
     {
         body = dechunk(&body)?;
     }
-    Ok((status, body, elapsed))
+    Ok((status, body, elapsed, first_byte))
 }
 
 fn dechunk(mut data: &[u8]) -> Result<Vec<u8>> {
@@ -543,7 +549,7 @@ async fn drive(args: &[String]) -> Result<()> {
         tasks.spawn(async move {
             while let Some(i) = work.take() {
                 match get(&urls[i]).await {
-                    Ok((200, body, elapsed)) => {
+                    Ok((200, body, elapsed, _)) => {
                         work.ok.fetch_add(1, Ordering::Relaxed);
                         if metric_is_one(&body, &success) {
                             successes.fetch_add(1, Ordering::Relaxed);
@@ -552,7 +558,7 @@ async fn drive(args: &[String]) -> Result<()> {
                             l.push(elapsed.as_secs_f64() * 1000.0);
                         }
                     }
-                    Ok((status, _, _)) => {
+                    Ok((status, _, _, _)) => {
                         other.fetch_add(1, Ordering::Relaxed);
                         if other.load(Ordering::Relaxed) <= 3 {
                             eprintln!("bench_tool drive: {}: HTTP {status}", urls[i]);
@@ -591,24 +597,29 @@ async fn scrape(args: &[String]) -> Result<()> {
     let seconds = Duration::from_secs(o.number("seconds", 30)?);
     let gap = Duration::from_millis(o.number("gap-ms", 1100)?);
     let mut times = Vec::new();
+    let mut first_bytes = Vec::new();
     let mut size = 0;
     let started = Instant::now();
     while started.elapsed() < seconds {
-        let (status, body, elapsed) = get(url).await?;
+        let (status, body, elapsed, first_byte) = get(url).await?;
         if status != 200 {
             return Err(format!("{url}: HTTP {status}").into());
         }
         size = body.len();
         times.push(elapsed.as_secs_f64() * 1000.0);
+        first_bytes.push(first_byte.as_secs_f64() * 1000.0);
         tokio::time::sleep(gap).await;
     }
     times.sort_by(f64::total_cmp);
+    first_bytes.sort_by(f64::total_cmp);
     println!(
-        "scrapes={} p50_ms={:.1} p99_ms={:.1} max_ms={:.1} bytes={size}",
+        "scrapes={} p50_ms={:.1} p99_ms={:.1} max_ms={:.1} first_byte_p50_ms={:.1} first_byte_p99_ms={:.1} bytes={size}",
         times.len(),
         percentile(&times, 50.0),
         percentile(&times, 99.0),
-        times.last().copied().unwrap_or(0.0)
+        times.last().copied().unwrap_or(0.0),
+        percentile(&first_bytes, 50.0),
+        percentile(&first_bytes, 99.0),
     );
     Ok(())
 }
