@@ -258,7 +258,7 @@ impl Sink for SeriesWriter {
 impl TargetSeries {
     /// Renders the series of one report.
     pub fn of(item: &LabelledReport<'_>) -> Self {
-        let base = base_labels(item);
+        let base = report_base(item);
         let mut writer = SeriesWriter {
             base_len: base.len(),
             texts: vec![(String::new(), 0); PROBE_METRICS.len()],
@@ -296,13 +296,8 @@ impl TargetSeries {
         direction: Direction,
         extra_labels: &BTreeMap<String, String>,
     ) -> Self {
-        let mut base = vec![
-            ("domain", domain),
-            ("direction", direction_label(direction)),
-        ];
-        base.extend(extra_labels.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         Self {
-            base: base_text(&base),
+            base: base_text(&base_labels(domain, direction, extra_labels)),
             ..self.clone()
         }
     }
@@ -458,22 +453,27 @@ fn direction_label(direction: Direction) -> &'static str {
 }
 
 /// The labels every series of a target starts with: domain, direction, then the extra labels.
-fn base_labels<'a>(item: &LabelledReport<'a>) -> Vec<(&'a str, &'a str)> {
-    let mut base: Vec<(&str, &str)> = vec![
-        ("domain", &item.report.domain),
-        ("direction", direction_label(item.direction)),
+fn base_labels<'a>(
+    domain: &'a str,
+    direction: Direction,
+    extra_labels: &'a BTreeMap<String, String>,
+) -> Vec<(&'a str, &'a str)> {
+    let mut base = vec![
+        ("domain", domain),
+        ("direction", direction_label(direction)),
     ];
-    base.extend(
-        item.extra_labels
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str())),
-    );
+    base.extend(extra_labels.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     base
+}
+
+/// [`base_labels`] of a labelled report.
+fn report_base<'a>(item: &LabelledReport<'a>) -> Vec<(&'a str, &'a str)> {
+    base_labels(&item.report.domain, item.direction, item.extra_labels)
 }
 
 fn add_report(f: &mut impl Sink, item: &LabelledReport<'_>) {
     let report = item.report;
-    let base = base_labels(item);
+    let base = report_base(item);
 
     f.gauge(
         "dane_probe_success",
