@@ -18,6 +18,7 @@
 //! and the pool still moves to a new port every 64 queries and 10 seconds, and keeps a random id
 //! per query. [`udp_exchange`], a fresh socket per query, stays for `authoritative.rs`, which asks
 //! remote authoritative servers over untrusted paths.
+use std::cell::RefCell;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -269,31 +270,70 @@ pub(super) async fn udp_send_receive(
         .map_err(|_| AttemptError::Timeout)?
         .map_err(|e| net("send to", e))?;
 
-    // Room for the largest datagram, but not zeroed: `recv_buf` fills the spare capacity, so a
-    // query no longer pays for clearing 64 KiB it never reads (tests/bench/run.sh profile).
-    let mut buffer = Vec::with_capacity(MAX_UDP);
     loop {
-        buffer.clear();
-        let len = timeout_at(deadline, socket.recv_buf(&mut buffer))
+        timeout_at(deadline, socket.readable())
             .await
             .map_err(|_| AttemptError::Timeout)?
             .map_err(|e| net("receive from", e))?;
-        let Some(datagram) = buffer.get(..len) else {
-            continue;
-        };
-        match Message::from_vec(datagram) {
-            Ok(response) if answers_request(request, &response) => return Ok(response),
-            Ok(_) => continue,
-            Err(e) => {
-                // Only a datagram with our id is worth failing over; anything else is noise.
-                if datagram.get(..2) == Some(&request.metadata.id.to_be_bytes()[..]) {
-                    return Err(AttemptError::Malformed(format!(
-                        "undecodable response from {server}: {e}"
-                    )));
-                }
-            }
+        let taken = with_datagram_buffer(|buffer| match socket.try_recv(buffer) {
+            Ok(len) => Ok(buffer
+                .get(..len)
+                .map(|datagram| judge(datagram, request, server))),
+            // Readiness was stale (another datagram was taken, or a spurious wake-up): wait again.
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(None),
+            Err(e) => Err(e),
+        });
+        match taken.map_err(|e| net("receive from", e))? {
+            Some(Datagram::Answer(response)) => return Ok(response),
+            Some(Datagram::Malformed(detail)) => return Err(AttemptError::Malformed(detail)),
+            Some(Datagram::Other) | None => continue,
         }
     }
+}
+
+/// What one received datagram is to the query waiting for it.
+enum Datagram {
+    /// The answer to it.
+    Answer(Message),
+    /// It carries the query's id but does not decode.
+    Malformed(String),
+    /// Something else: a late answer to an earlier query on a reused socket, a spoof, noise.
+    Other,
+}
+
+fn judge(datagram: &[u8], request: &Message, server: SocketAddr) -> Datagram {
+    match Message::from_vec(datagram) {
+        Ok(response) if answers_request(request, &response) => Datagram::Answer(response),
+        Ok(_) => Datagram::Other,
+        // Only a datagram with our id is worth failing over; anything else is noise.
+        Err(e) if datagram.get(..2) == Some(&request.metadata.id.to_be_bytes()[..]) => {
+            Datagram::Malformed(format!("undecodable response from {server}: {e}"))
+        }
+        Err(_) => Datagram::Other,
+    }
+}
+
+thread_local! {
+    /// This thread's receive buffer for UDP answers, room for the largest datagram. A buffer per
+    /// query was a 64 KiB malloc and free each time; a free that large makes glibc consolidate
+    /// its free lists (`malloc_consolidate`, `unlink_chunk` in the tests/bench/run.sh profile).
+    /// Only ever borrowed by synchronous code between two awaits, so no task holds it while
+    /// another runs on the thread.
+    static DATAGRAM_BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on this thread's datagram buffer (`MAX_UDP` bytes), or on a fresh one should the
+/// thread's be borrowed already (it cannot be: `f` never awaits, and nothing in it nests a call).
+fn with_datagram_buffer<T>(f: impl FnOnce(&mut [u8]) -> T) -> T {
+    DATAGRAM_BUFFER.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buffer) => {
+            if buffer.len() < MAX_UDP {
+                buffer.resize(MAX_UDP, 0);
+            }
+            f(&mut buffer)
+        }
+        Err(_) => f(&mut vec![0; MAX_UDP]),
+    })
 }
 
 pub(super) async fn tcp_exchange(

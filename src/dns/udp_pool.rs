@@ -623,6 +623,43 @@ mod tests {
         server.stop().await;
     }
 
+    /// Answers are received into one buffer per thread (`trust_resolver.rs`): a large answer
+    /// (beyond the advertised EDNS size, which a resolver may still send) arrives whole, and a
+    /// short answer after it is read without any of the earlier bytes.
+    #[tokio::test]
+    async fn large_then_small_answer_through_the_thread_buffer() {
+        let socket = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+        let addr = socket.local_addr().unwrap();
+        let server = tokio::spawn({
+            let socket = Arc::clone(&socket);
+            async move {
+                let mut buffer = vec![0u8; 4096];
+                for records in [400u16, 1] {
+                    let (len, from) = socket.recv_from(&mut buffer).await.unwrap();
+                    let query = Message::from_vec(&buffer[..len]).unwrap();
+                    let mut response = Message::response(query.metadata.id, OpCode::Query);
+                    response.metadata.authentic_data = true;
+                    response.add_queries(query.queries.clone());
+                    let name = query.queries[0].name().clone();
+                    for n in 0..records {
+                        let [x, y] = n.to_be_bytes();
+                        let a = RData::A(A(Ipv4Addr::new(10, 1, x, y)));
+                        response.add_answer(Record::from_rdata(name.clone(), 60, a));
+                    }
+                    let wire = response.to_vec().unwrap();
+                    assert!(records == 1 || wire.len() > 4096, "{} bytes", wire.len());
+                    socket.send_to(&wire, from).await.unwrap();
+                }
+            }
+        });
+        let pool = UdpPool::new(addr, Limits::DEFAULT);
+        let large = pool.exchange(&request("a.example.test"), soon()).await;
+        assert_eq!(large.unwrap().answers.len(), 400);
+        let small = pool.exchange(&request("b.example.test"), soon()).await;
+        assert_eq!(address_in(&small.unwrap()), Ipv4Addr::new(10, 1, 0, 0));
+        server.await.unwrap();
+    }
+
     #[tokio::test]
     async fn concurrent_lookups_get_their_own_answers() {
         let server = Server::start().await;
