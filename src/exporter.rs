@@ -17,8 +17,8 @@
 //! only flips `dane_exporter_config_last_reload_successful` to 0.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use prometheus::{Encoder, Gauge, IntGauge, Opts, Registry, TextEncoder};
@@ -36,23 +36,10 @@ use crate::web::{self, BoxFuture, ProbeRequestError};
 /// How long running probes may go on when the scheduler is replaced by a reload.
 const RELOAD_GRACE: Duration = Duration::from_secs(2);
 
-/// How long a rendered `/metrics` exposition is served again while a response still holds it.
-/// Results change only when a probe finishes (intervals are at least 10 s), but at 10,000 domains
-/// an exposition is tens of MB: without sharing, 100 concurrent scrapes would hold 100 copies.
-/// Once the last response holding it is sent, it is freed rather than kept for the next scrape
-/// (rendering is a copy of stored text, `crate::metrics::TargetSeries`; holding it was a third
-/// of the exporter's memory at 10,000 domains, tests/bench/run.sh). One second keeps every scrape
-/// practically fresh.
-const RENDER_CACHE: Duration = Duration::from_secs(1);
-
-/// A rendered exposition, shared by the responses that serve it (`Bytes::from_owner`).
-struct Exposition(Arc<String>);
-
-impl AsRef<[u8]> for Exposition {
-    fn as_ref(&self) -> &[u8] {
-        self.0.as_bytes()
-    }
-}
+/// Bytes of `/metrics` text written per chunk of the response body: a few socket buffers'
+/// worth, so that a scrape of 10,000 domains (tens of MB) holds one chunk at a time and a slow
+/// client holds no more.
+const METRICS_CHUNK_BYTES: usize = 32 * 1024;
 
 /// Why the exporter could not start.
 #[derive(Debug, thiserror::Error)]
@@ -94,10 +81,6 @@ pub struct DaneExporter {
     own: SelfMetrics,
     /// TLSA publication history ("safe to deploy" of local certificates): kept across reloads.
     publications: Arc<PublicationLog>,
-    /// The last `/metrics` exposition and when it was rendered (see [`RENDER_CACHE`]), alive only
-    /// while a response holds it. Locked while rendering, so concurrent scrapes wait for one
-    /// render instead of each doing their own.
-    rendered: std::sync::Mutex<Option<(Instant, Weak<String>)>>,
 }
 
 impl DaneExporter {
@@ -111,7 +94,6 @@ impl DaneExporter {
             running: Mutex::new(None),
             own,
             publications: Arc::new(PublicationLog::new()),
-            rendered: std::sync::Mutex::new(None),
         });
         let config = config::load(config_path)?;
         exporter.replace(config).await?;
@@ -176,11 +158,6 @@ impl DaneExporter {
                 tracing::error!(file = %self.config_path.display(), %error, "reload failed; keeping the running configuration");
             }
         }
-        // The next scrape shows the reload's outcome (and the new targets) at once.
-        *self
-            .rendered
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
         result
     }
 
@@ -189,25 +166,14 @@ impl DaneExporter {
         self.store.complete()
     }
 
-    /// The whole `/metrics` exposition: probe results and the exporter's own metrics, rendered
-    /// once for all the scrapes that overlap within [`RENDER_CACHE`].
-    pub fn render_metrics(&self) -> Bytes {
-        let mut cached = self
-            .rendered
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((at, text)) = cached.as_ref() {
-            if let (true, Some(text)) = (at.elapsed() < RENDER_CACHE, text.upgrade()) {
-                return Bytes::from_owner(Exposition(text));
-            }
-        }
-        *cached = None;
-        let text = Arc::new(
-            self.store
-                .exposition(own_chunks(self.own.registry.gather())),
-        );
-        *cached = Some((Instant::now(), Arc::downgrade(&text)));
-        Bytes::from_owner(Exposition(text))
+    /// The whole `/metrics` exposition, probe results and the exporter's own metrics, as
+    /// chunks written while the response is sent. The results are those stored when this is
+    /// called.
+    pub fn render_metrics(&self) -> web::MetricsChunks {
+        let chunks = self
+            .store
+            .exposition(own_chunks(self.own.registry.gather()), METRICS_CHUNK_BYTES);
+        Box::new(chunks.map(Bytes::from))
     }
 
     /// Runs one probe now for `/probe` and renders its metrics only. `module` is the direction
@@ -321,7 +287,7 @@ fn own_chunks(own: Vec<prometheus::proto::MetricFamily>) -> Vec<(String, String)
 }
 
 impl web::Exporter for DaneExporter {
-    fn metrics(&self) -> Bytes {
+    fn metrics(&self) -> web::MetricsChunks {
         self.render_metrics()
     }
 
@@ -409,38 +375,29 @@ mod tests {
         drop(silent);
     }
 
-    /// Scrapes within [`RENDER_CACHE`] share one rendered buffer; a reload drops it so that the
-    /// next scrape shows the reload's outcome.
+    /// `/metrics` comes in chunks of whole lines (each a valid piece of the exposition, the last
+    /// one the own families sorting after the probe metrics), and a scrape after a reload shows
+    /// the reload's outcome.
     #[tokio::test]
-    async fn scrapes_share_one_render_until_a_reload() {
+    async fn metrics_come_in_chunks_of_whole_lines_and_show_a_reload() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("dane_exporter.yml");
         std::fs::write(&path, "global:\n  nameservers: [\"127.0.0.1:9\"]\n").unwrap();
         let exporter = DaneExporter::start(&path).await.unwrap();
-        let first = exporter.render_metrics();
-        let second = exporter.render_metrics();
-        assert_eq!(first.as_ptr(), second.as_ptr(), "one render, shared");
-        assert!(String::from_utf8_lossy(&first)
-            .contains("dane_exporter_config_last_reload_successful 1"));
-        // Once no response holds it, the exposition is freed, not kept for the next scrape.
-        let alive = || {
-            exporter
-                .rendered
-                .lock()
-                .unwrap()
-                .as_ref()
-                .and_then(|(_, text)| text.upgrade())
-                .is_some()
+        let whole = |chunks: web::MetricsChunks| {
+            let chunks: Vec<Bytes> = chunks.collect();
+            assert!(!chunks.is_empty());
+            for chunk in &chunks {
+                assert!(chunk.ends_with(b"\n"), "a chunk ends with its last line");
+            }
+            String::from_utf8(chunks.concat()).unwrap()
         };
-        drop(first);
-        assert!(alive(), "still held by the second response");
-        drop(second);
-        assert!(!alive(), "freed with the last response");
+        assert!(whole(exporter.render_metrics())
+            .contains("dane_exporter_config_last_reload_successful 1"));
 
         std::fs::write(&path, "global:\n  interval: soon\n").unwrap();
         assert!(exporter.reload().await.is_err());
-        let after = exporter.render_metrics();
-        assert!(String::from_utf8_lossy(&after)
+        assert!(whole(exporter.render_metrics())
             .contains("dane_exporter_config_last_reload_successful 0"));
         exporter.shutdown(Duration::from_secs(1)).await;
     }

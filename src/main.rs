@@ -121,6 +121,10 @@ struct CheckArgs {
     /// Skip the MTA-STS (RFC 8461) and TLS-RPT (RFC 8460) checks.
     #[arg(long)]
     no_mta_sts: bool,
+    /// Skip the extra STARTTLS session per other key algorithm (ECDSA, RSA) a DANE endpoint is
+    /// checked with; the exporter's `key_algorithm_checks: none`.
+    #[arg(long)]
+    no_key_algorithms: bool,
     /// PEM file of roots trusted for MTA-STS besides Mozilla's (a private CA).
     #[arg(long, value_name = "FILE")]
     mta_sts_ca_file: Option<PathBuf>,
@@ -426,7 +430,8 @@ async fn run_check(args: CheckArgs) -> ExitCode {
             ca_file: args.mta_sts_ca_file,
             https_port: args.https_port,
         })
-        .with_services(args.services, Arc::new(trust));
+        .with_services(args.services, Arc::new(trust))
+        .with_key_algorithms(!args.no_key_algorithms);
     let mut report = prober.probe_domain(&args.domain).await;
     // A one-off check has no publication history: records count as first seen now.
     let history = dane_exporter::local_certs::PublicationLog::new();

@@ -209,8 +209,6 @@ struct Span {
     metric: u16,
     /// Bytes of `text` this metric's series take.
     len: u32,
-    /// Series (lines) of this metric.
-    count: u32,
 }
 
 /// Indices of [`PROBE_METRICS`] sorted by metric name: the exposition's family order, as the
@@ -228,8 +226,8 @@ fn metrics_by_name() -> &'static [usize] {
 /// labels of every series and are left out.
 struct SeriesWriter {
     base_len: usize,
-    /// Per metric of [`PROBE_METRICS`]: the text and the number of series in it.
-    texts: Vec<(String, u32)>,
+    /// Per metric of [`PROBE_METRICS`]: the text of its series.
+    texts: Vec<String>,
 }
 
 impl Sink for SeriesWriter {
@@ -238,10 +236,9 @@ impl Sink for SeriesWriter {
             debug_assert!(false, "{name} is not in PROBE_METRICS");
             return;
         };
-        let Some((out, count)) = self.texts.get_mut(index) else {
+        let Some(out) = self.texts.get_mut(index) else {
             return;
         };
-        *count = count.saturating_add(1);
         let own = labels.get(self.base_len..).unwrap_or_default();
         for (key, val) in own.iter().filter(|(_, v)| !v.is_empty()) {
             out.push(',');
@@ -261,16 +258,16 @@ impl TargetSeries {
         let base = report_base(item);
         let mut writer = SeriesWriter {
             base_len: base.len(),
-            texts: vec![(String::new(), 0); PROBE_METRICS.len()],
+            texts: vec![String::new(); PROBE_METRICS.len()],
         };
         add_report(&mut writer, item);
         let mut series = Self {
             base: base_text(&base),
-            text: String::with_capacity(writer.texts.iter().map(|(t, _)| t.len()).sum()),
+            text: String::with_capacity(writer.texts.iter().map(String::len).sum()),
             spans: Vec::new(),
         };
         for &index in metrics_by_name() {
-            let Some((text, count)) = writer.texts.get(index).filter(|(t, _)| !t.is_empty()) else {
+            let Some(text) = writer.texts.get(index).filter(|t| !t.is_empty()) else {
                 continue;
             };
             // A metric's text of one target is kilobytes; a span that cannot say its length is
@@ -279,11 +276,7 @@ impl TargetSeries {
                 continue;
             };
             series.text.push_str(text);
-            series.spans.push(Span {
-                metric,
-                len,
-                count: *count,
-            });
+            series.spans.push(Span { metric, len });
         }
         series
     }
@@ -300,18 +293,6 @@ impl TargetSeries {
             base: base_text(&base_labels(domain, direction, extra_labels)),
             ..self.clone()
         }
-    }
-
-    /// Bytes these series take in the exposition (each line adds the metric name, a brace and
-    /// the base labels to its stored text), so the exposition is allocated once.
-    fn exposition_len(&self) -> usize {
-        let per_line = |span: &Span| {
-            let name = PROBE_METRICS
-                .get(usize::from(span.metric))
-                .map_or(0, |(n, _)| n.len());
-            (name + 1 + self.base.len()) * span.count as usize
-        };
-        self.text.len() + self.spans.iter().map(per_line).sum::<usize>()
     }
 }
 
@@ -350,65 +331,132 @@ fn push_escaped(out: &mut String, text: &str, quote: bool) {
 /// The text exposition of the exporter's own families (`own`: name and text, HELP and TYPE
 /// included) and the probe series of `targets`, families sorted by name. Byte for byte what the
 /// prometheus crate's `TextEncoder` makes of [`probe_families`] (tests/integration/probe.rs).
-pub fn exposition(mut own: Vec<(String, String)>, targets: &[&TargetSeries]) -> String {
-    own.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut present = vec![false; PROBE_METRICS.len()];
-    let mut capacity: usize = own.iter().map(|(_, text)| text.len()).sum();
-    for target in targets {
-        for span in &target.spans {
-            if let Some(p) = present.get_mut(usize::from(span.metric)) {
-                *p = true;
+pub fn exposition(own: Vec<(String, String)>, targets: &[&TargetSeries]) -> String {
+    ExpositionChunks::new(own, targets.to_vec(), usize::MAX).collect()
+}
+
+/// [`exposition`] written a chunk at a time, so that `/metrics` at 10,000 domains (tens of MB)
+/// is sent while it is written instead of being built whole next to the stored series first
+/// (the peak RSS of tests/bench/run.sh). Each chunk holds whole series lines: at least
+/// `chunk_bytes` of them unless it is the last.
+///
+/// The targets are taken when the scrape starts (`Arc`s of immutable series), so a scrape sees
+/// one consistent set of results however long the client takes to read it.
+pub struct ExpositionChunks<S> {
+    own: std::iter::Peekable<std::vec::IntoIter<(String, String)>>,
+    targets: Vec<S>,
+    /// Per target: its next span and where that span's text starts.
+    cursors: Vec<(usize, usize)>,
+    /// Per metric of [`PROBE_METRICS`]: whether any target has series of it.
+    present: Vec<bool>,
+    /// Position in [`metrics_by_name`] of the family being written.
+    family: usize,
+    /// The next target to write in that family, once its HELP and TYPE lines are out.
+    target: Option<usize>,
+    chunk_bytes: usize,
+    done: bool,
+}
+
+impl<S: std::borrow::Borrow<TargetSeries>> ExpositionChunks<S> {
+    /// The exposition of `own` and `targets` in chunks of at least `chunk_bytes`.
+    pub fn new(mut own: Vec<(String, String)>, targets: Vec<S>, chunk_bytes: usize) -> Self {
+        own.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut present = vec![false; PROBE_METRICS.len()];
+        for target in &targets {
+            for span in &target.borrow().spans {
+                if let Some(p) = present.get_mut(usize::from(span.metric)) {
+                    *p = true;
+                }
             }
         }
-        capacity += target.exposition_len();
-    }
-    capacity += PROBE_METRICS
-        .iter()
-        .zip(&present)
-        .filter(|(_, p)| **p)
-        .map(|((name, help), _)| 2 * name.len() + help.len() + 24)
-        .sum::<usize>();
-    let mut out = String::with_capacity(capacity);
-    let mut own = own.into_iter().peekable();
-    // Per target: its next span and where that span's text starts.
-    let mut cursors = vec![(0usize, 0usize); targets.len()];
-    for &index in metrics_by_name() {
-        if !present.get(index).copied().unwrap_or(false) {
-            continue;
+        Self {
+            own: own.into_iter().peekable(),
+            cursors: vec![(0, 0); targets.len()],
+            targets,
+            present,
+            family: 0,
+            target: None,
+            chunk_bytes: chunk_bytes.max(1),
+            done: false,
         }
-        let Some((name, help)) = PROBE_METRICS.get(index) else {
-            continue;
+    }
+
+    /// Writes the next family's HELP and TYPE lines (after the own families sorting before it),
+    /// or the own families left at the end.
+    fn open_family(&mut self, out: &mut String) {
+        let Some(&index) = metrics_by_name().get(self.family) else {
+            for (_, text) in self.own.by_ref() {
+                out.push_str(&text);
+            }
+            self.done = true;
+            return;
         };
-        while let Some((_, text)) = own.next_if(|(own_name, _)| own_name.as_str() < *name) {
+        let named = PROBE_METRICS.get(index);
+        let Some((name, help)) = named.filter(|_| self.present.get(index) == Some(&true)) else {
+            self.family += 1;
+            return;
+        };
+        while let Some((_, text)) = self.own.next_if(|(own_name, _)| own_name.as_str() < *name) {
             out.push_str(&text);
         }
         out.push_str("# HELP ");
         out.push_str(name);
         out.push(' ');
-        push_escaped(&mut out, help, false);
+        push_escaped(out, help, false);
         out.push_str("\n# TYPE ");
         out.push_str(name);
         out.push_str(" gauge\n");
-        for (target, (next, start)) in targets.iter().zip(cursors.iter_mut()) {
-            let Some(span) = target.spans.get(*next) else {
-                continue;
-            };
-            if usize::from(span.metric) != index {
-                continue;
-            }
-            let end = *start + span.len as usize;
-            let text = target.text.get(*start..end).unwrap_or_default();
-            *next += 1;
-            *start = end;
-            for suffix in text.split_inclusive('\n') {
-                push_series(&mut out, name, &target.base, suffix);
-            }
+        self.target = Some(0);
+    }
+
+    /// Writes target `at`'s series of the family being written, if it has any.
+    fn write_target(&mut self, at: usize, out: &mut String) {
+        let index = metrics_by_name().get(self.family).copied();
+        let (Some(target), Some(cursor)) = (self.targets.get(at), self.cursors.get_mut(at)) else {
+            return;
+        };
+        let target = target.borrow();
+        let (next, start) = cursor;
+        let Some(span) = target.spans.get(*next) else {
+            return;
+        };
+        if Some(usize::from(span.metric)) != index {
+            return;
+        }
+        let Some((name, _)) = PROBE_METRICS.get(usize::from(span.metric)) else {
+            return;
+        };
+        let end = *start + span.len as usize;
+        let text = target.text.get(*start..end).unwrap_or_default();
+        *next += 1;
+        *start = end;
+        for suffix in text.split_inclusive('\n') {
+            push_series(out, name, &target.base, suffix);
         }
     }
-    for (_, text) in own {
-        out.push_str(&text);
+}
+
+impl<S: std::borrow::Borrow<TargetSeries>> Iterator for ExpositionChunks<S> {
+    type Item = String;
+
+    fn next(&mut self) -> Option<String> {
+        // Chunks are sized for the socket; a whole exposition (tests, `/probe`) grows as usual.
+        let mut out = String::with_capacity(self.chunk_bytes.min(1 << 16) + 1024);
+        while !self.done && out.len() < self.chunk_bytes {
+            match self.target {
+                None => self.open_family(&mut out),
+                Some(at) if at < self.targets.len() => {
+                    self.write_target(at, &mut out);
+                    self.target = Some(at + 1);
+                }
+                Some(_) => {
+                    self.target = None;
+                    self.family += 1;
+                }
+            }
+        }
+        (!out.is_empty()).then_some(out)
     }
-    out
 }
 
 /// One series line: `name{base` and the rest of the line (`,more="…"} value\n` or `} value\n`).
@@ -760,8 +808,11 @@ fn add_zones(f: &mut impl Sink, base: &[(&str, &str)], report: &DomainReport) {
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
+    use std::sync::Arc;
 
-    use super::{exposition, probe_families, LabelledReport, TargetSeries, PROBE_METRICS};
+    use super::{
+        exposition, probe_families, ExpositionChunks, LabelledReport, TargetSeries, PROBE_METRICS,
+    };
     use crate::report::{Direction, DomainReport, Finding};
 
     /// Two findings with the same reason, MX host and address (two unusable TLSA records of one
@@ -862,6 +913,40 @@ mod tests {
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             assert!(line.contains("{domain=\""), "{line}");
         }
+    }
+
+    /// Written in chunks, the exposition is the same text cut at line ends: every chunk but the
+    /// last holds at least the chunk size, and the last is not empty.
+    #[test]
+    fn chunks_cut_the_same_exposition_at_line_ends() {
+        let none = BTreeMap::new();
+        let targets: Vec<Arc<TargetSeries>> = (0..40)
+            .map(|i| {
+                let domain = format!("d{i}.example");
+                let report = DomainReport::unfinished(&domain, 1, 0.1, "x", String::new());
+                Arc::new(series_of(&report, &none))
+            })
+            .collect();
+        let own = || vec![("zz_own".to_string(), "# zz\nzz_own 1\n".to_string())];
+        let whole = exposition(
+            own(),
+            &targets.iter().map(|t| t.as_ref()).collect::<Vec<_>>(),
+        );
+        for chunk_bytes in [1, 100, 1000, 4096, whole.len(), whole.len() + 1] {
+            let chunks: Vec<String> =
+                ExpositionChunks::new(own(), targets.clone(), chunk_bytes).collect();
+            assert_eq!(chunks.concat(), whole, "chunk size {chunk_bytes}");
+            let (last, full) = chunks.split_last().expect("at least one chunk");
+            assert!(!last.is_empty() && last.ends_with('\n'));
+            for chunk in full {
+                assert!(chunk.len() >= chunk_bytes, "{chunk_bytes}: {}", chunk.len());
+                assert!(chunk.ends_with('\n'));
+            }
+        }
+        assert!(ExpositionChunks::new(own(), targets.clone(), 1000).count() > 2);
+        // Nothing at all: no chunk, not an empty one.
+        let empty: Vec<Arc<TargetSeries>> = Vec::new();
+        assert_eq!(ExpositionChunks::new(Vec::new(), empty, 10).count(), 0);
     }
 
     /// Enumerations are one series for the current state, with value 1.

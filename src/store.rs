@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::config::Target;
-use crate::metrics::{exposition, LabelledReport, TargetSeries};
+use crate::metrics::{ExpositionChunks, LabelledReport, TargetSeries};
 use crate::mta_sts::MtaStsReport;
 use crate::report::{Direction, DomainReport};
 
@@ -166,15 +166,19 @@ impl Store {
     }
 
     /// The text exposition of every stored result's series with the exporter's own families
-    /// (`own`: name and text), as [`exposition`] writes it. The lock is held only to take the
-    /// series, not while writing megabytes of text.
-    pub fn exposition(&self, own: Vec<(String, String)>) -> String {
+    /// (`own`: name and text), in chunks of about `chunk_bytes` ([`ExpositionChunks`]). The lock
+    /// is held only to take the series, not while writing megabytes of text.
+    pub fn exposition(
+        &self,
+        own: Vec<(String, String)>,
+        chunk_bytes: usize,
+    ) -> ExpositionChunks<Arc<TargetSeries>> {
         let series: Vec<Arc<TargetSeries>> = self
             .read()
             .results
             .values()
             .map(|stored| Arc::clone(&stored.series))
             .collect();
-        exposition(own, &series.iter().map(|s| s.as_ref()).collect::<Vec<_>>())
+        ExpositionChunks::new(own, series, chunk_bytes)
     }
 }

@@ -17,7 +17,10 @@ use super::{
 };
 use crate::dns::DnssecMode;
 use crate::service::{ServiceProtocol, ServiceSpec, TlsMode};
-use crate::yaml::kind;
+use crate::yaml::{
+    boolean, data, mapping, scalar_string, sequence, string, wrong_type, Field, Fields, Invalid,
+    Loc, Node, TreeProblem,
+};
 
 const TOP_KEYS: &[&str] = &["global", "probe_allow", "inbound", "outbound"];
 const GLOBAL_KEYS: &[&str] = &[
@@ -71,62 +74,22 @@ const INBOUND_TARGET_KEYS: &[&str] = &[
 const CERTIFICATE_KEYS: &[&str] = &["mx", "live", "staged", "lineage"];
 const SERVICE_KEYS: &[&str] = &["host", "port", "protocol", "tls"];
 
-type Node<'y> = MarkedYaml<'y>;
+type Result<T, E = Invalid<Problem>> = std::result::Result<T, E>;
 
-/// A place in the file: the line, and the path of keys leading there.
-#[derive(Clone, Debug)]
-struct Loc {
-    line: usize,
-    key: String,
-}
-
-impl Loc {
-    fn root() -> Self {
-        Loc {
-            line: 1,
-            key: String::new(),
-        }
+impl TreeProblem for Problem {
+    fn unknown_key(expected: &'static [&'static str]) -> Self {
+        Problem::UnknownKey { expected }
     }
-
-    fn field(&self, name: &str, node: &Node<'_>) -> Self {
-        let key = if self.key.is_empty() {
-            name.to_string()
-        } else {
-            format!("{}.{name}", self.key)
-        };
-        Loc {
-            line: line_of(node),
-            key,
-        }
+    fn non_string_key(found: &'static str) -> Self {
+        Problem::NonStringKey(found)
     }
-
-    fn item(&self, index: usize, node: &Node<'_>) -> Self {
-        Loc {
-            line: line_of(node),
-            key: format!("{}[{index}]", self.key),
-        }
+    fn wrong_type(expected: &'static str, found: &'static str) -> Self {
+        Problem::WrongType { expected, found }
     }
-
-    fn fail<T>(&self, problem: Problem) -> Result<T, Invalid> {
-        Err(Invalid {
-            loc: self.clone(),
-            problem,
-        })
+    fn tagged() -> Self {
+        Problem::Tagged
     }
 }
-
-fn line_of(node: &Node<'_>) -> usize {
-    node.span.start.line()
-}
-
-/// A validation error before the file name is attached.
-#[derive(Debug)]
-struct Invalid {
-    loc: Loc,
-    problem: Problem,
-}
-
-type Result<T, E = Invalid> = std::result::Result<T, E>;
 
 /// Parses and validates `text`; `path` names the file in errors and anchors relative paths.
 pub(super) fn read(text: &str, path: &Path) -> Result<Config, ConfigError> {
@@ -153,22 +116,6 @@ fn syntax_error(error: &ScanError, path: &Path) -> ConfigError {
     }
 }
 
-/// One `key: value` entry of a mapping.
-struct Field<'n, 'y> {
-    name: &'n str,
-    loc: Loc,
-    value: &'n Node<'y>,
-}
-
-/// A mapping's entries, keys checked.
-struct Fields<'n, 'y>(Vec<Field<'n, 'y>>);
-
-impl<'n, 'y> Fields<'n, 'y> {
-    fn get(&self, name: &str) -> Option<&Field<'n, 'y>> {
-        self.0.iter().find(|f| f.name == name)
-    }
-}
-
 /// A duration and, when it was set at the level being checked, where.
 #[derive(Clone)]
 struct Setting {
@@ -187,7 +134,7 @@ impl Reader<'_> {
             [root] => root,
             [_, second, ..] => {
                 let loc = Loc {
-                    line: line_of(second),
+                    line: second.span.start.line(),
                     key: String::new(),
                 };
                 return loc.fail(Problem::MultipleDocuments(docs.len()));
@@ -536,83 +483,6 @@ fn optional<T>(
         .transpose()
 }
 
-/// The node's data, refusing tags.
-fn data<'n, 'y>(node: &'n Node<'y>, loc: &Loc) -> Result<&'n YamlData<'y, Node<'y>>> {
-    match &node.data {
-        YamlData::Tagged(..) => loc.fail(Problem::Tagged),
-        data => Ok(data),
-    }
-}
-
-fn wrong_type<T>(node: &Node<'_>, loc: &Loc, expected: &'static str) -> Result<T> {
-    loc.fail(Problem::WrongType {
-        expected,
-        found: kind(node),
-    })
-}
-
-/// The entries of a mapping (null counts as empty), with keys checked against `allowed`.
-fn mapping<'n, 'y>(
-    node: &'n Node<'y>,
-    loc: &Loc,
-    allowed: Option<&'static [&'static str]>,
-) -> Result<Fields<'n, 'y>> {
-    let map = match data(node, loc)? {
-        YamlData::Value(Scalar::Null) => return Ok(Fields(Vec::new())),
-        YamlData::Mapping(map) => map,
-        _ => return wrong_type(node, loc, "a mapping"),
-    };
-    let mut fields = Vec::with_capacity(map.len());
-    for (key, value) in map {
-        let name = match &key.data {
-            YamlData::Value(Scalar::String(name)) => name.as_ref(),
-            _ => {
-                let key_loc = Loc {
-                    line: line_of(key),
-                    key: loc.key.clone(),
-                };
-                return key_loc.fail(Problem::NonStringKey(kind(key)));
-            }
-        };
-        let field_loc = loc.field(name, key);
-        if let Some(expected) = allowed {
-            if !expected.contains(&name) {
-                return field_loc.fail(Problem::UnknownKey { expected });
-            }
-        }
-        fields.push(Field {
-            name,
-            loc: field_loc,
-            value,
-        });
-    }
-    Ok(Fields(fields))
-}
-
-/// The items of a list (null counts as empty), each with its location.
-fn sequence<'n, 'y>(field: &Field<'n, 'y>) -> Result<Vec<(Loc, &'n Node<'y>)>> {
-    match data(field.value, &field.loc)? {
-        YamlData::Value(Scalar::Null) => Ok(Vec::new()),
-        YamlData::Sequence(items) => Ok(items
-            .iter()
-            .enumerate()
-            .map(|(i, node)| (field.loc.item(i, node), node))
-            .collect()),
-        _ => wrong_type(field.value, &field.loc, "a list"),
-    }
-}
-
-fn string<'n>(field: &Field<'n, '_>) -> Result<&'n str> {
-    scalar_string(field.value, &field.loc)
-}
-
-fn scalar_string<'n>(node: &'n Node<'_>, loc: &Loc) -> Result<&'n str> {
-    match data(node, loc)? {
-        YamlData::Value(Scalar::String(text)) => Ok(text.as_ref()),
-        _ => wrong_type(node, loc, "a string"),
-    }
-}
-
 /// The live file or lineage directory of a certificate entry: what makes two entries the same.
 fn source_path(source: &CertificateSource) -> &Path {
     match source {
@@ -653,13 +523,6 @@ fn integer(field: &Field<'_, '_>, min: i64, max: i64) -> Result<i64> {
             max,
         }),
         _ => wrong_type(field.value, &field.loc, "an integer"),
-    }
-}
-
-fn boolean(field: &Field<'_, '_>) -> Result<bool> {
-    match data(field.value, &field.loc)? {
-        YamlData::Value(Scalar::Boolean(value)) => Ok(*value),
-        _ => wrong_type(field.value, &field.loc, "true or false"),
     }
 }
 

@@ -34,9 +34,12 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{CipherSuite, NamedGroup, RootCertStore, ServerConfig, SupportedProtocolVersion};
-use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, YamlData};
+use saphyr::{LoadableYamlNode, MarkedYaml};
 
-use crate::yaml::{kind, FileProblem, YamlFileError};
+use crate::yaml::{
+    boolean, mapping, scalar_string, sequence, string, Field, FileProblem, Invalid, Loc, Node,
+    TreeProblem, YamlFileError,
+};
 
 /// The largest web config, certificate, key or CA file read; all are small text files, so a
 /// bigger one is a mistake (or a device file) rather than something to read to the end.
@@ -293,142 +296,34 @@ pub enum WebProblem {
 
 // ---- Reading the YAML tree ----
 
-type Node<'y> = MarkedYaml<'y>;
+type Checked<T> = Result<T, Invalid<WebProblem>>;
 
-/// A place in the file: the line, and the path of keys leading there.
-#[derive(Clone, Debug)]
-struct Loc {
-    line: usize,
-    key: String,
-}
-
-impl Loc {
-    fn child(&self, name: &str, node: &Node<'_>) -> Loc {
-        Loc {
-            line: node.span.start.line(),
-            key: if self.key.is_empty() {
-                name.to_string()
-            } else {
-                format!("{}.{name}", self.key)
-            },
-        }
+impl TreeProblem for WebProblem {
+    fn unknown_key(expected: &'static [&'static str]) -> Self {
+        WebProblem::UnknownKey { expected }
     }
-
-    fn fail<T>(&self, problem: WebProblem) -> Result<T, Invalid> {
-        Err(Invalid {
-            loc: self.clone(),
-            problem,
-        })
+    fn non_string_key(found: &'static str) -> Self {
+        WebProblem::NonStringKey(found)
+    }
+    fn wrong_type(expected: &'static str, found: &'static str) -> Self {
+        WebProblem::WrongType { expected, found }
+    }
+    fn tagged() -> Self {
+        WebProblem::Tagged
     }
 }
 
-/// A problem and where, before the file name is attached.
-struct Invalid {
-    loc: Loc,
-    problem: WebProblem,
-}
-
-type Checked<T> = Result<T, Invalid>;
-
-struct Field<'n, 'y> {
-    name: &'n str,
-    loc: Loc,
-    value: &'n Node<'y>,
-}
-
-fn wrong_type<T>(node: &Node<'_>, loc: &Loc, expected: &'static str) -> Checked<T> {
-    if let YamlData::Tagged(..) = node.data {
-        return loc.fail(WebProblem::Tagged);
-    }
-    loc.fail(WebProblem::WrongType {
-        expected,
-        found: kind(node),
-    })
-}
-
-/// The entries of a mapping (null is empty); with `allowed`, other keys are refused.
-fn mapping<'n, 'y>(
-    node: &'n Node<'y>,
-    loc: &Loc,
-    allowed: Option<&'static [&'static str]>,
-) -> Checked<Vec<Field<'n, 'y>>> {
-    let map = match &node.data {
-        YamlData::Value(Scalar::Null) => return Ok(Vec::new()),
-        YamlData::Mapping(map) => map,
-        _ => return wrong_type(node, loc, "a mapping"),
-    };
-    let mut fields = Vec::with_capacity(map.len());
-    for (key, value) in map {
-        let YamlData::Value(Scalar::String(name)) = &key.data else {
-            let at = Loc {
-                line: key.span.start.line(),
-                key: loc.key.clone(),
-            };
-            return at.fail(WebProblem::NonStringKey(kind(key)));
-        };
-        let field_loc = loc.child(name, key);
-        if let Some(expected) = allowed {
-            if !expected.contains(&name.as_ref()) {
-                return field_loc.fail(WebProblem::UnknownKey { expected });
-            }
-        }
-        fields.push(Field {
-            name: name.as_ref(),
-            loc: field_loc,
-            value,
-        });
-    }
-    Ok(fields)
-}
-
-fn get<'f, 'n, 'y>(fields: &'f [Field<'n, 'y>], name: &str) -> Option<&'f Field<'n, 'y>> {
-    fields.iter().find(|f| f.name == name)
-}
-
-fn string<'n>(field: &Field<'n, '_>) -> Checked<&'n str> {
-    match &field.value.data {
-        YamlData::Value(Scalar::String(text)) => Ok(text.as_ref()),
-        _ => wrong_type(field.value, &field.loc, "a string"),
-    }
-}
-
-fn boolean(field: &Field<'_, '_>) -> Checked<bool> {
-    match &field.value.data {
-        YamlData::Value(Scalar::Boolean(b)) => Ok(*b),
-        _ => wrong_type(field.value, &field.loc, "a boolean"),
-    }
-}
-
-/// A list of strings, each with its line.
+/// A list of strings, each with its place.
 fn strings<'n>(field: &Field<'n, '_>) -> Checked<Vec<(Loc, &'n str)>> {
-    let items = match &field.value.data {
-        YamlData::Value(Scalar::Null) => return Ok(Vec::new()),
-        YamlData::Sequence(items) => items,
-        _ => return wrong_type(field.value, &field.loc, "a list"),
-    };
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, node)| {
-            let loc = Loc {
-                line: node.span.start.line(),
-                key: format!("{}[{i}]", field.loc.key),
-            };
-            match &node.data {
-                YamlData::Value(Scalar::String(text)) => Ok((loc, text.as_ref())),
-                _ => wrong_type(node, &loc, "a string"),
-            }
-        })
+    sequence(field)?
+        .into_iter()
+        .map(|(loc, node)| scalar_string(node, &loc).map(|text| (loc, text)))
         .collect()
 }
 
 // ---- The sections ----
 
 fn document(docs: &[Node<'_>], base_dir: &Path) -> Checked<WebConfig> {
-    let root_loc = Loc {
-        line: 1,
-        key: String::new(),
-    };
     let root = match docs {
         [] => return Ok(WebConfig::default()),
         [root] => root,
@@ -440,22 +335,22 @@ fn document(docs: &[Node<'_>], base_dir: &Path) -> Checked<WebConfig> {
             return loc.fail(WebProblem::MultipleDocuments(docs.len()));
         }
     };
-    let top = mapping(root, &root_loc, Some(TOP_KEYS))?;
+    let top = mapping(root, &Loc::root(), Some(TOP_KEYS))?;
     let mut config = WebConfig::default();
-    if let Some(http) = get(&top, "http_server_config") {
+    if let Some(http) = top.get("http_server_config") {
         let fields = mapping(http.value, &http.loc, Some(HTTP_KEYS))?;
-        if let Some(f) = get(&fields, "http2") {
+        if let Some(f) = fields.get("http2") {
             config.http2 = boolean(f)?;
         }
-        if let Some(f) = get(&fields, "headers") {
+        if let Some(f) = fields.get("headers") {
             config.headers = headers(f)?;
         }
     }
-    if let Some(tls) = get(&top, "tls_server_config") {
+    if let Some(tls) = top.get("tls_server_config") {
         config.tls = Some(Arc::new(tls_config(tls, base_dir, config.http2)?));
     }
-    if let Some(users) = get(&top, "basic_auth_users") {
-        for user in mapping(users.value, &users.loc, None)? {
+    if let Some(users) = top.get("basic_auth_users") {
+        for user in mapping(users.value, &users.loc, None)?.0 {
             if user.name.contains(':') {
                 return user
                     .loc
@@ -473,7 +368,7 @@ fn document(docs: &[Node<'_>], base_dir: &Path) -> Checked<WebConfig> {
 
 fn headers(field: &Field<'_, '_>) -> Checked<Vec<(HeaderName, HeaderValue)>> {
     let mut out = Vec::new();
-    for entry in mapping(field.value, &field.loc, None)? {
+    for entry in mapping(field.value, &field.loc, None)?.0 {
         let Ok(name) = HeaderName::from_bytes(entry.name.as_bytes()) else {
             return entry
                 .loc
@@ -585,13 +480,13 @@ fn certificates(field: &Field<'_, '_>, base_dir: &Path) -> Checked<Vec<Certifica
 
 fn tls_config(section: &Field<'_, '_>, base_dir: &Path, http2: bool) -> Checked<ServerConfig> {
     let fields = mapping(section.value, &section.loc, Some(TLS_KEYS))?;
-    if let Some(f) = get(&fields, "client_allowed_sans") {
+    if let Some(f) = fields.get("client_allowed_sans") {
         return f.loc.fail(WebProblem::Unsupported);
     }
-    let Some(cert_field) = get(&fields, "cert_file") else {
+    let Some(cert_field) = fields.get("cert_file") else {
         return section.loc.fail(WebProblem::MissingKey("cert_file"));
     };
-    let Some(key_field) = get(&fields, "key_file") else {
+    let Some(key_field) = fields.get("key_file") else {
         return section.loc.fail(WebProblem::MissingKey("key_file"));
     };
     let chain = certificates(cert_field, base_dir)?;
@@ -609,11 +504,11 @@ fn tls_config(section: &Field<'_, '_>, base_dir: &Path, http2: bool) -> Checked<
     })?;
 
     // Versions.
-    let min = get(&fields, "min_version").map(version).transpose()?;
-    let max = get(&fields, "max_version").map(version).transpose()?;
+    let min = fields.get("min_version").map(version).transpose()?;
+    let max = fields.get("max_version").map(version).transpose()?;
     let (min, max) = (min.unwrap_or(Version::Tls12), max.unwrap_or(Version::Tls13));
     if min > max {
-        let at = get(&fields, "min_version").unwrap_or(section);
+        let at = fields.get("min_version").unwrap_or(section);
         let name = |v| match v {
             Version::Tls12 => "TLS12".to_string(),
             Version::Tls13 => "TLS13".to_string(),
@@ -633,7 +528,7 @@ fn tls_config(section: &Field<'_, '_>, base_dir: &Path, http2: bool) -> Checked<
 
     // Cipher suites and curves: a provider with ours, in the configured order.
     let mut provider = rustls::crypto::ring::default_provider();
-    if let Some(f) = get(&fields, "cipher_suites") {
+    if let Some(f) = fields.get("cipher_suites") {
         let mut wanted = Vec::new();
         for (loc, name) in strings(f)? {
             if TLS13_SUITE_NAMES.contains(&name) {
@@ -658,7 +553,7 @@ fn tls_config(section: &Field<'_, '_>, base_dir: &Path, http2: bool) -> Checked<
             return f.loc.fail(WebProblem::NoCipherSuite);
         }
     }
-    if let Some(f) = get(&fields, "curve_preferences") {
+    if let Some(f) = fields.get("curve_preferences") {
         let mut groups = Vec::new();
         for (loc, name) in strings(f)? {
             let found = curve(name)
@@ -676,12 +571,12 @@ fn tls_config(section: &Field<'_, '_>, base_dir: &Path, http2: bool) -> Checked<
     let provider = Arc::new(provider);
 
     // Client certificates.
-    let auth_field = get(&fields, "client_auth_type");
+    let auth_field = fields.get("client_auth_type");
     let auth = auth_field
         .map(string)
         .transpose()?
         .unwrap_or("NoClientCert");
-    let ca_field = get(&fields, "client_ca_file");
+    let ca_field = fields.get("client_ca_file");
     let auth_loc = auth_field.map_or(&section.loc, |f| &f.loc);
     let verify = match auth {
         "NoClientCert" | "" => None,
@@ -729,7 +624,8 @@ fn tls_config(section: &Field<'_, '_>, base_dir: &Path, http2: bool) -> Checked<
             "cannot use certificate and key: {reason}"
         )))
     })?;
-    config.ignore_client_order = get(&fields, "prefer_server_cipher_suites")
+    config.ignore_client_order = fields
+        .get("prefer_server_cipher_suites")
         .map(boolean)
         .transpose()?
         .unwrap_or(true);
@@ -776,7 +672,7 @@ mod tests {
         );
         assert_eq!(
             err("http_server_config:\n  http2: yes please\n"),
-            "/nonexistent/web.yml:2: http_server_config.http2: expected a boolean, got a string"
+            "/nonexistent/web.yml:2: http_server_config.http2: expected true or false, got a string"
         );
         assert_eq!(
             err("basic_auth_users:\n  a:b: x\n"),

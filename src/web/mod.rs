@@ -21,6 +21,7 @@
 //! future resolves, then stops accepting and gives in-flight requests a bounded grace period.
 
 mod auth;
+mod body;
 mod config;
 mod routes;
 mod server;
@@ -35,12 +36,16 @@ pub use server::{serve, serve_with};
 /// A boxed future, so that [`Exporter`] stays object safe.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// The `/metrics` text, a chunk at a time; pulled while the response is sent (so each chunk
+/// should be quick to make: tens of KB, not MB).
+pub type MetricsChunks = Box<dyn Iterator<Item = bytes::Bytes> + Send>;
+
 /// What the HTTP side needs from the exporter.
 pub trait Exporter: Send + Sync + 'static {
     /// Full text exposition for the telemetry path, already encoded in the Prometheus text format
-    /// (`text/plain; version=0.0.4`). `Bytes` so that an exporter can hand the same rendered
-    /// buffer to many concurrent scrapes without copying it per response.
-    fn metrics(&self) -> bytes::Bytes;
+    /// (`text/plain; version=0.0.4`), as chunks the response body sends as they come: an
+    /// exporter can write tens of MB a chunk at a time instead of building them whole.
+    fn metrics(&self) -> MetricsChunks;
 
     /// `/probe`: probes `target` now with `module` (`None` when the request has no `module`
     /// parameter: the exporter picks its default or refuses) and returns that probe's metrics

@@ -10,8 +10,9 @@
 //!   leaf's SubjectPublicKeyInfo compared with the expected `3 1 1` data, QUIT. No DNS, no report.
 //! - `drive`: an HTTP load driver for `/probe` endpoints (ours and blackbox_exporter's): each URL
 //!   of a list once, N in flight, counting statuses and probe successes in the bodies.
-//! - `scrape`: fetches one URL repeatedly for a while, with a pause in between, and reports latency
-//!   percentiles and the body size (the `/metrics` render figures).
+//! - `scrape`: fetches one URL repeatedly for a while, with a pause in between, every other time
+//!   asking for gzip as Prometheus does, and reports latency percentiles and body sizes of each
+//!   kind (the `/metrics` figures).
 //!
 //! Figures go to stdout as one `key=value ...` line that `run.sh` parses; CPU time is the process's
 //! own `utime + stime` from `/proc/self/stat`, so the load driver's own CPU never counts against the
@@ -435,22 +436,28 @@ async fn expect<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut Vec<u8>, code: &
 // ---------------------------------------------------------------------------------------------
 // drive and scrape
 
-/// One HTTP/1.1 GET with `Connection: close`; returns the status, body and time to the last byte.
-/// One GET: status, body, time to the last byte and time to the first byte of the response.
-async fn get(url: &str) -> Result<(u16, Vec<u8>, Duration, Duration)> {
+/// One HTTP/1.1 GET with `Connection: close` (with `gzip`, accepting gzip): status, body as sent
+/// (dechunked, not decompressed), time to the last byte and time to the first byte.
+async fn get(url: &str, gzip: bool) -> Result<(u16, Vec<u8>, Duration, Duration)> {
     let rest = url.strip_prefix("http://").ok_or("only http:// URLs")?;
     let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let path = if path.is_empty() { "/" } else { path };
     let started = Instant::now();
     let mut tcp = within("connect", async { Ok(TcpStream::connect(host).await?) }).await?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    let accept = if gzip {
+        "Accept-Encoding: gzip\r\n"
+    } else {
+        ""
+    };
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n{accept}Connection: close\r\n\r\n");
     let mut response = Vec::with_capacity(64 * 1024);
     let mut first_byte = Duration::ZERO;
     // Probes may take a while; the whole exchange is still bounded.
     tokio::time::timeout(Duration::from_secs(60), async {
         tcp.write_all(request.as_bytes()).await?;
-        // The exporter sends nothing before the whole exposition is rendered, so the first byte
-        // times the render (and the request), the last one the transfer too.
+        // The exporter writes `/metrics` while it sends it: the first byte times the request
+        // and the first chunk, the last byte the whole render and transfer.
         tcp.read_buf(&mut response).await?;
         first_byte = started.elapsed();
         (&mut tcp)
@@ -548,7 +555,7 @@ async fn drive(args: &[String]) -> Result<()> {
         );
         tasks.spawn(async move {
             while let Some(i) = work.take() {
-                match get(&urls[i]).await {
+                match get(&urls[i], false).await {
                     Ok((200, body, elapsed, _)) => {
                         work.ok.fetch_add(1, Ordering::Relaxed);
                         if metric_is_one(&body, &success) {
@@ -596,30 +603,50 @@ async fn scrape(args: &[String]) -> Result<()> {
     let url = o.required("url")?;
     let seconds = Duration::from_secs(o.number("seconds", 30)?);
     let gap = Duration::from_millis(o.number("gap-ms", 1100)?);
-    let mut times = Vec::new();
-    let mut first_bytes = Vec::new();
-    let mut size = 0;
+    // Per kind, plain then gzip: last-byte times, first-byte times, body size as sent.
+    let mut kinds = [(Vec::new(), Vec::new(), 0), (Vec::new(), Vec::new(), 0)];
+    let mut plain_size = 0;
     let started = Instant::now();
-    while started.elapsed() < seconds {
-        let (status, body, elapsed, first_byte) = get(url).await?;
+    for turn in 0usize.. {
+        if started.elapsed() >= seconds {
+            break;
+        }
+        let gzip = turn % 2 == 1;
+        let (status, body, elapsed, first_byte) = get(url, gzip).await?;
         if status != 200 {
             return Err(format!("{url}: HTTP {status}").into());
         }
-        size = body.len();
+        let (times, first_bytes, size) = &mut kinds[usize::from(gzip)];
+        *size = body.len();
         times.push(elapsed.as_secs_f64() * 1000.0);
         first_bytes.push(first_byte.as_secs_f64() * 1000.0);
+        if gzip {
+            // Whole and valid: the compressed body decompresses to about the plain size.
+            let mut text = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut text)?;
+            if !text.ends_with(b"\n") || text.len() < plain_size / 2 {
+                return Err(format!("gzip body of {} bytes is cut short", text.len()).into());
+            }
+        } else {
+            plain_size = body.len();
+        }
         tokio::time::sleep(gap).await;
     }
-    times.sort_by(f64::total_cmp);
-    first_bytes.sort_by(f64::total_cmp);
-    println!(
-        "scrapes={} p50_ms={:.1} p99_ms={:.1} max_ms={:.1} first_byte_p50_ms={:.1} first_byte_p99_ms={:.1} bytes={size}",
-        times.len(),
-        percentile(&times, 50.0),
-        percentile(&times, 99.0),
-        times.last().copied().unwrap_or(0.0),
-        percentile(&first_bytes, 50.0),
-        percentile(&first_bytes, 99.0),
-    );
+    let mut line = String::new();
+    for ((times, first_bytes, size), prefix) in kinds.iter_mut().zip(["", "gzip_"]) {
+        times.sort_by(f64::total_cmp);
+        first_bytes.sort_by(f64::total_cmp);
+        line.push_str(&format!(
+            "{prefix}scrapes={} {prefix}p50_ms={:.1} {prefix}p99_ms={:.1} {prefix}max_ms={:.1} \
+             {prefix}first_byte_p50_ms={:.1} {prefix}first_byte_p99_ms={:.1} {prefix}bytes={size} ",
+            times.len(),
+            percentile(times, 50.0),
+            percentile(times, 99.0),
+            times.last().copied().unwrap_or(0.0),
+            percentile(first_bytes, 50.0),
+            percentile(first_bytes, 99.0),
+        ));
+    }
+    println!("{}", line.trim_end());
     Ok(())
 }

@@ -17,7 +17,8 @@
 #   - posttls-finger -l dane per domain (xargs -P);
 #   - per N: the exporter's first scheduled round (interval 10 s, cold resolver cache), the
 #     exporter's /probe driven once per domain, and the scheduled round again with latency;
-#   - at the largest N: RSS per interval over BENCH_ROUNDS intervals and /metrics scrape times.
+#   - at the largest N: RSS per interval over BENCH_ROUNDS intervals and /metrics scrape times,
+#     then /metrics alone (interval reloaded to an hour): CPU per scrape and its latency.
 # CPU is utime+stime of the measured process from /proc/PID/stat (children for posttls-finger).
 #
 # Usage: tests/bench/run.sh     (as root)
@@ -25,6 +26,7 @@
 #        BENCH_HANDSHAKES=20000 BENCH_BLACKBOX=10000 BENCH_FINGER=500 BENCH_PROFILE=0|1
 #        BENCH_SMOKE=1 (tiny sizes, about two minutes: checks that the harness works)
 #        BENCH_KEEP=1 (keep the run directory with all logs)
+#        BENCH_LATENCY=0 (skip the rounds with latency: quicker iterations on the other figures)
 #        BENCH_EXPORTER=PATH (measure this exporter binary instead of the one built: before/after)
 #        BENCH_STRACE=1 (strace -f -c of the exporter during /probe: system calls per probe; slows
 #        the exporter, so its CPU figures in that run do not count)
@@ -372,7 +374,7 @@ drive_probe() {
 }
 
 # rss_rounds: with the round's exporter still running, RSS at every interval for ROUNDS intervals
-# while /metrics is scraped (more than a second apart, so each scrape renders afresh).
+# while /metrics is scraped (more than a second apart), every other time with gzip.
 rss_rounds() {
   local n=$1 r samples=() out cpu0 cpu1
   cpu0=$(cpu_of "$EXPORTER")
@@ -397,7 +399,7 @@ rss_rounds() {
     "$(cut -d' ' -f1 /proc/loadavg)"
   RSS_SERIES="${samples[*]}"
   # Flat: the second half's median no more than 5% above the first half's. A leak raises every
-  # sample; a sample taken while a scrape's exposition is alive is a spike, not a trend, so the
+  # sample; a sample taken during a scrape is a spike, not a trend, so the
   # medians are compared, and the highest sample is reported as the peak.
   RSS_HALF=$(printf '%s\n' "${samples[@]:0:$(((ROUNDS + 1) / 2))}" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')
   RSS_LATE=$(printf '%s\n' "${samples[@]:$(((ROUNDS + 1) / 2))}" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')
@@ -407,8 +409,30 @@ rss_rounds() {
   SCRAPE_BYTES=$(field "$out" bytes)
   SCRAPE_FB_P50=$(field "$out" first_byte_p50_ms)
   SCRAPE_FB_P99=$(field "$out" first_byte_p99_ms)
+  SCRAPE_GZ_P50=$(field "$out" gzip_p50_ms)
+  SCRAPE_GZ_P99=$(field "$out" gzip_p99_ms)
+  SCRAPE_GZ_BYTES=$(field "$out" gzip_bytes)
   SCRAPE_N=$n
   log "RSS over $ROUNDS intervals (MiB): $RSS_SERIES; /metrics: $out; steady state ${STEADY_CPU_MS} ms CPU/probe, oldest probe ${STEADY_LAG} s old"
+}
+
+# quiet_scrapes N: with the steady state's exporter and its N results, reloads (SIGHUP) a config
+# whose interval is an hour, so that the results stay and (almost) nothing is probed, and scrapes
+# /metrics back to back: what a scrape costs on its own, CPU per scrape and latency.
+quiet_scrapes() {
+  local n=$1 out cpu0 cpu1 count
+  INTERVAL=3600 write_config "$RUN/round.yml" "$n"
+  kill -HUP "$EXPORTER"
+  sleep 3
+  cpu0=$(cpu_of "$EXPORTER")
+  out=$(ip netns exec "$NEAR" "$TOOL" scrape --url http://127.0.0.1:9724/metrics --seconds 20 --gap-ms 200)
+  cpu1=$(cpu_of "$EXPORTER")
+  count=$(($(field "$out" scrapes) + $(field "$out" gzip_scrapes)))
+  QUIET_CPU_MS=$(calc "($cpu1 - $cpu0) * 1000 / $count" 1)
+  QUIET_P50=$(field "$out" p50_ms) QUIET_P99=$(field "$out" p99_ms)
+  QUIET_GZ_P50=$(field "$out" gzip_p50_ms) QUIET_GZ_P99=$(field "$out" gzip_p99_ms)
+  QUIET_BYTES=$(field "$out" bytes) QUIET_GZ_BYTES=$(field "$out" gzip_bytes)
+  log "quiet /metrics at N=$n (no probing): $out; exporter CPU ${QUIET_CPU_MS} ms per scrape ($count scrapes, half with gzip)"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -507,10 +531,15 @@ for n in $NS; do
   start_unbound
   round "$n" "cold resolver cache"
   R_CPU[$n]=$ROUND_CPU_MS
-  [[ $n == "$LARGEST" ]] && rss_rounds "$n"
+  if [[ $n == "$LARGEST" ]]; then
+    rss_rounds "$n"
+    quiet_scrapes "$n"
+  fi
   stop "$EXPORTER"
   drive_probe "$n"
   P_RATE[$n]=$PROBE_RATE P_CPU[$n]=$PROBE_CPU_MS
+  L_WALL[$n]=skipped
+  [[ ${BENCH_LATENCY:-1} == 0 ]] && continue
   log "N=$n: the same round with ${DELAY_MS} ms each way (delay relay), cold resolver cache"
   link_delay
   start_unbound
@@ -541,12 +570,15 @@ for n in $NS; do
   echo "- N=$n /probe throughput / blackbox_exporter's: $r (${P_RATE[$n]} / $BB_RATE per s), target >= 2.5: $(verdict "$r >= 2.5")"
   r=$(calc "${P_CPU[$n]} / $BB_CPU_MS" 2)
   echo "- N=$n /probe CPU per probe / blackbox_exporter's: $r (${P_CPU[$n]} / $BB_CPU_MS ms), target <= 0.33: $(verdict "$r <= 0.334")"
-  echo "- N=$n round with $((2 * DELAY_MS)) ms RTT: ${L_WALL[$n]} s, target <= 300 s: $(verdict "${L_WALL[$n]} <= 300")"
+  if [[ ${L_WALL[$n]} != skipped ]]; then
+    echo "- N=$n round with $((2 * DELAY_MS)) ms RTT: ${L_WALL[$n]} s, target <= 300 s: $(verdict "${L_WALL[$n]} <= 300")"
+  fi
 done
 echo "- N=$LARGEST RSS between scrapes (median of the interval samples) ${RSS_LATE:-$RSS_HALF} MiB = $(calc "${RSS_LATE:-$RSS_HALF} * 1.048576" 1) MB, target < 100 MB: $(verdict "${RSS_LATE:-$RSS_HALF} * 1.048576 < 100")"
-echo "- N=$LARGEST peak RSS (VmHWM: while a scrape's exposition is alive) ${RSS_PEAK} MiB = $(calc "$RSS_PEAK * 1.048576" 1) MB, target < 100 MB: $(verdict "$RSS_PEAK * 1.048576 < 100")"
-echo "- N=$SCRAPE_N /metrics render (time to first byte: nothing is sent before the whole exposition is rendered) p50 ${SCRAPE_FB_P50} ms, p99 ${SCRAPE_FB_P99} ms; target p99 < 100 ms: $(verdict "$SCRAPE_FB_P99 < 100")"
-echo "- N=$SCRAPE_N /metrics time to last byte p50 ${SCRAPE_P50} ms, p99 ${SCRAPE_P99} ms, ${SCRAPE_BYTES} bytes (uncompressed)"
+echo "- N=$LARGEST peak RSS (VmHWM, scrapes included) ${RSS_PEAK} MiB = $(calc "$RSS_PEAK * 1.048576" 1) MB, target < 100 MB: $(verdict "$RSS_PEAK * 1.048576 < 100")"
+echo "- N=$SCRAPE_N /metrics render (written while sent: time to the last byte) p50 ${SCRAPE_P50} ms, p99 ${SCRAPE_P99} ms, ${SCRAPE_BYTES} bytes; target p99 < 100 ms: $(verdict "$SCRAPE_P99 < 100"); first byte p50 ${SCRAPE_FB_P50} ms, p99 ${SCRAPE_FB_P99} ms"
+echo "- N=$SCRAPE_N /metrics with gzip (as Prometheus asks): last byte p50 ${SCRAPE_GZ_P50} ms, p99 ${SCRAPE_GZ_P99} ms, ${SCRAPE_GZ_BYTES} bytes"
+echo "- N=$SCRAPE_N /metrics with no probing (interval reloaded to 1 h): exporter CPU ${QUIET_CPU_MS} ms per scrape (half with gzip); last byte p50 ${QUIET_P50} ms, p99 ${QUIET_P99} ms plain (${QUIET_BYTES} bytes), p50 ${QUIET_GZ_P50} ms, p99 ${QUIET_GZ_P99} ms gzip (${QUIET_GZ_BYTES} bytes)"
 echo "- N=$LARGEST RSS at each of $ROUNDS intervals (MiB): $RSS_SERIES; median of the first half $RSS_HALF, of the second ${RSS_LATE:-$RSS_HALF}; target flat (second <= first + 5%): $(verdict "${RSS_LATE:-$RSS_HALF} <= $RSS_HALF * 1.05")"
 echo "- bare handshake ceiling $BARE_RATE checks/s; posttls-finger $FINGER_RATE checks/s at $FINGER_CPU_MS ms CPU each"
 echo

@@ -391,31 +391,57 @@ fn real_stack_dual_listener() {
     use crate::support::stack::{Stack, SMTP_NET};
 
     let stack = Stack::up();
-    let out = Command::new(env!("CARGO_BIN_EXE_dane_exporter"))
-        .args([
-            "check",
-            "dualalg.test",
-            "--nameserver",
-            stack.var("RESOLVER"),
-        ])
-        .args([
-            "--port",
-            stack.var("SMTP_PORT"),
-            "--timeout",
-            "5s",
-            "--json",
-        ])
-        .args(["--authoritative-port", crate::staged::nsd_port(&stack)])
-        .stdin(Stdio::null())
-        .output()
-        .expect("running dane_exporter check");
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
+    let check = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_dane_exporter"))
+            .args([
+                "check",
+                "dualalg.test",
+                "--nameserver",
+                stack.var("RESOLVER"),
+            ])
+            .args([
+                "--port",
+                stack.var("SMTP_PORT"),
+                "--timeout",
+                "5s",
+                "--json",
+            ])
+            .args(["--authoritative-port", crate::staged::nsd_port(&stack)])
+            .args(extra)
+            .stdin(Stdio::null())
+            .output()
+            .expect("running dane_exporter check");
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "not JSON ({e}): {}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        (out.status.code(), json)
+    };
+    let warned = |json: &serde_json::Value| {
+        json["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["reason"] == "tlsa_mismatch_key_algorithm")
+    };
+
+    // Without the extra sessions: the main (ECDSA) session alone, mail flows, nothing latent.
+    let (code, json) = check(&["--no-key-algorithms"]);
+    let endpoint = &json["hosts"][0]["endpoints"][0];
+    assert!(endpoint.is_object(), "{json:#}");
+    let extra_sessions = endpoint["key_algorithms"].as_array().map_or(0, Vec::len);
+    assert_eq!(extra_sessions, 0, "{json:#}");
+    assert_eq!(
+        (code, &json["verdict"]),
+        (Some(0), &"pass".into()),
+        "{json:#}"
+    );
+    assert!(!warned(&json), "{json:#}");
+
+    let (code, json) = check(&[]);
     let endpoint = &json["hosts"][0]["endpoints"][0];
     let algorithms = endpoint["key_algorithms"]
         .as_array()
@@ -443,17 +469,8 @@ fn real_stack_dual_listener() {
     );
     // Our ClientHello lists ECDSA first, as OpenSSL's does: Postfix serves ECDSA, mail flows.
     assert_eq!(json["verdict"], "pass", "{json:#}");
-    assert_eq!(out.status.code(), Some(0));
-    let reasons: Vec<&str> = json["warnings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|w| w["reason"].as_str())
-        .collect();
-    assert!(
-        reasons.contains(&"tlsa_mismatch_key_algorithm"),
-        "{reasons:?}"
-    );
+    assert_eq!(code, Some(0));
+    assert!(warned(&json), "{json:#}");
     // Cost, for the README: the normal session and the one extra (RSA) session.
     eprintln!(
         "dualalg cost: normal session {:.1} ms, extra RSA session {:.1} ms, whole probe {:.1} ms",

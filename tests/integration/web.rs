@@ -11,13 +11,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use dane_exporter::web::{
-    self, BoxFuture, Exporter, ProbeRequestError, ServeOptions, WebConfig, WebConfigError,
+    self, BoxFuture, Exporter, MetricsChunks, ProbeRequestError, ServeOptions, WebConfig,
+    WebConfigError,
 };
 use rcgen::{BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+use crate::support::exporter::http_body;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -36,9 +39,14 @@ struct FakeExporter {
 }
 
 impl Exporter for FakeExporter {
-    fn metrics(&self) -> bytes::Bytes {
+    fn metrics(&self) -> MetricsChunks {
         self.metrics_calls.fetch_add(1, Ordering::SeqCst);
-        bytes::Bytes::from_static(METRICS.as_bytes())
+        // A line a chunk: the body is sent in pieces, as the exporter's is.
+        Box::new(
+            METRICS
+                .split_inclusive('\n')
+                .map(|line| bytes::Bytes::from_static(line.as_bytes())),
+        )
     }
 
     fn probe<'a>(
@@ -171,7 +179,9 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
 
 fn parse_response(raw: &[u8]) -> Option<Response> {
     let text = String::from_utf8_lossy(raw);
-    let (head, body) = text.split_once("\r\n\r\n")?;
+    let head_end = text.find("\r\n\r\n")?;
+    let head = &text[..head_end];
+    let body = http_body(head, raw.get(head_end + 4..)?);
     let mut lines = head.split("\r\n");
     let status_line = lines.next()?;
     if !status_line.starts_with("HTTP/1.1 ") {
@@ -185,7 +195,7 @@ fn parse_response(raw: &[u8]) -> Option<Response> {
     Some(Response {
         status,
         headers,
-        body: body.to_string(),
+        body,
     })
 }
 
@@ -225,6 +235,8 @@ async fn routes_answer_with_their_status_codes() {
     let r = server.get("/metrics").await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body, METRICS);
+    // Sent as it is written (chunked), not built whole first.
+    assert_eq!(r.header("transfer-encoding"), Some("chunked"));
     assert_eq!(
         r.header("content-type"),
         Some("text/plain; version=0.0.4; charset=utf-8")
@@ -273,12 +285,17 @@ async fn head_has_headers_but_no_body() {
     let r = server.send("HEAD /metrics HTTP/1.1\r\nHost: x\r\n").await;
     assert_eq!(r.status, 200);
     assert_eq!(
-        r.header("content-length"),
-        Some(METRICS.len().to_string().as_str())
+        r.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
     );
     assert_eq!(r.body, "");
+    // Small answers are one buffer and say their length.
     let r = server.send("HEAD / HTTP/1.1\r\nHost: x\r\n").await;
     assert_eq!((r.status, r.body.as_str()), (200, ""));
+    assert!(
+        r.header("content-length").is_some_and(|n| n != "0"),
+        "{r:?}"
+    );
     server.shutdown().await;
 }
 

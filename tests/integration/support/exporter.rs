@@ -69,8 +69,9 @@ impl Exporter {
             "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
             self.addr
         );
-        let mut response = String::new();
-        let _ = stream.read_to_string(&mut response);
+        let mut raw = Vec::new();
+        let _ = stream.read_to_end(&mut raw);
+        let response = String::from_utf8_lossy(&raw);
         let status = response
             .split_whitespace()
             .nth(1)
@@ -78,7 +79,7 @@ impl Exporter {
             .unwrap_or(0);
         let body = response
             .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_string())
+            .map(|(head, body)| http_body(head, body.as_bytes()))
             .unwrap_or_default();
         (status, body)
     }
@@ -250,4 +251,31 @@ pub fn exposition(report: &dane_exporter::report::DomainReport) -> String {
         .encode_utf8(&families, &mut out)
         .expect("text encoding");
     out
+}
+
+/// A response body as sent after `head`: decoded when the transfer coding is chunked (as
+/// `/metrics` is: written while it is sent), as is otherwise. A malformed chunked body is
+/// returned as received, so that the assertion on it fails showing what came.
+pub fn http_body(head: &str, body: &[u8]) -> String {
+    let chunked = head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked");
+    let decoded = if chunked { dechunk(body) } else { None };
+    String::from_utf8_lossy(decoded.as_deref().unwrap_or(body)).into_owned()
+}
+
+/// The data of a chunked body (RFC 9112 7.1), `None` when it is malformed or cut short.
+fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = data.windows(2).position(|w| w == b"\r\n")?;
+        let size_line = std::str::from_utf8(data.get(..line_end)?).ok()?;
+        let size = usize::from_str_radix(size_line.split(';').next()?.trim(), 16).ok()?;
+        data = data.get(line_end + 2..)?;
+        if size == 0 {
+            return Some(out);
+        }
+        out.extend_from_slice(data.get(..size)?);
+        data = data.get(size..)?.strip_prefix(b"\r\n")?;
+    }
 }
