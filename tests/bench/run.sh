@@ -17,6 +17,8 @@
 #   - posttls-finger -l dane per domain (xargs -P);
 #   - per N: the exporter's first scheduled round (interval 10 s, cold resolver cache), the
 #     exporter's /probe driven once per domain, and the scheduled round again with latency;
+#   - at the largest N: /-/healthy and /probe of nonexistent names (what /probe costs around the
+#     DANE check: the HTTP request, one lookup);
 #   - at the largest N: RSS per interval over BENCH_ROUNDS intervals and /metrics scrape times,
 #     then /metrics alone (interval reloaded to an hour): CPU per scrape and its latency.
 # CPU is utime+stime of the measured process from /proc/PID/stat (children for posttls-finger).
@@ -416,6 +418,40 @@ rss_rounds() {
   log "RSS over $ROUNDS intervals (MiB): $RSS_SERIES; /metrics: $out; steady state ${STEADY_CPU_MS} ms CPU/probe, oldest probe ${STEADY_LAG} s old"
 }
 
+# probe_parts N: what a /probe costs apart from the DANE check, to split the CPU per check: N
+# requests of /-/healthy (the HTTP request alone: connect, request, response, close) and N /probe
+# of names that do not exist (HTTP, one MX lookup answered NXDOMAIN, the report and its series).
+probe_parts() {
+  local n=$1 k cpu0 cpu1 out what
+  write_config "$RUN/probe.yml" 0
+  exporter_start "$RUN/probe.yml"
+  wait_http http://127.0.0.1:9724/-/healthy 200 60
+  for what in healthy nxdomain; do
+    for ((k = 1; k <= n; k++)); do
+      if [[ $what == healthy ]]; then
+        echo "http://127.0.0.1:9724/-/healthy"
+      else
+        echo "http://127.0.0.1:9724/probe?target=nx$k.bench.test&module=outbound"
+      fi
+    done >"$RUN/parts.urls"
+    cpu0=$(cpu_of "$EXPORTER")
+    out=$(in_near "$TOOL" drive --concurrency "$C" --urls "$RUN/parts.urls" --success-metric dane_probe_success)
+    cpu1=$(cpu_of "$EXPORTER")
+    PART_CPU_MS[$what]=$(calc "($cpu1 - $cpu0) * 1000 / $n" 3)
+    log "/$what N=$n: $out; ${PART_CPU_MS[$what]} ms CPU/request"
+    if [[ $what == healthy ]]; then
+      row "exporter /-/healthy (the HTTP request alone), $C in flight" "$n" "$n" "$(field "$out" wall_s)" \
+        "$(field "$out" rate)" "${PART_CPU_MS[$what]}" - "HTTP 200: $(field "$out" http200)" \
+        "$(cut -d' ' -f1 /proc/loadavg)"
+    else
+      row "exporter /probe of a name that does not exist (HTTP, one lookup: NXDOMAIN), $C in flight" \
+        "$n" "$n" "$(field "$out" wall_s)" "$(field "$out" rate)" "${PART_CPU_MS[$what]}" - \
+        "HTTP 200: $(field "$out" http200)" "$(cut -d' ' -f1 /proc/loadavg)"
+    fi
+  done
+  stop "$EXPORTER"
+}
+
 # quiet_scrapes N: with the steady state's exporter and its N results, reloads (SIGHUP) a config
 # whose interval is an hour, so that the results stay and (almost) nothing is probed, and scrapes
 # /metrics back to back: what a scrape costs on its own, CPU per scrape and latency.
@@ -524,7 +560,7 @@ log "posttls-finger: $out, verified $FINGER_OK"
 # ---------------------------------------------------------------------------------------------
 # Per N: scheduled round (cold resolver), /probe, the round with latency; RSS at the largest N
 # ---------------------------------------------------------------------------------------------
-declare -A R_CPU P_RATE P_CPU L_WALL
+declare -A R_CPU P_RATE P_CPU L_WALL PART_CPU_MS
 for n in $NS; do
   log "N=$n: zone, NSD, unbound (cold)"
   [[ $n != "$FIRST" ]] && start_nsd "$n"
@@ -538,6 +574,7 @@ for n in $NS; do
   stop "$EXPORTER"
   drive_probe "$n"
   P_RATE[$n]=$PROBE_RATE P_CPU[$n]=$PROBE_CPU_MS
+  [[ $n == "$LARGEST" ]] && probe_parts "$n"
   L_WALL[$n]=skipped
   [[ ${BENCH_LATENCY:-1} == 0 ]] && continue
   log "N=$n: the same round with ${DELAY_MS} ms each way (delay relay), cold resolver cache"
@@ -564,6 +601,9 @@ for n in $NS; do
   if [[ $n == "$LARGEST" ]]; then
     r=$(calc "$STEADY_CPU_MS / $BARE_CPU_MS" 2)
     echo "- N=$n CPU per full DANE check (steady scheduled rounds) / bare handshake CPU: $r ($STEADY_CPU_MS / $BARE_CPU_MS ms), target <= 1.30: $(verdict "$r <= 1.3")"
+  fi
+  if [[ $n == "$LARGEST" ]]; then
+    echo "- N=$n /probe split: the HTTP request alone (/-/healthy) ${PART_CPU_MS[healthy]} ms; a /probe stopping at one NXDOMAIN lookup ${PART_CPU_MS[nxdomain]} ms; the full /probe without its HTTP request $(calc "${P_CPU[$n]} - ${PART_CPU_MS[healthy]}" 3) ms = $(calc "(${P_CPU[$n]} - ${PART_CPU_MS[healthy]}) / $BARE_CPU_MS" 2)x the bare client"
   fi
   echo "- N=$n first scheduled round (paced by the cold resolver): ${R_CPU[$n]} ms CPU per check"
   r=$(calc "${P_RATE[$n]} / $BB_RATE" 2)
