@@ -391,35 +391,7 @@ fn real_stack_dual_listener() {
     use crate::support::stack::{Stack, SMTP_NET};
 
     let stack = Stack::up();
-    let check = |extra: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_dane_exporter"))
-            .args([
-                "check",
-                "dualalg.test",
-                "--nameserver",
-                stack.var("RESOLVER"),
-            ])
-            .args([
-                "--port",
-                stack.var("SMTP_PORT"),
-                "--timeout",
-                "5s",
-                "--json",
-            ])
-            .args(["--authoritative-port", crate::staged::nsd_port(&stack)])
-            .args(extra)
-            .stdin(Stdio::null())
-            .output()
-            .expect("running dane_exporter check");
-        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!(
-                "not JSON ({e}): {}\n{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            )
-        });
-        (out.status.code(), json)
-    };
+    let check = |extra: &[&str]| stack.check_json("dualalg.test", extra);
     let warned = |json: &serde_json::Value| {
         json["warnings"]
             .as_array()

@@ -329,8 +329,6 @@ fn link(target: &str, at: &Path) {
 /// `dualalg.test` (ECDSA and RSA, TLSA for ECDSA only).
 #[test]
 fn real_stack_staged_certificate_published() {
-    use std::process::{Command, Stdio};
-
     use crate::support::exporter::{promtool_check, Exporter};
     use crate::support::stack::{Stack, TlsaChange};
 
@@ -351,34 +349,13 @@ fn real_stack_staged_certificate_published() {
             stack.var("RESOLVER"),
             stack.var("SMTP_PORT"),
             // NS records carry no port: the stack's NSD listens on its own.
-            nsd_port(&stack),
+            stack.nsd_port(),
             live.display(),
             next.display()
         ),
     )
     .unwrap();
-    let check = |extra: &[&str]| -> serde_json::Value {
-        let out = Command::new(env!("CARGO_BIN_EXE_dane_exporter"))
-            .args([
-                "check",
-                "staged.test",
-                "--nameserver",
-                stack.var("RESOLVER"),
-            ])
-            .args([
-                "--port",
-                stack.var("SMTP_PORT"),
-                "--timeout",
-                "5s",
-                "--json",
-            ])
-            .args(["--authoritative-port", nsd_port(&stack)])
-            .args(extra)
-            .stdin(Stdio::null())
-            .output()
-            .expect("dane_exporter check");
-        serde_json::from_slice(&out.stdout).expect("check --json")
-    };
+    let check = |extra: &[&str]| stack.check_json("staged.test", extra).1;
     let live_arg = format!("mx.staged.test={}", live.display());
     let next_arg = format!("mx.staged.test={}", next.display());
     let engine = || {
@@ -518,9 +495,4 @@ fn real_stack_staged_certificate_published() {
         ),
         1.0
     );
-}
-
-/// The port of the stack's NSD, for the authoritative checks (NS records imply 53).
-pub fn nsd_port(stack: &crate::support::stack::Stack) -> &str {
-    stack.var("AUTH").rsplit(':').next().unwrap_or_default()
 }

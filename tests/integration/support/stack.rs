@@ -104,6 +104,34 @@ impl Stack {
         &self.env[key]
     }
 
+    /// The port the stack's NSD listens on: NS records carry no port, so the exporter's
+    /// authoritative checks are pointed at it (`authoritative_port`, `--authoritative-port`).
+    pub fn nsd_port(&self) -> &str {
+        self.var("AUTH").rsplit(':').next().unwrap_or_default()
+    }
+
+    /// `dane_exporter check DOMAIN --json` against this stack (its resolver, SMTP port and NSD,
+    /// 5 s per step) with `extra` arguments: the exit code and the report. Panics, showing the
+    /// output, when the output is not JSON.
+    pub fn check_json(&self, domain: &str, extra: &[&str]) -> (Option<i32>, serde_json::Value) {
+        let out = Command::new(env!("CARGO_BIN_EXE_dane_exporter"))
+            .args(["check", domain, "--nameserver", self.var("RESOLVER")])
+            .args(["--port", self.var("SMTP_PORT"), "--timeout", "5s", "--json"])
+            .args(["--authoritative-port", self.nsd_port()])
+            .args(extra)
+            .stdin(Stdio::null())
+            .output()
+            .expect("running dane_exporter check");
+        let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "not JSON ({e}): {}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        (out.status.code(), json)
+    }
+
     /// Changes the TLSA records of one scenario zone while the stack runs, via
     /// `tests/stack/set-tlsa.sh`: the zone (`{scenario}.test.`) is edited, gets a higher SOA serial,
     /// is re-signed with its own key (a secure answer, never bogus), reloaded by NSD and flushed
