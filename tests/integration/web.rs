@@ -689,6 +689,36 @@ async fn tls_offers_http2_through_alpn_unless_disabled() {
     // Closed by the client: a graceful HTTP/2 shutdown would wait (up to the grace period) for
     // this silent client to acknowledge the server's GOAWAY ping.
     drop(tls);
+
+    // A real HTTP/2 client gets `/metrics`, sent as it is written (DATA frames, no length), whole.
+    let tcp = TcpStream::connect(server.addr).await.unwrap();
+    let tls = connector
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
+    let (mut sender, connection) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tls),
+    )
+    .await
+    .unwrap();
+    let driver = tokio::spawn(connection);
+    let request = hyper::Request::get("https://localhost/metrics")
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .unwrap();
+    let response = tokio::time::timeout(Duration::from_secs(5), sender.send_request(request))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.version(), hyper::Version::HTTP_2);
+    let body = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    assert_eq!(body, METRICS);
+    drop(sender);
+    driver.abort();
     server.shutdown().await;
 
     let pki_config = {
