@@ -440,8 +440,15 @@ impl<S: std::borrow::Borrow<TargetSeries>> Iterator for ExpositionChunks<S> {
     type Item = String;
 
     fn next(&mut self) -> Option<String> {
-        // Chunks are sized for the socket; a whole exposition (tests, `/probe`) grows as usual.
-        let mut out = String::with_capacity(self.chunk_bytes.min(1 << 16) + 1024);
+        // A socket-sized chunk is allocated once (a line of slack past `chunk_bytes`); a whole
+        // exposition (tests, `/probe`: `chunk_bytes` unbounded) starts empty and grows as usual,
+        // instead of taking a 65 KiB block per `/probe` for a few KB of text.
+        let capacity = if self.chunk_bytes <= 64 * 1024 {
+            self.chunk_bytes + 1024
+        } else {
+            0
+        };
+        let mut out = String::with_capacity(capacity);
         while !self.done && out.len() < self.chunk_bytes {
             match self.target {
                 None => self.open_family(&mut out),
