@@ -68,6 +68,13 @@ pub(super) enum AttemptError {
     Malformed(String),
 }
 
+impl AttemptError {
+    /// A socket error while doing `what` with `server` ("send to", "connect TCP", ...).
+    fn network(what: &str, server: SocketAddr, error: std::io::Error) -> Self {
+        AttemptError::Network(format!("{what} {server}: {error}"))
+    }
+}
+
 impl AdResolver {
     pub(super) fn new(settings: &DnsSettings) -> Result<Self, DnsSetupError> {
         let nameservers = nameservers::nameservers(settings)?;
@@ -235,8 +242,7 @@ pub(super) async fn connected_udp(
         SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
         SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
     };
-    let net =
-        |what: &str, e: std::io::Error| AttemptError::Network(format!("{what} {server}: {e}"));
+    let net = |what: &str, e| AttemptError::network(what, server, e);
     // Both complete at once (no name to resolve, a UDP connect only picks the route), but stay
     // under the deadline like every other await here.
     let socket = timeout_at(deadline, UdpSocket::bind(bind))
@@ -263,8 +269,7 @@ pub(super) async fn udp_send_receive(
     request: &Message,
     deadline: Instant,
 ) -> Result<Message, AttemptError> {
-    let net =
-        |what: &str, e: std::io::Error| AttemptError::Network(format!("{what} {server}: {e}"));
+    let net = |what: &str, e| AttemptError::network(what, server, e);
     timeout_at(deadline, socket.send(wire))
         .await
         .map_err(|_| AttemptError::Timeout)?
@@ -342,8 +347,7 @@ pub(super) async fn tcp_exchange(
     deadline: Instant,
 ) -> Result<Message, AttemptError> {
     let wire = encode(request)?;
-    let net =
-        |what: &str, e: std::io::Error| AttemptError::Network(format!("{what} {server}: {e}"));
+    let net = |what: &str, e| AttemptError::network(what, server, e);
     let within = |f| timeout_at(deadline, f);
     let len = u16::try_from(wire.len())
         .map_err(|_| AttemptError::Malformed("query longer than 65535 bytes".into()))?;
