@@ -30,7 +30,7 @@ fn check(stack: &Stack, domain: &str, validate: bool) -> Value {
     } else {
         cmd.args(["--nameserver", stack.var("RESOLVER")]);
     }
-    let nsd_port = stack.var("AUTH").rsplit(':').next().unwrap_or_default();
+    let nsd_port = stack.nsd_port();
     let out = cmd
         .args([
             "--port",
