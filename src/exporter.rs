@@ -24,11 +24,10 @@ use bytes::Bytes;
 use prometheus::{Encoder, Gauge, IntGauge, Opts, Registry, TextEncoder};
 use tokio::sync::{Mutex, Semaphore};
 
-use crate::config::{self, normalize_domain, Config};
-use crate::local_certs::PublicationLog;
+use crate::config::{self, Config};
+use crate::core::{normalize_domain, unix_now, Direction};
+use crate::history::History;
 use crate::metrics::{probe_exposition, LabelledReport};
-use crate::probe::unix_now;
-use crate::report::Direction;
 use crate::scheduler::{self, ProberRunner, SchedulerHandle};
 use crate::store::Store;
 use crate::web::{self, BoxFuture, ProbeRequestError};
@@ -79,8 +78,8 @@ pub struct DaneExporter {
     store: Arc<Store>,
     running: Mutex<Option<Running>>,
     own: SelfMetrics,
-    /// TLSA publication history ("safe to deploy" of local certificates): kept across reloads.
-    publications: Arc<PublicationLog>,
+    /// What crosses probe rounds (stale clocks, publication clocks, MTA-STS): kept across reloads.
+    history: Arc<History>,
 }
 
 impl DaneExporter {
@@ -93,7 +92,7 @@ impl DaneExporter {
             store: Arc::new(Store::new()),
             running: Mutex::new(None),
             own,
-            publications: Arc::new(PublicationLog::new()),
+            history: Arc::new(History::new()),
         });
         let config = config::load(config_path)?;
         exporter.replace(config).await?;
@@ -111,15 +110,14 @@ impl DaneExporter {
         // Half the shortest interval: an MX host shared by many domains is probed at most about
         // twice per interval, and no probe reuses a STARTTLS session older than half an interval.
         let runner = Arc::new(
-            ProberRunner::new(&targets, shortest / 2)?
-                .with_publication_log(Arc::clone(&self.publications)),
+            ProberRunner::new(&targets, Some(shortest / 2))?
+                .with_history(Arc::clone(&self.history)),
         );
-        let domains: Vec<&str> = targets.iter().map(|t| t.domain.as_str()).collect();
-        self.publications.retain_domains(&domains);
         let adhoc_target = config.adhoc_target("adhoc.invalid", Direction::Inbound);
+        // `/probe` probes share no sessions and keep no history: each answers for itself.
         let adhoc = Arc::new(ProberRunner::new(
             std::slice::from_ref(&adhoc_target),
-            Duration::ZERO,
+            None,
         )?);
 
         let mut running = self.running.lock().await;
@@ -127,6 +125,8 @@ impl DaneExporter {
             old.scheduler.shutdown(RELOAD_GRACE).await;
         }
         self.store.set_targets(&targets);
+        let keys: std::collections::HashSet<_> = targets.iter().map(|t| t.key()).collect();
+        self.history.retain(|key| keys.contains(key));
         let scheduler = scheduler::start(
             targets,
             config.global.concurrency,

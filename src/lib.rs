@@ -2,65 +2,55 @@
 //!
 //! # Layout
 //!
-//! Data flows one way:
+//! Imports only go down this list; `tests/integration/layers.rs` fails on an upward import or a
+//! module cycle.
 //!
 //! ```text
-//! dns (MX, TLSA, A/AAAA + DNSSEC) ─┐
-//!                                  ├─> probe ─> dane (pure rules) ─> verdict ─> report ─> check (CLI)
-//! smtp + tls (STARTTLS, chain) ────┘
+//! main.rs (binary)   flags -> a Config (the exporter) or one Target (`check`); same path after
+//! exporter           the running exporter: config in force, scheduler, store, own metrics
+//! config             the YAML file -> fully resolved Targets (every setting resolved once)
+//! web                HTTP: /metrics, /probe, health, reload; TLS and basic auth (web config)
+//! scheduler          every target on its interval; run_one: one probe under its deadline
+//! store              the latest series per target, read at scrape time
+//! metrics  text      the metric table and the encoder | the human report of `check`
+//! probe              runs the checks of one target, assembles and judges one report
+//! history  report    what crosses rounds | DomainReport: every check's output
+//! target             one target with every setting resolved
+//! checks/            one folder per check, each: run (I/O), judge (pure), series, text
+//!   mx key_algorithms services mta_sts authoritative local_certs
+//! dns  smtp  tls     I/O: lookups with their DNSSEC state; the SMTP dialogue; the handshake
+//! dane               the DANE rules, pure
+//! core  yaml         the types every layer speaks (facts, findings, reasons, sink) | YAML walk
 //! ```
 //!
-//! - [`dns`]: lookups with their DNSSEC status, in two modes (trust the resolver's AD bit, or
-//!   validate here).
-//! - [`smtp`], `tls`: the SMTP dialogue up to a finished TLS handshake, capturing the chain.
+//! - [`core`]: time, names, DNS answers, TLSA records, certificates, DANE evaluations, SMTP
+//!   sessions, the MX facts, [`core::Finding`] and [`core::Reason`], the [`core::Sink`] of series.
 //! - [`dane`]: RFC 6698/7671/7672 matching, name checks, DANE-TA chains; pure functions.
-//! - [`probe`]: the lookup order of RFC 7672 section 2: MX, then per host TLSA and addresses, then
-//!   one STARTTLS session per address. The only module that sequences I/O.
-//! - [`key_algorithms`]: every key algorithm's chain per address (one restricted extra session),
-//!   each judged by the DANE rules; latent mismatches become warnings.
-//! - [`local_certs`]: local certificate files (live, staged, certbot lineages) against the TLSA
-//!   records, with the publication history "safe to deploy" needs.
-//! - [`consistency`]: asks every authoritative nameserver of the zones holding the TLSA and MX
-//!   RRsets directly, and compares their answers (serial, RRsets, signatures, DNSKEY/DS health).
-//! - [`hygiene`]: operational warnings about TLSA RRsets and DNSKEY/DS sets; pure.
-//! - [`verdict`]: turns per-endpoint facts into a domain verdict with stable reasons; pure.
-//! - [`report`]: the result types a probe produces, serialisable as JSON.
-//! - [`check`]: renders a report for humans (`dane_exporter check`).
-//! - [`service`]: TLSA for the domain's other TLS services (submission, IMAP, POP3, HTTPS), with
-//!   the PKIX usages those may use.
-//! - [`scheduler`]: probes every configured target on its interval, with jitter and a cap.
-//! - [`store`]: the latest report per target, read at scrape time.
-//! - [`stale`]: since when each TLSA record matched nothing, across probes (stale warnings).
-//! - [`metrics`]: renders the latest reports as Prometheus metric families.
-//! - [`config`]: the YAML config file: targets by direction, global defaults, per-target overrides.
-//! - [`web`]: the HTTP side: /metrics, /probe, health, reload; TLS and basic auth from a web config.
-//! - [`mta_sts`], [`tls_rpt`]: MTA-STS (RFC 8461) and TLS-RPT (RFC 8460) beside DANE: records,
-//!   the policy over HTTPS, MX coverage, WebPKI validation of the MX certificates; own findings.
+//! - [`dns`], [`smtp`], `tls`: the I/O, each bounded and under a timeout.
+//! - [`checks`]: what is checked, one folder per check.
+//! - [`target`], [`report`], [`history`], [`probe`]: one probe of one target.
+//! - [`metrics`], [`text`]: a report as series and as text.
+//! - [`store`], [`scheduler`], [`web`], [`config`], [`exporter`]: the running exporter.
 //! - [`yaml`]: what the config and web config readers share: the error naming file, line and key.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod check;
+pub mod checks;
 pub mod config;
-pub mod consistency;
+pub mod core;
 pub mod dane;
 pub mod dns;
 pub mod exporter;
-pub mod hygiene;
-pub mod key_algorithms;
-pub mod local_certs;
+pub mod history;
 pub mod metrics;
-pub mod mta_sts;
 pub mod probe;
 pub mod report;
 pub mod scheduler;
-pub mod service;
 pub mod smtp;
-pub mod stale;
 pub mod store;
+pub mod target;
+pub mod text;
 mod tls;
-pub mod tls_rpt;
-pub mod verdict;
 pub mod web;
 pub mod yaml;

@@ -4,7 +4,8 @@
 //!   scheduler probes the configured domains, HTTP serves `/metrics`, `/probe` and friends,
 //!   SIGHUP reloads the configuration, SIGTERM/SIGINT shut down cleanly.
 //! - `dane_exporter --config.check --config.file=F` validates the configuration and exits.
-//! - `dane_exporter check DOMAIN` probes one domain once, through the same `Prober`, and prints a
+//! - `dane_exporter check DOMAIN` resolves its flags into one target through the configuration's
+//!   rules, probes it once through the same `scheduler::run_one` the exporter uses, and prints a
 //!   report. Exit status: 0 pass or not applicable, 1 fail, 2 bad usage or setup error.
 
 use std::net::{IpAddr, SocketAddr};
@@ -16,14 +17,15 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
 
-use dane_exporter::config::{CertificateSource, CertificateSpec};
-use dane_exporter::consistency::{AuthoritativeSettings, OperationsSettings};
-use dane_exporter::dns::{DnsClient, DnsSettings, DnssecMode};
+use dane_exporter::checks::services::{parse_spec, ServiceSpec};
+use dane_exporter::config::{
+    CertificateSource, CertificateSpec, Config, DirectionScope, Global, OperationsConfig,
+    Overrides, TargetSpec,
+};
+use dane_exporter::core::{Direction, Verdict};
+use dane_exporter::dns::DnssecMode;
 use dane_exporter::exporter::DaneExporter;
-use dane_exporter::mta_sts::MtaStsSettings;
-use dane_exporter::probe::Prober;
-use dane_exporter::report::Verdict;
-use dane_exporter::smtp::SmtpSettings;
+use dane_exporter::scheduler::{run_one, ProberRunner};
 use dane_exporter::web::{self, WebConfig};
 
 /// The port in the exporters' 9100-9999 range this exporter listens on by default.
@@ -113,8 +115,8 @@ struct CheckArgs {
     /// Another TLS service to check against its own TLSA RRset: HOST:PORT (465, 587, 993, 143,
     /// 995, 110, 443) or HOST:PORT/PROTOCOL/TLS (smtp|imap|pop3|https, implicit|starttls);
     /// repeatable. A failing service makes the exit code 1.
-    #[arg(long = "service", value_name = "SPEC", value_parser = dane_exporter::service::parse_spec)]
-    services: Vec<dane_exporter::service::ServiceSpec>,
+    #[arg(long = "service", value_name = "SPEC", value_parser = parse_spec)]
+    services: Vec<ServiceSpec>,
     /// PEM CA certificates trusted, besides Mozilla's roots, for services' PKIX TLSA usages.
     #[arg(long, value_name = "FILE")]
     service_ca: Option<PathBuf>,
@@ -154,7 +156,7 @@ fn parse_mx_path(text: &str) -> Result<(String, PathBuf), String> {
     let (mx, path) = text
         .split_once('=')
         .ok_or_else(|| format!("{text:?} is not MX=PATH"))?;
-    let mx = dane_exporter::config::normalize_domain(mx)
+    let mx = dane_exporter::core::normalize_domain(mx)
         .map_err(|e| format!("{mx:?} is not a host name: {e}"))?;
     if path.is_empty() {
         return Err(format!("{text:?} has an empty path"));
@@ -363,79 +365,28 @@ async fn shutdown_signal() {
     }
 }
 
+/// How long one `check` may take in all: every step is bounded by `--timeout` already, this
+/// only stops a pathological sum of them (many MX hosts, each step at its limit).
+const CHECK_DEADLINE_STEPS: u32 = 30;
+
 async fn run_check(args: CheckArgs) -> ExitCode {
-    let certificates = match certificate_specs(&args) {
-        Ok(specs) => specs,
+    let target = match check_target(&args) {
+        Ok(target) => target,
         Err(error) => {
             eprintln!("dane_exporter: {error}");
             return ExitCode::from(2);
         }
     };
-    let dns_settings = DnsSettings {
-        mode: match args.dnssec_mode {
-            ModeArg::TrustResolver => DnssecMode::TrustResolver,
-            ModeArg::Validate => DnssecMode::Validate,
-        },
-        nameservers: args.nameservers,
-        trust_anchor_file: args.trust_anchor,
-        timeout: args.timeout,
-    };
-    let smtp_settings = SmtpSettings {
-        port: args.port,
-        ehlo_name: args.ehlo,
-        step_timeout: args.timeout,
-    };
-    let dns = match DnsClient::new(&dns_settings) {
-        Ok(dns) => dns,
+    let runner = match ProberRunner::new(std::slice::from_ref(&target), None) {
+        Ok(runner) => runner,
         Err(error) => {
             eprintln!("dane_exporter: {error}");
             return ExitCode::from(2);
         }
     };
-    let mut trust = dane_exporter::dane::PkixTrust::public_roots();
-    if let Some(path) = &args.service_ca {
-        let loaded = std::fs::read(path)
-            .map_err(|e| e.to_string())
-            .and_then(|pem| trust.with_pem_bundle(&pem).map_err(|e| e.to_string()));
-        match loaded {
-            Ok(with_ca) => trust = with_ca,
-            Err(error) => {
-                eprintln!("dane_exporter: --service-ca {}: {error}", path.display());
-                return ExitCode::from(2);
-            }
-        }
-    }
-    if let Some(path) = &args.mta_sts_ca_file {
-        if let Err(error) = dane_exporter::mta_sts::webpki::read_ca_file(path) {
-            eprintln!("dane_exporter: {error}");
-            return ExitCode::from(2);
-        }
-    }
-    let authoritative = (!args.no_authoritative).then(|| AuthoritativeSettings {
-        port: args.authoritative_port,
-        timeout: args.timeout,
-        resolvers: dane_exporter::dns::resolver_addresses(&dns_settings).unwrap_or_default(),
-    });
-    let step_timeout = smtp_settings.step_timeout;
     // MTA-STS findings are printed but, like in the exporter, never change the exit code: that is
     // the DANE verdict's.
-    let prober = Prober::new(dns, smtp_settings)
-        .with_operations(OperationsSettings {
-            authoritative,
-            hygiene: Default::default(),
-        })
-        .with_mta_sts(MtaStsSettings {
-            mta_sts: !args.no_mta_sts,
-            tls_rpt: !args.no_mta_sts,
-            ca_file: args.mta_sts_ca_file,
-            https_port: args.https_port,
-        })
-        .with_services(args.services, Arc::new(trust))
-        .with_key_algorithms(!args.no_key_algorithms);
-    let mut report = prober.probe_domain(&args.domain).await;
-    // A one-off check has no publication history: records count as first seen now.
-    let history = dane_exporter::local_certs::PublicationLog::new();
-    dane_exporter::local_certs::attach(&mut report, &certificates, &history, step_timeout).await;
+    let report = run_one(&target, &runner).await;
     if args.json {
         match serde_json::to_string_pretty(&report) {
             Ok(text) => println!("{text}"),
@@ -445,11 +396,71 @@ async fn run_check(args: CheckArgs) -> ExitCode {
             }
         }
     } else {
-        print!("{}", dane_exporter::check::render(&report));
+        print!("{}", dane_exporter::text::render(&report));
     }
     let service_failed = report.services.iter().any(|s| s.verdict == Verdict::Fail);
     match report.verdict {
         Verdict::Pass | Verdict::NotApplicable if !service_failed => ExitCode::SUCCESS,
         _ => ExitCode::from(1),
     }
+}
+
+/// The flags of `check` as a configuration with one inbound target, resolved by the
+/// configuration's own rules: what the exporter would probe for the same settings.
+fn check_target(args: &CheckArgs) -> Result<dane_exporter::target::Target, String> {
+    let certificates = certificate_specs(args)?;
+    let service_ca_pem = match &args.service_ca {
+        Some(path) => Some(
+            dane_exporter::config::read_service_ca(path)
+                .map_err(|error| format!("--service-ca {}: {error}", path.display()))?,
+        ),
+        None => None,
+    };
+    if let Some(path) = &args.mta_sts_ca_file {
+        dane_exporter::checks::mta_sts::webpki::read_ca_file(path).map_err(|e| e.to_string())?;
+    }
+    let scope = |enabled: bool| {
+        if enabled {
+            DirectionScope::All
+        } else {
+            DirectionScope::None
+        }
+    };
+    let config = Config {
+        global: Global {
+            timeout: args.timeout * CHECK_DEADLINE_STEPS,
+            step_timeout: args.timeout,
+            dnssec_mode: match args.dnssec_mode {
+                ModeArg::TrustResolver => DnssecMode::TrustResolver,
+                ModeArg::Validate => DnssecMode::Validate,
+            },
+            nameservers: args.nameservers.clone(),
+            trust_anchor_file: args.trust_anchor.clone(),
+            ehlo_name: args.ehlo.clone(),
+            smtp_port: args.port,
+            service_ca_pem,
+            mta_sts_ca_file: args.mta_sts_ca_file.clone(),
+            https_port: args.https_port,
+            operations: OperationsConfig {
+                authoritative_checks: scope(!args.no_authoritative),
+                key_algorithm_checks: scope(!args.no_key_algorithms),
+                authoritative_port: args.authoritative_port,
+                ..OperationsConfig::default()
+            },
+            ..Global::default()
+        },
+        ..Config::default()
+    };
+    let spec = TargetSpec {
+        domain: args.domain.clone(),
+        labels: Default::default(),
+        overrides: Overrides {
+            mta_sts: Some(!args.no_mta_sts),
+            tls_rpt: Some(!args.no_mta_sts),
+            ..Overrides::default()
+        },
+        services: args.services.clone(),
+        certificates,
+    };
+    Ok(config.resolve(&spec, Direction::Inbound, &config.service_trust()))
 }

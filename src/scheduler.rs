@@ -1,8 +1,9 @@
 //! Probes every configured target on its interval and keeps the latest result in the store.
 //!
-//! Input: the resolved targets of the configuration (`crate::config::Target`) and a
-//! [`ProbeRunner`] (in production [`ProberRunner`], which builds `crate::probe::Prober`s). Output:
-//! one `DomainReport` per target per interval, written to `crate::store::Store`.
+//! Input: the resolved targets (`crate::target::Target`) and a [`ProbeRunner`] (in production
+//! [`ProberRunner`], which builds `crate::probe::Prober`s). Output: one judged `DomainReport` per
+//! target per interval, written to `crate::store::Store`. [`run_one`] is also what
+//! `dane_exporter check` and `/probe` run for their one target.
 //!
 //! - Each target starts at a fixed offset within its interval, derived from a hash of its name,
 //!   so a thousand domains do not start in the same second and a restart keeps the same phase
@@ -24,12 +25,14 @@ use std::time::{Duration, Instant};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
-use crate::config::Target;
+use crate::core::{unix_now, Reason};
 use crate::dns::{DnsClient, DnsSettings, DnsSetupError};
-use crate::local_certs::{self, PublicationLog};
-use crate::probe::{unix_now, EndpointCache, Prober};
+use crate::history::History;
+use crate::probe::Prober;
 use crate::report::DomainReport;
+use crate::smtp::SessionCache;
 use crate::store::Store;
+use crate::target::Target;
 
 /// A future that yields one report.
 pub type ReportFuture = Pin<Box<dyn Future<Output = DomainReport> + Send + 'static>>;
@@ -42,12 +45,12 @@ pub trait ProbeRunner: Send + Sync + 'static {
 }
 
 /// Probes with real DNS and SMTP: one DNS client per distinct DNS setting (targets usually share
-/// one), and one endpoint cache so an MX host serving many domains is probed once per interval.
+/// one), one session cache so an MX host serving many domains is probed once per TTL, and one
+/// history of what crosses rounds.
 pub struct ProberRunner {
     clients: HashMap<DnsKey, Arc<DnsClient>>,
-    endpoints: Arc<EndpointCache>,
-    /// TLSA publication history for targets with local certificate files (`crate::local_certs`).
-    publications: Arc<PublicationLog>,
+    sessions: Option<Arc<SessionCache>>,
+    history: Option<Arc<History>>,
 }
 
 /// The DNS settings that make two clients different.
@@ -61,9 +64,9 @@ impl DnsKey {
 }
 
 impl ProberRunner {
-    /// Builds the DNS clients `targets` need. `session_ttl` is how long an STARTTLS session is
-    /// shared between domains (the shortest interval is a good choice).
-    pub fn new(targets: &[Target], session_ttl: Duration) -> Result<Self, DnsSetupError> {
+    /// Builds the DNS clients `targets` need. STARTTLS sessions are shared between domains for
+    /// `session_ttl` (the shortest interval is a good choice), or not at all when it is `None`.
+    pub fn new(targets: &[Target], session_ttl: Option<Duration>) -> Result<Self, DnsSetupError> {
         let mut clients = HashMap::new();
         for target in targets {
             if let std::collections::hash_map::Entry::Vacant(slot) =
@@ -74,55 +77,41 @@ impl ProberRunner {
         }
         Ok(Self {
             clients,
-            endpoints: Arc::new(EndpointCache::new(session_ttl)),
-            publications: Arc::new(PublicationLog::new()),
+            sessions: session_ttl.map(|ttl| Arc::new(SessionCache::new(ttl))),
+            history: None,
         })
     }
 
-    /// Keeps TLSA publication history in `log` (the exporter's, which outlives reloads) instead
-    /// of a log of this runner's own.
-    pub fn with_publication_log(mut self, log: Arc<PublicationLog>) -> Self {
-        self.publications = log;
+    /// Keeps what crosses rounds in `history` (the exporter's, which outlives reloads); without
+    /// one every probe starts afresh.
+    pub fn with_history(mut self, history: Arc<History>) -> Self {
+        self.history = Some(history);
         self
     }
 }
 
 impl ProbeRunner for ProberRunner {
     fn probe(&self, target: &Target) -> ReportFuture {
-        let dns = self.clients.get(&DnsKey::of(&target.dns)).cloned();
-        let endpoints = Arc::clone(&self.endpoints);
-        let smtp = target.smtp.clone();
-        let mta_sts = target.mta_sts.clone();
-        let domain = target.domain.clone();
-        let services = target.services.clone();
-        let service_trust = Arc::clone(&target.service_trust);
-        let certificates = target.certificates.clone();
-        let publications = Arc::clone(&self.publications);
-        let operations = crate::consistency::OperationsSettings::for_target(target);
-        let key_algorithms = target.operations.key_algorithms_for(target.direction);
+        let prober = self.clients.get(&DnsKey::of(&target.dns)).map(|dns| {
+            let mut prober = Prober::shared(Arc::clone(dns));
+            if let Some(sessions) = &self.sessions {
+                prober = prober.with_sessions(Arc::clone(sessions));
+            }
+            if let Some(history) = &self.history {
+                prober = prober.with_history(Arc::clone(history));
+            }
+            prober
+        });
+        let target = target.clone();
         Box::pin(async move {
-            match dns {
-                Some(dns) => {
-                    let step_timeout = smtp.step_timeout;
-                    let mut report = Prober::shared(dns, smtp)
-                        .with_endpoint_cache(endpoints)
-                        .with_services(services, service_trust)
-                        .with_mta_sts(mta_sts)
-                        .with_operations(operations)
-                        .with_key_algorithms(key_algorithms)
-                        .probe_domain(&domain)
-                        .await;
-                    // Local certificate files, read afresh each round, against this round's TLSA.
-                    local_certs::attach(&mut report, &certificates, &publications, step_timeout)
-                        .await;
-                    report
-                }
+            match prober {
+                Some(prober) => prober.probe(&target).await,
                 // Only reachable if the runner was built for other targets.
                 None => DomainReport::unfinished(
-                    &domain,
+                    &target.domain,
                     unix_now(),
                     0.0,
-                    "probe_setup_failed",
+                    Reason::ProbeSetupFailed,
                     "no DNS client was built for this target's DNS settings".to_string(),
                 ),
             }
@@ -209,7 +198,7 @@ async fn target_loop(
         };
         let report = run_one(&target, runner.as_ref()).await;
         drop(permit);
-        store.put(&target, report);
+        store.put(&target, &report);
         // Skip ticks that a slow probe overran instead of bunching them up.
         let now = tokio::time::Instant::now();
         next += target.interval;
@@ -232,7 +221,7 @@ pub async fn run_one(target: &Target, runner: &dyn ProbeRunner) -> DomainReport 
             &target.domain,
             started_at,
             started.elapsed().as_secs_f64(),
-            "probe_panicked",
+            Reason::ProbePanicked,
             format!("the probe crashed: {error}"),
         ),
         Err(_) => {
@@ -241,7 +230,7 @@ pub async fn run_one(target: &Target, runner: &dyn ProbeRunner) -> DomainReport 
                 &target.domain,
                 started_at,
                 started.elapsed().as_secs_f64(),
-                "probe_timeout",
+                Reason::ProbeTimeout,
                 format!(
                     "the probe did not finish within {}",
                     humantime::format_duration(target.timeout)

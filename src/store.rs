@@ -1,39 +1,20 @@
 //! The latest results of every configured target: written by the scheduler, read at scrape time.
 //!
-//! `crate::scheduler` puts a [`DomainReport`] here after each probe; it is turned into its series
-//! at once (`crate::metrics::TargetSeries`), and `/metrics` copies those and never probes. The
-//! report itself is not kept: only what the next round compares with (the MTA-STS part; the
-//! stale-record clock lives in `crate::stale`). At 10,000 domains the reports were the largest
-//! thing the exporter held (tests/bench/run.sh). The set of configured targets is replaced on
-//! reload, and results of targets no longer configured are dropped at once, so their series
-//! vanish from the next scrape, and a late result of a removed target is not let back in.
+//! `crate::scheduler` puts a judged [`DomainReport`] here after each probe; it is turned into its
+//! series at once (`crate::metrics::TargetSeries`), and `/metrics` copies those and never probes.
+//! The report itself is not kept (what the next round compares with is `crate::history`'s): at
+//! 10,000 domains the reports were the largest thing the exporter held (docs/performance.md).
+//! The set of configured targets is replaced on reload, and results of targets no longer
+//! configured are dropped at once, so their series vanish from the next scrape, and a late result
+//! of a removed target is not let back in.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use crate::config::Target;
+use crate::core::TargetKey;
 use crate::metrics::{ExpositionChunks, LabelledReport, TargetSeries};
-use crate::mta_sts::MtaStsReport;
-use crate::report::{Direction, DomainReport};
-
-/// Identifies a target: one domain in one direction.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TargetKey {
-    /// Inbound or outbound.
-    pub direction: Direction,
-    /// The domain, normalised.
-    pub domain: String,
-}
-
-impl TargetKey {
-    /// The key of `target`.
-    pub fn of(target: &Target) -> Self {
-        Self {
-            direction: target.direction,
-            domain: target.domain.clone(),
-        }
-    }
-}
+use crate::report::DomainReport;
+use crate::target::Target;
 
 /// One stored result.
 #[derive(Clone, Debug)]
@@ -41,16 +22,12 @@ struct Stored {
     labels: BTreeMap<String, String>,
     /// The report's series, rendered when it was stored (a scrape copies them).
     series: Arc<TargetSeries>,
-    /// The report's MTA-STS part: the next round compares its policy with this one.
-    mta_sts: Option<MtaStsReport>,
 }
 
 #[derive(Default)]
 struct Inner {
     configured: HashSet<TargetKey>,
     results: BTreeMap<TargetKey, Stored>,
-    /// Since when TLSA records matched nothing (`tlsa_record_stale`).
-    stale: crate::stale::StaleTracker,
 }
 
 /// Latest results, shared between the scheduler and the HTTP side.
@@ -77,17 +54,15 @@ impl Store {
     /// Makes `targets` the configured set and drops results of every other target.
     pub fn set_targets(&self, targets: &[Target]) {
         let mut inner = self.write();
-        inner.configured = targets.iter().map(TargetKey::of).collect();
+        inner.configured = targets.iter().map(Target::key).collect();
         let Inner {
             configured,
             results,
-            stale,
         } = &mut *inner;
         results.retain(|key, _| configured.contains(key));
-        stale.retain(|key| configured.contains(key));
         // Labels may have changed on reload: the stored series carry the new ones at once.
         for target in targets {
-            if let Some(stored) = results.get_mut(&TargetKey::of(target)) {
+            if let Some(stored) = results.get_mut(&target.key()) {
                 if stored.labels != target.labels {
                     stored.labels = target.labels.clone();
                     stored.series = Arc::new(stored.series.relabelled(
@@ -100,45 +75,26 @@ impl Store {
         }
     }
 
-    /// Stores the latest report of `target`, unless the target is no longer configured. Adds its
-    /// `tlsa_record_stale` warnings and its MTA-STS round comparison first (see `crate::stale`,
-    /// `crate::mta_sts::judge::carry_over`).
-    pub fn put(&self, target: &Target, mut report: DomainReport) {
-        let key = TargetKey::of(target);
+    /// Stores the latest report of `target` as its series, unless the target is no longer
+    /// configured.
+    pub fn put(&self, target: &Target, report: &DomainReport) {
+        let key = target.key();
+        let series = TargetSeries::of(&LabelledReport {
+            direction: key.direction,
+            extra_labels: &target.labels,
+            report,
+        });
         let mut inner = self.write();
         if !inner.configured.contains(&key) {
             return;
         }
-        // MTA-STS needs the previous round to see a policy change without an id change.
-        let previous = inner
-            .results
-            .get(&key)
-            .and_then(|stored| stored.mta_sts.as_ref());
-        if let (Some(previous), Some(current)) = (previous, report.mta_sts.as_mut()) {
-            crate::mta_sts::judge::carry_over(previous, current, report.checked_at);
-        }
-        inner
-            .stale
-            .observe(&key, &mut report, &target.operations.hygiene);
-        let series = TargetSeries::of(&LabelledReport {
-            direction: key.direction,
-            extra_labels: &target.labels,
-            report: &report,
-        });
         inner.results.insert(
             key,
             Stored {
                 labels: target.labels.clone(),
                 series: Arc::new(series),
-                mta_sts: report.mta_sts,
             },
         );
-    }
-
-    /// The MTA-STS part of the latest report of one target, as stored (with the findings the
-    /// comparison with the round before added).
-    pub fn mta_sts(&self, key: &TargetKey) -> Option<MtaStsReport> {
-        self.read().results.get(key)?.mta_sts.clone()
     }
 
     /// True when a result of `key` is stored.

@@ -8,6 +8,7 @@
 
 use std::sync::{Arc, OnceLock};
 
+use crate::core::smtp::KeyAlgorithm;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::Resumption;
 use rustls::crypto::{
@@ -18,7 +19,6 @@ use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, OtherError, ProtocolVersion,
     SignatureAlgorithm, SignatureScheme, SupportedCipherSuite,
 };
-use serde::Serialize;
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
@@ -42,7 +42,7 @@ pub(crate) fn client_config() -> Result<Arc<ClientConfig>, rustls::Error> {
 }
 
 /// The client configuration of a handshake restricted to one key algorithm (see
-/// `crate::key_algorithms`), built once per algorithm and shared like [`client_config`].
+/// `crate::checks::key_algorithms`), built once per algorithm and shared like [`client_config`].
 pub(crate) fn restricted_client_config(
     algorithm: KeyAlgorithm,
 ) -> Result<Arc<ClientConfig>, rustls::Error> {
@@ -69,7 +69,7 @@ fn build_config(only: Option<KeyAlgorithm>) -> Result<Arc<ClientConfig>, rustls:
     if let Some(algorithm) = only {
         provider
             .cipher_suites
-            .retain(|suite| suite.usable_for_signature_algorithm(algorithm.rustls()));
+            .retain(|suite| suite.usable_for_signature_algorithm(signature_algorithm(algorithm)));
     }
     let provider = Arc::new(provider);
     let verifier = Arc::new(AcceptAnyChain {
@@ -205,53 +205,6 @@ fn iana_suite_name(suite: SupportedCipherSuite) -> String {
 #[error("certificate chain has {0} certificates, more than the {MAX_CHAIN_CERTS} accepted")]
 struct ChainTooLong(usize);
 
-/// A kind of server key, as far as a client can steer which one a server presents.
-///
-/// Ed25519 is left out on purpose: no SMTP server we know of offers it, and a sender (OpenSSL's
-/// default lists) that prefers it would still fall back to ECDSA or RSA.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum KeyAlgorithm {
-    /// ECDSA keys (P-256, P-384; P-521 is not in the ring provider).
-    Ecdsa,
-    /// RSA keys, with PKCS#1 v1.5 or PSS signatures.
-    Rsa,
-}
-
-impl KeyAlgorithm {
-    /// Every algorithm probed, in report and metric order.
-    pub const ALL: [KeyAlgorithm; 2] = [KeyAlgorithm::Ecdsa, KeyAlgorithm::Rsa];
-
-    /// Stable snake_case name: the `key_algorithm` label value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            KeyAlgorithm::Ecdsa => "ecdsa",
-            KeyAlgorithm::Rsa => "rsa",
-        }
-    }
-
-    fn rustls(self) -> SignatureAlgorithm {
-        match self {
-            KeyAlgorithm::Ecdsa => SignatureAlgorithm::ECDSA,
-            KeyAlgorithm::Rsa => SignatureAlgorithm::RSA,
-        }
-    }
-
-    /// The algorithm a handshake signature scheme belongs to (`None` for EdDSA and others).
-    pub(crate) fn of_scheme(scheme: SignatureScheme) -> Option<KeyAlgorithm> {
-        use SignatureScheme::*;
-        match scheme {
-            ECDSA_NISTP256_SHA256
-            | ECDSA_NISTP384_SHA384
-            | ECDSA_NISTP521_SHA512
-            | ECDSA_SHA1_Legacy => Some(KeyAlgorithm::Ecdsa),
-            RSA_PKCS1_SHA1 | RSA_PKCS1_SHA256 | RSA_PKCS1_SHA384 | RSA_PKCS1_SHA512
-            | RSA_PSS_SHA256 | RSA_PSS_SHA384 | RSA_PSS_SHA512 => Some(KeyAlgorithm::Rsa),
-            _ => None,
-        }
-    }
-}
-
 /// Accepts any certificate chain (DANE judges it later) but verifies handshake signatures with the
 /// leaf's key, using the provider's algorithms; `only` narrows the schemes offered and accepted to
 /// one key algorithm.
@@ -266,7 +219,7 @@ impl AcceptAnyChain {
     /// not offer, this keeps the rule in our hands too.
     fn check_scheme(&self, scheme: SignatureScheme) -> Result<(), rustls::Error> {
         match self.only {
-            Some(only) if KeyAlgorithm::of_scheme(scheme) != Some(only) => {
+            Some(only) if key_algorithm_of_scheme(scheme) != Some(only) => {
                 Err(rustls::Error::PeerMisbehaved(
                     rustls::PeerMisbehaved::SignedHandshakeWithUnadvertisedSigScheme,
                 ))
@@ -317,9 +270,31 @@ impl ServerCertVerifier for AcceptAnyChain {
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         let mut schemes = self.algorithms.supported_schemes();
         if let Some(only) = self.only {
-            schemes.retain(|s| KeyAlgorithm::of_scheme(*s) == Some(only));
+            schemes.retain(|s| key_algorithm_of_scheme(*s) == Some(only));
         }
         schemes
+    }
+}
+
+/// The rustls signature algorithm of a key algorithm.
+fn signature_algorithm(algorithm: KeyAlgorithm) -> SignatureAlgorithm {
+    match algorithm {
+        KeyAlgorithm::Ecdsa => SignatureAlgorithm::ECDSA,
+        KeyAlgorithm::Rsa => SignatureAlgorithm::RSA,
+    }
+}
+
+/// The key algorithm a handshake signature scheme belongs to (`None` for EdDSA and others).
+pub(crate) fn key_algorithm_of_scheme(scheme: SignatureScheme) -> Option<KeyAlgorithm> {
+    use SignatureScheme::*;
+    match scheme {
+        ECDSA_NISTP256_SHA256
+        | ECDSA_NISTP384_SHA384
+        | ECDSA_NISTP521_SHA512
+        | ECDSA_SHA1_Legacy => Some(KeyAlgorithm::Ecdsa),
+        RSA_PKCS1_SHA1 | RSA_PKCS1_SHA256 | RSA_PKCS1_SHA384 | RSA_PKCS1_SHA512
+        | RSA_PSS_SHA256 | RSA_PSS_SHA384 | RSA_PSS_SHA512 => Some(KeyAlgorithm::Rsa),
+        _ => None,
     }
 }
 
@@ -356,5 +331,23 @@ mod tests {
         assert!(names.contains(&"TLS_AES_128_GCM_SHA256".to_string()));
         assert!(names.contains(&"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256".to_string()));
         assert!(names.iter().all(|n| !n.starts_with("TLS13_")));
+    }
+
+    #[test]
+    fn schemes_map_to_their_algorithm() {
+        use rustls::SignatureScheme as S;
+        assert_eq!(
+            key_algorithm_of_scheme(S::ECDSA_NISTP256_SHA256),
+            Some(KeyAlgorithm::Ecdsa)
+        );
+        assert_eq!(
+            key_algorithm_of_scheme(S::RSA_PSS_SHA256),
+            Some(KeyAlgorithm::Rsa)
+        );
+        assert_eq!(
+            key_algorithm_of_scheme(S::RSA_PKCS1_SHA256),
+            Some(KeyAlgorithm::Rsa)
+        );
+        assert_eq!(key_algorithm_of_scheme(S::ED25519), None);
     }
 }

@@ -2,7 +2,7 @@
 //! Checks: no panic; only inputs shorter than 2 bytes are rejected; the kept text is bounded
 //! (MAX_EXTRA_TEXT input bytes) and free of control characters; Display works.
 #![no_main]
-use dane_exporter::dns::ede::{ExtendedDnsError, MAX_EXTRA_TEXT};
+use dane_exporter::core::ede::{ExtendedDnsError, MAX_EXTRA_TEXT};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -4,7 +4,8 @@
 //! last blob is also used as the data of a `2 1 0` record and of a `3 0 0` record. Checks: no
 //! panic, one result per TLSA record.
 #![no_main]
-use dane_exporter::dane::{evaluate_endpoint, EndpointInput, TlsaRecord};
+use dane_exporter::core::TlsaRecord;
+use dane_exporter::dane::{evaluate_endpoint, EndpointInput};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

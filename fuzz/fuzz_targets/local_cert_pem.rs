@@ -2,7 +2,7 @@
 //! change under the exporter: a half-written renewal, a key file named by mistake). Checks: no
 //! panic, and a success holds between one and 20 certificates.
 #![no_main]
-use dane_exporter::local_certs::parse_pem_chain;
+use dane_exporter::checks::local_certs::parse_pem_chain;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|text: &[u8]| {

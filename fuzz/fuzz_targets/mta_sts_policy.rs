@@ -3,9 +3,9 @@
 //! policy that parses respects the RFC 8461 limits; every parsed mx pattern matches a host built
 //! from it as the rule says (a wildcard exactly one label deep, never the parent itself).
 #![no_main]
-use dane_exporter::mta_sts::policy::{parse_policy, Mode, MAX_MAX_AGE, MAX_POLICY_BYTES};
-use dane_exporter::mta_sts::record::select_sts_record;
-use dane_exporter::tls_rpt::select_tls_rpt_record;
+use dane_exporter::checks::mta_sts::policy::{parse_policy, Mode, MAX_MAX_AGE, MAX_POLICY_BYTES};
+use dane_exporter::checks::mta_sts::record::select_sts_record;
+use dane_exporter::checks::mta_sts::tls_rpt::select_tls_rpt_record;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -2,7 +2,7 @@
 //! `dane_exporter check`). Checks: no panic, and a parsed record prints (Display) to text that
 //! parses back to the same record.
 #![no_main]
-use dane_exporter::dane::TlsaRecord;
+use dane_exporter::core::TlsaRecord;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|text: &str| {

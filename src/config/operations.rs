@@ -1,13 +1,11 @@
 //! The `global` keys of the operational checks (authoritative consistency, TLSA/DNSSEC hygiene,
-//! the extra key-algorithm sessions): what `crate::consistency`, `crate::hygiene` and
-//! `crate::probe` take, as the file sets it.
+//! the extra key-algorithm sessions), as the file sets them.
 //!
-//! Parsed by `reader.rs` with the other `global` keys; copied into every [`super::Target`], where
-//! the scheduler's prober turns it into `crate::consistency::OperationsSettings` and
-//! `crate::probe::Prober::with_key_algorithms`.
+//! Parsed by `reader.rs` with the other `global` keys; [`super::Config::resolve`] turns them into
+//! each target's `authoritative`, `hygiene` and `key_algorithms` settings.
 
-use crate::hygiene::HygieneLimits;
-use crate::report::Direction;
+use crate::checks::authoritative::HygieneLimits;
+use crate::core::Direction;
 
 /// Which targets, by direction, get a check that costs their servers extra traffic
 /// (`authoritative_checks`: queries to their nameservers; `key_algorithm_checks`: a second SMTP
@@ -54,7 +52,7 @@ pub struct OperationsConfig {
     /// Whose zones get their authoritative nameservers asked directly.
     pub authoritative_checks: DirectionScope,
     /// Whose endpoints get the extra STARTTLS session per key algorithm the normal session did
-    /// not show (`crate::key_algorithms`).
+    /// not show (`crate::checks::key_algorithms`).
     pub key_algorithm_checks: DirectionScope,
     /// Port the authoritative nameservers are asked on. NS records carry no port, so this is 53
     /// everywhere but in tests, whose nameservers listen on unprivileged loopback ports.

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::*;
+use crate::core::Direction;
+use crate::dns::DnssecMode;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/config")
@@ -112,16 +114,10 @@ fn key_algorithm_checks_follow_the_direction() {
             DirectionScope::Inbound,
             "{value:?}"
         );
-        let configured: Vec<bool> = config
-            .targets()
-            .iter()
-            .map(|t| t.operations.key_algorithms_for(t.direction))
-            .collect();
+        let configured: Vec<bool> = config.targets().iter().map(|t| t.key_algorithms).collect();
         assert_eq!(configured, [inbound, outbound], "{value:?}");
-        let adhoc = [Direction::Inbound, Direction::Outbound].map(|direction| {
-            let t = config.adhoc_target("c.example", direction);
-            t.operations.key_algorithms_for(t.direction)
-        });
+        let adhoc = [Direction::Inbound, Direction::Outbound]
+            .map(|direction| config.adhoc_target("c.example", direction).key_algorithms);
         assert_eq!(adhoc, [inbound, outbound], "{value:?} through /probe");
     }
 
@@ -227,7 +223,7 @@ fn overrides_are_merged_and_labels_kept() {
                 authoritative_checks: DirectionScope::All,
                 authoritative_port: 5300,
                 key_algorithm_checks: DirectionScope::None,
-                hygiene: crate::hygiene::HygieneLimits {
+                hygiene: crate::checks::authoritative::HygieneLimits {
                     max_records: 8,
                     max_ttl: 7200,
                     stale_after: secs(30 * 86_400),
@@ -359,7 +355,7 @@ fn shipped_example_loads() {
 
 #[test]
 fn services_infer_protocol_and_mode_from_well_known_ports() {
-    use crate::service::{ServiceProtocol, ServiceSpec, TlsMode};
+    use crate::checks::services::{ServiceProtocol, ServiceSpec, TlsMode};
     let config = fixture("valid-services.yml");
     assert_eq!(
         config.global.service_ca_file,

@@ -9,29 +9,27 @@
 use std::borrow::Cow;
 
 use ring::digest;
-use serde::Serialize;
 use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::GeneralName;
 use x509_parser::prelude::FromDer;
 
-use super::tlsa::{MatchingType, Selector, TlsaRecord};
-use crate::dns::UnixSeconds;
+use crate::core::{CertificateInfo, KeyAlgorithm, MatchingType, Selector, TlsaRecord};
 
-/// What a report shows of one certificate.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct CertificateInfo {
-    /// Subject DN, RFC 4514 text.
-    pub subject: String,
-    /// Issuer DN, RFC 4514 text.
-    pub issuer: String,
-    /// DNS names of the subjectAltName extension.
-    pub dns_names: Vec<String>,
-    /// notBefore.
-    pub not_before: UnixSeconds,
-    /// notAfter.
-    pub not_after: UnixSeconds,
-    /// SHA-256 of the SubjectPublicKeyInfo, hex: the data of a `3 1 1` record for this key.
-    pub spki_sha256: String,
+/// The key algorithm of a DER certificate's subject key; `None` when it does not parse or is
+/// another kind (Ed25519, DSA...).
+pub fn leaf_key_algorithm(der: &[u8]) -> Option<KeyAlgorithm> {
+    use x509_parser::oid_registry::{
+        OID_KEY_TYPE_EC_PUBLIC_KEY, OID_PKCS1_RSAENCRYPTION, OID_PKCS1_RSASSAPSS,
+    };
+    let (_, cert) = X509Certificate::from_der(der).ok()?;
+    let oid = &cert.tbs_certificate.subject_pki.algorithm.algorithm;
+    if *oid == OID_KEY_TYPE_EC_PUBLIC_KEY {
+        Some(KeyAlgorithm::Ecdsa)
+    } else if *oid == OID_PKCS1_RSAENCRYPTION || *oid == OID_PKCS1_RSASSAPSS {
+        Some(KeyAlgorithm::Rsa)
+    } else {
+        None
+    }
 }
 
 /// A certificate that could not be read.
@@ -220,6 +218,25 @@ pub(super) fn der_contents(der: &[u8], tag: u8) -> Option<&[u8]> {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
+    use crate::core::KeyAlgorithm;
+
+    #[test]
+    fn leaf_key_algorithm_reads_the_spki() {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let cert = rcgen::CertificateParams::new(vec!["mx.example".to_string()])
+            .expect("params")
+            .self_signed(&key)
+            .expect("cert");
+        assert_eq!(leaf_key_algorithm(cert.der()), Some(KeyAlgorithm::Ecdsa));
+        assert_eq!(leaf_key_algorithm(b"not a certificate"), None);
+        let ed = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).expect("ed25519");
+        let cert = rcgen::CertificateParams::new(vec!["mx.example".to_string()])
+            .expect("params")
+            .self_signed(&ed)
+            .expect("cert");
+        assert_eq!(leaf_key_algorithm(cert.der()), None);
+    }
+
     use rcgen::{CertificateParams, DnType, KeyPair};
 
     #[test]

@@ -27,8 +27,8 @@ use webpki::{EndEntityCert, KeyUsage};
 use x509_parser::certificate::X509Certificate;
 use x509_parser::x509::X509Version;
 
-use super::{cert, names, MatchFailure};
-use crate::dns::UnixSeconds;
+use super::{cert, names};
+use crate::core::{MatchFailure, UnixSeconds};
 
 /// DER tag of a SEQUENCE.
 const SEQUENCE: u8 = 0x30;

@@ -42,14 +42,14 @@
 
 use x509_parser::certificate::X509Certificate;
 
+use super::cert;
 use super::chain::{self, Anchor};
+use super::input::{DaneProfile, EndpointInput};
 use super::pkix;
-use super::tlsa::{CertUsage, MatchingType, Selector, TlsaRecord};
-use super::{
-    cert, DaneProfile, DivergenceCause, EndpointEvaluation, EndpointInput, EndpointOutcome,
-    MatchFailure, RecordResult, RecordState, UnusableReason,
+use crate::core::{
+    CertUsage, DivergenceCause, EndpointEvaluation, EndpointOutcome, MatchFailure, MatchingType,
+    RecordResult, RecordState, Selector, TlsaRecord, UnixSeconds, UnusableReason,
 };
-use crate::dns::UnixSeconds;
 
 /// Judges one presented chain against a TLSA RRset.
 pub(super) fn evaluate(input: &EndpointInput<'_>, profile: DaneProfile<'_>) -> EndpointEvaluation {

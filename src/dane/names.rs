@@ -20,6 +20,24 @@ use x509_parser::certificate::X509Certificate;
 
 use super::cert;
 
+/// The reference identifiers of an MX host (RFC 7672 3.2.2): the TLSA base domain, plus the MX
+/// host name (or the next-hop domain for an implicit MX) only when the MX RRset validated, since
+/// an insecure MX host name may be forged.
+pub fn mx_reference_names(
+    tlsa_base_domain: Option<&str>,
+    host: &str,
+    domain: &str,
+    mx_secure: bool,
+    implicit_mx: bool,
+) -> Vec<String> {
+    let mut names: Vec<String> = tlsa_base_domain.map(str::to_string).into_iter().collect();
+    let extra = if implicit_mx { domain } else { host };
+    if mx_secure && !names.iter().any(|n| n == extra) {
+        names.push(extra.to_string());
+    }
+    names
+}
+
 /// True when the certificate's names include one of `reference_names`. A certificate that does
 /// not parse, or whose subjectAltName extension is malformed, matches nothing (fail closed).
 pub fn name_matches(cert_der: &[u8], reference_names: &[String]) -> bool {

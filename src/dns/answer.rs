@@ -15,8 +15,10 @@ use hickory_proto::dnssec::rdata::DNSSECRData;
 use hickory_proto::dnssec::Proof;
 use hickory_proto::rr::{Name, RData, Record, RecordType as WireType};
 
-use super::{normalize_name, LookupError, MxRecord, RecordSet, RecordType, Response, UnixSeconds};
-use crate::dane::TlsaRecord;
+use crate::core::{
+    normalize_name, DnssecStatus, LookupError, MxRecord, RecordSet, RecordType, Response,
+    TlsaRecord, UnixSeconds,
+};
 
 /// Longest CNAME chain followed. RFC 7672 does not set one; 8 is what resolvers commonly allow
 /// and more than any sane mail setup uses.
@@ -45,7 +47,7 @@ pub(super) struct Assembled<T> {
 
 impl<T> Assembled<T> {
     /// The finished response, once the backend has decided the status.
-    pub(super) fn into_response(self, status: super::DnssecStatus) -> Response<T> {
+    pub(super) fn into_response(self, status: DnssecStatus) -> Response<T> {
         Response {
             set: self.set,
             status,

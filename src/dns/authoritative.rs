@@ -1,4 +1,4 @@
-//! Single questions to single servers: what `crate::consistency` needs to compare the
+//! Single questions to single servers: what the authoritative check (`crate::checks::authoritative`) needs to compare the
 //! authoritative nameservers of a zone, and to read DNSKEY, DS, SOA and NS RRsets.
 //!
 //! Unlike the two lookup backends this module does not judge DNSSEC: it returns the raw records
@@ -17,8 +17,8 @@ use hickory_proto::rr::{DNSClass, RData, Record, RecordType as WireType};
 use tokio::time::Instant;
 
 use super::answer::{name_text, query_name};
-use super::trust_resolver::{tcp_exchange, udp_exchange, AttemptError};
-use super::{normalize_name, LookupError, UnixSeconds};
+use super::exchange::{tcp_exchange, udp_exchange, AttemptError};
+use crate::core::{normalize_name, LookupError, UnixSeconds};
 
 pub use hickory_proto::rr::RecordType as QueryType;
 

@@ -4,7 +4,7 @@ use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{Name, RData, RecordType as WireType};
 
 use super::answer::{assemble, ip_address, mx_record, tlsa_record, Denial, MAX_CNAME_CHAIN};
-use crate::dane::TlsaRecord;
+use crate::core::TlsaRecord;
 
 /// Assembles `message` as the answer to its first question (or `example.` if it has none), once
 /// per record type we look up, and converts every RDATA we know. Panics if an assembled answer

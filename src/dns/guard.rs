@@ -5,7 +5,7 @@
 //! report: a panic becomes the caller's chosen [`LookupError`], the deadline a
 //! [`LookupError::Timeout`]. The lookup runs inside the caller's task (`catch_unwind`), not in a
 //! task of its own: a spawned task per lookup woke the other worker thread four times per probe,
-//! and the thread switches were a tenth of the exporter's CPU (tests/bench/run.sh profile).
+//! and the thread switches were a tenth of the exporter's CPU (docs/performance.md).
 //! Dropping the future (deadline, or the probe itself dropped) cancels the lookup.
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 
-use super::LookupError;
+use crate::core::LookupError;
 
 /// Longest panic message kept, in characters.
 const MAX_PANIC_MESSAGE: usize = 200;

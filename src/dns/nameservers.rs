@@ -7,7 +7,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
-use super::{DnsSettings, DnsSetupError};
+use super::settings::{DnsSettings, DnsSetupError};
 
 /// Where the system resolver configuration lives.
 pub(super) const RESOLV_CONF: &str = "/etc/resolv.conf";

@@ -29,10 +29,9 @@ use hickory_resolver::net::{DnsError, NetError, NoRecords};
 use hickory_resolver::TokioResolver;
 
 use super::answer::{self, Denial};
-use super::{
-    guard, nameservers, DnsSettings, DnsSetupError, DnssecStatus, LookupError, RecordSet,
-    RecordType, Response,
-};
+use super::settings::{DnsSettings, DnsSetupError};
+use super::{guard, nameservers};
+use crate::core::{DnssecStatus, LookupError, RecordSet, RecordType, Response};
 
 /// Entries of hickory's response cache. A probe touches a handful of names per domain, plus the
 /// DNSKEY/DS RRsets of their zones; this holds hundreds of domains without growing unbounded.

@@ -14,8 +14,8 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::reply::{Reply, ReplyError, ReplyReader};
-use super::{SmtpError, SmtpSettings, SmtpStage, TlsSession};
-use crate::tls::KeyAlgorithm;
+use super::settings::SmtpSettings;
+use crate::core::{KeyAlgorithm, SmtpError, SmtpStage, TlsSession};
 
 /// Longest banner kept, in characters.
 const BANNER_CHARS: usize = 200;
@@ -93,7 +93,7 @@ pub(crate) async fn run_restricted(
     // Every write is a whole command or TLS flight, flushed at once: Nagle's algorithm would only
     // hold the client's last handshake flight and the QUIT behind it until the server's delayed
     // ACK (40 ms on Linux), which made a loopback probe wait and kept the sessions in flight
-    // (tests/bench/run.sh). A failure to set it costs latency, not correctness.
+    // (docs/performance.md). A failure to set it costs latency, not correctness.
     let _ = tcp.set_nodelay(true);
     let mut reader = ReplyReader::new();
 

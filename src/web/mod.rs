@@ -23,14 +23,17 @@
 mod auth;
 mod body;
 mod config;
+mod config_problem;
 mod routes;
 mod server;
+mod tls_config;
 
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-pub use config::{WebConfig, WebConfigError, WebProblem};
+pub use config::WebConfig;
+pub use config_problem::{WebConfigError, WebProblem};
 pub use server::{serve, serve_with};
 
 /// A boxed future, so that [`Exporter`] stays object safe.

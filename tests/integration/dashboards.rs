@@ -24,6 +24,7 @@ use crate::support::dashboards::{
     dashboard_files, dashboard_queries, load, panels, queries_for, substitute, variables, BUILTINS,
     DEFAULT_DOMAIN,
 };
+use crate::support::probing::TestProber;
 
 /// The exporter's own metrics besides the probe metrics (src/exporter.rs `SelfMetrics`), and
 /// Prometheus' `up`. `process_*` is accepted by prefix (the process collector's names).
@@ -552,18 +553,16 @@ impl ExprVisitor for LabelUses {
 async fn exported_labels() -> BTreeMap<String, BTreeSet<String>> {
     use std::time::Duration;
 
-    use dane_exporter::consistency::{AuthoritativeSettings, OperationsSettings};
+    use dane_exporter::checks::authoritative::AuthoritativeSettings;
+    use dane_exporter::core::Direction;
     use dane_exporter::dns::{DnsClient, DnsSettings, DnssecMode};
     use dane_exporter::metrics::{probe_families, LabelledReport};
-    use dane_exporter::probe::Prober;
-    use dane_exporter::report::Direction;
     use dane_exporter::smtp::SmtpSettings;
 
-    use dane_exporter::mta_sts::MtaStsSettings;
+    use dane_exporter::checks::mta_sts::MtaStsSettings;
 
     use crate::support::dns_server::DnsFixture;
     use dane_exporter::config::{CertificateSource, CertificateSpec};
-    use dane_exporter::local_certs::{self, PublicationLog};
 
     use crate::support::nginx::{pem, Answer, Nginx, Site};
     use crate::support::smtp_server::{pem_chain, self_signed, FixtureConfig, SmtpFixture, TestCa};
@@ -616,16 +615,16 @@ _tls.fail.test.           300 IN TXT  "parent of the missing _smtp._tls.fail.tes
     // series: one passing, one failing.
     let services = ["mx.pass.test", "mx.fail.test"]
         .iter()
-        .map(|host| dane_exporter::service::ServiceSpec {
+        .map(|host| dane_exporter::checks::services::ServiceSpec {
             host: host.to_string(),
             port: p,
-            protocol: dane_exporter::service::ServiceProtocol::Smtp,
-            tls: dane_exporter::service::TlsMode::Starttls,
+            protocol: dane_exporter::checks::services::ServiceProtocol::Smtp,
+            tls: dane_exporter::checks::services::TlsMode::Starttls,
         })
         .collect();
     let ca_file = dir.path().join("ca.pem");
     std::fs::write(&ca_file, pem("CERTIFICATE", &ca.der)).unwrap();
-    let prober = Prober::new(
+    let prober = TestProber::new(
         DnsClient::new(&settings).unwrap(),
         SmtpSettings {
             port: p,
@@ -644,31 +643,28 @@ _tls.fail.test.           300 IN TXT  "parent of the missing _smtp._tls.fail.tes
         https_port: nginx.port(),
     })
     // The authoritative checks against the fixture itself (the zone of every RRset is ".").
-    .with_operations(OperationsSettings {
-        authoritative: Some(AuthoritativeSettings {
-            port: dns.addr().port(),
-            timeout: Duration::from_secs(3),
-            resolvers: vec![dns.addr()],
-        }),
-        hygiene: Default::default(),
+    .with_authoritative(AuthoritativeSettings {
+        port: dns.addr().port(),
+        timeout: Duration::from_secs(3),
+        resolvers: vec![dns.addr()],
     });
-    let mut reports = [
-        prober.probe_domain("pass.test").await,
-        prober.probe_domain("fail.test").await,
-    ];
-    // Local certificate files (the live one served, and a staged one) for the metrics of
-    // src/local_certs/, as the scheduler attaches them.
+    // Local certificate files (the live one served, and a staged one) of pass.test, for the
+    // series of the local-certificate check.
     std::fs::write(dir.path().join("live.pem"), pem_chain(&good_cert.chain)).unwrap();
     std::fs::write(dir.path().join("next.pem"), pem_chain(&other_cert.chain)).unwrap();
-    let files = [CertificateSpec {
+    let files = vec![CertificateSpec {
         mx: "mx.pass.test".into(),
         source: CertificateSource::Files {
             live: dir.path().join("live.pem"),
             staged: Some(dir.path().join("next.pem")),
         },
     }];
-    let log = PublicationLog::new();
-    local_certs::attach(&mut reports[0], &files, &log, Duration::from_secs(3)).await;
+    let reports = [
+        prober
+            .probe_changed("pass.test", |t| t.certificates = files)
+            .await,
+        prober.probe_domain("fail.test").await,
+    ];
     let extra = BTreeMap::new();
     let labelled: Vec<LabelledReport<'_>> = reports
         .iter()
@@ -706,7 +702,7 @@ async fn every_label_the_dashboards_use_is_exported() {
         .contains(n)),
         "the fixture did not produce {missing:?}"
     );
-    // Failures and warnings are rendered by the same code (src/metrics.rs) with the same labels;
+    // Failures and warnings are rendered by the same code (src/metrics/report.rs) with the same labels;
     // a label whose value is empty (a finding without an address) is left out of a series, so
     // take the union of what both showed.
     let findings: BTreeSet<String> = ["dane_probe_failure_info", "dane_probe_warning_info"]
@@ -716,7 +712,7 @@ async fn every_label_the_dashboards_use_is_exported() {
     for name in ["dane_probe_failure_info", "dane_probe_warning_info"] {
         exported.insert(name.into(), findings.clone());
     }
-    // The same for services (src/service/metrics.rs renders both kinds alike).
+    // The same for services (src/checks/services/series.rs renders both kinds alike).
     let service_findings: BTreeSet<String> =
         ["dane_service_failure_info", "dane_service_warning_info"]
             .iter()
@@ -725,7 +721,7 @@ async fn every_label_the_dashboards_use_is_exported() {
     for name in ["dane_service_failure_info", "dane_service_warning_info"] {
         exported.insert(name.into(), service_findings.clone());
     }
-    // Zone-level findings need a broken zone the fixture does not have; src/metrics.rs gives them
+    // Zone-level findings need a broken zone the fixture does not have; src/checks/authoritative/series.rs gives them
     // the zone labels plus reason.
     exported.insert(
         "dane_zone_warning_info".into(),

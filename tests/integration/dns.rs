@@ -8,11 +8,11 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use dane_exporter::dane::TlsaRecord;
-use dane_exporter::dns::{
-    DnsClient, DnsSettings, DnssecMode, DnssecStatus, ExtendedDnsError, LookupError, MxRecord,
-    RecordSet, RecordType,
+use dane_exporter::core::TlsaRecord;
+use dane_exporter::core::{
+    DnssecStatus, ExtendedDnsError, LookupError, MxRecord, RecordSet, RecordType,
 };
+use dane_exporter::dns::{DnsClient, DnsSettings, DnssecMode};
 use hickory_proto::op::{Edns, Message, ResponseCode};
 use hickory_proto::rr::rdata::opt::EdnsOption;
 use hickory_proto::rr::rdata::{A, TXT};

@@ -1,4 +1,4 @@
-//! The fault matrix: whole-domain probes (`Prober::probe_domain`, as the exporter runs them)
+//! The fault matrix: whole-domain probes (`Prober::probe`, as the exporter runs them)
 //! against hostile DNS and SMTP peers on loopback. Each row injects one fault and states the
 //! verdict, the failure reasons (`report.failures[].reason`) and a time bound; every row runs
 //! concurrently on one prober. README.md ("Fault matrix") lists the rows.
@@ -16,9 +16,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dane_exporter::config::Target;
+use dane_exporter::core::{Direction, Verdict};
 use dane_exporter::dns::{DnsClient, DnsSettings, DnssecMode};
-use dane_exporter::probe::Prober;
-use dane_exporter::report::{Direction, DomainReport, Verdict};
+use dane_exporter::report::DomainReport;
 use dane_exporter::scheduler::{run_one, ProberRunner};
 use dane_exporter::smtp::SmtpSettings;
 use futures_util::future::join_all;
@@ -33,6 +33,7 @@ use tokio::task::JoinHandle;
 
 use crate::support::dns_server::{reply_to, DnsFixture, ScriptedServer, Transport};
 use crate::support::exporter::{promtool_check, Exporter, Metrics};
+use crate::support::probing::TestProber;
 use crate::support::smtp_server::{
     self_signed, FixtureConfig, SmtpFixture, Starttls, TestCa, TestCert,
 };
@@ -802,7 +803,7 @@ impl World {
     }
 }
 
-fn reasons(findings: &[dane_exporter::report::Finding]) -> Vec<&str> {
+fn reasons(findings: &[dane_exporter::core::Finding]) -> Vec<&str> {
     let mut reasons: Vec<&str> = findings.iter().map(|f| f.reason.as_str()).collect();
     reasons.sort_unstable();
     reasons.dedup();
@@ -841,7 +842,7 @@ async fn fault_matrix_whole_probe() {
     let rows = rows();
     assert!(rows.iter().filter(|r| r.fault).count() >= 25);
     let w = world(&rows, 77).await;
-    let prober = Prober::new(
+    let prober = TestProber::new(
         DnsClient::new(&w.dns_settings()).unwrap(),
         w.smtp_settings(),
     );
@@ -955,7 +956,7 @@ bogus-mx.test.                300 IN MX   10 mx.ok.test.
         .start()
         .await;
     let dir = tempfile::tempdir().unwrap();
-    let prober = Prober::new(
+    let prober = TestProber::new(
         DnsClient::new(&DnsSettings {
             mode: DnssecMode::Validate,
             nameservers: vec![dns.addr()],
@@ -1015,9 +1016,13 @@ async fn whole_probe_timeout_is_probe_timeout() {
         service_trust: std::sync::Arc::new(dane_exporter::dane::PkixTrust::empty()),
         mta_sts: Default::default(),
         certificates: Vec::new(),
-        operations: Default::default(),
+        // Outbound: no authoritative checks, no key-algorithm sessions (the defaults).
+        authoritative: None,
+        hygiene: Default::default(),
+        key_algorithms: false,
     };
-    let runner = ProberRunner::new(std::slice::from_ref(&target), Duration::from_secs(60)).unwrap();
+    let runner =
+        ProberRunner::new(std::slice::from_ref(&target), Some(Duration::from_secs(60))).unwrap();
     let began = Instant::now();
     let report = run_one(&target, &runner).await;
     let elapsed = began.elapsed();

@@ -1,25 +1,26 @@
 //! Hygiene warnings from zones that have each problem: the real stack's ops7dns zones (and its
-//! `unusable` and `brokends` zones), probed in-process through `Prober::probe_domain` with the
+//! `unusable` and `brokends` zones), probed in-process through `Prober::probe` with the
 //! authoritative checks on, in both DNSSEC modes. Each zone must give its own `reason` and keep
 //! its verdict; a clean zone gives none of them.
 
 use std::time::Duration;
 
-use dane_exporter::consistency::{AuthoritativeSettings, OperationsSettings};
+use dane_exporter::checks::authoritative::AuthoritativeSettings;
+use dane_exporter::checks::authoritative::HygieneLimits;
+use dane_exporter::core::Verdict;
 use dane_exporter::dns::{DnsClient, DnsSettings, DnssecMode};
-use dane_exporter::hygiene::HygieneLimits;
-use dane_exporter::probe::Prober;
-use dane_exporter::report::{DomainReport, Verdict};
+use dane_exporter::report::DomainReport;
 use dane_exporter::smtp::SmtpSettings;
 
 use hickory_proto::rr::rdata::{A, MX, TLSA};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use crate::support::dns_server::{reply_to, ScriptedServer};
+use crate::support::probing::TestProber;
 use crate::support::smtp_server::{ca_signed, self_signed, FixtureConfig, SmtpFixture};
 use crate::support::stack::Stack;
 
-/// Every reason the hygiene rules give (`src/hygiene.rs`).
+/// Every reason the hygiene rules give (`src/checks/authoritative/hygiene.rs`).
 const HYGIENE_REASONS: &[&str] = &[
     "tlsa_duplicate_record",
     "tlsa_too_many_records",
@@ -36,7 +37,7 @@ const HYGIENE_REASONS: &[&str] = &[
     "nameserver_inconsistent",
 ];
 
-fn prober(stack: &Stack, validate: bool) -> Prober {
+fn prober(stack: &Stack, validate: bool) -> TestProber {
     let (mode, resolver, anchor) = if validate {
         (
             DnssecMode::Validate,
@@ -61,19 +62,18 @@ fn prober(stack: &Stack, validate: bool) -> Prober {
         step_timeout: timeout,
     };
     let nsd_port = stack.var("AUTH").rsplit(':').next().unwrap_or_default();
-    Prober::new(dns, smtp).with_operations(OperationsSettings {
-        authoritative: Some(AuthoritativeSettings {
+    TestProber::new(dns, smtp)
+        .with_authoritative(AuthoritativeSettings {
             port: nsd_port.parse().expect("NSD port"),
             timeout,
             resolvers: vec![resolver],
-        }),
+        })
         // httl.test publishes TTL 50000 s; resolvers cap cached TTLs at a day, so the tests
         // use a threshold below both.
-        hygiene: HygieneLimits {
+        .with_hygiene(HygieneLimits {
             max_ttl: 3600,
             ..HygieneLimits::default()
-        },
-    })
+        })
 }
 
 fn hygiene_reasons(report: &DomainReport) -> Vec<&str> {
@@ -198,7 +198,7 @@ async fn probe_scripted(
     let port = smtp.port();
     let dns = scripted_resolver(address, port, tlsa(port)).await;
     let timeout = Duration::from_secs(2);
-    let prober = Prober::new(
+    let prober = TestProber::new(
         DnsClient::new(&DnsSettings {
             mode: DnssecMode::TrustResolver,
             nameservers: vec![dns.addr()],
@@ -231,7 +231,7 @@ async fn duplicate_records_are_reported_once() {
     let duplicates: Vec<_> = report
         .warnings
         .iter()
-        .filter(|w| w.reason == "tlsa_duplicate_record")
+        .filter(|w| w.reason.as_str() == "tlsa_duplicate_record")
         .collect();
     assert_eq!(duplicates.len(), 1, "{:#?}", report.warnings);
     assert_eq!(duplicates[0].mx.as_deref(), Some("mx.hyg.test"));

@@ -1,6 +1,6 @@
 //! Every key algorithm, in process: STARTTLS fixtures holding an ECDSA and an RSA certificate (as
 //! Postfix with two key+chain pairs does), a signed private root (hickory-server, validate mode),
-//! and whole-domain probes through `Prober::probe_domain`. The real-stack counterpart (a dual
+//! and whole-domain probes through `Prober::probe`. The real-stack counterpart (a dual
 //! Postfix listener) is `real_stack_dual_listener` at the end.
 //!
 //! Addresses: 127.0.0.41 dual (ECDSA preferred), 127.0.0.42 ECDSA only, 127.0.0.43 dual (RSA
@@ -9,14 +9,16 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use dane_exporter::core::Verdict;
+use dane_exporter::core::{KeyAlgorithm, KeyAlgorithmState, RestrictedError};
+use dane_exporter::dane::leaf_key_algorithm;
 use dane_exporter::dns::{DnsClient, DnsSettings};
-use dane_exporter::key_algorithms::{leaf_key_algorithm, KeyAlgorithm, KeyAlgorithmState};
-use dane_exporter::probe::Prober;
-use dane_exporter::report::{DomainReport, Verdict};
-use dane_exporter::smtp::{probe_starttls_restricted, RestrictedError, SmtpSettings};
+use dane_exporter::report::DomainReport;
+use dane_exporter::smtp::{probe_starttls_restricted, SmtpSettings};
 
 use crate::support::dns_server::DnsFixture;
 use crate::support::exporter::exposition;
+use crate::support::probing::TestProber;
 use crate::support::smtp_server::{
     rsa_self_signed, self_signed, FixtureConfig, SmtpFixture, TestCert, TlsVersions,
 };
@@ -93,8 +95,8 @@ impl World {
         }
     }
 
-    fn prober(&self) -> Prober {
-        Prober::new(DnsClient::new(&self.settings).unwrap(), self.smtp())
+    fn prober(&self) -> TestProber {
+        TestProber::new(DnsClient::new(&self.settings).unwrap(), self.smtp())
     }
 }
 
@@ -103,14 +105,14 @@ fn warnings(report: &DomainReport) -> Vec<(&str, Option<String>)> {
     report
         .warnings
         .iter()
-        .filter(|f| f.reason != "rollover_not_ready")
+        .filter(|f| f.reason.as_str() != "rollover_not_ready")
         .map(|f| (f.reason.as_str(), f.address.map(|a| a.to_string())))
         .collect()
 }
 
 /// (algorithm, state, matches, from_main_session) of the only endpoint.
 fn algorithms(report: &DomainReport) -> Vec<(KeyAlgorithm, &'static str, Option<bool>, bool)> {
-    report.hosts[0].endpoints[0]
+    report.mx.hosts[0].endpoints[0]
         .key_algorithms
         .iter()
         .map(|k| {
@@ -181,7 +183,7 @@ async fn restricted_handshakes_get_each_chain_or_not_offered() {
     // A closed port is a failure, not "not offered".
     let closed = SocketAddr::from(([127, 0, 0, 44], w.port));
     match probe_starttls_restricted(closed, "mx.dual.test", &w.smtp(), KeyAlgorithm::Rsa).await {
-        Err(RestrictedError::Smtp(e)) => assert_eq!(e.reason(), "smtp_connect_failed"),
+        Err(RestrictedError::Smtp(e)) => assert_eq!(e.reason().as_str(), "smtp_connect_failed"),
         other => panic!("closed port: want Smtp error, got {other:?}"),
     }
 }
@@ -251,7 +253,7 @@ async fn server_preferring_the_unpublished_key_fails_and_adds_no_latent_warning(
     let report = w.prober().probe_domain("rsafirst.test").await;
     // The sender gets RSA, which no record names: that defers mail now.
     assert_eq!(report.verdict, Verdict::Fail);
-    assert_eq!(report.failures[0].reason, "tlsa_mismatch");
+    assert_eq!(report.failures[0].reason.as_str(), "tlsa_mismatch");
     assert_eq!(
         algorithms(&report),
         vec![
@@ -274,7 +276,7 @@ async fn key_algorithm_checks_decide_the_extra_session_by_direction() {
     use std::path::Path;
 
     use dane_exporter::config::{parse, Target};
-    use dane_exporter::report::Direction;
+    use dane_exporter::core::Direction;
     use dane_exporter::scheduler::{run_one, ProberRunner};
 
     let w = world().await;
@@ -301,7 +303,7 @@ async fn key_algorithm_checks_decide_the_extra_session_by_direction() {
     let probe = |target: Target| {
         let listener = &w.listeners[0];
         async move {
-            let runner = ProberRunner::new(std::slice::from_ref(&target), Duration::ZERO).unwrap();
+            let runner = ProberRunner::new(std::slice::from_ref(&target), None).unwrap();
             let before = listener.sessions().len();
             let report = run_one(&target, &runner).await;
             (listener.sessions().len() - before, report)
@@ -336,7 +338,7 @@ async fn key_algorithm_checks_decide_the_extra_session_by_direction() {
         assert_eq!(connections, want, "{case}");
         // The normal session is the same either way: ECDSA, authenticated, delivery works.
         assert_eq!(report.verdict, Verdict::Pass, "{case}: {report:#?}");
-        let endpoint = &report.hosts[0].endpoints[0];
+        let endpoint = &report.mx.hosts[0].endpoints[0];
         assert_eq!(
             endpoint.chain[0].spki_sha256,
             w.ecdsa.leaf_3_1_1(),
@@ -500,11 +502,9 @@ async fn certificate_files_of_a_dual_host_are_told_apart_by_key_algorithm() {
     use std::collections::BTreeMap;
     use std::sync::Arc;
 
-    use dane_exporter::config::{
-        CertificateSource, CertificateSpec, DirectionScope, OperationsConfig, Target,
-    };
-    use dane_exporter::local_certs::PublicationLog;
-    use dane_exporter::report::Direction;
+    use dane_exporter::config::{CertificateSource, CertificateSpec, Target};
+    use dane_exporter::core::Direction;
+    use dane_exporter::history::History;
     use dane_exporter::scheduler::{run_one, ProberRunner};
 
     use crate::support::smtp_server::pem_chain;
@@ -539,14 +539,13 @@ async fn certificate_files_of_a_dual_host_are_told_apart_by_key_algorithm() {
         services: Vec::new(),
         service_trust: std::sync::Arc::new(dane_exporter::dane::PkixTrust::empty()),
         certificates: vec![entry("ecdsa.pem"), entry("rsa.pem"), entry("other.pem")],
-        operations: OperationsConfig {
-            authoritative_checks: DirectionScope::None,
-            ..Default::default()
-        },
+        authoritative: None,
+        hygiene: Default::default(),
+        key_algorithms: true,
     };
-    let runner = ProberRunner::new(std::slice::from_ref(&target), Duration::ZERO)
+    let runner = ProberRunner::new(std::slice::from_ref(&target), None)
         .unwrap()
-        .with_publication_log(Arc::new(PublicationLog::new()));
+        .with_history(Arc::new(History::new()));
     let report = run_one(&target, &runner).await;
     let mut reasons: Vec<&str> = report.warnings.iter().map(|f| f.reason.as_str()).collect();
     reasons.sort();

@@ -10,7 +10,9 @@
 //!   private CA's certificates, and STARTTLS listeners (support/nginx.rs).
 //! - `probe`: whole-domain probes against both fixtures together.
 //! - `faults`: the fault matrix: whole-domain probes against hostile DNS and SMTP peers, and the
-//!   exporter process scraped while it probes them (table in README.md, "Fault matrix").
+//!   exporter process scraped while it probes them (table in docs/faults.md).
+//! - `layers`: the shape of `src/`: imports only go down the layers, no module cycle, every check
+//!   has its four parts, no source file is too long to read at once.
 //! - `reload`: the exporter binary reloaded (SIGHUP, `POST /-/reload`, good and bad files) and
 //!   stopped (SIGTERM) while probes through slow SMTP proxies are in flight.
 //! - `stack`: the real stack: NSD with ldns-signed zones under a private root, a validating unbound,
@@ -28,6 +30,7 @@ mod exporter;
 mod faults;
 mod hygiene;
 mod key_algorithms;
+mod layers;
 mod mta_sts;
 mod probe;
 mod reload;

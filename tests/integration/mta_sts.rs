@@ -11,20 +11,21 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dane_exporter::config::Target;
+use dane_exporter::checks::mta_sts::{Mode, MtaStsSettings};
+use dane_exporter::core::{Direction, Verdict};
 use dane_exporter::dns::{DnsClient, DnsSettings, DnssecMode};
+use dane_exporter::history::History;
 use dane_exporter::metrics::{probe_families, LabelledReport};
-use dane_exporter::mta_sts::{Mode, MtaStsSettings};
-use dane_exporter::probe::Prober;
-use dane_exporter::report::{Direction, DomainReport, Verdict};
+use dane_exporter::report::DomainReport;
 use dane_exporter::smtp::SmtpSettings;
-use dane_exporter::store::{Store, TargetKey};
 
 use crate::support::dns_server::DnsFixture;
 use crate::support::exporter::promtool_check;
 use crate::support::nginx::{pem, Answer, Nginx, Site};
+use crate::support::probing::TestProber;
 use crate::support::smtp_server::{self_signed, FixtureConfig, SmtpFixture, TestCa, TestCert};
 
 /// The domains of the single-round cases (`idchange.test` has its own test).
@@ -214,26 +215,9 @@ impl World {
         }
     }
 
-    fn prober(&self) -> Prober {
-        Prober::new(DnsClient::new(&self.dns_settings).unwrap(), self.smtp())
+    fn prober(&self) -> TestProber {
+        TestProber::new(DnsClient::new(&self.dns_settings).unwrap(), self.smtp())
             .with_mta_sts(self.mta_sts())
-    }
-
-    fn target(&self, domain: &str) -> Target {
-        Target {
-            domain: domain.into(),
-            direction: Direction::Inbound,
-            labels: BTreeMap::new(),
-            interval: Duration::from_secs(60),
-            timeout: Duration::from_secs(20),
-            dns: self.dns_settings.clone(),
-            smtp: self.smtp(),
-            mta_sts: self.mta_sts(),
-            services: Vec::new(),
-            service_trust: std::sync::Arc::new(dane_exporter::dane::PkixTrust::empty()),
-            certificates: Vec::new(),
-            operations: Default::default(),
-        }
     }
 }
 
@@ -241,7 +225,7 @@ fn sts_reasons(report: &DomainReport) -> Vec<&str> {
     sts_findings(report.mta_sts.as_ref().expect("MTA-STS checked"))
 }
 
-fn sts_findings(sts: &dane_exporter::mta_sts::MtaStsReport) -> Vec<&str> {
+fn sts_findings(sts: &dane_exporter::checks::mta_sts::MtaStsReport) -> Vec<&str> {
     let mut reasons: Vec<&str> = sts.findings.iter().map(|f| f.reason.as_str()).collect();
     reasons.sort_unstable();
     reasons
@@ -301,16 +285,15 @@ async fn policy_cases_give_their_findings_and_leave_the_dane_verdict_alone() {
         missing.mta_sts
     );
     let not_covered = &missing.mta_sts.as_ref().unwrap().findings;
-    assert!(
-        not_covered
-            .iter()
-            .any(|f| f.reason == "mta_sts_mx_not_covered"
-                && f.mx.as_deref() == Some("mx2.other.test"))
-    );
+    assert!(not_covered
+        .iter()
+        .any(|f| f.reason.as_str() == "mta_sts_mx_not_covered"
+            && f.mx.as_deref() == Some("mx2.other.test")));
     // mx2.other.test's certificate does not name it either.
     assert!(not_covered
         .iter()
-        .any(|f| f.reason == "mta_sts_cert_invalid" && f.mx.as_deref() == Some("mx2.other.test")));
+        .any(|f| f.reason.as_str() == "mta_sts_cert_invalid"
+            && f.mx.as_deref() == Some("mx2.other.test")));
 
     for (domain, reason) in [
         ("large.test", "mta_sts_policy_too_large"),
@@ -379,39 +362,30 @@ async fn policy_cases_give_their_findings_and_leave_the_dane_verdict_alone() {
 }
 
 /// The policy changes on the server while the TXT id stays: the second round, compared with the
-/// first through the store, says so; a later id change clears it.
+/// first through the history the exporter keeps across rounds, says so; a later id change clears
+/// it.
 #[tokio::test]
 async fn policy_change_without_id_change_is_seen_across_rounds() {
     let w = world().await;
-    let prober = w.prober();
-    let target = w.target("idchange.test");
-    let store = Store::new();
-    store.set_targets(std::slice::from_ref(&target));
-    let key = TargetKey::of(&target);
+    let prober = w.prober().with_history(Arc::new(History::new()));
 
     let first = prober.probe_domain("idchange.test").await;
-    assert!(first.mta_sts.as_ref().unwrap().valid);
-    store.put(&target, first);
-    assert!(sts_findings(&store.mta_sts(&key).unwrap()).is_empty());
+    let sts = |report: &DomainReport| report.mta_sts.clone().expect("MTA-STS checked");
+    assert!(sts(&first).valid);
+    assert!(sts_findings(&sts(&first)).is_empty());
 
     w.nginx.rewrite_policy(
         w.site_index["idchange.test"],
         b"version: STSv1\nmode: enforce\nmx: *.mail.test\nmx: backup.mail.test\nmax_age: 604800\n",
     );
-    let second = prober.probe_domain("idchange.test").await;
-    store.put(&target, second);
-    let stored = store.mta_sts(&key).unwrap();
-    assert_eq!(sts_findings(&stored), ["mta_sts_policy_id_unchanged"]);
-    let stale = stored.stale_id.clone().unwrap();
+    let second = sts(&prober.probe_domain("idchange.test").await);
+    assert_eq!(sts_findings(&second), ["mta_sts_policy_id_unchanged"]);
+    let stale = second.stale_id.clone().unwrap();
     assert_eq!(stale.until - stale.since, 604_800);
 
     // A third round with the same (new) policy: old copies may still live, still flagged.
-    let third = prober.probe_domain("idchange.test").await;
-    store.put(&target, third);
-    assert_eq!(
-        sts_findings(&store.mta_sts(&key).unwrap()),
-        ["mta_sts_policy_id_unchanged"]
-    );
+    let third = sts(&prober.probe_domain("idchange.test").await);
+    assert_eq!(sts_findings(&third), ["mta_sts_policy_id_unchanged"]);
     let _ = w.dir.path();
 }
 

@@ -1,7 +1,7 @@
 //! Whole-domain probes against both in-process fixtures together: a DNSSEC-signed private root
 //! served by hickory-server (validate mode) and STARTTLS listeners on loopback addresses.
 //!
-//! These exercise `Prober::probe_domain` end to end (MX, addresses, TLSA, STARTTLS, DANE rules,
+//! These exercise `Prober::probe` end to end (MX, addresses, TLSA, STARTTLS, DANE rules,
 //! verdict) in well under a second; the real-stack suite (`stack.rs`) repeats the important cases
 //! with NSD, unbound and Postfix.
 
@@ -9,12 +9,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use dane_exporter::core::{HostDane, Verdict};
 use dane_exporter::dns::{DnsClient, DnsSettings, DnssecMode};
-use dane_exporter::probe::{EndpointCache, Prober};
-use dane_exporter::report::{DomainReport, HostDane, Verdict};
+use dane_exporter::report::DomainReport;
+use dane_exporter::smtp::SessionCache;
 use dane_exporter::smtp::SmtpSettings;
 
 use crate::support::dns_server::DnsFixture;
+use crate::support::probing::TestProber;
 use crate::support::smtp_server::{self_signed, FixtureConfig, SmtpFixture, TestCert};
 
 /// Two STARTTLS listeners on the same port (the TLSA name follows the port): 127.0.0.21 serves
@@ -98,8 +100,8 @@ async fn world() -> World {
 }
 
 impl World {
-    fn prober(&self) -> Prober {
-        Prober::new(
+    fn prober(&self) -> TestProber {
+        TestProber::new(
             DnsClient::new(&self.settings).unwrap(),
             SmtpSettings {
                 port: self.mail.port,
@@ -120,7 +122,7 @@ async fn matching_record_passes_and_the_next_key_record_makes_rollover_ready() {
     let report = w.prober().probe_domain("good.test").await;
     assert_eq!(report.verdict, Verdict::Pass, "{report:#?}");
     assert!(report.protected);
-    let host = &report.hosts[0];
+    let host = &report.mx.hosts[0];
     assert_eq!(host.name, "mx.good.test");
     assert_eq!(host.dane, HostDane::Applies);
     assert_eq!(host.tlsa_base_domain.as_deref(), Some("mx.good.test"));
@@ -154,7 +156,7 @@ async fn every_address_must_authenticate() {
         report.failures[0].address,
         Some("127.0.0.22".parse().unwrap())
     );
-    assert_eq!(report.hosts[0].endpoints.len(), 2);
+    assert_eq!(report.mx.hosts[0].endpoints.len(), 2);
 }
 
 #[tokio::test]
@@ -162,26 +164,29 @@ async fn secure_denial_of_tlsa_is_not_applicable() {
     let w = world().await;
     let report = w.prober().probe_domain("nodane.test").await;
     assert_eq!(report.verdict, Verdict::NotApplicable, "{report:#?}");
-    assert_eq!(report.hosts[0].dane, HostDane::NoTlsa);
+    assert_eq!(report.mx.hosts[0].dane, HostDane::NoTlsa);
     // STARTTLS facts are still gathered where DANE does not apply.
-    assert_eq!(report.hosts[0].endpoints[0].starttls_offered, Some(true));
+    assert_eq!(
+        report.mx.hosts[0].endpoints[0].session.starttls_offered(),
+        Some(true)
+    );
 }
 
 #[tokio::test]
 async fn an_mx_host_shared_by_two_domains_is_probed_once() {
     let w = world().await;
-    let cache = Arc::new(EndpointCache::new(Duration::from_secs(60)));
-    let prober = w.prober().with_endpoint_cache(Arc::clone(&cache));
+    let cache = Arc::new(SessionCache::new(Duration::from_secs(60)));
+    let prober = w.prober().with_sessions(Arc::clone(&cache));
     let (a, b) = tokio::join!(
         prober.probe_domain("good.test"),
         prober.probe_domain("shared.test")
     );
     assert_eq!(a.verdict, Verdict::Pass);
     assert_eq!(b.verdict, Verdict::Pass);
-    // One normal session and one restricted to RSA (src/key_algorithms.rs; this listener has no
+    // One normal session and one restricted to RSA (src/checks/key_algorithms/; this listener has no
     // RSA key), each shared by both domains.
     assert_eq!(w.mail.listeners[0].sessions().len(), 2);
-    assert_eq!(cache.len(), 1);
+    assert_eq!(cache.len().await, 1);
 }
 
 /// `/metrics` is written by `metrics::TargetSeries` straight into text; it must be exactly
@@ -191,8 +196,8 @@ async fn an_mx_host_shared_by_two_domains_is_probed_once() {
 async fn text_exposition_is_what_the_prometheus_encoder_writes() {
     use std::collections::BTreeMap;
 
+    use dane_exporter::core::Direction;
     use dane_exporter::metrics::{probe_exposition, probe_families, LabelledReport};
-    use dane_exporter::report::Direction;
     use prometheus::{Encoder, TextEncoder};
 
     let world = world().await;

@@ -7,12 +7,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use dane_exporter::config::Target;
+use dane_exporter::core::unix_now;
+use dane_exporter::core::TargetKey;
+use dane_exporter::core::{Direction, Reason, Verdict};
 use dane_exporter::dns::DnsSettings;
-use dane_exporter::probe::unix_now;
-use dane_exporter::report::{Direction, DomainReport, Verdict};
+use dane_exporter::report::DomainReport;
 use dane_exporter::scheduler::{self, start_offset, ProbeRunner, ReportFuture};
 use dane_exporter::smtp::SmtpSettings;
-use dane_exporter::store::{Store, TargetKey};
+use dane_exporter::store::Store;
 
 fn target(domain: &str, interval: Duration, timeout: Duration) -> Target {
     Target {
@@ -27,7 +29,9 @@ fn target(domain: &str, interval: Duration, timeout: Duration) -> Target {
         service_trust: Arc::new(dane_exporter::dane::PkixTrust::empty()),
         mta_sts: Default::default(),
         certificates: Vec::new(),
-        operations: Default::default(),
+        authoritative: None,
+        hygiene: Default::default(),
+        key_algorithms: true,
     }
 }
 
@@ -96,7 +100,13 @@ impl ProbeRunner for FakeRunner {
             }
             guard.1 = true;
             running.fetch_sub(1, Ordering::SeqCst);
-            let mut report = DomainReport::unfinished(&domain, unix_now(), 0.0, "x", String::new());
+            let mut report = DomainReport::unfinished(
+                &domain,
+                unix_now(),
+                0.0,
+                Reason::ProbeTimeout,
+                String::new(),
+            );
             report.failures.clear();
             report.verdict = Verdict::NotApplicable;
             report
@@ -218,7 +228,7 @@ async fn a_probe_past_its_timeout_is_reported_and_cancelled() {
     let report = scheduler::run_one(&t, runner.as_ref()).await;
     assert!(began.elapsed() < Duration::from_secs(2));
     assert_eq!(report.verdict, Verdict::Fail);
-    assert_eq!(report.failures[0].reason, "probe_timeout");
+    assert_eq!(report.failures[0].reason.as_str(), "probe_timeout");
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(runner.dropped_unfinished.load(Ordering::SeqCst), 1);
 }
@@ -232,7 +242,7 @@ async fn a_crashing_probe_is_reported() {
     );
     let runner = FakeRunner::new(Behaviour::Panic);
     let report = scheduler::run_one(&t, runner.as_ref()).await;
-    assert_eq!(report.failures[0].reason, "probe_panicked");
+    assert_eq!(report.failures[0].reason.as_str(), "probe_panicked");
 }
 
 #[tokio::test]
@@ -301,14 +311,14 @@ async fn results_of_removed_targets_vanish_and_stay_out() {
     );
     let store = Store::new();
     store.set_targets(&[keep.clone(), gone.clone()]);
-    let report = |d: &str| DomainReport::unfinished(d, 0, 0.0, "x", String::new());
-    store.put(&keep, report("keep.example"));
-    store.put(&gone, report("gone.example"));
+    let report = |d: &str| DomainReport::unfinished(d, 0, 0.0, Reason::ProbeTimeout, String::new());
+    store.put(&keep, &report("keep.example"));
+    store.put(&gone, &report("gone.example"));
     assert_eq!(store.len(), 2);
     store.set_targets(std::slice::from_ref(&keep));
     assert_eq!(store.len(), 1);
     // A late result of the removed target is not let back in.
-    store.put(&gone, report("gone.example"));
+    store.put(&gone, &report("gone.example"));
     assert_eq!(store.len(), 1);
     assert!(store.complete());
 }

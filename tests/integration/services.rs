@@ -10,16 +10,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+use dane_exporter::checks::services::{
+    run, ServiceProtocol, ServiceReport, ServiceSettings, ServiceSpec, TlsMode,
+};
+use dane_exporter::core::unix_now;
+use dane_exporter::core::{HostDane, Verdict};
 use dane_exporter::dane::PkixTrust;
 use dane_exporter::dns::{DnsClient, DnsSettings, DnssecMode};
-use dane_exporter::probe::{unix_now, Prober};
-use dane_exporter::report::{HostDane, Verdict};
-use dane_exporter::service::{
-    probe_service, ServiceProtocol, ServiceReport, ServiceSettings, ServiceSpec, TlsMode,
-};
 use dane_exporter::smtp::SmtpSettings;
 
 use crate::support::dns_server::DnsFixture;
+use crate::support::probing::TestProber;
 use crate::support::service_server::{Script, ServiceFixture};
 use crate::support::smtp_server::{self_signed, FixtureConfig, SmtpFixture, TestCa, TestCert};
 
@@ -100,7 +101,7 @@ impl World {
             ehlo_name: "probe.test",
             pkix: trust,
         };
-        probe_service(&dns, &spec, settings, unix_now()).await
+        ServiceReport::judged(run(&dns, &spec, settings, unix_now()).await)
     }
 }
 
@@ -236,11 +237,11 @@ async fn imap_starttls_with_a_matching_dane_ee_record_passes() {
         )
         .await;
     assert_eq!(r.verdict, Verdict::Pass, "{r:#?}");
-    assert_eq!(r.dane, HostDane::Applies);
-    let endpoint = &r.endpoints[0];
-    assert_eq!(endpoint.starttls_offered, Some(true));
+    assert_eq!(r.facts.dane, HostDane::Applies);
+    let endpoint = &r.facts.endpoints[0];
+    assert_eq!(endpoint.session.starttls_offered(), Some(true));
     assert_eq!(
-        r.tlsa_lookups[0].name,
+        r.facts.tlsa_lookups[0].name,
         format!("_{port}._tcp.imap.svc.test")
     );
     assert!(endpoint.evaluation.as_ref().unwrap().passes());
@@ -263,7 +264,7 @@ async fn pkix_ta_on_implicit_tls_needs_the_private_ca_to_be_trusted() {
         )
         .await;
     assert_eq!(trusted.verdict, Verdict::Pass, "{trusted:#?}");
-    let evaluation = trusted.endpoints[0].evaluation.as_ref().unwrap();
+    let evaluation = trusted.facts.endpoints[0].evaluation.as_ref().unwrap();
     assert_eq!(evaluation.records[0].state.label(), "matched");
     assert!(
         evaluation.rollover_ready,
@@ -345,7 +346,7 @@ async fn a_cnamed_host_uses_the_expanded_name_as_tlsa_base_and_sni() {
         )
         .await;
     assert_eq!(r.verdict, Verdict::Pass, "{r:#?}");
-    assert_eq!(r.tlsa_base_domain.as_deref(), Some("imap.svc.test"));
+    assert_eq!(r.facts.tlsa_base_domain.as_deref(), Some("imap.svc.test"));
     assert_eq!(
         w.fixture("imap").snis_after(1).await,
         vec![Some("imap.svc.test".to_string())]
@@ -364,10 +365,10 @@ async fn no_tlsa_is_not_applicable_with_a_warning() {
         )
         .await;
     assert_eq!(r.verdict, Verdict::NotApplicable, "{r:#?}");
-    assert_eq!(r.dane, HostDane::NoTlsa);
-    assert_eq!(r.warnings[0].reason, "service_dane_not_applicable");
+    assert_eq!(r.facts.dane, HostDane::NoTlsa);
+    assert_eq!(r.warnings[0].reason.as_str(), "service_dane_not_applicable");
     // TLS facts are still gathered.
-    assert!(r.endpoints[0].tls.is_some());
+    assert!(r.facts.endpoints[0].session.tls().is_some());
 }
 
 #[tokio::test]
@@ -447,7 +448,10 @@ async fn misbehaving_servers_fail_with_stable_reasons_within_their_bounds() {
             TlsMode::Starttls,
         )
         .await;
-    assert_eq!(not_offered.endpoints[0].starttls_offered, Some(false));
+    assert_eq!(
+        not_offered.facts.endpoints[0].session.starttls_offered(),
+        Some(false)
+    );
 }
 
 /// The whole probe: the domain's MX part and its services in one report, services in the
@@ -469,7 +473,7 @@ async fn services_ride_along_with_the_domain_probe_and_become_metrics() {
             tls: TlsMode::Starttls,
         },
     ];
-    let prober = Prober::new(
+    let prober = TestProber::new(
         DnsClient::new(&w.settings).unwrap(),
         SmtpSettings {
             port: 1,
@@ -492,7 +496,7 @@ async fn services_ride_along_with_the_domain_probe_and_become_metrics() {
     let labels = std::collections::BTreeMap::new();
     let families =
         dane_exporter::metrics::probe_families(&[dane_exporter::metrics::LabelledReport {
-            direction: dane_exporter::report::Direction::Inbound,
+            direction: dane_exporter::core::Direction::Inbound,
             extra_labels: &labels,
             report: &report,
         }]);
@@ -509,7 +513,7 @@ async fn services_ride_along_with_the_domain_probe_and_become_metrics() {
     )), "{text}");
     crate::support::exporter::promtool_check(&text);
     // The human report names both services.
-    let human = dane_exporter::check::render(&report);
+    let human = dane_exporter::text::render(&report);
     assert!(
         human.contains(&format!(
             "SERVICE bad.svc.test:{port} (imap, STARTTLS): FAIL"

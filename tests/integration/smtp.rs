@@ -6,7 +6,8 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use dane_exporter::smtp::{probe_starttls, SmtpError, SmtpSettings, SmtpStage};
+use dane_exporter::core::{SmtpError, SmtpStage, TlsSession};
+use dane_exporter::smtp::{probe_starttls, SmtpSettings};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
@@ -27,9 +28,7 @@ fn settings(port: u16, step_timeout: Duration) -> SmtpSettings {
     }
 }
 
-async fn probe_fixture(
-    fixture: &SmtpFixture,
-) -> Result<dane_exporter::smtp::TlsSession, SmtpError> {
+async fn probe_fixture(fixture: &SmtpFixture) -> Result<TlsSession, SmtpError> {
     probe_starttls(
         fixture.addr(),
         MX,
@@ -159,7 +158,7 @@ async fn starttls_not_offered() {
     let err = probe_fixture(&fixture).await.expect_err("must fail");
 
     assert_eq!(err, SmtpError::StarttlsNotOffered);
-    assert_eq!(err.reason(), "starttls_not_offered");
+    assert_eq!(err.reason().as_str(), "starttls_not_offered");
     assert_eq!(err.starttls_offered(), Some(false));
     assert_eq!(
         fixture.sessions()[0].plaintext_commands,
@@ -181,7 +180,7 @@ async fn starttls_rejected_454() {
             reply: "454 4.7.0 TLS not available due to local problem".to_string()
         }
     );
-    assert_eq!(err.reason(), "starttls_rejected");
+    assert_eq!(err.reason().as_str(), "starttls_rejected");
     assert_eq!(err.starttls_offered(), Some(true));
 }
 
@@ -199,7 +198,7 @@ async fn handshake_signature_with_wrong_key_fails() {
             matches!(&err, SmtpError::Handshake { detail } if detail.to_lowercase().contains("signature")),
             "{versions:?}: {err:?}"
         );
-        assert_eq!(err.reason(), "tls_handshake_failed");
+        assert_eq!(err.reason().as_str(), "tls_handshake_failed");
         assert_eq!(err.starttls_offered(), Some(true));
     }
 }
@@ -249,7 +248,7 @@ async fn connection_refused() {
         .expect_err("must fail");
 
     assert!(matches!(err, SmtpError::Connect { .. }), "{err:?}");
-    assert_eq!(err.reason(), "smtp_connect_failed");
+    assert_eq!(err.reason().as_str(), "smtp_connect_failed");
     assert_eq!(err.starttls_offered(), None);
 }
 
@@ -325,7 +324,7 @@ async fn silence_before_banner_times_out() {
             stage: SmtpStage::Banner
         }
     );
-    assert_eq!(err.reason(), "smtp_timeout");
+    assert_eq!(err.reason().as_str(), "smtp_timeout");
     assert_eq!(err.starttls_offered(), None);
     assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
 }
@@ -370,7 +369,7 @@ async fn greeting_554_is_refused_and_quit_sent() {
             reply: "554 5.3.2 no service here".to_string()
         }
     );
-    assert_eq!(err.reason(), "smtp_greeting_rejected");
+    assert_eq!(err.reason().as_str(), "smtp_greeting_rejected");
     assert_eq!(err.starttls_offered(), None);
     assert_eq!(task.await.expect("script"), "QUIT\r\n");
 }
@@ -398,7 +397,7 @@ async fn huge_banner_without_newline_is_cut_short() {
         matches!(&err, SmtpError::Protocol { stage: SmtpStage::Banner, detail } if detail.contains("longer than")),
         "{err:?}"
     );
-    assert_eq!(err.reason(), "smtp_protocol_error");
+    assert_eq!(err.reason().as_str(), "smtp_protocol_error");
     assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
     // The prober stopped reading and closed: the server could not push everything.
     let written = tokio::time::timeout(Duration::from_secs(5), task)
@@ -485,7 +484,7 @@ async fn ehlo_rejected() {
             reply: "550 5.7.1 not you".to_string()
         }
     );
-    assert_eq!(err.reason(), "smtp_ehlo_rejected");
+    assert_eq!(err.reason().as_str(), "smtp_ehlo_rejected");
     assert_eq!(err.starttls_offered(), None);
 }
 
@@ -509,7 +508,7 @@ async fn close_after_banner_is_connection_lost() {
         ),
         "{err:?}"
     );
-    assert_eq!(err.reason(), "smtp_connection_lost");
+    assert_eq!(err.reason().as_str(), "smtp_connection_lost");
 }
 
 #[tokio::test]
@@ -549,7 +548,7 @@ async fn silence_instead_of_server_hello_times_out() {
             stage: SmtpStage::TlsHandshake
         }
     );
-    assert_eq!(err.reason(), "smtp_timeout");
+    assert_eq!(err.reason().as_str(), "smtp_timeout");
     assert_eq!(err.starttls_offered(), Some(true));
     assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
 }
@@ -568,7 +567,7 @@ async fn garbage_instead_of_server_hello_fails_handshake() {
     let (err, _) = probe_err(addr, Duration::from_secs(5)).await;
 
     assert!(matches!(err, SmtpError::Handshake { .. }), "{err:?}");
-    assert_eq!(err.reason(), "tls_handshake_failed");
+    assert_eq!(err.reason().as_str(), "tls_handshake_failed");
     assert_eq!(err.starttls_offered(), Some(true));
 }
 
@@ -587,7 +586,7 @@ async fn reset_mid_handshake_fails_handshake() {
     let (err, _) = probe_err(addr, Duration::from_secs(5)).await;
 
     assert!(matches!(err, SmtpError::Handshake { .. }), "{err:?}");
-    assert_eq!(err.reason(), "tls_handshake_failed");
+    assert_eq!(err.reason().as_str(), "tls_handshake_failed");
 }
 
 #[tokio::test]
@@ -610,6 +609,6 @@ async fn plaintext_injected_after_starttls_reply_is_refused() {
         matches!(&err, SmtpError::Protocol { stage: SmtpStage::Starttls, detail } if detail.contains("after the 220")),
         "{err:?}"
     );
-    assert_eq!(err.reason(), "smtp_protocol_error");
+    assert_eq!(err.reason().as_str(), "smtp_protocol_error");
     assert_eq!(err.starttls_offered(), Some(true));
 }

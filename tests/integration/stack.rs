@@ -66,7 +66,7 @@ enum C {
     Outcome(&'static str, &'static str, &'static str),
     /// `hosts[name].endpoints[address].evaluation.records[record].state.state`.
     Rec(&'static str, &'static str, &'static str, &'static str),
-    /// `hosts[name].endpoints[address].starttls_offered`.
+    /// `hosts[name].endpoints[address].session.starttls_offered()`.
     StartTls(&'static str, &'static str, bool),
     /// `warnings[]` has an entry with this reason.
     Warn(&'static str),

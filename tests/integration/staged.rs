@@ -12,12 +12,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use dane_exporter::config::{
-    CertificateSource, CertificateSpec, DirectionScope, OperationsConfig, Target,
-};
+use dane_exporter::checks::local_certs::{LocalCertReport, Slot};
+use dane_exporter::config::{CertificateSource, CertificateSpec, Target};
+use dane_exporter::core::{Direction, Verdict};
 use dane_exporter::dns::DnsSettings;
-use dane_exporter::local_certs::{LocalCertReport, PublicationLog, Slot};
-use dane_exporter::report::{Direction, DomainReport, Verdict};
+use dane_exporter::history::History;
+use dane_exporter::report::DomainReport;
 use dane_exporter::scheduler::{run_one, ProberRunner};
 use dane_exporter::smtp::SmtpSettings;
 
@@ -100,10 +100,9 @@ impl World {
             service_trust: std::sync::Arc::new(dane_exporter::dane::PkixTrust::empty()),
             certificates,
             // The authoritative checks are tested elsewhere (consistency.rs); off here.
-            operations: OperationsConfig {
-                authoritative_checks: DirectionScope::None,
-                ..Default::default()
-            },
+            authoritative: None,
+            hygiene: Default::default(),
+            key_algorithms: true,
         }
     }
 
@@ -118,10 +117,10 @@ impl World {
     }
 }
 
-async fn round(target: &Target, log: &Arc<PublicationLog>) -> DomainReport {
-    let runner = ProberRunner::new(std::slice::from_ref(target), Duration::ZERO)
+async fn round(target: &Target, log: &Arc<History>) -> DomainReport {
+    let runner = ProberRunner::new(std::slice::from_ref(target), None)
         .unwrap()
-        .with_publication_log(Arc::clone(log));
+        .with_history(Arc::clone(log));
     run_one(target, &runner).await
 }
 
@@ -154,7 +153,7 @@ async fn staged_key_published_becomes_safe_to_deploy_after_two_ttls() {
         "published.test",
         w.files("mx.published.test", "live.pem", Some("next.pem")),
     );
-    let log = Arc::new(PublicationLog::new());
+    let log = Arc::new(History::new());
     let first = round(&target, &log).await;
     assert_eq!(first.verdict, Verdict::Pass, "{first:#?}");
     assert!(warning_reasons(&first).is_empty(), "{:?}", first.warnings);
@@ -212,7 +211,7 @@ async fn staged_key_not_published_warns_and_is_not_safe() {
         "unpublished.test",
         w.files("mx.unpublished.test", "live.pem", Some("next.pem")),
     );
-    let log = Arc::new(PublicationLog::new());
+    let log = Arc::new(History::new());
     let report = round(&target, &log).await;
     // Mail flows today: the served (live) key is published.
     assert_eq!(report.verdict, Verdict::Pass);
@@ -239,7 +238,7 @@ async fn live_file_renewed_with_an_unpublished_key_warns_before_the_reload() {
         "unpublished.test",
         w.files("mx.unpublished.test", "next.pem", None),
     );
-    let log = Arc::new(PublicationLog::new());
+    let log = Arc::new(History::new());
     let report = round(&target, &log).await;
     assert_eq!(report.verdict, Verdict::Pass, "still served: the old key");
     assert_eq!(
@@ -260,7 +259,7 @@ async fn unreadable_files_and_unknown_mx_are_findings_never_panics() {
     let mut specs = w.files("mx.published.test", "missing.pem", Some("garbage.pem"));
     specs.extend(w.files("mx.elsewhere.test", "notder.pem", None));
     let target = w.target("published.test", specs);
-    let report = round(&target, &Arc::new(PublicationLog::new())).await;
+    let report = round(&target, &Arc::new(History::new())).await;
     assert_eq!(report.verdict, Verdict::Pass);
     assert_eq!(
         warning_reasons(&report),
@@ -306,7 +305,7 @@ async fn certbot_lineage_live_link_and_a_newer_archive_version_as_staged() {
             source: CertificateSource::Lineage(live_dir.clone()),
         }],
     );
-    let report = round(&target, &Arc::new(PublicationLog::new())).await;
+    let report = round(&target, &Arc::new(History::new())).await;
     assert!(slot(&report, Slot::Live).tlsa.as_ref().unwrap().matches);
     assert!(slot(&report, Slot::Staged).path.ends_with("fullchain2.pem"));
     assert_eq!(

@@ -242,7 +242,7 @@ pub fn exposition(report: &dane_exporter::report::DomainReport) -> String {
     use dane_exporter::metrics::{probe_families, LabelledReport};
     let labels = Default::default();
     let families = probe_families(&[LabelledReport {
-        direction: dane_exporter::report::Direction::Inbound,
+        direction: dane_exporter::core::Direction::Inbound,
         extra_labels: &labels,
         report,
     }]);

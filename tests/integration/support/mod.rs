@@ -4,6 +4,7 @@ pub mod dashboards;
 pub mod dns_server;
 pub mod exporter;
 pub mod nginx;
+pub mod probing;
 pub mod service_server;
 pub mod smtp_server;
 pub mod stack;

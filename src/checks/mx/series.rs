@@ -1,0 +1,116 @@
+//! The MX check's series: the DNSSEC state of every RRset it looked up, the DANE state of every
+//! MX host, and per endpoint the STARTTLS facts, the TLSA match, each record's state and the
+//! time to divergence. Names and help texts are in `crate::metrics`' table.
+
+use crate::core::sink::{flag, join};
+use crate::core::{DnssecStatus, EndpointOutcome, HostDane, MxReport, RrsetReport, Sink};
+
+/// Adds the series of `mx` after the target's base labels `base`.
+pub fn add(f: &mut dyn Sink, base: &[(&str, &str)], mx: &MxReport) {
+    let mut rrsets: Vec<&RrsetReport> = vec![&mx.mx_lookup];
+    for host in &mx.hosts {
+        rrsets.extend(host.address_lookups.iter());
+        rrsets.extend(host.tlsa_lookups.iter());
+    }
+    for rrset in rrsets {
+        let labels = join(
+            base,
+            &[("name", &rrset.name), ("type", rrset.rtype.as_str())],
+        );
+        f.gauge(
+            "dane_dnssec_valid",
+            &labels,
+            flag(rrset.dnssec == DnssecStatus::Secure),
+        );
+        f.gauge(
+            "dane_dnssec_status",
+            &join(&labels, &[("status", rrset.dnssec.as_str())]),
+            1.0,
+        );
+        if let Some(expiration) = rrset.signature_expiration {
+            f.gauge(
+                "dane_rrsig_expiration_timestamp_seconds",
+                &labels,
+                expiration as f64,
+            );
+        }
+    }
+
+    for host in &mx.hosts {
+        let name = host.name.as_str();
+        // Enumerations are one series for the current state, not a state set (crate::metrics).
+        f.gauge(
+            "dane_mx_dane_state",
+            &join(base, &[("mx", name), ("state", host.dane.as_str())]),
+            1.0,
+        );
+        if let Some(ready) = host.rollover_ready {
+            f.gauge(
+                "dane_tlsa_rollover_ready",
+                &join(base, &[("mx", name)]),
+                flag(ready),
+            );
+        }
+        if host.dane == HostDane::Applies {
+            f.gauge(
+                "dane_tlsa_records",
+                &join(base, &[("mx", name)]),
+                host.tlsa_records.len() as f64,
+            );
+        }
+        for endpoint in &host.endpoints {
+            let address = endpoint.address.to_string();
+            let at = join(base, &[("mx", name), ("address", &address)]);
+            if let Some(offered) = endpoint.session.starttls_offered() {
+                f.gauge("dane_starttls_offered", &at, flag(offered));
+            }
+            if let Some(tls) = endpoint.session.tls() {
+                f.gauge(
+                    "dane_tls_version_info",
+                    &join(&at, &[("version", &tls.version)]),
+                    1.0,
+                );
+            }
+            if let Some(leaf) = endpoint.chain.first() {
+                f.gauge(
+                    "dane_certificate_not_after_timestamp_seconds",
+                    &at,
+                    leaf.not_after as f64,
+                );
+            }
+            f.gauge("dane_smtp_duration_seconds", &at, endpoint.duration_seconds);
+            if host.dane != HostDane::Applies {
+                continue;
+            }
+            let evaluation = endpoint.evaluation.as_ref();
+            let passes = evaluation.is_some_and(|e| e.passes());
+            f.gauge("dane_tlsa_match", &at, flag(passes));
+            let divergence = evaluation.and_then(|e| e.divergence);
+            if let Some(divergence) = divergence {
+                f.gauge("dane_divergence_timestamp_seconds", &at, divergence as f64);
+            }
+            // Nothing is authenticated without usable records, so nothing can diverge either.
+            let no_usable_records = matches!(
+                evaluation.map(|e| &e.outcome),
+                Some(EndpointOutcome::NoUsableRecords)
+            );
+            if !no_usable_records {
+                let remaining = match divergence {
+                    Some(t) if passes => ((t - mx.checked_at) as f64).max(0.0),
+                    _ => 0.0,
+                };
+                f.gauge("dane_divergence_remaining_seconds", &at, remaining);
+            }
+            if let Some(evaluation) = evaluation {
+                for result in &evaluation.records {
+                    let record = result.record.to_string();
+                    f.gauge(
+                        "dane_tlsa_record_state",
+                        &join(&at, &[("record", &record), ("state", result.state.label())]),
+                        1.0,
+                    );
+                }
+            }
+        }
+    }
+}

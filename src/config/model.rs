@@ -1,0 +1,241 @@
+//! The configuration as read ([`Config`]: global defaults, the `/probe` allow-list, the targets
+//! by direction, each with its overrides) and its resolution into fully resolved targets.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::checks::authoritative::AuthoritativeSettings;
+use crate::checks::mta_sts::MtaStsSettings;
+use crate::checks::services::ServiceSpec;
+use crate::core::Direction;
+use crate::dane::PkixTrust;
+use crate::dns::{DnsSettings, DnssecMode};
+use crate::smtp::SmtpSettings;
+
+use super::names::DomainPattern;
+use super::operations::OperationsConfig;
+use crate::checks::local_certs::CertificateSpec;
+use crate::target::Target;
+
+/// Shortest allowed probe interval: probing more often only loads the remote mail servers.
+pub const MIN_INTERVAL: Duration = Duration::from_secs(10);
+/// Largest allowed `concurrency`.
+pub const MAX_CONCURRENCY: usize = 10_000;
+
+/// Settings that apply to every target unless it overrides them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Global {
+    /// Time between the starts of two probes of one target.
+    pub interval: Duration,
+    /// Deadline of one whole probe (all MX hosts and addresses).
+    pub timeout: Duration,
+    /// Deadline of each DNS lookup and each SMTP step.
+    pub step_timeout: Duration,
+    /// How many probes may run at once.
+    pub concurrency: usize,
+    /// How DNSSEC security is established.
+    pub dnssec_mode: DnssecMode,
+    /// Nameservers to ask; empty means those of `/etc/resolv.conf`.
+    pub nameservers: Vec<SocketAddr>,
+    /// DNSKEY file replacing the built-in root trust anchor in validate mode; resolved against the
+    /// config file's directory.
+    pub trust_anchor_file: Option<PathBuf>,
+    /// Our name in EHLO.
+    pub ehlo_name: String,
+    /// SMTP port; 25 except in tests.
+    pub smtp_port: u16,
+    /// PEM bundle of extra CAs trusted, next to Mozilla's roots, for the PKIX usages (0, 1) of
+    /// the services' TLSA records; resolved against the config file's directory.
+    pub service_ca_file: Option<PathBuf>,
+    /// Its content, read and checked when the file was loaded.
+    pub service_ca_pem: Option<Vec<u8>>,
+    /// PEM roots trusted for MTA-STS besides Mozilla's; resolved against the config file's
+    /// directory.
+    pub mta_sts_ca_file: Option<PathBuf>,
+    /// Port of MTA-STS policy hosts; 443 except in tests.
+    pub https_port: u16,
+    /// Authoritative consistency, hygiene and key-algorithm settings (`authoritative_checks`,
+    /// `authoritative_port`, `key_algorithm_checks`, `tlsa_max_records`, `tlsa_max_ttl`,
+    /// `tlsa_stale_after`).
+    pub operations: OperationsConfig,
+}
+
+impl Default for Global {
+    fn default() -> Self {
+        let smtp = SmtpSettings::default();
+        Self {
+            interval: Duration::from_secs(300),
+            timeout: Duration::from_secs(30),
+            step_timeout: smtp.step_timeout,
+            concurrency: 64,
+            dnssec_mode: DnssecMode::default(),
+            nameservers: Vec::new(),
+            trust_anchor_file: None,
+            ehlo_name: smtp.ehlo_name,
+            smtp_port: smtp.port,
+            service_ca_file: None,
+            service_ca_pem: None,
+            mta_sts_ca_file: None,
+            https_port: 443,
+            operations: OperationsConfig::default(),
+        }
+    }
+}
+
+/// Per-target replacements of [`Global`] settings; `None` keeps the global value.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Overrides {
+    /// Replaces [`Global::interval`].
+    pub interval: Option<Duration>,
+    /// Replaces [`Global::timeout`].
+    pub timeout: Option<Duration>,
+    /// Replaces [`Global::step_timeout`].
+    pub step_timeout: Option<Duration>,
+    /// Replaces [`Global::dnssec_mode`].
+    pub dnssec_mode: Option<DnssecMode>,
+    /// Replaces [`Global::nameservers`] (an empty list means `/etc/resolv.conf`).
+    pub nameservers: Option<Vec<SocketAddr>>,
+    /// Replaces [`Global::trust_anchor_file`].
+    pub trust_anchor_file: Option<PathBuf>,
+    /// Check MTA-STS; `None`: yes for inbound, no for outbound.
+    pub mta_sts: Option<bool>,
+    /// Check TLS-RPT; `None`: yes for inbound, no for outbound.
+    pub tls_rpt: Option<bool>,
+}
+
+/// One entry of `inbound` or `outbound`, as written (after validation).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TargetSpec {
+    /// The mail domain, normalised.
+    pub domain: String,
+    /// Extra labels on this target's metrics.
+    pub labels: BTreeMap<String, String>,
+    /// Settings replacing the global ones.
+    pub overrides: Overrides,
+    /// Other TLS services of the domain to check against their TLSA records (`crate::checks::services`).
+    pub services: Vec<ServiceSpec>,
+    /// Local certificate files per MX host (inbound only; see `certificates.rs`).
+    pub certificates: Vec<CertificateSpec>,
+}
+
+/// A validated configuration file.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Config {
+    /// Defaults for every target.
+    pub global: Global,
+    /// Domains `/probe` may be asked for; `None` (key absent) allows any domain, an empty list none.
+    pub probe_allow: Option<Vec<DomainPattern>>,
+    /// Our own domains: others send to us.
+    pub inbound: Vec<TargetSpec>,
+    /// Domains we send to.
+    pub outbound: Vec<TargetSpec>,
+}
+
+impl Config {
+    /// Every target, inbound first, in file order, with global defaults and overrides merged.
+    pub fn targets(&self) -> Vec<Target> {
+        let inbound = self.inbound.iter().map(|t| (t, Direction::Inbound));
+        let outbound = self.outbound.iter().map(|t| (t, Direction::Outbound));
+        let trust = self.service_trust();
+        inbound
+            .chain(outbound)
+            .map(|(spec, direction)| self.resolve(spec, direction, &trust))
+            .collect()
+    }
+
+    /// Mozilla's roots plus the configured service CA bundle (checked when it was loaded).
+    pub fn service_trust(&self) -> Arc<PkixTrust> {
+        let roots = PkixTrust::public_roots();
+        let trust = match &self.global.service_ca_pem {
+            Some(pem) => roots.clone().with_pem_bundle(pem).unwrap_or(roots),
+            None => roots,
+        };
+        Arc::new(trust)
+    }
+
+    /// Whether `/probe` may probe this domain (normalise it first with [`normalize_domain`]).
+    pub fn probe_allowed(&self, domain: &str) -> bool {
+        match &self.probe_allow {
+            None => true,
+            Some(patterns) => patterns.iter().any(|p| p.matches(domain)),
+        }
+    }
+
+    /// A target with the global settings only and no extra labels, for a `/probe` request. The
+    /// domain should be normalised and allowed (see [`Config::probe_allowed`]).
+    pub fn adhoc_target(&self, domain: &str, direction: Direction) -> Target {
+        let spec = TargetSpec {
+            domain: domain.to_string(),
+            labels: BTreeMap::new(),
+            overrides: Overrides::default(),
+            services: Vec::new(),
+            certificates: Vec::new(),
+        };
+        self.resolve(&spec, direction, &Arc::new(PkixTrust::empty()))
+    }
+
+    /// `spec` in `direction` with every setting resolved: the global defaults and the target's
+    /// overrides merged, the direction's defaults applied. `trust` holds the roots for the
+    /// services' PKIX usages (see [`Config::service_trust`]).
+    pub fn resolve(
+        &self,
+        spec: &TargetSpec,
+        direction: Direction,
+        trust: &Arc<PkixTrust>,
+    ) -> Target {
+        let global = &self.global;
+        let over = &spec.overrides;
+        let step_timeout = over.step_timeout.unwrap_or(global.step_timeout);
+        let dns = DnsSettings {
+            mode: over.dnssec_mode.unwrap_or(global.dnssec_mode),
+            nameservers: over
+                .nameservers
+                .clone()
+                .unwrap_or_else(|| global.nameservers.clone()),
+            trust_anchor_file: over
+                .trust_anchor_file
+                .clone()
+                .or_else(|| global.trust_anchor_file.clone()),
+            timeout: step_timeout,
+        };
+        let ops = &global.operations;
+        let authoritative = ops
+            .authoritative_for(direction)
+            .then(|| AuthoritativeSettings {
+                port: ops.authoritative_port,
+                timeout: step_timeout,
+                // Without resolvers the zone cuts cannot be found; each zone then reports why.
+                resolvers: crate::dns::resolver_addresses(&dns).unwrap_or_default(),
+            });
+        Target {
+            domain: spec.domain.clone(),
+            direction,
+            labels: spec.labels.clone(),
+            interval: over.interval.unwrap_or(global.interval),
+            timeout: over.timeout.unwrap_or(global.timeout),
+            dns,
+            smtp: SmtpSettings {
+                port: global.smtp_port,
+                ehlo_name: global.ehlo_name.clone(),
+                step_timeout,
+            },
+            services: spec.services.clone(),
+            service_trust: Arc::clone(trust),
+            // Our own domains get MTA-STS and TLS-RPT checked unless told otherwise: they are ours
+            // to fix. For domains we send to, it is opt-in.
+            mta_sts: MtaStsSettings {
+                mta_sts: over.mta_sts.unwrap_or(direction == Direction::Inbound),
+                tls_rpt: over.tls_rpt.unwrap_or(direction == Direction::Inbound),
+                ca_file: global.mta_sts_ca_file.clone(),
+                https_port: global.https_port,
+            },
+            certificates: spec.certificates.clone(),
+            authoritative,
+            hygiene: ops.hygiene,
+            key_algorithms: ops.key_algorithms_for(direction),
+        }
+    }
+}

@@ -1,0 +1,32 @@
+//! Where the checks hand their metric series: one [`Sink`] trait, so every check writes series
+//! the same way and `crate::metrics` decides what becomes of them (text exposition, protobuf
+//! families for tests).
+//!
+//! A check's `series` part calls [`Sink::gauge`] with a metric name from `crate::metrics`' table,
+//! the labels (the target's base labels first, then its own) and the value.
+
+/// Receives gauge series.
+pub trait Sink {
+    /// One gauge series; labels with an empty value are left out.
+    fn gauge(&mut self, name: &'static str, labels: &[(&str, &str)], value: f64);
+}
+
+/// `base` followed by `extra`.
+pub fn join<'a>(
+    base: &[(&'a str, &'a str)],
+    extra: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
+    let mut labels = Vec::with_capacity(base.len() + extra.len());
+    labels.extend_from_slice(base);
+    labels.extend_from_slice(extra);
+    labels
+}
+
+/// 1 for true, 0 for false: the value of a boolean gauge.
+pub fn flag(value: bool) -> f64 {
+    if value {
+        1.0
+    } else {
+        0.0
+    }
+}

@@ -1,0 +1,69 @@
+//! Lines of the human report (`dane_exporter check`) that several checks print the same way: an
+//! RRset, a presented leaf, a TLSA record's state, an endpoint's DANE outcome.
+
+use std::fmt::Write as _;
+
+use super::certificate::CertificateInfo;
+use super::evaluation::{EndpointOutcome, RecordState};
+use super::facts::RrsetReport;
+use super::time::{days_from, format_time, UnixSeconds};
+
+/// The presented leaf: subject, issuer and when it expires.
+pub fn leaf_line(out: &mut String, leaf: &CertificateInfo, now: UnixSeconds) {
+    let _ = writeln!(
+        out,
+        "      certificate: {} (issuer {}), expires {} ({})",
+        leaf.subject,
+        leaf.issuer,
+        format_time(leaf.not_after),
+        days_from(now, leaf.not_after)
+    );
+}
+
+/// A TLSA record's state against one chain, for the human report (MX endpoints and services).
+pub fn record_state_text(state: &RecordState) -> String {
+    match state {
+        RecordState::Matched { depth } => format!("MATCHED (certificate at depth {depth})"),
+        RecordState::MatchedButRejected { depth, failure } => format!(
+            "NO MATCH: matches depth {depth} but rejected: {}",
+            failure.reason()
+        ),
+        RecordState::NoMatch => "NO MATCH (stale, or a next-key record)".to_string(),
+        RecordState::Unusable { reason } => format!("UNUSABLE ({})", reason.as_str()),
+    }
+}
+
+/// An RRset: name, DNSSEC state, outcome, CNAMEs, signature deadline, TTL.
+pub fn rrset_line(rrset: &RrsetReport, now: UnixSeconds) -> String {
+    let mut line = format!("{} {}", rrset.name, rrset.dnssec.as_str());
+    match &rrset.error {
+        Some(error) => {
+            let _ = write!(line, ", lookup failed: {error}");
+        }
+        None => {
+            let _ = write!(line, ", {}", rrset.outcome.as_str().replace('_', " "));
+        }
+    }
+    if !rrset.cname_chain.is_empty() {
+        let _ = write!(line, ", via CNAME {}", rrset.cname_chain.join(" -> "));
+    }
+    if let Some(expiration) = rrset.signature_expiration {
+        let _ = write!(line, ", signatures expire {}", days_from(now, expiration));
+    }
+    if let Some(ttl) = rrset.ttl {
+        let _ = write!(line, ", TTL {ttl} s");
+    }
+    line
+}
+
+/// An endpoint's outcome after `=>`; `no_usable` is the phrase for an RRset without usable
+/// records (the MX and service reports word it differently).
+pub fn outcome_text(outcome: &EndpointOutcome, no_usable: &str) -> String {
+    match outcome {
+        EndpointOutcome::Authenticated { usage, .. } => {
+            format!("authenticated by a usage-{usage} record")
+        }
+        EndpointOutcome::NoUsableRecords => no_usable.to_string(),
+        EndpointOutcome::Failed(failure) => format!("FAILED: {}", failure.reason()),
+    }
+}

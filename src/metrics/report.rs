@@ -1,0 +1,98 @@
+//! The series of one report: the report's own (verdict, success, findings, duration, time),
+//! then each check's, in one pass.
+
+use std::collections::BTreeMap;
+
+use crate::checks::{authoritative, key_algorithms, local_certs, mta_sts, mx, services};
+use crate::core::sink::{flag, join};
+use crate::core::{Direction, Sink, Verdict};
+use crate::report::DomainReport;
+
+/// The latest report of one target, with the labels its series carry.
+#[derive(Clone, Copy, Debug)]
+pub struct LabelledReport<'a> {
+    /// Inbound or outbound.
+    pub direction: Direction,
+    /// Extra labels from the configuration.
+    pub extra_labels: &'a BTreeMap<String, String>,
+    /// The report.
+    pub report: &'a DomainReport,
+}
+
+/// The labels every series of a target starts with: domain, direction, then the extra labels.
+pub(super) fn base_labels<'a>(
+    domain: &'a str,
+    direction: Direction,
+    extra_labels: &'a BTreeMap<String, String>,
+) -> Vec<(&'a str, &'a str)> {
+    let mut base = vec![("domain", domain), ("direction", direction.as_str())];
+    base.extend(extra_labels.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    base
+}
+
+/// Every series of one report: its own, then each check's.
+pub(super) fn add_report(f: &mut dyn Sink, item: &LabelledReport<'_>) {
+    let report = item.report;
+    let base = base_labels(report.domain(), item.direction, item.extra_labels);
+
+    f.gauge(
+        "dane_probe_success",
+        &base,
+        flag(report.verdict != Verdict::Fail),
+    );
+    // Enumerations are one series for the current state, not a state set (module doc).
+    f.gauge(
+        "dane_probe_verdict",
+        &join(&base, &[("verdict", report.verdict.as_str())]),
+        1.0,
+    );
+    f.gauge("dane_domain_protected", &base, flag(report.protected));
+    f.gauge(
+        "dane_probe_duration_seconds",
+        &base,
+        report.duration_seconds,
+    );
+    f.gauge(
+        "dane_probe_timestamp_seconds",
+        &base,
+        report.checked_at() as f64,
+    );
+    for (name, findings) in [
+        ("dane_probe_failure_info", &report.failures),
+        ("dane_probe_warning_info", &report.warnings),
+    ] {
+        // Several findings may share a reason, MX host and address (one per unusable TLSA record,
+        // say): they are one series, or the exposition would repeat a series and Prometheus
+        // would reject the whole scrape.
+        let mut seen = std::collections::BTreeSet::new();
+        for finding in findings {
+            let address = finding.address.map(|a| a.to_string()).unwrap_or_default();
+            if !seen.insert((
+                finding.reason.as_str(),
+                finding.mx.as_deref(),
+                finding.address,
+            )) {
+                continue;
+            }
+            f.gauge(
+                name,
+                &join(
+                    &base,
+                    &[
+                        ("reason", finding.reason.as_str()),
+                        ("mx", finding.mx.as_deref().unwrap_or("")),
+                        ("address", &address),
+                    ],
+                ),
+                1.0,
+            );
+        }
+    }
+
+    mx::add_series(f, &base, &report.mx);
+    key_algorithms::add_series(f, &base, &report.mx);
+    services::add_series(f, &base, &report.services);
+    mta_sts::add_series(f, &base, report.mta_sts.as_ref(), report.tls_rpt.as_ref());
+    local_certs::add_series(f, &base, &report.local_certificates);
+    authoritative::add_series(f, &base, &report.zones);
+}

@@ -1,0 +1,90 @@
+//! One target with every setting resolved: what the probe takes.
+//!
+//! `crate::config` resolves each configured domain (global defaults merged with its overrides,
+//! direction-dependent defaults applied, files read) into a [`Target`], once per load; so does
+//! `dane_exporter check` for its one domain, through the same resolution. Nothing below reads the
+//! configuration again.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::checks::authoritative::{AuthoritativeSettings, HygieneLimits};
+use crate::checks::local_certs::CertificateSpec;
+use crate::checks::mta_sts::MtaStsSettings;
+use crate::checks::services::ServiceSpec;
+use crate::core::{Direction, TargetKey};
+use crate::dane::PkixTrust;
+use crate::dns::DnsSettings;
+use crate::smtp::SmtpSettings;
+
+/// A domain to probe, with every setting resolved.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// The mail domain, normalised.
+    pub domain: String,
+    /// Which list it came from.
+    pub direction: Direction,
+    /// Extra labels on its metrics.
+    pub labels: BTreeMap<String, String>,
+    /// Time between the starts of two probes.
+    pub interval: Duration,
+    /// Deadline of one whole probe.
+    pub timeout: Duration,
+    /// How to do its DNS lookups.
+    pub dns: DnsSettings,
+    /// How to talk SMTP to its MX hosts.
+    pub smtp: SmtpSettings,
+    /// Other TLS services to probe with the domain.
+    pub services: Vec<ServiceSpec>,
+    /// Roots for those services' PKIX usages: Mozilla's plus `global.service_ca_file`.
+    pub service_trust: Arc<PkixTrust>,
+    /// Whether and how MTA-STS and TLS-RPT are checked.
+    pub mta_sts: MtaStsSettings,
+    /// Local certificate files to compare with the TLSA records (inbound only).
+    pub certificates: Vec<CertificateSpec>,
+    /// How the authoritative nameservers are asked; `None` when they are not (the direction is
+    /// outside `authoritative_checks`).
+    pub authoritative: Option<AuthoritativeSettings>,
+    /// Thresholds of the hygiene warnings.
+    pub hygiene: HygieneLimits,
+    /// Whether endpoints where DANE applies get the extra session per other key algorithm
+    /// (the direction is inside `key_algorithm_checks`).
+    pub key_algorithms: bool,
+}
+
+impl Target {
+    /// `domain` in `direction` with the defaults of an empty configuration file, except that
+    /// MTA-STS and TLS-RPT are not checked, the authoritative nameservers are not asked and the
+    /// key-algorithm sessions are made: what a test or a one-off probe usually wants.
+    pub fn new(domain: &str, direction: Direction) -> Self {
+        let smtp = SmtpSettings::default();
+        Self {
+            domain: domain.to_string(),
+            direction,
+            labels: BTreeMap::new(),
+            interval: Duration::from_secs(300),
+            timeout: Duration::from_secs(30),
+            dns: DnsSettings {
+                timeout: smtp.step_timeout,
+                ..DnsSettings::default()
+            },
+            smtp,
+            services: Vec::new(),
+            service_trust: Arc::new(PkixTrust::empty()),
+            mta_sts: MtaStsSettings::default(),
+            certificates: Vec::new(),
+            authoritative: None,
+            hygiene: HygieneLimits::default(),
+            key_algorithms: true,
+        }
+    }
+
+    /// The key of this target: its direction and domain.
+    pub fn key(&self) -> TargetKey {
+        TargetKey {
+            direction: self.direction,
+            domain: self.domain.clone(),
+        }
+    }
+}
