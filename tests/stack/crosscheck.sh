@@ -199,8 +199,11 @@ suite_expect "$N.64" "TLSv1 ECDHE-RSA-AES256-SHA" -tls1 -cipher DEFAULT@SECLEVEL
 UB53=$RUNDIR/crosscheck-unbound
 mkdir -p "$UB53"
 UB53_ADDR=127.53.$((UB_PORT >> 8)).$((UB_PORT & 255))
+# Remote control off in the copy: it would take over the stack's control socket (same path) and
+# remove it on exit, and set-tlsa.sh's unbound-control would fail after a crosscheck.
 sed -e "s|^  interface: .*|  interface: $UB53_ADDR|" -e "s|^  port: .*|  port: 53|" \
   -e "s|^  pidfile: .*|  pidfile: \"$UB53/unbound.pid\"|" -e "s|^  logfile: .*|  logfile: \"$UB53/unbound.log\"|" \
+  -e "s|^  control-enable: .*|  control-enable: no|" \
   "$RUNDIR/unbound/unbound.conf" >"$UB53/unbound.conf"
 if ! unbound -c "$UB53/unbound.conf"; then
   echo "crosscheck.sh: unbound on $UB53_ADDR:53 did not start (is port 53 held by a wildcard listener, e.g. a default nsd?)" >&2

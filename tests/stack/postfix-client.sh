@@ -49,6 +49,7 @@ chmod 755 "$C"
 UB53_ADDR=127.54.$((UB_PORT >> 8)).$((UB_PORT & 255))
 sed -e "s|^  interface: .*|  interface: $UB53_ADDR|" -e "s|^  port: .*|  port: 53|" \
   -e "s|^  pidfile: .*|  pidfile: \"$C/ub53/unbound.pid\"|" -e "s|^  logfile: .*|  logfile: \"$C/ub53/unbound.log\"|" \
+  -e "s|^  control-enable: .*|  control-enable: no|" \
   "$RUNDIR/unbound/unbound.conf" >"$C/ub53/unbound.conf"
 unbound -c "$C/ub53/unbound.conf"
 printf 'nameserver %s\noptions trust-ad\n' "$UB53_ADDR" >"$C/resolv.conf"
