@@ -197,38 +197,17 @@ suite_expect "$N.64" "TLSv1 ECDHE-RSA-AES256-SHA" -tls1 -cipher DEFAULT@SECLEVEL
 
 # ------------------------------------------------------------------ Postfix's DANE client
 UB53=$RUNDIR/crosscheck-unbound
-mkdir -p "$UB53"
 UB53_ADDR=127.53.$((UB_PORT >> 8)).$((UB_PORT & 255))
-# Remote control off in the copy: it would take over the stack's control socket (same path) and
-# remove it on exit, and set-tlsa.sh's unbound-control would fail after a crosscheck.
-sed -e "s|^  interface: .*|  interface: $UB53_ADDR|" -e "s|^  port: .*|  port: 53|" \
-  -e "s|^  pidfile: .*|  pidfile: \"$UB53/unbound.pid\"|" -e "s|^  logfile: .*|  logfile: \"$UB53/unbound.log\"|" \
-  -e "s|^  control-enable: .*|  control-enable: no|" \
-  "$RUNDIR/unbound/unbound.conf" >"$UB53/unbound.conf"
-if ! unbound -c "$UB53/unbound.conf"; then
+# shellcheck source=tests/stack/resolver53.sh
+source "$(dirname "${BASH_SOURCE[0]}")/resolver53.sh"
+if ! resolver53_start "$RUNDIR" "$UB53" "$UB53_ADDR"; then
   echo "crosscheck.sh: unbound on $UB53_ADDR:53 did not start (is port 53 held by a wildcard listener, e.g. a default nsd?)" >&2
   tail -n 5 "$UB53/unbound.log" >&2 || true
   exit 1
 fi
 # shellcheck disable=SC2317 # called by the EXIT trap
-stop_ub53() {
-  local pid
-  pid=$(cat "$UB53/unbound.pid" 2>/dev/null || true)
-  [[ -n $pid ]] || return 0
-  kill "$pid" 2>/dev/null || return 0
-  # Wait until the port is free again (a zombie no longer holds it; PID 1 may reap late).
-  for _ in $(seq 100); do
-    [[ $(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1) =~ ^(Z|)$ ]] && return 0
-    sleep 0.05
-  done
-}
+stop_ub53() { resolver53_stop "$UB53"; }
 trap stop_ub53 EXIT
-for _ in $(seq 50); do
-  dig +time=1 +tries=1 "@$UB53_ADDR" SOA test. >/dev/null 2>&1 && break
-  sleep 0.1
-done
-# glibc drops the AD bit unless the resolver is trusted ("options trust-ad").
-printf 'nameserver %s\noptions trust-ad\n' "$UB53_ADDR" >"$UB53/resolv.conf"
 : >"$UB53/main.cf"   # posttls-finger wants a config directory; defaults are fine
 
 # finger_expect DEST WANT [posttls-finger options]: DEST is a domain (MX lookup) or [host].

@@ -42,36 +42,29 @@ HELO_TIMEOUT=${PFCLIENT_HELO_TIMEOUT:-10s}
 UB_PORT=${RESOLVER##*:}
 C=$RUNDIR/pfclient
 rm -rf "$C"
-mkdir -p "$C/etc" "$C/spool" "$C/data" "$C/ub53"
+mkdir -p "$C/etc" "$C/spool" "$C/data"
 chmod 755 "$C"
 
 # The resolver on port 53 (a copy of the stack's unbound, its own address).
+# shellcheck source=tests/stack/resolver53.sh
+source "$(dirname "${BASH_SOURCE[0]}")/resolver53.sh"
 UB53_ADDR=127.54.$((UB_PORT >> 8)).$((UB_PORT & 255))
-sed -e "s|^  interface: .*|  interface: $UB53_ADDR|" -e "s|^  port: .*|  port: 53|" \
-  -e "s|^  pidfile: .*|  pidfile: \"$C/ub53/unbound.pid\"|" -e "s|^  logfile: .*|  logfile: \"$C/ub53/unbound.log\"|" \
-  -e "s|^  control-enable: .*|  control-enable: no|" \
-  "$RUNDIR/unbound/unbound.conf" >"$C/ub53/unbound.conf"
-unbound -c "$C/ub53/unbound.conf"
-printf 'nameserver %s\noptions trust-ad\n' "$UB53_ADDR" >"$C/resolv.conf"
-
+# shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
   postfix -c "$C/etc" stop >/dev/null 2>&1 || true
   local pid
-  for f in "$C/spool/pid/master.pid" "$C/ub53/unbound.pid"; do
-    pid=$(tr -dc '0-9' <"$f" 2>/dev/null || true)
-    [[ -n $pid ]] || continue
+  pid=$(tr -dc '0-9' <"$C/spool/pid/master.pid" 2>/dev/null || true)
+  if [[ -n $pid ]]; then
     kill "$pid" 2>/dev/null || true
     for _ in $(seq 100); do
       [[ $(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1) =~ ^(Z|)$ ]] && break
       sleep 0.05
     done
-  done
+  fi
+  resolver53_stop "$C/ub53"
 }
 trap cleanup EXIT
-for _ in $(seq 50); do
-  dig +time=1 +tries=1 "@$UB53_ADDR" SOA test. >/dev/null 2>&1 && break
-  sleep 0.1
-done
+resolver53_start "$RUNDIR" "$C/ub53" "$UB53_ADDR"
 
 cat >"$C/etc/main.cf" <<EOF
 compatibility_level = 3.6
@@ -128,7 +121,7 @@ chown root:root "$C/etc" "$C/spool"
 chown postfix:postfix "$C/data"
 # master(8) and every smtp(8) it starts live in the private mount namespace.
 # shellcheck disable=SC2016 # expanded by the inner sh
-unshare -m sh -c 'mount --bind "$1" /etc/resolv.conf && postfix -c "$2" start' sh "$C/resolv.conf" "$C/etc" \
+unshare -m sh -c 'mount --bind "$1" /etc/resolv.conf && postfix -c "$2" start' sh "$C/ub53/resolv.conf" "$C/etc" \
   >/dev/null 2>&1
 
 for d in "${DOMAINS[@]}"; do
@@ -137,7 +130,12 @@ for d in "${DOMAINS[@]}"; do
 done
 
 # qid_of DOMAIN: the queue ID cleanup(8) logged for the probe's Message-ID.
-qid_of() { grep -oP "\]: \K[0-9A-F]+(?=: message-id=<\Q$1\E\@probe\.stack\.test>)" "$C/maillog" 2>/dev/null | head -n 1; }
+# (Never fails: under pipefail, a grep without match would end the script.)
+qid_of() {
+  local q
+  q=$(grep -oP "\]: \K[0-9A-F]+(?=: message-id=<\Q$1\E\@probe\.stack\.test>)" "$C/maillog" 2>/dev/null || true)
+  echo "${q%%$'\n'*}"
+}
 # Wait until every probe has a status (sent, bounced, deferred) from its first attempt.
 deadline=$((SECONDS + ${HELO_TIMEOUT%s} * 2 + 60))
 while ((SECONDS < deadline)); do

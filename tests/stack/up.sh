@@ -1281,11 +1281,11 @@ wait_for() { # DESCRIPTION COMMAND...: retries for ~10 s
   return 1
 }
 dig_ok() { dig +time=1 +tries=1 "$@" | grep -q 'status: NOERROR'; }
-smtp_banner() { # ADDR: reads the 220 greeting
+smtp_banner() { # ADDR [CODE]: reads the greeting, CODE (default 220)
   local host=${1#[} port=$SMTP_PORT
   host=${host%]}
   # shellcheck disable=SC2016 # expanded by the inner bash
-  timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1" && head -c 4 <&3 | grep -q "^220"' "$host" "$port"
+  timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1" && head -c 4 <&3 | grep -q "^$2"' "$host" "$port" "${2:-220}"
 }
 wait_for "NSD" dig_ok @127.0.0.1 -p "$NSD_PORT" SOA test.
 wait_for "NSD (ops7dns secondary)" dig_ok @127.0.0.2 -p "$NSD_PORT" SOA lag.test.
@@ -1296,11 +1296,7 @@ wait_for "unbound" bash -c "dig +time=1 +tries=1 +dnssec @127.0.0.1 -p $UNBOUND_
 for a in "${ADDRS[@]}"; do bg wait_for "smtpd on $a:$SMTP_PORT" smtp_banner "$a"; done
 # Parity block: the 421/554 greeters, and relay.py's listeners (a TCP connect; the delayed one's
 # banner would take STACK_GREET_DELAY s).
-odd_banner() { # ADDR PREFIX
-  # shellcheck disable=SC2016 # expanded by the inner bash
-  timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1" && head -c 3 <&3 | grep -q "^$2"' "$1" "$SMTP_PORT" "$2"
-}
-for b in "${ODD_BANNERS[@]}"; do bg wait_for "smtpd on ${b% *}:$SMTP_PORT (greets ${b#* })" odd_banner "${b% *}" "${b#* }"; done
+for b in "${ODD_BANNERS[@]}"; do bg wait_for "smtpd on ${b% *}:$SMTP_PORT (greets ${b#* })" smtp_banner "${b% *}" "${b#* }"; done
 for spec in "${RELAY_SPECS[@]}"; do
   a=${spec#*:} a=${a%%:*}
   bg wait_for "relay.py on $a:$SMTP_PORT" timeout 2 bash -c "exec 3<>/dev/tcp/$a/$SMTP_PORT"
