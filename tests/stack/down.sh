@@ -54,6 +54,21 @@ stop_pidfile nginx "$RUNDIR/nginx/nginx.pid"
 stop_pidfile nsd "$RUNDIR/nsd/nsd.pid"
 # The second NSD of the ops7dns scenarios (lag.test. secondary).
 stop_pidfile nsd2 "$RUNDIR/nsd2/nsd.pid"
+# The parity block's relay.py (silent listener, delayed greeting).
+stop_pidfile relay.py "$RUNDIR/relay/relay.pid"
+# The parity block's IPv6 throw route, if this stack's up.sh added it (last: no zone is served
+# any more that names the prefix, and nothing of ours connects to it).
+if [[ -s $RUNDIR/v6-throw ]]; then
+  prefix=$(<"$RUNDIR/v6-throw")
+  ip -6 route del throw "$prefix" 2>/dev/null || true   # fails if already gone
+  # (not "ip | grep -q" under pipefail: grep quitting early can fail the pipeline)
+  if grep -q "^throw $prefix " <<<"$(ip -6 route show table main)"; then
+    echo "down.sh: could not delete the route throw $prefix" >&2
+    status=1
+  else
+    rm -f "$RUNDIR/v6-throw"
+  fi
+fi
 
 # The watchdog (up.sh, STACK_OWNER_PID) has nothing left to guard. Unless we are the watchdog.
 if [[ -s $RUNDIR/watchdog.pid ]]; then

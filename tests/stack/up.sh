@@ -59,7 +59,7 @@ fail_cleanup() {
   local rc=$?
   echo "up.sh: failed (exit $rc); logs follow, then stopping what was started" >&2
   for log in "$RUNDIR/nsd/nsd.log" "$RUNDIR/unbound/unbound.log" "$RUNDIR/postfix/maillog" \
-    "$RUNDIR/dovecot/dovecot.log"; do
+    "$RUNDIR/dovecot/dovecot.log" "$RUNDIR/relay/relay.log"; do
     if [[ -s $log ]]; then
       echo "---- $log (last 30 lines)" >&2
       tail -n 30 "$log" >&2
@@ -121,6 +121,50 @@ spki_of_cert() { openssl x509 -in "$CERTS/$1.pem" -noout -pubkey | openssl pkey 
 spki_of_key() { openssl pkey -in "$CERTS/$1.key" -pubout -outform DER | sha256_hex; }
 # Full-certificate digest (selector 0, matching type 1).
 cert_digest() { openssl x509 -in "$CERTS/$1.pem" -outform DER | sha256_hex; }
+
+# Parity block (see "BEGIN parity block" below): its certificates are made in background jobs
+# from here on, overlapping with the serial work up to that block, which waits for them.
+BG_JOBS=()
+bg() { "$@" & BG_JOBS+=($!); }   # a background job whose failure fails up.sh at bg_wait
+bg_wait() {
+  local p
+  for p in "${BG_JOBS[@]}"; do wait "$p"; done
+  BG_JOBS=()
+}
+
+# --- certificates (openssl), each with its 3 1 1 digest --------------------------------------
+# parity_cert KIND NAME: KIND ec (P-256) | rsa (2048) | p521 | rsa1024 | pss (RSA-PSS 2048) |
+# v1 (X.509 version 1, P-256, no extensions: CN only) | critext (P-256 + an unknown critical
+# extension: private-enterprise OID, DER NULL value). DNS name mx.NAME.test.
+parity_cert() {
+  local kind=$1 name=$2 dns=mx.$2.test newkey=()
+  case $kind in
+    ec | critext | v1) newkey=(-newkey ec -pkeyopt ec_paramgen_curve:P-256) ;;
+    rsa) newkey=(-newkey rsa:2048) ;;
+    rsa1024) newkey=(-newkey rsa:1024) ;;
+    p521) newkey=(-newkey ec -pkeyopt ec_paramgen_curve:P-521) ;;
+    pss) newkey=(-newkey rsa-pss -pkeyopt rsa_keygen_bits:2048) ;;
+  esac
+  if [[ $kind == v1 ]]; then
+    openssl req -new "${newkey[@]}" -nodes -keyout "$CERTS/$name.key" -out "$CERTS/$name.csr" \
+      -subj "/CN=$dns" 2>/dev/null
+    openssl x509 -req -in "$CERTS/$name.csr" -key "$CERTS/$name.key" -days "$DAYS" \
+      -out "$CERTS/$name.pem" 2>/dev/null
+    grep -q 'Version: 1 (0x0)' <<<"$(openssl x509 -in "$CERTS/$name.pem" -noout -text)"
+  else
+    local ext=(-addext "subjectAltName=DNS:$dns")
+    [[ $kind != critext ]] || ext+=(-addext "1.3.6.1.4.1.55555.1=critical,DER:05:00")
+    openssl req -x509 "${newkey[@]}" -nodes -days "$DAYS" -keyout "$CERTS/$name.key" \
+      -out "$CERTS/$name.pem" -subj "/CN=$dns" "${ext[@]}" 2>/dev/null
+  fi
+  # SubjectPublicKeyInfo DER (the certificate's is the key's); digests below, in one sha256sum.
+  openssl pkey -in "$CERTS/$name.key" -pubout -outform DER -out "$CERTS/$name.spki.der"
+}
+PARITY_CERTS=(ec:reach rsa:tls12cbc rsa:tlsrsakx rsa:tlsdhe p521:tlsp521 rsa:tls10 v1:tlsv1cert
+  rsa1024:tlsrsa1024 critext:tlscritext pss:tlspss ec:aaaabogus ec:aaaaexpired ec:cnameout
+  ec:wildnsec ec:wildnsec3 ec:optout ec:iter200 ec:alg200 ec:ed448 ec:unusable2 ec:slowgreet)
+for c in "${PARITY_CERTS[@]}"; do bg parity_cert "${c%%:*}" "${c#*:}"; done
+bg ec_key parity_decoy   # a key nobody serves: TLSA records that must be ignored name it
 
 ec_selfsigned ok311 mx.ok311.test
 rsa_selfsigned ok301 mx.ok301.test
@@ -648,6 +692,310 @@ echo "lag_next $lag_next" >>"$RUNDIR/tlsa.txt"
 # END ops7dns block (zones); the secondary NSD starts after the primary, below.
 # ---------------------------------------------------------------------------------------------
 
+# ---------------------------------------------------------------------------------------------
+# BEGIN parity block (issue: Postfix-equal verdicts on the servers and zones of the real internet).
+# Additive: own certificates, zones, listeners ($SMTP_NET.50-82), the relay (tests/stack/relay.py)
+# and one IPv6 route. The README's "Parity scenarios" table says what Postfix does with each.
+#   reachability  refused, noroute6, silent, greet4xx, greet5xx, onedown, nowhere, nullmx
+#   TLS           tls12cbc, tlsrsakx, tlsdhe, tlsp521, tls10, tlsv1cert, tlsrsa1024, tlscritext,
+#                 tlspss (Postfix smtpd listeners configured as legacy servers)
+#   DNS shapes    aaaabogus, aaaaexpired, cnameout (-> plain.test, unsigned), wildnsec, wildnsec3,
+#                 optout (child.optout.test), iter200, alg200, ed448
+#   TLSA          unusable2 (usages 2/3 with bad lengths, unknown usage/selector/matching type)
+#   patience      slowgreet (banner held back by relay.py for STACK_GREET_DELAY s, default 3)
+# Certificates and zone signatures are made in parallel background jobs (bg/bg_wait): up.sh stays
+# within a few seconds of what it took before this block.
+# ---------------------------------------------------------------------------------------------
+# An unroutable IPv6 /64 (documentation prefix, one per stack: the SMTP port in hex, so that
+# concurrent stacks do not share it): a "throw" route makes connects fail at once with
+# ENETUNREACH, as on a host without IPv6 connectivity. Without the route they would follow this
+# machine's default IPv6 route off the box, so it is added before any zone naming the prefix is
+# served; down.sh deletes it (only if this up.sh added it: RUNDIR/v6-throw).
+V6_PREFIX=2001:db8:25:$(printf '%x' "$SMTP_PORT")
+V6_DEAD=$V6_PREFIX::25
+if ip -6 route add throw "$V6_PREFIX::/64" 2>/dev/null; then
+  echo "$V6_PREFIX::/64" >"$RUNDIR/v6-throw"
+elif ! grep -q "^throw $V6_PREFIX::/64 " <<<"$(ip -6 route show table main)"; then
+  echo "up.sh: cannot add the IPv6 throw route $V6_PREFIX::/64" >&2
+  false
+fi
+# Proof that it is unreachable right away (no SYN leaves): bash's connect fails with ENETUNREACH.
+v6err=$(timeout 2 bash -c "exec 3<>/dev/tcp/$V6_DEAD/$SMTP_PORT" 2>&1 || true)
+[[ $v6err == *"Network is unreachable"* ]] || { echo "up.sh: $V6_DEAD: $v6err" >&2; false; }
+
+# Certificates: started in the background at the top of up.sh ("parity block: certificates").
+bg_wait
+while read -r hex file; do
+  c=${file##*/} c=${c%.spki.der}
+  TLSA[$c]="3 1 1 $hex"
+  echo "$c ${TLSA[$c]}" >>"$RUNDIR/tlsa.txt"
+done < <(printf '%s\n' "${PARITY_CERTS[@]#*:}" | sed "s|.*|$CERTS/&.spki.der|" | xargs sha256sum)
+for c in "${PARITY_CERTS[@]}"; do [[ -n ${TLSA[${c#*:}]:-} ]]; done
+TLSA[parity_decoy]="3 1 1 $(spki_of_key parity_decoy)"
+echo "parity_decoy ${TLSA[parity_decoy]}" >>"$RUNDIR/tlsa.txt"
+
+# --- listeners --------------------------------------------------------------------------------
+# parity_listener SUFFIX CERT [OPTION...]: an smtpd with STARTTLS on $SMTP_NET.SUFFIX presenting
+# CERT.key + CERT.pem; each OPTION is one master.cf "-o" argument ("{ name = value }" for values
+# with spaces). Listeners whose greeting is not 220 go to ODD_LISTENERS (readiness: ODD_BANNERS).
+parity_listener() {
+  local addr=$1 name=$2 entry o
+  shift 2
+  entry="$SMTP_NET.$addr:$SMTP_PORT inet n - n - - smtpd
+  -o syslog_name=postfix/$name
+  -o smtpd_tls_security_level=may
+  -o smtpd_tls_chain_files=$CERTS/$name.key,$CERTS/$name.pem"
+  for o in "$@"; do entry+=$'\n'"  -o $o"; done
+  printf '%s\n' "$entry"
+}
+ODD_LISTENERS=() ODD_BANNERS=() RELAY_SPECS=()
+# Reachability: .50 nothing listens (connection refused); .51 the good host (reach); .52 relay.py
+# "silent" (accepts, never greets); .53 greets 421, .54 greets 554: smtpd_delay_reject=no makes
+# smtpd evaluate smtpd_client_restrictions at connect time and send the restriction's reply
+# instead of the 220 banner (smtpd.c, smtpd_proto); "defer" with defer_code=421, "reject" = 554.
+EXTRA_LISTENERS+=("$(parity_listener 51 reach)")
+RELAY_SPECS+=("silent:$SMTP_NET.52:$SMTP_PORT")
+ODD_LISTENERS+=("$(parity_listener 53 reach smtpd_delay_reject=no smtpd_client_restrictions=defer \
+  defer_code=421 syslog_name=postfix/greet421)")
+ODD_BANNERS+=("$SMTP_NET.53 421")
+ODD_LISTENERS+=("$(parity_listener 54 reach smtpd_delay_reject=no smtpd_client_restrictions=reject \
+  syslog_name=postfix/greet554)")
+ODD_BANNERS+=("$SMTP_NET.54 554")
+# TLS parity: Postfix's opportunistic smtpd settings per listener. smtpd_tls_ciphers=medium uses
+# tls_medium_cipherlist (TLS <= 1.2 suites); where a TLS 1.2 suite is pinned, TLS 1.3 is off.
+TLS12=("{ smtpd_tls_protocols = >=TLSv1.2, <=TLSv1.2 }" smtpd_tls_ciphers=medium)
+EXTRA_LISTENERS+=("$(parity_listener 60 tls12cbc "${TLS12[@]}" tls_medium_cipherlist=ECDHE-RSA-AES128-SHA)")
+EXTRA_LISTENERS+=("$(parity_listener 61 tlsrsakx "${TLS12[@]}" tls_medium_cipherlist=AES128-GCM-SHA256)")
+EXTRA_LISTENERS+=("$(parity_listener 62 tlsdhe "${TLS12[@]}" tls_medium_cipherlist=DHE-RSA-AES128-GCM-SHA256)")
+EXTRA_LISTENERS+=("$(parity_listener 63 tlsp521)")
+# TLS 1.0 only. Postfix sets OpenSSL security level 0 on its contexts (tls_server.c, tls_client.c;
+# level 1 only where the peer is authenticated), so neither TLS 1.0 nor the RSA-1024 leaf below
+# needs a cipher-list override on the server.
+EXTRA_LISTENERS+=("$(parity_listener 64 tls10 "{ smtpd_tls_protocols = >=TLSv1, <=TLSv1 }")")
+EXTRA_LISTENERS+=("$(parity_listener 65 tlsv1cert)")
+EXTRA_LISTENERS+=("$(parity_listener 66 tlsrsa1024)")
+EXTRA_LISTENERS+=("$(parity_listener 67 tlscritext)")
+EXTRA_LISTENERS+=("$(parity_listener 68 tlspss)")
+# DNS shapes, one listener each.
+for l in 70:aaaabogus 71:aaaaexpired 72:cnameout 73:wildnsec 74:wildnsec3 75:optout 76:iter200 \
+  77:alg200 78:ed448 80:unusable2; do
+  EXTRA_LISTENERS+=("$(parity_listener "${l%%:*}" "${l#*:}")")
+done
+# Patience: relay.py on .81 forwards to an ordinary smtpd on .82 and holds back the server's first
+# bytes for STACK_GREET_DELAY seconds.
+GREET_DELAY=${STACK_GREET_DELAY:-3}
+[[ $GREET_DELAY =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "up.sh: STACK_GREET_DELAY must be seconds" >&2; false; }
+EXTRA_LISTENERS+=("$(parity_listener 82 slowgreet)")
+RELAY_SPECS+=("delay:$SMTP_NET.81:$SMTP_PORT:$SMTP_NET.82:$SMTP_PORT:$GREET_DELAY")
+
+# --- zones (written here, signed in parallel below) -------------------------------------------
+# parity_zone NAME: zone NAME.test from the zone lines on stdin (after SOA/NS).
+parity_zone() { { zone_head "$1.test."; cat; } >"$ZONES/$1.test.zone"; CHILDREN+=("$1"); }
+# reach_zone NAME: a reachability zone; every A/AAAA owner h also gets reach's TLSA at
+# _PORT._tcp.h.NAME.test (the unreachable hosts too: DANE hosts, just not reachable).
+reach_zone() {
+  local name=$1 lines
+  lines=$(cat)
+  parity_zone "$name" <<<"$lines
+$(awk '$2 == "A" || $2 == "AAAA" { print $1 }' <<<"$lines" | sort -u | while read -r h; do
+    tlsa_rr "$h.$name.test." "${TLSA[reach]}"; done)"
+}
+reach_zone refused <<EOF
+@ MX 10 mx.refused.test.
+mx A $SMTP_NET.50
+mx A $SMTP_NET.51
+EOF
+reach_zone noroute6 <<EOF
+@ MX 10 mx.noroute6.test.
+mx A $SMTP_NET.51
+mx AAAA $V6_DEAD
+EOF
+reach_zone silent <<EOF
+@ MX 10 mx1.silent.test.
+@ MX 20 mx2.silent.test.
+mx1 A $SMTP_NET.52
+mx2 A $SMTP_NET.51
+EOF
+reach_zone greet4xx <<EOF
+@ MX 10 mx1.greet4xx.test.
+@ MX 20 mx2.greet4xx.test.
+mx1 A $SMTP_NET.53
+mx2 A $SMTP_NET.51
+EOF
+reach_zone greet5xx <<EOF
+@ MX 10 mx1.greet5xx.test.
+@ MX 20 mx2.greet5xx.test.
+mx1 A $SMTP_NET.54
+mx2 A $SMTP_NET.51
+EOF
+reach_zone onedown <<EOF
+@ MX 10 mx1.onedown.test.
+@ MX 20 mx2.onedown.test.
+mx1 A $SMTP_NET.50
+mx2 A $SMTP_NET.51
+EOF
+reach_zone nowhere <<EOF
+@ MX 10 mx1.nowhere.test.
+@ MX 20 mx2.nowhere.test.
+@ MX 30 mx3.nowhere.test.
+@ MX 40 mx4.nowhere.test.
+mx1 A $SMTP_NET.50
+mx2 AAAA $V6_DEAD
+mx3 A $SMTP_NET.53
+mx4 A $SMTP_NET.54
+EOF
+# Null MX (RFC 7505) beside a working MX host: Postfix takes it as "accepts no mail" (bounce).
+reach_zone nullmx <<EOF
+@ MX 0 .
+@ MX 10 mx.nullmx.test.
+mx A $SMTP_NET.51
+EOF
+for z in tls12cbc:60 tlsrsakx:61 tlsdhe:62 tlsp521:63 tls10:64 tlsv1cert:65 tlsrsa1024:66 \
+  tlscritext:67 tlspss:68 slowgreet:81; do
+  simple_zone "${z%%:*}" "${z#*:}" "${z%%:*}"
+done
+# aaaabogus: A secure; the AAAA RRset (an address of the unroutable prefix) is signed, then
+# edited after signing (below): tampered data (EDE 6). aaaaexpired: only the AAAA RRset's RRSIG
+# expired yesterday (EDE 7). Postfix keeps the secure A record in both.
+for z in aaaabogus:70 aaaaexpired:71; do
+  parity_zone "${z%%:*}" <<EOF
+@ MX 10 mx.${z%%:*}.test.
+mx A $SMTP_NET.${z#*:}
+mx AAAA $V6_PREFIX::${z#*:}
+$(tlsa_rr "mx.${z%%:*}.test." "${TLSA[${z%%:*}]}")
+EOF
+done
+# cnameout: secure CNAME from the MX host name into the unsigned zone plain.test; TLSA at the
+# original name (RFC 7672 2.2.2, Postfix qname_secure). plain.test has a decoy TLSA at the
+# target name (insecure: never used).
+parity_zone cnameout <<EOF
+@ MX 10 mx.cnameout.test.
+mx CNAME mx.plain.test.
+$(tlsa_rr mx.cnameout.test. "${TLSA[cnameout]}")
+EOF
+parity_zone plain <<EOF
+mx A $SMTP_NET.72
+$(tlsa_rr mx.plain.test. "${TLSA[parity_decoy]}")
+EOF
+cp "$ZONES/plain.test.zone" "$ZONES/plain.test.zone.signed"
+DS_OF[plain]=""
+# wildnsec / wildnsec3: one wildcard owner holds MX, A and TLSA, so for ANY.wildnsec.test the MX
+# (-> host.wildnsec.test), the host's A and _PORT._tcp.host.wildnsec.test's TLSA are all
+# synthesised (the host's AAAA is a wildcard NODATA). NSEC, and NSEC3 without iterations.
+for z in wildnsec:73 wildnsec3:74; do
+  parity_zone "${z%%:*}" <<EOF
+* MX 10 host.${z%%:*}.test.
+* A $SMTP_NET.${z#*:}
+* $TTL IN TLSA ${TLSA[${z%%:*}]}
+EOF
+done
+# optout: NSEC3 opt-out parent optout.test (signed; its own mx with TLSA) with an unsigned child
+# child.optout.test (NS, no DS: the opt-out NSEC3 proves the insecure delegation). The child's
+# TLSA names the decoy key: insecure, must be ignored.
+parity_zone optout <<EOF
+@ MX 10 mx.optout.test.
+mx A $SMTP_NET.75
+$(tlsa_rr mx.optout.test. "${TLSA[optout]}")
+child NS ns.test.
+EOF
+{
+  zone_head child.optout.test.
+  echo "@ MX 10 mx.child.optout.test."
+  echo "mx A $SMTP_NET.75"
+  tlsa_rr mx.child.optout.test. "${TLSA[parity_decoy]}"
+} >"$ZONES/child.optout.test.zone"
+cp "$ZONES/child.optout.test.zone" "$ZONES/child.optout.test.zone.signed"
+SUBCUTS+=("child.optout.test.")
+# iter200: NSEC3 with 200 extra iterations (above RFC 9276 and unbound 1.17's limit of 150):
+# positive answers stay secure, every NSEC3 denial is insecure. iter200.test: mx with TLSA (its
+# AAAA NODATA is insecure); sub.iter200.test: MX -> mx2 without TLSA (insecure NXDOMAIN).
+parity_zone iter200 <<EOF
+@ MX 10 mx.iter200.test.
+mx A $SMTP_NET.76
+$(tlsa_rr mx.iter200.test. "${TLSA[iter200]}")
+sub MX 10 mx2.iter200.test.
+mx2 A $SMTP_NET.76
+EOF
+# alg200: signed with ECDSA P-256, then the DNSKEY's and RRSIGs' algorithm field rewritten to 200
+# (unassigned) and the DS in test. computed for that DNSKEY (below): a DS RRset with only
+# unsupported algorithms makes the zone insecure (RFC 4035 5.2), not bogus. TLSA matches.
+simple_zone alg200 77 alg200
+# ed448: signed with Ed448 (algorithm 16; unbound 1.17 with OpenSSL 3 validates it).
+simple_zone ed448 78 ed448
+# unusable2: only unusable records (Postfix: "encrypt", mandatory TLS without authentication).
+# Usages 2/3 with digest lengths that do not fit (31 bytes for SHA-256, 32 for SHA-512, 33), a
+# malformed 3 1 0, unknown selector 2, unknown matching type 3 and unknown usage 4; the last
+# three carry the served key's correct SHA-256: a client ignoring the unknown field would match.
+# In tlsa.txt as unusable2_sha256_31, ..._sha512_32, ..._ta_33, ..._full_bad, ..._selector2,
+# ..._mtype3, ..._usage4.
+u2=${TLSA[unusable2]##* }
+U2_RDATA=("sha256_31 3 1 1 ${u2:0:62}" "sha512_32 3 1 2 $u2" "ta_33 2 0 1 ${u2}ab"
+  "full_bad 3 1 0 3059301306072a" "selector2 3 2 1 $u2" "mtype3 3 1 3 $u2" "usage4 4 1 1 $u2")
+parity_zone unusable2 <<EOF
+@ MX 10 mx.unusable2.test.
+mx A $SMTP_NET.80
+$(for rd in "${U2_RDATA[@]}"; do tlsa_rr mx.unusable2.test. "${rd#* }"; done)
+EOF
+for rd in "${U2_RDATA[@]}"; do echo "unusable2_$rd" >>"$RUNDIR/tlsa.txt"; done
+sort -o "$RUNDIR/tlsa.txt" "$RUNDIR/tlsa.txt"
+
+# --- signing: sign() per zone in parallel; DS records via files --------------------------------
+sign_to() { local z=$1; shift; sign "$z.test." "$@" >"$ZONES/$z.test.ds"; }
+for z in refused noroute6 silent greet4xx greet5xx onedown nowhere nullmx tls12cbc tlsrsakx \
+  tlsdhe tlsp521 tls10 tlsv1cert tlsrsa1024 tlscritext tlspss slowgreet aaaabogus aaaaexpired \
+  cnameout wildnsec unusable2 alg200; do
+  bg sign_to "$z"
+done
+bg sign_to wildnsec3 "${VALID[@]}" -n -t 0
+bg sign_to optout "${VALID[@]}" -n -p -t 0
+# ldns-signzone warns about iterations above 100: that is the point here.
+sign_iter200() {
+  sign_to iter200 "${VALID[@]}" -n -t 200 2> >(grep -v -e 'NSEC3 iterations larger than 100' -e 'nsec3-guidance' >&2)
+}
+bg sign_iter200
+ed448_sign() {
+  local key
+  key=$(cd "$KEYS" && ldns-keygen -a ED448 -k ed448.test.)
+  ldns-signzone "${VALID[@]}" -f "$ZONES/ed448.test.zone.signed" "$ZONES/ed448.test.zone" "$KEYS/$key"
+  echo "$key " >"$ZONES/ed448.test.zone.resign"
+  ldns-key2ds -n -2 "$KEYS/$key.key" >"$ZONES/ed448.test.ds"
+}
+bg ed448_sign
+bg_wait
+for z in refused noroute6 silent greet4xx greet5xx onedown nowhere nullmx tls12cbc tlsrsakx \
+  tlsdhe tlsp521 tls10 tlsv1cert tlsrsa1024 tlscritext tlspss slowgreet aaaabogus aaaaexpired \
+  cnameout wildnsec wildnsec3 optout iter200 unusable2 ed448; do
+  DS_OF[$z]=$(<"$ZONES/$z.test.ds")
+  [[ -n ${DS_OF[$z]} ]]
+done
+
+# Breakage after signing (re-signing would repair it: no .resign file for set-tlsa.sh).
+sed -i -E "/\sAAAA\s+$V6_PREFIX::70\$/ s/::70\$/::7a/" "$ZONES/aaaabogus.test.zone.signed"
+grep -qP "\sAAAA\s+$V6_PREFIX::7a$" "$ZONES/aaaabogus.test.zone.signed"
+read -r aaaaexpired_key _ <"$ZONES/aaaaexpired.test.zone.resign"
+ldns-signzone "${EXPIRED[@]}" -f "$ZONES/aaaaexpired.test.zone.expired" \
+  "$ZONES/aaaaexpired.test.zone" "$KEYS/$aaaaexpired_key"
+{
+  grep -vP '\sRRSIG\s+AAAA\s' "$ZONES/aaaaexpired.test.zone.signed"
+  grep -P '\sRRSIG\s+AAAA\s' "$ZONES/aaaaexpired.test.zone.expired"
+} >"$ZONES/aaaaexpired.test.zone.spliced"
+mv "$ZONES/aaaaexpired.test.zone.spliced" "$ZONES/aaaaexpired.test.zone.signed"
+[[ $(grep -cP '\sRRSIG\s+AAAA\s' "$ZONES/aaaaexpired.test.zone.signed") -eq 1 ]]
+read -r alg200_key _ <"$ZONES/alg200.test.zone.resign"
+alg200_tag=$(grep -oP 'id = \K[0-9]+' "$KEYS/$alg200_key.key")
+sed -E 's/(DNSKEY\s+257\s+3\s+)13\s/\1200 /; s/\s*;.*$//' "$KEYS/$alg200_key.key" >"$KEYS/alg200-rewritten.key"
+DS_OF[alg200]=$(ldns-key2ds -n -2 "$KEYS/alg200-rewritten.key")
+alg200_newtag=$(awk '{ print $5 }' <<<"${DS_OF[alg200]}")
+sed -i -E -e 's/(\sDNSKEY\s+257\s+3\s+)13\s/\1200 /' \
+  -e "s/(\sRRSIG\s+[A-Z0-9]+\s+)13(\s+[0-9]+\s+[0-9]+\s+[0-9]+\s+[0-9]+\s+)$alg200_tag\s/\\1200\\2$alg200_newtag /" \
+  "$ZONES/alg200.test.zone.signed"
+if grep -qP '\s(DNSKEY\s+257\s+3|RRSIG\s+\S+)\s+13\s' "$ZONES/alg200.test.zone.signed"; then false; fi
+rm "$ZONES/aaaabogus.test.zone.resign" "$ZONES/aaaaexpired.test.zone.resign" "$ZONES/alg200.test.zone.resign"
+# set-tlsa.sh checks each TLSA owner by name; a wildcard owner cannot be queried as such.
+rm "$ZONES/wildnsec.test.zone.resign" "$ZONES/wildnsec3.test.zone.resign"
+# END parity block (zones, certificates; listeners go into master.cf below, relay.py after Postfix)
+# ---------------------------------------------------------------------------------------------
+
 # test.: delegations (NS + DS, or NS only for the insecure child).
 {
   zone_head test.
@@ -882,6 +1230,8 @@ EOF
     printf '%s\n' "$entry"
     ADDRS+=("${entry%%:*}")
   done
+  # The parity block's listeners that greet with 421/554 (not in ADDRS: no 220 banner).
+  for entry in "${ODD_LISTENERS[@]}"; do printf '%s\n' "$entry"; done
   # The services block's implicit-TLS submission listener (not in ADDRS: no plaintext banner).
   for entry in "${SVC_LISTENERS[@]}"; do printf '%s\n' "$entry"; done
   # The internal services smtpd may talk to (connection limits, TLS PRNG/session cache, logging,
@@ -909,6 +1259,14 @@ postfix -c "$PF_ETC" start
 # MTA-STS policy host (see the MTA-STS block above); daemonizes, stopped by down.sh via its PID file.
 nginx -p "$RUNDIR/nginx" -c "$RUNDIR/nginx/nginx.conf"
 
+# Parity block: relay.py (silent listener, greeting delay) in its own session, stdio to its log
+# (an inherited pipe would keep the caller's output capture open); down.sh stops it by PID.
+mkdir -p "$RUNDIR/relay"
+PY=/usr/bin/python3
+[[ -x $PY ]] || PY=python3
+setsid "$PY" "$HERE/relay.py" "${RELAY_SPECS[@]}" </dev/null >>"$RUNDIR/relay/relay.log" 2>&1 &
+echo $! >"$RUNDIR/relay/relay.pid"
+
 # ---------------------------------------------------------------------------------------------
 # Readiness: each daemon must actually answer before we hand the stack over.
 # ---------------------------------------------------------------------------------------------
@@ -923,17 +1281,27 @@ wait_for() { # DESCRIPTION COMMAND...: retries for ~10 s
   return 1
 }
 dig_ok() { dig +time=1 +tries=1 "$@" | grep -q 'status: NOERROR'; }
-smtp_banner() { # ADDR: reads the 220 greeting
+smtp_banner() { # ADDR [CODE]: reads the greeting, CODE (default 220)
   local host=${1#[} port=$SMTP_PORT
   host=${host%]}
   # shellcheck disable=SC2016 # expanded by the inner bash
-  timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1" && head -c 4 <&3 | grep -q "^220"' "$host" "$port"
+  timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1" && head -c 4 <&3 | grep -q "^$2"' "$host" "$port" "${2:-220}"
 }
 wait_for "NSD" dig_ok @127.0.0.1 -p "$NSD_PORT" SOA test.
 wait_for "NSD (ops7dns secondary)" dig_ok @127.0.0.2 -p "$NSD_PORT" SOA lag.test.
 # The AD bit on the root SOA via unbound proves the whole anchor -> root chain works.
 wait_for "unbound" bash -c "dig +time=1 +tries=1 +dnssec @127.0.0.1 -p $UNBOUND_PORT SOA test. | grep -q 'flags:.* ad'"
-for a in "${ADDRS[@]}"; do wait_for "smtpd on $a:$SMTP_PORT" smtp_banner "$a"; done
+# All listeners at once (bg/bg_wait: the parity block): each first connection makes master(8)
+# start an smtpd, and these starts overlap.
+for a in "${ADDRS[@]}"; do bg wait_for "smtpd on $a:$SMTP_PORT" smtp_banner "$a"; done
+# Parity block: the 421/554 greeters, and relay.py's listeners (a TCP connect; the delayed one's
+# banner would take STACK_GREET_DELAY s).
+for b in "${ODD_BANNERS[@]}"; do bg wait_for "smtpd on ${b% *}:$SMTP_PORT (greets ${b#* })" smtp_banner "${b% *}" "${b#* }"; done
+for spec in "${RELAY_SPECS[@]}"; do
+  a=${spec#*:} a=${a%%:*}
+  bg wait_for "relay.py on $a:$SMTP_PORT" timeout 2 bash -c "exec 3<>/dev/tcp/$a/$SMTP_PORT"
+done
+bg_wait
 wait_for "nginx on 127.0.0.1:$HTTPS_PORT" timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$HTTPS_PORT"
 for a in "$SMTP_NET.43" "$SMTP_NET.44"; do # services block: nginx HTTPS, Postfix wrappermode
   wait_for "TLS service on $a:$SMTP_PORT" timeout 2 bash -c "exec 3<>/dev/tcp/$a/$SMTP_PORT"
@@ -970,5 +1338,9 @@ HTTPS_PORT=$HTTPS_PORT
 MTA_STS_CA=$CERTS/ca.pem
 NGINX_PID_FILE=$RUNDIR/nginx/nginx.pid
 NSD2_CONFIG=$NSD2_CONF
+V6_UNROUTABLE=$V6_DEAD
+V6_UNROUTABLE_PREFIX=$V6_PREFIX::/64
+GREET_DELAY=$GREET_DELAY
+RELAY_PID_FILE=$RUNDIR/relay/relay.pid
 EOF
 trap - ERR
