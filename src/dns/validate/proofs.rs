@@ -481,6 +481,95 @@ mod tests {
         );
     }
 
+    /// An NSEC3 chain over `names` of `zone` (SHA-1, no salt), every record secure.
+    fn nsec3_chain(zone: &str, names: &[&str], iterations: u16, opt_out: bool) -> Vec<Record> {
+        const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuv";
+        let encode = |bytes: &[u8]| -> String {
+            let bits: Vec<bool> = bytes
+                .iter()
+                .flat_map(|b| (0..8).rev().map(move |i| b >> i & 1 == 1))
+                .collect();
+            bits.chunks(5)
+                .map(|c| {
+                    let v = c
+                        .iter()
+                        .fold(0usize, |acc, &bit| acc << 1 | usize::from(bit));
+                    ALPHABET[v << (5 - c.len())] as char
+                })
+                .collect()
+        };
+        let mut hashes: Vec<Vec<u8>> = names
+            .iter()
+            .map(|n| {
+                let digest = Nsec3HashAlgorithm::SHA1.hash(&[], &name(n), iterations);
+                digest.unwrap().as_ref().to_vec()
+            })
+            .collect();
+        hashes.sort();
+        (0..hashes.len())
+            .map(|i| {
+                let next = hashes[(i + 1) % hashes.len()].clone();
+                let data = NSEC3::new(
+                    Nsec3HashAlgorithm::SHA1,
+                    opt_out,
+                    iterations,
+                    Vec::new(),
+                    next,
+                    [RecordType::A],
+                );
+                let owner = format!("{}.{zone}", encode(&hashes[i]));
+                secure(Record::from_rdata(
+                    name(&owner),
+                    300,
+                    RData::DNSSEC(DNSSECRData::NSEC3(data)),
+                ))
+            })
+            .collect()
+    }
+
+    const NAMES: [&str; 4] = ["z.test.", "mx.z.test.", "w.z.test.", "*.w.z.test."];
+
+    #[test]
+    fn nsec3_wildcard_expansion_follows_opt_out_and_iterations() {
+        let answers = [
+            a("a.w.z.test."),
+            rrsig("a.w.z.test.", RecordType::A, 3, "z.test."),
+        ];
+        let qname = name("a.w.z.test.");
+        let judge = |iterations, opt_out| {
+            let chain = nsec3_chain("z.test.", &NAMES, iterations, opt_out);
+            positive(&qname, RecordType::A, &answers, &chain)
+        };
+        assert_eq!(judge(0, false), Some(Proof::Secure));
+        assert_eq!(judge(150, false), Some(Proof::Secure));
+        assert_eq!(judge(0, true), Some(Proof::Insecure));
+        assert_eq!(judge(151, false), Some(Proof::Insecure));
+        // A chain of another zone proves nothing.
+        let other = nsec3_chain("y.test.", &["y.test.", "a.y.test."], 0, false);
+        assert_eq!(positive(&qname, RecordType::A, &answers, &other), None);
+    }
+
+    #[test]
+    fn nsec3_denials_in_opt_out_spans() {
+        let nxdomain = name("nope.z.test.");
+        let plain = nsec3_chain("z.test.", &NAMES, 0, false);
+        let opt_out = nsec3_chain("z.test.", &NAMES, 0, true);
+        assert!(!denial_in_opt_out(&nxdomain, &plain));
+        assert!(denial_in_opt_out(&nxdomain, &opt_out));
+        // Deeper below a missing name: the next closer name is still nope.z.test.
+        assert!(denial_in_opt_out(&name("a.b.nope.z.test."), &opt_out));
+        // A name with its own NSEC3 (NODATA) rests on no span.
+        assert!(!denial_in_opt_out(&name("mx.z.test."), &opt_out));
+        // Records hickory did not validate, or of another zone, count for nothing.
+        let mut unvalidated = opt_out.clone();
+        unvalidated.iter_mut().for_each(|r| r.proof = Proof::Bogus);
+        assert!(!denial_in_opt_out(&nxdomain, &unvalidated));
+        assert!(!denial_in_opt_out(&name("nope.y.test."), &opt_out));
+        // Above the iteration limit hickory already says insecure; nothing is hashed here.
+        let costly = nsec3_chain("z.test.", &NAMES, 200, true);
+        assert!(!denial_in_opt_out(&nxdomain, &costly));
+    }
+
     #[test]
     fn base32hex_decodes_nsec3_labels() {
         // RFC 5155 appendix A: H(example) = 0p9mhaveqvm6t7vbl5lop2u3t2rp3tom.
