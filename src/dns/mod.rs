@@ -36,5 +36,5 @@ mod udp_pool;
 mod validate;
 
 pub use client::{resolver_addresses, DnsClient};
-pub use host::{lookup_host, HostLookups, TlsaDecision};
+pub use host::{lookup_host, HostAddress, HostLookups, TlsaDecision};
 pub use settings::{DnsSettings, DnsSetupError, DnssecMode};

@@ -28,7 +28,7 @@ mod session;
 mod settings;
 
 pub use cache::{SessionCache, SessionOutcome};
-pub use settings::SmtpSettings;
+pub use settings::{SmtpSettings, DEFAULT_REPLY_TIMEOUT};
 
 /// Runs the SMTP dialogue with `addr` (port from `settings`) and returns the TLS session.
 ///
