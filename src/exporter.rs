@@ -21,10 +21,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use prometheus::{Encoder, Gauge, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{Encoder, Gauge, IntCounter, IntGauge, Opts, Registry, TextEncoder};
 use tokio::sync::{Mutex, Semaphore};
 
-use crate::config::{self, Config};
+use crate::config::{self, Config, Shard};
 use crate::core::{normalize_domain, unix_now, Direction};
 use crate::history::History;
 use crate::metrics::{probe_exposition, LabelledReport};
@@ -75,6 +75,8 @@ struct SelfMetrics {
 /// The running exporter.
 pub struct DaneExporter {
     config_path: PathBuf,
+    /// The share of the configured targets this replica probes and exposes (`--shard`).
+    shard: Shard,
     store: Arc<Store>,
     running: Mutex<Option<Running>>,
     own: SelfMetrics,
@@ -86,9 +88,16 @@ impl DaneExporter {
     /// Loads `config_path` and starts probing. A bad configuration is an error here: at start
     /// there is no running configuration to keep.
     pub async fn start(config_path: &Path) -> Result<Arc<Self>, StartError> {
+        Self::start_sharded(config_path, Shard::ALL).await
+    }
+
+    /// Like [`DaneExporter::start`], probing and exposing only the targets `shard` owns
+    /// (`crate::config::Shard`); `/probe` answers for any allowed domain.
+    pub async fn start_sharded(config_path: &Path, shard: Shard) -> Result<Arc<Self>, StartError> {
         let own = SelfMetrics::new()?;
         let exporter = Arc::new(Self {
             config_path: config_path.to_path_buf(),
+            shard,
             store: Arc::new(Store::new()),
             running: Mutex::new(None),
             own,
@@ -101,24 +110,27 @@ impl DaneExporter {
 
     /// Builds the scheduler for `config` and swaps it in for the running one.
     async fn replace(&self, config: Config) -> Result<(), StartError> {
-        let targets = config.targets();
+        let mut targets = config.targets();
+        targets.retain(|target| self.shard.owns_target(target));
         let shortest = targets
             .iter()
             .map(|t| t.interval)
             .min()
             .unwrap_or(config.global.interval);
-        // Half the shortest interval: an MX host shared by many domains is probed at most about
-        // twice per interval, and no probe reuses a STARTTLS session older than half an interval.
+        // Half the shortest interval: an MX host shared by many domains is looked up and probed
+        // at most about twice per interval, and no probe reuses a STARTTLS session or a DNS answer
+        // older than half an interval (so no probe sees what the domain's previous one saw).
         let runner = Arc::new(
             ProberRunner::new(&targets, Some(shortest / 2))?
+                .with_host_concurrency(config.global.host_concurrency)
                 .with_history(Arc::clone(&self.history)),
         );
         let adhoc_target = config.adhoc_target("adhoc.invalid", Direction::Inbound);
         // `/probe` probes share no sessions and keep no history: each answers for itself.
-        let adhoc = Arc::new(ProberRunner::new(
-            std::slice::from_ref(&adhoc_target),
-            None,
-        )?);
+        let adhoc = Arc::new(
+            ProberRunner::new(std::slice::from_ref(&adhoc_target), None)?
+                .with_host_concurrency(config.global.host_concurrency),
+        );
 
         let mut running = self.running.lock().await;
         if let Some(old) = running.take() {
@@ -259,6 +271,7 @@ impl SelfMetrics {
         registry.register(Box::new(build_info))?;
         registry.register(Box::new(reload_ok.clone()))?;
         registry.register(Box::new(reload_time.clone()))?;
+        registry.register(Box::new(IoCounters::new()?))?;
         #[cfg(target_os = "linux")]
         registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
@@ -268,6 +281,63 @@ impl SelfMetrics {
             reload_ok,
             reload_time,
         })
+    }
+}
+
+/// The process-wide counts of DNS lookups and SMTP sessions (`crate::dns::lookup_counts`,
+/// `crate::smtp::session_count`) as counters, brought up to date at each scrape: the DNS
+/// questions and SMTP sessions a round costs are their increase over an interval.
+struct IoCounters {
+    counters: Vec<(IntCounter, fn() -> u64)>,
+    /// Overlapping scrapes bring the counters up to date one at a time.
+    sync: std::sync::Mutex<()>,
+}
+
+impl IoCounters {
+    fn new() -> Result<Self, prometheus::Error> {
+        let counter = |name: &str, help: &str, read: fn() -> u64| {
+            IntCounter::new(name, help).map(|counter| (counter, read))
+        };
+        Ok(Self {
+            counters: vec![
+                counter(
+                    "dane_exporter_dns_queries_total",
+                    "DNS lookups sent to the resolvers (once per lookup, retries not counted); lookups answered from the exporter's own cache are not.",
+                    || crate::dns::lookup_counts().queries,
+                )?,
+                counter(
+                    "dane_exporter_dns_cache_hits_total",
+                    "DNS lookups answered from the exporter's own cache (shared by domains naming the same MX hosts).",
+                    || crate::dns::lookup_counts().cache_hits,
+                )?,
+                counter(
+                    "dane_exporter_smtp_sessions_total",
+                    "SMTP sessions started (a connection attempted); a session shared by domains with the same MX host counts once.",
+                    crate::smtp::session_count,
+                )?,
+            ],
+            sync: std::sync::Mutex::new(()),
+        })
+    }
+}
+
+impl prometheus::core::Collector for IoCounters {
+    fn desc(&self) -> Vec<&prometheus::core::Desc> {
+        self.counters.iter().flat_map(|(c, _)| c.desc()).collect()
+    }
+
+    fn collect(&self) -> Vec<prometheus::proto::MetricFamily> {
+        let _one_at_a_time = self.sync.lock().unwrap_or_else(|e| e.into_inner());
+        self.counters
+            .iter()
+            .flat_map(|(counter, read)| {
+                let (now, had) = (read(), counter.get());
+                if now > had {
+                    counter.inc_by(now - had);
+                }
+                counter.collect()
+            })
+            .collect()
     }
 }
 

@@ -21,7 +21,7 @@ use tracing_subscriber::EnvFilter;
 use dane_exporter::checks::services::{parse_spec, ServiceSpec};
 use dane_exporter::config::{
     CertificateSource, CertificateSpec, Config, DirectionScope, Global, OperationsConfig,
-    Overrides, TargetSpec,
+    Overrides, Shard, TargetSpec,
 };
 use dane_exporter::core::{Direction, Verdict};
 use dane_exporter::dns::DnssecMode;
@@ -58,6 +58,11 @@ struct Cli {
     /// exporter-toolkit web configuration (TLS, basic auth, headers).
     #[arg(long = "web.config.file", value_name = "FILE")]
     web_config_file: Option<PathBuf>,
+    /// Probe and expose only this replica's share of the configured targets, I of N (0-based):
+    /// a stable hash of each target's direction and domain, modulo N, like Prometheus's
+    /// `hashmod` (docs/scaling.md). Every replica gets the same configuration file.
+    #[arg(long = "shard", value_name = "I/N", value_parser = parse_shard)]
+    shard: Option<Shard>,
     /// Only log messages of at least this severity.
     #[arg(long = "log.level", value_enum, default_value_t = LogLevel::Info)]
     log_level: LogLevel,
@@ -213,6 +218,10 @@ enum ModeArg {
     Validate,
 }
 
+fn parse_shard(text: &str) -> Result<Shard, String> {
+    Shard::parse(text).map_err(|e| e.to_string())
+}
+
 fn parse_nameserver(text: &str) -> Result<SocketAddr, String> {
     if let Ok(addr) = text.parse::<SocketAddr>() {
         return Ok(addr);
@@ -309,7 +318,8 @@ async fn run_exporter(cli: Cli) -> ExitCode {
         },
         None => None,
     };
-    let exporter = match DaneExporter::start(&cli.config_file).await {
+    let shard = cli.shard.unwrap_or_default();
+    let exporter = match DaneExporter::start_sharded(&cli.config_file, shard).await {
         Ok(exporter) => exporter,
         Err(error) => {
             tracing::error!(%error, "cannot start");
@@ -331,6 +341,7 @@ async fn run_exporter(cli: Cli) -> ExitCode {
         address = %local,
         config = %cli.config_file.display(),
         tls = web_config.as_ref().is_some_and(|c| c.tls_enabled()),
+        shard = %shard,
         version = env!("CARGO_PKG_VERSION"),
         "listening"
     );

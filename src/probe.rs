@@ -22,13 +22,14 @@ use crate::core::{normalize_name, unix_now, KeyAlgorithmReport, MxReport};
 use crate::dns::DnsClient;
 use crate::history::History;
 use crate::report::DomainReport;
-use crate::smtp::SessionCache;
+use crate::smtp::{HostLimits, SessionCache};
 use crate::target::Target;
 
 /// Probes targets with one DNS client.
 pub struct Prober {
     dns: Arc<DnsClient>,
     sessions: Option<Arc<SessionCache>>,
+    limits: Arc<HostLimits>,
     history: Option<Arc<History>>,
 }
 
@@ -43,8 +44,16 @@ impl Prober {
         Self {
             dns,
             sessions: None,
+            limits: Arc::new(HostLimits::default()),
             history: None,
         }
+    }
+
+    /// Caps the connections to one address together with every prober sharing `limits` (a
+    /// prober of its own caps only its own).
+    pub fn with_host_limits(mut self, limits: Arc<HostLimits>) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// Shares STARTTLS sessions through `cache` (see [`SessionCache`]).
@@ -75,10 +84,12 @@ impl Prober {
             ehlo_name: &target.smtp.ehlo_name,
             pkix: &target.service_trust,
         };
+        let limits = self.limits.as_ref();
         let mx_probe = MxProbe {
             dns,
             smtp: &target.smtp,
             sessions,
+            limits,
         };
         let (mut mx, services, gathered, files) = tokio::join!(
             mx::run(mx_probe, &domain, now),
@@ -94,7 +105,7 @@ impl Prober {
         let (key_algorithms, zones) = tokio::join!(
             async {
                 match target.key_algorithms {
-                    true => key_algorithms::run(&mx, &target.smtp, sessions).await,
+                    true => key_algorithms::run(&mx, &target.smtp, sessions, limits).await,
                     false => Vec::new(),
                 }
             },

@@ -26,11 +26,11 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::core::{unix_now, Reason};
-use crate::dns::{DnsClient, DnsSettings, DnsSetupError};
+use crate::dns::{CacheLimits, DnsClient, DnsSettings, DnsSetupError};
 use crate::history::History;
 use crate::probe::Prober;
 use crate::report::DomainReport;
-use crate::smtp::SessionCache;
+use crate::smtp::{HostLimits, SessionCache};
 use crate::store::Store;
 use crate::target::Target;
 
@@ -45,11 +45,13 @@ pub trait ProbeRunner: Send + Sync + 'static {
 }
 
 /// Probes with real DNS and SMTP: one DNS client per distinct DNS setting (targets usually share
-/// one), one session cache so an MX host serving many domains is probed once per TTL, and one
-/// history of what crosses rounds.
+/// one), with an answer cache, one session cache so an MX host serving many domains is looked
+/// up and probed once per TTL, and one history of what crosses rounds.
 pub struct ProberRunner {
     clients: HashMap<DnsKey, Arc<DnsClient>>,
     sessions: Option<Arc<SessionCache>>,
+    /// The cap on connections open at once to one address, for all its probes.
+    limits: Arc<HostLimits>,
     history: Option<Arc<History>>,
 }
 
@@ -64,22 +66,35 @@ impl DnsKey {
 }
 
 impl ProberRunner {
-    /// Builds the DNS clients `targets` need. STARTTLS sessions are shared between domains for
-    /// `session_ttl` (the shortest interval is a good choice), or not at all when it is `None`.
+    /// Builds the DNS clients `targets` need. STARTTLS sessions and DNS answers are shared
+    /// between domains for at most `session_ttl` (half the shortest interval is a good choice),
+    /// or not at all when it is `None`.
     pub fn new(targets: &[Target], session_ttl: Option<Duration>) -> Result<Self, DnsSetupError> {
         let mut clients = HashMap::new();
         for target in targets {
             if let std::collections::hash_map::Entry::Vacant(slot) =
                 clients.entry(DnsKey::of(&target.dns))
             {
-                slot.insert(Arc::new(DnsClient::new(&target.dns)?));
+                let client = match session_ttl {
+                    Some(ttl) => DnsClient::with_cache(&target.dns, CacheLimits::up_to(ttl))?,
+                    None => DnsClient::new(&target.dns)?,
+                };
+                slot.insert(Arc::new(client));
             }
         }
         Ok(Self {
             clients,
             sessions: session_ttl.map(|ttl| Arc::new(SessionCache::new(ttl))),
+            limits: Arc::new(HostLimits::default()),
             history: None,
         })
+    }
+
+    /// At most `cap` connections open at once to one MX host address, across all probes
+    /// (default [`crate::smtp::DEFAULT_HOST_CONCURRENCY`]).
+    pub fn with_host_concurrency(mut self, cap: usize) -> Self {
+        self.limits = Arc::new(HostLimits::new(cap));
+        self
     }
 
     /// Keeps what crosses rounds in `history` (the exporter's, which outlives reloads); without
@@ -93,7 +108,8 @@ impl ProberRunner {
 impl ProbeRunner for ProberRunner {
     fn probe(&self, target: &Target) -> ReportFuture {
         let prober = self.clients.get(&DnsKey::of(&target.dns)).map(|dns| {
-            let mut prober = Prober::shared(Arc::clone(dns));
+            let mut prober =
+                Prober::shared(Arc::clone(dns)).with_host_limits(Arc::clone(&self.limits));
             if let Some(sessions) = &self.sessions {
                 prober = prober.with_sessions(Arc::clone(sessions));
             }

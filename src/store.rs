@@ -1,7 +1,9 @@
 //! The latest results of every configured target: written by the scheduler, read at scrape time.
 //!
 //! `crate::scheduler` puts a judged [`DomainReport`] here after each probe; it is turned into its
-//! series at once (`crate::metrics::TargetSeries`), and `/metrics` copies those and never probes.
+//! series at once (`crate::metrics::TargetSeries`, in the target's shape) and into what it adds
+//! to the aggregates (`crate::metrics::DomainSummary`), and `/metrics` copies those and never
+//! probes.
 //! The report itself is not kept (what the next round compares with is `crate::history`'s): at
 //! 10,000 domains the reports were the largest thing the exporter held (docs/performance.md).
 //! The set of configured targets is replaced on reload, and results of targets no longer
@@ -12,7 +14,9 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::core::TargetKey;
-use crate::metrics::{ExpositionChunks, LabelledReport, TargetSeries};
+use crate::metrics::{
+    aggregate_families, Aggregated, DomainSummary, ExpositionChunks, LabelledReport, TargetSeries,
+};
 use crate::report::DomainReport;
 use crate::target::Target;
 
@@ -22,6 +26,8 @@ struct Stored {
     labels: BTreeMap<String, String>,
     /// The report's series, rendered when it was stored (a scrape copies them).
     series: Arc<TargetSeries>,
+    /// What the report adds to the aggregates (`crate::metrics::aggregate_families`).
+    summary: DomainSummary,
 }
 
 #[derive(Default)]
@@ -79,11 +85,15 @@ impl Store {
     /// configured.
     pub fn put(&self, target: &Target, report: &DomainReport) {
         let key = target.key();
-        let series = TargetSeries::of(&LabelledReport {
-            direction: key.direction,
-            extra_labels: &target.labels,
-            report,
-        });
+        let series = TargetSeries::of_shape(
+            &LabelledReport {
+                direction: key.direction,
+                extra_labels: &target.labels,
+                report,
+            },
+            target.metrics,
+        );
+        let summary = DomainSummary::of(report);
         let mut inner = self.write();
         if !inner.configured.contains(&key) {
             return;
@@ -93,6 +103,7 @@ impl Store {
             Stored {
                 labels: target.labels.clone(),
                 series: Arc::new(series),
+                summary,
             },
         );
     }
@@ -122,19 +133,28 @@ impl Store {
     }
 
     /// The text exposition of every stored result's series with the exporter's own families
-    /// (`own`: name and text), in chunks of about `chunk_bytes` ([`ExpositionChunks`]). The lock
-    /// is held only to take the series, not while writing megabytes of text.
+    /// (`own`: name and text) and the aggregates over the results, in chunks of about
+    /// `chunk_bytes` ([`ExpositionChunks`]). The lock is held only to take the series and count
+    /// the aggregates, not while writing megabytes of text.
     pub fn exposition(
         &self,
-        own: Vec<(String, String)>,
+        mut own: Vec<(String, String)>,
         chunk_bytes: usize,
     ) -> ExpositionChunks<Arc<TargetSeries>> {
-        let series: Vec<Arc<TargetSeries>> = self
-            .read()
+        let inner = self.read();
+        let series: Vec<Arc<TargetSeries>> = inner
             .results
             .values()
             .map(|stored| Arc::clone(&stored.series))
             .collect();
+        own.extend(aggregate_families(inner.results.iter().map(
+            |(key, stored)| Aggregated {
+                direction: key.direction,
+                labels: &stored.labels,
+                summary: &stored.summary,
+            },
+        )));
+        drop(inner);
         ExpositionChunks::new(own, series, chunk_bytes)
     }
 }

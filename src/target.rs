@@ -51,6 +51,34 @@ pub struct Target {
     /// Whether endpoints where DANE applies get the extra session per other key algorithm
     /// (the direction is inside `key_algorithm_checks`).
     pub key_algorithms: bool,
+    /// Which of its series `/metrics` serves.
+    pub metrics: MetricsShape,
+}
+
+/// Which series a target's results become on `/metrics` (`metrics:` in the configuration).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum MetricsShape {
+    /// Every series of every check: per MX host, address, RRset and record.
+    #[default]
+    Full,
+    /// Only what says whether mail to the domain would be deferred and why (success, verdict,
+    /// failure reasons, probe time): a few series per domain, for lists of thousands of
+    /// recipient domains, which the aggregates (`crate::metrics`) sum up.
+    Summary,
+}
+
+impl MetricsShape {
+    /// The accepted names, in the configuration's words.
+    pub const NAMES: [&'static str; 2] = ["full", "summary"];
+
+    /// The shape named `name`.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "full" => Some(Self::Full),
+            "summary" => Some(Self::Summary),
+            _ => None,
+        }
+    }
 }
 
 impl Target {
@@ -77,6 +105,7 @@ impl Target {
             authoritative: None,
             hygiene: HygieneLimits::default(),
             key_algorithms: true,
+            metrics: MetricsShape::Full,
         }
     }
 

@@ -18,12 +18,14 @@ use crate::smtp::SmtpSettings;
 use super::names::DomainPattern;
 use super::operations::OperationsConfig;
 use crate::checks::local_certs::CertificateSpec;
-use crate::target::Target;
+use crate::target::{MetricsShape, Target};
 
 /// Shortest allowed probe interval: probing more often only loads the remote mail servers.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(10);
 /// Largest allowed `concurrency`.
 pub const MAX_CONCURRENCY: usize = 10_000;
+/// Largest allowed `host_concurrency`.
+pub const MAX_HOST_CONCURRENCY: usize = 1_000;
 
 /// Settings that apply to every target unless it overrides them.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,6 +41,8 @@ pub struct Global {
     pub smtp_reply_timeout: Duration,
     /// How many probes may run at once.
     pub concurrency: usize,
+    /// How many SMTP connections may be open at once to one MX host address, across all probes.
+    pub host_concurrency: usize,
     /// How DNSSEC security is established.
     pub dnssec_mode: DnssecMode,
     /// Nameservers to ask; empty means those of `/etc/resolv.conf`.
@@ -76,6 +80,7 @@ impl Default for Global {
             step_timeout: smtp.step_timeout,
             smtp_reply_timeout: smtp.reply_timeout,
             concurrency: 64,
+            host_concurrency: crate::smtp::DEFAULT_HOST_CONCURRENCY,
             dnssec_mode: DnssecMode::default(),
             nameservers: Vec::new(),
             trust_anchor_file: None,
@@ -109,6 +114,9 @@ pub struct Overrides {
     pub mta_sts: Option<bool>,
     /// Check TLS-RPT; `None`: yes for inbound, no for outbound.
     pub tls_rpt: Option<bool>,
+    /// The shape of the target's series; `None`: full (entries of a `domains_file` list get
+    /// summary unless they say otherwise).
+    pub metrics: Option<MetricsShape>,
 }
 
 /// One entry of `inbound` or `outbound`, as written (after validation).
@@ -248,6 +256,7 @@ impl Config {
             authoritative,
             hygiene: ops.hygiene,
             key_algorithms: ops.key_algorithms_for(direction),
+            metrics: over.metrics.unwrap_or_default(),
         }
     }
 }

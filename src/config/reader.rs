@@ -5,18 +5,21 @@
 use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use saphyr::{LoadableYamlNode, MarkedYaml, ScanError};
 
 use super::error::{ConfigError, Problem};
-use super::model::{Config, Global, Overrides, TargetSpec, MAX_CONCURRENCY};
+use super::lists::{read_list, Listed, Origin};
+use super::model::{Config, Global, Overrides, TargetSpec, MAX_CONCURRENCY, MAX_HOST_CONCURRENCY};
 use super::names::normalize_domain;
 use super::values::{
-    check_timing, dnssec_mode, domain_name, duration, integer, labels, level, nameservers,
-    operations, optional, probe_allow, read_service_ca, services, source_path, Result,
+    check_timing, dnssec_mode, domain_name, duration, integer, labels, level, metrics_shape,
+    nameservers, operations, optional, probe_allow, read_service_ca, services, source_path, Result,
 };
 use crate::checks::local_certs::{CertificateSource, CertificateSpec};
+use crate::target::MetricsShape;
 use crate::yaml::{
     boolean, mapping, sequence, string, Field, Fields, Invalid, Loc, Node, TreeProblem,
 };
@@ -28,6 +31,7 @@ const GLOBAL_KEYS: &[&str] = &[
     "step_timeout",
     "smtp_reply_timeout",
     "concurrency",
+    "host_concurrency",
     "dnssec_mode",
     "nameservers",
     "trust_anchor_file",
@@ -45,6 +49,7 @@ const GLOBAL_KEYS: &[&str] = &[
 ];
 const TARGET_KEYS: &[&str] = &[
     "domain",
+    "domains_file",
     "labels",
     "interval",
     "timeout",
@@ -54,11 +59,13 @@ const TARGET_KEYS: &[&str] = &[
     "trust_anchor_file",
     "mta_sts",
     "tls_rpt",
+    "metrics",
     "services",
 ];
 /// Inbound targets may also name local certificate files.
 const INBOUND_TARGET_KEYS: &[&str] = &[
     "domain",
+    "domains_file",
     "labels",
     "interval",
     "timeout",
@@ -68,9 +75,12 @@ const INBOUND_TARGET_KEYS: &[&str] = &[
     "trust_anchor_file",
     "mta_sts",
     "tls_rpt",
+    "metrics",
     "services",
     "certificates",
 ];
+/// Keys of one domain that a `domains_file` entry, standing for many, cannot have.
+const ONE_DOMAIN_KEYS: &[&str] = &["domain", "services", "certificates"];
 const CERTIFICATE_KEYS: &[&str] = &["mx", "live", "staged", "lineage"];
 
 impl TreeProblem for Problem {
@@ -189,6 +199,10 @@ impl Reader<'_> {
             let value = integer(f, 1, MAX_CONCURRENCY as i64)?;
             global.concurrency = usize::try_from(value).unwrap_or(MAX_CONCURRENCY);
         }
+        if let Some(f) = fields.get("host_concurrency") {
+            let value = integer(f, 1, MAX_HOST_CONCURRENCY as i64)?;
+            global.host_concurrency = usize::try_from(value).unwrap_or(global.host_concurrency);
+        }
         if let Some(f) = fields.get("dnssec_mode") {
             global.dnssec_mode = dnssec_mode(f)?;
         }
@@ -234,20 +248,34 @@ impl Reader<'_> {
         keys: &'static [&'static str],
     ) -> Result<Vec<TargetSpec>> {
         let mut specs = Vec::new();
-        // Normalised domain -> line of its first occurrence in this direction.
-        let mut seen: HashMap<String, usize> = HashMap::new();
+        // Normalised domain -> where it first occurs in this direction.
+        let mut seen: HashMap<String, Origin> = HashMap::new();
         for (loc, node) in sequence(section)? {
             let fields = mapping(node, &loc, Some(keys))?;
+            if let Some(list_field) = fields.get("domains_file") {
+                self.list(&fields, list_field, global, &loc, &mut seen, &mut specs)?;
+                continue;
+            }
             let Some(domain_field) = fields.get("domain") else {
-                return loc.fail(Problem::MissingKey("domain"));
+                return loc.fail(Problem::MissingEither("domain", "domains_file"));
             };
             let domain = domain_name(domain_field)?;
-            if let Some(&first_line) = seen.get(&domain) {
-                return domain_field
-                    .loc
-                    .fail(Problem::DuplicateDomain { domain, first_line });
+            match seen.get(&domain) {
+                Some(Origin::Config(first_line)) => {
+                    let first_line = *first_line;
+                    return domain_field
+                        .loc
+                        .fail(Problem::DuplicateDomain { domain, first_line });
+                }
+                Some(first) => {
+                    let first = first.to_string();
+                    return domain_field
+                        .loc
+                        .fail(Problem::DuplicateListed { domain, first });
+                }
+                None => {}
             }
-            seen.insert(domain.clone(), domain_field.loc.line);
+            seen.insert(domain.clone(), Origin::Config(domain_field.loc.line));
 
             let labels = match fields.get("labels") {
                 Some(f) => labels(f)?,
@@ -271,6 +299,65 @@ impl Reader<'_> {
             });
         }
         Ok(specs)
+    }
+
+    /// A `domains_file` entry: every domain of the list, each with the entry's labels and
+    /// overrides, in `summary` shape unless the entry says otherwise.
+    fn list(
+        &self,
+        fields: &Fields<'_, '_>,
+        list_field: &Field<'_, '_>,
+        global: &Global,
+        loc: &Loc,
+        seen: &mut HashMap<String, Origin>,
+        specs: &mut Vec<TargetSpec>,
+    ) -> Result<()> {
+        for &key in ONE_DOMAIN_KEYS {
+            if let Some(f) = fields.get(key) {
+                return f.loc.fail(Problem::ConflictingKeys {
+                    key,
+                    other: "domains_file",
+                });
+            }
+        }
+        let written = string(list_field)?;
+        if written.trim().is_empty() {
+            return list_field.loc.fail(Problem::EmptyPath);
+        }
+        let path = Arc::new(self.base_dir.join(written));
+        let listed = read_list(&path).or_else(|problem| list_field.loc.fail(problem))?;
+        let labels = match fields.get("labels") {
+            Some(f) => labels(f)?,
+            None => BTreeMap::new(),
+        };
+        let mut overrides = self.overrides(fields, global, loc)?;
+        overrides.metrics = Some(overrides.metrics.unwrap_or(MetricsShape::Summary));
+        specs.reserve(listed.len());
+        for Listed { domain, line } in listed {
+            if let Some(first) = seen.get(&domain) {
+                let first = first.to_string();
+                return list_field.loc.fail(Problem::InList {
+                    path: path.to_path_buf(),
+                    line,
+                    problem: Box::new(Problem::DuplicateListed { domain, first }),
+                });
+            }
+            seen.insert(
+                domain.clone(),
+                Origin::List {
+                    path: Arc::clone(&path),
+                    line,
+                },
+            );
+            specs.push(TargetSpec {
+                domain,
+                labels: labels.clone(),
+                overrides: overrides.clone(),
+                services: Vec::new(),
+                certificates: Vec::new(),
+            });
+        }
+        Ok(())
     }
 
     fn overrides(
@@ -303,6 +390,7 @@ impl Reader<'_> {
                 .transpose()?,
             mta_sts: fields.get("mta_sts").map(boolean).transpose()?,
             tls_rpt: fields.get("tls_rpt").map(boolean).transpose()?,
+            metrics: fields.get("metrics").map(metrics_shape).transpose()?,
         })
     }
 

@@ -17,6 +17,7 @@ use crate::checks::local_certs::CertificateSource;
 use crate::checks::services::{ServiceProtocol, ServiceSpec, TlsMode};
 use crate::dane::PkixTrust;
 use crate::dns::DnssecMode;
+use crate::target::MetricsShape;
 use crate::yaml::{
     data, mapping, scalar_string, sequence, string, wrong_type, Field, Fields, Invalid, Loc,
 };
@@ -173,6 +174,20 @@ pub(super) fn direction_scope(field: &Field<'_, '_>) -> Result<DirectionScope> {
             field.loc.fail(Problem::InvalidChoice {
                 text: text.to_string(),
                 expected: &DirectionScope::NAMES,
+            })
+        },
+        Ok,
+    )
+}
+
+/// `metrics:` of a target: one of [`MetricsShape::NAMES`].
+pub(super) fn metrics_shape(field: &Field<'_, '_>) -> Result<MetricsShape> {
+    let text = string(field)?;
+    MetricsShape::parse(text.trim()).map_or_else(
+        || {
+            field.loc.fail(Problem::InvalidChoice {
+                text: text.to_string(),
+                expected: &MetricsShape::NAMES,
             })
         },
         Ok,

@@ -1,10 +1,11 @@
 //! [`DnsClient`]: the typed lookups (MX, TLSA, A/AAAA, TXT) the checks make, over the backend
-//! the DNSSEC mode picks.
+//! the DNSSEC mode picks, through the exporter's own answer cache when it has one (`cache.rs`).
 
 use std::net::{IpAddr, SocketAddr};
 
 use hickory_proto::rr::RData;
 
+use super::cache::{self, CacheLimits, Cacheable, DnsCache};
 use super::settings::{DnsSettings, DnsSetupError, DnssecMode};
 use super::{answer, nameservers, trust_resolver, validate};
 use crate::core::{normalize_name, Answer, MxRecord, RecordType, TlsaRecord};
@@ -20,6 +21,8 @@ pub fn resolver_addresses(settings: &DnsSettings) -> Result<Vec<SocketAddr>, Dns
 /// Cheap to share behind an `Arc`; the backends keep their own caches and connections.
 pub struct DnsClient {
     backend: Backend,
+    /// Answers shared between the probes using this client, if it has a cache.
+    cache: Option<DnsCache>,
 }
 
 enum Backend {
@@ -36,7 +39,27 @@ impl DnsClient {
             }
             DnssecMode::Validate => Backend::Validate(validate::Validator::new(settings)?),
         };
-        Ok(Self { backend })
+        Ok(Self {
+            backend,
+            cache: None,
+        })
+    }
+
+    /// Like [`DnsClient::new`], with an answer cache within `limits` shared by every lookup
+    /// through this client (see `cache.rs`).
+    pub fn with_cache(settings: &DnsSettings, limits: CacheLimits) -> Result<Self, DnsSetupError> {
+        Ok(Self {
+            cache: Some(DnsCache::new(limits)),
+            ..Self::new(settings)?
+        })
+    }
+
+    /// Estimated bytes the answer cache holds (0 without one).
+    pub async fn cached_bytes(&self) -> u64 {
+        match &self.cache {
+            Some(cache) => cache.weighted_size().await,
+            None => 0,
+        }
     }
 
     /// MX RRset of `domain`.
@@ -70,21 +93,33 @@ impl DnsClient {
     /// The one place that picks the backend. The query name is checked here and the answer
     /// labelled here, so the typed lookups above and this framing are written once for both
     /// modes.
-    async fn lookup<T: Send + 'static>(
+    async fn lookup<T: Cacheable>(
         &self,
         name: &str,
         rtype: RecordType,
         convert: fn(&RData) -> Option<T>,
     ) -> Answer<T> {
-        let result = match answer::query_name(name) {
-            Ok(qname) => match &self.backend {
-                Backend::TrustResolver(r) => r.lookup(qname, rtype, convert).await,
-                Backend::Validate(v) => v.lookup(qname, rtype, convert).await,
-            },
+        let name = normalize_name(name);
+        let result = match answer::query_name(&name) {
+            Ok(qname) => {
+                let ask = async {
+                    match &self.backend {
+                        Backend::TrustResolver(r) => r.lookup(qname, rtype, convert).await,
+                        Backend::Validate(v) => v.lookup(qname, rtype, convert).await,
+                    }
+                };
+                match &self.cache {
+                    Some(cache) => cache.answer(&name, rtype, ask).await,
+                    None => {
+                        cache::count_query();
+                        ask.await
+                    }
+                }
+            }
             Err(e) => Err(e),
         };
         Answer {
-            name: normalize_name(name),
+            name,
             rtype,
             result,
         }

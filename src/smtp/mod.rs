@@ -9,6 +9,7 @@
 //! - `session`: the dialogue itself, step by step, with the timeouts and the STARTTLS injection
 //!   check.
 //! - `cache`: STARTTLS sessions shared between domains whose MX hosts coincide.
+//! - `limit`: a cap on the connections open at once to one server address.
 //! - `settings`: port, EHLO name, step timeout.
 //! - `crate::tls`: the shared rustls configuration, the verifier and the handshake.
 //!
@@ -17,18 +18,30 @@
 //! failures.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::core::{KeyAlgorithm, RestrictedError, SmtpError, TlsSession};
 
 mod cache;
 #[doc(hidden)]
 pub mod fuzzing;
+mod limit;
 pub(crate) mod reply;
 mod session;
 mod settings;
 
 pub use cache::{SessionCache, SessionOutcome};
+pub use limit::{HostLimits, HostPermit, DEFAULT_HOST_CONCURRENCY};
 pub use settings::{SmtpSettings, DEFAULT_REPLY_TIMEOUT};
+
+/// SMTP sessions started (a connection attempted) since the process started.
+static SESSIONS: AtomicU64 = AtomicU64::new(0);
+
+/// How many SMTP sessions this process has started (the `dane_exporter_smtp_sessions_total`
+/// counter): sessions shared through a [`SessionCache`] count once.
+pub fn session_count() -> u64 {
+    SESSIONS.load(Ordering::Relaxed)
+}
 
 /// Runs the SMTP dialogue with `addr` (port from `settings`) and returns the TLS session.
 ///
@@ -43,6 +56,7 @@ pub async fn probe_starttls(
     sni: &str,
     settings: &SmtpSettings,
 ) -> Result<TlsSession, SmtpError> {
+    SESSIONS.fetch_add(1, Ordering::Relaxed);
     session::run(addr, sni, settings).await
 }
 
@@ -55,6 +69,7 @@ pub async fn probe_starttls_restricted(
     settings: &SmtpSettings,
     algorithm: KeyAlgorithm,
 ) -> Result<TlsSession, RestrictedError> {
+    SESSIONS.fetch_add(1, Ordering::Relaxed);
     session::run_restricted(addr, sni, settings, Some(algorithm))
         .await
         .map_err(|failure| {

@@ -544,6 +544,7 @@ async fn certificate_files_of_a_dual_host_are_told_apart_by_key_algorithm() {
         authoritative: None,
         hygiene: Default::default(),
         key_algorithms: true,
+        metrics: Default::default(),
     };
     let runner = ProberRunner::new(std::slice::from_ref(&target), None)
         .unwrap()

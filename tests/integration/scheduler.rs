@@ -32,6 +32,7 @@ fn target(domain: &str, interval: Duration, timeout: Duration) -> Target {
         authoritative: None,
         hygiene: Default::default(),
         key_algorithms: true,
+        metrics: Default::default(),
     }
 }
 

@@ -105,6 +105,7 @@ impl World {
             authoritative: None,
             hygiene: Default::default(),
             key_algorithms: true,
+            metrics: Default::default(),
         }
     }
 

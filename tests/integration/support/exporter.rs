@@ -36,11 +36,17 @@ pub fn free_port() -> u16 {
 
 impl Exporter {
     pub fn start(config: &Path) -> Exporter {
+        Self::start_with(config, &[])
+    }
+
+    /// Like [`Exporter::start`], with more flags.
+    pub fn start_with(config: &Path, flags: &[&str]) -> Exporter {
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_dane_exporter"))
             .arg(format!("--config.file={}", config.display()))
             .arg(format!("--web.listen-address={addr}"))
             .arg("--log.format=json")
+            .args(flags)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
