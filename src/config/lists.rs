@@ -7,22 +7,29 @@
 //! overrides; a problem names the list file and its line ([`Problem::InList`]), after the config
 //! file's line of the `domains_file` key.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::error::Problem;
+use super::model::TargetSpec;
 use super::names::normalize_domain;
+use super::values::Result;
+use crate::yaml::{string, Field, Fields};
+
+/// Keys of one domain that a `domains_file` entry, standing for many, cannot have.
+const ONE_DOMAIN_KEYS: &[&str] = &["domain", "services", "certificates"];
 
 /// Largest list file read: about two million domains. A bigger file is an error, not a surprise
 /// allocation.
 pub(super) const MAX_LIST_BYTES: u64 = 64 * 1024 * 1024;
 
 /// One domain of a list, normalised, and its line.
-pub(super) struct Listed {
-    pub(super) domain: String,
-    pub(super) line: usize,
+struct Listed {
+    domain: String,
+    line: usize,
 }
 
 /// Where a domain was first listed in one direction, for the duplicate error.
@@ -43,8 +50,66 @@ impl fmt::Display for Origin {
     }
 }
 
+/// A `domains_file` entry of the config file.
+pub(super) struct List<'f, 'n, 'y> {
+    /// The entry's keys.
+    pub(super) fields: &'f Fields<'n, 'y>,
+    /// Its `domains_file` key.
+    pub(super) field: &'f Field<'n, 'y>,
+    /// The config file's directory, which a relative path starts from.
+    pub(super) base_dir: &'f Path,
+}
+
+impl List<'_, '_, '_> {
+    /// Appends one spec per domain of the list to `specs`: `template` (the entry's labels and
+    /// overrides) with the domain. `seen` holds where every domain of the direction was first
+    /// listed; a domain listed twice is an error naming both places.
+    pub(super) fn expand(
+        &self,
+        template: &TargetSpec,
+        seen: &mut HashMap<String, Origin>,
+        specs: &mut Vec<TargetSpec>,
+    ) -> Result<()> {
+        for &key in ONE_DOMAIN_KEYS {
+            if let Some(f) = self.fields.get(key) {
+                return f.loc.fail(Problem::ConflictingKeys {
+                    key,
+                    other: "domains_file",
+                });
+            }
+        }
+        let written = string(self.field)?;
+        if written.trim().is_empty() {
+            return self.field.loc.fail(Problem::EmptyPath);
+        }
+        let path = Arc::new(self.base_dir.join(written));
+        let listed = read_list(&path).or_else(|problem| self.field.loc.fail(problem))?;
+        specs.reserve(listed.len());
+        for Listed { domain, line } in listed {
+            if let Some(first) = seen.get(&domain) {
+                let first = first.to_string();
+                return self.field.loc.fail(Problem::InList {
+                    path: path.to_path_buf(),
+                    line,
+                    problem: Box::new(Problem::DuplicateListed { domain, first }),
+                });
+            }
+            let origin = Origin::List {
+                path: Arc::clone(&path),
+                line,
+            };
+            seen.insert(domain.clone(), origin);
+            specs.push(TargetSpec {
+                domain,
+                ..template.clone()
+            });
+        }
+        Ok(())
+    }
+}
+
 /// The domains of the list at `path`, in file order.
-pub(super) fn read_list(path: &Path) -> Result<Vec<Listed>, Problem> {
+fn read_list(path: &Path) -> std::result::Result<Vec<Listed>, Problem> {
     let unusable = |reason: String| Problem::ListUnusable {
         path: path.to_path_buf(),
         reason,

@@ -5,13 +5,12 @@
 use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use saphyr::{LoadableYamlNode, MarkedYaml, ScanError};
 
 use super::error::{ConfigError, Problem};
-use super::lists::{read_list, Listed, Origin};
+use super::lists::{List, Origin};
 use super::model::{Config, Global, Overrides, TargetSpec, MAX_CONCURRENCY, MAX_HOST_CONCURRENCY};
 use super::names::normalize_domain;
 use super::values::{
@@ -79,8 +78,7 @@ const INBOUND_TARGET_KEYS: &[&str] = &[
     "services",
     "certificates",
 ];
-/// Keys of one domain that a `domains_file` entry, standing for many, cannot have.
-const ONE_DOMAIN_KEYS: &[&str] = &["domain", "services", "certificates"];
+
 const CERTIFICATE_KEYS: &[&str] = &["mx", "live", "staged", "lineage"];
 
 impl TreeProblem for Problem {
@@ -253,7 +251,27 @@ impl Reader<'_> {
         for (loc, node) in sequence(section)? {
             let fields = mapping(node, &loc, Some(keys))?;
             if let Some(list_field) = fields.get("domains_file") {
-                self.list(&fields, list_field, global, &loc, &mut seen, &mut specs)?;
+                // Every domain of the list gets the entry's labels and overrides, and the summary
+                // shape unless the entry says otherwise.
+                let mut overrides = self.overrides(&fields, global, &loc)?;
+                overrides.metrics = Some(overrides.metrics.unwrap_or(MetricsShape::Summary));
+                let template = TargetSpec {
+                    domain: String::new(),
+                    labels: fields
+                        .get("labels")
+                        .map(labels)
+                        .transpose()?
+                        .unwrap_or_default(),
+                    overrides,
+                    services: Vec::new(),
+                    certificates: Vec::new(),
+                };
+                let list = List {
+                    fields: &fields,
+                    field: list_field,
+                    base_dir: self.base_dir,
+                };
+                list.expand(&template, &mut seen, &mut specs)?;
                 continue;
             }
             let Some(domain_field) = fields.get("domain") else {
@@ -299,65 +317,6 @@ impl Reader<'_> {
             });
         }
         Ok(specs)
-    }
-
-    /// A `domains_file` entry: every domain of the list, each with the entry's labels and
-    /// overrides, in `summary` shape unless the entry says otherwise.
-    fn list(
-        &self,
-        fields: &Fields<'_, '_>,
-        list_field: &Field<'_, '_>,
-        global: &Global,
-        loc: &Loc,
-        seen: &mut HashMap<String, Origin>,
-        specs: &mut Vec<TargetSpec>,
-    ) -> Result<()> {
-        for &key in ONE_DOMAIN_KEYS {
-            if let Some(f) = fields.get(key) {
-                return f.loc.fail(Problem::ConflictingKeys {
-                    key,
-                    other: "domains_file",
-                });
-            }
-        }
-        let written = string(list_field)?;
-        if written.trim().is_empty() {
-            return list_field.loc.fail(Problem::EmptyPath);
-        }
-        let path = Arc::new(self.base_dir.join(written));
-        let listed = read_list(&path).or_else(|problem| list_field.loc.fail(problem))?;
-        let labels = match fields.get("labels") {
-            Some(f) => labels(f)?,
-            None => BTreeMap::new(),
-        };
-        let mut overrides = self.overrides(fields, global, loc)?;
-        overrides.metrics = Some(overrides.metrics.unwrap_or(MetricsShape::Summary));
-        specs.reserve(listed.len());
-        for Listed { domain, line } in listed {
-            if let Some(first) = seen.get(&domain) {
-                let first = first.to_string();
-                return list_field.loc.fail(Problem::InList {
-                    path: path.to_path_buf(),
-                    line,
-                    problem: Box::new(Problem::DuplicateListed { domain, first }),
-                });
-            }
-            seen.insert(
-                domain.clone(),
-                Origin::List {
-                    path: Arc::clone(&path),
-                    line,
-                },
-            );
-            specs.push(TargetSpec {
-                domain,
-                labels: labels.clone(),
-                overrides: overrides.clone(),
-                services: Vec::new(),
-                certificates: Vec::new(),
-            });
-        }
-        Ok(())
     }
 
     fn overrides(

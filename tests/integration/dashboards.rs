@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::Path;
 
-use dane_exporter::metrics::PROBE_METRICS;
+use dane_exporter::metrics::{AGGREGATE_METRICS, PROBE_METRICS};
 use promql_parser::parser::{self, Expr};
 use promql_parser::util::{walk_expr, ExprVisitor};
 use serde_json::{json, Value};
@@ -32,6 +32,9 @@ const SELF_METRICS: &[&str] = &[
     "dane_exporter_build_info",
     "dane_exporter_config_last_reload_successful",
     "dane_exporter_config_last_reload_success_timestamp_seconds",
+    "dane_exporter_dns_queries_total",
+    "dane_exporter_dns_cache_hits_total",
+    "dane_exporter_smtp_sessions_total",
     "up",
 ];
 
@@ -61,7 +64,10 @@ fn schema_errors(validator: &jsonschema::Validator, dashboard: &Value) -> Vec<St
 }
 
 fn known_metric(name: &str) -> bool {
-    PROBE_METRICS.iter().any(|(n, _)| *n == name)
+    PROBE_METRICS
+        .iter()
+        .chain(AGGREGATE_METRICS)
+        .any(|(n, _)| *n == name)
         || SELF_METRICS.contains(&name)
         || name.starts_with("process_")
 }
@@ -556,7 +562,9 @@ async fn exported_labels() -> BTreeMap<String, BTreeSet<String>> {
     use dane_exporter::checks::authoritative::AuthoritativeSettings;
     use dane_exporter::core::Direction;
     use dane_exporter::dns::{DnsClient, DnsSettings, DnssecMode};
-    use dane_exporter::metrics::{probe_families, LabelledReport};
+    use dane_exporter::metrics::{
+        aggregate_families, probe_families, Aggregated, DomainSummary, LabelledReport,
+    };
     use dane_exporter::smtp::SmtpSettings;
 
     use dane_exporter::checks::mta_sts::MtaStsSettings;
@@ -681,6 +689,22 @@ _tls.fail.test.           300 IN TXT  "parent of the missing _smtp._tls.fail.tes
         let labels = out.entry(family.name().to_string()).or_default();
         for metric in family.get_metric() {
             labels.extend(metric.get_label().iter().map(|l| l.name().to_string()));
+        }
+    }
+    // The aggregates over the same two reports, as outbound targets of a list.
+    let list = BTreeMap::from([("list".to_string(), "recipients".to_string())]);
+    let summaries: Vec<DomainSummary> = reports.iter().map(DomainSummary::of).collect();
+    let aggregated = summaries.iter().map(|summary| Aggregated {
+        direction: Direction::Outbound,
+        labels: &list,
+        summary,
+    });
+    for (name, text) in aggregate_families(aggregated) {
+        let labels = out.entry(name).or_default();
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            if let Some(inside) = line.split_once('{').and_then(|(_, r)| r.rsplit_once('}')) {
+                labels.extend(crate::support::exporter::parse_labels(inside.0).into_keys());
+            }
         }
     }
     out
