@@ -56,6 +56,8 @@ pub enum StartError {
 
 /// The configuration in force and the scheduler running it.
 struct Running {
+    /// The configuration in force: its global settings and allow-list (the targets are the
+    /// scheduler's).
     config: Config,
     scheduler: SchedulerHandle,
     /// Probes `/probe` requests with the global settings.
@@ -146,6 +148,13 @@ impl DaneExporter {
             Arc::clone(&self.store),
         );
         let adhoc_slots = Arc::new(Semaphore::new(config.global.concurrency.max(1)));
+        // The targets carry everything resolved; `/probe` reads only the global settings and the
+        // allow-list again, so the specs (100,000 of them for a big list) are not kept twice.
+        let config = Config {
+            inbound: Vec::new(),
+            outbound: Vec::new(),
+            ..config
+        };
         *running = Some(Running {
             config,
             scheduler,

@@ -37,6 +37,13 @@ struct TargetHistory {
     mta_sts: Option<MtaStsReport>,
 }
 
+impl TargetHistory {
+    /// True when nothing crosses rounds for the target.
+    fn is_empty(&self) -> bool {
+        self.unmatched.is_empty() && self.published.is_empty() && self.mta_sts.is_none()
+    }
+}
+
 /// When the records of one MX host were first seen, and the TTL of the last answer.
 #[derive(Debug, Default)]
 struct Publication {
@@ -99,6 +106,12 @@ impl History {
                 times.entry(record).or_insert(mx.checked_at);
             }
             findings.extend(stale_findings(host, times, mx.checked_at, limits));
+        }
+        // No clock running is the same as no entry: at 100,000 targets, empty maps kept for
+        // every host that matches would be the largest thing the history holds.
+        hosts.retain(|_, times| !times.is_empty());
+        if targets.get(key).is_some_and(TargetHistory::is_empty) {
+            targets.remove(key);
         }
         findings
     }

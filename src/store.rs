@@ -23,7 +23,7 @@ use crate::target::Target;
 /// One stored result.
 #[derive(Clone, Debug)]
 struct Stored {
-    labels: BTreeMap<String, String>,
+    labels: Arc<BTreeMap<String, String>>,
     /// The report's series, rendered when it was stored (a scrape copies them).
     series: Arc<TargetSeries>,
     /// What the report adds to the aggregates (`crate::metrics::aggregate_families`).
@@ -70,7 +70,7 @@ impl Store {
         for target in targets {
             if let Some(stored) = results.get_mut(&target.key()) {
                 if stored.labels != target.labels {
-                    stored.labels = target.labels.clone();
+                    stored.labels = Arc::clone(&target.labels);
                     stored.series = Arc::new(stored.series.relabelled(
                         &target.domain,
                         target.direction,
@@ -101,7 +101,7 @@ impl Store {
         inner.results.insert(
             key,
             Stored {
-                labels: target.labels.clone(),
+                labels: Arc::clone(&target.labels),
                 series: Arc::new(series),
                 summary,
             },

@@ -25,8 +25,9 @@ pub struct Target {
     pub domain: String,
     /// Which list it came from.
     pub direction: Direction,
-    /// Extra labels on its metrics.
-    pub labels: BTreeMap<String, String>,
+    /// Extra labels on its metrics, shared by every target of one configuration entry (a
+    /// list of 100,000 domains holds one copy).
+    pub labels: Arc<BTreeMap<String, String>>,
     /// Time between the starts of two probes.
     pub interval: Duration,
     /// Deadline of one whole probe.
@@ -90,7 +91,7 @@ impl Target {
         Self {
             domain: domain.to_string(),
             direction,
-            labels: BTreeMap::new(),
+            labels: Arc::default(),
             interval: Duration::from_secs(300),
             timeout: Duration::from_secs(30),
             dns: DnsSettings {

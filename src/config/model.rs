@@ -124,8 +124,8 @@ pub struct Overrides {
 pub struct TargetSpec {
     /// The mail domain, normalised.
     pub domain: String,
-    /// Extra labels on this target's metrics.
-    pub labels: BTreeMap<String, String>,
+    /// Extra labels on this target's metrics (shared by the domains of one list).
+    pub labels: Arc<BTreeMap<String, String>>,
     /// Settings replacing the global ones.
     pub overrides: Overrides,
     /// Other TLS services of the domain to check against their TLSA records (`crate::checks::services`).
@@ -182,7 +182,7 @@ impl Config {
     pub fn adhoc_target(&self, domain: &str, direction: Direction) -> Target {
         let spec = TargetSpec {
             domain: domain.to_string(),
-            labels: BTreeMap::new(),
+            labels: Arc::default(),
             overrides: Overrides::default(),
             services: Vec::new(),
             certificates: Vec::new(),
@@ -230,7 +230,7 @@ impl Config {
         Target {
             domain: spec.domain.clone(),
             direction,
-            labels: spec.labels.clone(),
+            labels: Arc::clone(&spec.labels),
             interval,
             timeout,
             dns,

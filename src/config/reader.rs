@@ -3,7 +3,7 @@
 //! remembering where each came from so that every error names the line of its key.
 
 use std::cell::Cell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -297,7 +297,7 @@ impl Reader<'_> {
 
             let labels = match fields.get("labels") {
                 Some(f) => labels(f)?,
-                None => BTreeMap::new(),
+                None => Default::default(),
             };
             let overrides = self.overrides(&fields, global, &loc)?;
             let services = match fields.get("services") {

@@ -255,7 +255,7 @@ fn overrides_are_merged_and_labels_kept() {
         ("team".to_string(), "mail".to_string()),
         ("tier".to_string(), "1".to_string()),
     ]);
-    assert_eq!(t.labels, labels);
+    assert_eq!(*t.labels, labels);
     assert_eq!((t.interval, t.timeout), (secs(60), secs(20)));
     assert_eq!(t.dns.mode, DnssecMode::TrustResolver);
     assert!(t.dns.nameservers.is_empty(), "[] overrides the global list");
@@ -510,7 +510,7 @@ fn domain_lists_are_expanded() {
             .iter()
             .find(|t| t.domain == domain && t.direction == direction)
             .unwrap();
-        (target.metrics, target.interval, target.labels.clone())
+        (target.metrics, target.interval, (*target.labels).clone())
     };
     let list = BTreeMap::from([("list".to_string(), "recipients".to_string())]);
     assert_eq!(

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use saphyr::{Scalar, YamlData};
@@ -299,7 +300,7 @@ pub(super) fn services(field: &Field<'_, '_>) -> Result<Vec<ServiceSpec>> {
     Ok(specs)
 }
 
-pub(super) fn labels(field: &Field<'_, '_>) -> Result<BTreeMap<String, String>> {
+pub(super) fn labels(field: &Field<'_, '_>) -> Result<Arc<BTreeMap<String, String>>> {
     let mut labels = BTreeMap::new();
     for label in mapping(field.value, &field.loc, None)?.0 {
         check_label_name(label.name).or_else(|e| label.loc.fail(Problem::LabelName(e)))?;
@@ -309,7 +310,7 @@ pub(super) fn labels(field: &Field<'_, '_>) -> Result<BTreeMap<String, String>> 
         }
         labels.insert(label.name.to_string(), value.to_string());
     }
-    Ok(labels)
+    Ok(Arc::new(labels))
 }
 
 /// Reads a PEM bundle of CA certificates for the services' PKIX usages and checks that every

@@ -501,7 +501,6 @@ fn real_stack_dual_listener() {
 /// an ECDSA key for the same slot is named as ambiguous and not measured twice.
 #[tokio::test]
 async fn certificate_files_of_a_dual_host_are_told_apart_by_key_algorithm() {
-    use std::collections::BTreeMap;
     use std::sync::Arc;
 
     use dane_exporter::config::{CertificateSource, CertificateSpec, Target};
@@ -531,7 +530,7 @@ async fn certificate_files_of_a_dual_host_are_told_apart_by_key_algorithm() {
     let target = Target {
         domain: "ecdsaonly.test".into(),
         direction: Direction::Inbound,
-        labels: BTreeMap::new(),
+        labels: Default::default(),
         interval: Duration::from_secs(60),
         timeout: Duration::from_secs(20),
         dns: w.settings.clone(),

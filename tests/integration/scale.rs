@@ -236,7 +236,10 @@ async fn a_shared_mx_host_is_asked_once_per_ttl() {
         .iter()
         .map(|t| Target {
             metrics: MetricsShape::Summary,
-            labels: BTreeMap::from([("list".to_string(), "recipients".to_string())]),
+            labels: Arc::new(BTreeMap::from([(
+                "list".to_string(),
+                "recipients".to_string(),
+            )])),
             ..t.clone()
         })
         .collect();

@@ -1,7 +1,6 @@
 //! The scheduler observed, not assumed: start spread, the concurrency cap, timeouts, crashes,
 //! repetition and shutdown, with a fake probe runner that records what it was asked to do.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -20,7 +19,7 @@ fn target(domain: &str, interval: Duration, timeout: Duration) -> Target {
     Target {
         domain: domain.to_string(),
         direction: Direction::Inbound,
-        labels: BTreeMap::new(),
+        labels: Default::default(),
         interval,
         timeout,
         dns: DnsSettings::default(),

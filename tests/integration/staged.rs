@@ -7,7 +7,6 @@
 //! The real-stack counterpart (Postfix, NSD, unbound, the exporter binary, a record published
 //! while it runs) is `real_stack_staged_certificate_published` at the end.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -85,7 +84,7 @@ impl World {
         Target {
             domain: domain.to_string(),
             direction: Direction::Inbound,
-            labels: BTreeMap::new(),
+            labels: Default::default(),
             interval: Duration::from_secs(60),
             timeout: Duration::from_secs(20),
             dns: self.settings.clone(),
