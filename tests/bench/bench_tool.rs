@@ -13,10 +13,11 @@
 //! - `scrape`: fetches one URL repeatedly for a while, with a pause in between, every other time
 //!   asking for gzip as Prometheus does, and reports latency percentiles and body sizes of each
 //!   kind (the `/metrics` figures).
-//! - `lateness`: how late the exporter started each probe of a round: every target of a
-//!   configuration is due at its fixed offset in the interval (`scheduler::start_offset`), and
-//!   `dane_probe_timestamp_seconds` says when it started; the earliest start less its offset is
-//!   taken as the round's origin. Percentiles of the delay show whether the exporter kept up.
+//! - `lateness`: how late the exporter started each probe of its first round: every target of a
+//!   configuration is due at its warm-up offset (`scheduler::warm_up_offset`, within 30 s of the
+//!   start), and `dane_probe_timestamp_seconds` says when it started; the earliest start less its
+//!   offset is taken as the round's origin. Percentiles of the delay show how far behind its
+//!   schedule the exporter fell (the probes queue on `concurrency`).
 //!
 //! Figures go to stdout as one `key=value ...` line that `run.sh` parses; CPU time is the process's
 //! own `utime + stime` from `/proc/self/stat`, so the load driver's own CPU never counts against the
@@ -669,7 +670,7 @@ fn lateness(args: &[String]) -> Result<()> {
         .targets()
         .iter()
         .map(|t| {
-            let offset = dane_exporter::scheduler::start_offset(t).as_secs_f64();
+            let offset = dane_exporter::scheduler::warm_up_offset(t).as_secs_f64();
             (t.domain.clone(), offset)
         })
         .collect();

@@ -25,7 +25,8 @@
 #     (10,000 and 100,000) in a domains_file list (summary shape) over BENCH_ZIPF_HOSTS (2,000)
 #     MX hosts with a Zipf-like share (zipf_world.py: the top 10 carry about half), 3% of the MX
 #     addresses black-holed (nftables drops SYNs to them in far), realistic TTLs; the exporter's
-#     first round at a 5-minute interval: its time, how late probes started, CPU per domain, RSS
+#     first round (every domain due within the 30 s warm-up, so it goes as fast as concurrency
+#     allows) at a 5-minute interval: its time, how late probes started, CPU per domain, RSS
 #     (peak, and sampled between scrapes), DNS questions and SMTP sessions per round (the
 #     exporter's own counters), then /metrics scraped for a minute: size plain and gzip, time.
 # CPU is utime+stime of the measured process from /proc/PID/stat (children for posttls-finger).

@@ -479,7 +479,8 @@ fn write(path: &Path, text: &str) {
 }
 
 /// An exporter reading its outbound domains from a list: each gets the summary series only,
-/// the aggregates count them, the DNS and SMTP counters show one shared host; a reload that
+/// the aggregates count them, the DNS and SMTP counters show one shared host, the status page
+/// keeps no full report of a passing listed domain; a reload that
 /// changes the list changes the targets; a bad line is refused with its file and line, and the
 /// running list stays.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -553,6 +554,17 @@ async fn a_domain_list_in_the_summary_shape_and_its_reload() {
         );
         let sessions = m.value("dane_exporter_smtp_sessions_total", &[]);
         assert!((1.0..=3.0).contains(&sessions), "{sessions} sessions");
+
+        // The status page lists every domain; the full report is kept for the single entry,
+        // not for a passing domain of the summary-shaped list.
+        let (status, body) = exporter.request("GET", "/");
+        assert_eq!(status, 200, "{body}");
+        assert!(expected.iter().all(|d| body.contains(d.as_str())), "{body}");
+        let (status, body) = exporter.request("GET", "/status/outbound/single.list.test");
+        assert_eq!(status, 200, "{body}");
+        let (status, body) = exporter.request("GET", "/status/outbound/r1.list.test");
+        assert_eq!(status, 404, "{body}");
+        assert!(body.contains("is not kept"), "{body}");
 
         // The list changes: r1 goes, r6 comes.
         write(&list, &all[1..6].join("\n"));
