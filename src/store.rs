@@ -111,6 +111,17 @@ impl Store {
             .all(|key| inner.results.contains_key(key))
     }
 
+    /// Targets with a result, and targets configured.
+    pub fn progress(&self) -> (usize, usize) {
+        let inner = self.read();
+        let probed = inner
+            .configured
+            .iter()
+            .filter(|key| inner.results.contains_key(key))
+            .count();
+        (probed, inner.configured.len())
+    }
+
     /// Number of stored results.
     pub fn len(&self) -> usize {
         self.read().results.len()

@@ -45,6 +45,15 @@ pub fn render(report: &DomainReport) -> String {
             days_from(now, divergence)
         );
     }
+    if !report.unknown.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n  UNKNOWN (this host cannot see; says nothing about the domain):"
+        );
+        for finding in &report.unknown {
+            let _ = writeln!(out, "  - [{}] {}", finding.reason, finding.message);
+        }
+    }
     if !report.failures.is_empty() {
         let _ = writeln!(out, "\n  FAILURES (a DANE sender defers mail):");
         for finding in &report.failures {

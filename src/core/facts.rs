@@ -420,6 +420,10 @@ pub enum Verdict {
     Fail,
     /// DANE does not apply: the MX RRset is insecure, or no MX host has TLSA.
     NotApplicable,
+    /// The exporter could not see: its resolver does not validate DNSSEC or does not answer, so
+    /// nothing is known about the domain (`crate::report::DomainReport::unknown` says why).
+    /// Never a pass and never a failure of the domain.
+    Unknown,
 }
 
 impl Verdict {
@@ -429,6 +433,7 @@ impl Verdict {
             Verdict::Pass => "pass",
             Verdict::Fail => "fail",
             Verdict::NotApplicable => "not_applicable",
+            Verdict::Unknown => "unknown",
         }
     }
 }

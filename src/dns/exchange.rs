@@ -11,7 +11,7 @@ use std::cell::RefCell;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::{timeout_at, Instant};
 
@@ -119,10 +119,25 @@ pub(super) async fn udp_send_receive(
         .map_err(|e| net("send to", e))?;
 
     loop {
-        timeout_at(deadline, socket.readable())
+        // An ICMP error (port or host unreachable) marks the socket in error without making it
+        // readable: waiting for readability alone would wait for the deadline. Waiting for
+        // either, the error is read at once and the server given up on without delay.
+        let ready = timeout_at(deadline, socket.ready(Interest::READABLE | Interest::ERROR))
             .await
             .map_err(|_| AttemptError::Timeout)?
             .map_err(|e| net("receive from", e))?;
+        if ready.is_error() {
+            match socket.take_error() {
+                Ok(Some(e)) | Err(e) => return Err(net("receive from", e)),
+                // Stale (the error was read already): cleared, or the next wait would return at
+                // once. An operation that "would block" is how tokio clears a readiness.
+                Ok(None) => {
+                    let _ = socket.try_io(Interest::ERROR, || {
+                        Err::<(), _>(std::io::ErrorKind::WouldBlock.into())
+                    });
+                }
+            }
+        }
         let taken = with_datagram_buffer(|buffer| match socket.try_recv(buffer) {
             Ok(len) => Ok(buffer
                 .get(..len)
