@@ -3,10 +3,10 @@
 //! Queries go to the configured nameservers (or those of `/etc/resolv.conf`) through
 //! hickory-resolver with DNSSEC validation on. Trust anchors are the IANA root KSKs built into
 //! hickory, or the DNSKEY lines of [`DnsSettings::trust_anchor_file`] (a private root in tests and
-//! lab setups). hickory marks each record with a proof; this module reduces the proofs of the
-//! records an answer is built from to one [`DnssecStatus`] (the weakest wins) and turns denials
-//! and errors into [`RecordSet`] kinds and [`LookupError`]s. Record extraction is shared with the
-//! other backend (`answer.rs`).
+//! lab setups). hickory marks each record with a proof; `validate/interpret.rs` reduces the
+//! proofs of the records an answer is built from to one [`DnssecStatus`] (the weakest wins) and
+//! turns denials and errors into [`RecordSet`] kinds and [`LookupError`]s. Record extraction is
+//! shared with the other backend (`answer.rs`).
 //!
 //! hickory's validator runs on hostile data and has asserted on some of it, so each lookup runs
 //! as its own task (`guard.rs`): a panic there is an `Indeterminate` lookup, not a dead exporter.
@@ -14,34 +14,81 @@
 //! Caching: hickory's response cache stays on, bounded, and honours TTLs. The exporter re-probes
 //! every few minutes; an answer cached within its TTL is exactly what a real MTA sees, and the
 //! cached DNSKEY/DS RRsets spare the nameserver a full chain walk on every probe.
+//!
+//! # Where hickory's verdict is not unbound's
+//!
+//! The reference is unbound 1.17 as Postfix sees it (trust-resolver mode). hickory-net 0.26.3
+//! differs on shapes found in the wild, and this module corrects it without patching hickory:
+//!
+//! - *Denial records beside a positive answer.* hickory checks every secure NSEC/NSEC3 of the
+//!   authority section against the query name, so an answer synthesised from a wildcard with NSEC
+//!   (`*.example` answering `x.example`: the NSEC owner is the wildcard itself, which hickory
+//!   wants "covered") and any answer that comes with a stray denial record (unbound's CNAME answers
+//!   under qname minimisation, hickory-server's NSEC3 answers) come back bogus. The RRsets
+//!   themselves validate; what is missing is the right reading of the authority section. So on a
+//!   bogus answer the same question is asked once more through a [`DnssecDnsHandle`] of our own
+//!   (same servers, anchors and limits, no response cache), which hands back the response with
+//!   hickory's per-RRset proofs instead of the bare `DnssecBogus` the resolver's cache layer makes
+//!   of it, and `validate/proofs.rs` judges it as unbound does (RFC 4035 5.3.4: only a wildcard
+//!   expansion needs a denial, of its next closer name). hickory still verifies every signature;
+//!   a failed one stays bogus. A CNAME chain split over several responses is then validated one
+//!   link at a time ([`validate_links`]).
+//! - *NSEC3 opt-out.* An NXDOMAIN, wildcard NODATA or wildcard answer whose next closer name lies
+//!   in an opt-out span is insecure for unbound (RFC 5155 9.2) and secure for hickory: the records
+//!   hickory hands over are enough to see it, and the status is lowered to insecure.
+//! - *NSEC3 iterations.* hickory's limits (insecure above 100, bogus above 500) become unbound's
+//!   (insecure above 150, never bogus for the count alone: RFC 9276 3.2).
+//! - *Algorithms hickory cannot verify.* A zone whose DS RRset names only such algorithms is
+//!   insecure (RFC 4035 5.2); hickory does that already, also for unassigned numbers. Ed448 (16)
+//!   is one of them with the ring backend: such zones are insecure here, while unbound (OpenSSL)
+//!   validates them secure. No Ed448 verifier is wired in: it would take a validation path of our
+//!   own for whole zones (DNSKEY against DS, every RRSIG), not a second opinion.
+//!
+//! Each correction starts from hickory's own proofs, so it can only make a verdict more exact: a
+//! second opinion asks at most once per name and link (bounded by the CNAME chain limit), and the
+//! proof code is bounded by one message and one name's labels (`validate/proofs.rs`).
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hickory_proto::dnssec::{Proof, TrustAnchors};
-use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType as WireType};
+use hickory_net::dnssec::DnssecDnsHandle;
+use hickory_net::xfer::{DnsHandle, FirstAnswer, RetryDnsHandle};
+use hickory_proto::dnssec::TrustAnchors;
+use hickory_proto::op::{DnsRequestOptions, Query};
+use hickory_proto::rr::{LowerName, Name, RData, RecordType as WireType};
 use hickory_proto::serialize::txt::trust_anchor::{Entry, Parser as AnchorParser};
-use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig};
+use hickory_resolver::config::{
+    ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts,
+};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
-use hickory_resolver::net::{DnsError, NetError, NoRecords};
-use hickory_resolver::TokioResolver;
+use hickory_resolver::net::{DnsError, NetError};
+use hickory_resolver::{NameServerPool, PoolContext, TlsConfig, TokioResolver};
 
 use super::answer::{self, Denial};
 use super::settings::{DnsSettings, DnsSetupError};
 use super::{guard, nameservers};
 use crate::core::{DnssecStatus, LookupError, RecordSet, RecordType, Response};
 
+mod interpret;
+mod proofs;
+
+use interpret::{interpret, status_of};
+
 /// Entries of hickory's response cache. A probe touches a handful of names per domain, plus the
 /// DNSKEY/DS RRsets of their zones; this holds hundreds of domains without growing unbounded.
 const CACHE_ENTRIES: u64 = 4096;
+
+/// hickory's validator without the resolver's cache around it: what a second opinion asks.
+type RawHandle = DnssecDnsHandle<RetryDnsHandle<NameServerPool<TokioRuntimeProvider>>>;
 
 /// The validating backend. Cheap to clone into a lookup task.
 #[derive(Clone)]
 pub(super) struct Validator {
     // Boxed behind an Arc: the resolver is large and each lookup task holds a handle.
     resolver: Arc<TokioResolver>,
+    /// Same servers, anchors and limits as `resolver`; answers with per-RRset proofs.
+    raw: Arc<RawHandle>,
     timeout: Duration,
 }
 
@@ -52,20 +99,15 @@ impl Validator {
                 "lookup timeout must not be zero".into(),
             ));
         }
-        let anchors = match &settings.trust_anchor_file {
+        let anchors = Arc::new(match &settings.trust_anchor_file {
             Some(path) => load_trust_anchors(path)?,
             None => TrustAnchors::default(),
-        };
-        let servers = nameservers::nameservers(settings)?
+        });
+        let servers: Vec<NameServerConfig> = nameservers::nameservers(settings)?
             .into_iter()
             .map(name_server)
             .collect();
-        let mut builder = TokioResolver::builder_with_config(
-            ResolverConfig::from_name_servers(servers),
-            TokioRuntimeProvider::default(),
-        )
-        .with_trust_anchor(Arc::new(anchors));
-        let options = builder.options_mut();
+        let mut options = ResolverOpts::default();
         // One validated lookup is several queries (answer, DNSKEYs, DSes); each gets half the
         // budget so a lost datagram is retried once. The guard enforces the overall timeout.
         options.timeout = settings.timeout / 2;
@@ -76,11 +118,28 @@ impl Validator {
         options.preserve_intermediates = true;
         options.edns0 = true;
         options.validate = true;
-        let resolver = builder
-            .build()
-            .map_err(|e| DnsSetupError::Resolver(e.to_string()))?;
+        // unbound 1.17: NSEC3 proofs above 150 iterations are insecure, whatever the count.
+        let limits = (Some(proofs::NSEC3_ITERATION_LIMIT), Some(u16::MAX));
+
+        let resolver = TokioResolver::builder_with_config(
+            ResolverConfig::from_name_servers(servers.clone()),
+            TokioRuntimeProvider::default(),
+        )
+        .with_options(options.clone())
+        .with_trust_anchor(Arc::clone(&anchors))
+        .nsec3_iteration_limits(limits.0, limits.1)
+        .build()
+        .map_err(|e| DnsSetupError::Resolver(e.to_string()))?;
+
+        let tls = TlsConfig::new().map_err(|e| DnsSetupError::Resolver(e.to_string()))?;
+        let attempts = options.attempts;
+        let context = Arc::new(PoolContext::new(options, tls));
+        let pool = NameServerPool::from_config(servers, context, TokioRuntimeProvider::default());
+        let raw = DnssecDnsHandle::with_trust_anchor(RetryDnsHandle::new(pool, attempts), anchors)
+            .nsec3_iteration_limits(limits.0, limits.1);
         Ok(Self {
             resolver: Arc::new(resolver),
+            raw: Arc::new(raw),
             timeout: settings.timeout,
         })
     }
@@ -93,22 +152,80 @@ impl Validator {
         rtype: RecordType,
         convert: fn(&RData) -> Option<T>,
     ) -> Result<Response<T>, LookupError> {
-        let resolver = Arc::clone(&self.resolver);
+        let this = self.clone();
         let qtype = answer::wire_type(rtype);
-        let millis = u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX);
         let on_panic = |detail| LookupError::Indeterminate { detail };
         guard::guarded(self.timeout, on_panic, async move {
-            let outcome = resolver.lookup(qname.clone(), qtype).await;
-            let result = interpret(outcome, &qname, qtype, convert, millis);
+            let result = this.lookup_name(&qname, qtype, convert).await;
             if !matches!(result, Err(LookupError::Bogus { .. })) {
                 return result;
             }
-            match validate_links(&resolver, &qname, qtype, convert, millis).await {
+            match validate_links(&this, &qname, qtype, convert).await {
                 Some(rescued) => rescued,
                 None => result,
             }
         })
         .await
+    }
+
+    fn millis(&self) -> u64 {
+        u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// One question through the resolver; a bogus verdict gets the second opinion of
+    /// [`Self::rejudge`].
+    async fn lookup_name<T>(
+        &self,
+        qname: &Name,
+        qtype: WireType,
+        convert: fn(&RData) -> Option<T>,
+    ) -> Result<Response<T>, LookupError> {
+        let outcome = self.resolver.lookup(qname.clone(), qtype).await;
+        let result = interpret(outcome, qname, qtype, convert, self.millis());
+        if !matches!(result, Err(LookupError::Bogus { .. })) {
+            return result;
+        }
+        self.rejudge(qname, qtype, convert).await.unwrap_or(result)
+    }
+
+    /// Second opinion on a positive answer hickory called bogus because of its denial records
+    /// (see the module doc): the question again through [`RawHandle`], whose error still holds
+    /// the response with hickory's proof of every RRset, judged by [`proofs::positive`].
+    ///
+    /// `None` when that does not give a valid positive answer: the bogus verdict stands.
+    async fn rejudge<T>(
+        &self,
+        qname: &Name,
+        qtype: WireType,
+        convert: fn(&RData) -> Option<T>,
+    ) -> Option<Result<Response<T>, LookupError>> {
+        let mut options = DnsRequestOptions::default();
+        options.use_edns = true;
+        options.edns_set_dnssec_ok = true;
+        let query = Query::query(qname.clone(), qtype);
+        let outcome = self.raw.lookup(query, options).first_answer().await;
+        let Err(NetError::Dns(DnsError::Nsec { response, .. })) = outcome else {
+            return None;
+        };
+        let proof = proofs::positive(qname, qtype, &response.answers, &response.authorities)?;
+        let assembled = answer::assemble(
+            qname,
+            qtype,
+            &response.answers,
+            &response.authorities,
+            Denial::NoData,
+            convert,
+        )
+        .ok()?;
+        if !matches!(assembled.set, RecordSet::Records(_)) {
+            return None;
+        }
+        tracing::debug!(
+            name = %answer::name_text(qname),
+            ?proof,
+            "hickory called a positive answer bogus over its denial records; judged on its RRsets"
+        );
+        Some(status_of(proof).map(|status| assembled.into_response(status)))
     }
 }
 
@@ -118,39 +235,30 @@ impl Validator {
 /// the *query* name. When a resolver adds a denial record to a positive CNAME answer (unbound with
 /// qname minimisation does, and so does hickory-server for CNAMEs to wildcards), the proof is
 /// checked against the alias, where it "proves" the CNAME does not exist, and the whole answer is
-/// called bogus. Each RRset can still be validated on its own: the CNAME RRset at the alias (query
-/// type CNAME, which no resolver chases) and then the target. That is as strong as validating the
-/// combined answer, because a chain is only as good as its weakest link, which is what this
-/// returns.
+/// called bogus. [`Validator::rejudge`] settles that when the whole chain is in one response; a
+/// chain the resolver assembled from several is handled here: each RRset is validated on its own,
+/// the CNAME RRset at the alias (query type CNAME, which no resolver chases) and then the target.
+/// That is as strong as validating the combined answer, because a chain is only as good as its
+/// weakest link, which is what this returns.
 ///
 /// `None` when the query name holds no CNAME that validates: the original verdict stands.
 async fn validate_links<T>(
-    resolver: &TokioResolver,
+    validator: &Validator,
     qname: &Name,
     qtype: WireType,
     convert: fn(&RData) -> Option<T>,
-    millis: u64,
 ) -> Option<Result<Response<T>, LookupError>> {
     let mut current = qname.clone();
     let mut chain: Vec<String> = Vec::new();
-    let mut proofs: Vec<Proof> = Vec::new();
+    let mut statuses: Vec<DnssecStatus> = Vec::new();
     let mut expirations: Vec<i64> = Vec::new();
     let mut ttls: Vec<u32> = Vec::new();
 
     for _ in 0..answer::MAX_CNAME_CHAIN {
-        let lookup = resolver
-            .lookup(current.clone(), WireType::CNAME)
+        let link = validator
+            .lookup_name(&current, WireType::CNAME, cname_target)
             .await
             .ok()?;
-        let link = answer::assemble(
-            &current,
-            WireType::CNAME,
-            lookup.answers(),
-            &[],
-            Denial::NoData,
-            cname_target,
-        )
-        .ok()?;
         let target = match &link.set {
             RecordSet::Records(targets) => match targets.as_slice() {
                 // RFC 2181 10.1: one CNAME per name; several is not an alias we can follow.
@@ -159,10 +267,6 @@ async fn validate_links<T>(
             },
             _ => return None,
         };
-        let link_proof = weakest(link.proofs.iter().copied())?;
-        if !matches!(link_proof, Proof::Secure | Proof::Insecure) {
-            return None;
-        }
         let target_text = answer::name_text(&target);
         if target_text == answer::name_text(qname) || chain.contains(&target_text) {
             return Some(Err(LookupError::Malformed {
@@ -170,20 +274,17 @@ async fn validate_links<T>(
             }));
         }
         chain.push(target_text);
-        proofs.push(link_proof);
+        statuses.push(link.status);
         expirations.extend(link.signature_expiration);
         ttls.extend(link.ttl);
 
-        let outcome = resolver.lookup(target.clone(), qtype).await;
-        match interpret(outcome, &target, qtype, convert, millis) {
+        match validator.lookup_name(&target, qtype, convert).await {
             Ok(rest) => {
                 tracing::warn!(
                     name = %answer::name_text(qname),
                     "hickory called a CNAME answer bogus, but each link validates on its own"
                 );
-                let link_status =
-                    status_of(weakest(proofs).unwrap_or(Proof::Indeterminate)).ok()?;
-                let status = if link_status == DnssecStatus::Secure {
+                let status = if statuses.iter().all(|s| *s == DnssecStatus::Secure) {
                     rest.status
                 } else {
                     DnssecStatus::Insecure
@@ -259,153 +360,6 @@ pub(super) fn load_trust_anchors(path: &Path) -> Result<TrustAnchors, DnsSetupEr
     Ok(anchors)
 }
 
-fn status_of(proof: Proof) -> Result<DnssecStatus, LookupError> {
-    match proof {
-        Proof::Secure => Ok(DnssecStatus::Secure),
-        Proof::Insecure => Ok(DnssecStatus::Insecure),
-        Proof::Bogus => Err(LookupError::Bogus {
-            detail: "a record of the answer failed validation".into(),
-        }),
-        Proof::Indeterminate => Err(LookupError::Indeterminate {
-            detail: "a record of the answer has no validation result".into(),
-        }),
-    }
-}
-
-/// The weakest of `proofs` (hickory orders Proof from Indeterminate up to Secure).
-fn weakest(proofs: impl IntoIterator<Item = Proof>) -> Option<Proof> {
-    proofs.into_iter().min()
-}
-
-fn denial_of(code: ResponseCode) -> Denial {
-    if code == ResponseCode::NXDomain {
-        Denial::NxDomain
-    } else {
-        Denial::NoData
-    }
-}
-
-/// Status of a denial from the proofs of its authority records: the NSEC/NSEC3 records when there
-/// are any (they are the proof), otherwise the SOA (an insecure zone proves nothing, its SOA
-/// comes back `Insecure`).
-fn denial_status(authorities: &[Record]) -> Result<DnssecStatus, LookupError> {
-    let non_sig = || {
-        authorities
-            .iter()
-            .filter(|r| r.record_type() != WireType::RRSIG)
-    };
-    let nsecs = weakest(
-        non_sig()
-            .filter(|r| matches!(r.record_type(), WireType::NSEC | WireType::NSEC3))
-            .map(|r| r.proof),
-    );
-    match nsecs.or_else(|| weakest(non_sig().map(|r| r.proof))) {
-        Some(proof) => status_of(proof),
-        None => Err(LookupError::Indeterminate {
-            detail: "denial of existence without authority records".into(),
-        }),
-    }
-}
-
-fn interpret<T>(
-    outcome: Result<hickory_resolver::lookup::Lookup, NetError>,
-    qname: &Name,
-    qtype: WireType,
-    convert: fn(&RData) -> Option<T>,
-    timeout_millis: u64,
-) -> Result<Response<T>, LookupError> {
-    match outcome {
-        Ok(lookup) => {
-            let assembled = answer::assemble(
-                qname,
-                qtype,
-                lookup.answers(),
-                lookup.authorities(),
-                Denial::NoData,
-                convert,
-            )?;
-            let status = match weakest(assembled.proofs.iter().copied()) {
-                Some(proof) => status_of(proof)?,
-                // NOERROR without any usable record: hickory normally reports that as
-                // NoRecordsFound; treat a stray empty answer as unproven.
-                None => {
-                    return Err(LookupError::Indeterminate {
-                        detail: "empty answer without denial".into(),
-                    })
-                }
-            };
-            Ok(assembled.into_response(status))
-        }
-        Err(NetError::Dns(DnsError::NoRecordsFound(no_records))) => {
-            denial(qname, qtype, &no_records, convert)
-        }
-        Err(NetError::Dns(DnsError::Nsec {
-            proof, response, ..
-        })) => {
-            // hickory returns this for a denial it could not call secure; an insecure one is a
-            // valid answer, anything weaker is a failure.
-            let status = status_of(proof)?;
-            let assembled = answer::assemble(
-                qname,
-                qtype,
-                &response.answers,
-                &response.authorities,
-                denial_of(response.response_code),
-                convert,
-            )?;
-            Ok(assembled.into_response(status))
-        }
-        Err(NetError::Dns(DnsError::DnssecBogus)) => Err(LookupError::Bogus {
-            // hickory 0.26 gives no reason for a bogus answer.
-            detail: "answer failed DNSSEC validation".into(),
-        }),
-        Err(NetError::Dns(DnsError::ResponseCode(code))) => Err(match code {
-            ResponseCode::ServFail => LookupError::ServFail { ede: None },
-            ResponseCode::Refused => LookupError::Refused { ede: None },
-            other => LookupError::Rcode {
-                rcode: other.to_string(),
-            },
-        }),
-        Err(NetError::Timeout) => Err(LookupError::Timeout {
-            millis: timeout_millis,
-        }),
-        Err(e @ (NetError::Io(_) | NetError::NoConnections | NetError::Busy)) => {
-            Err(LookupError::Network {
-                detail: e.to_string(),
-            })
-        }
-        Err(NetError::Proto(e)) => Err(LookupError::Malformed {
-            detail: e.to_string(),
-        }),
-        Err(other) => Err(LookupError::Indeterminate {
-            detail: other.to_string(),
-        }),
-    }
-}
-
-fn denial<T>(
-    qname: &Name,
-    qtype: WireType,
-    no_records: &NoRecords,
-    convert: fn(&RData) -> Option<T>,
-) -> Result<Response<T>, LookupError> {
-    let authorities: &[Record] = no_records.authorities.as_deref().unwrap_or_default();
-    let status = denial_status(authorities)?;
-    let assembled = answer::assemble(
-        qname,
-        qtype,
-        &[],
-        authorities,
-        denial_of(no_records.response_code),
-        convert,
-    )?;
-    debug_assert!(matches!(
-        assembled.set,
-        RecordSet::NxDomain | RecordSet::NoData
-    ));
-    Ok(assembled.into_response(status))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -425,26 +379,5 @@ mod tests {
         std::fs::write(&path, ". 3600 IN DS 20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D\n").unwrap();
         let ds = load_trust_anchors(&path).err().unwrap();
         assert!(matches!(ds, DnsSetupError::TrustAnchor { .. }), "{ds}");
-    }
-
-    #[test]
-    fn weakest_proof_wins() {
-        assert_eq!(
-            weakest([Proof::Secure, Proof::Insecure]),
-            Some(Proof::Insecure)
-        );
-        assert_eq!(
-            weakest([Proof::Secure, Proof::Bogus, Proof::Insecure]),
-            Some(Proof::Bogus)
-        );
-        assert_eq!(weakest([]), None);
-        assert!(matches!(
-            status_of(Proof::Bogus),
-            Err(LookupError::Bogus { .. })
-        ));
-        assert!(matches!(
-            status_of(Proof::Indeterminate),
-            Err(LookupError::Indeterminate { .. })
-        ));
     }
 }

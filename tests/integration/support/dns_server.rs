@@ -13,10 +13,13 @@
 //!   validating resolver (AD bit, SERVFAIL with an Extended DNS Error, REFUSED, truncation, silence)
 //!   that hickory-server cannot be.
 //!
-//! What the feasibility notes found, and this fixture therefore does: NSEC rather than NSEC3
-//! (hickory's validator calls NSEC3 positive answers bogus, and panics on NSEC3 in a root zone);
-//! fully qualified names in zone text; missing names only below names that exist (there is no
-//! wildcard proof for `_25._tcp.nope.example.` when `nope.example.` is missing too).
+//! What the feasibility notes found, and this fixture therefore does: NSEC by default, NSEC3 only
+//! in zones below the root (hickory's validator panics on NXDOMAIN proofs of an NSEC3-signed root
+//! zone; hickory-server adds the matching NSEC3 to positive answers, which hickory's validator
+//! calls bogus and `validate` mode re-judges as unbound does); fully qualified names in zone text;
+//! missing names only below names that exist (hickory-server sends no proof at all for
+//! `_25._tcp.nope.example.` when `nope.example.` is missing too, nor for a wildcard NODATA:
+//! both NXDOMAIN without NSEC, bogus to any validator).
 //!
 //! Example:
 //!
@@ -79,6 +82,10 @@ pub struct FixtureBuilder {
     validity: Duration,
     tampers: Vec<Tamper>,
     nsec3: bool,
+    /// NSEC3 extra iterations and opt-out flag ([`FixtureBuilder::nsec3_params`]).
+    nsec3_params: (u16, bool),
+    /// RRsets re-signed with expired signatures ([`FixtureBuilder::expire`]).
+    expired: Vec<(String, RecordType)>,
 }
 
 impl FixtureBuilder {
@@ -109,11 +116,28 @@ impl FixtureBuilder {
         self
     }
 
-    /// Denies existence with NSEC3 (SHA-1, no salt, no extra iterations) instead of NSEC. Only for
-    /// tests of hickory's NSEC3 weaknesses: its validator calls NSEC3-signed positive answers
-    /// bogus, and asserts (debug builds) on NXDOMAIN proofs in an NSEC3-signed root zone.
+    /// Denies existence with NSEC3 (SHA-1, no salt, no extra iterations unless
+    /// [`FixtureBuilder::nsec3_params`]) instead of NSEC. hickory's validator asserts (debug
+    /// builds) on NXDOMAIN proofs in an NSEC3-signed root zone: sign zones below the root with it.
     pub fn nsec3(mut self) -> Self {
         self.nsec3 = true;
+        self
+    }
+
+    /// NSEC3 (implies [`FixtureBuilder::nsec3`]) with `iterations` extra hash iterations and the
+    /// opt-out flag on every NSEC3 record when `opt_out` (hickory-server flags the whole chain,
+    /// so every span is an opt-out span), for RFC 9276 iteration limits and RFC 5155 opt-out.
+    pub fn nsec3_params(mut self, iterations: u16, opt_out: bool) -> Self {
+        self.nsec3 = true;
+        self.nsec3_params = (iterations, opt_out);
+        self
+    }
+
+    /// After signing, signs the RRset `owner`/`rtype` again with the zone's key and signatures
+    /// that expired a day ago (inception eight days ago), replacing its RRSIGs: a correctly signed
+    /// RRset whose signatures have expired, beside RRsets that are still valid.
+    pub fn expire(mut self, owner: &str, rtype: RecordType) -> Self {
+        self.expired.push((owner.into(), rtype));
         self
     }
 
@@ -144,8 +168,8 @@ impl FixtureBuilder {
                     NxProofKind::Nsec3 {
                         algorithm: Nsec3HashAlgorithm::SHA1,
                         salt: Arc::from([]),
-                        iterations: 0,
-                        opt_out: false,
+                        iterations: self.nsec3_params.0,
+                        opt_out: self.nsec3_params.1,
                     }
                 } else {
                     NxProofKind::Nsec
@@ -171,6 +195,8 @@ impl FixtureBuilder {
                     .add_zone_signing_key_mut(signer)
                     .expect("signing key added");
                 handler.secure_zone_mut().expect("zone signed");
+                let key = Ed25519SigningKey::from_pkcs8(&pkcs8).expect("key decodes");
+                expire_signatures(handler.records_get_mut(), &origin, &self.expired, &key);
 
                 let records = handler.records_get_mut();
                 let apex_keys = records
@@ -225,6 +251,56 @@ impl FixtureBuilder {
             signature_expiration,
             server,
         }
+    }
+}
+
+/// Re-signs the RRsets of `expired` that belong to the zone `origin` with signatures valid from
+/// eight days ago until yesterday (see [`FixtureBuilder::expire`]).
+fn expire_signatures(
+    records: &mut std::collections::BTreeMap<RrKey, Arc<hickory_proto::rr::RecordSet>>,
+    origin: &Name,
+    expired: &[(String, RecordType)],
+    key: &Ed25519SigningKey,
+) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs() as u32;
+    for (owner, rtype) in expired {
+        let owner = Name::from_ascii(owner).expect("expire owner");
+        if !origin.zone_of(&owner) {
+            continue;
+        }
+        let Some(rrset) = records.get_mut(&RrKey::new(LowerName::new(&owner), *rtype)) else {
+            panic!("no {rtype} RRset at {owner} to expire");
+        };
+        let mut changed = (**rrset).clone();
+        let rrsigs = changed
+            .rrsigs()
+            .iter()
+            .map(|rrsig| {
+                let RData::DNSSEC(DNSSECRData::RRSIG(old)) = &rrsig.data else {
+                    return rrsig.clone();
+                };
+                let mut input = old.input().clone();
+                input.sig_inception = hickory_proto::rr::SerialNumber::new(now - 8 * 86_400);
+                input.sig_expiration = hickory_proto::rr::SerialNumber::new(now - 86_400);
+                let tbs = hickory_proto::dnssec::TBS::from_input(
+                    &owner,
+                    rrsig.dns_class,
+                    &input,
+                    changed.records_without_rrsigs(),
+                )
+                .expect("to-be-signed data");
+                let sig = key.sign(&tbs).expect("signature");
+                let rdata = hickory_proto::dnssec::rdata::RRSIG::from_sig(input, sig);
+                let mut record = rrsig.clone();
+                record.data = RData::DNSSEC(DNSSECRData::RRSIG(rdata));
+                record
+            })
+            .collect();
+        changed.set_rrsigs(rrsigs);
+        *rrset = Arc::new(changed);
     }
 }
 
@@ -294,6 +370,8 @@ impl DnsFixture {
             validity: DEFAULT_SIGNATURE_VALIDITY,
             tampers: Vec::new(),
             nsec3: false,
+            nsec3_params: (0, false),
+            expired: Vec::new(),
         }
     }
 
