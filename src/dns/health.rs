@@ -42,8 +42,9 @@ use super::exchange::AttemptError;
 /// A check older than this no longer vouches for a blind state: the probe asks again.
 const STALE_AFTER: Duration = Duration::from_secs(60);
 
-/// A positive answer with RRSIGs and no AD triggers a check at most this often per server: an
-/// unsigned island under a validating resolver would otherwise ask the canary on every probe.
+/// A positive answer with RRSIGs and no AD triggers a check at most this often per server once a
+/// check found out whether it validates: an unsigned island under a validating resolver would otherwise ask
+/// the canary on every probe. While its validation is unknown, a suspicion is checked at once.
 const UNVALIDATED_RECHECK: Duration = Duration::from_secs(60);
 
 /// Every `result` label value of `dane_exporter_dns_queries_total`, in exposition order.
@@ -138,7 +139,7 @@ impl Server {
         recent(self.suspect_down).is_some()
             || (self.validation_needed
                 && recent(self.suspect_unvalidated).is_some()
-                && checked_long_ago(UNVALIDATED_RECHECK))
+                && (self.validating.is_none() || checked_long_ago(UNVALIDATED_RECHECK)))
             || (self.blind() && checked_long_ago(STALE_AFTER))
     }
 }
@@ -403,7 +404,7 @@ impl Resolvers {
 
     /// Checks every nameserver in use (the exporter's schedule: at start, every interval, and
     /// sooner while something is wrong). Returns true when every one answers and, where it
-    /// matters, validates.
+    /// matters, was found validating.
     pub async fn check_all(&self) -> bool {
         if !self.active {
             return true;
@@ -417,9 +418,11 @@ impl Resolvers {
             .collect();
         self.run(&in_use).await;
         let all = self.servers();
-        in_use
-            .iter()
-            .all(|a| all.get(a).is_some_and(|s| s.up == Some(true) && !s.blind()))
+        in_use.iter().all(|a| {
+            all.get(a).is_some_and(|s| {
+                s.up == Some(true) && (!s.validation_needed || s.validating == Some(true))
+            })
+        })
     }
 
     /// Asks the canary of each of `addresses` at once and stores what it found.
@@ -449,7 +452,8 @@ impl Resolvers {
                 server.count(result);
             }
             let changed = server.up != Some(outcome.up)
-                || (validate && server.validating != outcome.validating);
+                || (validate && server.validating != outcome.validating)
+                || server.note != outcome.note;
             server.up = Some(outcome.up);
             server.validating = if validate { outcome.validating } else { None };
             server.detail = outcome.detail;

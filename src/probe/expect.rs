@@ -40,7 +40,8 @@ fn nowhere_to_deliver(mx: &MxReport) -> Option<Finding> {
     let domain = &mx.domain;
     let message = match mx.mx_lookup.outcome {
         RrsetOutcome::NxDomain => format!("{domain} does not exist (NXDOMAIN)"),
-        RrsetOutcome::Records if mx.hosts.is_empty() => {
+        // RFC 7505: a null MX says "no mail", also beside other MX records (Postfix bounces).
+        RrsetOutcome::Records if mx.mx_records.iter().any(|r| r.exchange.is_empty()) => {
             format!("{domain} publishes a null MX (RFC 7505): it accepts no mail")
         }
         RrsetOutcome::Records | RrsetOutcome::NoData
@@ -142,7 +143,15 @@ mod tests {
     #[test]
     fn a_domain_with_nowhere_to_deliver_fails_whatever_is_expected() {
         let nx = facts(RrsetOutcome::NxDomain, DnssecStatus::Secure, vec![]);
-        let null_mx = facts(RrsetOutcome::Records, DnssecStatus::Secure, vec![]);
+        let mut null_mx = facts(
+            RrsetOutcome::Records,
+            DnssecStatus::Secure,
+            vec![host(HostDane::NoTlsa, RrsetOutcome::Records)],
+        );
+        null_mx.mx_records = vec![crate::core::MxRecord {
+            preference: 0,
+            exchange: String::new(),
+        }];
         let no_address = facts(
             RrsetOutcome::Records,
             DnssecStatus::Secure,
