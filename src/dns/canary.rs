@@ -22,15 +22,69 @@
 //! Every query is bounded by the canary timeout; UDP with a TCP retry when truncated.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{Name, RecordType as WireType};
 use tokio::time::Instant;
 
 use super::answer;
-use super::exchange::{tcp_exchange, udp_exchange, AttemptError};
-use super::health::{attempt_result, rcode_result, CanarySettings};
-use super::trust_resolver::{build_query, extended_error};
+use super::exchange::{build_query, extended_error, tcp_exchange, udp_exchange, AttemptError};
+
+/// Every `result` label value of `dane_exporter_dns_queries_total`, in exposition order.
+pub const QUERY_RESULTS: [&str; 8] = [
+    "noerror",
+    "nxdomain",
+    "servfail",
+    "refused",
+    "other_rcode",
+    "timeout",
+    "network_error",
+    "malformed",
+];
+
+/// What the canary asks (see `canary.rs`), from the configuration's `global` section.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CanarySettings {
+    /// A name whose SOA must validate under the trust anchor the resolver uses; `.` (the root)
+    /// works with the IANA root and with any private root.
+    pub secure_name: String,
+    /// A name every RRset of which must fail validation (a zone whose DS matches no DNSKEY);
+    /// `None` skips this half of the canary.
+    pub bogus_name: Option<String>,
+    /// Time allowed for each canary query.
+    pub timeout: Duration,
+}
+
+impl Default for CanarySettings {
+    fn default() -> Self {
+        Self {
+            secure_name: ".".to_string(),
+            bogus_name: Some("dnssec-failed.org".to_string()),
+            timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The `result` label of an answer's response code.
+pub(super) fn rcode_result(rcode: ResponseCode) -> &'static str {
+    match rcode {
+        ResponseCode::NoError => "noerror",
+        ResponseCode::NXDomain => "nxdomain",
+        ResponseCode::ServFail => "servfail",
+        ResponseCode::Refused => "refused",
+        _ => "other_rcode",
+    }
+}
+
+/// The `result` label of a try without a usable answer.
+pub(super) fn attempt_result(error: &AttemptError) -> &'static str {
+    match error {
+        AttemptError::Timeout => "timeout",
+        AttemptError::Network(_) => "network_error",
+        AttemptError::Malformed(_) => "malformed",
+    }
+}
 
 /// Ancestors of the bogus name asked for a DS at most (the name itself included).
 const DS_WALK: usize = 4;

@@ -36,7 +36,8 @@ use futures_util::future::join_all;
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType as WireType;
 
-use super::canary;
+use super::canary::{self, attempt_result, rcode_result};
+pub use super::canary::{CanarySettings, QUERY_RESULTS};
 use super::exchange::AttemptError;
 
 /// A check older than this no longer vouches for a blind state: the probe asks again.
@@ -46,41 +47,6 @@ const STALE_AFTER: Duration = Duration::from_secs(60);
 /// check found out whether it validates: an unsigned island under a validating resolver would otherwise ask
 /// the canary on every probe. While its validation is unknown, a suspicion is checked at once.
 const UNVALIDATED_RECHECK: Duration = Duration::from_secs(60);
-
-/// Every `result` label value of `dane_exporter_dns_queries_total`, in exposition order.
-pub const QUERY_RESULTS: [&str; 8] = [
-    "noerror",
-    "nxdomain",
-    "servfail",
-    "refused",
-    "other_rcode",
-    "timeout",
-    "network_error",
-    "malformed",
-];
-
-/// What the canary asks (see `canary.rs`), from the configuration's `global` section.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CanarySettings {
-    /// A name whose SOA must validate under the trust anchor the resolver uses; `.` (the root)
-    /// works with the IANA root and with any private root.
-    pub secure_name: String,
-    /// A name every RRset of which must fail validation (a zone whose DS matches no DNSKEY);
-    /// `None` skips this half of the canary.
-    pub bogus_name: Option<String>,
-    /// Time allowed for each canary query.
-    pub timeout: Duration,
-}
-
-impl Default for CanarySettings {
-    fn default() -> Self {
-        Self {
-            secure_name: ".".to_string(),
-            bogus_name: Some("dnssec-failed.org".to_string()),
-            timeout: Duration::from_secs(5),
-        }
-    }
-}
 
 /// What one try of a lookup came to, as `trust_resolver.rs` reports it.
 pub(super) enum Observed<'a> {
@@ -462,7 +428,7 @@ impl Resolvers {
             if outcome.up {
                 server.last_answer = Some(server.last_answer.map_or(started, |l| l.max(started)));
             }
-            if changed || server.blind() {
+            if changed {
                 log_state(address, server);
             }
         }
@@ -510,26 +476,6 @@ fn log_state(address: SocketAddr, server: &Server) {
     }
     if let Some(note) = &server.note {
         tracing::warn!(nameserver = %address, %note, "resolver canary");
-    }
-}
-
-/// The `result` label of an answer's response code.
-pub(super) fn rcode_result(rcode: ResponseCode) -> &'static str {
-    match rcode {
-        ResponseCode::NoError => "noerror",
-        ResponseCode::NXDomain => "nxdomain",
-        ResponseCode::ServFail => "servfail",
-        ResponseCode::Refused => "refused",
-        _ => "other_rcode",
-    }
-}
-
-/// The `result` label of a try without a usable answer.
-pub(super) fn attempt_result(error: &AttemptError) -> &'static str {
-    match error {
-        AttemptError::Timeout => "timeout",
-        AttemptError::Network(_) => "network_error",
-        AttemptError::Malformed(_) => "malformed",
     }
 }
 

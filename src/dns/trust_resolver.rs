@@ -21,23 +21,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use hickory_proto::op::{Edns, Message, Query, ResponseCode};
-use hickory_proto::rr::rdata::opt::EdnsOption;
+use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{Name, RData, RecordType as WireType};
 use tokio::time::Instant;
 
 use super::answer::{self, Denial};
-use super::exchange::{tcp_exchange, AttemptError};
+use super::exchange::{build_query, extended_error, tcp_exchange, AttemptError};
 use super::health::{Observed, Resolvers};
 use super::settings::{DnsSettings, DnsSetupError};
 use super::udp_pool::{Limits, UdpPool};
 use super::{guard, nameservers};
-use crate::core::ede::{ExtendedDnsError, EDE_OPTION_CODE};
 use crate::core::{DnssecStatus, LookupError, RecordType, Response};
-
-/// EDNS UDP payload size advertised: the DNS Flag Day 2020 value, small enough to avoid IP
-/// fragmentation; larger answers come over TCP.
-const EDNS_PAYLOAD: u16 = 1232;
 
 /// UDP tries per nameserver: the first and one retry.
 const UDP_TRIES: u32 = 2;
@@ -186,33 +180,6 @@ impl Inner {
     }
 }
 
-/// A recursive query with DO set; AD=1 asks the resolver to tell whether it validated (RFC 6840
-/// 5.7) even to a client that is not known to understand DNSSEC.
-pub(super) fn build_query(qname: &Name, qtype: WireType) -> Message {
-    let mut message = Message::query();
-    message.metadata.recursion_desired = true;
-    message.metadata.authentic_data = true;
-    message.add_query(Query::query(qname.clone(), qtype));
-    let mut edns = Edns::new();
-    edns.set_dnssec_ok(true);
-    edns.set_max_payload(EDNS_PAYLOAD);
-    message.set_edns(edns);
-    message
-}
-
-/// The first Extended DNS Error that parses. RFC 8914 allows several; the first is the
-/// resolver's main reason in every implementation seen.
-pub(super) fn extended_error(message: &Message) -> Option<ExtendedDnsError> {
-    let edns = message.edns.as_ref()?;
-    edns.options()
-        .as_ref()
-        .iter()
-        .find_map(|(_, option)| match option {
-            EdnsOption::Unknown(EDE_OPTION_CODE, data) => ExtendedDnsError::parse(data).ok(),
-            _ => None,
-        })
-}
-
 /// Turns a response into the lookup's outcome; the AD bit alone decides the status.
 fn interpret<T>(
     message: &Message,
@@ -258,10 +225,14 @@ fn interpret<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::ede::{ExtendedDnsError, EDE_OPTION_CODE};
     use crate::core::RecordSet;
     use crate::dns::exchange::answers_request;
+    use crate::dns::exchange::EDNS_PAYLOAD;
     use hickory_proto::op::OpCode;
+    use hickory_proto::op::{Edns, Query};
     use hickory_proto::rr::rdata::opt::EdnsCode;
+    use hickory_proto::rr::rdata::opt::EdnsOption;
     use hickory_proto::rr::rdata::A;
     use hickory_proto::rr::Record;
 
