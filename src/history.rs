@@ -190,7 +190,7 @@ mod tests {
     use crate::checks::authoritative::{tlsa_zone_consistent, RrsetKey, ZoneReport};
     use crate::core::{
         Direction, DnssecStatus, EndpointEvaluation, EndpointOutcome, EndpointReport,
-        EndpointSession, RecordResult, RecordState, RecordType, RrsetReport, TlsSession,
+        EndpointSession, RecordResult, RecordState, RecordType, RrsetReport, TlsEngine, TlsSession,
         TlsaRecord,
     };
 
@@ -229,9 +229,11 @@ mod tests {
             .map(|states| {
                 vec![EndpointReport {
                     address: std::net::IpAddr::from([127, 0, 0, 1]),
+                    dane: true,
                     session: EndpointSession::Tls(TlsSession {
                         version: "TLSv1.3".into(),
                         cipher_suite: "TLS_AES_128_GCM_SHA256".into(),
+                        engine: TlsEngine::Rustls,
                         chain: vec![vec![0]],
                         banner: String::new(),
                     }),

@@ -26,7 +26,7 @@
 //! - [`core`]: time, names, DNS answers, TLSA records, certificates, DANE evaluations, SMTP
 //!   sessions, the MX facts, [`core::Finding`] and [`core::Reason`], the [`core::Sink`] of series.
 //! - [`dane`]: RFC 6698/7671/7672 matching, name checks, DANE-TA chains; pure functions.
-//! - [`dns`], [`smtp`], `tls`: the I/O, each bounded and under a timeout.
+//! - [`dns`], [`smtp`], [`tls`]: the I/O, each bounded and under a timeout.
 //! - [`checks`]: what is checked, one folder per check.
 //! - [`target`], [`report`], [`history`], [`probe`]: one probe of one target.
 //! - [`metrics`], [`text`]: a report as series and as text.
@@ -51,6 +51,6 @@ pub mod smtp;
 pub mod store;
 pub mod target;
 pub mod text;
-mod tls;
+pub mod tls;
 pub mod web;
 pub mod yaml;

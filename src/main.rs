@@ -6,9 +6,10 @@
 //! - `dane_exporter --config.check --config.file=F` validates the configuration and exits.
 //! - `dane_exporter check DOMAIN` resolves its flags into one target through the configuration's
 //!   rules, probes it once through the same `scheduler::run_one` the exporter uses, and prints a
-//!   report. Exit status: 0 pass or not applicable, 1 fail, 2 bad usage or setup error, and 2 when
-//!   this host cannot see (its resolver does not validate or does not answer, or no SMTP
-//!   connection can leave it), with one sentence on stderr saying how to fix it.
+//!   report. Exit status: 0 pass or not applicable, 1 fail or encrypt only (TLSA records, none
+//!   usable), 2 bad usage or setup error, and 2 when this host cannot see (its resolver does not
+//!   validate or does not answer, or no SMTP connection can leave it), with one sentence on
+//!   stderr saying how to fix it.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -109,9 +110,13 @@ struct CheckArgs {
     /// Name to send in EHLO.
     #[arg(long, default_value = "dane-exporter.invalid")]
     ehlo: String,
-    /// Time allowed for each DNS lookup and each SMTP step, e.g. "5s", "1500ms".
+    /// Time allowed for each DNS lookup, TCP connect and TLS handshake, e.g. "5s", "1500ms".
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     timeout: Duration,
+    /// Time allowed for each SMTP reply (greeting, EHLO, STARTTLS): greet-pausing servers hold
+    /// their greeting for many seconds.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    reply_timeout: Duration,
     /// Print the full report as JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -438,6 +443,7 @@ async fn run_check(args: CheckArgs) -> ExitCode {
         return ExitCode::from(2);
     }
     let service_failed = report.services.iter().any(|s| s.verdict == Verdict::Fail);
+    // Encrypt-only delivers mail, but DANE authenticates none of it: a problem to fix.
     match report.verdict {
         Verdict::Pass | Verdict::NotApplicable if !service_failed => ExitCode::SUCCESS,
         _ => ExitCode::from(1),
@@ -529,8 +535,9 @@ fn check_target(args: &CheckArgs) -> Result<dane_exporter::target::Target, Strin
     };
     let config = Config {
         global: Global {
-            timeout: args.timeout * CHECK_DEADLINE_STEPS,
+            timeout: args.timeout * CHECK_DEADLINE_STEPS + args.reply_timeout * 3,
             step_timeout: args.timeout,
+            smtp_reply_timeout: args.reply_timeout,
             dnssec_mode: match args.dnssec_mode {
                 ModeArg::TrustResolver => DnssecMode::TrustResolver,
                 ModeArg::Validate => DnssecMode::Validate,

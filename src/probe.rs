@@ -82,6 +82,7 @@ impl Prober {
         let step_timeout = target.smtp.step_timeout;
         let service_settings = ServiceSettings {
             step_timeout,
+            reply_timeout: target.smtp.reply_timeout,
             ehlo_name: &target.smtp.ehlo_name,
             pkix: &target.service_trust,
         };

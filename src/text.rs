@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 
 use crate::checks::{authoritative, key_algorithms, local_certs, mta_sts, mx, services};
 use crate::core::time::{days_from, format_time};
+use crate::core::Verdict;
 use crate::report::DomainReport;
 
 /// Renders `report` for a terminal.
@@ -22,6 +23,8 @@ pub fn render(report: &DomainReport) -> String {
         report.verdict.as_str().to_uppercase(),
         if report.protected {
             " (fully protected: every MX host has DANE)"
+        } else if report.verdict == Verdict::EncryptOnly {
+            " (TLS required, nothing authenticated: no usable TLSA record)"
         } else {
             ""
         }

@@ -15,8 +15,10 @@
 //! ```yaml
 //! global:                       # every key optional; defaults shown
 //!   interval: 5m                # between two probes of a target (humantime; at least 10s)
-//!   timeout: 30s                # whole-probe deadline; at most interval
-//!   step_timeout: 10s           # each DNS lookup and SMTP step; at most timeout
+//!   timeout: 2m                 # whole-probe deadline; at most interval
+//!   step_timeout: 10s           # each DNS lookup, TCP connect, TLS handshake; at most timeout
+//!   smtp_reply_timeout: 1m      # each SMTP reply (greeting, EHLO, STARTTLS): greet-pausing
+//!                               # servers are normal; a target's is at most its timeout
 //!   concurrency: 64             # probes running at once, 1..=10000
 //!   dnssec_mode: trust-resolver # or validate
 //!   nameservers: []             # IP, IP:PORT or [IPv6]:PORT; empty: /etc/resolv.conf

@@ -32,8 +32,11 @@ pub struct Global {
     pub interval: Duration,
     /// Deadline of one whole probe (all MX hosts and addresses).
     pub timeout: Duration,
-    /// Deadline of each DNS lookup and each SMTP step.
+    /// Deadline of each DNS lookup, TCP connect and TLS handshake.
     pub step_timeout: Duration,
+    /// Deadline of each SMTP reply (greeting, EHLO, STARTTLS); a target's is at most its
+    /// `timeout`.
+    pub smtp_reply_timeout: Duration,
     /// How many probes may run at once.
     pub concurrency: usize,
     /// How DNSSEC security is established.
@@ -77,8 +80,10 @@ impl Default for Global {
         let smtp = SmtpSettings::default();
         Self {
             interval: Duration::from_secs(300),
-            timeout: Duration::from_secs(30),
+            // Room for a greet-pausing server's minute-long reply wait and the rest of the probe.
+            timeout: Duration::from_secs(120),
             step_timeout: smtp.step_timeout,
+            smtp_reply_timeout: smtp.reply_timeout,
             concurrency: 64,
             dnssec_mode: DnssecMode::default(),
             nameservers: Vec::new(),
@@ -215,6 +220,10 @@ impl Config {
         let global = &self.global;
         let over = &spec.overrides;
         let step_timeout = over.step_timeout.unwrap_or(global.step_timeout);
+        let interval = over.interval.unwrap_or(global.interval);
+        // The default whole-probe timeout yields to a shorter interval (a written one was
+        // checked to fit when the file was read).
+        let timeout = over.timeout.unwrap_or(global.timeout).min(interval);
         let dns = DnsSettings {
             mode: over.dnssec_mode.unwrap_or(global.dnssec_mode),
             nameservers: over
@@ -244,13 +253,16 @@ impl Config {
                 .or(global.expect)
                 .unwrap_or_else(|| Expectation::default_for(direction)),
             labels: spec.labels.clone(),
-            interval: over.interval.unwrap_or(global.interval),
-            timeout: over.timeout.unwrap_or(global.timeout),
+            interval,
+            timeout,
             dns,
             smtp: SmtpSettings {
                 port: global.smtp_port,
                 ehlo_name: global.ehlo_name.clone(),
                 step_timeout,
+                // No reply may outwait the whole probe.
+                reply_timeout: global.smtp_reply_timeout.min(timeout),
+                tls_fallback: true,
             },
             services: spec.services.clone(),
             service_trust: Arc::clone(trust),

@@ -2,8 +2,10 @@
 //! every node, then walks the tree section by section, checking keys, types and values, and
 //! remembering where each came from so that every error names the line of its key.
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use saphyr::{LoadableYamlNode, MarkedYaml, ScanError};
 
@@ -25,6 +27,7 @@ const GLOBAL_KEYS: &[&str] = &[
     "interval",
     "timeout",
     "step_timeout",
+    "smtp_reply_timeout",
     "concurrency",
     "dnssec_mode",
     "nameservers",
@@ -96,6 +99,7 @@ pub(super) fn read(text: &str, path: &Path) -> Result<Config, ConfigError> {
     let docs = MarkedYaml::load_from_str(text).map_err(|e| syntax_error(&e, path))?;
     let reader = Reader {
         base_dir: path.parent().unwrap_or(Path::new("")),
+        timeout_written: Cell::new(false),
     };
     reader
         .document(&docs)
@@ -118,6 +122,9 @@ fn syntax_error(error: &ScanError, path: &Path) -> ConfigError {
 
 struct Reader<'p> {
     base_dir: &'p Path,
+    /// Whether `global.timeout` was written: the default whole-probe timeout yields to a shorter
+    /// interval instead of being an error (see `Config::resolve`).
+    timeout_written: Cell<bool>,
 }
 
 impl Reader<'_> {
@@ -161,9 +168,13 @@ impl Reader<'_> {
         let interval = optional(&fields, "interval", duration)?;
         let timeout = optional(&fields, "timeout", duration)?;
         let step_timeout = optional(&fields, "step_timeout", duration)?;
+        self.timeout_written.set(timeout.is_some());
         check_timing(
             level(global.interval, interval.clone()),
-            level(global.timeout, timeout.clone()),
+            level(
+                self.default_timeout(global.timeout, &interval),
+                timeout.clone(),
+            ),
             level(global.step_timeout, step_timeout.clone()),
             &section.loc,
         )?;
@@ -173,8 +184,12 @@ impl Reader<'_> {
         if let Some((value, _)) = timeout {
             global.timeout = value;
         }
+        global.timeout = global.timeout.min(global.interval);
         if let Some((value, _)) = step_timeout {
             global.step_timeout = value;
+        }
+        if let Some(f) = fields.get("smtp_reply_timeout") {
+            global.smtp_reply_timeout = duration(f)?;
         }
         if let Some(f) = fields.get("concurrency") {
             let value = integer(f, 1, MAX_CONCURRENCY as i64)?;
@@ -284,7 +299,10 @@ impl Reader<'_> {
         let step_timeout = optional(fields, "step_timeout", duration)?;
         check_timing(
             level(global.interval, interval.clone()),
-            level(global.timeout, timeout.clone()),
+            level(
+                self.default_timeout(global.timeout, &interval),
+                timeout.clone(),
+            ),
             level(global.step_timeout, step_timeout.clone()),
             fallback,
         )?;
@@ -302,6 +320,15 @@ impl Reader<'_> {
             tls_rpt: fields.get("tls_rpt").map(boolean).transpose()?,
             expect: fields.get("expect").map(expectation).transpose()?,
         })
+    }
+
+    /// The whole-probe timeout inherited at a level whose interval may be `interval`: the written
+    /// global one stands (and must fit), the default yields to a shorter interval.
+    fn default_timeout(&self, inherited: Duration, interval: &Option<(Duration, Loc)>) -> Duration {
+        match interval {
+            Some((interval, _)) if !self.timeout_written.get() => inherited.min(*interval),
+            _ => inherited,
+        }
     }
 
     /// Reads the service CA bundle (relative to the config file) and checks that every

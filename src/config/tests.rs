@@ -185,7 +185,7 @@ fn defaults_are_applied() {
     assert_eq!(t.direction, Direction::Outbound);
     assert!(t.labels.is_empty());
     assert_eq!(t.interval, secs(300));
-    assert_eq!(t.timeout, secs(30));
+    assert_eq!(t.timeout, secs(120));
     assert_eq!(t.dns.mode, DnssecMode::TrustResolver);
     assert!(t.dns.nameservers.is_empty());
     assert_eq!(t.dns.trust_anchor_file, None);
@@ -193,6 +193,7 @@ fn defaults_are_applied() {
     assert_eq!(t.smtp.port, 25);
     assert_eq!(t.smtp.ehlo_name, "dane-exporter.invalid");
     assert_eq!(t.smtp.step_timeout, secs(10));
+    assert_eq!(t.smtp.reply_timeout, secs(60));
     assert_eq!(t.expect, crate::core::Expectation::Any, "outbound: any");
 }
 
@@ -206,6 +207,7 @@ fn overrides_are_merged_and_labels_kept() {
             interval: secs(600),
             timeout: secs(60),
             step_timeout: secs(15),
+            smtp_reply_timeout: secs(60),
             concurrency: 8,
             dnssec_mode: DnssecMode::Validate,
             nameservers: vec![
@@ -470,4 +472,28 @@ fn valid_certificates_fixture() {
         ]
     );
     assert_eq!(&config.targets()[0].certificates, specs);
+}
+
+/// The default whole-probe timeout (2 min) yields to a shorter interval, at either level, and so
+/// does the reply timeout to the probe's; a written timeout must still fit its interval.
+#[test]
+fn default_timeouts_yield_to_shorter_intervals() {
+    let here = Path::new("inline.yml");
+    let text = "global:\n  interval: 30s\ninbound:\n  - domain: a.example\n";
+    let targets = parse(text, here).unwrap().targets();
+    assert_eq!(targets[0].timeout, secs(30));
+    assert_eq!(targets[0].smtp.reply_timeout, secs(30));
+    let text = "inbound:\n  - domain: a.example\n    interval: 1m\n  - domain: b.example\n";
+    let targets = parse(text, here).unwrap().targets();
+    assert_eq!(
+        (targets[0].timeout, targets[1].timeout),
+        (secs(60), secs(120))
+    );
+    assert_eq!(targets[0].smtp.reply_timeout, secs(60));
+    let text = "global:\n  timeout: 2m\ninbound:\n  - domain: a.example\n    interval: 1m\n";
+    let err = parse(text, here).unwrap_err().to_string();
+    assert!(
+        err.contains("timeout 2m must not exceed interval 1m"),
+        "{err}"
+    );
 }

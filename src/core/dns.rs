@@ -57,6 +57,8 @@ pub enum RecordType {
     Aaaa,
     /// Text records (MTA-STS `_mta-sts`, TLS-RPT `_smtp._tls`).
     Txt,
+    /// An alias: asked directly for the DNSSEC state of the alias itself (RFC 7672 2.2.2).
+    Cname,
 }
 
 impl RecordType {
@@ -68,6 +70,7 @@ impl RecordType {
             RecordType::A => "A",
             RecordType::Aaaa => "AAAA",
             RecordType::Txt => "TXT",
+            RecordType::Cname => "CNAME",
         }
     }
 }

@@ -70,6 +70,12 @@ pub enum MatchFailure {
     /// A PKIX record matched a validated chain, but the leaf does not name the service host or
     /// TLSA base domain (service profile only; RFC 7671 5.4, 5.5).
     PkixNameMismatch,
+    /// A record matched, but the leaf's RSA key is below what Postfix's OpenSSL accepts from a
+    /// peer it must authenticate (security level 1: 80 bits, an RSA modulus of 1024 bits).
+    KeyTooSmall {
+        /// The modulus size.
+        bits: usize,
+    },
 }
 
 impl MatchFailure {
@@ -83,6 +89,7 @@ impl MatchFailure {
             MatchFailure::ChainInvalid(_) => Reason::DaneTaChainInvalid,
             MatchFailure::PkixInvalid(_) => Reason::PkixChainInvalid,
             MatchFailure::PkixNameMismatch => Reason::PkixNameMismatch,
+            MatchFailure::KeyTooSmall { .. } => Reason::CertificateKeyTooSmall,
         }
     }
 }

@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::certificate::CertificateInfo;
 use super::dns::{Answer, DnssecStatus, LookupError, MxRecord, RecordSet, RecordType};
 use super::evaluation::EndpointEvaluation;
-use super::smtp::{KeyAlgorithm, SmtpError, TlsSession};
+use super::smtp::{KeyAlgorithm, Reachability, SmtpError, TlsSession};
 use super::time::UnixSeconds;
 use super::tlsa::TlsaRecord;
 
@@ -239,6 +239,14 @@ impl EndpointSession {
             EndpointSession::Failed(error) => error.starttls_offered(),
         }
     }
+
+    /// Whether the server was reached (it greeted with 220).
+    pub fn reachability(&self) -> Reachability {
+        match self {
+            EndpointSession::Tls(_) => Reachability::Reached,
+            EndpointSession::Failed(error) => error.reachability(),
+        }
+    }
 }
 
 /// The JSON keeps the three fields it always had: `starttls_offered`, `tls`, `smtp_error`.
@@ -257,6 +265,9 @@ impl Serialize for EndpointSession {
 pub struct EndpointReport {
     /// The address probed.
     pub address: IpAddr,
+    /// DANE applies to this address: the host's TLSA RRset is secure and so is the address's own
+    /// RRset (or the CNAME that led to it: RFC 7672 2.2.2). A sender authenticates it, or skips it.
+    pub dane: bool,
     /// The STARTTLS session, or why there is none.
     #[serde(flatten)]
     pub session: EndpointSession,
@@ -350,6 +361,18 @@ impl MxReport {
     pub fn mx_secure(&self) -> bool {
         self.mx_lookup.dnssec == DnssecStatus::Secure
     }
+
+    /// The owner of the MX RRset when the domain is an alias (the end of the MX lookup's CNAME
+    /// chain).
+    pub fn mx_owner(&self) -> Option<&str> {
+        self.mx_lookup.cname_chain.last().map(String::as_str)
+    }
+
+    /// True when the MX RRset holds a null MX (`MX 0 .`, RFC 7505), with other records or alone:
+    /// the domain accepts no mail.
+    pub fn null_mx(&self) -> bool {
+        self.mx_records.iter().any(|r| r.exchange.is_empty())
+    }
 }
 
 /// What probing one key algorithm on one endpoint found.
@@ -414,10 +437,13 @@ impl KeyAlgorithmReport {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
-    /// Every endpoint where DANE applies authenticates, and there is at least one.
+    /// Every reached endpoint where DANE applies authenticates, and there is at least one.
     Pass,
-    /// A DANE sender would defer mail to at least one endpoint.
+    /// A DANE sender would defer mail to at least one endpoint, or none can be used.
     Fail,
+    /// TLSA records exist, but none is usable: senders require TLS and authenticate nothing
+    /// (Postfix "encrypt"). Mail flows; DANE protects none of it.
+    EncryptOnly,
     /// DANE does not apply: the MX RRset is insecure, or no MX host has TLSA.
     NotApplicable,
     /// The exporter could not see: its resolver does not validate DNSSEC or does not answer, so
@@ -427,11 +453,20 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// Every verdict, in the order metrics and reports list them.
+    pub const ALL: [Verdict; 4] = [
+        Verdict::Pass,
+        Verdict::Fail,
+        Verdict::EncryptOnly,
+        Verdict::NotApplicable,
+    ];
+
     /// Stable snake_case name.
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Pass => "pass",
             Verdict::Fail => "fail",
+            Verdict::EncryptOnly => "encrypt_only",
             Verdict::NotApplicable => "not_applicable",
             Verdict::Unknown => "unknown",
         }

@@ -39,6 +39,8 @@ reasons! {
     // The domain and its MX hosts (crate::checks::mx).
     /// The MX lookup failed: DANE senders defer all mail.
     MxLookupFailed = "mx_lookup_failed",
+    /// No address of any MX host can be used: every sender defers.
+    Undeliverable = "undeliverable",
     /// The domain does not exist (NXDOMAIN), or has no MX host mail could go to (null MX, no
     /// address for any MX host).
     DomainNotFound = "domain_not_found",
@@ -67,13 +69,23 @@ reasons! {
     /// The probe could not be set up.
     ProbeSetupFailed = "probe_setup_failed",
     // The SMTP dialogue (crate::core::smtp::SmtpError).
-    /// The TCP connection failed.
+    /// The TCP connection failed (refused, reset): the address is unreachable.
     SmtpConnectFailed = "smtp_connect_failed",
-    /// An SMTP step timed out.
-    SmtpTimeout = "smtp_timeout",
+    /// The monitoring host has no route to the address: it was skipped.
+    SmtpNoRoute = "smtp_no_route",
+    /// The TCP connection did not complete in time: the address is unreachable.
+    SmtpConnectTimeout = "smtp_connect_timeout",
+    /// No greeting in time: the address is unreachable.
+    SmtpBannerTimeout = "smtp_banner_timeout",
+    /// No reply to EHLO in time.
+    SmtpEhloTimeout = "smtp_ehlo_timeout",
+    /// No reply to STARTTLS in time.
+    SmtpStarttlsTimeout = "smtp_starttls_timeout",
+    /// The TLS handshake did not complete in time.
+    TlsHandshakeTimeout = "tls_handshake_timeout",
     /// The connection closed or failed mid-dialogue.
     SmtpConnectionLost = "smtp_connection_lost",
-    /// The greeting was not 220.
+    /// The greeting was not 220 (a 4xx or 5xx greeting): the address is unreachable.
     SmtpGreetingRejected = "smtp_greeting_rejected",
     /// EHLO was refused.
     SmtpEhloRejected = "smtp_ehlo_rejected",
@@ -100,6 +112,9 @@ reasons! {
     PkixChainInvalid = "pkix_chain_invalid",
     /// A PKIX record matched, but the leaf does not name the host.
     PkixNameMismatch = "pkix_name_mismatch",
+    /// A record matched a leaf whose RSA key is below 1024 bits: Postfix's OpenSSL calls the
+    /// peer untrusted.
+    CertificateKeyTooSmall = "certificate_key_too_small",
     // Key algorithms (crate::checks::key_algorithms).
     /// Another offered key algorithm's chain matches no TLSA record.
     TlsaMismatchKeyAlgorithm = "tlsa_mismatch_key_algorithm",

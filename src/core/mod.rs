@@ -45,6 +45,8 @@ pub use facts::{
 pub use finding::{Finding, Reason};
 pub use names::{normalize_domain, normalize_name, DomainError};
 pub use sink::Sink;
-pub use smtp::{KeyAlgorithm, RestrictedError, SmtpError, SmtpStage, TlsSession};
+pub use smtp::{
+    KeyAlgorithm, Reachability, RestrictedError, SmtpError, SmtpStage, TlsEngine, TlsSession,
+};
 pub use time::{unix_now, UnixSeconds};
 pub use tlsa::{CertUsage, MatchingType, Selector, TlsaParseError, TlsaRecord};

@@ -24,13 +24,49 @@ pub enum SmtpStage {
     TlsHandshake,
 }
 
+impl SmtpStage {
+    /// Stable snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SmtpStage::Connect => "connect",
+            SmtpStage::Banner => "banner",
+            SmtpStage::Ehlo => "ehlo",
+            SmtpStage::Starttls => "starttls",
+            SmtpStage::TlsHandshake => "tls_handshake",
+        }
+    }
+}
+
+/// Which TLS implementation completed a handshake.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TlsEngine {
+    /// rustls: every handshake starts with it.
+    Rustls,
+    /// The system OpenSSL with Postfix's settings: for the servers rustls cannot speak to (CBC
+    /// suites, RSA or DHE key exchange, P-521, leaves rustls refuses), as Postfix does.
+    Openssl,
+}
+
+impl TlsEngine {
+    /// Stable snake_case name: the `engine` label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsEngine::Rustls => "rustls",
+            TlsEngine::Openssl => "openssl",
+        }
+    }
+}
+
 /// A successful STARTTLS session.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct TlsSession {
-    /// `TLSv1.3` or `TLSv1.2`.
+    /// `TLSv1.3`, `TLSv1.2` (or older, with OpenSSL).
     pub version: String,
     /// Negotiated cipher suite, IANA name.
     pub cipher_suite: String,
+    /// The TLS implementation that completed the handshake.
+    pub engine: TlsEngine,
     /// The presented chain, DER, leaf first, exactly as sent.
     #[serde(skip)]
     pub chain: Vec<Vec<u8>>,
@@ -42,9 +78,16 @@ pub struct TlsSession {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum SmtpError {
-    /// The TCP connection failed.
+    /// The TCP connection failed (refused, reset).
     #[error("connect failed: {detail}")]
     Connect {
+        /// The I/O error.
+        detail: String,
+    },
+    /// This host has no route to the address (network or host unreachable, address family not
+    /// configured): the monitoring host cannot see it, which says nothing about the server.
+    #[error("no route from here: {detail}")]
+    NoRoute {
         /// The I/O error.
         detail: String,
     },
@@ -104,7 +147,14 @@ impl SmtpError {
     pub fn reason(&self) -> Reason {
         match self {
             SmtpError::Connect { .. } => Reason::SmtpConnectFailed,
-            SmtpError::Timeout { .. } => Reason::SmtpTimeout,
+            SmtpError::NoRoute { .. } => Reason::SmtpNoRoute,
+            SmtpError::Timeout { stage } => match stage {
+                SmtpStage::Connect => Reason::SmtpConnectTimeout,
+                SmtpStage::Banner => Reason::SmtpBannerTimeout,
+                SmtpStage::Ehlo => Reason::SmtpEhloTimeout,
+                SmtpStage::Starttls => Reason::SmtpStarttlsTimeout,
+                SmtpStage::TlsHandshake => Reason::TlsHandshakeTimeout,
+            },
             SmtpError::Io { .. } => Reason::SmtpConnectionLost,
             SmtpError::Greeting { .. } => Reason::SmtpGreetingRejected,
             SmtpError::EhloRejected { .. } => Reason::SmtpEhloRejected,
@@ -128,10 +178,44 @@ impl SmtpError {
                 _ => None,
             },
             SmtpError::Connect { .. }
+            | SmtpError::NoRoute { .. }
             | SmtpError::Greeting { .. }
             | SmtpError::EhloRejected { .. } => None,
         }
     }
+
+    /// How far the server was reached: a sender that meets any failure before a 220 greeting
+    /// (refused, no answer, silence, a 4xx/5xx greeting) moves on to the next address or MX host
+    /// (Postfix `smtp_connect.c`); a failure after it is the server's answer.
+    pub fn reachability(&self) -> Reachability {
+        match self {
+            SmtpError::NoRoute { .. } => Reachability::Unroutable,
+            SmtpError::Connect { .. } | SmtpError::Greeting { .. } => Reachability::Unreachable,
+            SmtpError::Timeout { stage }
+            | SmtpError::Io { stage, .. }
+            | SmtpError::Protocol { stage, .. } => match stage {
+                SmtpStage::Connect | SmtpStage::Banner => Reachability::Unreachable,
+                _ => Reachability::Reached,
+            },
+            SmtpError::EhloRejected { .. }
+            | SmtpError::StarttlsNotOffered
+            | SmtpError::StarttlsRejected { .. }
+            | SmtpError::Handshake { .. } => Reachability::Reached,
+        }
+    }
+}
+
+/// Whether the probe got through to an SMTP server at an address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reachability {
+    /// The server greeted with 220: what it said afterwards is its own doing.
+    Reached,
+    /// Nothing listened, nothing greeted, or the greeting refused: a sender tries elsewhere.
+    Unreachable,
+    /// The monitoring host has no route to the address (its address family, typically IPv6 on a
+    /// host without it): skipped, not the server's fault.
+    Unroutable,
 }
 
 /// Why a STARTTLS probe restricted to one key algorithm got no chain.

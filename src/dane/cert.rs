@@ -32,6 +32,21 @@ pub fn leaf_key_algorithm(der: &[u8]) -> Option<KeyAlgorithm> {
     }
 }
 
+/// The smallest RSA modulus OpenSSL accepts from a peer at security level 1 (80 bits of
+/// security), the level Postfix sets on every connection that must authenticate
+/// (`tls_client.c`). Under DANE-EE nothing else about the leaf is judged, but OpenSSL still
+/// refuses a smaller key (`X509_V_ERR_EE_KEY_TOO_SMALL`): posttls-finger says "Untrusted".
+pub const MIN_RSA_BITS: usize = 1024;
+
+/// The RSA modulus size of `cert`'s key when it is below [`MIN_RSA_BITS`].
+pub(super) fn rsa_key_too_small(cert: &X509Certificate<'_>) -> Option<usize> {
+    use x509_parser::public_key::PublicKey;
+    match cert.public_key().parsed() {
+        Ok(PublicKey::RSA(rsa)) => Some(rsa.key_size()).filter(|bits| *bits < MIN_RSA_BITS),
+        _ => None,
+    }
+}
+
 /// A certificate that could not be read.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("certificate does not parse: {0}")]

@@ -68,6 +68,9 @@ pub(super) fn verify(
 ) -> Result<VerifiedChain, MatchFailure> {
     let invalid = |what: String| MatchFailure::ChainInvalid(what);
     let leaf = cert::parse(leaf_der).map_err(|e| MatchFailure::BadCertificate(e.0))?;
+    if let Some(bits) = cert::rsa_key_too_small(&leaf) {
+        return Err(MatchFailure::KeyTooSmall { bits });
+    }
 
     let mut intermediates: Vec<CertificateDer<'_>> = Vec::new();
     let mut anchors: Vec<TrustAnchor<'_>> = Vec::new();

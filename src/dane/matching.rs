@@ -198,15 +198,27 @@ fn judge_record(
     let chain = input.chain;
     match record.usage {
         CertUsage::DaneEe => {
-            // RFC 7672 3.1.1: the leaf only, nothing else is checked.
+            // RFC 7672 3.1.1: the leaf only, nothing else is checked; but the key must be one
+            // Postfix's OpenSSL accepts at all.
             match (chain.first(), parsed.first().and_then(Option::as_ref)) {
-                (Some(der), Some(leaf)) if cert::record_matches_cert(record, der, leaf) => (
-                    RecordState::Matched { depth: 0 },
-                    Some((
-                        leaf.validity().not_after.timestamp(),
-                        DivergenceCause::CertificateExpiry,
-                    )),
-                ),
+                (Some(der), Some(leaf)) if cert::record_matches_cert(record, der, leaf) => {
+                    match cert::rsa_key_too_small(leaf) {
+                        Some(bits) => (
+                            RecordState::MatchedButRejected {
+                                depth: 0,
+                                failure: MatchFailure::KeyTooSmall { bits },
+                            },
+                            None,
+                        ),
+                        None => (
+                            RecordState::Matched { depth: 0 },
+                            Some((
+                                leaf.validity().not_after.timestamp(),
+                                DivergenceCause::CertificateExpiry,
+                            )),
+                        ),
+                    }
+                }
                 _ => (RecordState::NoMatch, None),
             }
         }

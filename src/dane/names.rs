@@ -20,20 +20,25 @@ use x509_parser::certificate::X509Certificate;
 
 use super::cert;
 
-/// The reference identifiers of an MX host (RFC 7672 3.2.2): the TLSA base domain, plus the MX
-/// host name (or the next-hop domain for an implicit MX) only when the MX RRset validated, since
-/// an insecure MX host name may be forged.
+/// The reference identifiers a DANE-TA (and, for services, PKIX) chain must name for an MX host
+/// (RFC 7672 3.2.2), as Postfix 3.7 sets them (`dane_init` in `smtp_tls_policy.c`): the TLSA base
+/// domain; with an MX RRset, the next-hop domain (the domain whose MX was asked) and, when that
+/// domain was itself an alias, the owner of the MX RRset it led to. The MX host name as written
+/// counts only as the TLSA base domain: when the TLSA records came from its CNAME target, the
+/// original name is not one. For an implicit MX (no MX RRset) the base domain is all.
 pub fn mx_reference_names(
     tlsa_base_domain: Option<&str>,
-    host: &str,
-    domain: &str,
-    mx_secure: bool,
+    next_hop: &str,
+    mx_owner: Option<&str>,
     implicit_mx: bool,
 ) -> Vec<String> {
     let mut names: Vec<String> = tlsa_base_domain.map(str::to_string).into_iter().collect();
-    let extra = if implicit_mx { domain } else { host };
-    if mx_secure && !names.iter().any(|n| n == extra) {
-        names.push(extra.to_string());
+    if !implicit_mx {
+        for name in std::iter::once(next_hop).chain(mx_owner) {
+            if !names.iter().any(|n| n == name) {
+                names.push(name.to_string());
+            }
+        }
     }
     names
 }

@@ -71,6 +71,7 @@ pub(super) fn wire_type(rtype: RecordType) -> WireType {
         RecordType::A => WireType::A,
         RecordType::Aaaa => WireType::AAAA,
         RecordType::Txt => WireType::TXT,
+        RecordType::Cname => WireType::CNAME,
     }
 }
 
@@ -133,6 +134,13 @@ pub(super) fn txt_text(data: &RData) -> Option<String> {
 }
 
 /// A or AAAA RDATA to an address.
+pub(super) fn cname_target(data: &RData) -> Option<String> {
+    match data {
+        RData::CNAME(target) => Some(name_text(&target.0)),
+        _ => None,
+    }
+}
+
 pub(super) fn ip_address(data: &RData) -> Option<IpAddr> {
     match data {
         RData::A(a) => Some(IpAddr::V4(a.0)),

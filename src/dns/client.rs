@@ -104,6 +104,13 @@ impl DnsClient {
         self.lookup(name, RecordType::Txt, answer::txt_text).await
     }
 
+    /// The CNAME record at `name` itself (not followed): whether the alias validates, which
+    /// Postfix asks when the addresses behind it do not (`qname_secure` in `tls_dane.c`).
+    pub async fn lookup_cname(&self, name: &str) -> Answer<String> {
+        self.lookup(name, RecordType::Cname, answer::cname_target)
+            .await
+    }
+
     /// The one place that picks the backend. The query name is checked here and the answer
     /// labelled here, so the typed lookups above and this framing are written once for both
     /// modes.

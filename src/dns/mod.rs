@@ -45,5 +45,5 @@ pub use client::{resolver_addresses, DnsClient};
 pub use health::{
     Blindness, CanarySettings, Resolvers, ServerReport, ServerSight, Sight, QUERY_RESULTS,
 };
-pub use host::{lookup_host, HostLookups, TlsaDecision};
+pub use host::{lookup_host, HostAddress, HostLookups, TlsaDecision};
 pub use settings::{DnsSettings, DnsSetupError, DnssecMode};

@@ -2,8 +2,8 @@
 
 /// Every probe metric: name and help text. docs/metrics.md's table mirrors this list.
 pub const PROBE_METRICS: &[(&str, &str)] = &[
-    ("dane_probe_success", "1 when no DANE-enforcing sender would defer mail to the domain (verdict pass or not applicable), else 0. Absent while the verdict is unknown (the exporter cannot see)."),
-    ("dane_probe_verdict", "Verdict of the last probe in the verdict label (pass, fail, not_applicable or unknown): one series, for the current verdict, value 1."),
+    ("dane_probe_success", "1 when no DANE-enforcing sender would defer mail to the domain (verdict pass, encrypt_only or not applicable), else 0. Absent while the verdict is unknown (the exporter cannot see)."),
+    ("dane_probe_verdict", "Verdict of the last probe in the verdict label (pass, fail, encrypt_only: TLSA records but none usable, not_applicable, or unknown: the exporter could not see): one series, for the current verdict, value 1."),
     ("dane_probe_unknown_info", "One series per reason the verdict is unknown (resolver_not_validating, resolver_unavailable): the exporter could not see, and the domain's other series are left out."),
     ("dane_domain_protected", "1 when the MX RRset is signed and every MX host has DANE and authenticates."),
     ("dane_probe_duration_seconds", "Seconds the last probe of the domain took."),
@@ -17,9 +17,11 @@ pub const PROBE_METRICS: &[(&str, &str)] = &[
     ("dane_tlsa_rollover_ready", "1 when the TLSA RRset survives a key change: a record for a next key, or a DANE-TA match (RFC 7671 section 8)."),
     ("dane_tlsa_records", "Number of TLSA records published for the MX host."),
     ("dane_tlsa_record_state", "State of each TLSA record against each endpoint's chain in the state label (matched, no_match, unusable): one series per record and endpoint, value 1."),
-    ("dane_tlsa_match", "1 when the endpoint's certificate chain authenticates against the TLSA RRset (or none is usable and TLS works), else 0. Only where DANE applies."),
+    ("dane_tlsa_match", "1 when the endpoint's certificate chain is authenticated by a usable TLSA record, else 0 (a mismatch, a failed session, or no usable record at all). Only where DANE applies and the endpoint was reached."),
+    ("dane_endpoint_reachable", "1 when the endpoint greeted with 220, 0 when it refused, stayed silent or greeted with 4xx/5xx (senders try the next address); absent when the monitoring host has no route to its address (skipped)."),
+    ("dane_address_family_reachable", "1 when some MX address of the family (ipv4, ipv6) was reached from the monitoring host, else 0. Only for families the domain has addresses of."),
     ("dane_starttls_offered", "1 when the endpoint offered STARTTLS in its EHLO reply, else 0."),
-    ("dane_tls_version_info", "TLS version negotiated with the endpoint."),
+    ("dane_tls_version_info", "TLS version negotiated with the endpoint, and the engine that completed the handshake (rustls; openssl for servers only Postfix's OpenSSL settings can speak to)."),
     ("dane_certificate_not_after_timestamp_seconds", "notAfter of the endpoint's leaf certificate (Unix time)."),
     ("dane_divergence_timestamp_seconds", "Earliest moment the TLSA RRset and the endpoint's chain are expected to stop matching if nobody acts (Unix time)."),
     ("dane_divergence_remaining_seconds", "Seconds from the probe until dane_divergence_timestamp_seconds (divide by 86400 for days to divergence); 0 when the endpoint does not authenticate now."),

@@ -32,7 +32,7 @@ mod settings;
 mod stats;
 
 pub use cache::{SessionCache, SessionOutcome};
-pub use settings::SmtpSettings;
+pub use settings::{SmtpSettings, DEFAULT_REPLY_TIMEOUT};
 pub use stats::{session_counts, SESSION_RESULTS};
 
 /// Runs the SMTP dialogue with `addr` (port from `settings`) and returns the TLS session.

@@ -2,9 +2,10 @@
 //!
 //! Called by [`super::probe_starttls`]; reads replies through [`super::reply`] and hands the TCP
 //! stream to `crate::tls` after the 220 to STARTTLS. Each step (write the command, read the whole
-//! reply) runs under one `step_timeout`, so a slow-dripping server fails the step on time. The
-//! polite QUIT at the end or after a refusal is best effort under a short timeout of its own and
-//! never changes the outcome.
+//! reply) runs under its timeout (`step_timeout` for the connect and the handshake,
+//! `reply_timeout` for each reply), so a slow-dripping server fails the step on time. The polite
+//! QUIT at the end or after a refusal is best effort under a short timeout of its own and never
+//! changes the outcome.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -15,7 +16,8 @@ use tokio::net::TcpStream;
 
 use super::reply::{Reply, ReplyError, ReplyReader};
 use super::settings::SmtpSettings;
-use crate::core::{KeyAlgorithm, SmtpError, SmtpStage, TlsSession};
+use crate::core::{KeyAlgorithm, SmtpError, SmtpStage, TlsEngine, TlsSession};
+use crate::tls::legacy::LegacyTlsError;
 
 /// Longest banner kept, in characters.
 const BANNER_CHARS: usize = 200;
@@ -54,6 +56,12 @@ pub(crate) async fn run(
 }
 
 /// [`run`], with the ClientHello restricted to server keys of the algorithm `only` when given.
+///
+/// Without a restriction, a rustls handshake that fails is tried once more with the OpenSSL
+/// engine (`crate::tls::legacy`), on a fresh connection and dialogue, when the settings allow it:
+/// rustls cannot speak to servers Postfix delivers to (CBC suites, RSA or DHE key exchange,
+/// P-521, leaves it refuses), and OpenSSL's answer is then Postfix's. A restricted session never
+/// falls back: there a handshake failure means "no key of that kind".
 pub(crate) async fn run_restricted(
     addr: SocketAddr,
     sni: &str,
@@ -75,6 +83,78 @@ pub(crate) async fn run_restricted(
     // The port is the one in the settings (the TLSA name `_PORT._tcp` follows it too).
     let addr = SocketAddr::new(addr.ip(), settings.port);
 
+    let Plaintext { tcp, banner } = plaintext(addr, settings).await?;
+    let failure =
+        match tokio::time::timeout(step, crate::tls::handshake(config, server_name, tcp)).await {
+            Ok(Ok(mut tls)) => {
+                let facts = crate::tls::session_facts(&tls)
+                    .map_err(|detail| SmtpError::Handshake { detail })?;
+                goodbye_tls(&mut tls, step).await;
+                return Ok(TlsSession {
+                    version: facts.version,
+                    cipher_suite: facts.cipher_suite,
+                    engine: TlsEngine::Rustls,
+                    chain: facts.chain,
+                    banner,
+                });
+            }
+            Ok(Err(e)) => Failure {
+                no_such_key: only.is_some() && crate::tls::is_handshake_failure_alert(&e),
+                error: SmtpError::Handshake {
+                    detail: crate::tls::handshake_error_detail(&e),
+                },
+            },
+            Err(_) => {
+                return Err(SmtpError::Timeout {
+                    stage: SmtpStage::TlsHandshake,
+                }
+                .into())
+            }
+        };
+    if only.is_some() || !settings.tls_fallback {
+        return Err(failure);
+    }
+    // What the first connection learned stands if the second one does not get as far: the
+    // server was reached and refused rustls's handshake.
+    let Ok(Plaintext { tcp, banner }) = plaintext(addr, settings).await else {
+        return Err(failure);
+    };
+    match crate::tls::legacy::handshake(tcp, sni, step).await {
+        Ok(mut handshake) => {
+            goodbye_tls(&mut handshake.stream, step).await;
+            let facts = handshake.facts;
+            Ok(TlsSession {
+                version: facts.version,
+                cipher_suite: facts.cipher_suite,
+                engine: TlsEngine::Openssl,
+                chain: facts.chain,
+                banner,
+            })
+        }
+        Err(LegacyTlsError::Timeout) => Err(SmtpError::Timeout {
+            stage: SmtpStage::TlsHandshake,
+        }
+        .into()),
+        // OpenSSL's reason is what Postfix reports for the same server.
+        Err(error) => Err(SmtpError::Handshake {
+            detail: error.to_string(),
+        }
+        .into()),
+    }
+}
+
+/// A connection on which the server has just accepted STARTTLS.
+struct Plaintext {
+    tcp: TcpStream,
+    /// First line of the 220 greeting.
+    banner: String,
+}
+
+/// Connect, greeting, EHLO, STARTTLS: the plaintext part of the dialogue. The connect runs under
+/// the step timeout, each reply under the reply timeout (greet-pausing servers are normal).
+async fn plaintext(addr: SocketAddr, settings: &SmtpSettings) -> Result<Plaintext, SmtpError> {
+    let step = settings.step_timeout;
+    let wait = settings.reply_timeout;
     let mut tcp = within(step, SmtpStage::Connect, async {
         TcpStream::connect(addr).await.map_err(|e| match e.kind() {
             // A reset means the TCP handshake completed and the server then hung up: the same
@@ -84,6 +164,13 @@ pub(crate) async fn run_restricted(
                 stage: SmtpStage::Banner,
                 detail: e.to_string(),
             },
+            // No route from this host (no such network, or the address family is not configured
+            // here): the monitoring host's limit, not the server's.
+            std::io::ErrorKind::NetworkUnreachable | std::io::ErrorKind::AddrNotAvailable => {
+                SmtpError::NoRoute {
+                    detail: e.to_string(),
+                }
+            }
             _ => SmtpError::Connect {
                 detail: e.to_string(),
             },
@@ -98,7 +185,7 @@ pub(crate) async fn run_restricted(
     let mut reader = ReplyReader::new();
 
     let greeting = within(
-        step,
+        wait,
         SmtpStage::Banner,
         read(&mut reader, &mut tcp, SmtpStage::Banner),
     )
@@ -108,14 +195,13 @@ pub(crate) async fn run_restricted(
         goodbye_plain(&mut reader, &mut tcp, step).await;
         return Err(SmtpError::Greeting {
             reply: greeting.summary(),
-        }
-        .into());
+        });
     }
     let banner = greeting.first_line_text(BANNER_CHARS);
 
     let ehlo = ehlo_command(&settings.ehlo_name);
     let ehlo_reply = within(
-        step,
+        wait,
         SmtpStage::Ehlo,
         command(&mut reader, &mut tcp, &ehlo, SmtpStage::Ehlo),
     )
@@ -124,16 +210,15 @@ pub(crate) async fn run_restricted(
         goodbye_plain(&mut reader, &mut tcp, step).await;
         return Err(SmtpError::EhloRejected {
             reply: ehlo_reply.summary(),
-        }
-        .into());
+        });
     }
     if !ehlo_reply.has_extension("STARTTLS") {
         goodbye_plain(&mut reader, &mut tcp, step).await;
-        return Err(SmtpError::StarttlsNotOffered.into());
+        return Err(SmtpError::StarttlsNotOffered);
     }
 
     let starttls_reply = within(
-        step,
+        wait,
         SmtpStage::Starttls,
         command(&mut reader, &mut tcp, b"STARTTLS\r\n", SmtpStage::Starttls),
     )
@@ -142,8 +227,7 @@ pub(crate) async fn run_restricted(
         goodbye_plain(&mut reader, &mut tcp, step).await;
         return Err(SmtpError::StarttlsRejected {
             reply: starttls_reply.summary(),
-        }
-        .into());
+        });
     }
     // Anything already buffered was sent in plaintext after the 220 and would otherwise be taken
     // for a reply inside TLS (the CVE-2011-0411 injection family). A correct server sends nothing
@@ -155,46 +239,21 @@ pub(crate) async fn run_restricted(
                 "{} bytes of plaintext sent after the 220 reply to STARTTLS",
                 reader.buffered()
             ),
-        }
-        .into());
+        });
     }
+    Ok(Plaintext { tcp, banner })
+}
 
-    let mut tls =
-        match tokio::time::timeout(step, crate::tls::handshake(config, server_name, tcp)).await {
-            Ok(Ok(tls)) => tls,
-            Ok(Err(e)) => {
-                return Err(Failure {
-                    no_such_key: only.is_some() && crate::tls::is_handshake_failure_alert(&e),
-                    error: SmtpError::Handshake {
-                        detail: crate::tls::handshake_error_detail(&e),
-                    },
-                })
-            }
-            Err(_) => {
-                return Err(SmtpError::Timeout {
-                    stage: SmtpStage::TlsHandshake,
-                }
-                .into())
-            }
-        };
-    let facts =
-        crate::tls::session_facts(&tls).map_err(|detail| SmtpError::Handshake { detail })?;
-
+/// QUIT inside TLS and close_notify, best effort: the outcome is already known.
+async fn goodbye_tls<S: AsyncRead + AsyncWrite + Unpin>(tls: &mut S, step: Duration) {
     // A fresh reader: nothing read before the handshake may be interpreted inside TLS.
     let mut reader = ReplyReader::new();
     let _ = tokio::time::timeout(goodbye_timeout(step), async {
-        quit(&mut reader, &mut tls).await;
+        quit(&mut reader, tls).await;
         // Sends close_notify, so the server sees an orderly TLS close rather than a truncation.
         let _ = tls.shutdown().await;
     })
     .await;
-
-    Ok(TlsSession {
-        version: facts.version,
-        cipher_suite: facts.cipher_suite,
-        chain: facts.chain,
-        banner,
-    })
 }
 
 /// Runs one step under the step timeout.

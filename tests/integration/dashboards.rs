@@ -655,6 +655,8 @@ _tls.fail.test.           300 IN TXT  "parent of the missing _smtp._tls.fail.tes
             port: p,
             ehlo_name: "probe.test".into(),
             step_timeout: Duration::from_secs(3),
+            reply_timeout: Duration::from_secs(3),
+            tls_fallback: true,
         },
     )
     .with_services(

@@ -209,6 +209,19 @@ fn dns_row(
     }
 }
 
+/// An MX address a sender moves on from (refused, silent, a 4xx/5xx greeting): a warning with
+/// its reason; the domain, whose only address it is, is undeliverable.
+fn unreachable_row(
+    name: &'static str,
+    endpoint: fn(&Certs, SocketAddr) -> Endpoint,
+    warnings: &'static [&'static str],
+) -> Row {
+    Row {
+        warnings,
+        ..smtp_row(name, endpoint, &["undeliverable"])
+    }
+}
+
 fn smtp_row(
     name: &'static str,
     endpoint: fn(&Certs, SocketAddr) -> Endpoint,
@@ -293,16 +306,20 @@ fn rows() -> Vec<Row> {
             &[],
         ),
         // SMTP.
-        smtp_row("connect-refused", nothing, &["smtp_connect_failed"]),
-        smtp_row(
+        unreachable_row("connect-refused", nothing, &["smtp_connect_failed"]),
+        unreachable_row(
             "reset-after-connect",
             raw!(ResetAfterConnect),
             &["smtp_connection_lost"],
         ),
-        smtp_row("silent-banner", raw!(SilentBanner), &["smtp_timeout"]),
-        smtp_row("banner-554", raw!(Banner554), &["smtp_greeting_rejected"]),
-        smtp_row("banner-1mb", raw!(HugeBanner), &["smtp_protocol_error"]),
-        smtp_row(
+        unreachable_row(
+            "silent-banner",
+            raw!(SilentBanner),
+            &["smtp_banner_timeout"],
+        ),
+        unreachable_row("banner-554", raw!(Banner554), &["smtp_greeting_rejected"]),
+        unreachable_row("banner-1mb", raw!(HugeBanner), &["smtp_protocol_error"]),
+        unreachable_row(
             "endless-continuation",
             raw!(EndlessContinuation),
             &["smtp_protocol_error"],
@@ -329,12 +346,12 @@ fn rows() -> Vec<Row> {
         smtp_row(
             "silent-after-starttls",
             raw!(SilentAfterStarttls),
-            &["smtp_timeout"],
+            &["smtp_starttls_timeout"],
         ),
         smtp_row(
             "silent-instead-of-server-hello",
             raw!(SilentInsteadOfServerHello),
-            &["smtp_timeout"],
+            &["tls_handshake_timeout"],
         ),
         smtp_row(
             "garbage-server-hello",
@@ -412,7 +429,8 @@ fn rows() -> Vec<Row> {
         },
         Row {
             tlsa: ee_short_digest,
-            verdict: Verdict::Pass,
+            // Postfix falls back to mandatory encryption: delivered, not authenticated.
+            verdict: Verdict::EncryptOnly,
             warnings: &["no_usable_tlsa", "tlsa_record_unusable"],
             ..smtp_row("tlsa-wrong-digest-length", good, &[])
         },
@@ -799,6 +817,8 @@ impl World {
             port: self.port,
             ehlo_name: "probe.test".into(),
             step_timeout: STEP,
+            reply_timeout: STEP,
+            tls_fallback: true,
         }
     }
 }
@@ -968,6 +988,8 @@ bogus-mx.test.                300 IN MX   10 mx.ok.test.
             port,
             ehlo_name: "probe.test".into(),
             step_timeout: STEP,
+            reply_timeout: STEP,
+            tls_fallback: true,
         },
     );
     let cases = [
@@ -1034,6 +1056,57 @@ async fn whole_probe_timeout_is_probe_timeout() {
     assert!(w.resolver.udp_queries() >= 1);
 }
 
+/// A server that pauses 35 s before greeting (postscreen's greet wait, Exim's `delay`,
+/// sendmail's `greet_pause`) is not broken: with the configuration's default timeouts the probe
+/// waits for the banner, as Postfix does (300 s), and passes inside the default deadline.
+#[tokio::test]
+async fn greet_pause_of_35s_passes_with_default_timeouts() {
+    const PAUSE: Duration = Duration::from_secs(35);
+    let rows = vec![Row {
+        verdict: Verdict::Pass,
+        fault: false,
+        ..smtp_row(
+            "greet-pause",
+            |c, at| {
+                let mut config = fixture(&c.good, at);
+                config.greeting_delay = PAUSE;
+                Endpoint::Fixture(config)
+            },
+            &[],
+        )
+    }];
+    let w = world(&rows, 76).await;
+    let text = format!(
+        "global:\n  dnssec_mode: trust-resolver\n  nameservers: [\"{}\"]\n  smtp_port: {}\n  \
+         ehlo_name: probe.test\noutbound:\n  - domain: greet-pause.test\n",
+        w.resolver.addr(),
+        w.port
+    );
+    let config =
+        dane_exporter::config::parse(&text, std::path::Path::new("patience.yml")).expect("config");
+    let targets = config.targets();
+    let target = &targets[0];
+    assert!(target.timeout > PAUSE, "{:?}", target.timeout);
+    assert!(
+        target.smtp.reply_timeout > PAUSE,
+        "{:?}",
+        target.smtp.reply_timeout
+    );
+    let runner = ProberRunner::new(&targets, None).unwrap();
+    let began = Instant::now();
+    let report = run_one(target, &runner).await;
+    let elapsed = began.elapsed();
+    assert_eq!(
+        (report.verdict, reasons(&report.failures)),
+        (Verdict::Pass, vec![]),
+        "{report:#?}"
+    );
+    assert!(reasons(&report.warnings)
+        .iter()
+        .all(|r| !r.contains("timeout")));
+    assert!(elapsed >= PAUSE, "{elapsed:?}");
+}
+
 // --- The exporter process under faults ---------------------------------------------------------
 
 /// Rows the exporter probes: one per failure class.
@@ -1041,9 +1114,10 @@ const EXPORTED: &[(&str, &str)] = &[
     ("servfail-mx", "mx_lookup_failed"),
     ("drop-tlsa", "tlsa_lookup_failed"),
     ("cname-loop-a", "address_lookup_failed"),
-    ("connect-refused", "smtp_connect_failed"),
-    ("banner-1mb", "smtp_protocol_error"),
-    ("silent-after-starttls", "smtp_timeout"),
+    // Its only address refuses: nothing can be delivered.
+    ("connect-refused", "undeliverable"),
+    ("banner-1mb", "undeliverable"),
+    ("silent-after-starttls", "smtp_starttls_timeout"),
     ("garbage-server-hello", "tls_handshake_failed"),
     ("chain-of-50", "tls_handshake_failed"),
     ("expired-chain-dane-ta", "dane_ta_chain_invalid"),
@@ -1062,7 +1136,7 @@ async fn exporter_keeps_serving_metrics_under_faults() {
     let mut text = format!(
         "global:\n  interval: 10s\n  timeout: 5s\n  step_timeout: 1s\n  concurrency: 16\n  \
          dnssec_mode: trust-resolver\n  nameservers: [\"{}\"]\n  smtp_port: {}\n  \
-         ehlo_name: probe.test\nprobe_allow: [\"*.test\"]\noutbound:\n",
+         smtp_reply_timeout: 1s\n  ehlo_name: probe.test\nprobe_allow: [\"*.test\"]\noutbound:\n",
         w.resolver.addr(),
         w.port
     );

@@ -60,6 +60,8 @@ fn prober(stack: &Stack, validate: bool) -> TestProber {
         port: stack.var("SMTP_PORT").parse().expect("SMTP port"),
         ehlo_name: "hygiene.test".into(),
         step_timeout: timeout,
+        reply_timeout: timeout,
+        tls_fallback: true,
     };
     let nsd_port = stack.var("AUTH").rsplit(':').next().unwrap_or_default();
     TestProber::new(dns, smtp)
@@ -96,7 +98,7 @@ async fn each_zone_gives_its_warning() {
         ("hfull.test", Verdict::Pass, &["tlsa_full_certificate"]),
         ("httl.test", Verdict::Pass, &["tlsa_ttl_too_long"]),
         ("hmany.test", Verdict::Pass, &["tlsa_too_many_records"]),
-        ("unusable.test", Verdict::Pass, &["tlsa_pkix_usage"]),
+        ("unusable.test", Verdict::EncryptOnly, &["tlsa_pkix_usage"]),
         (
             "hsha1.test",
             Verdict::Pass,
@@ -210,6 +212,8 @@ async fn probe_scripted(
             port,
             ehlo_name: "hygiene.test".into(),
             step_timeout: timeout,
+            reply_timeout: timeout,
+            tls_fallback: true,
         },
     );
     tokio::time::timeout(Duration::from_secs(10), prober.probe_domain("hyg.test"))

@@ -11,6 +11,8 @@
 //! - `probe`: whole-domain probes against both fixtures together.
 //! - `faults`: the fault matrix: whole-domain probes against hostile DNS and SMTP peers, and the
 //!   exporter process scraped while it probes them (table in docs/faults.md).
+//! - `legacy_tls`: the OpenSSL engine (`src/tls/legacy.rs`) against `openssl s_server` in every
+//!   legacy shape, each cross-checked with posttls-finger and with the rustls path.
 //! - `layers`: the shape of `src/`: imports only go down the layers, no module cycle, every check
 //!   has its four parts, no source file is too long to read at once.
 //! - `reload`: the exporter binary reloaded (SIGHUP, `POST /-/reload`, good and bad files) and
@@ -37,6 +39,7 @@ mod faults;
 mod hygiene;
 mod key_algorithms;
 mod layers;
+mod legacy_tls;
 mod mta_sts;
 mod probe;
 mod reload;

@@ -203,6 +203,8 @@ impl World {
             port: self.smtp_port,
             ehlo_name: "probe.test".into(),
             step_timeout: Duration::from_secs(3),
+            reply_timeout: Duration::from_secs(3),
+            tls_fallback: true,
         }
     }
 

@@ -107,6 +107,8 @@ impl World {
                 port: self.mail.port,
                 ehlo_name: "probe.test".into(),
                 step_timeout: Duration::from_secs(3),
+                reply_timeout: Duration::from_secs(3),
+                tls_fallback: true,
             },
         )
     }

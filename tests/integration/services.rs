@@ -98,6 +98,7 @@ impl World {
         };
         let settings = ServiceSettings {
             step_timeout: Duration::from_millis(500),
+            reply_timeout: Duration::from_millis(500),
             ehlo_name: "probe.test",
             pkix: trust,
         };
@@ -479,17 +480,22 @@ async fn services_ride_along_with_the_domain_probe_and_become_metrics() {
             port: 1,
             ehlo_name: "probe.test".into(),
             step_timeout: Duration::from_millis(500),
+            reply_timeout: Duration::from_millis(500),
+            tls_fallback: true,
         },
     )
     .with_services(services, Arc::new(w.trusted()));
-    // svc.test has no MX and no address: the mail part is not applicable.
+    // imap.svc.test has no MX: its address is the implicit MX, and nothing
+    // listens on SMTP port 1 there, so the mail part is undeliverable on its
+    // own. The failing service must add nothing to the mail findings.
     let report = prober.probe_domain("imap.svc.test").await;
     assert_eq!(report.services.len(), 2);
     assert_eq!(report.services[0].verdict, Verdict::Pass);
     assert_eq!(report.services[1].verdict, Verdict::Fail);
-    assert_ne!(
-        report.verdict,
-        Verdict::Fail,
+    let mail: Vec<&str> = report.failures.iter().map(|f| f.reason.as_str()).collect();
+    assert_eq!(
+        mail,
+        vec!["undeliverable"],
         "a service never changes the mail verdict"
     );
 
@@ -672,7 +678,9 @@ mod stack {
         // say; their own verdicts above are untouched.
         assert_eq!(
             metrics.value("dane_probe_success", &[("domain", "svc.test")]),
-            0.0
+            0.0,
+            "{}",
+            metrics.text
         );
         assert_eq!(
             metrics.value(

@@ -25,6 +25,8 @@ fn settings(port: u16, step_timeout: Duration) -> SmtpSettings {
         port,
         ehlo_name: "probe.example.test".to_string(),
         step_timeout,
+        reply_timeout: step_timeout,
+        tls_fallback: true,
     }
 }
 
@@ -324,7 +326,7 @@ async fn silence_before_banner_times_out() {
             stage: SmtpStage::Banner
         }
     );
-    assert_eq!(err.reason().as_str(), "smtp_timeout");
+    assert_eq!(err.reason().as_str(), "smtp_banner_timeout");
     assert_eq!(err.starttls_offered(), None);
     assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
 }
@@ -548,7 +550,7 @@ async fn silence_instead_of_server_hello_times_out() {
             stage: SmtpStage::TlsHandshake
         }
     );
-    assert_eq!(err.reason().as_str(), "smtp_timeout");
+    assert_eq!(err.reason().as_str(), "tls_handshake_timeout");
     assert_eq!(err.starttls_offered(), Some(true));
     assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
 }

@@ -388,4 +388,55 @@ if ((GD >= 2)); then
 fi
 finger_verdict slowgreet "slowgreet.test -t $((GD + 5))" - "$(ok_to mx.slowgreet.test 81)"
 
+# ------------------------------------------------------------------ dane_exporter check vs Postfix
+# With DANE_EXPORTER=BINARY (the Rust test sets it): `check --json` in both DNSSEC modes must give
+# the verdict that Postfix's outcome, as shown by the posttls-finger lines above host by host (and
+# by smtp(8), tests/stack/README.md), implies:
+#   verified   every host that can be used authenticates               -> pass
+#   some_fail  a host or address that can be reached fails DANE, or a TLSA/MX lookup fails
+#              (smtp(8) defers that one; a backup MX or the other family may still deliver) -> fail
+#   defer      no address of any MX host can be used                    -> fail
+#   no_dane    opportunistic TLS, DANE does not apply                   -> not_applicable
+#   encrypt    only unusable TLSA records: TLS without authentication   -> encrypt_only
+#   bounce     the domain takes no mail (null MX)                       -> not_applicable
+if [[ -n ${DANE_EXPORTER:-} ]]; then
+  verdict_of() { python3 -c 'import json,sys; print(json.load(sys.stdin).get("verdict", "none"))' 2>/dev/null || echo unparsable; }
+  check_agrees() { # DOMAIN OUTCOME [MODES]
+    local domain=$1 outcome=$2 modes=${3:-"trust-resolver validate"} want mode got
+    case $outcome in
+      verified) want=pass ;;
+      some_fail | defer) want=fail ;;
+      no_dane | bounce) want=not_applicable ;;
+      encrypt) want=encrypt_only ;;
+    esac
+    for mode in $modes; do
+      local ns=(--nameserver "$RESOLVER")
+      if [[ $mode == validate ]]; then ns=(--nameserver "$AUTH" --trust-anchor "$TRUST_ANCHOR"); fi
+      # Its exit status is the verdict's (1 for fail): the JSON says more.
+      got=$({ "$DANE_EXPORTER" check "$domain" "${ns[@]}" --dnssec-mode "$mode" --port "$P" --timeout 5s \
+        --reply-timeout 10s --authoritative-port "$NSD_PORT" --json </dev/null 2>/dev/null || true; } | verdict_of)
+      if [[ $got == "$want" ]]; then report ok "check $domain [$mode]" "$got (Postfix: $outcome)"
+      else report BAD "check $domain [$mode]" "got $got, want $want (Postfix: $outcome)"
+      fi
+    done
+  }
+  for d in ok311 ok301 tagood stale nsec3ok cname insecuremx nomx refused noroute6 silent greet4xx \
+    greet5xx onedown tls12cbc tlsrsakx tlsdhe tlsp521 tlsv1cert tlsrsa1024 tlscritext tlspss \
+    aaaabogus aaaaexpired cnameout any.wildnsec any.wildnsec3 optout iter200 slowgreet; do
+    check_agrees "$d.test" verified
+  done
+  for d in tabadname twomx nostarttls bogus otherkey expiredsig insecuremxbad brokends tls10; do
+    check_agrees "$d.test" some_fail
+  done
+  check_agrees nowhere.test defer
+  for d in insecure notlsa notlsa3 child.optout sub.iter200 alg200; do check_agrees "$d.test" no_dane; done
+  check_agrees unusable.test encrypt
+  check_agrees unusable2.test encrypt
+  check_agrees nullmx.test bounce
+  # unbound validates Ed448 (posttls-finger: Verified); the built-in validator has no Ed448 and
+  # calls the zone insecure, as RFC 4035 5.2 says of an algorithm it lacks: opportunistic TLS.
+  check_agrees ed448.test verified trust-resolver
+  check_agrees ed448.test no_dane validate
+fi
+
 exit "$bad"

@@ -23,6 +23,8 @@ packages=(
   dovecot-imapd # services: a real IMAP server (STARTTLS and implicit TLS) for TLSA on other ports
   dovecot-pop3d # services: a real POP3 server (STLS) for TLSA on other ports
   nginx         # MTA-STS tests: a real HTTPS server serving policies (tests/integration/mta_sts.rs)
+  libssl-dev    # build: the `openssl` crate links the system OpenSSL (src/tls/legacy.rs)
+  pkg-config    # build: how openssl-sys finds libssl-dev
   python3       # tests/stack/relay.py: the silent listener and the delayed-greeting relay
   iproute2      # ip -6 route: the unroutable IPv6 prefix of the reachability scenarios
   "$@"

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::*;
 use crate::core::{
     DnssecStatus, EndpointEvaluation, EndpointOutcome, EndpointReport, EndpointSession,
-    RecordResult, RecordType, RrsetReport, TlsSession,
+    RecordResult, RecordType, RrsetReport, TlsEngine, TlsSession,
 };
 
 const KEY_A: &str = "3 1 1 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
@@ -34,9 +34,11 @@ fn lookup(ttl: u32) -> RrsetReport {
 fn endpoint(records: &[TlsaRecord], states: &[RecordState], sent: usize) -> EndpointReport {
     EndpointReport {
         address: IpAddr::from([127, 0, 0, 1]),
+        dane: true,
         session: EndpointSession::Tls(TlsSession {
             version: "TLSv1.3".into(),
             cipher_suite: "TLS13_AES_128_GCM_SHA256".into(),
+            engine: TlsEngine::Rustls,
             chain: vec![vec![0u8]; sent],
             banner: String::new(),
         }),

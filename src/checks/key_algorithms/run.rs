@@ -46,14 +46,13 @@ async fn endpoint_reports(
     let (Some(main), Some(main_evaluation)) = (endpoint.session.tls(), &endpoint.evaluation) else {
         return Vec::new();
     };
-    if host.dane != HostDane::Applies {
+    if host.dane != HostDane::Applies || !endpoint.dane {
         return Vec::new();
     }
     let reference_names = dane::mx_reference_names(
         host.tlsa_base_domain.as_deref(),
-        &host.name,
         &mx.domain,
-        mx.mx_secure(),
+        mx.mx_owner(),
         mx.implicit_mx,
     );
     let signature_expiration = host

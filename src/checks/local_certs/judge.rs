@@ -33,7 +33,6 @@ pub fn judge(
     let mut warnings = Vec::new();
     let finding =
         |reason: Reason, mx: &str, message: String| Finding::new(reason, message).at_mx(mx);
-    let mx_secure = report.mx_secure();
     for spec in specs {
         if !report.hosts.iter().any(|h| h.name == spec.mx) && report.mx_lookup.error.is_none() {
             warnings.push(finding(
@@ -89,7 +88,7 @@ pub fn judge(
         if let (Some(host), Some(leaf)) = (host, &cert.leaf) {
             cert.served = served(host, &leaf.spki_sha256);
             if host.dane == HostDane::Applies {
-                let mut matched = file_match(report, host, chain, mx_secure, context);
+                let mut matched = file_match(report, host, chain, context);
                 // Already served everywhere and accepted: reloading it changes nothing.
                 if matched.matches && cert.served == Some(true) {
                     matched.safe_to_deploy = true;
@@ -154,15 +153,13 @@ fn file_match(
     report: &MxReport,
     host: &MxHostReport,
     chain: &[Vec<u8>],
-    mx_secure: bool,
     context: &CertificateContext<'_>,
 ) -> FileMatch {
     // Reference identifiers as for a presented chain (RFC 7672 3.2.2).
     let names = dane::mx_reference_names(
         host.tlsa_base_domain.as_deref(),
-        &host.name,
         &report.domain,
-        mx_secure,
+        report.mx_owner(),
         report.implicit_mx,
     );
     let evaluation = dane::evaluate_endpoint(&EndpointInput {

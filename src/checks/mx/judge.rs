@@ -7,7 +7,7 @@
 
 use crate::core::{
     DnssecStatus, EndpointOutcome, EndpointReport, Finding, HostDane, MatchFailure, MxHostReport,
-    MxReport, Reason, RecordState, RrsetOutcome, UnixSeconds, Verdict,
+    MxReport, Reachability, Reason, RecordState, RrsetOutcome, UnixSeconds, Verdict,
 };
 
 /// What the MX check concludes about a domain.
@@ -29,7 +29,27 @@ pub struct MxJudgement {
 /// key-algorithm check's, `crate::checks::key_algorithms::judge_endpoint`).
 pub type EndpointJudge<'a> = dyn Fn(&MxHostReport, &EndpointReport) -> Vec<Finding> + 'a;
 
+/// What one host leaves a sender: how many of its addresses it can use, and how.
+#[derive(Default)]
+struct HostUse {
+    /// Reached addresses a sender delivers to (authenticated, encrypted only, or without DANE).
+    usable: usize,
+    /// Of those, DANE-authenticated ones.
+    authenticated: usize,
+    /// Of those, ones where only unusable TLSA records exist (TLS, nothing authenticated).
+    encrypted_only: usize,
+    /// Reached addresses where DANE does not apply (or the host has none).
+    without_dane: usize,
+}
+
 /// Judges the facts of `report`; `endpoint_judge` adds another check's warnings per endpoint.
+///
+/// A sender tries the MX hosts in order and each address of a host in turn; an address that
+/// refuses, has no route, stays silent or greets with 4xx/5xx only makes it move on (Postfix
+/// `smtp_connect.c`). So an unreachable address is a warning, and the domain fails as
+/// `undeliverable` when no address of any MX host can be used. What a reached address answers
+/// (no STARTTLS, a failed handshake, a certificate no usable TLSA record authenticates) and a
+/// failed TLSA lookup stay failures: DANE senders defer mail to that host.
 pub fn judge(report: &MxReport, endpoint_judge: &EndpointJudge<'_>) -> MxJudgement {
     let mut failures = Vec::new();
     let mut warnings = Vec::new();
@@ -48,9 +68,14 @@ pub fn judge(report: &MxReport, endpoint_judge: &EndpointJudge<'_>) -> MxJudgeme
         ));
     }
     if report.mx_lookup.outcome == RrsetOutcome::Records && report.hosts.is_empty() {
+        let others = if report.mx_records.len() > 1 {
+            "; senders ignore the other MX records beside it"
+        } else {
+            ""
+        };
         warnings.push(Finding::new(
             Reason::NullMx,
-            format!("{domain} publishes a null MX (RFC 7505): it accepts no mail"),
+            format!("{domain} publishes a null MX (RFC 7505): it accepts no mail{others}"),
         ));
     }
 
@@ -64,30 +89,44 @@ pub fn judge(report: &MxReport, endpoint_judge: &EndpointJudge<'_>) -> MxJudgeme
             ),
         ));
     }
+    let mut total = HostUse::default();
     for host in &report.hosts {
-        judge_host(host, any_dane, endpoint_judge, &mut failures, &mut warnings);
+        let used = judge_host(host, any_dane, endpoint_judge, &mut failures, &mut warnings);
+        total.usable += used.usable;
+        total.authenticated += used.authenticated;
+        total.encrypted_only += used.encrypted_only;
+        total.without_dane += used.without_dane;
+    }
+    // Only when nothing else says why: every failure above already means DANE senders defer
+    // mail; this names the case no other reason covers (every address unreachable, or MX hosts
+    // without any address). A name with neither MX nor address records takes no mail at all:
+    // nothing to judge, like a null MX.
+    let has_endpoints = report.hosts.iter().any(|h| !h.endpoints.is_empty());
+    let takes_mail = has_endpoints || !report.implicit_mx;
+    if takes_mail && !report.hosts.is_empty() && total.usable == 0 && failures.is_empty() {
+        failures.push(Finding::new(
+            Reason::Undeliverable,
+            format!(
+                "no address of any MX host of {domain} can be used: every sender defers mail to it"
+            ),
+        ));
     }
 
-    let dane_endpoints = report
-        .hosts
-        .iter()
-        .filter(|h| h.dane == HostDane::Applies)
-        .flat_map(|h| h.endpoints.iter())
-        .count();
     let verdict = if !failures.is_empty() {
         Verdict::Fail
-    } else if dane_endpoints > 0 {
+    } else if total.encrypted_only > 0 {
+        // Mail to that address is encrypted and unauthenticated: an active attacker can take it,
+        // whatever the other hosts do.
+        Verdict::EncryptOnly
+    } else if total.authenticated > 0 {
         Verdict::Pass
     } else {
         Verdict::NotApplicable
     };
-    let protected = !report.hosts.is_empty()
-        && mx_secure
+    let protected = mx_secure
         && verdict == Verdict::Pass
-        && report
-            .hosts
-            .iter()
-            .all(|h| h.dane == HostDane::Applies && !h.endpoints.is_empty());
+        && total.without_dane == 0
+        && report.hosts.iter().all(|h| h.dane == HostDane::Applies);
     let divergence = report
         .hosts
         .iter()
@@ -109,28 +148,15 @@ fn judge_host(
     endpoint_judge: &EndpointJudge<'_>,
     failures: &mut Vec<Finding>,
     warnings: &mut Vec<Finding>,
-) {
+) -> HostUse {
     let name = host.name.as_str();
     let finding = |reason: Reason, message: String| Finding::new(reason, message).at_mx(name);
+    let mut used = HostUse::default();
     match host.dane {
         HostDane::Applies => {}
         HostDane::TlsaLookupFailed => {
             let detail = host
                 .tlsa_lookups
-                .iter()
-                .find_map(|l| l.error.as_ref().map(|e| format!("{} TLSA: {e}", l.name)))
-                .unwrap_or_default();
-            failures.push(finding(
-                Reason::TlsaLookupFailed,
-                format!(
-                    "the TLSA lookup for MX host {name} failed ({detail}); DANE senders defer mail to it"
-                ),
-            ));
-            return;
-        }
-        HostDane::AddressLookupFailed => {
-            let detail = host
-                .address_lookups
                 .iter()
                 .find_map(|l| {
                     l.error
@@ -139,12 +165,22 @@ fn judge_host(
                 })
                 .unwrap_or_default();
             failures.push(finding(
-                Reason::AddressLookupFailed,
+                Reason::TlsaLookupFailed,
                 format!(
-                    "the address lookup for MX host {name} failed ({detail}); senders defer mail to it"
+                    "the TLSA lookup for MX host {name} failed ({detail}); DANE senders defer mail to it"
                 ),
             ));
-            return;
+            return used;
+        }
+        HostDane::AddressLookupFailed => {
+            failures.push(finding(
+                Reason::AddressLookupFailed,
+                format!(
+                    "the address lookup for MX host {name} failed ({}); senders defer mail to it",
+                    failed_lookups(host)
+                ),
+            ));
+            return used;
         }
         HostDane::NoTlsa | HostDane::TlsaInsecure | HostDane::AddressesInsecure => {
             if domain_has_dane {
@@ -156,22 +192,61 @@ fn judge_host(
                     ),
                 ));
             }
-            return;
         }
     }
-
-    // DANE applies: every endpoint must authenticate.
-    let no_address = host.address_lookups.iter().all(|l| l.outcome.is_denial());
-    if host.endpoints.is_empty() && no_address {
+    // One family failed, the other answered: its addresses carry on (Postfix keeps the best
+    // result per host), and the failure is worth knowing.
+    if host.address_lookups.iter().any(|l| l.error.is_some()) {
         warnings.push(finding(
-            Reason::MxHostWithoutAddress,
-            format!("MX host {name} has no A or AAAA record"),
+            Reason::AddressLookupFailed,
+            format!(
+                "an address lookup for MX host {name} failed ({}); senders use its other addresses",
+                failed_lookups(host)
+            ),
         ));
+    }
+    if host.dane == HostDane::Applies {
+        let no_address = host.address_lookups.iter().all(|l| l.outcome.is_denial());
+        if host.endpoints.is_empty() && no_address {
+            warnings.push(finding(
+                Reason::MxHostWithoutAddress,
+                format!("MX host {name} has no A or AAAA record"),
+            ));
+        }
     }
     for endpoint in &host.endpoints {
         let address = endpoint.address;
         let located =
             |reason: Reason, message: String| finding(reason, message).at_address(address);
+        match endpoint.session.reachability() {
+            Reachability::Unroutable => {
+                if let Some(error) = endpoint.session.error() {
+                    warnings.push(located(
+                        error.reason(),
+                        format!("{name} [{address}] was skipped: {error}"),
+                    ));
+                }
+                continue;
+            }
+            Reachability::Unreachable => {
+                if let Some(error) = endpoint.session.error() {
+                    warnings.push(located(
+                        error.reason(),
+                        format!(
+                            "{name} [{address}] is unreachable ({error}); senders try the next address or MX host"
+                        ),
+                    ));
+                }
+                continue;
+            }
+            Reachability::Reached => {}
+        }
+        if !endpoint.dane {
+            // Opportunistic TLS (or none): a sender delivers whatever the session said.
+            used.usable += 1;
+            used.without_dane += 1;
+            continue;
+        }
         if let Some(error) = endpoint.session.error() {
             failures.push(located(
                 error.reason(),
@@ -186,13 +261,20 @@ fn judge_host(
             continue;
         };
         match &evaluation.outcome {
-            EndpointOutcome::Authenticated { .. } => {}
-            EndpointOutcome::NoUsableRecords => warnings.push(located(
-                Reason::NoUsableTlsa,
-                format!(
-                    "{name} has TLSA records but none usable for SMTP: TLS is required, nothing is authenticated"
-                ),
-            )),
+            EndpointOutcome::Authenticated { .. } => {
+                used.usable += 1;
+                used.authenticated += 1;
+            }
+            EndpointOutcome::NoUsableRecords => {
+                used.usable += 1;
+                used.encrypted_only += 1;
+                warnings.push(located(
+                    Reason::NoUsableTlsa,
+                    format!(
+                        "{name} has TLSA records but none usable for SMTP: TLS is required, nothing is authenticated"
+                    ),
+                ));
+            }
             EndpointOutcome::Failed(failure) => failures.push(located(
                 failure.reason(),
                 format!(
@@ -201,6 +283,9 @@ fn judge_host(
                 ),
             )),
         }
+    }
+    if host.dane != HostDane::Applies {
+        return used;
     }
 
     for (index, record) in host.tlsa_records.iter().enumerate() {
@@ -230,6 +315,20 @@ fn judge_host(
             ),
         ));
     }
+    used
+}
+
+/// The failed address lookups of a host, for messages: `name TYPE: error`, joined.
+fn failed_lookups(host: &MxHostReport) -> String {
+    host.address_lookups
+        .iter()
+        .filter_map(|l| {
+            l.error
+                .as_ref()
+                .map(|e| format!("{} {}: {e}", l.name, l.rtype.as_str()))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn failure_text(failure: &MatchFailure) -> String {
@@ -242,6 +341,7 @@ fn failure_text(failure: &MatchFailure) -> String {
         ChainInvalid(detail) => format!("a DANE-TA record matches, but the chain does not verify ({detail})"),
         PkixInvalid(detail) => format!("a PKIX record matches, but the chain does not validate to a trusted root ({detail})"),
         PkixNameMismatch => "a PKIX record matches, but the certificate does not name the host or TLSA base domain".into(),
+        KeyTooSmall { bits } => format!("a TLSA record matches, but its RSA key has {bits} bits: Postfix's OpenSSL refuses keys below 1024 bits from a peer it authenticates"),
     }
 }
 
@@ -252,7 +352,7 @@ mod tests {
     use super::*;
     use crate::core::{
         EndpointEvaluation, EndpointSession, RecordResult, RecordType, RrsetReport, SmtpError,
-        TlsSession, TlsaRecord,
+        TlsEngine, TlsSession, TlsaRecord,
     };
 
     fn rrset(outcome: RrsetOutcome) -> RrsetReport {
@@ -285,9 +385,11 @@ mod tests {
     fn endpoint(last_octet: u8, evaluation: Option<EndpointEvaluation>) -> EndpointReport {
         EndpointReport {
             address: IpAddr::from([127, 0, 0, last_octet]),
+            dane: true,
             session: EndpointSession::Tls(TlsSession {
                 version: "TLSv1.3".into(),
                 cipher_suite: "TLS_AES_128_GCM_SHA256".into(),
+                engine: TlsEngine::Rustls,
                 chain: vec![],
                 banner: String::new(),
             }),
@@ -298,7 +400,10 @@ mod tests {
         }
     }
 
-    fn host(name: &str, dane: HostDane, endpoints: Vec<EndpointReport>) -> MxHostReport {
+    fn host(name: &str, dane: HostDane, mut endpoints: Vec<EndpointReport>) -> MxHostReport {
+        for endpoint in &mut endpoints {
+            endpoint.dane = dane == HostDane::Applies;
+        }
         MxHostReport {
             name: name.into(),
             preference: 10,
@@ -410,7 +515,7 @@ mod tests {
                 vec![],
             ),
             (
-                "only unusable records: TLS suffices",
+                "only unusable records: TLS mandatory, nothing authenticated",
                 vec![host(
                     "a",
                     HostDane::Applies,
@@ -419,8 +524,8 @@ mod tests {
                         Some(evaluation(EndpointOutcome::NoUsableRecords, None)),
                     )],
                 )],
-                Verdict::Pass,
-                true,
+                Verdict::EncryptOnly,
+                false,
                 vec![],
             ),
             (
@@ -488,6 +593,74 @@ mod tests {
             None,
         ));
         assert_eq!(judge(&mx, &|_, _| Vec::new()).verdict, Verdict::Fail);
+    }
+
+    fn refused(last_octet: u8) -> EndpointReport {
+        let mut e = endpoint(last_octet, None);
+        e.session = EndpointSession::Failed(SmtpError::Connect {
+            detail: "refused".into(),
+        });
+        e
+    }
+
+    fn no_route(last_octet: u8) -> EndpointReport {
+        let mut e = endpoint(last_octet, None);
+        e.session = EndpointSession::Failed(SmtpError::NoRoute {
+            detail: "network unreachable".into(),
+        });
+        e
+    }
+
+    #[test]
+    fn reachability_decides_undeliverable_not_dane() {
+        // One refusing address beside a good one: senders move on, a warning.
+        let judged = report(vec![host(
+            "a",
+            HostDane::Applies,
+            vec![refused(1), endpoint(2, authenticated(50))],
+        )]);
+        assert_eq!(judged.verdict, Verdict::Pass);
+        assert_eq!(reasons(&judged.warnings), vec!["smtp_connect_failed"]);
+
+        // Every address of every host unusable: undeliverable, whatever DANE says.
+        for dane in [HostDane::Applies, HostDane::NoTlsa] {
+            let judged = report(vec![
+                host("a", dane, vec![refused(1)]),
+                host("b", dane, vec![no_route(2)]),
+            ]);
+            assert_eq!(judged.verdict, Verdict::Fail, "{dane:?}");
+            assert_eq!(reasons(&judged.failures), vec!["undeliverable"], "{dane:?}");
+        }
+
+        // A DANE failure on a reached endpoint names itself; no extra `undeliverable`.
+        let judged = report(vec![
+            host("a", HostDane::Applies, vec![refused(1)]),
+            host(
+                "b",
+                HostDane::Applies,
+                vec![endpoint(
+                    2,
+                    Some(evaluation(
+                        EndpointOutcome::Failed(MatchFailure::NoMatch),
+                        None,
+                    )),
+                )],
+            ),
+        ]);
+        assert_eq!(reasons(&judged.failures), vec!["tlsa_mismatch"]);
+    }
+
+    #[test]
+    fn names_without_addresses() {
+        // Explicit MX hosts none of which has an address: mail cannot go anywhere.
+        let judged = report(vec![host("a", HostDane::NoTlsa, vec![])]);
+        assert_eq!(reasons(&judged.failures), vec!["undeliverable"]);
+        // No MX and no address (the implicit MX is empty): the name takes no mail.
+        let mut mx = facts(vec![host("example.test", HostDane::NoTlsa, vec![])]);
+        mx.implicit_mx = true;
+        let judged = judge(&mx, &|_, _| Vec::new());
+        assert_eq!(judged.verdict, Verdict::NotApplicable);
+        assert!(judged.failures.is_empty());
     }
 
     #[test]

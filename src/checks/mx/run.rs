@@ -38,10 +38,14 @@ struct Candidate {
 pub async fn run(probe: MxProbe<'_>, domain: &str, now: UnixSeconds) -> MxReport {
     let domain = normalize_name(domain);
     let mx = probe.dns.lookup_mx(&domain).await;
-    let mx_secure = mx.is_secure();
     let mut implicit_mx = false;
     let candidates: Vec<Candidate> = match &mx.result {
         Ok(response) => match &response.set {
+            // A null MX means the domain takes no mail, whatever else the RRset holds (RFC 7505
+            // 3; Postfix bounces without contacting any host).
+            RecordSet::Records(records) if records.iter().any(|r| r.exchange.is_empty()) => {
+                Vec::new()
+            }
             RecordSet::Records(records) => mx_candidates(records),
             // RFC 5321 5.1: without MX records the domain itself is the mail host.
             RecordSet::NoData => {
@@ -55,11 +59,20 @@ pub async fn run(probe: MxProbe<'_>, domain: &str, now: UnixSeconds) -> MxReport
         },
         Err(_) => Vec::new(),
     };
-    let hosts = join_all(
-        candidates
-            .iter()
-            .map(|c| probe_mx_host(probe, &domain, c, mx_secure, implicit_mx, now)),
-    )
+    let mx_owner = mx
+        .result
+        .as_ref()
+        .ok()
+        .and_then(|r| r.expanded_name())
+        .map(str::to_string);
+    let hosts = join_all(candidates.iter().map(|c| {
+        let reference = Reference {
+            next_hop: &domain,
+            mx_owner: mx_owner.as_deref(),
+            implicit_mx,
+        };
+        probe_mx_host(probe, c, reference, now)
+    }))
     .await;
     MxReport {
         mx_lookup: RrsetReport::from_answer(&mx),
@@ -71,13 +84,19 @@ pub async fn run(probe: MxProbe<'_>, domain: &str, now: UnixSeconds) -> MxReport
     }
 }
 
+/// What the reference identifiers of the MX hosts come from.
+#[derive(Clone, Copy)]
+struct Reference<'a> {
+    next_hop: &'a str,
+    mx_owner: Option<&'a str>,
+    implicit_mx: bool,
+}
+
 /// Everything about one MX host: addresses, TLSA, and one STARTTLS session per address.
 async fn probe_mx_host(
     probe: MxProbe<'_>,
-    domain: &str,
     candidate: &Candidate,
-    mx_secure: bool,
-    implicit_mx: bool,
+    reference: Reference<'_>,
     now: UnixSeconds,
 ) -> MxHostReport {
     let host = candidate.name.as_str();
@@ -91,17 +110,23 @@ async fn probe_mx_host(
     } = lookup_host(probe.dns, host, probe.smtp.port).await;
     let reference_names = dane::mx_reference_names(
         decision.base_domain.as_deref(),
-        host,
-        domain,
-        mx_secure,
-        implicit_mx,
+        reference.next_hop,
+        reference.mx_owner,
+        reference.implicit_mx,
     );
     let sni = decision.base_domain.as_deref().unwrap_or(host);
-    let endpoints = join_all(
-        addresses
-            .iter()
-            .map(|address| probe_endpoint(probe, *address, sni, &decision, &reference_names, now)),
-    )
+    let endpoints = join_all(addresses.iter().map(|address| {
+        let dane = decision.dane == HostDane::Applies && address.secure;
+        probe_endpoint(
+            probe,
+            address.address,
+            dane,
+            sni,
+            &decision,
+            &reference_names,
+            now,
+        )
+    }))
     .await;
     let rollover_ready = match decision.dane {
         HostDane::Applies => {
@@ -126,10 +151,12 @@ async fn probe_mx_host(
     }
 }
 
-/// One STARTTLS session with one address, and the DANE evaluation of what it presented.
+/// One STARTTLS session with one address, and the DANE evaluation of what it presented when
+/// DANE applies to it.
 async fn probe_endpoint(
     probe: MxProbe<'_>,
     address: IpAddr,
+    dane: bool,
     sni: &str,
     decision: &TlsaDecision,
     reference_names: &[String],
@@ -143,7 +170,7 @@ async fn probe_endpoint(
                 .iter()
                 .filter_map(|der| describe_certificate(der).ok())
                 .collect(),
-            (decision.dane == HostDane::Applies).then(|| {
+            dane.then(|| {
                 dane::evaluate_endpoint(&EndpointInput {
                     tlsa: &decision.records,
                     chain: &session.chain,
@@ -157,6 +184,7 @@ async fn probe_endpoint(
     };
     EndpointReport {
         address,
+        dane,
         session: EndpointSession::from_result(result),
         chain,
         evaluation,

@@ -2,8 +2,12 @@
 //! MX host, and per endpoint the STARTTLS facts, the TLSA match, each record's state and the
 //! time to divergence. Names and help texts are in `crate::metrics`' table.
 
+use std::net::IpAddr;
+
 use crate::core::sink::{flag, join};
-use crate::core::{DnssecStatus, EndpointOutcome, HostDane, MxReport, RrsetReport, Sink};
+use crate::core::{
+    DnssecStatus, EndpointOutcome, HostDane, MxReport, Reachability, RrsetReport, Sink,
+};
 
 /// Adds the series of `mx` after the target's base labels `base`.
 pub fn add(f: &mut dyn Sink, base: &[(&str, &str)], mx: &MxReport) {
@@ -36,6 +40,30 @@ pub fn add(f: &mut dyn Sink, base: &[(&str, &str)], mx: &MxReport) {
         }
     }
 
+    // Per family: whether any address of it was reached. A family the monitoring host cannot
+    // route (every address skipped) reads 0 like one whose servers are all down; the endpoints'
+    // `dane_endpoint_reachable` tells the two apart.
+    for (family, is_family) in [
+        ("ipv4", IpAddr::is_ipv4 as fn(&IpAddr) -> bool),
+        ("ipv6", IpAddr::is_ipv6),
+    ] {
+        let mut endpoints = mx
+            .hosts
+            .iter()
+            .flat_map(|h| h.endpoints.iter())
+            .filter(|e| is_family(&e.address))
+            .peekable();
+        if endpoints.peek().is_none() {
+            continue;
+        }
+        let reached = endpoints.any(|e| e.session.reachability() == Reachability::Reached);
+        f.gauge(
+            "dane_address_family_reachable",
+            &join(base, &[("family", family)]),
+            flag(reached),
+        );
+    }
+
     for host in &mx.hosts {
         let name = host.name.as_str();
         // Enumerations are one series for the current state, not a state set (crate::metrics).
@@ -61,13 +89,23 @@ pub fn add(f: &mut dyn Sink, base: &[(&str, &str)], mx: &MxReport) {
         for endpoint in &host.endpoints {
             let address = endpoint.address.to_string();
             let at = join(base, &[("mx", name), ("address", &address)]);
+            let reachability = endpoint.session.reachability();
+            match reachability {
+                Reachability::Reached => f.gauge("dane_endpoint_reachable", &at, 1.0),
+                Reachability::Unreachable => f.gauge("dane_endpoint_reachable", &at, 0.0),
+                // Skipped: the monitoring host has no route there.
+                Reachability::Unroutable => {}
+            }
             if let Some(offered) = endpoint.session.starttls_offered() {
                 f.gauge("dane_starttls_offered", &at, flag(offered));
             }
             if let Some(tls) = endpoint.session.tls() {
                 f.gauge(
                     "dane_tls_version_info",
-                    &join(&at, &[("version", &tls.version)]),
+                    &join(
+                        &at,
+                        &[("version", &tls.version), ("engine", tls.engine.as_str())],
+                    ),
                     1.0,
                 );
             }
@@ -79,12 +117,21 @@ pub fn add(f: &mut dyn Sink, base: &[(&str, &str)], mx: &MxReport) {
                 );
             }
             f.gauge("dane_smtp_duration_seconds", &at, endpoint.duration_seconds);
-            if host.dane != HostDane::Applies {
+            // Where DANE applies and the server was reached: an unreachable address has no
+            // answer to match, and a sender moves on from it.
+            if host.dane != HostDane::Applies
+                || !endpoint.dane
+                || reachability != Reachability::Reached
+            {
                 continue;
             }
             let evaluation = endpoint.evaluation.as_ref();
+            let authenticated = matches!(
+                evaluation.map(|e| &e.outcome),
+                Some(EndpointOutcome::Authenticated { .. })
+            );
             let passes = evaluation.is_some_and(|e| e.passes());
-            f.gauge("dane_tlsa_match", &at, flag(passes));
+            f.gauge("dane_tlsa_match", &at, flag(authenticated));
             let divergence = evaluation.and_then(|e| e.divergence);
             if let Some(divergence) = divergence {
                 f.gauge("dane_divergence_timestamp_seconds", &at, divergence as f64);

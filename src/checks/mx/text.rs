@@ -6,7 +6,10 @@ use std::fmt::Write as _;
 
 use crate::core::text::{leaf_line, outcome_text, record_state_text, rrset_line};
 use crate::core::time::{days_from, format_time};
-use crate::core::{DivergenceCause, EndpointReport, EndpointSession, MxHostReport, MxReport};
+use crate::core::{
+    DivergenceCause, EndpointReport, EndpointSession, HostDane, MxHostReport, MxReport,
+    Reachability, TlsEngine,
+};
 
 /// Lines another check adds under an endpoint, after its outcome (the key algorithms).
 pub type EndpointLines<'a> = dyn Fn(&EndpointReport) -> Vec<String> + 'a;
@@ -79,11 +82,30 @@ fn render_endpoint(
     let _ = write!(out, "    [{}] ", endpoint.address);
     match &endpoint.session {
         EndpointSession::Tls(tls) => {
-            let _ = writeln!(out, "STARTTLS ok, {} {}", tls.version, tls.cipher_suite);
+            let engine = match tls.engine {
+                TlsEngine::Rustls => "",
+                TlsEngine::Openssl => " (OpenSSL engine: a legacy server)",
+            };
+            let _ = writeln!(
+                out,
+                "STARTTLS ok, {} {}{engine}",
+                tls.version, tls.cipher_suite
+            );
         }
         EndpointSession::Failed(error) => {
-            let _ = writeln!(out, "{} ({})", error, error.reason());
+            let reach = match error.reachability() {
+                Reachability::Reached => "",
+                Reachability::Unreachable => ": unreachable, senders try the next address",
+                Reachability::Unroutable => ": skipped, no route from this host",
+            };
+            let _ = writeln!(out, "{} ({}){reach}", error, error.reason());
         }
+    }
+    if host.dane == HostDane::Applies && !endpoint.dane {
+        let _ = writeln!(
+            out,
+            "      its address record is not DNSSEC-signed: DANE does not apply to this address"
+        );
     }
     if let Some(leaf) = endpoint.chain.first() {
         leaf_line(out, leaf, now);

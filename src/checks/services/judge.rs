@@ -64,7 +64,7 @@ pub fn judge(report: &ServiceFacts) -> ServiceJudgement {
         if let Some(error) = endpoint.session.error() {
             let message = format!("{name} at {}: {error}", endpoint.address);
             // Without DANE a client may still fall back; the failure is worth a warning only.
-            if applies {
+            if applies && endpoint.dane {
                 failures.push(finding(error.reason(), at, message));
             } else {
                 warnings.push(finding(error.reason(), at, message));

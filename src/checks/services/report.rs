@@ -187,6 +187,9 @@ impl Serialize for ServiceSession {
 pub struct ServiceEndpointReport {
     /// The address probed.
     pub address: IpAddr,
+    /// DANE applies to this address (the service's TLSA RRset and the address's own RRset are
+    /// secure).
+    pub dane: bool,
     /// The session, or why there is none.
     #[serde(flatten)]
     pub session: ServiceSession,

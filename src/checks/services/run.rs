@@ -22,8 +22,10 @@ use crate::dns::{lookup_host, DnsClient, HostLookups};
 /// How to talk to services.
 #[derive(Clone, Copy, Debug)]
 pub struct ServiceSettings<'a> {
-    /// Time allowed for each step.
+    /// Time allowed for each connect and handshake.
     pub step_timeout: Duration,
+    /// Time allowed for each reply of the server (greeting, capabilities, STARTTLS).
+    pub reply_timeout: Duration,
     /// Our name in EHLO (submission with STARTTLS).
     pub ehlo_name: &'a str,
     /// Roots for the PKIX usages.
@@ -58,7 +60,9 @@ pub async fn run(
         .unwrap_or_else(|| spec.host.clone());
     let applies = decision.dane == HostDane::Applies;
 
-    let endpoints = join_all(addresses.iter().map(|&address| {
+    let endpoints = join_all(addresses.iter().map(|host_address| {
+        let address = host_address.address;
+        let dane = applies && host_address.secure;
         let sni = sni.as_str();
         let records = decision.records.as_slice();
         let reference_names = reference_names.as_slice();
@@ -70,6 +74,7 @@ pub async fn run(
                 spec,
                 sni,
                 settings.step_timeout,
+                settings.reply_timeout,
                 settings.ehlo_name,
             )
             .await;
@@ -77,6 +82,7 @@ pub async fn run(
             match result {
                 Ok(session) => ServiceEndpointReport {
                     address,
+                    dane,
                     session: ServiceSession::Tls {
                         tls: session.tls,
                         after_starttls: spec.tls == TlsMode::Starttls,
@@ -86,7 +92,7 @@ pub async fn run(
                         .iter()
                         .filter_map(|der| describe_certificate(der).ok())
                         .collect(),
-                    evaluation: applies.then(|| {
+                    evaluation: dane.then(|| {
                         dane::evaluate_endpoint_with(
                             &EndpointInput {
                                 tlsa: records,
@@ -104,6 +110,7 @@ pub async fn run(
                 },
                 Err(error) => ServiceEndpointReport {
                     address,
+                    dane,
                     session: ServiceSession::Failed(error),
                     chain: Vec::new(),
                     evaluation: None,

@@ -35,6 +35,7 @@ pub(super) async fn run(
     spec: &ServiceSpec,
     sni: &str,
     step: Duration,
+    reply: Duration,
     ehlo_name: &str,
 ) -> Result<Session, ServiceError> {
     let socket = SocketAddr::new(address, spec.port);
@@ -44,6 +45,8 @@ pub(super) async fn run(
             port: spec.port,
             ehlo_name: ehlo_name.to_string(),
             step_timeout: step,
+            reply_timeout: reply,
+            tls_fallback: true,
         };
         let session = crate::smtp::probe_starttls(socket, sni, &settings)
             .await
@@ -74,8 +77,8 @@ pub(super) async fn run(
     let _ = tcp.set_nodelay(true);
     if spec.tls == TlsMode::Starttls {
         match spec.protocol {
-            ServiceProtocol::Imap => imap::starttls(&mut tcp, step).await?,
-            ServiceProtocol::Pop3 => pop3::starttls(&mut tcp, step).await?,
+            ServiceProtocol::Imap => imap::starttls(&mut tcp, reply).await?,
+            ServiceProtocol::Pop3 => pop3::starttls(&mut tcp, reply).await?,
             // Refused by the configuration reader; kept total.
             ServiceProtocol::Smtp | ServiceProtocol::Https => {
                 return Err(ServiceError::Protocol {
@@ -126,7 +129,9 @@ fn from_smtp(error: SmtpError) -> ServiceError {
         SmtpStage::TlsHandshake => ServiceStage::TlsHandshake,
     };
     match error {
-        SmtpError::Connect { detail } => ServiceError::Connect { detail },
+        SmtpError::Connect { detail } | SmtpError::NoRoute { detail } => {
+            ServiceError::Connect { detail }
+        }
         SmtpError::Timeout { stage: s } => ServiceError::Timeout { stage: stage(s) },
         SmtpError::Io { stage: s, detail } => ServiceError::Io {
             stage: stage(s),

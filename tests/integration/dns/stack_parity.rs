@@ -152,6 +152,7 @@ const TABLE: &[(&str, &[Row])] = &[
         both("MX", "cnameout.test", "secure records"),
         both("A", "mx.cnameout.test", "insecure records"),
         both("AAAA", "mx.cnameout.test", "insecure no_data"),
+        both("CNAME", "mx.cnameout.test", "secure records"),
         both("TLSA", "_{P}._tcp.mx.cnameout.test", "secure records"),
         both("TLSA", "_{P}._tcp.mx.plain.test", "insecure records"),
         both("TXT", "_mta-sts.cnameout.test", "secure nx_domain"),
@@ -210,6 +211,7 @@ async fn direct(client: &DnsClient, rtype: &str, name: &str) -> (String, Option<
         "TXT" => parts(client.lookup_txt(name).await),
         "A" => parts(client.lookup_addresses(name, RecordType::A).await),
         "AAAA" => parts(client.lookup_addresses(name, RecordType::Aaaa).await),
+        "CNAME" => parts(client.lookup_cname(name).await),
         other => panic!("no lookup for {other}"),
     }
 }

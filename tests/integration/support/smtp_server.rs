@@ -20,6 +20,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
@@ -231,6 +232,9 @@ pub struct FixtureConfig {
     /// `smtpd_tls_chain_files`: the fixture presents the first of `cert`, `second_cert` whose key
     /// can sign with a scheme the client offers, and fails the handshake when neither can.
     pub second_cert: Option<TestCert>,
+    /// Pause between accepting the connection and greeting (postscreen's greet wait, Exim's
+    /// `delay`, sendmail's `greet_pause`).
+    pub greeting_delay: Duration,
 }
 
 impl FixtureConfig {
@@ -244,6 +248,7 @@ impl FixtureConfig {
             tls_versions: TlsVersions::Both,
             wrong_key: false,
             second_cert: None,
+            greeting_delay: Duration::ZERO,
         }
     }
 }
@@ -458,6 +463,7 @@ async fn serve(tcp: tokio::net::TcpStream, shared: &Shared, recorder: &Recorder)
         let sep = if i + 1 == count { ' ' } else { '-' };
         greeting.push_str(&format!("220{sep}{text}\r\n"));
     }
+    tokio::time::sleep(config.greeting_delay).await;
     if plain
         .get_mut()
         .write_all(greeting.as_bytes())

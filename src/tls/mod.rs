@@ -1,10 +1,20 @@
-//! TLS for the STARTTLS probe: one shared rustls client configuration and the handshake.
+//! TLS for the STARTTLS probe: two client engines and their handshakes.
 //!
 //! `crate::smtp` hands over the TCP stream right after the server's 220 to STARTTLS; this module
-//! runs the handshake and gives back the stream plus the facts `crate::smtp::TlsSession` reports
+//! runs the handshake and gives back the stream plus the facts `crate::core::TlsSession` reports
 //! (version, cipher suite, presented chain). The chain then goes to `crate::dane`, which alone
-//! decides whether it is trusted: the certificate verifier here accepts any chain, but the handshake
+//! decides whether it is trusted: the certificate verifiers accept any chain, but the handshake
 //! signature is still checked, so a server cannot present a certificate whose key it does not hold.
+//!
+//! - This file: rustls (ring provider), the engine every handshake starts with: one shared client
+//!   configuration, the verifier, the handshake, and configurations restricted to one key
+//!   algorithm (`crate::checks::key_algorithms`).
+//! - [`legacy`]: the system OpenSSL with Postfix 3.7's settings, for the servers rustls cannot
+//!   speak to (CBC suites, RSA or DHE key exchange, P-521, leaves rustls refuses). The SMTP
+//!   dialogue falls back to it when the rustls handshake fails, on a fresh connection: what
+//!   Postfix negotiates, the probe negotiates too.
+
+pub mod legacy;
 
 use std::sync::{Arc, OnceLock};
 
