@@ -36,9 +36,10 @@ const DURATION_BUCKETS: [f64; 12] = [
 ];
 
 /// Every verdict, for the counters' initial series.
-const VERDICTS: [Verdict; 4] = [
+const VERDICTS: [Verdict; 5] = [
     Verdict::Pass,
     Verdict::Fail,
+    Verdict::EncryptOnly,
     Verdict::NotApplicable,
     Verdict::Unknown,
 ];
@@ -324,6 +325,7 @@ impl ProbeObserver for Telemetry {
                 seconds = round.started.elapsed().as_secs_f64(),
                 pass = of(Verdict::Pass),
                 fail = of(Verdict::Fail),
+                encrypt_only = of(Verdict::EncryptOnly),
                 not_applicable = of(Verdict::NotApplicable),
                 unknown = of(Verdict::Unknown),
                 "first round done"

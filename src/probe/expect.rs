@@ -1,11 +1,14 @@
 //! What is expected of a target, held against its verdict. Pure.
 //!
 //! - Any target: a domain that does not exist (NXDOMAIN), publishes a null MX (RFC 7505), or has
-//!   no MX host with an address (every A and AAAA lookup a denial) has nowhere mail can go; a
-//!   configured domain like that fails with `domain_not_found`, it never reads as success.
-//! - `expect: dane` (`crate::core::Expectation`; the default of inbound targets): a verdict of
-//!   not applicable fails with `dane_expected`, saying what took DANE away (the MX RRset or the
-//!   hosts' addresses no longer signed, the TLSA records gone or unsigned).
+//!   no MX host with an address (every A and AAAA lookup a denial; also the domain itself as
+//!   implicit MX) has nowhere mail can go. The MX check reads the first two as not applicable (a
+//!   domain that takes no mail) and the last as `undeliverable`; a configured domain like that
+//!   fails with `domain_not_found` instead: it never reads as success.
+//! - `expect: dane` (`crate::core::Expectation`; the default of inbound targets): a domain whose
+//!   DNS no longer gives any MX host DANE (what reads not applicable) fails with `dane_expected`,
+//!   saying what took DANE away (the MX RRset or the hosts' addresses no longer signed, the TLSA
+//!   records gone or unsigned). Judged on DNS alone, so it stands beside SMTP failures.
 
 use crate::core::{
     DnssecStatus, Expectation, Finding, HostDane, MxReport, Reason, RrsetOutcome, Verdict,
@@ -24,15 +27,33 @@ pub fn hold(
         return;
     }
     if let Some(finding) = nowhere_to_deliver(mx) {
+        // The MX check's warning for a missing domain becomes this failure, and its
+        // `undeliverable` (no usable address) is this more specific reason: DNS has nowhere.
         warnings.retain(|w| w.reason != Reason::DomainNotFound);
+        failures.retain(|f| f.reason != Reason::Undeliverable);
         failures.push(finding);
         *verdict = Verdict::Fail;
         return;
     }
-    if expectation == Expectation::Dane && *verdict == Verdict::NotApplicable {
+    if expectation == Expectation::Dane && dane_absent(mx) {
         failures.push(Finding::new(Reason::DaneExpected, dane_missing(mx)));
         *verdict = Verdict::Fail;
     }
+}
+
+/// Whether DNS says DANE is gone: the MX lookup answered, and no MX host has DANE (each has no
+/// TLSA records, or unsigned ones, or unsigned addresses). Judged on DNS alone, so it holds
+/// whatever the SMTP side found (a verdict that fails for an unreachable host too, or while this
+/// host's egress is blocked); a failed TLSA or address lookup decides nothing.
+fn dane_absent(mx: &MxReport) -> bool {
+    mx.mx_lookup.error.is_none()
+        && !mx.hosts.is_empty()
+        && mx.hosts.iter().all(|h| {
+            matches!(
+                h.dane,
+                HostDane::NoTlsa | HostDane::TlsaInsecure | HostDane::AddressesInsecure
+            )
+        })
 }
 
 /// Why mail to the domain has nowhere to go, if it has not.
@@ -193,12 +214,38 @@ mod tests {
         let message = dane_missing(&unsigned);
         assert!(message.contains("MX RRset is insecure"), "{message}");
         assert!(message.contains("not DNSSEC-signed"), "{message}");
-        // Pass, fail and unknown are left alone.
-        for verdict in [Verdict::Pass, Verdict::Fail, Verdict::Unknown] {
+        // Beside an SMTP failure (every address unreachable, or this host's egress blocked) the
+        // DNS still says DANE is gone.
+        assert_eq!(
+            held(Expectation::Dane, &unsigned, Verdict::Fail),
+            (Verdict::Fail, vec![Reason::DaneExpected])
+        );
+        // Unknown is left alone: nothing about the domain is known.
+        assert_eq!(
+            held(Expectation::Dane, &unsigned, Verdict::Unknown),
+            (Verdict::Unknown, vec![])
+        );
+        // DANE published (even if the host is unreachable): not this module's business.
+        let with_dane = facts(
+            RrsetOutcome::Records,
+            DnssecStatus::Secure,
+            vec![host(HostDane::Applies, RrsetOutcome::Records)],
+        );
+        for verdict in [Verdict::Pass, Verdict::NotApplicable, Verdict::Fail] {
             assert_eq!(
-                held(Expectation::Dane, &unsigned, verdict),
+                held(Expectation::Dane, &with_dane, verdict),
                 (verdict, vec![])
             );
         }
+        // A TLSA lookup that failed decides nothing.
+        let failed = facts(
+            RrsetOutcome::Records,
+            DnssecStatus::Secure,
+            vec![host(HostDane::TlsaLookupFailed, RrsetOutcome::Records)],
+        );
+        assert_eq!(
+            held(Expectation::Dane, &failed, Verdict::Fail),
+            (Verdict::Fail, vec![])
+        );
     }
 }

@@ -111,6 +111,8 @@ impl ConnectOutcome {
             Some(SmtpError::Connect { detail }) => {
                 ConnectOutcome::Failed(ConnectFailure::of_detail(detail))
             }
+            // No route from this host (ENETUNREACH, or the address family not configured here).
+            Some(SmtpError::NoRoute { .. }) => ConnectOutcome::Failed(ConnectFailure::Unreachable),
             Some(SmtpError::Timeout {
                 stage: SmtpStage::Connect,
             }) => ConnectOutcome::Failed(ConnectFailure::Timeout),
@@ -248,6 +250,12 @@ mod tests {
         );
         assert_eq!(
             failed("No route to host (os error 113)"),
+            ConnectOutcome::Failed(ConnectFailure::Unreachable)
+        );
+        assert_eq!(
+            ConnectOutcome::of(Some(&SmtpError::NoRoute {
+                detail: "Network is unreachable (os error 101)".into()
+            })),
             ConnectOutcome::Failed(ConnectFailure::Unreachable)
         );
         assert_eq!(

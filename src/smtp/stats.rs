@@ -12,11 +12,16 @@ use crate::core::{Reason, RestrictedError, SmtpError, TlsSession};
 /// Every `result` label value, in exposition order: `ok` (the TLS handshake completed),
 /// `key_algorithm_not_offered` (a session restricted to one key algorithm the server has no key
 /// for), then the failure reasons of [`SmtpError::reason`].
-pub const SESSION_RESULTS: [&str; 11] = [
+pub const SESSION_RESULTS: [&str; 16] = [
     "ok",
     "key_algorithm_not_offered",
     "smtp_connect_failed",
-    "smtp_timeout",
+    "smtp_no_route",
+    "smtp_connect_timeout",
+    "smtp_banner_timeout",
+    "smtp_ehlo_timeout",
+    "smtp_starttls_timeout",
+    "tls_handshake_timeout",
     "smtp_connection_lost",
     "smtp_greeting_rejected",
     "smtp_ehlo_rejected",
@@ -70,21 +75,38 @@ pub fn session_counts() -> Vec<(&'static str, u64)> {
 mod tests {
     use super::*;
 
-    /// Every failure reason has its label value (a new SmtpError variant must be added here).
+    /// Every failure reason has its label value (a new SmtpError variant must be added here and
+    /// to SESSION_RESULTS).
     #[test]
     fn every_result_is_counted_under_its_label() {
-        let errors = [
-            SmtpError::Connect {
-                detail: String::new(),
+        use crate::core::SmtpStage;
+        let detail = String::new;
+        let mut errors = vec![
+            SmtpError::Connect { detail: detail() },
+            SmtpError::NoRoute { detail: detail() },
+            SmtpError::Io {
+                stage: SmtpStage::Banner,
+                detail: detail(),
             },
-            SmtpError::Timeout {
-                stage: crate::core::SmtpStage::Banner,
-            },
+            SmtpError::Greeting { reply: detail() },
+            SmtpError::EhloRejected { reply: detail() },
             SmtpError::StarttlsNotOffered,
-            SmtpError::Handshake {
-                detail: String::new(),
+            SmtpError::StarttlsRejected { reply: detail() },
+            SmtpError::Protocol {
+                stage: SmtpStage::Ehlo,
+                detail: detail(),
             },
+            SmtpError::Handshake { detail: detail() },
         ];
+        for stage in [
+            SmtpStage::Connect,
+            SmtpStage::Banner,
+            SmtpStage::Ehlo,
+            SmtpStage::Starttls,
+            SmtpStage::TlsHandshake,
+        ] {
+            errors.push(SmtpError::Timeout { stage });
+        }
         for error in errors {
             let result = failure(&error);
             assert!(SESSION_RESULTS.contains(&result), "{result}");

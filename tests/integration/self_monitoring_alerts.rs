@@ -204,7 +204,7 @@ fn exporter_alerts_fire_and_hold_domain_pages_while_it_cannot_see() {
     });
     assert!(has("dane_exporter_smtp_egress_up == 0"));
     assert!(has(
-        r#"dane_exporter_smtp_sessions_total{result="smtp_connect_failed"} > 0"#
+        r#"dane_exporter_smtp_sessions_total{result="smtp_no_route"} > 0"#
     ));
     let t2 = mark.elapsed();
     netns.route_listeners(true);
