@@ -294,7 +294,8 @@ fn the_exporter_says_what_it_cannot_see() {
         std::fs::write(&config, text).unwrap();
     };
     with_resolver(&off.to_string());
-    let exporter = Exporter::spawn(&config, None);
+    let log = dir.path().join("exporter.log");
+    let exporter = Exporter::spawn_with(&config, None, &["--log.level=debug"], Some(&log));
     let off_label = off.to_string();
     exporter.wait_for(Duration::from_secs(40), "unknown everywhere", |e| {
         let m = e.metrics();
@@ -421,6 +422,54 @@ fn the_exporter_says_what_it_cannot_see() {
         "SMTP connects succeeded"
     );
     drop(exporter);
+
+    // The logs: the resolver's state, every probe at debug, verdict changes and the first round
+    // at info (JSON lines: level, fields).
+    let lines: Vec<Value> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let with = |level: &str, message: &str| -> Vec<&Value> {
+        lines
+            .iter()
+            .filter(|l| l["level"] == level && l["fields"]["message"] == message)
+            .collect()
+    };
+    assert!(
+        with("WARN", "resolver does not validate DNSSEC: verdicts are unknown; use a validating resolver or dnssec_mode: validate")
+            .iter()
+            .any(|l| l["fields"]["nameserver"] == off_label.as_str()),
+        "{lines:#?}"
+    );
+    let probes = with("DEBUG", "probe done");
+    for domain in ["ok311.test", "stale.test", "bogus.test"] {
+        let of = |verdict: &str| {
+            probes.iter().any(|l| {
+                l["fields"]["domain"] == domain
+                    && l["fields"]["verdict"] == verdict
+                    && l["fields"]["duration_seconds"].is_number()
+            })
+        };
+        assert!(of("unknown"), "{domain}: {probes:#?}");
+    }
+    assert!(probes.iter().any(|l| l["fields"]["domain"] == "bogus.test"
+        && l["fields"]["verdict"] == "fail"
+        && l["fields"]["reasons"] == "tlsa_lookup_failed"));
+    let changes = with("INFO", "verdict changed");
+    assert!(
+        changes.iter().any(|l| l["fields"]["domain"] == "ok311.test"
+            && l["fields"]["from"] == "unknown"
+            && l["fields"]["to"] == "pass"),
+        "{changes:#?}"
+    );
+    let rounds = with("INFO", "first round done");
+    assert!(
+        rounds
+            .iter()
+            .any(|l| l["fields"]["targets"] == 3 && l["fields"]["unknown"] == 3),
+        "{rounds:#?}"
+    );
 
     // A resolver address where nothing listens.
     let dead: SocketAddr = {

@@ -48,6 +48,17 @@ impl Exporter {
     /// may be one the test broke); inside `netns` when given, listening on its address there.
     /// Returns once it answers `/-/healthy`.
     pub fn spawn(config: &Path, netns: Option<&Netns>) -> Exporter {
+        Exporter::spawn_with(config, netns, &[], None)
+    }
+
+    /// [`Exporter::spawn`] with `extra` flags, and its log (JSON lines) written to `log` instead
+    /// of the test's stderr.
+    pub fn spawn_with(
+        config: &Path,
+        netns: Option<&Netns>,
+        extra: &[&str],
+        log: Option<&Path>,
+    ) -> Exporter {
         let ip = netns.map_or("127.0.0.1".to_string(), |n| n.ns_addr.to_string());
         let addr: SocketAddr = format!("{ip}:{}", free_port()).parse().unwrap();
         let binary = env!("CARGO_BIN_EXE_dane_exporter");
@@ -60,9 +71,13 @@ impl Exporter {
             .arg(format!("--config.file={}", config.display()))
             .arg(format!("--web.listen-address={addr}"))
             .arg("--log.format=json")
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(match log {
+                Some(path) => Stdio::from(std::fs::File::create(path).expect("log file")),
+                None => Stdio::inherit(),
+            })
             .spawn()
             .expect("starting dane_exporter");
         let exporter = Exporter {
