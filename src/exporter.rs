@@ -373,6 +373,14 @@ impl web::Exporter for DaneExporter {
     fn reload(&self) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(DaneExporter::reload(self))
     }
+
+    fn status(&self) -> Vec<crate::store::StatusEntry> {
+        self.store.status()
+    }
+
+    fn status_detail(&self, key: &crate::core::TargetKey) -> Option<crate::store::StatusDetail> {
+        self.store.detail(key)
+    }
 }
 
 #[cfg(test)]

@@ -428,13 +428,7 @@ async fn run_check(args: CheckArgs) -> ExitCode {
     // the DANE verdict's.
     let report = run_one(&target, &runner).await;
     if args.json {
-        match serde_json::to_string_pretty(&report) {
-            Ok(text) => println!("{text}"),
-            Err(error) => {
-                eprintln!("dane_exporter: cannot encode the report: {error}");
-                return ExitCode::from(2);
-            }
-        }
+        println!("{}", dane_exporter::report::to_json(&report));
     } else {
         print!("{}", dane_exporter::text::render(&report));
     }

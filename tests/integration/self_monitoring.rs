@@ -187,6 +187,21 @@ fn check_exits_2_with_one_sentence_when_this_host_cannot_see() {
     assert!(run.stderr.contains("no resolver answers"), "{run:?}");
     assert!(run.took < Duration::from_secs(2), "{run:?}");
     eprintln!("check through a dead resolver: {:?}", run.took);
+    // In validate mode too: only whether it answers is checked there, and it does not.
+    let run = check(
+        &stack,
+        None,
+        "ok311.test",
+        dead,
+        &[
+            "--dnssec-mode",
+            "validate",
+            "--trust-anchor",
+            stack.var("TRUST_ANCHOR"),
+        ],
+    );
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert_eq!(run.reasons("unknown"), ["resolver_unavailable"], "{run:?}");
 
     // A domain that does not exist is a failure of the domain, not "not applicable".
     let run = check(&stack, None, "nosuch.test", validating, &[]);
