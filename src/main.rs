@@ -488,15 +488,15 @@ fn blind_sentence(
     report: &dane_exporter::report::DomainReport,
 ) -> Option<String> {
     if let Some(finding) = report.unknown.first() {
-        let fix = match finding.reason {
-            Reason::ResolverNotValidating => {
-                "use a validating resolver (--nameserver) or --dnssec-mode validate"
-            }
-            _ => "check --nameserver (or /etc/resolv.conf) and that this host can reach it",
-        };
-        let what = match finding.reason {
-            Reason::ResolverNotValidating => "the resolver does not validate DNSSEC",
-            _ => "no resolver answers",
+        let (what, fix) = match finding.reason {
+            Reason::ResolverNotValidating => (
+                "the resolver does not validate DNSSEC",
+                "use a validating resolver (--nameserver) or --dnssec-mode validate",
+            ),
+            _ => (
+                "no resolver answers",
+                "check --nameserver (or /etc/resolv.conf) and that this host can reach it",
+            ),
         };
         let servers = report_servers(args);
         return Some(format!(

@@ -91,19 +91,16 @@ impl DomainReport {
         finding: Finding,
     ) -> Self {
         Self {
-            mx: MxReport::unfinished(domain, checked_at),
-            duration_seconds,
             verdict: Verdict::Unknown,
-            protected: false,
             failures: Vec::new(),
             unknown: vec![finding],
-            warnings: Vec::new(),
-            divergence: None,
-            services: Vec::new(),
-            mta_sts: None,
-            tls_rpt: None,
-            local_certificates: Vec::new(),
-            zones: Vec::new(),
+            ..Self::unfinished(
+                domain,
+                checked_at,
+                duration_seconds,
+                Reason::ResolverUnavailable,
+                String::new(),
+            )
         }
     }
 

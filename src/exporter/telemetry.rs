@@ -289,26 +289,39 @@ impl Telemetry {
     }
 }
 
+/// The reasons of a report's verdict (why unknown, why failed), each once.
+fn reasons(report: &DomainReport) -> Vec<Reason> {
+    let mut reasons: Vec<Reason> = report
+        .unknown
+        .iter()
+        .chain(&report.failures)
+        .map(|f| f.reason)
+        .collect();
+    reasons.sort();
+    reasons.dedup();
+    reasons
+}
+
+/// [`reasons`] as one log field.
+fn reasons_of(report: &DomainReport) -> String {
+    reasons(report)
+        .iter()
+        .map(|r| r.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 impl ProbeObserver for Telemetry {
     fn probed(&self, target: &Target, report: &DomainReport) {
         self.count(target, report);
         let previous = lock(&self.verdicts).insert(target.key(), report.verdict);
-        let reasons = || {
-            report
-                .unknown
-                .iter()
-                .chain(&report.failures)
-                .map(|f| f.reason.as_str())
-                .collect::<Vec<_>>()
-                .join(",")
-        };
         match previous {
             Some(previous) if previous != report.verdict => tracing::info!(
                 domain = %target.domain,
                 direction = target.direction.as_str(),
                 from = previous.as_str(),
                 to = report.verdict.as_str(),
-                reasons = %reasons(),
+                reasons = %reasons_of(report),
                 "verdict changed"
             ),
             _ => {}
