@@ -14,8 +14,9 @@ use super::lists::{List, Origin};
 use super::model::{Config, Global, Overrides, TargetSpec, MAX_CONCURRENCY, MAX_HOST_CONCURRENCY};
 use super::names::normalize_domain;
 use super::values::{
-    check_timing, dnssec_mode, domain_name, duration, integer, labels, level, metrics_shape,
-    nameservers, operations, optional, probe_allow, read_service_ca, services, source_path, Result,
+    canary_name, check_timing, dnssec_mode, domain_name, duration, expectation, integer, labels,
+    level, metrics_shape, nameservers, operations, optional, probe_allow, read_service_ca,
+    services, source_path, Result,
 };
 use crate::checks::local_certs::{CertificateSource, CertificateSpec};
 use crate::target::MetricsShape;
@@ -45,11 +46,15 @@ const GLOBAL_KEYS: &[&str] = &[
     "tlsa_max_records",
     "tlsa_max_ttl",
     "tlsa_stale_after",
+    "expect",
+    "canary_secure_name",
+    "canary_bogus_name",
 ];
 const TARGET_KEYS: &[&str] = &[
     "domain",
     "domains_file",
     "labels",
+    "expect",
     "interval",
     "timeout",
     "step_timeout",
@@ -66,6 +71,7 @@ const INBOUND_TARGET_KEYS: &[&str] = &[
     "domain",
     "domains_file",
     "labels",
+    "expect",
     "interval",
     "timeout",
     "step_timeout",
@@ -236,6 +242,15 @@ impl Reader<'_> {
             global.https_port = u16::try_from(value).unwrap_or(global.https_port);
         }
         operations(&fields, &mut global.operations)?;
+        global.expect = fields.get("expect").map(expectation).transpose()?;
+        if let Some(f) = fields.get("canary_secure_name") {
+            if let Some(name) = canary_name(f, false)? {
+                global.canary_secure_name = name;
+            }
+        }
+        if let Some(f) = fields.get("canary_bogus_name") {
+            global.canary_bogus_name = canary_name(f, true)?;
+        }
         Ok(global)
     }
 
@@ -350,6 +365,7 @@ impl Reader<'_> {
             mta_sts: fields.get("mta_sts").map(boolean).transpose()?,
             tls_rpt: fields.get("tls_rpt").map(boolean).transpose()?,
             metrics: fields.get("metrics").map(metrics_shape).transpose()?,
+            expect: fields.get("expect").map(expectation).transpose()?,
         })
     }
 

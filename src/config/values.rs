@@ -16,6 +16,7 @@ use super::names::{check_label_name, normalize_domain, parse_nameserver, DomainP
 use super::operations::{DirectionScope, OperationsConfig};
 use crate::checks::local_certs::CertificateSource;
 use crate::checks::services::{ServiceProtocol, ServiceSpec, TlsMode};
+use crate::core::Expectation;
 use crate::dane::PkixTrust;
 use crate::dns::DnssecMode;
 use crate::target::MetricsShape;
@@ -183,16 +184,43 @@ pub(super) fn direction_scope(field: &Field<'_, '_>) -> Result<DirectionScope> {
 
 /// `metrics:` of a target: one of [`MetricsShape::NAMES`].
 pub(super) fn metrics_shape(field: &Field<'_, '_>) -> Result<MetricsShape> {
+    choice(field, MetricsShape::parse, &MetricsShape::NAMES)
+}
+
+/// `expect:` of a target or of `global`: one of [`Expectation::NAMES`].
+pub(super) fn expectation(field: &Field<'_, '_>) -> Result<Expectation> {
+    choice(field, Expectation::parse, &Expectation::NAMES)
+}
+
+/// A string that must be one of `expected`, turned into its value by `parse`.
+fn choice<T>(
+    field: &Field<'_, '_>,
+    parse: fn(&str) -> Option<T>,
+    expected: &'static [&'static str],
+) -> Result<T> {
     let text = string(field)?;
-    MetricsShape::parse(text.trim()).map_or_else(
+    parse(text.trim()).map_or_else(
         || {
             field.loc.fail(Problem::InvalidChoice {
                 text: text.to_string(),
-                expected: &MetricsShape::NAMES,
+                expected,
             })
         },
         Ok,
     )
+}
+
+/// A canary name: `.` (the root) or a domain name, normalised; `""` when `may_be_empty` (the
+/// bogus canary switched off) gives `None`.
+pub(super) fn canary_name(field: &Field<'_, '_>, may_be_empty: bool) -> Result<Option<String>> {
+    let text = string(field)?.trim();
+    if text == "." {
+        return Ok(Some(".".to_string()));
+    }
+    if text.is_empty() && may_be_empty {
+        return Ok(None);
+    }
+    domain_name(field).map(Some)
 }
 
 pub(super) fn dnssec_mode(field: &Field<'_, '_>) -> Result<DnssecMode> {

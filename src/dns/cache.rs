@@ -22,8 +22,9 @@
 //! each answer's size (`moka`'s weigher: [`CacheLimits::max_bytes`]), and concurrent lookups of
 //! one name and type wait for one answer (`moka`'s coalescing).
 //!
-//! The process-wide counts of lookups sent and answered from a cache ([`lookup_counts`]) are the
-//! exporter's `dane_exporter_dns_*_total` counters.
+//! The process-wide count of lookups answered from a cache ([`cache_hits`]) is the exporter's
+//! `dane_exporter_dns_cache_hits_total`; what reaches a resolver is counted where it is sent
+//! (`health.rs`, `dane_exporter_dns_queries_total`).
 
 use std::future::Future;
 use std::net::IpAddr;
@@ -35,31 +36,12 @@ use moka::Expiry;
 
 use crate::core::{LookupError, MxRecord, RecordSet, RecordType, Response, TlsaRecord};
 
-/// Lookups sent to a resolver (not answered from a cache), since the process started.
-static QUERIES: AtomicU64 = AtomicU64::new(0);
 /// Lookups answered from a cache (or by waiting for the same lookup of another probe).
 static HITS: AtomicU64 = AtomicU64::new(0);
 
-/// How many lookups this process made, and how many of them its caches answered.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LookupCounts {
-    /// Lookups sent to a resolver (each once, however many tries it took).
-    pub queries: u64,
-    /// Lookups answered from a cache.
-    pub cache_hits: u64,
-}
-
-/// The counts since the process started.
-pub fn lookup_counts() -> LookupCounts {
-    LookupCounts {
-        queries: QUERIES.load(Ordering::Relaxed),
-        cache_hits: HITS.load(Ordering::Relaxed),
-    }
-}
-
-/// Counts one lookup sent to a resolver without a cache in front.
-pub(super) fn count_query() {
-    QUERIES.fetch_add(1, Ordering::Relaxed);
+/// How many lookups this process's caches answered since it started.
+pub fn cache_hits() -> u64 {
+    HITS.load(Ordering::Relaxed)
 }
 
 /// How long answers are kept, and how much memory they may take.
@@ -238,7 +220,6 @@ impl DnsCache {
             .answers
             .get_with(key, async {
                 asked.store(true, Ordering::Relaxed);
-                QUERIES.fetch_add(1, Ordering::Relaxed);
                 let result = lookup.await;
                 Entry {
                     ttl: self.limits.ttl_of(&result),

@@ -103,8 +103,9 @@ pub fn aggregate_families<'a>(
             .or_insert_with(|| {
                 counts.groups.push(group_text(item.direction, item.labels));
                 let group = counts.groups.len() - 1;
-                // Every verdict of a group has a series, 0 when no domain has it.
-                for other in Verdict::ALL {
+                // Every verdict of a group has a series, 0 when no domain has it (unknown too:
+                // the exporter could not see, `crate::probe`).
+                for other in Verdict::ALL.into_iter().chain([Verdict::Unknown]) {
                     counts.verdicts.insert((group, other.as_str()), 0);
                 }
                 group

@@ -36,13 +36,16 @@ pub(super) fn add_report(f: &mut dyn Sink, item: &LabelledReport<'_>) {
     let report = item.report;
     let base = base_labels(report.domain(), item.direction, item.extra_labels);
 
-    add_verdict(f, &base, report);
-    f.gauge("dane_domain_protected", &base, flag(report.protected));
+    let seen = add_verdict(f, &base, report);
     f.gauge(
         "dane_probe_duration_seconds",
         &base,
         report.duration_seconds,
     );
+    if !seen {
+        return;
+    }
+    f.gauge("dane_domain_protected", &base, flag(report.protected));
     add_findings(f, &base, "dane_probe_warning_info", &report.warnings);
 
     mx::add_series(f, &base, &report.mx);
@@ -62,13 +65,9 @@ pub(super) fn add_summary(f: &mut dyn Sink, item: &LabelledReport<'_>) {
     add_verdict(f, &base, report);
 }
 
-/// What both shapes write: success, verdict, probe time, failures.
-fn add_verdict(f: &mut dyn Sink, base: &[(&str, &str)], report: &DomainReport) {
-    f.gauge(
-        "dane_probe_success",
-        base,
-        flag(report.verdict != Verdict::Fail),
-    );
+/// What both shapes write: verdict and probe time, then success and failures; false when the
+/// verdict is unknown, which writes only its reasons instead.
+fn add_verdict(f: &mut dyn Sink, base: &[(&str, &str)], report: &DomainReport) -> bool {
     // Enumerations are one series for the current state, not a state set (module doc).
     f.gauge(
         "dane_probe_verdict",
@@ -80,7 +79,29 @@ fn add_verdict(f: &mut dyn Sink, base: &[(&str, &str)], report: &DomainReport) {
         base,
         report.checked_at() as f64,
     );
+    if report.verdict == Verdict::Unknown {
+        // The exporter could not see: no success, no findings, no facts, so that no alert on the
+        // domain fires (or stays firing) on what its own resolver said. The reason is here; the
+        // exporter's resolver gauges say the rest.
+        let mut seen = std::collections::BTreeSet::new();
+        for finding in &report.unknown {
+            if seen.insert(finding.reason.as_str()) {
+                f.gauge(
+                    "dane_probe_unknown_info",
+                    &join(base, &[("reason", finding.reason.as_str())]),
+                    1.0,
+                );
+            }
+        }
+        return false;
+    }
+    f.gauge(
+        "dane_probe_success",
+        base,
+        flag(report.verdict != Verdict::Fail),
+    );
     add_findings(f, base, "dane_probe_failure_info", &report.failures);
+    true
 }
 
 /// One series of `name` per reason, MX host and address of `findings`.

@@ -11,6 +11,8 @@
 //! - `cache`: STARTTLS sessions shared between domains whose MX hosts coincide.
 //! - `limit`: a cap on the connections open at once to one server address.
 //! - `settings`: port, EHLO name, step timeout.
+//! - `stats`: the sessions made, by result (`dane_exporter_smtp_sessions_total`).
+//! - `egress`: whether this host can open SMTP connections at all (pure, from sessions' results).
 //! - `crate::tls`: the shared rustls configuration, the verifier and the handshake.
 //!
 //! [`probe_starttls_restricted`] runs the same dialogue with a ClientHello limited to one server
@@ -18,30 +20,23 @@
 //! failures.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::core::{KeyAlgorithm, RestrictedError, SmtpError, TlsSession};
 
 mod cache;
+pub mod egress;
 #[doc(hidden)]
 pub mod fuzzing;
 mod limit;
 pub(crate) mod reply;
 mod session;
 mod settings;
+mod stats;
 
 pub use cache::{SessionCache, SessionOutcome};
 pub use limit::{HostLimits, HostPermit, DEFAULT_HOST_CONCURRENCY};
 pub use settings::{SmtpSettings, DEFAULT_REPLY_TIMEOUT};
-
-/// SMTP sessions started (a connection attempted) since the process started.
-static SESSIONS: AtomicU64 = AtomicU64::new(0);
-
-/// How many SMTP sessions this process has started (the `dane_exporter_smtp_sessions_total`
-/// counter): sessions shared through a [`SessionCache`] count once.
-pub fn session_count() -> u64 {
-    SESSIONS.load(Ordering::Relaxed)
-}
+pub use stats::{session_counts, SESSION_RESULTS};
 
 /// Runs the SMTP dialogue with `addr` (port from `settings`) and returns the TLS session.
 ///
@@ -56,8 +51,9 @@ pub async fn probe_starttls(
     sni: &str,
     settings: &SmtpSettings,
 ) -> Result<TlsSession, SmtpError> {
-    SESSIONS.fetch_add(1, Ordering::Relaxed);
-    session::run(addr, sni, settings).await
+    let result = session::run(addr, sni, settings).await;
+    stats::record(&result);
+    result
 }
 
 /// [`probe_starttls`] with a ClientHello restricted to one server key algorithm: only its
@@ -69,8 +65,7 @@ pub async fn probe_starttls_restricted(
     settings: &SmtpSettings,
     algorithm: KeyAlgorithm,
 ) -> Result<TlsSession, RestrictedError> {
-    SESSIONS.fetch_add(1, Ordering::Relaxed);
-    session::run_restricted(addr, sni, settings, Some(algorithm))
+    let result = session::run_restricted(addr, sni, settings, Some(algorithm))
         .await
         .map_err(|failure| {
             if failure.no_such_key {
@@ -80,5 +75,7 @@ pub async fn probe_starttls_restricted(
             } else {
                 RestrictedError::Smtp(failure.error)
             }
-        })
+        });
+    stats::record_restricted(&result);
+    result
 }
