@@ -671,6 +671,9 @@ global:
   step_timeout: 5s
   concurrency: $ZIPF_C
   nameservers: ["127.0.0.1:53"]
+  # The resolver's trust anchor is zipf.test.'s DS, not the root: the canary asks under it.
+  canary_secure_name: zipf.test
+  canary_bogus_name: ""
 outbound:
   - domains_file: zipf-$n.txt
     labels: {list: zipf}
