@@ -693,9 +693,10 @@ YML
   cpu1=$(cpu_of "$EXPORTER")
   in_near curl -s http://127.0.0.1:9724/metrics >"$RUN/metrics-zipf-$n.txt"
   local m=$RUN/metrics-zipf-$n.txt
-  local ok failed queries hits sessions series probe_series
+  local ok failed unknown queries hits sessions series probe_series
   ok=$(grep -c '^dane_probe_success{.*} 1$' "$m" || true)
   failed=$(grep -c '^dane_probe_success{.*} 0$' "$m" || true)
+  unknown=$(grep -c '^dane_probe_verdict{.*verdict="unknown"} 1$' "$m" || true)
   queries=$(metric_sum "$m" dane_exporter_dns_queries_total)
   hits=$(metric_sum "$m" dane_exporter_dns_cache_hits_total)
   sessions=$(metric_sum "$m" dane_exporter_smtp_sessions_total)
@@ -710,7 +711,7 @@ YML
   Z_QUERIES[$n]=$(calc "$queries / $n" 2)
   Z_SESSIONS[$n]=$sessions
   Z_SERIES[$n]=$(calc "$probe_series / $n" 2)
-  log "zipf round N=$n: ${Z_WALL[$n]} s, lateness $late, ${Z_CPU[$n]} ms CPU/domain, pass $ok fail $failed (black-holed: $ZIPF_DEAD_DOMAINS), DNS $queries queries + $hits cache hits, $sessions SMTP sessions, $series series ($probe_series dane_probe_*), RSS while probing: ${samples[*]}; UDP drops: $(udp_drops)"
+  log "zipf round N=$n: ${Z_WALL[$n]} s, lateness $late, ${Z_CPU[$n]} ms CPU/domain, pass $ok fail $failed unknown $unknown (black-holed: $ZIPF_DEAD_DOMAINS), DNS $queries queries + $hits cache hits, $sessions SMTP sessions, $series series ($probe_series dane_probe_*), RSS while probing: ${samples[*]}; UDP drops: $(udp_drops)"
 
   # A minute of scrapes while the second round runs, RSS sampled every 5 s meanwhile.
   local rss=() scraper
