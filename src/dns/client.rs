@@ -169,8 +169,10 @@ impl DnsClient {
                     }
                 };
                 match &self.cache {
-                    Some(cache) => cache.answer(&name, rtype, ask).await,
-                    None => ask.await,
+                    Some(cache) if shared_by_domains(rtype) => {
+                        cache.answer(&name, rtype, ask).await
+                    }
+                    _ => ask.await,
                 }
             }
             Err(e) => Err(e),
@@ -181,4 +183,12 @@ impl DnsClient {
             result,
         }
     }
+}
+
+/// Whether answers of `rtype` are cached: those of MX hosts (addresses, TLSA, CNAME), which many
+/// domains share. A domain's MX and TXT RRsets are asked once per probe of that domain, so
+/// keeping them would hold an entry per listed domain (most of the cache at 100,000 domains)
+/// and never be hit.
+fn shared_by_domains(rtype: RecordType) -> bool {
+    !matches!(rtype, RecordType::Mx | RecordType::Txt)
 }
