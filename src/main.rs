@@ -4,6 +4,10 @@
 //!   scheduler probes the configured domains, HTTP serves `/metrics`, `/probe` and friends,
 //!   SIGHUP reloads the configuration, SIGTERM/SIGINT shut down cleanly.
 //! - `dane_exporter --config.check --config.file=F` validates the configuration and exits.
+//! - `dane_exporter demo` starts the demo (`dane_exporter::demo`): the exporter against a signed
+//!   zone and mail servers of its own, on loopback.
+//! - `dane_exporter tlsa FILE|--lineage DIR|--connect HOST` prints the TLSA records to publish
+//!   (`dane_exporter::tlsa`); `--check` says where a key rollover stands (exit status as `check`).
 //! - `dane_exporter check DOMAIN` resolves its flags into one target through the configuration's
 //!   rules, probes it once through the same `scheduler::run_one` the exporter uses, and prints a
 //!   report. Exit status: 0 pass or not applicable, 1 fail or encrypt only (TLSA records, none
@@ -24,13 +28,17 @@ use dane_exporter::config::{
     Overrides, TargetSpec,
 };
 use dane_exporter::core::{Direction, Verdict};
-use dane_exporter::dns::DnssecMode;
+use dane_exporter::dns::{DnsSettings, DnssecMode};
 use dane_exporter::exporter::DaneExporter;
 use dane_exporter::scheduler::{run_one, ProberRunner};
+use dane_exporter::smtp::SmtpSettings;
+use dane_exporter::tlsa;
 use dane_exporter::web::{self, WebConfig};
 
 /// The port in the exporters' 9100-9999 range this exporter listens on by default.
 const DEFAULT_LISTEN_ADDRESS: &str = ":9724";
+/// The demo's default: the same port, loopback only (its controls have no authentication).
+const DEMO_LISTEN_ADDRESS: &str = "127.0.0.1:9724";
 
 /// How long running probes and HTTP requests may go on after SIGTERM.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -52,9 +60,10 @@ struct Cli {
     /// Validate the configuration file and exit: 0 valid, 1 invalid.
     #[arg(long = "config.check")]
     config_check: bool,
-    /// Address to listen on for HTTP: HOST:PORT, or :PORT for every address.
-    #[arg(long = "web.listen-address", value_name = "ADDR", default_value = DEFAULT_LISTEN_ADDRESS)]
-    listen_address: String,
+    /// Address to listen on for HTTP: HOST:PORT, or :PORT for every address [default: :9724;
+    /// for `demo`, 127.0.0.1:9724, and loopback only].
+    #[arg(long = "web.listen-address", value_name = "ADDR")]
+    listen_address: Option<String>,
     /// exporter-toolkit web configuration (TLS, basic auth, headers).
     #[arg(long = "web.config.file", value_name = "FILE")]
     web_config_file: Option<PathBuf>,
@@ -86,12 +95,17 @@ enum LogFormat {
 enum Command {
     /// Probe one domain now, as a DANE-enforcing sender would, and report.
     Check(CheckArgs),
+    /// Print the TLSA records to publish for a server's current and next key; with --check,
+    /// where a key rollover stands and what to do next.
+    Tlsa(TlsaArgs),
+    /// Start a self-contained demo on loopback: a signed zone, mail servers in several states
+    /// of health, and the exporter watching them (no internet, no configuration).
+    Demo,
 }
 
+/// How `check` and `tlsa` reach DNS and the mail server.
 #[derive(clap::Args, Debug)]
-struct CheckArgs {
-    /// The mail domain to check (the part after @).
-    domain: String,
+struct NetworkArgs {
     /// Nameserver to ask, IP or IP:PORT; repeatable. Default: those of /etc/resolv.conf.
     #[arg(long = "nameserver", value_name = "ADDR", value_parser = parse_nameserver)]
     nameservers: Vec<SocketAddr>,
@@ -114,6 +128,28 @@ struct CheckArgs {
     /// their greeting for many seconds.
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     reply_timeout: Duration,
+}
+
+impl NetworkArgs {
+    fn dns(&self) -> DnsSettings {
+        DnsSettings {
+            mode: match self.dnssec_mode {
+                ModeArg::TrustResolver => DnssecMode::TrustResolver,
+                ModeArg::Validate => DnssecMode::Validate,
+            },
+            nameservers: self.nameservers.clone(),
+            trust_anchor_file: self.trust_anchor.clone(),
+            timeout: self.timeout,
+        }
+    }
+}
+
+#[derive(clap::Args, Debug)]
+struct CheckArgs {
+    /// The mail domain to check (the part after @).
+    domain: String,
+    #[command(flatten)]
+    net: NetworkArgs,
     /// Print the full report as JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -154,6 +190,77 @@ struct CheckArgs {
     /// Port the authoritative nameservers are asked on (NS records carry none). For tests only.
     #[arg(long, default_value_t = 53)]
     authoritative_port: u16,
+}
+
+#[derive(clap::Args, Debug)]
+struct TlsaArgs {
+    /// PEM file of the current key: a certificate chain (leaf first) or a public or private key.
+    #[arg(value_name = "FILE", required_unless_present_any = ["lineage", "connect"])]
+    file: Option<PathBuf>,
+    /// A certbot lineage directory (/etc/letsencrypt/live/NAME): its fullchain.pem is the
+    /// current key, a newer archive version not yet linked is the next.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["file", "connect"])]
+    lineage: Option<PathBuf>,
+    /// The current key is what this server presents after STARTTLS: HOST or HOST:PORT (the
+    /// port replaces --port).
+    #[arg(long, value_name = "HOST[:PORT]", conflicts_with = "file")]
+    connect: Option<String>,
+    /// The next key: a PEM certificate or key file (replaces a lineage's staged certificate).
+    #[arg(long, value_name = "FILE")]
+    next: Option<PathBuf>,
+    /// The host the records are for (_PORT._tcp.HOST). Default: the --connect name, else the
+    /// certificate's first DNS name.
+    #[arg(long)]
+    host: Option<String>,
+    /// Certificate usage: 3 DANE-EE (the server's key), 2 DANE-TA (its issuer).
+    #[arg(long, default_value_t = 3)]
+    usage: u8,
+    /// Selector: 1 the public key, 0 the whole certificate.
+    #[arg(long, default_value_t = 1)]
+    selector: u8,
+    /// Matching type: 1 SHA-256, 2 SHA-512, 0 the data itself.
+    #[arg(long = "mtype", default_value_t = 1)]
+    matching: u8,
+    /// Compare with what DNS publishes now and what the server presents, and print the step of
+    /// the key rollover (RFC 7671 section 8) and the next action. Exit 1 when DANE senders
+    /// defer mail to the host now, as `check` does.
+    #[arg(long)]
+    check: bool,
+    /// When the next key's record was published (Unix seconds or RFC 3339): --check then says
+    /// until when to wait before the switch.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    published_at: Option<i64>,
+    #[command(flatten)]
+    net: NetworkArgs,
+}
+
+/// Unix seconds, or an RFC 3339 time (`2026-05-01T12:00:00Z`).
+fn parse_time(text: &str) -> Result<i64, String> {
+    if let Ok(seconds) = text.parse::<i64>() {
+        return Ok(seconds);
+    }
+    let time = humantime::parse_rfc3339_weak(text)
+        .map_err(|e| format!("{text:?} is neither Unix seconds nor an RFC 3339 time: {e}"))?;
+    time.duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .map_err(|_| format!("{text:?} is before 1970"))
+}
+
+/// `HOST`, `HOST:PORT`, `[V6]:PORT` or a bare IPv6 address: the host and the port if given.
+fn split_host_port(text: &str) -> Result<(String, Option<u16>), String> {
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Ok((addr.ip().to_string(), Some(addr.port())));
+    }
+    if text.parse::<IpAddr>().is_ok() {
+        return Ok((text.to_string(), None));
+    }
+    match text.rsplit_once(':') {
+        Some((host, port)) => port
+            .parse::<u16>()
+            .map(|port| (host.to_string(), Some(port)))
+            .map_err(|_| format!("--connect {text:?}: {port:?} is not a port")),
+        None => Ok((text.to_string(), None)),
+    }
 }
 
 /// `MX=PATH`, the MX host name normalised.
@@ -248,6 +355,8 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Some(Command::Check(args)) => runtime.block_on(run_check(args)),
+        Some(Command::Tlsa(args)) => runtime.block_on(run_tlsa(args)),
+        Some(Command::Demo) => runtime.block_on(run_demo(cli)),
         None if cli.config_check => match dane_exporter::config::load(&cli.config_file) {
             Ok(config) => {
                 println!(
@@ -274,8 +383,10 @@ fn init_logging(level: LogLevel, format: LogFormat) {
         LogLevel::Warn => "warn",
         LogLevel::Error => "error",
     };
-    // Our crate at the chosen level; the libraries only when they warn.
-    let filter = EnvFilter::new(format!("warn,dane_exporter={level}"));
+    // Our crate at the chosen level; the libraries only when they warn. hickory-server (the
+    // demo's zone server) warns "unexpected lookup skip" on every signed positive answer
+    // without a wildcard (catalog.rs of 0.26): noise, so only its errors.
+    let filter = EnvFilter::new(format!("warn,hickory_server=error,dane_exporter={level}"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -292,22 +403,13 @@ fn init_logging(level: LogLevel, format: LogFormat) {
 }
 
 async fn run_exporter(cli: Cli) -> ExitCode {
-    let address = match parse_listen_address(&cli.listen_address) {
-        Ok(address) => address,
-        Err(error) => {
-            tracing::error!(%error, "bad flag");
-            return ExitCode::from(2);
-        }
-    };
-    let web_config = match &cli.web_config_file {
-        Some(path) => match WebConfig::load(path) {
-            Ok(config) => Some(config),
-            Err(error) => {
-                tracing::error!(%error, "cannot load the web configuration");
-                return ExitCode::from(1);
-            }
-        },
-        None => None,
+    let listen = cli
+        .listen_address
+        .as_deref()
+        .unwrap_or(DEFAULT_LISTEN_ADDRESS);
+    let (address, web_config) = match web_setup(listen, cli.web_config_file.as_deref()) {
+        Ok(setup) => setup,
+        Err(code) => return code,
     };
     let exporter = match DaneExporter::start(&cli.config_file).await {
         Ok(exporter) => exporter,
@@ -316,26 +418,92 @@ async fn run_exporter(cli: Cli) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let listener = match tokio::net::TcpListener::bind(address).await {
+    let listener = match bind(address).await {
         Ok(listener) => listener,
+        Err(code) => return code,
+    };
+    let served: Arc<dyn web::Exporter> = exporter.clone();
+    let label = cli.config_file.display().to_string();
+    let code = serve(listener, web_config, served, &label).await;
+    exporter.shutdown(SHUTDOWN_GRACE).await;
+    code
+}
+
+/// `dane_exporter demo`: the demo's world and exporter, served on a loopback address.
+async fn run_demo(cli: Cli) -> ExitCode {
+    let listen = cli.listen_address.as_deref().unwrap_or(DEMO_LISTEN_ADDRESS);
+    let (address, web_config) = match web_setup(listen, cli.web_config_file.as_deref()) {
+        Ok(setup) => setup,
+        Err(code) => return code,
+    };
+    if !address.ip().is_loopback() {
+        tracing::error!(%address, "the demo listens on loopback only (127.0.0.0/8, ::1)");
+        return ExitCode::from(2);
+    }
+    let listener = match bind(address).await {
+        Ok(listener) => listener,
+        Err(code) => return code,
+    };
+    let address = listener.local_addr().unwrap_or(address);
+    let demo = match dane_exporter::demo::Demo::start(address).await {
+        Ok(demo) => demo,
         Err(error) => {
-            tracing::error!(%address, %error, "cannot listen");
+            tracing::error!(%error, "cannot start the demo");
             return ExitCode::from(1);
         }
     };
+    println!("{}", demo.overview().await);
+    let code = serve(listener, web_config, demo.web_exporter(), "demo").await;
+    demo.shutdown(SHUTDOWN_GRACE).await;
+    code
+}
+
+/// The listen address and the web configuration, or the exit code of a bad flag or file.
+fn web_setup(
+    listen: &str,
+    web_config_file: Option<&std::path::Path>,
+) -> Result<(SocketAddr, Option<WebConfig>), ExitCode> {
+    let address = parse_listen_address(listen).map_err(|error| {
+        tracing::error!(%error, "bad flag");
+        ExitCode::from(2)
+    })?;
+    let web_config = match web_config_file {
+        Some(path) => Some(WebConfig::load(path).map_err(|error| {
+            tracing::error!(%error, "cannot load the web configuration");
+            ExitCode::from(1)
+        })?),
+        None => None,
+    };
+    Ok((address, web_config))
+}
+
+async fn bind(address: SocketAddr) -> Result<tokio::net::TcpListener, ExitCode> {
+    tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|error| {
+            tracing::error!(%address, %error, "cannot listen");
+            ExitCode::from(1)
+        })
+}
+
+/// Serves `served` on `listener` until SIGTERM/SIGINT, reloading on SIGHUP.
+async fn serve(
+    listener: tokio::net::TcpListener,
+    web_config: Option<WebConfig>,
+    served: Arc<dyn web::Exporter>,
+    config: &str,
+) -> ExitCode {
     let local = listener
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
     tracing::info!(
         address = %local,
-        config = %cli.config_file.display(),
+        config,
         tls = web_config.as_ref().is_some_and(|c| c.tls_enabled()),
         version = env!("CARGO_PKG_VERSION"),
         "listening"
     );
-
-    let served: Arc<dyn web::Exporter> = exporter.clone();
     let hangups = tokio::spawn({
         let exporter = Arc::clone(&served);
         async move {
@@ -347,7 +515,6 @@ async fn run_exporter(cli: Cli) -> ExitCode {
     web::serve(listener, web_config, served, shutdown_signal()).await;
     tracing::info!("shutting down: letting running probes finish");
     hangups.abort();
-    exporter.shutdown(SHUTDOWN_GRACE).await;
     ExitCode::SUCCESS
 }
 
@@ -411,6 +578,64 @@ async fn run_check(args: CheckArgs) -> ExitCode {
     }
 }
 
+async fn run_tlsa(args: TlsaArgs) -> ExitCode {
+    let request = match tlsa_request(args) {
+        Ok(request) => request,
+        Err(error) => {
+            eprintln!("dane_exporter tlsa: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    match tlsa::run(&request).await {
+        Ok(report) => {
+            for warning in &report.warnings {
+                eprintln!("dane_exporter tlsa: warning: {warning}");
+            }
+            print!("{}", tlsa::render(&report));
+            ExitCode::from(report.exit_code())
+        }
+        Err(error) => {
+            eprintln!("dane_exporter tlsa: {error}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn tlsa_request(args: TlsaArgs) -> Result<tlsa::Request, String> {
+    let mut port = args.net.port;
+    let source = match (args.file, args.lineage, args.connect) {
+        (Some(file), None, None) => tlsa::Source::File(file),
+        (None, Some(dir), None) => tlsa::Source::Lineage(dir),
+        (None, None, Some(connect)) => {
+            let (host, given) = split_host_port(&connect)?;
+            port = given.unwrap_or(port);
+            tlsa::Source::Connect(host)
+        }
+        _ => return Err("give one of FILE, --lineage DIR, --connect HOST[:PORT]".into()),
+    };
+    Ok(tlsa::Request {
+        source,
+        next: args.next,
+        host: args.host,
+        port,
+        params: tlsa::Params {
+            usage: args.usage,
+            selector: args.selector,
+            matching: args.matching,
+        },
+        check: args.check,
+        published_at: args.published_at,
+        dns: args.net.dns(),
+        smtp: SmtpSettings {
+            port,
+            ehlo_name: args.net.ehlo.clone(),
+            step_timeout: args.net.timeout,
+            reply_timeout: args.net.reply_timeout,
+            tls_fallback: true,
+        },
+    })
+}
+
 /// The flags of `check` as a configuration with one inbound target, resolved by the
 /// configuration's own rules: what the exporter would probe for the same settings.
 fn check_target(args: &CheckArgs) -> Result<dane_exporter::target::Target, String> {
@@ -432,19 +657,18 @@ fn check_target(args: &CheckArgs) -> Result<dane_exporter::target::Target, Strin
             DirectionScope::None
         }
     };
+    let net = &args.net;
+    let dns = net.dns();
     let config = Config {
         global: Global {
-            timeout: args.timeout * CHECK_DEADLINE_STEPS + args.reply_timeout * 3,
-            step_timeout: args.timeout,
-            smtp_reply_timeout: args.reply_timeout,
-            dnssec_mode: match args.dnssec_mode {
-                ModeArg::TrustResolver => DnssecMode::TrustResolver,
-                ModeArg::Validate => DnssecMode::Validate,
-            },
-            nameservers: args.nameservers.clone(),
-            trust_anchor_file: args.trust_anchor.clone(),
-            ehlo_name: args.ehlo.clone(),
-            smtp_port: args.port,
+            timeout: net.timeout * CHECK_DEADLINE_STEPS + net.reply_timeout * 3,
+            step_timeout: net.timeout,
+            smtp_reply_timeout: net.reply_timeout,
+            dnssec_mode: dns.mode,
+            nameservers: dns.nameservers,
+            trust_anchor_file: dns.trust_anchor_file,
+            ehlo_name: net.ehlo.clone(),
+            smtp_port: net.port,
             service_ca_pem,
             mta_sts_ca_file: args.mta_sts_ca_file.clone(),
             https_port: args.https_port,

@@ -12,7 +12,7 @@ use hyper::{Method, Request, Response, StatusCode};
 
 use super::auth::BasicAuth;
 use super::body::Body;
-use super::{Exporter, ProbeRequestError};
+use super::{Exporter, ExtraRequest, ProbeRequestError};
 
 /// The Prometheus text exposition format.
 const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -94,6 +94,9 @@ impl Routes {
                 ),
             };
         }
+        if let Some(response) = self.extra(&parts.method, path, parts.uri.query()).await {
+            return response;
+        }
         let known = path == self.telemetry_path
             || matches!(path, "/" | "/probe" | "/-/healthy" | "/-/ready");
         if !known {
@@ -154,7 +157,44 @@ impl Routes {
         }
     }
 
+    /// The exporter's own routes ([`Exporter::extra_route`]), when it answers this path.
+    async fn extra(
+        &self,
+        method: &Method,
+        path: &str,
+        query: Option<&str>,
+    ) -> Option<Response<Body>> {
+        let params = parse_query(query.unwrap_or("")).unwrap_or_default();
+        let request = ExtraRequest {
+            post: *method == Method::POST,
+            other_method: !matches!(*method, Method::POST | Method::GET | Method::HEAD),
+            path,
+            params: &params,
+        };
+        let answer = self.exporter.extra_route(request)?;
+        if query.is_some_and(|q| parse_query(q).is_err()) {
+            return Some(text(StatusCode::BAD_REQUEST, "malformed query string\n"));
+        }
+        let plain = answer.await;
+        let status =
+            StatusCode::from_u16(plain.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        Some(text(status, &plain.body))
+    }
+
     fn landing_page(&self) -> String {
+        // The status page (issue 17) belongs in this list once it exists.
+        let extra: String = self
+            .exporter
+            .landing_links()
+            .iter()
+            .map(|(path, label)| {
+                format!(
+                    "<li><a href=\"{}\">{}</a></li>\n",
+                    html_escape(path),
+                    html_escape(label)
+                )
+            })
+            .collect();
         format!(
             r#"<!DOCTYPE html>
 <html lang="en">
@@ -167,7 +207,7 @@ impl Routes {
 <li><a href="/probe?target=example.org&amp;module=inbound">Probe example.org (inbound)</a></li>
 <li><a href="/-/healthy">Health</a></li>
 <li><a href="/-/ready">Readiness</a></li>
-</ul>
+{extra}</ul>
 </body>
 </html>
 "#,

@@ -1,6 +1,7 @@
 //! The whole chain a postmaster relies on, with real components: the real stack, the exporter,
 //! a real Prometheus (Debian's `prometheus`) scraping it and evaluating `alerts/`, a real
-//! Alertmanager (`prometheus-alertmanager`) sending to a webhook in this test.
+//! Alertmanager (`prometheus-alertmanager`) sending to a webhook in this test
+//! (`support/monitoring.rs`).
 //!
 //! - Every PromQL expression of `dashboards/` (variables substituted, `$domain` = All) must run on
 //!   that Prometheus and return data from a fleet of a passing and a failing inbound domain.
@@ -8,187 +9,16 @@
 //!   as a firing `DaneTLSAMismatch` alert with the domain, MX host, address and severity; the
 //!   repair must reach it as resolved.
 //!
-//! The rules are loaded with every `for:` set to 0s: the `for` boundaries are the business of
-//! `promtool test rules` (alerts/*_test.yml); here we prove the wiring end to end.
+//! The rules are loaded with every `for:` set to 0s (see `support/monitoring.rs`).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::support::dashboards::{dashboard_files, queries_for};
-use crate::support::exporter::{free_port, write_config, Exporter};
+use crate::support::exporter::{write_config, Exporter};
+use crate::support::monitoring::{wait_until, Monitoring};
 use crate::support::stack::{Stack, TlsaChange};
-
-/// A daemon killed when dropped.
-struct Daemon {
-    child: Child,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Daemon {
-    fn start(program: &str, args: &[String], log: &Path) -> Daemon {
-        let log = std::fs::File::create(log).expect("log file");
-        let child = Command::new(program)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("starting {program} (installed by tests/stack/install-deps.sh): {e}")
-            });
-        Daemon { child }
-    }
-}
-
-fn project_dir(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(name)
-}
-
-/// Copies the alert and threshold rule files with every `for:` set to 0s.
-fn rules_without_for(into: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(project_dir("alerts")).expect("alerts/") {
-        let path = entry.expect("entry").path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if !name.ends_with(".rules.yml") {
-            continue;
-        }
-        let text = std::fs::read_to_string(&path).expect("rule file");
-        let rewritten: String = text
-            .lines()
-            .map(|line| match line.trim_start().strip_prefix("for:") {
-                Some(_) => format!("{}for: 0s", &line[..line.len() - line.trim_start().len()]),
-                None => line.to_string(),
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
-        let target = into.join(name);
-        std::fs::write(&target, rewritten).expect("write rules");
-        files.push(target);
-    }
-    assert!(!files.is_empty(), "no alerts/*.rules.yml");
-    files
-}
-
-/// Receives Alertmanager's webhook posts.
-struct Webhook {
-    port: u16,
-    received: Arc<Mutex<Vec<Value>>>,
-}
-
-impl Webhook {
-    fn start() -> Webhook {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind webhook");
-        let port = listener.local_addr().expect("addr").port();
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let store = Arc::clone(&received);
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                if let Some(body) = read_post(stream) {
-                    if let Ok(json) = serde_json::from_slice::<Value>(&body) {
-                        store.lock().unwrap().push(json);
-                    }
-                }
-            }
-        });
-        Webhook { port, received }
-    }
-
-    /// The alerts received so far, flattened: (status, labels).
-    fn alerts(&self) -> Vec<(String, Value)> {
-        let received = self.received.lock().unwrap();
-        received
-            .iter()
-            .flat_map(|n| n["alerts"].as_array().cloned().unwrap_or_default())
-            .map(|a| {
-                (
-                    a["status"].as_str().unwrap_or("").to_string(),
-                    a["labels"].clone(),
-                )
-            })
-            .collect()
-    }
-}
-
-fn read_post(mut stream: TcpStream) -> Option<Vec<u8>> {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let mut reader = BufReader::new(stream.try_clone().ok()?);
-    let mut length = 0usize;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).ok()? == 0 {
-            return None;
-        }
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            if name.eq_ignore_ascii_case("content-length") {
-                length = value.trim().parse().ok()?;
-            }
-        }
-    }
-    let mut body = vec![0; length.min(1 << 20)];
-    reader.read_exact(&mut body).ok()?;
-    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-    Some(body)
-}
-
-fn percent_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// GET on a local HTTP API, the body as JSON.
-fn get_json(port: u16, path: &str) -> Value {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return Value::Null;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let _ = write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
-    let mut response = String::new();
-    let _ = stream.read_to_string(&mut response);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b)
-        .unwrap_or("");
-    // HTTP/1.0, so that the answer is never chunked: the body is everything after the head.
-    serde_json::from_str(body).unwrap_or(Value::Null)
-}
-
-fn query(prometheus: u16, expr: &str) -> Value {
-    get_json(
-        prometheus,
-        &format!("/api/v1/query?query={}", percent_encode(expr)),
-    )
-}
-
-fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
-    let began = Instant::now();
-    while !done() {
-        assert!(began.elapsed() < limit, "not {what} after {limit:?}");
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
 
 #[test]
 fn alerts_reach_alertmanager_and_dashboards_query_real_data() {
@@ -222,84 +52,12 @@ fn alerts_reach_alertmanager_and_dashboards_query_real_data() {
     );
     std::fs::write(&config, text).unwrap();
     let exporter = Exporter::start(&config);
-
-    let rules_dir = dir.path().join("rules");
-    std::fs::create_dir(&rules_dir).unwrap();
-    let rules = rules_without_for(&rules_dir);
-
-    let webhook = Webhook::start();
-    let am_port = free_port();
-    let am_config = dir.path().join("alertmanager.yml");
-    std::fs::write(
-        &am_config,
-        format!(
-            "route:\n  receiver: hook\n  group_by: [alertname, domain, mx, address]\n  \
-             group_wait: 0s\n  group_interval: 1s\n  repeat_interval: 1h\n\
-             receivers:\n  - name: hook\n    webhook_configs:\n      - url: http://127.0.0.1:{}/\n        send_resolved: true\n",
-            webhook.port
-        ),
-    )
-    .unwrap();
-    let am_data = dir.path().join("am-data");
-    let _alertmanager = Daemon::start(
-        "prometheus-alertmanager",
-        &[
-            format!("--config.file={}", am_config.display()),
-            format!("--storage.path={}", am_data.display()),
-            format!("--web.listen-address=127.0.0.1:{am_port}"),
-            "--cluster.listen-address=".to_string(),
-        ],
-        &dir.path().join("alertmanager.log"),
-    );
-
-    let prom_port = free_port();
-    let prom_config = dir.path().join("prometheus.yml");
-    let rule_list = rules
-        .iter()
-        .map(|r| format!("  - {}\n", r.display()))
-        .collect::<String>();
-    std::fs::write(
-        &prom_config,
-        format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
-             rule_files:\n{rule_list}\
-             alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['127.0.0.1:{am_port}']\n\
-             scrape_configs:\n  - job_name: dane\n    static_configs:\n      - targets: ['{}']\n",
-            exporter.addr
-        ),
-    )
-    .unwrap();
-    let _prometheus = Daemon::start(
-        "prometheus",
-        &[
-            format!("--config.file={}", prom_config.display()),
-            format!("--storage.tsdb.path={}", dir.path().join("tsdb").display()),
-            format!("--web.listen-address=127.0.0.1:{prom_port}"),
-        ],
-        &dir.path().join("prometheus.log"),
-    );
-
-    // Prometheus has scraped the exporter and loaded every rule group without error.
+    let monitoring = Monitoring::start(dir.path(), exporter.addr);
     wait_until(Duration::from_secs(60), "scraped", || {
-        query(prom_port, "dane_probe_success{domain=\"ok311.test\"}")["data"]["result"]
+        monitoring.query("dane_probe_success{domain=\"ok311.test\"}")["data"]["result"]
             .as_array()
             .is_some_and(|r| !r.is_empty())
     });
-    let groups = get_json(prom_port, "/api/v1/rules");
-    let groups = groups["data"]["groups"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    assert!(!groups.is_empty(), "no rule groups loaded");
-    for group in &groups {
-        for rule in group["rules"].as_array().cloned().unwrap_or_default() {
-            assert_eq!(
-                rule["health"], "ok",
-                "rule {} : {}",
-                rule["name"], rule["lastError"]
-            );
-        }
-    }
 
     // Every dashboard query parses on the real Prometheus and returns data.
     let queries: Vec<(String, String)> = dashboard_files()
@@ -310,7 +68,7 @@ fn alerts_reach_alertmanager_and_dashboards_query_real_data() {
     assert!(!queries.is_empty());
     let mut empty = Vec::new();
     for (panel, expr) in &queries {
-        let answer = query(prom_port, expr);
+        let answer = monitoring.query(expr);
         assert_eq!(answer["status"], "success", "{panel}: {expr}: {answer}");
         let data = &answer["data"]["result"];
         let has_data = match data {
@@ -330,26 +88,18 @@ fn alerts_reach_alertmanager_and_dashboards_query_real_data() {
 
     // Break the TLSA record of ok311.test: a critical mismatch alert reaches the webhook.
     stack.set_tlsa("ok311", TlsaChange::Break);
-    let mismatch = |status: &str, labels: &Value| {
-        labels["alertname"] == "DaneTLSAMismatch"
-            && labels["domain"] == "ok311.test"
-            && labels["mx"] == "mx.ok311.test"
-            && labels["address"] == "127.0.1.1"
-            && labels["direction"] == "inbound"
-            && labels["severity"] == "critical"
-            && status == "firing"
-    };
-    wait_until(Duration::from_secs(60), "alerted", || {
-        webhook.alerts().iter().any(|(s, l)| mismatch(s, l))
-    });
+    let mismatch = [
+        ("alertname", "DaneTLSAMismatch"),
+        ("domain", "ok311.test"),
+        ("mx", "mx.ok311.test"),
+        ("address", "127.0.1.1"),
+        ("direction", "inbound"),
+        ("severity", "critical"),
+    ];
+    monitoring.wait_for_alert(Duration::from_secs(60), "firing", &mismatch);
 
     // Repair it: the same alert is resolved.
     stack.set_tlsa("ok311", TlsaChange::Repair);
-    wait_until(Duration::from_secs(60), "resolved", || {
-        webhook
-            .alerts()
-            .iter()
-            .any(|(s, l)| s == "resolved" && mismatch("firing", l))
-    });
+    monitoring.wait_for_alert(Duration::from_secs(60), "resolved", &mismatch);
     drop(exporter);
 }

@@ -18,13 +18,14 @@ const LAYERS: &[&[&str]] = &[
     &["dns", "smtp", "tls"],
     &["checks"],
     &["target", "report", "history"],
-    &["probe"],
+    &["probe", "tlsa"],
     &["metrics", "text"],
     &["store"],
     &["scheduler"],
     &["web"],
     &["config"],
     &["exporter"],
+    &["demo"],
 ];
 
 /// The four parts every check folder has.

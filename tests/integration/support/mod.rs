@@ -3,6 +3,7 @@
 pub mod dashboards;
 pub mod dns_server;
 pub mod exporter;
+pub mod monitoring;
 pub mod nginx;
 pub mod probing;
 pub mod service_server;
