@@ -45,6 +45,7 @@ pub mod checks;
 pub mod config;
 pub mod core;
 pub mod dane;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod dns;
 pub mod exporter;

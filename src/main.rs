@@ -38,6 +38,7 @@ use dane_exporter::web::{self, WebConfig};
 /// The port in the exporters' 9100-9999 range this exporter listens on by default.
 const DEFAULT_LISTEN_ADDRESS: &str = ":9724";
 /// The demo's default: the same port, loopback only (its controls have no authentication).
+#[cfg(feature = "demo")]
 const DEMO_LISTEN_ADDRESS: &str = "127.0.0.1:9724";
 
 /// How long running probes and HTTP requests may go on after SIGTERM.
@@ -100,6 +101,7 @@ enum Command {
     Tlsa(TlsaArgs),
     /// Start a self-contained demo on loopback: a signed zone, mail servers in several states
     /// of health, and the exporter watching them (no internet, no configuration).
+    #[cfg(feature = "demo")]
     Demo,
 }
 
@@ -356,6 +358,7 @@ fn main() -> ExitCode {
     match cli.command {
         Some(Command::Check(args)) => runtime.block_on(run_check(args)),
         Some(Command::Tlsa(args)) => runtime.block_on(run_tlsa(args)),
+        #[cfg(feature = "demo")]
         Some(Command::Demo) => runtime.block_on(run_demo(cli)),
         None if cli.config_check => match dane_exporter::config::load(&cli.config_file) {
             Ok(config) => {
@@ -430,6 +433,7 @@ async fn run_exporter(cli: Cli) -> ExitCode {
 }
 
 /// `dane_exporter demo`: the demo's world and exporter, served on a loopback address.
+#[cfg(feature = "demo")]
 async fn run_demo(cli: Cli) -> ExitCode {
     let listen = cli.listen_address.as_deref().unwrap_or(DEMO_LISTEN_ADDRESS);
     let (address, web_config) = match web_setup(listen, cli.web_config_file.as_deref()) {

@@ -72,15 +72,31 @@ pub fn self_signed_with(
     names: &[&str],
     customize: impl FnOnce(&mut CertificateParams),
 ) -> Result<Identity, CertError> {
+    leaf(names, customize, |params, key| params.self_signed(key), &[])
+}
+
+/// A fresh key and a leaf for `names`, signed by `sign`, followed by the `above` chain
+/// (certificate and SPKI of each CA, nearest first).
+fn leaf(
+    names: &[&str],
+    customize: impl FnOnce(&mut CertificateParams),
+    sign: impl FnOnce(CertificateParams, &KeyPair) -> Result<rcgen::Certificate, rcgen::Error>,
+    above: &[(Vec<u8>, Vec<u8>)],
+) -> Result<Identity, CertError> {
     let key = KeyPair::generate()?;
     let mut params = leaf_params(names)?;
     customize(&mut params);
-    let cert = params.self_signed(&key)?;
-    Ok(Identity {
+    let cert = sign(params, &key)?;
+    let mut identity = Identity {
         chain: vec![cert.der().to_vec()],
         spki: vec![key.subject_public_key_info()],
         key_pkcs8: key.serialize_der(),
-    })
+    };
+    for (der, spki) in above {
+        identity.chain.push(der.clone());
+        identity.spki.push(spki.clone());
+    }
+    Ok(identity)
 }
 
 /// A fresh root CA and a leaf it issued; the chain sent is `[leaf, root]`: the DANE-TA case.
@@ -146,21 +162,15 @@ impl Authority {
         names: &[&str],
         customize: impl FnOnce(&mut CertificateParams),
     ) -> Result<Identity, CertError> {
-        let key = KeyPair::generate()?;
-        let mut params = leaf_params(names)?;
-        customize(&mut params);
-        let cert = params.signed_by(&key, &Issuer::from_params(&self.params, &self.key))?;
-        let mut chain = vec![cert.der().to_vec(), self.der.clone()];
-        let mut spki = vec![key.subject_public_key_info(), self.spki.clone()];
-        for (der, key_info) in &self.above {
-            chain.push(der.clone());
-            spki.push(key_info.clone());
-        }
-        Ok(Identity {
-            chain,
-            spki,
-            key_pkcs8: key.serialize_der(),
-        })
+        let issuer = Issuer::from_params(&self.params, &self.key);
+        let mut above = vec![(self.der.clone(), self.spki.clone())];
+        above.extend(self.above.iter().cloned());
+        leaf(
+            names,
+            customize,
+            |params, key| params.signed_by(key, &issuer),
+            &above,
+        )
     }
 }
 

@@ -22,6 +22,7 @@
 
 pub mod certs;
 pub mod control;
+mod router;
 pub mod starttls;
 pub mod world;
 pub mod zones;
@@ -113,7 +114,8 @@ fn write(path: &std::path::Path, text: &str) -> Result<(), DemoError> {
 }
 
 /// The exporter's configuration for the world: every scenario inbound, MTA-STS off (no policy
-/// host), the rollover host's lineage as its certificate files.
+/// host), three MX hosts checked as services too, the rollover host's lineage as its
+/// certificate files.
 fn configuration(world: &World) -> String {
     let mut text = format!(
         "# Written by `dane_exporter demo`: the exporter against the demo's own DNS and mail\n\
@@ -132,6 +134,17 @@ fn configuration(world: &World) -> String {
             "  - domain: {}\n    mta_sts: false\n    tls_rpt: false\n",
             scenario.domain
         ));
+        // The MX host as a submission-like service too (same name, port and TLSA RRset), so
+        // that the service gauges have data: a pass, a mismatch and one without TLSA.
+        if matches!(
+            scenario.kind,
+            world::Kind::Pass | world::Kind::Stale | world::Kind::NotApplicable
+        ) {
+            text.push_str(&format!(
+                "    services:\n      - {{host: {}, port: {}, protocol: smtp, tls: starttls}}\n",
+                host.name, world.smtp_port
+            ));
+        }
         if scenario.kind == world::Kind::Rollover {
             text.push_str(&format!(
                 "    certificates:\n      - mx: {}\n        lineage: live/{}\n",

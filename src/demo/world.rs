@@ -74,7 +74,7 @@ pub const SCENARIOS: &[Scenario] = &[
         domain: "stale.example",
         kind: Kind::Stale,
         verdict: "fail",
-        alerts: &["DaneTLSAMismatch"],
+        alerts: &["DaneTLSAMismatch", "DaneServiceTLSAMismatch"],
     },
     Scenario {
         domain: "rollover.example",

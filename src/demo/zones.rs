@@ -14,7 +14,7 @@
 //! not NSEC3, in the root (its validator asserts on NSEC3 NXDOMAIN proofs there); fully qualified
 //! names; missing names only below names that exist (hickory-server sends no proof otherwise).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,14 +25,14 @@ use hickory_proto::dnssec::{DnssecSigner, Nsec3HashAlgorithm, SigningKey, TBS};
 use hickory_proto::rr::{LowerName, Name, RData, RecordSet, RecordType, RrKey, SerialNumber};
 use hickory_proto::serialize::txt::Parser;
 use hickory_server::dnssec::NxProofKind;
-use hickory_server::net::runtime::{Time, TokioRuntimeProvider};
-use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
+use hickory_server::net::runtime::TokioRuntimeProvider;
 use hickory_server::store::in_memory::InMemoryZoneHandler;
-use hickory_server::zone_handler::{AxfrPolicy, Catalog, ZoneHandler, ZoneType};
+use hickory_server::zone_handler::{AxfrPolicy, ZoneHandler, ZoneType};
 use hickory_server::Server;
 use rustls::pki_types::PrivatePkcs8KeyDer;
 use tokio::net::{TcpListener, UdpSocket};
 
+use super::router::Router;
 use crate::core::UnixSeconds;
 
 /// How long signatures are valid unless set with [`ZoneSet::signature_validity`].
@@ -448,56 +448,6 @@ fn in_zone(owner: &str, origin: &Name) -> bool {
 /// RRSIG times are 32-bit serial numbers (RFC 4034 3.1.5); until 2106 plain Unix seconds.
 fn serial(t: UnixSeconds) -> SerialNumber {
     SerialNumber::new(u32::try_from(t.max(0)).unwrap_or(u32::MAX))
-}
-
-/// Sends DS queries for a zone's apex to the zone above it, as a real parent server would: one
-/// hickory `Catalog` answers every name from the deepest zone it holds, which for a DS query at a
-/// zone cut is the child, whose unsigned "no DS here" would break the chain of trust.
-pub struct Router {
-    all: Catalog,
-    above: HashMap<LowerName, Catalog>,
-}
-
-impl Router {
-    fn new(zones: &[(LowerName, Arc<dyn ZoneHandler>)]) -> Self {
-        let catalog_of = |skip: Option<&LowerName>| {
-            let mut catalog = Catalog::new();
-            for (origin, handler) in zones {
-                if Some(origin) != skip {
-                    catalog.upsert(origin.clone(), vec![Arc::clone(handler)]);
-                }
-            }
-            catalog
-        };
-        let above = zones
-            .iter()
-            .filter(|(origin, _)| !origin.is_root())
-            .map(|(origin, _)| (origin.clone(), catalog_of(Some(origin))))
-            .collect();
-        Self {
-            all: catalog_of(None),
-            above,
-        }
-    }
-}
-
-#[async_trait::async_trait]
-impl RequestHandler for Router {
-    async fn handle_request<R: ResponseHandler, T: Time>(
-        &self,
-        request: &Request,
-        response_handle: R,
-    ) -> ResponseInfo {
-        let parent = request.request_info().ok().and_then(|info| {
-            (info.query.query_type() == RecordType::DS)
-                .then(|| self.above.get(info.query.name()))
-                .flatten()
-        });
-        parent
-            .unwrap_or(&self.all)
-            .handle_request::<R, T>(request, response_handle)
-            .await
-    }
 }
 
 /// A UDP socket and a TCP listener on the same free port of 127.0.0.1. The port the kernel picks

@@ -12,31 +12,8 @@ use std::time::Duration;
 
 use dane_exporter::demo::world::SCENARIOS;
 
-use crate::support::exporter::{free_port, promtool_check, Exporter};
+use crate::support::exporter::{promtool_check, Exporter};
 use crate::support::monitoring::Monitoring;
-
-/// The demo process on a free loopback port, killed when dropped (the support's `Exporter`
-/// guard, started with `demo`).
-fn start_demo() -> Exporter {
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_dane_exporter"))
-        .arg(format!("--web.listen-address={addr}"))
-        .args(["--log.format=json", "--log.level=warn", "demo"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("starting dane_exporter demo");
-    let demo = Exporter {
-        child,
-        addr,
-        config: Default::default(),
-    };
-    demo.wait_for(Duration::from_secs(40), "ready", |e| {
-        e.get("/-/ready").0 == 200
-    });
-    demo
-}
 
 /// POST with the parameters in the query, as the docs' `curl -X POST` does.
 fn post(demo: &Exporter, path: &str) -> (u16, String) {
@@ -63,7 +40,7 @@ fn post(demo: &Exporter, path: &str) -> (u16, String) {
 
 #[test]
 fn demo_scenarios_alerts_and_the_tlsa_fix() {
-    let demo = start_demo();
+    let demo = Exporter::run(&["--log.level=warn", "demo"]);
     // The first round: every scenario has its verdict, and the scrape is lint-free.
     demo.wait_for(Duration::from_secs(30), "every verdict", |e| {
         let m = e.metrics();

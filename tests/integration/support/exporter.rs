@@ -36,11 +36,19 @@ pub fn free_port() -> u16 {
 
 impl Exporter {
     pub fn start(config: &Path) -> Exporter {
+        let mut exporter = Self::run(&[&format!("--config.file={}", config.display())]);
+        exporter.config = config.to_path_buf();
+        exporter
+    }
+
+    /// The binary with `args` (a subcommand, flags), on a free port of 127.0.0.1, logging JSON;
+    /// returns once it is ready.
+    pub fn run(args: &[&str]) -> Exporter {
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_dane_exporter"))
-            .arg(format!("--config.file={}", config.display()))
             .arg(format!("--web.listen-address={addr}"))
             .arg("--log.format=json")
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -49,9 +57,9 @@ impl Exporter {
         let exporter = Exporter {
             child,
             addr,
-            config: config.to_path_buf(),
+            config: PathBuf::new(),
         };
-        exporter.wait_for(Duration::from_secs(30), "ready", |e| {
+        exporter.wait_for(Duration::from_secs(40), "ready", |e| {
             e.get("/-/ready").0 == 200
         });
         exporter
