@@ -164,15 +164,15 @@ impl Routes {
         path: &str,
         query: Option<&str>,
     ) -> Option<Response<Body>> {
-        let params = parse_query(query.unwrap_or("")).unwrap_or_default();
+        let params = parse_query(query.unwrap_or(""));
         let request = ExtraRequest {
             post: *method == Method::POST,
             other_method: !matches!(*method, Method::POST | Method::GET | Method::HEAD),
             path,
-            params: &params,
+            params: params.as_deref().unwrap_or(&[]),
         };
         let answer = self.exporter.extra_route(request)?;
-        if query.is_some_and(|q| parse_query(q).is_err()) {
+        if params.is_err() {
             return Some(text(StatusCode::BAD_REQUEST, "malformed query string\n"));
         }
         let plain = answer.await;
