@@ -50,6 +50,14 @@ impl web::Exporter for DemoExporter {
         Box::pin(self.exporter.reload())
     }
 
+    fn status(&self) -> Vec<crate::store::StatusEntry> {
+        web::Exporter::status(self.exporter.as_ref())
+    }
+
+    fn status_detail(&self, key: &crate::core::TargetKey) -> Option<crate::store::StatusDetail> {
+        web::Exporter::status_detail(self.exporter.as_ref(), key)
+    }
+
     fn extra_route<'a>(&'a self, request: ExtraRequest<'a>) -> Option<BoxFuture<'a, Plain>> {
         if request.path != "/demo" && !request.path.starts_with("/demo/") {
             return None;
