@@ -37,7 +37,7 @@ use dane_exporter::web::{self, WebConfig};
 
 /// The port in the exporters' 9100-9999 range this exporter listens on by default.
 const DEFAULT_LISTEN_ADDRESS: &str = ":9724";
-/// The demo's default: the same port, loopback only (its controls have no authentication).
+/// The demo's default: the same port, on loopback (its controls have no authentication).
 #[cfg(feature = "demo")]
 const DEMO_LISTEN_ADDRESS: &str = "127.0.0.1:9724";
 
@@ -70,7 +70,7 @@ struct Cli {
     #[arg(long = "config.check")]
     config_check: bool,
     /// Address to listen on for HTTP: HOST:PORT, or :PORT for every address [default: :9724;
-    /// for `demo`, 127.0.0.1:9724, and loopback only].
+    /// for `demo`, 127.0.0.1:9724].
     #[arg(long = "web.listen-address", value_name = "ADDR")]
     listen_address: Option<String>,
     /// exporter-toolkit web configuration (TLS, basic auth, headers).
@@ -458,7 +458,8 @@ async fn run_exporter(cli: Cli) -> ExitCode {
     code
 }
 
-/// `dane_exporter demo`: the demo's world and exporter, served on a loopback address.
+/// `dane_exporter demo`: the demo's world and exporter, served on a loopback address unless
+/// `--web.listen-address` says otherwise (a container's published port).
 #[cfg(feature = "demo")]
 async fn run_demo(cli: Cli) -> ExitCode {
     let listen = cli.listen_address.as_deref().unwrap_or(DEMO_LISTEN_ADDRESS);
@@ -467,14 +468,23 @@ async fn run_demo(cli: Cli) -> ExitCode {
         Err(code) => return code,
     };
     if !address.ip().is_loopback() {
-        tracing::error!(%address, "the demo listens on loopback only (127.0.0.0/8, ::1)");
-        return ExitCode::from(2);
+        // A container's published port reaches it only this way. The demo's DNS and mail
+        // servers stay on loopback whatever this says; only its page and controls are exposed.
+        tracing::warn!(
+            %address,
+            "the demo's page and its /demo controls (no authentication) are reachable from other hosts"
+        );
     }
     let listener = match bind(address).await {
         Ok(listener) => listener,
         Err(code) => return code,
     };
-    let address = listener.local_addr().unwrap_or(address);
+    let mut address = listener.local_addr().unwrap_or(address);
+    // `:9724` (every address, dual-stack): the commands the demo prints use 127.0.0.1, which
+    // that includes and a container without IPv6 still has.
+    if address.ip().is_unspecified() {
+        address.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
     let demo = match dane_exporter::demo::Demo::start(address).await {
         Ok(demo) => demo,
         Err(error) => {

@@ -1,5 +1,5 @@
 //! `dane_exporter demo`: the exporter with data in seconds, on a machine without a signed domain
-//! or outbound port 25. Everything runs in this process and listens on loopback only:
+//! or outbound port 25. Everything runs in this process, its DNS and mail servers on loopback only:
 //!
 //! - a private root zone `.`, DNSSEC-signed at start (`zones`), served on `127.0.0.1`, with one
 //!   mail domain per scenario (`world::SCENARIOS`: one that passes, a stale record, a rollover

@@ -107,10 +107,24 @@ fn demo_scenarios_alerts_and_the_tlsa_fix() {
         ),
         vec![1.0]
     );
-    // The landing page links the demo's page, which names every scenario and the flags.
+    // The status page lists every scenario, failures first, and links the demo's page, which
+    // names every scenario and the flags.
     let (status, landing) = demo.get("/");
     assert_eq!(status, 200);
     assert!(landing.contains("href=\"/demo\""), "{landing}");
+    for scenario in SCENARIOS {
+        assert!(
+            landing.contains(&format!("/status/inbound/{}", scenario.domain)),
+            "{landing}"
+        );
+    }
+    assert!(
+        landing.find("stale.example") < landing.find("pass.example"),
+        "{landing}"
+    );
+    let (status, report) = demo.get("/status/inbound/stale.example");
+    assert_eq!(status, 200, "{report}");
+    assert!(report.contains("mx.stale.example"), "{report}");
     let (status, overview) = demo.get("/demo");
     assert_eq!(status, 200);
     for scenario in SCENARIOS {

@@ -45,8 +45,14 @@ impl Exporter {
     /// returns once it is ready.
     pub fn run(args: &[&str]) -> Exporter {
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        Self::run_listening(&[&format!("--web.listen-address={addr}")], addr, args)
+    }
+
+    /// As [`Exporter::run`], with the listen flags given (`listen`) and `addr` where they make
+    /// it reachable.
+    pub fn run_listening(listen: &[&str], addr: SocketAddr, args: &[&str]) -> Exporter {
         let child = Command::new(env!("CARGO_BIN_EXE_dane_exporter"))
-            .arg(format!("--web.listen-address={addr}"))
+            .args(listen)
             .arg("--log.format=json")
             .args(args)
             .stdin(Stdio::null())
