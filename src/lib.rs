@@ -14,6 +14,7 @@
 //! scheduler          every target on its interval; run_one: one probe under its deadline
 //! store              the latest series per target, read at scrape time
 //! metrics  text      the metric table and the encoder | the human report of `check`
+//! logging            log lines as Prometheus writes them; `check`'s status line
 //! probe  tlsa        runs the checks of one target, assembles and judges one report | the
 //!                    `tlsa` command: records to publish, where a key rollover stands
 //! history  report    what crosses rounds | DomainReport: every check's output
@@ -50,6 +51,7 @@ pub mod demo;
 pub mod dns;
 pub mod exporter;
 pub mod history;
+pub mod logging;
 pub mod metrics;
 pub mod probe;
 pub mod report;

@@ -13,6 +13,7 @@
 //!   report. Exit status: 0 pass or not applicable, 1 fail or encrypt only (TLSA records, none
 //!   usable), 2 bad usage or setup error.
 
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -20,7 +21,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
-use tracing_subscriber::EnvFilter;
+use std::io::IsTerminal;
+
+use dane_exporter::logging;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 use dane_exporter::checks::services::{parse_spec, ServiceSpec};
 use dane_exporter::config::{
@@ -364,7 +370,16 @@ fn parse_listen_address(text: &str) -> Result<SocketAddr, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_level, cli.log_format);
+    // `check` and `tlsa` speak to a person: warnings only, and a status line on a terminal.
+    let status = match &cli.command {
+        Some(Command::Check(_) | Command::Tlsa(_)) => {
+            init_check_logging(LogLevel::Warn, cli.log_format)
+        }
+        _ => {
+            init_logging(cli.log_level, cli.log_format);
+            None
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -376,8 +391,8 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Some(Command::Check(args)) => runtime.block_on(run_check(*args)),
-        Some(Command::Tlsa(args)) => runtime.block_on(run_tlsa(*args)),
+        Some(Command::Check(args)) => runtime.block_on(run_check(*args, status)),
+        Some(Command::Tlsa(args)) => runtime.block_on(run_tlsa(*args, status)),
         #[cfg(feature = "demo")]
         Some(Command::Demo) => runtime.block_on(run_demo(cli)),
         Some(Command::Completions { shell }) => {
@@ -405,30 +420,62 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(level: LogLevel, format: LogFormat) {
+/// The log filter: our crate at the chosen level, the libraries only when they warn.
+fn log_filter(level: LogLevel) -> EnvFilter {
     let level = match level {
         LogLevel::Debug => "debug",
         LogLevel::Info => "info",
         LogLevel::Warn => "warn",
         LogLevel::Error => "error",
     };
-    // Our crate at the chosen level; the libraries only when they warn. hickory-server (the
-    // demo's zone server) warns "unexpected lookup skip" on every signed positive answer
-    // without a wildcard (catalog.rs of 0.26): noise, so only its errors.
-    let filter = EnvFilter::new(format!("warn,hickory_server=error,dane_exporter={level}"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let result = match format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Logfmt => builder
-            .event_format(tracing_logfmt::EventsFormatter::default())
-            .fmt_fields(tracing_logfmt::FieldsFormatter::default())
-            .try_init(),
+    // hickory-server (the demo's zone server) warns "unexpected lookup skip" on every signed
+    // positive answer without a wildcard (catalog.rs of 0.26): noise, so only its errors.
+    EnvFilter::new(format!("warn,hickory_server=error,dane_exporter={level}"))
+}
+
+fn log_layer<S>(format: LogFormat) -> impl tracing_subscriber::Layer<S>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    let format = match format {
+        LogFormat::Logfmt => logging::LogFormat::Logfmt,
+        LogFormat::Json => logging::LogFormat::Json,
     };
+    tracing_subscriber::fmt::layer()
+        .event_format(logging::LogFormatter::new(format))
+        .with_writer(std::io::stderr)
+}
+
+/// Logs as Prometheus's own programs write them (`crate::logging`).
+fn init_logging(level: LogLevel, format: LogFormat) {
+    let result = tracing_subscriber::registry()
+        .with(log_layer(format).with_filter(log_filter(level)))
+        .try_init();
     if let Err(error) = result {
         eprintln!("dane_exporter: cannot set up logging: {error}");
     }
+}
+
+/// `check`'s logging: warnings and errors as log lines, and on a terminal the status line that
+/// says what the probe waits for. Returns the line, to redraw and erase.
+fn init_check_logging(level: LogLevel, format: LogFormat) -> Option<logging::StatusLine> {
+    let status = std::io::stderr()
+        .is_terminal()
+        .then(logging::StatusLine::new);
+    let progress = status.as_ref().map(|line| {
+        line.layer()
+            .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
+                meta.target() == dane_exporter::core::PROGRESS
+            }))
+    });
+    let result = tracing_subscriber::registry()
+        .with(progress)
+        .with(log_layer(format).with_filter(log_filter(level)))
+        .try_init();
+    if let Err(error) = result {
+        eprintln!("dane_exporter: cannot set up logging: {error}");
+    }
+    status
 }
 
 async fn run_exporter(cli: Cli) -> ExitCode {
@@ -581,7 +628,7 @@ async fn shutdown_signal() {
 /// only stops a pathological sum of them (many MX hosts, each step at its limit).
 const CHECK_DEADLINE_STEPS: u32 = 30;
 
-async fn run_check(args: CheckArgs) -> ExitCode {
+async fn run_check(args: CheckArgs, status: Option<logging::StatusLine>) -> ExitCode {
     let target = match check_target(&args) {
         Ok(target) => target,
         Err(error) => {
@@ -598,11 +645,15 @@ async fn run_check(args: CheckArgs) -> ExitCode {
     };
     // MTA-STS findings are printed but, like in the exporter, never change the exit code: that is
     // the DANE verdict's.
-    let report = run_one(&target, &runner).await;
+    let report = with_status(status.as_ref(), run_one(&target, &runner)).await;
     if args.json {
         println!("{}", dane_exporter::report::to_json(&report));
     } else {
-        print!("{}", dane_exporter::text::render(&report));
+        // NO_COLOR (https://no-color.org): present and not empty turns colour off.
+        let colour = std::io::stdout().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        let style = dane_exporter::text::Style { colour };
+        print!("{}", dane_exporter::text::render_styled(&report, style));
     }
     let service_failed = report.services.iter().any(|s| s.verdict == Verdict::Fail);
     // Encrypt-only delivers mail, but DANE authenticates none of it: a problem to fix.
@@ -612,7 +663,29 @@ async fn run_check(args: CheckArgs) -> ExitCode {
     }
 }
 
-async fn run_tlsa(args: TlsaArgs) -> ExitCode {
+/// Runs `work` with the status line (when on a terminal) redrawn every second, and erased before
+/// the caller prints.
+async fn with_status<T>(status: Option<&logging::StatusLine>, work: impl Future<Output = T>) -> T {
+    let Some(line) = status else {
+        return work.await;
+    };
+    // The seconds count up while a server is silent, so a wait never looks like a hang.
+    let ticker = {
+        let line = line.clone();
+        tokio::spawn(async move {
+            loop {
+                line.redraw();
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        })
+    };
+    let result = work.await;
+    ticker.abort();
+    line.clear();
+    result
+}
+
+async fn run_tlsa(args: TlsaArgs, status: Option<logging::StatusLine>) -> ExitCode {
     let request = match tlsa_request(args) {
         Ok(request) => request,
         Err(error) => {
@@ -620,7 +693,7 @@ async fn run_tlsa(args: TlsaArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match tlsa::run(&request).await {
+    match with_status(status.as_ref(), tlsa::run(&request)).await {
         Ok(report) => {
             for warning in &report.warnings {
                 eprintln!("dane_exporter tlsa: warning: {warning}");

@@ -46,4 +46,9 @@ pub use smtp::{
     KeyAlgorithm, Reachability, RestrictedError, SmtpError, SmtpStage, TlsEngine, TlsSession,
 };
 pub use time::{unix_now, UnixSeconds};
+
+/// The `tracing` target of the events that say what a probe is doing now (a lookup, a connection,
+/// a wait for a reply), at debug level: `dane_exporter check` shows them as a status line on a
+/// terminal; the exporter logs them with `--log.level=debug`.
+pub const PROGRESS: &str = "dane_exporter::progress";
 pub use tlsa::{CertUsage, MatchingType, Selector, TlsaParseError, TlsaRecord};

@@ -76,6 +76,7 @@ impl DnsClient {
         rtype: RecordType,
         convert: fn(&RData) -> Option<T>,
     ) -> Answer<T> {
+        tracing::debug!(target: crate::core::PROGRESS, "DNS {} {name}", rtype.as_str());
         let result = match answer::query_name(name) {
             Ok(qname) => match &self.backend {
                 Backend::TrustResolver(r) => r.lookup(qname, rtype, convert).await,

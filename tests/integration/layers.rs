@@ -19,7 +19,7 @@ const LAYERS: &[&[&str]] = &[
     &["checks"],
     &["target", "report", "history"],
     &["probe", "tlsa"],
-    &["metrics", "text"],
+    &["metrics", "text", "logging"],
     &["store"],
     &["scheduler"],
     &["web"],
