@@ -13,8 +13,7 @@
 //!   report. Exit status: 0 pass or not applicable, 1 fail or encrypt only (TLSA records, none
 //!   usable), 2 bad usage or setup error.
 
-use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -29,16 +28,14 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
 use dane_exporter::checks::services::{parse_spec, ServiceSpec};
+use dane_exporter::cli::{self, NetworkArgs};
 use dane_exporter::config::{
     CertificateSource, CertificateSpec, Config, DirectionScope, Global, OperationsConfig,
     Overrides, TargetSpec,
 };
 use dane_exporter::core::{Direction, Verdict};
-use dane_exporter::dns::{DnsSettings, DnssecMode};
 use dane_exporter::exporter::DaneExporter;
 use dane_exporter::scheduler::{run_one, ProberRunner};
-use dane_exporter::smtp::SmtpSettings;
-use dane_exporter::tlsa;
 use dane_exporter::web::{self, WebConfig};
 
 /// The port in the exporters' 9100-9999 range this exporter listens on by default.
@@ -112,7 +109,7 @@ enum Command {
     Check(Box<CheckArgs>),
     /// Print the TLSA records to publish for a server's current and next key; with --check,
     /// where a key rollover stands and what to do next.
-    Tlsa(Box<TlsaArgs>),
+    Tlsa(Box<cli::tlsa::TlsaArgs>),
     /// Start a self-contained demo on loopback: a signed zone, mail servers in several states
     /// of health, and the exporter watching them (no internet, no configuration).
     #[cfg(feature = "demo")]
@@ -129,47 +126,6 @@ enum Command {
         /// A subcommand (`check`, ...): its page instead of the main one.
         subcommand: Option<String>,
     },
-}
-
-/// How `check` and `tlsa` reach DNS and the mail server.
-#[derive(clap::Args, Debug)]
-struct NetworkArgs {
-    /// Nameserver to ask, IP or IP:PORT; repeatable. Default: those of /etc/resolv.conf.
-    #[arg(long = "nameserver", value_name = "ADDR", value_parser = parse_nameserver)]
-    nameservers: Vec<SocketAddr>,
-    /// How DNSSEC security is established.
-    #[arg(long, value_enum, default_value_t = ModeArg::TrustResolver)]
-    dnssec_mode: ModeArg,
-    /// File of DNSKEY records replacing the built-in root trust anchor (validate mode).
-    #[arg(long, value_name = "FILE")]
-    trust_anchor: Option<PathBuf>,
-    /// SMTP port; the TLSA name follows it (_PORT._tcp). Change it only for tests.
-    #[arg(long, default_value_t = 25)]
-    port: u16,
-    /// Name to send in EHLO.
-    #[arg(long, default_value = "dane-exporter.invalid")]
-    ehlo: String,
-    /// Time allowed for each DNS lookup, TCP connect and TLS handshake, e.g. "5s", "1500ms".
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
-    timeout: Duration,
-    /// Time allowed for each SMTP reply (greeting, EHLO, STARTTLS): greet-pausing servers hold
-    /// their greeting for many seconds.
-    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
-    reply_timeout: Duration,
-}
-
-impl NetworkArgs {
-    fn dns(&self) -> DnsSettings {
-        DnsSettings {
-            mode: match self.dnssec_mode {
-                ModeArg::TrustResolver => DnssecMode::TrustResolver,
-                ModeArg::Validate => DnssecMode::Validate,
-            },
-            nameservers: self.nameservers.clone(),
-            trust_anchor_file: self.trust_anchor.clone(),
-            timeout: self.timeout,
-        }
-    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -218,77 +174,6 @@ struct CheckArgs {
     /// Port the authoritative nameservers are asked on (NS records carry none). For tests only.
     #[arg(long, default_value_t = 53)]
     authoritative_port: u16,
-}
-
-#[derive(clap::Args, Debug)]
-struct TlsaArgs {
-    /// PEM file of the current key: a certificate chain (leaf first) or a public or private key.
-    #[arg(value_name = "FILE", required_unless_present_any = ["lineage", "connect"])]
-    file: Option<PathBuf>,
-    /// A certbot lineage directory (/etc/letsencrypt/live/NAME): its fullchain.pem is the
-    /// current key, a newer archive version not yet linked is the next.
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["file", "connect"])]
-    lineage: Option<PathBuf>,
-    /// The current key is what this server presents after STARTTLS: HOST or HOST:PORT (the
-    /// port replaces --port).
-    #[arg(long, value_name = "HOST[:PORT]", conflicts_with = "file")]
-    connect: Option<String>,
-    /// The next key: a PEM certificate or key file (replaces a lineage's staged certificate).
-    #[arg(long, value_name = "FILE")]
-    next: Option<PathBuf>,
-    /// The host the records are for (_PORT._tcp.HOST). Default: the --connect name, else the
-    /// certificate's first DNS name.
-    #[arg(long)]
-    host: Option<String>,
-    /// Certificate usage: 3 DANE-EE (the server's key), 2 DANE-TA (its issuer).
-    #[arg(long, default_value_t = 3)]
-    usage: u8,
-    /// Selector: 1 the public key, 0 the whole certificate.
-    #[arg(long, default_value_t = 1)]
-    selector: u8,
-    /// Matching type: 1 SHA-256, 2 SHA-512, 0 the data itself.
-    #[arg(long = "mtype", default_value_t = 1)]
-    matching: u8,
-    /// Compare with what DNS publishes now and what the server presents, and print the step of
-    /// the key rollover (RFC 7671 section 8) and the next action. Exit 1 when DANE senders
-    /// defer mail to the host now, as `check` does.
-    #[arg(long)]
-    check: bool,
-    /// When the next key's record was published (Unix seconds or RFC 3339): --check then says
-    /// until when to wait before the switch.
-    #[arg(long, value_name = "TIME", value_parser = parse_time)]
-    published_at: Option<i64>,
-    #[command(flatten)]
-    net: NetworkArgs,
-}
-
-/// Unix seconds, or an RFC 3339 time (`2026-05-01T12:00:00Z`).
-fn parse_time(text: &str) -> Result<i64, String> {
-    if let Ok(seconds) = text.parse::<i64>() {
-        return Ok(seconds);
-    }
-    let time = humantime::parse_rfc3339_weak(text)
-        .map_err(|e| format!("{text:?} is neither Unix seconds nor an RFC 3339 time: {e}"))?;
-    time.duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .map_err(|_| format!("{text:?} is before 1970"))
-}
-
-/// `HOST`, `HOST:PORT`, `[V6]:PORT` or a bare IPv6 address: the host and the port if given.
-fn split_host_port(text: &str) -> Result<(String, Option<u16>), String> {
-    if let Ok(addr) = text.parse::<SocketAddr>() {
-        return Ok((addr.ip().to_string(), Some(addr.port())));
-    }
-    if text.parse::<IpAddr>().is_ok() {
-        return Ok((text.to_string(), None));
-    }
-    match text.rsplit_once(':') {
-        Some((host, port)) => port
-            .parse::<u16>()
-            .map(|port| (host.to_string(), Some(port)))
-            .map_err(|_| format!("--connect {text:?}: {port:?} is not a port")),
-        None => Ok((text.to_string(), None)),
-    }
 }
 
 /// `MX=PATH`, the MX host name normalised.
@@ -340,23 +225,6 @@ fn certificate_specs(args: &CheckArgs) -> Result<Vec<CertificateSpec>, String> {
     Ok(specs)
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum ModeArg {
-    /// Trust the AD bit of a validating resolver (what Postfix does).
-    TrustResolver,
-    /// Validate DNSSEC here, against trust anchors.
-    Validate,
-}
-
-fn parse_nameserver(text: &str) -> Result<SocketAddr, String> {
-    if let Ok(addr) = text.parse::<SocketAddr>() {
-        return Ok(addr);
-    }
-    text.parse::<IpAddr>()
-        .map(|ip| SocketAddr::new(ip, 53))
-        .map_err(|_| format!("{text:?} is not an IP address or IP:PORT"))
-}
-
 /// `:9724` means every address, as in the Go exporters.
 fn parse_listen_address(text: &str) -> Result<SocketAddr, String> {
     let full = if text.starts_with(':') {
@@ -392,7 +260,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Some(Command::Check(args)) => runtime.block_on(run_check(*args, status)),
-        Some(Command::Tlsa(args)) => runtime.block_on(run_tlsa(*args, status)),
+        Some(Command::Tlsa(args)) => runtime.block_on(cli::tlsa::run(*args, status)),
         #[cfg(feature = "demo")]
         Some(Command::Demo) => runtime.block_on(run_demo(cli)),
         Some(Command::Completions { shell }) => {
@@ -514,24 +382,11 @@ async fn run_demo(cli: Cli) -> ExitCode {
         Ok(setup) => setup,
         Err(code) => return code,
     };
-    if !address.ip().is_loopback() {
-        // A container's published port reaches it only this way. The demo's DNS and mail
-        // servers stay on loopback whatever this says; only its page and controls are exposed.
-        tracing::warn!(
-            %address,
-            "the demo's page and its /demo controls (no authentication) are reachable from other hosts"
-        );
-    }
     let listener = match bind(address).await {
         Ok(listener) => listener,
         Err(code) => return code,
     };
-    let mut address = listener.local_addr().unwrap_or(address);
-    // `:9724` (every address, dual-stack): the commands the demo prints use 127.0.0.1, which
-    // that includes and a container without IPv6 still has.
-    if address.ip().is_unspecified() {
-        address.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-    }
+    let address = listener.local_addr().unwrap_or(address);
     let demo = match dane_exporter::demo::Demo::start(address).await {
         Ok(demo) => demo,
         Err(error) => {
@@ -645,7 +500,7 @@ async fn run_check(args: CheckArgs, status: Option<logging::StatusLine>) -> Exit
     };
     // MTA-STS findings are printed but, like in the exporter, never change the exit code: that is
     // the DANE verdict's.
-    let report = with_status(status.as_ref(), run_one(&target, &runner)).await;
+    let report = cli::with_status(status.as_ref(), run_one(&target, &runner)).await;
     if args.json {
         println!("{}", dane_exporter::report::to_json(&report));
     } else {
@@ -660,51 +515,6 @@ async fn run_check(args: CheckArgs, status: Option<logging::StatusLine>) -> Exit
     match report.verdict {
         Verdict::Pass | Verdict::NotApplicable if !service_failed => ExitCode::SUCCESS,
         _ => ExitCode::from(1),
-    }
-}
-
-/// Runs `work` with the status line (when on a terminal) redrawn every second, and erased before
-/// the caller prints.
-async fn with_status<T>(status: Option<&logging::StatusLine>, work: impl Future<Output = T>) -> T {
-    let Some(line) = status else {
-        return work.await;
-    };
-    // The seconds count up while a server is silent, so a wait never looks like a hang.
-    let ticker = {
-        let line = line.clone();
-        tokio::spawn(async move {
-            loop {
-                line.redraw();
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        })
-    };
-    let result = work.await;
-    ticker.abort();
-    line.clear();
-    result
-}
-
-async fn run_tlsa(args: TlsaArgs, status: Option<logging::StatusLine>) -> ExitCode {
-    let request = match tlsa_request(args) {
-        Ok(request) => request,
-        Err(error) => {
-            eprintln!("dane_exporter tlsa: {error}");
-            return ExitCode::from(2);
-        }
-    };
-    match with_status(status.as_ref(), tlsa::run(&request)).await {
-        Ok(report) => {
-            for warning in &report.warnings {
-                eprintln!("dane_exporter tlsa: warning: {warning}");
-            }
-            print!("{}", tlsa::render(&report));
-            ExitCode::from(report.exit_code())
-        }
-        Err(error) => {
-            eprintln!("dane_exporter tlsa: {error}");
-            ExitCode::from(2)
-        }
     }
 }
 
@@ -731,41 +541,6 @@ fn man_page(subcommand: Option<&str>) -> ExitCode {
             ExitCode::from(2)
         }
     }
-}
-
-fn tlsa_request(args: TlsaArgs) -> Result<tlsa::Request, String> {
-    let mut port = args.net.port;
-    let source = match (args.file, args.lineage, args.connect) {
-        (Some(file), None, None) => tlsa::Source::File(file),
-        (None, Some(dir), None) => tlsa::Source::Lineage(dir),
-        (None, None, Some(connect)) => {
-            let (host, given) = split_host_port(&connect)?;
-            port = given.unwrap_or(port);
-            tlsa::Source::Connect(host)
-        }
-        _ => return Err("give one of FILE, --lineage DIR, --connect HOST[:PORT]".into()),
-    };
-    Ok(tlsa::Request {
-        source,
-        next: args.next,
-        host: args.host,
-        port,
-        params: tlsa::Params {
-            usage: args.usage,
-            selector: args.selector,
-            matching: args.matching,
-        },
-        check: args.check,
-        published_at: args.published_at,
-        dns: args.net.dns(),
-        smtp: SmtpSettings {
-            port,
-            ehlo_name: args.net.ehlo.clone(),
-            step_timeout: args.net.timeout,
-            reply_timeout: args.net.reply_timeout,
-            tls_fallback: true,
-        },
-    })
 }
 
 /// The flags of `check` as a configuration with one inbound target, resolved by the

@@ -70,7 +70,20 @@ pub struct Demo {
 impl Demo {
     /// Builds the world and starts the exporter on it. `web` is where the caller serves
     /// [`Demo::web_exporter`] (for the commands the demo prints).
-    pub async fn start(web: SocketAddr) -> Result<Demo, DemoError> {
+    pub async fn start(mut web: SocketAddr) -> Result<Demo, DemoError> {
+        if !web.ip().is_loopback() {
+            // A container's published port reaches it only this way. The DNS and mail servers
+            // stay on loopback whatever this says; only the page and the controls are exposed.
+            tracing::warn!(
+                address = %web,
+                "the demo's page and its /demo controls (no authentication) are reachable from other hosts"
+            );
+        }
+        // Every address (`:9724`, dual-stack): the commands printed use 127.0.0.1, which that
+        // includes and a container without IPv6 still has.
+        if web.ip().is_unspecified() {
+            web.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
         let world = Arc::new(World::build().await?);
         let dir = world.dir.path();
         let anchor = dir.join("trust-anchor.txt");

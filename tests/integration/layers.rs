@@ -25,7 +25,7 @@ const LAYERS: &[&[&str]] = &[
     &["web"],
     &["config"],
     &["exporter"],
-    &["demo"],
+    &["demo", "cli"],
 ];
 
 /// The four parts every check folder has.
