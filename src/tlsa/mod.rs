@@ -2,9 +2,10 @@
 //! next one, as zone-file lines, and with `--check` where a key rollover (RFC 7671 section 8,
 //! "current + next") stands against what DNS publishes now and what the server presents.
 //!
-//! Input comes from `main.rs` as a [`Request`]: where the current key is (a PEM file, a certbot
-//! lineage, or a live server's STARTTLS chain), the next key (a file, or the lineage's staged
-//! certificate), the record parameters, and for `--check` the same DNS settings `check` uses.
+//! Input comes from the flags (`crate::cli::tlsa`) as a [`Request`]: where the current key is (a
+//! PEM file, a certbot lineage, or a live server's STARTTLS chain), the next key (a file, or the
+//! lineage's staged certificate), the record parameters, and for `--check` the same DNS settings
+//! `check` uses.
 //! Output is a [`Report`] that `text` renders and whose [`Report::exit_code`] follows `check`'s.
 //!
 //! - `material`: reading keys and certificates, computing and matching records (through
