@@ -16,13 +16,15 @@
 //! store              the latest series per target, read at scrape time
 //! metrics  text      the metric table and the encoder | the human report of `check`
 //! logging            log lines as Prometheus writes them; `check`'s status line
-//! probe  tlsa        runs the checks of one target, assembles and judges one report | the
+//! probe  tlsa        runs the checks of one target, assembles and judges one report; unknown
+//!                    when the exporter cannot see (sight), expectations (expect) | the
 //!                    `tlsa` command: records to publish, where a key rollover stands
 //! history  report    what crosses rounds | DomainReport: every check's output
 //! target             one target with every setting resolved
 //! checks/            one folder per check, each: run (I/O), judge (pure), series, text
 //!   mx key_algorithms services mta_sts authoritative local_certs
-//! dns  smtp  tls     I/O: lookups with their DNSSEC state; the SMTP dialogue; the handshake
+//! dns  smtp  tls     I/O: lookups with their DNSSEC state, resolver health; the SMTP dialogue,
+//!                    its egress; the handshake
 //! dane               the DANE rules, pure
 //! core  yaml         the types every layer speaks (facts, findings, reasons, sink) | YAML walk
 //! ```

@@ -11,7 +11,9 @@
 //! - `dane_exporter check DOMAIN` resolves its flags into one target through the configuration's
 //!   rules, probes it once through the same `scheduler::run_one` the exporter uses, and prints a
 //!   report. Exit status: 0 pass or not applicable, 1 fail or encrypt only (TLSA records, none
-//!   usable), 2 bad usage or setup error.
+//!   usable), 2 bad usage or setup error, and 2 when this host cannot see (its resolver does not
+//!   validate or does not answer, or no SMTP connection can leave it), with one sentence on
+//!   stderr saying how to fix it.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -33,9 +35,11 @@ use dane_exporter::config::{
     CertificateSource, CertificateSpec, Config, DirectionScope, Global, OperationsConfig,
     Overrides, TargetSpec,
 };
-use dane_exporter::core::{Direction, Verdict};
+use dane_exporter::core::{Direction, Expectation, Reason, Verdict};
+use dane_exporter::dns::Resolvers;
 use dane_exporter::exporter::DaneExporter;
-use dane_exporter::scheduler::{run_one, ProberRunner};
+use dane_exporter::scheduler::{run_one, ProbeRunner, ProberRunner};
+use dane_exporter::smtp::egress::{self, Egress};
 use dane_exporter::web::{self, WebConfig};
 
 /// The port in the exporters' 9100-9999 range this exporter listens on by default.
@@ -174,6 +178,34 @@ struct CheckArgs {
     /// Port the authoritative nameservers are asked on (NS records carry none). For tests only.
     #[arg(long, default_value_t = 53)]
     authoritative_port: u16,
+    /// What the verdict is held to: "dane" fails a domain DANE does not apply to
+    /// (dane_expected); "any" takes it as it is.
+    #[arg(long, value_enum, default_value_t = ExpectArg::Any)]
+    expect: ExpectArg,
+    /// The resolver canary's name that must validate (AD) under the resolver's trust anchor.
+    #[arg(long, value_name = "NAME", default_value = ".", value_parser = parse_canary)]
+    canary_secure_name: String,
+    /// The resolver canary's name that must fail validation (SERVFAIL); "" skips it.
+    #[arg(long, value_name = "NAME", default_value = "dnssec-failed.org", value_parser = parse_canary)]
+    canary_bogus_name: String,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ExpectArg {
+    /// DANE must apply.
+    Dane,
+    /// Any verdict stands.
+    Any,
+}
+
+/// A canary name: `.`, empty, or a domain name (normalised).
+fn parse_canary(text: &str) -> Result<String, String> {
+    match text.trim() {
+        "." => Ok(".".to_string()),
+        "" => Ok(String::new()),
+        name => dane_exporter::core::normalize_domain(name)
+            .map_err(|e| format!("{name:?} is not a domain name: {e}")),
+    }
 }
 
 /// `MX=PATH`, the MX host name normalised.
@@ -491,13 +523,17 @@ async fn run_check(args: CheckArgs, status: Option<logging::StatusLine>) -> Exit
             return ExitCode::from(2);
         }
     };
-    let runner = match ProberRunner::new(std::slice::from_ref(&target), None) {
+    let resolvers = Arc::new(Resolvers::new(canary_of(&args)));
+    let runner = match ProberRunner::watching(std::slice::from_ref(&target), None, resolvers) {
         Ok(runner) => runner,
         Err(error) => {
             eprintln!("dane_exporter: {error}");
             return ExitCode::from(2);
         }
     };
+    // The canary once before probing, as the exporter does at start: a resolver that does not
+    // validate or does not answer makes the verdict unknown instead of the domain's failure.
+    runner.check_resolvers().await;
     // MTA-STS findings are printed but, like in the exporter, never change the exit code: that is
     // the DANE verdict's.
     let report = cli::with_status(status.as_ref(), run_one(&target, &runner)).await;
@@ -510,11 +546,77 @@ async fn run_check(args: CheckArgs, status: Option<logging::StatusLine>) -> Exit
         let style = dane_exporter::text::Style { colour };
         print!("{}", dane_exporter::text::render_styled(&report, style));
     }
+    if let Some(sentence) = blind_sentence(&args, &report) {
+        eprintln!("dane_exporter: {sentence}");
+        return ExitCode::from(2);
+    }
     let service_failed = report.services.iter().any(|s| s.verdict == Verdict::Fail);
     // Encrypt-only delivers mail, but DANE authenticates none of it: a problem to fix.
     match report.verdict {
         Verdict::Pass | Verdict::NotApplicable if !service_failed => ExitCode::SUCCESS,
         _ => ExitCode::from(1),
+    }
+}
+
+/// The canary of `check`: its names, each query bounded by `--timeout` and 5 s.
+fn canary_of(args: &CheckArgs) -> dane_exporter::dns::CanarySettings {
+    Global {
+        step_timeout: args.net.timeout,
+        canary_secure_name: args.canary_secure_name.clone(),
+        canary_bogus_name: Some(args.canary_bogus_name.clone()).filter(|n| !n.is_empty()),
+        ..Global::default()
+    }
+    .canary()
+}
+
+/// Why this host could not see, in one sentence with the fix, when it could not: the verdict
+/// is unknown (the resolver), or no SMTP connection could leave this host.
+fn blind_sentence(
+    args: &CheckArgs,
+    report: &dane_exporter::report::DomainReport,
+) -> Option<String> {
+    if let Some(finding) = report.unknown.first() {
+        let (what, fix) = match finding.reason {
+            Reason::ResolverNotValidating => (
+                "the resolver does not validate DNSSEC",
+                "use a validating resolver (--nameserver) or --dnssec-mode validate",
+            ),
+            _ => (
+                "no resolver answers",
+                "check --nameserver (or /etc/resolv.conf) and that this host can reach it",
+            ),
+        };
+        let servers = report_servers(args);
+        return Some(format!(
+            "no verdict for {}: {what} ({servers}), so nothing can be known about the domain; {fix}.",
+            report.domain()
+        ));
+    }
+    match egress::judge(
+        egress::report_outcomes(&report.mx)
+            .iter()
+            .map(|(address, outcome)| (address, outcome)),
+    ) {
+        Egress::Blocked { failure, addresses } => Some(format!(
+            "no verdict for {}: no SMTP connection could leave this host ({addresses} addresses, each: {}), so the failures are this host's; open outgoing TCP port {} (or run the check where it is open).",
+            report.domain(),
+            failure.text(),
+            args.net.port
+        )),
+        _ => None,
+    }
+}
+
+/// The resolvers `check` asked, for its sentences.
+fn report_servers(args: &CheckArgs) -> String {
+    if args.net.nameservers.is_empty() {
+        "the nameservers of /etc/resolv.conf".to_string()
+    } else {
+        args.net.nameservers
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -595,6 +697,10 @@ fn check_target(args: &CheckArgs) -> Result<dane_exporter::target::Target, Strin
         overrides: Overrides {
             mta_sts: Some(!args.no_mta_sts),
             tls_rpt: Some(!args.no_mta_sts),
+            expect: Some(match args.expect {
+                ExpectArg::Dane => Expectation::Dane,
+                ExpectArg::Any => Expectation::Any,
+            }),
             ..Overrides::default()
         },
         services: args.services.clone(),

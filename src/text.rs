@@ -1,7 +1,7 @@
 //! The human report of `dane_exporter check`: a [`DomainReport`] as text a postmaster can act on.
 //!
-//! What to act on first: the verdict line, the failures, the warnings and the earliest
-//! divergence; then the details, each check's part in turn (`crate::checks::*`: the MX hosts with
+//! What to act on first: the verdict line, what this host cannot see (unknown), the failures,
+//! the warnings and the earliest divergence; then the details, each check's part in turn (`crate::checks::*`: the MX hosts with
 //! the key algorithms under each endpoint, the local certificate files, the zones'
 //! nameservers), the other services, MTA-STS and TLS-RPT. The status page shows the same text;
 //! `check` on a terminal adds colour ([`Style::colour`]). `--json` bypasses this module and
@@ -45,6 +45,7 @@ pub fn render_styled(report: &DomainReport, style: Style) -> String {
         Verdict::Pass => style.paint("1;32", &verdict),
         Verdict::EncryptOnly => style.paint("1;33", &verdict),
         Verdict::NotApplicable => style.paint("1", &verdict),
+        Verdict::Unknown => style.paint("1;35", &verdict),
         _ => style.paint("1;31", &verdict),
     };
     let _ = writeln!(
@@ -59,6 +60,19 @@ pub fn render_styled(report: &DomainReport, style: Style) -> String {
             ""
         }
     );
+    if !report.unknown.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n  {}",
+            style.paint(
+                "1;35",
+                "UNKNOWN (this host cannot see; says nothing about the domain):"
+            )
+        );
+        for finding in &report.unknown {
+            let _ = writeln!(out, "  - [{}] {}", finding.reason, finding.message);
+        }
+    }
     if !report.failures.is_empty() {
         let _ = writeln!(
             out,

@@ -11,6 +11,7 @@
 //! - `certificate`, `evaluation`: a certificate as reported, and what the DANE rules concluded.
 //! - `smtp`: an SMTP session's facts (TLS session, failure, key algorithm).
 //! - `facts`: what probing the MX hosts found (per host, per address), direction and verdict.
+//! - `expect`: what a target is expected to be (DANE, or anything that delivers).
 //! - `finding`: one finding type and the enum of every stable reason.
 //! - `sink`: the trait a check's metric series are written to.
 //! - `text`: human-report lines shared by several checks.
@@ -19,6 +20,7 @@ pub mod certificate;
 pub mod dns;
 pub mod ede;
 pub mod evaluation;
+pub mod expect;
 pub mod facts;
 pub mod finding;
 pub mod names;
@@ -35,6 +37,7 @@ pub use evaluation::{
     DivergenceCause, EndpointEvaluation, EndpointOutcome, MatchFailure, RecordResult, RecordState,
     UnusableReason,
 };
+pub use expect::Expectation;
 pub use facts::{
     Direction, EndpointReport, EndpointSession, HostDane, KeyAlgorithmReport, KeyAlgorithmState,
     MxHostReport, MxReport, RrsetOutcome, RrsetReport, TargetKey, Verdict,

@@ -147,6 +147,11 @@ fn configuration(world: &World) -> String {
             "  - domain: {}\n    mta_sts: false\n    tls_rpt: false\n",
             scenario.domain
         ));
+        // Inbound targets are expected to have DANE (`dane_expected` otherwise); the scenario
+        // without it shows the not-applicable verdict, as `expect: any` (or outbound) reads it.
+        if scenario.kind == world::Kind::NotApplicable {
+            text.push_str("    expect: any\n");
+        }
         // The MX host as a submission-like service too (same name, port and TLSA RRset), so
         // that the service gauges have data: a pass, a mismatch and one without TLSA.
         if matches!(

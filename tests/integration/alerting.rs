@@ -58,6 +58,13 @@ fn alerts_reach_alertmanager_and_dashboards_query_real_data() {
             .as_array()
             .is_some_and(|r| !r.is_empty())
     });
+    // Counters need two samples for rate() and increase(): a few scrapes more. (Every rule
+    // group loaded and healthy: `Monitoring::start` checked.)
+    wait_until(Duration::from_secs(60), "scraped thrice", || {
+        monitoring.query("count_over_time(dane_exporter_build_info[1m]) >= 3")["data"]["result"]
+            .as_array()
+            .is_some_and(|r| !r.is_empty())
+    });
 
     // Every dashboard query parses on the real Prometheus and returns data.
     let queries: Vec<(String, String)> = dashboard_files()

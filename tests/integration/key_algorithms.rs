@@ -531,6 +531,7 @@ async fn certificate_files_of_a_dual_host_are_told_apart_by_key_algorithm() {
     let target = Target {
         domain: "ecdsaonly.test".into(),
         direction: Direction::Inbound,
+        expect: dane_exporter::core::Expectation::Any,
         labels: BTreeMap::new(),
         interval: Duration::from_secs(60),
         timeout: Duration::from_secs(20),

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::netns::Netns;
 use crate::support::stack::Stack;
 
 /// A running `dane_exporter` process, killed when dropped.
@@ -36,13 +37,42 @@ pub fn free_port() -> u16 {
 
 impl Exporter {
     pub fn start(config: &Path) -> Exporter {
-        let mut exporter = Self::run(&[&format!("--config.file={}", config.display())]);
+        let exporter = Exporter::spawn(config, None);
+        exporter.wait_for(Duration::from_secs(30), "ready", |e| {
+            e.get("/-/ready").0 == 200
+        });
+        exporter
+    }
+
+    /// Starts the exporter without waiting for it to be ready (it may never be: its resolver
+    /// may be one the test broke); inside `netns` when given, listening on its address there.
+    /// Returns once it answers `/-/healthy`.
+    pub fn spawn(config: &Path, netns: Option<&Netns>) -> Exporter {
+        Exporter::spawn_with(config, netns, &[], None)
+    }
+
+    /// [`Exporter::spawn`] with `extra` flags, and its log (JSON lines) written to `log` instead
+    /// of the test's stderr.
+    pub fn spawn_with(
+        config: &Path,
+        netns: Option<&Netns>,
+        extra: &[&str],
+        log: Option<&Path>,
+    ) -> Exporter {
+        let ip = netns.map_or("127.0.0.1".to_string(), |n| n.ns_addr.to_string());
+        let addr: SocketAddr = format!("{ip}:{}", free_port()).parse().unwrap();
+        let mut args = vec![
+            format!("--config.file={}", config.display()),
+            format!("--web.listen-address={addr}"),
+        ];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        let mut exporter = Exporter::launch(netns, addr, &args, log);
         exporter.config = config.to_path_buf();
         exporter
     }
 
-    /// The binary with `args` (a subcommand, flags), on a free port of 127.0.0.1, logging JSON;
-    /// returns once it is ready.
+    /// The binary with `args` (a subcommand, flags), on a free port of 127.0.0.1; returns once
+    /// it is ready.
     pub fn run(args: &[&str]) -> Exporter {
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         Self::run_listening(&[&format!("--web.listen-address={addr}")], addr, args)
@@ -51,13 +81,33 @@ impl Exporter {
     /// As [`Exporter::run`], with the listen flags given (`listen`) and `addr` where they make
     /// it reachable.
     pub fn run_listening(listen: &[&str], addr: SocketAddr, args: &[&str]) -> Exporter {
-        let child = Command::new(env!("CARGO_BIN_EXE_dane_exporter"))
-            .args(listen)
+        let args: Vec<String> = listen.iter().chain(args).map(|a| a.to_string()).collect();
+        let exporter = Exporter::launch(None, addr, &args, None);
+        exporter.wait_for(Duration::from_secs(40), "ready", |e| {
+            e.get("/-/ready").0 == 200
+        });
+        exporter
+    }
+
+    /// The binary with `args`, logging JSON, reached at `addr`; returns once it answers
+    /// `/-/healthy`.
+    fn launch(netns: Option<&Netns>, addr: SocketAddr, args: &[String], log: Option<&Path>) -> Exporter {
+        let binary = env!("CARGO_BIN_EXE_dane_exporter");
+        let mut command = match netns {
+            Some(netns) => netns.command(binary),
+            None => Command::new(binary),
+        };
+        // `ip netns exec` execs the program: the child is the exporter itself. The log flag
+        // goes first: `args` may end in a subcommand.
+        let child = command
             .arg("--log.format=json")
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(match log {
+                Some(path) => Stdio::from(std::fs::File::create(path).expect("log file")),
+                None => Stdio::inherit(),
+            })
             .spawn()
             .expect("starting dane_exporter");
         let exporter = Exporter {
@@ -65,8 +115,8 @@ impl Exporter {
             addr,
             config: PathBuf::new(),
         };
-        exporter.wait_for(Duration::from_secs(40), "ready", |e| {
-            e.get("/-/ready").0 == 200
+        exporter.wait_for(Duration::from_secs(30), "healthy", |e| {
+            e.get("/-/healthy").0 == 200
         });
         exporter
     }
@@ -223,13 +273,15 @@ pub fn promtool_check(exposition: &str) {
 }
 
 /// Writes an exporter configuration probing `inbound` and `outbound` domains of the stack every
-/// 10 s (the shortest interval the configuration allows); inbound targets get `team: mail`.
+/// 10 s (the shortest interval the configuration allows); inbound targets get `team: mail`. The
+/// resolver canary's bogus name is the stack's `brokends.test` (its DS matches no key).
 pub fn write_config(path: &Path, stack: &Stack, inbound: &[&str], outbound: &[&str]) {
     // MTA-STS (checked for inbound targets): the stack's private CA and policy host port.
     let mut text = format!(
         "global:\n  interval: 10s\n  timeout: 8s\n  step_timeout: 3s\n  concurrency: 4\n  \
          nameservers: [\"{}\"]\n  smtp_port: {}\n  ehlo_name: probe.test\n  \
-         mta_sts_ca_file: {}\n  https_port: {}\n  authoritative_port: {}\n\
+         mta_sts_ca_file: {}\n  https_port: {}\n  authoritative_port: {}\n  \
+         canary_bogus_name: brokends.test\n\
          probe_allow: [\"*.test\"]\n",
         stack.var("RESOLVER"),
         stack.var("SMTP_PORT"),

@@ -5,6 +5,7 @@ pub mod dashboards;
 pub mod dns_server;
 pub mod exporter;
 pub mod monitoring;
+pub mod netns;
 pub mod nginx;
 pub mod probing;
 pub mod service_server;

@@ -1,10 +1,12 @@
-//! A real Prometheus (Debian's `prometheus`) scraping an exporter every second and evaluating
-//! the shipped rules of `alerts/`, and a real Alertmanager (`prometheus-alertmanager`) sending
-//! to a webhook in the test: the chain a postmaster relies on, for the end-to-end tests
-//! (`alerting.rs`, `demo.rs`).
+//! A real Prometheus (Debian's `prometheus`) and Alertmanager (`prometheus-alertmanager`) for the
+//! end-to-end tests: daemons killed when dropped, the alert rules with every `for:` at 0s, a
+//! webhook receiver collecting what Alertmanager sends, the HTTP APIs as JSON, and
+//! [`Monitoring`], the usual chain (Prometheus scraping one exporter every second with the
+//! shipped rules, Alertmanager sending to the webhook) for `alerting.rs` and `demo.rs`;
+//! `self_monitoring_alerts.rs` assembles its own from the parts.
 //!
-//! The rules are loaded with every `for:` set to 0s: the `for` boundaries are the business of
-//! `promtool test rules` (alerts/*_test.yml); here the wiring is proved end to end.
+//! The `for:` boundaries are the business of `promtool test rules` (alerts/*_test.yml); here
+//! the wiring is proved end to end.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -18,7 +20,7 @@ use serde_json::Value;
 use crate::support::exporter::free_port;
 
 /// A daemon killed when dropped.
-struct Daemon {
+pub struct Daemon {
     child: Child,
 }
 
@@ -30,7 +32,7 @@ impl Drop for Daemon {
 }
 
 impl Daemon {
-    fn start(program: &str, args: &[String], log: &Path) -> Daemon {
+    pub fn start(program: &str, args: &[String], log: &Path) -> Daemon {
         let log = std::fs::File::create(log).expect("log file");
         let child = Command::new(program)
             .args(args)
@@ -45,12 +47,12 @@ impl Daemon {
     }
 }
 
-fn project_dir(name: &str) -> PathBuf {
+pub fn project_dir(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(name)
 }
 
 /// Copies the alert and threshold rule files with every `for:` set to 0s.
-fn rules_without_for(into: &Path) -> Vec<PathBuf> {
+pub fn rules_without_for(into: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(project_dir("alerts")).expect("alerts/") {
         let path = entry.expect("entry").path();
@@ -76,13 +78,14 @@ fn rules_without_for(into: &Path) -> Vec<PathBuf> {
 }
 
 /// Receives Alertmanager's webhook posts.
-struct Webhook {
-    port: u16,
+pub struct Webhook {
+    /// The port it listens on (127.0.0.1).
+    pub port: u16,
     received: Arc<Mutex<Vec<Value>>>,
 }
 
 impl Webhook {
-    fn start() -> Webhook {
+    pub fn start() -> Webhook {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind webhook");
         let port = listener.local_addr().expect("addr").port();
         let received = Arc::new(Mutex::new(Vec::new()));
@@ -97,6 +100,21 @@ impl Webhook {
             }
         });
         Webhook { port, received }
+    }
+
+    /// The alerts received so far, flattened: (status, labels).
+    pub fn alerts(&self) -> Vec<(String, Value)> {
+        let received = self.received.lock().unwrap();
+        received
+            .iter()
+            .flat_map(|n| n["alerts"].as_array().cloned().unwrap_or_default())
+            .map(|a| {
+                (
+                    a["status"].as_str().unwrap_or("").to_string(),
+                    a["labels"].clone(),
+                )
+            })
+            .collect()
     }
 }
 
@@ -125,7 +143,7 @@ fn read_post(mut stream: TcpStream) -> Option<Vec<u8>> {
     Some(body)
 }
 
-pub fn percent_encode(text: &str) -> String {
+fn percent_encode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
@@ -151,6 +169,14 @@ pub fn get_json(port: u16, path: &str) -> Value {
         .unwrap_or("");
     // HTTP/1.0, so that the answer is never chunked: the body is everything after the head.
     serde_json::from_str(body).unwrap_or(Value::Null)
+}
+
+/// An instant query on the Prometheus at `prometheus`.
+pub fn query(prometheus: u16, expr: &str) -> Value {
+    get_json(
+        prometheus,
+        &format!("/api/v1/query?query={}", percent_encode(expr)),
+    )
 }
 
 pub fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
@@ -264,25 +290,12 @@ impl Monitoring {
 
     /// An instant query on Prometheus.
     pub fn query(&self, expr: &str) -> Value {
-        get_json(
-            self.prometheus,
-            &format!("/api/v1/query?query={}", percent_encode(expr)),
-        )
+        query(self.prometheus, expr)
     }
 
     /// The alerts the webhook received so far, flattened: (status, labels).
     pub fn alerts(&self) -> Vec<(String, Value)> {
-        let received = self.webhook.received.lock().unwrap();
-        received
-            .iter()
-            .flat_map(|n| n["alerts"].as_array().cloned().unwrap_or_default())
-            .map(|a| {
-                (
-                    a["status"].as_str().unwrap_or("").to_string(),
-                    a["labels"].clone(),
-                )
-            })
-            .collect()
+        self.webhook.alerts()
     }
 
     /// Waits until the webhook received an alert with `status` whose labels include `labels`.
