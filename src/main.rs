@@ -182,12 +182,6 @@ struct CheckArgs {
     /// (dane_expected); "any" takes it as it is.
     #[arg(long, value_enum, default_value_t = ExpectArg::Any)]
     expect: ExpectArg,
-    /// The resolver canary's name that must validate (AD) under the resolver's trust anchor.
-    #[arg(long, value_name = "NAME", default_value = ".", value_parser = parse_canary)]
-    canary_secure_name: String,
-    /// The resolver canary's name that must fail validation (SERVFAIL); "" skips it.
-    #[arg(long, value_name = "NAME", default_value = "dnssec-failed.org", value_parser = parse_canary)]
-    canary_bogus_name: String,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -196,16 +190,6 @@ enum ExpectArg {
     Dane,
     /// Any verdict stands.
     Any,
-}
-
-/// A canary name: `.`, empty, or a domain name (normalised).
-fn parse_canary(text: &str) -> Result<String, String> {
-    match text.trim() {
-        "." => Ok(".".to_string()),
-        "" => Ok(String::new()),
-        name => dane_exporter::core::normalize_domain(name)
-            .map_err(|e| format!("{name:?} is not a domain name: {e}")),
-    }
 }
 
 /// `MX=PATH`, the MX host name normalised.
@@ -523,7 +507,7 @@ async fn run_check(args: CheckArgs, status: Option<logging::StatusLine>) -> Exit
             return ExitCode::from(2);
         }
     };
-    let resolvers = Arc::new(Resolvers::new(canary_of(&args)));
+    let resolvers = Arc::new(Resolvers::new(args.net.canary()));
     let runner = match ProberRunner::watching(std::slice::from_ref(&target), None, resolvers) {
         Ok(runner) => runner,
         Err(error) => {
@@ -556,17 +540,6 @@ async fn run_check(args: CheckArgs, status: Option<logging::StatusLine>) -> Exit
         Verdict::Pass | Verdict::NotApplicable if !service_failed => ExitCode::SUCCESS,
         _ => ExitCode::from(1),
     }
-}
-
-/// The canary of `check`: its names, each query bounded by `--timeout` and 5 s.
-fn canary_of(args: &CheckArgs) -> dane_exporter::dns::CanarySettings {
-    Global {
-        step_timeout: args.net.timeout,
-        canary_secure_name: args.canary_secure_name.clone(),
-        canary_bogus_name: Some(args.canary_bogus_name.clone()).filter(|n| !n.is_empty()),
-        ..Global::default()
-    }
-    .canary()
 }
 
 /// Why this host could not see, in one sentence with the fix, when it could not: the verdict
@@ -612,7 +585,8 @@ fn report_servers(args: &CheckArgs) -> String {
     if args.net.nameservers.is_empty() {
         "the nameservers of /etc/resolv.conf".to_string()
     } else {
-        args.net.nameservers
+        args.net
+            .nameservers
             .iter()
             .map(|s| s.to_string())
             .collect::<Vec<_>>()

@@ -1,6 +1,6 @@
 //! What the subcommands of the binary (`src/main.rs`) share, and the flags of `tlsa`: the
-//! network flags of `check` and `tlsa` (clap definitions, turned into the DNS and SMTP settings
-//! of the library), and the status line kept up while a command waits. `main.rs` stays wiring:
+//! network flags of `check` and `tlsa` (clap definitions, turned into the DNS, resolver canary
+//! and SMTP settings of the library), and the status line kept up while a command waits. `main.rs` stays wiring:
 //! it parses, calls in here or into the library, and maps the outcome to an exit status.
 
 pub mod tlsa;
@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use clap::ValueEnum;
 
-use crate::dns::{DnsSettings, DnssecMode};
+use crate::config::Global;
+use crate::dns::{CanarySettings, DnsSettings, DnssecMode};
 use crate::logging::StatusLine;
 use crate::smtp::SmtpSettings;
 
@@ -41,6 +42,12 @@ pub struct NetworkArgs {
     /// their greeting for many seconds.
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     pub reply_timeout: Duration,
+    /// The resolver canary's name that must validate (AD) under the resolver's trust anchor.
+    #[arg(long, value_name = "NAME", default_value = ".", value_parser = parse_canary)]
+    pub canary_secure_name: String,
+    /// The resolver canary's name that must fail validation (SERVFAIL); "" skips it.
+    #[arg(long, value_name = "NAME", default_value = "dnssec-failed.org", value_parser = parse_canary)]
+    pub canary_bogus_name: String,
 }
 
 impl NetworkArgs {
@@ -55,6 +62,18 @@ impl NetworkArgs {
             trust_anchor_file: self.trust_anchor.clone(),
             timeout: self.timeout,
         }
+    }
+
+    /// The resolver canary these flags give: its names, each query bounded by `--timeout` and
+    /// 5 s (the configuration's rule).
+    pub fn canary(&self) -> CanarySettings {
+        Global {
+            step_timeout: self.timeout,
+            canary_secure_name: self.canary_secure_name.clone(),
+            canary_bogus_name: Some(self.canary_bogus_name.clone()).filter(|n| !n.is_empty()),
+            ..Global::default()
+        }
+        .canary()
     }
 
     /// The SMTP settings these flags give, for a server on `port`.
@@ -86,6 +105,16 @@ fn parse_nameserver(text: &str) -> Result<SocketAddr, String> {
     text.parse::<IpAddr>()
         .map(|ip| SocketAddr::new(ip, 53))
         .map_err(|_| format!("{text:?} is not an IP address or IP:PORT"))
+}
+
+/// A canary name: `.`, empty, or a domain name (normalised).
+fn parse_canary(text: &str) -> Result<String, String> {
+    match text.trim() {
+        "." => Ok(".".to_string()),
+        "" => Ok(String::new()),
+        name => crate::core::normalize_domain(name)
+            .map_err(|e| format!("{name:?} is not a domain name: {e}")),
+    }
 }
 
 /// Runs `work` with the status line (when on a terminal) redrawn every second, and erased before

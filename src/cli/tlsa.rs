@@ -79,13 +79,14 @@ impl TlsaArgs {
             check: self.check,
             published_at: self.published_at,
             dns: self.net.dns(),
+            canary: self.net.canary(),
             smtp: self.net.smtp(port),
         })
     }
 }
 
 /// Runs `tlsa`: 0, or 1 when DANE senders defer mail to the host now (`--check`), 2 for bad
-/// usage or a file that gives no key.
+/// usage, a file that gives no key, or a resolver that does not validate or does not answer.
 pub async fn run(args: TlsaArgs, status: Option<StatusLine>) -> ExitCode {
     let request = match args.request() {
         Ok(request) => request,

@@ -23,10 +23,13 @@ mod text;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
 
 use crate::checks::local_certs::lineage_files;
 use crate::core::{normalize_domain, unix_now, RecordSet, RecordType, TlsaRecord, UnixSeconds};
-use crate::dns::{DnsClient, DnsSettings, DnsSetupError};
+use crate::dns::{Blindness, CanarySettings, DnsClient, DnsSettings, DnsSetupError, Resolvers};
+use crate::probe::sight;
 use crate::smtp::{probe_starttls, SmtpSettings};
 
 pub use material::{Material, MaterialError, Params};
@@ -66,6 +69,8 @@ pub struct Request {
     pub published_at: Option<UnixSeconds>,
     /// DNS settings (mode, resolvers, trust anchor, timeout), as for `check`.
     pub dns: DnsSettings,
+    /// The resolver canary `--check` asks first, as `check` does.
+    pub canary: CanarySettings,
     /// SMTP settings for the STARTTLS sessions.
     pub smtp: SmtpSettings,
 }
@@ -120,9 +125,14 @@ pub struct Report {
 
 impl Report {
     /// `check`'s exit codes: 1 when DANE senders defer mail to the host now (the published
-    /// RRset does not cover the key in use, or the TLSA lookup fails), else 0.
+    /// RRset does not cover the key in use, or the TLSA lookup fails), 2 when this host cannot
+    /// see (its resolver does not validate or does not answer), else 0.
     pub fn exit_code(&self) -> u8 {
         match &self.check {
+            Some(CheckReport {
+                step: Step::Blind(_),
+                ..
+            }) => 2,
             Some(check) if check.step.mail_deferred() => 1,
             _ => 0,
         }
@@ -167,9 +177,17 @@ pub enum TlsaError {
 /// Runs the command: reads the keys, computes their records, and with `--check` looks up the
 /// TLSA RRset and connects to the server.
 pub async fn run(request: &Request) -> Result<Report, TlsaError> {
-    // A resolver only for what needs one: `--check`, and `--connect` to a name.
+    // A resolver only for what needs one: `--check`, and `--connect` to a name. `--check` asks
+    // the canary first, as `check` does: a resolver that does not validate or does not answer
+    // is this host's problem, not the published records'.
     let dns = match (request.check, &request.source) {
-        (true, _) | (_, Source::Connect(_)) => Some(DnsClient::new(&request.dns)?),
+        (true, _) => {
+            let resolvers = Arc::new(Resolvers::new(request.canary.clone()));
+            let dns = DnsClient::observed(&request.dns, Arc::clone(&resolvers))?;
+            resolvers.check_all().await;
+            Some(dns)
+        }
+        (_, Source::Connect(_)) => Some(DnsClient::new(&request.dns)?),
         _ => None,
     };
     let (current, staged, served) = match &request.source {
@@ -264,9 +282,26 @@ fn tlsa_host(request: &Request, current: &Material) -> Result<String, TlsaError>
     normalize_domain(name).map_err(|_| TlsaError::BadHost(name.to_string()))
 }
 
-/// The TLSA RRset at `owner`, judged as a DANE client judges it.
+/// The TLSA RRset at `owner`, judged as a DANE client judges it, unless the resolver's state
+/// says nothing can be known (the rules of `crate::probe::sight`).
 async fn published(dns: &DnsClient, owner: &str) -> Published {
+    if let Some(finding) = sight::before(&dns.sight()) {
+        return Published::Blind(finding);
+    }
+    let since = Instant::now();
     let answer = dns.lookup_tlsa(owner).await;
+    dns.settle(since).await;
+    match dns.sight().blindness() {
+        Some(blindness @ Blindness::NotValidating { .. }) => {
+            return Published::Blind(sight::finding(&blindness))
+        }
+        Some(blindness @ Blindness::Unavailable { .. })
+            if sight::unanswered(answer.result.as_ref().err()) =>
+        {
+            return Published::Blind(sight::finding(&blindness))
+        }
+        _ => {}
+    }
     match answer.result {
         Err(error) => Published::Failed(error.to_string()),
         Ok(response) if response.status != crate::core::DnssecStatus::Secure => Published::Insecure,

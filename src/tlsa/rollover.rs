@@ -21,7 +21,7 @@
 //! (`crate::history`, first seen by its probes); this one-off command knows it only when told
 //! (`--published-at`), and otherwise says how long to wait after publishing.
 
-use crate::core::{CertUsage, TlsaRecord, UnixSeconds};
+use crate::core::{CertUsage, Finding, TlsaRecord, UnixSeconds};
 
 use super::material::Material;
 
@@ -39,6 +39,9 @@ pub enum Published {
     Insecure,
     /// No trustworthy answer (SERVFAIL, bogus, timeout): DANE senders defer mail.
     Failed(String),
+    /// This host cannot see (its resolver does not validate, or does not answer): nothing is
+    /// known about what is published (`crate::probe::sight`).
+    Blind(Finding),
 }
 
 /// Everything the step is decided from.
@@ -72,6 +75,8 @@ pub enum Step {
     },
     /// The TLSA lookup failed: senders defer mail until it answers again.
     LookupFailed(String),
+    /// Nothing can be known from this host (its resolver): `check`'s exit status 2.
+    Blind(Finding),
     /// (a) Only the current key is covered: add the next key's record (`None`: no next key was
     /// given; make one and add its record before the next renewal).
     AddNext(Option<TlsaRecord>),
@@ -107,7 +112,7 @@ impl Step {
             Step::Switch => Some('c'),
             Step::RemoveOld(_) | Step::Done => Some('d'),
             Step::FixNow { .. } => Some('e'),
-            Step::NotPublished { .. } | Step::LookupFailed(_) => None,
+            Step::NotPublished { .. } | Step::LookupFailed(_) | Step::Blind(_) => None,
         }
     }
 
@@ -121,6 +126,7 @@ impl Step {
 pub fn step(facts: &Facts<'_>) -> Step {
     let (records, ttl) = match facts.published {
         Published::Failed(detail) => return Step::LookupFailed(detail.clone()),
+        Published::Blind(finding) => return Step::Blind(finding.clone()),
         Published::Insecure => return not_published(facts, true),
         Published::Secure { records, ttl } if !records.is_empty() => (records, *ttl),
         Published::Secure { .. } => return not_published(facts, false),

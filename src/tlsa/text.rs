@@ -71,6 +71,13 @@ fn render_check(out: &mut String, report: &Report, check: &CheckReport) {
         Published::Failed(detail) => {
             let _ = writeln!(out, "; published now at {owner}: lookup failed: {detail}");
         }
+        Published::Blind(finding) => {
+            let _ = writeln!(
+                out,
+                "; published now at {owner}: unknown ({})",
+                finding.reason.as_str()
+            );
+        }
     }
     match &check.served {
         Ok(server) => {
@@ -130,6 +137,11 @@ fn step_text(owner: &str, step: &Step, now: i64) -> String {
             "no TLSA records are published: DANE does not apply to this host yet.\n\
              Next: publish\n{}",
             publish.iter().map(line).collect::<Vec<_>>().join("\n")
+        ),
+        Step::Blind(finding) => format!(
+            "no step: {}.\n\
+             Next: make this host see (its resolver), then run this again.",
+            finding.message
         ),
         Step::LookupFailed(detail) => format!(
             "the TLSA lookup fails ({detail}): DANE senders defer mail to this host.\n\

@@ -6,7 +6,9 @@
 //!   (`2 1 1`); a certbot lineage with a staged version;
 //! - `--check` at every step of a rollover on the real stack (`staged.test`: its listener serves
 //!   `staged_live`, `staged_next` is the next key; TTL 3 s), records changed live with
-//!   `set-tlsa.sh` and the server switched with a Postfix reload, in both DNSSEC modes.
+//!   `set-tlsa.sh` and the server switched with a Postfix reload, in both DNSSEC modes;
+//! - `--check` through a resolver that does not validate or does not answer: exit 2, no step,
+//!   as `check`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -275,6 +277,9 @@ fn check_follows_a_rollover_on_the_real_stack() {
         &port,
         "--timeout",
         "5s",
+        // The stack's root has no dnssec-failed.org; brokends.test's DS matches no key.
+        "--canary-bogus-name",
+        "brokends.test",
     ];
     let check = |files: &[&str], extra: &[&str]| {
         let mut args = vec!["--check"];
@@ -301,6 +306,18 @@ fn check_follows_a_rollover_on_the_real_stack() {
     step(&out, &format!(";   {owner} IN TLSA {}", rec("staged_next")));
     step(&out, "server mx.staged.test");
     step(&out, "presents the current key");
+
+    // NSD (authoritative, no AD bit) beside the stack's unbound in trust-resolver mode: one
+    // resolver that may be asked and does not validate is enough for this host not to see;
+    // exit 2 as `check`'s, and no step is claimed.
+    let (code, out, err) = check(
+        &[&current, "--next", &next],
+        &["--nameserver", stack.var("AUTH")],
+    );
+    assert_eq!(code, 2, "{err}\n{out}");
+    step(&out, "unknown (resolver_not_validating)");
+    step(&out, "no step: the resolver does not validate DNSSEC");
+    assert!(!out.contains("; step ("), "{out}");
 
     // (b) Published now: wait two TTLs (3 s each) from the publication time given.
     stack.publish_tlsa("staged", &rec("staged_next"));
@@ -375,4 +392,25 @@ fn check_follows_a_rollover_on_the_real_stack() {
     step(&out, &format!(";   {owner} IN TLSA {}", rec("staged_next")));
     let (code, _) = stack.check_json("staged.test", &["--no-mta-sts"]);
     assert_eq!(code, Some(1), "check agrees: mail is deferred");
+}
+
+/// No resolver answers (nothing listens on its port): exit 2 and no step, not "fix DNS".
+#[test]
+fn check_without_a_resolver_is_this_hosts_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, _) = openssl_cert(dir.path(), "mx", EC, "mx.example.test");
+    let silent = format!("127.0.0.1:{}", crate::support::exporter::free_port());
+    let (code, out, err) = tlsa(&[
+        "--check",
+        &cert.display().to_string(),
+        "--nameserver",
+        &silent,
+        "--timeout",
+        "2s",
+    ]);
+    assert_eq!(code, 2, "{err}\n{out}");
+    assert!(out.contains("unknown (resolver_unavailable)"), "{out}");
+    assert!(out.contains("no step: no resolver answers"), "{out}");
+    // The records themselves need no DNS: still printed.
+    assert_eq!(records(&out).len(), 1, "{out}");
 }

@@ -91,7 +91,12 @@ impl Exporter {
 
     /// The binary with `args`, logging JSON, reached at `addr`; returns once it answers
     /// `/-/healthy`.
-    fn launch(netns: Option<&Netns>, addr: SocketAddr, args: &[String], log: Option<&Path>) -> Exporter {
+    fn launch(
+        netns: Option<&Netns>,
+        addr: SocketAddr,
+        args: &[String],
+        log: Option<&Path>,
+    ) -> Exporter {
         let binary = env!("CARGO_BIN_EXE_dane_exporter");
         let mut command = match netns {
             Some(netns) => netns.command(binary),
