@@ -1,5 +1,6 @@
 //! `dane_exporter demo`, the binary, as a newcomer starts it: every scenario's verdict in the
-//! first scrapes (checked by `promtool check metrics`), the shipped alerts firing for the broken
+//! first scrapes (checked by `promtool check metrics`), the status page, the exporter's own sight
+//! (resolver up, SMTP egress up, no exporter alert), the shipped alerts firing for the broken
 //! scenarios in a real Prometheus and Alertmanager (`support/monitoring.rs`), and the story of
 //! docs/demo.md: a key rotated without its record fires `DaneTLSAMismatch`, `dane_exporter tlsa
 //! --check --connect` prints the record to publish, publishing it through `/demo/tlsa` resolves
@@ -53,6 +54,9 @@ fn demo_scenarios_alerts_and_the_tlsa_fix() {
     });
     let m = demo.metrics();
     promtool_check(&m.text);
+    // The exporter's own sight: the demo's DNS server answers, SMTP leaves the host.
+    assert_eq!(m.values("dane_exporter_resolver_up", &[]), vec![1.0]);
+    assert_eq!(m.values("dane_exporter_smtp_egress_up", &[]), vec![1.0]);
     let failure = |domain: &str, reason: &str| {
         m.values(
             "dane_probe_failure_info",
@@ -169,6 +173,14 @@ fn demo_scenarios_alerts_and_the_tlsa_fix() {
             "{quiet} alerted: {alerting:?}"
         );
     }
+    // And the exporter itself sees: its resolver (the demo's server) answers, SMTP leaves.
+    let exporter_alerts: Vec<String> = monitoring
+        .alerts()
+        .iter()
+        .filter_map(|(_, l)| l["alertname"].as_str().map(str::to_string))
+        .filter(|name| name.starts_with("DaneExporter"))
+        .collect();
+    assert!(exporter_alerts.is_empty(), "{exporter_alerts:?}");
 
     // A renewal deployed without its record: the mismatch alert fires for pass.example.
     let (status, body) = post(&demo, "/demo/rotate-key?domain=pass.example");
