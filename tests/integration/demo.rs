@@ -6,8 +6,6 @@
 //! --check --connect` prints the record to publish, publishing it through `/demo/tlsa` resolves
 //! the alert.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -15,29 +13,6 @@ use dane_exporter::demo::world::SCENARIOS;
 
 use crate::support::exporter::{promtool_check, Exporter};
 use crate::support::monitoring::Monitoring;
-
-/// POST with the parameters in the query, as the docs' `curl -X POST` does.
-fn post(demo: &Exporter, path: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(demo.addr).expect("connect");
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(20)));
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: demo\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    let _ = stream.read_to_string(&mut response);
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b)
-        .unwrap_or("");
-    (status, body.to_string())
-}
 
 #[test]
 fn demo_scenarios_alerts_and_the_tlsa_fix() {
@@ -143,7 +118,11 @@ fn demo_scenarios_alerts_and_the_tlsa_fix() {
         .skip(3)
         .map(str::to_string)
         .collect();
-    assert_eq!(post(&demo, "/demo/rotate-key?domain=nope.example").0, 404);
+    assert_eq!(
+        demo.request("POST", "/demo/rotate-key?domain=nope.example")
+            .0,
+        404
+    );
     assert_eq!(demo.get("/demo/rotate-key?domain=pass.example").0, 405);
 
     // Prometheus with the shipped rules: each broken scenario's alerts fire.
@@ -183,7 +162,7 @@ fn demo_scenarios_alerts_and_the_tlsa_fix() {
     assert!(exporter_alerts.is_empty(), "{exporter_alerts:?}");
 
     // A renewal deployed without its record: the mismatch alert fires for pass.example.
-    let (status, body) = post(&demo, "/demo/rotate-key?domain=pass.example");
+    let (status, body) = demo.request("POST", "/demo/rotate-key?domain=pass.example");
     assert_eq!(status, 200, "{body}");
     let mismatch = [
         ("alertname", "DaneTLSAMismatch"),
@@ -209,8 +188,8 @@ fn demo_scenarios_alerts_and_the_tlsa_fix() {
         .and_then(|r| r.split(';').next())
         .map(|r| r.trim().replace(' ', "+"))
         .expect("a record line");
-    let (status, body) = post(
-        &demo,
+    let (status, body) = demo.request(
+        "POST",
         &format!("/demo/tlsa?domain=pass.example&add={record}"),
     );
     assert_eq!(status, 200, "{body}");
