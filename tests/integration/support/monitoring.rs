@@ -1,9 +1,9 @@
 //! A real Prometheus (Debian's `prometheus`) and Alertmanager (`prometheus-alertmanager`) for the
 //! end-to-end tests: daemons killed when dropped, the alert rules with every `for:` at 0s, a
 //! webhook receiver collecting what Alertmanager sends, the HTTP APIs as JSON, and
-//! [`Monitoring`], the usual chain (Prometheus scraping one exporter every second with the
-//! shipped rules, Alertmanager sending to the webhook) for `alerting.rs` and `demo.rs`;
-//! `self_monitoring_alerts.rs` assembles its own from the parts.
+//! [`Monitoring`], the chain itself (Prometheus scraping one exporter every second with the
+//! shipped rules, Alertmanager sending to the webhook) for `alerting.rs`, `demo.rs` and
+//! `self_monitoring_alerts.rs`.
 //!
 //! The `for:` boundaries are the business of `promtool test rules` (alerts/*_test.yml); here
 //! the wiring is proved end to end.
@@ -192,6 +192,8 @@ pub fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
 pub struct Monitoring {
     /// Prometheus' port on 127.0.0.1.
     pub prometheus: u16,
+    /// Alertmanager's port on 127.0.0.1.
+    pub alertmanager: u16,
     webhook: Webhook,
     _daemons: Vec<Daemon>,
 }
@@ -200,6 +202,12 @@ impl Monitoring {
     /// Starts both daemons with their data and logs in `dir`, and waits until Prometheus has
     /// scraped the exporter and loaded every rule group without error.
     pub fn start(dir: &Path, exporter: SocketAddr) -> Monitoring {
+        Monitoring::start_with(dir, exporter, "")
+    }
+
+    /// [`Monitoring::start`] with `alertmanager_extra` appended to Alertmanager's configuration
+    /// (e.g. `inhibit_rules`).
+    pub fn start_with(dir: &Path, exporter: SocketAddr, alertmanager_extra: &str) -> Monitoring {
         let rules_dir = dir.join("rules");
         std::fs::create_dir_all(&rules_dir).unwrap();
         let rules = rules_without_for(&rules_dir);
@@ -210,9 +218,9 @@ impl Monitoring {
         std::fs::write(
             &am_config,
             format!(
-                "route:\n  receiver: hook\n  group_by: [alertname, domain, mx, address]\n  \
+                "route:\n  receiver: hook\n  group_by: [alertname, domain, mx, address, nameserver]\n  \
                  group_wait: 0s\n  group_interval: 1s\n  repeat_interval: 1h\n\
-                 receivers:\n  - name: hook\n    webhook_configs:\n      - url: http://127.0.0.1:{}/\n        send_resolved: true\n",
+                 receivers:\n  - name: hook\n    webhook_configs:\n      - url: http://127.0.0.1:{}/\n        send_resolved: true\n{alertmanager_extra}",
                 webhook.port
             ),
         )
@@ -255,6 +263,7 @@ impl Monitoring {
         );
         let monitoring = Monitoring {
             prometheus,
+            alertmanager: am_port,
             webhook,
             _daemons: vec![prometheus_daemon, alertmanager],
         };
