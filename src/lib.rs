@@ -8,7 +8,8 @@
 //! ```text
 //! main.rs (binary)   flags -> a Config (the exporter) or one Target (`check`); same path after
 //! demo  cli          `dane_exporter demo`: signed zone, mail servers, the exporter, on loopback |
-//!                    the binary's shared flags (network, status line) and `tlsa`'s
+//!                    the subcommands `check` and `tlsa` (flags, run, exit status) and what
+//!                    they share (network flags, status line)
 //! exporter           the running exporter: config in force, scheduler, store, own metrics
 //! config             the YAML file -> fully resolved Targets (every setting resolved once)
 //! web                HTTP: /metrics, /probe, health, reload; TLS and basic auth (web config)
@@ -40,8 +41,8 @@
 //! - [`store`], [`scheduler`], [`web`], [`config`], [`exporter`]: the running exporter.
 //! - [`demo`]: the exporter against an in-process world of signed zones and mail servers; its
 //!   servers are the tests' fixtures too.
-//! - [`cli`]: what the binary's subcommands share (clap flags, the status line) and `tlsa`'s
-//!   flags, so that `main.rs` stays wiring.
+//! - [`cli`]: the subcommands `check` and `tlsa` (clap flags, run, exit status) and what they
+//!   share, so that `main.rs` stays wiring.
 //! - [`yaml`]: what the config and web config readers share: the error naming file, line and key.
 
 #![forbid(unsafe_code)]

@@ -1,8 +1,9 @@
-//! What the subcommands of the binary (`src/main.rs`) share, and the flags of `tlsa`: the
-//! network flags of `check` and `tlsa` (clap definitions, turned into the DNS, resolver canary
-//! and SMTP settings of the library), and the status line kept up while a command waits. `main.rs` stays wiring:
-//! it parses, calls in here or into the library, and maps the outcome to an exit status.
+//! The subcommands `check` and `tlsa` of the binary (`src/main.rs`), and what they share: the
+//! network flags (clap definitions, turned into the DNS, resolver canary and SMTP settings of
+//! the library) and the status line kept up while a command waits. `main.rs` stays wiring: it
+//! parses and hands over to these modules or to the library.
 
+pub mod check;
 pub mod tlsa;
 
 use std::future::Future;
