@@ -65,10 +65,14 @@ struct Cli {
     /// Validate the configuration file and exit: 0 valid, 1 invalid.
     #[arg(long = "config.check")]
     config_check: bool,
-    /// Address to listen on for HTTP: HOST:PORT, or :PORT for every address [default: :9724;
-    /// for `demo`, 127.0.0.1:9724].
+    /// Address to listen on for HTTP: HOST:PORT (HOST an IP address or a name such as
+    /// localhost), or :PORT for every address; repeatable [default: :9724; for `demo`,
+    /// 127.0.0.1:9724].
     #[arg(long = "web.listen-address", value_name = "ADDR")]
-    listen_address: Option<String>,
+    listen_address: Vec<String>,
+    /// Taken off the scraper's X-Prometheus-Scrape-Timeout-Seconds for a /probe's deadline.
+    #[arg(long = "timeout-offset", value_name = "DURATION", default_value = "500ms", value_parser = humantime::parse_duration)]
+    timeout_offset: Duration,
     /// exporter-toolkit web configuration (TLS, basic auth, headers).
     #[arg(long = "web.config.file", value_name = "FILE")]
     web_config_file: Option<PathBuf>,
@@ -121,15 +125,41 @@ enum Command {
     },
 }
 
-/// `:9724` means every address, as in the Go exporters.
-fn parse_listen_address(text: &str) -> Result<SocketAddr, String> {
-    let full = if text.starts_with(':') {
-        format!("[::]{text}")
-    } else {
-        text.to_string()
-    };
-    full.parse::<SocketAddr>()
-        .map_err(|_| format!("--web.listen-address {text:?} is not HOST:PORT or :PORT"))
+/// The sockets one `--web.listen-address` stands for: `:9724` means every address, as in the Go
+/// exporters; a host name binds every address it resolves to (`localhost`: 127.0.0.1 and ::1).
+async fn listen_addresses(text: &str) -> Result<Vec<SocketAddr>, String> {
+    let bad = || format!("--web.listen-address {text:?} is not HOST:PORT or :PORT");
+    if let Some(port) = text.strip_prefix(':') {
+        let port: u16 = port.parse().map_err(|_| bad())?;
+        return Ok(vec![SocketAddr::from((
+            std::net::Ipv6Addr::UNSPECIFIED,
+            port,
+        ))]);
+    }
+    if let Ok(address) = text.parse::<SocketAddr>() {
+        return Ok(vec![address]);
+    }
+    let (host, port) = text.rsplit_once(':').ok_or_else(bad)?;
+    if host.is_empty() || port.parse::<u16>().is_err() {
+        return Err(bad());
+    }
+    // The system resolver (/etc/hosts first); bounded, as a hung resolver must not hang start.
+    let resolved = tokio::time::timeout(Duration::from_secs(10), tokio::net::lookup_host(text))
+        .await
+        .map_err(|_| format!("--web.listen-address {text:?}: resolving {host:?} timed out"))?
+        .map_err(|e| format!("--web.listen-address {text:?}: cannot resolve {host:?}: {e}"))?;
+    let mut addresses: Vec<SocketAddr> = Vec::new();
+    for address in resolved {
+        if !addresses.contains(&address) {
+            addresses.push(address);
+        }
+    }
+    if addresses.is_empty() {
+        return Err(format!(
+            "--web.listen-address {text:?}: {host:?} has no address"
+        ));
+    }
+    Ok(addresses)
 }
 
 fn main() -> ExitCode {
@@ -214,6 +244,8 @@ where
 fn init_logging(level: LogLevel, format: LogFormat) {
     let result = tracing_subscriber::registry()
         .with(log_layer(format).with_filter(log_filter(level)))
+        // `/probe?debug=true` collects its probe's log at every level, whatever the above says.
+        .with(logging::capture_layer())
         .try_init();
     if let Err(error) = result {
         eprintln!("dane_exporter: cannot set up logging: {error}");
@@ -243,12 +275,12 @@ fn init_check_logging(level: LogLevel, format: LogFormat) -> Option<logging::Sta
 }
 
 async fn run_exporter(cli: Cli) -> ExitCode {
-    let listen = cli
-        .listen_address
-        .as_deref()
-        .unwrap_or(DEFAULT_LISTEN_ADDRESS);
-    let (address, web_config) = match web_setup(listen, cli.web_config_file.as_deref()) {
-        Ok(setup) => setup,
+    let wanted = match listen_flags(&cli.listen_address, DEFAULT_LISTEN_ADDRESS).await {
+        Ok(wanted) => wanted,
+        Err(code) => return code,
+    };
+    let web_config = match load_web_config(cli.web_config_file.as_deref()) {
+        Ok(config) => config,
         Err(code) => return code,
     };
     let exporter = match DaneExporter::start(&cli.config_file).await {
@@ -258,31 +290,47 @@ async fn run_exporter(cli: Cli) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let listener = match bind(address).await {
-        Ok(listener) => listener,
+    let label = cli.config_file.display().to_string();
+    let listeners = match bind_all(wanted, &label, web_config.as_ref()).await {
+        Ok(listeners) => listeners,
         Err(code) => return code,
     };
     let served: Arc<dyn web::Exporter> = exporter.clone();
-    let label = cli.config_file.display().to_string();
-    let code = serve(listener, web_config, served, &label).await;
+    serve(listeners, web_config, served, cli.timeout_offset).await;
     exporter.shutdown(SHUTDOWN_GRACE).await;
-    code
+    ExitCode::SUCCESS
 }
 
 /// `dane_exporter demo`: the demo's world and exporter, served on a loopback address unless
 /// `--web.listen-address` says otherwise (a container's published port).
 #[cfg(feature = "demo")]
 async fn run_demo(cli: Cli) -> ExitCode {
-    let listen = cli.listen_address.as_deref().unwrap_or(DEMO_LISTEN_ADDRESS);
-    let (address, web_config) = match web_setup(listen, cli.web_config_file.as_deref()) {
-        Ok(setup) => setup,
+    let wanted = match listen_flags(&cli.listen_address, DEMO_LISTEN_ADDRESS).await {
+        Ok(wanted) => wanted,
         Err(code) => return code,
     };
-    let listener = match bind(address).await {
-        Ok(listener) => listener,
+    let web_config = match load_web_config(cli.web_config_file.as_deref()) {
+        Ok(config) => config,
         Err(code) => return code,
     };
-    let address = listener.local_addr().unwrap_or(address);
+    let listeners = match bind_all(wanted, "demo", web_config.as_ref()).await {
+        Ok(listeners) => listeners,
+        Err(code) => return code,
+    };
+    // The address the demo's printed commands use; one off loopback first, so that the demo
+    // warns about it.
+    let bound: Vec<SocketAddr> = listeners
+        .iter()
+        .filter_map(|l| l.local_addr().ok())
+        .collect();
+    let Some(address) = bound
+        .iter()
+        .find(|a| !a.ip().is_loopback())
+        .or(bound.first())
+        .copied()
+    else {
+        return ExitCode::from(1);
+    };
     let demo = match dane_exporter::demo::Demo::start(address).await {
         Ok(demo) => demo,
         Err(error) => {
@@ -291,57 +339,112 @@ async fn run_demo(cli: Cli) -> ExitCode {
         }
     };
     println!("{}", demo.overview().await);
-    let code = serve(listener, web_config, demo.web_exporter(), "demo").await;
+    serve(
+        listeners,
+        web_config,
+        demo.web_exporter(),
+        cli.timeout_offset,
+    )
+    .await;
     demo.shutdown(SHUTDOWN_GRACE).await;
-    code
+    ExitCode::SUCCESS
 }
 
-/// The listen address and the web configuration, or the exit code of a bad flag or file.
-fn web_setup(
-    listen: &str,
-    web_config_file: Option<&std::path::Path>,
-) -> Result<(SocketAddr, Option<WebConfig>), ExitCode> {
-    let address = parse_listen_address(listen).map_err(|error| {
-        tracing::error!(%error, "bad flag");
-        ExitCode::from(2)
-    })?;
-    let web_config = match web_config_file {
-        Some(path) => Some(WebConfig::load(path).map_err(|error| {
-            tracing::error!(%error, "cannot load the web configuration");
-            ExitCode::from(1)
-        })?),
-        None => None,
+/// Each `--web.listen-address` (`default` when none is given) with the sockets it stands for, or
+/// the exit code of a bad flag.
+async fn listen_flags(
+    flags: &[String],
+    default: &str,
+) -> Result<Vec<(String, Vec<SocketAddr>)>, ExitCode> {
+    let defaults = [default.to_string()];
+    let flags = if flags.is_empty() {
+        &defaults[..]
+    } else {
+        flags
     };
-    Ok((address, web_config))
+    let mut wanted = Vec::new();
+    for text in flags {
+        match listen_addresses(text).await {
+            Ok(found) => wanted.push((text.clone(), found)),
+            Err(error) => {
+                tracing::error!(%error, "bad flag");
+                return Err(ExitCode::from(2));
+            }
+        }
+    }
+    Ok(wanted)
 }
 
-async fn bind(address: SocketAddr) -> Result<tokio::net::TcpListener, ExitCode> {
-    tokio::net::TcpListener::bind(address)
-        .await
-        .map_err(|error| {
-            tracing::error!(%address, %error, "cannot listen");
-            ExitCode::from(1)
-        })
+/// The web configuration file, if given, or the exit code of one that does not load.
+fn load_web_config(path: Option<&std::path::Path>) -> Result<Option<WebConfig>, ExitCode> {
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    WebConfig::load(path).map(Some).map_err(|error| {
+        tracing::error!(%error, "cannot load the web configuration");
+        ExitCode::from(1)
+    })
 }
 
-/// Serves `served` on `listener` until SIGTERM/SIGINT, reloading on SIGHUP.
+/// Binds every socket of `wanted`: every one must bind, but a name needs one only (`localhost`
+/// may resolve to ::1 on a host without IPv6). `config` names what is served, in the log.
+async fn bind_all(
+    wanted: Vec<(String, Vec<SocketAddr>)>,
+    config: &str,
+    web_config: Option<&WebConfig>,
+) -> Result<Vec<tokio::net::TcpListener>, ExitCode> {
+    let mut listeners = Vec::new();
+    let mut bound: Vec<SocketAddr> = Vec::new();
+    for (text, addresses) in wanted {
+        let text = text.as_str();
+        let named = text.parse::<SocketAddr>().is_err() && !text.starts_with(':');
+        let before = listeners.len();
+        let mut last_error = None;
+        for address in addresses {
+            if bound.contains(&address) {
+                continue;
+            }
+            match tokio::net::TcpListener::bind(address).await {
+                Ok(listener) => {
+                    let local = listener
+                        .local_addr()
+                        .map(|a| a.to_string())
+                        .unwrap_or_default();
+                    tracing::info!(
+                        address = %local,
+                        config,
+                        tls = web_config.is_some_and(|c| c.tls_enabled()),
+                        version = env!("CARGO_PKG_VERSION"),
+                        "listening"
+                    );
+                    bound.push(address);
+                    listeners.push(listener);
+                }
+                Err(error) if named => {
+                    tracing::warn!(%address, %error, flag = text, "cannot listen on one address of a name");
+                    last_error = Some(error);
+                }
+                Err(error) => {
+                    tracing::error!(%address, %error, "cannot listen");
+                    return Err(ExitCode::from(1));
+                }
+            }
+        }
+        if let (true, Some(error)) = (listeners.len() == before, last_error) {
+            tracing::error!(flag = text, %error, "cannot listen on any address of the name");
+            return Err(ExitCode::from(1));
+        }
+    }
+    Ok(listeners)
+}
+
+/// Serves `served` on `listeners` until SIGTERM/SIGINT, reloading on SIGHUP.
 async fn serve(
-    listener: tokio::net::TcpListener,
+    listeners: Vec<tokio::net::TcpListener>,
     web_config: Option<WebConfig>,
     served: Arc<dyn web::Exporter>,
-    config: &str,
-) -> ExitCode {
-    let local = listener
-        .local_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
-    tracing::info!(
-        address = %local,
-        config,
-        tls = web_config.as_ref().is_some_and(|c| c.tls_enabled()),
-        version = env!("CARGO_PKG_VERSION"),
-        "listening"
-    );
+    timeout_offset: Duration,
+) {
     let hangups = tokio::spawn({
         let exporter = Arc::clone(&served);
         async move {
@@ -350,10 +453,13 @@ async fn serve(
             }
         }
     });
-    web::serve(listener, web_config, served, shutdown_signal()).await;
+    let options = web::ServeOptions {
+        timeout_offset,
+        ..Default::default()
+    };
+    web::serve_all(listeners, web_config, served, options, shutdown_signal()).await;
     tracing::info!("shutting down: letting running probes finish");
     hangups.abort();
-    ExitCode::SUCCESS
 }
 
 /// Resolves on SIGTERM or SIGINT.

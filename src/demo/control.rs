@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use crate::core::TlsaRecord;
 use crate::exporter::DaneExporter;
-use crate::web::{self, BoxFuture, ExtraRequest, Plain, ProbeRequestError};
+use crate::web::{self, BoxFuture, ExtraRequest, Plain, ProbeOptions, ProbeRequestError};
 
 use super::world::{World, SCENARIOS, TTL};
 
@@ -30,6 +30,7 @@ pub struct DemoExporter {
 }
 
 impl web::Exporter for DemoExporter {
+    // The exporter's own answers, unchanged: only the routes below are the demo's.
     fn metrics(&self) -> web::MetricsChunks {
         self.exporter.render_metrics()
     }
@@ -38,16 +39,25 @@ impl web::Exporter for DemoExporter {
         &'a self,
         target: &'a str,
         module: Option<&'a str>,
+        options: ProbeOptions,
     ) -> BoxFuture<'a, Result<String, ProbeRequestError>> {
-        Box::pin(self.exporter.probe(target, module))
+        web::Exporter::probe(self.exporter.as_ref(), target, module, options)
     }
 
     fn ready(&self) -> bool {
-        self.exporter.ready()
+        web::Exporter::ready(self.exporter.as_ref())
+    }
+
+    fn not_ready(&self) -> Option<String> {
+        web::Exporter::not_ready(self.exporter.as_ref())
+    }
+
+    fn observe_request(&self, handler: &str, code: u16) {
+        web::Exporter::observe_request(self.exporter.as_ref(), handler, code);
     }
 
     fn reload(&self) -> BoxFuture<'_, Result<(), String>> {
-        Box::pin(self.exporter.reload())
+        web::Exporter::reload(self.exporter.as_ref())
     }
 
     fn status(&self) -> Vec<crate::store::StatusEntry> {
