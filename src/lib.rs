@@ -7,6 +7,9 @@
 //!
 //! ```text
 //! main.rs (binary)   flags -> a Config (the exporter) or one Target (`check`); same path after
+//! demo  cli          `dane_exporter demo`: signed zone, mail servers, the exporter, on loopback |
+//!                    the subcommands `check` and `tlsa` (flags, run, exit status) and what
+//!                    they share (network flags, status line)
 //! exporter           the running exporter: config in force, scheduler, store, own metrics
 //! config             the YAML file -> fully resolved Targets (every setting resolved once)
 //! web                HTTP: /metrics, /probe, health, reload; TLS and basic auth (web config)
@@ -14,8 +17,9 @@
 //! store              the latest series per target, read at scrape time
 //! metrics  text      the metric table and the encoder | the human report of `check`
 //! logging            log lines as Prometheus writes them; `check`'s status line
-//! probe              runs the checks of one target, assembles and judges one report; unknown
-//!                    when the exporter cannot see (sight), expectations (expect)
+//! probe  tlsa        runs the checks of one target, assembles and judges one report; unknown
+//!                    when the exporter cannot see (sight), expectations (expect) | the
+//!                    `tlsa` command: records to publish, where a key rollover stands
 //! history  report    what crosses rounds | DomainReport: every check's output
 //! target             one target with every setting resolved
 //! checks/            one folder per check, each: run (I/O), judge (pure), series, text
@@ -32,17 +36,25 @@
 //! - [`dns`], [`smtp`], [`tls`]: the I/O, each bounded and under a timeout.
 //! - [`checks`]: what is checked, one folder per check.
 //! - [`target`], [`report`], [`history`], [`probe`]: one probe of one target.
+//! - [`tlsa`]: the `tlsa` command (records for the current and next key, `--check`).
 //! - [`metrics`], [`text`]: a report as series and as text.
 //! - [`store`], [`scheduler`], [`web`], [`config`], [`exporter`]: the running exporter.
+//! - [`demo`]: the exporter against an in-process world of signed zones and mail servers; its
+//!   servers are the tests' fixtures too.
+//! - [`cli`]: the subcommands `check` and `tlsa` (clap flags, run, exit status) and what they
+//!   share, so that `main.rs` stays wiring.
 //! - [`yaml`]: what the config and web config readers share: the error naming file, line and key.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod checks;
+pub mod cli;
 pub mod config;
 pub mod core;
 pub mod dane;
+#[cfg(feature = "demo")]
+pub mod demo;
 pub mod dns;
 pub mod exporter;
 pub mod history;
@@ -56,5 +68,6 @@ pub mod store;
 pub mod target;
 pub mod text;
 pub mod tls;
+pub mod tlsa;
 pub mod web;
 pub mod yaml;

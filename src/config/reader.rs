@@ -3,28 +3,42 @@
 //! remembering where each came from so that every error names the line of its key.
 
 use std::cell::Cell;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use saphyr::{LoadableYamlNode, MarkedYaml, ScanError};
 
+use super::certificates;
 use super::error::{ConfigError, Problem};
 use super::lists::{List, Origin};
-use super::model::{Config, Global, Overrides, TargetSpec, MAX_CONCURRENCY, MAX_HOST_CONCURRENCY};
+use super::model::{
+    Config, Global, Module, Overrides, TargetSpec, MAX_CONCURRENCY, MAX_HOST_CONCURRENCY,
+};
 use super::names::normalize_domain;
 use super::values::{
-    canary_name, check_timing, dnssec_mode, domain_name, duration, expectation, integer, labels,
-    level, metrics_shape, nameservers, operations, optional, probe_allow, read_service_ca,
-    services, source_path, Result,
+    canary_name, check_timing, direction, dnssec_mode, domain_name, duration, expectation, integer,
+    labels, level, metrics_shape, nameservers, operations, optional, probe_allow, read_service_ca,
+    services, Result,
 };
-use crate::checks::local_certs::{CertificateSource, CertificateSpec};
 use crate::target::MetricsShape;
 use crate::yaml::{
     boolean, mapping, sequence, string, Field, Fields, Invalid, Loc, Node, TreeProblem,
 };
 
-const TOP_KEYS: &[&str] = &["global", "probe_allow", "inbound", "outbound"];
+const TOP_KEYS: &[&str] = &["global", "probe_allow", "modules", "inbound", "outbound"];
+/// A `/probe` module: a direction and the per-probe settings a target may replace.
+const MODULE_KEYS: &[&str] = &[
+    "direction",
+    "expect",
+    "timeout",
+    "step_timeout",
+    "dnssec_mode",
+    "nameservers",
+    "trust_anchor_file",
+    "mta_sts",
+    "tls_rpt",
+];
 const GLOBAL_KEYS: &[&str] = &[
     "interval",
     "timeout",
@@ -84,8 +98,6 @@ const INBOUND_TARGET_KEYS: &[&str] = &[
     "services",
     "certificates",
 ];
-
-const CERTIFICATE_KEYS: &[&str] = &["mx", "live", "staged", "lineage"];
 
 impl TreeProblem for Problem {
     fn unknown_key(expected: &'static [&'static str]) -> Self {
@@ -154,6 +166,10 @@ impl Reader<'_> {
             None => Global::default(),
         };
         let probe_allow = top.get("probe_allow").map(probe_allow).transpose()?;
+        let modules = match top.get("modules") {
+            Some(f) => self.modules(f, &global)?,
+            None => BTreeMap::new(),
+        };
         let inbound = match top.get("inbound") {
             Some(f) => self.targets(f, &global, INBOUND_TARGET_KEYS)?,
             None => Vec::new(),
@@ -165,6 +181,7 @@ impl Reader<'_> {
         Ok(Config {
             global,
             probe_allow,
+            modules,
             inbound,
             outbound,
         })
@@ -320,7 +337,7 @@ impl Reader<'_> {
                 None => Vec::new(),
             };
             let certificates = match fields.get("certificates") {
-                Some(f) => self.certificates(f)?,
+                Some(f) => certificates::certificates(f, self.base_dir)?,
                 None => Vec::new(),
             };
             specs.push(TargetSpec {
@@ -332,6 +349,38 @@ impl Reader<'_> {
             });
         }
         Ok(specs)
+    }
+
+    fn modules(
+        &self,
+        section: &Field<'_, '_>,
+        global: &Global,
+    ) -> Result<BTreeMap<String, Module>> {
+        let mut modules = BTreeMap::new();
+        for entry in mapping(section.value, &section.loc, None)?.0 {
+            let name = entry.name;
+            if Module::BUILT_IN.contains(&name) {
+                return entry.loc.fail(Problem::BuiltInModule(name.to_string()));
+            }
+            let plain = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+            if name.is_empty() || !name.chars().all(plain) {
+                return entry.loc.fail(Problem::InvalidModuleName(name.to_string()));
+            }
+            let fields = mapping(entry.value, &entry.loc, Some(MODULE_KEYS))?;
+            let Some(direction) = fields.get("direction") else {
+                return entry.loc.fail(Problem::MissingKey("direction"));
+            };
+            let direction = self::direction(direction)?;
+            let overrides = self.overrides(&fields, global, &entry.loc)?;
+            modules.insert(
+                name.to_string(),
+                Module {
+                    direction,
+                    overrides,
+                },
+            );
+        }
+        Ok(modules)
     }
 
     fn overrides(
@@ -413,67 +462,6 @@ impl Reader<'_> {
                 })
             }
         }
-    }
-
-    /// `certificates` of an inbound target (see `certificates.rs`).
-    fn certificates(&self, section: &Field<'_, '_>) -> Result<Vec<CertificateSpec>> {
-        let mut specs = Vec::new();
-        // (Normalised MX host, live file or lineage) -> line of its first entry. One MX host may
-        // have several entries (an ECDSA and an RSA certificate), each file once.
-        let mut seen: HashMap<(String, PathBuf), usize> = HashMap::new();
-        for (loc, node) in sequence(section)? {
-            let fields = mapping(node, &loc, Some(CERTIFICATE_KEYS))?;
-            let Some(mx_field) = fields.get("mx") else {
-                return loc.fail(Problem::MissingKey("mx"));
-            };
-            let mx = domain_name(mx_field)?;
-            let path = |name: &str| -> Result<Option<PathBuf>> {
-                let Some(field) = fields.get(name) else {
-                    return Ok(None);
-                };
-                let text = string(field)?;
-                if text.trim().is_empty() {
-                    return field.loc.fail(Problem::EmptyPath);
-                }
-                Ok(Some(self.base_dir.join(text)))
-            };
-            let live = path("live")?;
-            let staged = path("staged")?;
-            let lineage = path("lineage")?;
-            let source = match (live, lineage) {
-                (Some(_), Some(_)) => {
-                    // Blame whichever of the two comes second in the file.
-                    let (a, b) = (&fields.get("live"), &fields.get("lineage"));
-                    let (second, key, other) = match (a, b) {
-                        (Some(a), Some(b)) if a.loc.line > b.loc.line => (a, "live", "lineage"),
-                        (_, Some(b)) => (b, "lineage", "live"),
-                        _ => return loc.fail(Problem::MissingEither("live", "lineage")),
-                    };
-                    return second.loc.fail(Problem::ConflictingKeys { key, other });
-                }
-                (None, None) => return loc.fail(Problem::MissingEither("live", "lineage")),
-                (Some(live), None) => CertificateSource::Files { live, staged },
-                (None, Some(dir)) => {
-                    if let Some(f) = fields.get("staged") {
-                        // A lineage finds its staged certificate itself.
-                        return f.loc.fail(Problem::ConflictingKeys {
-                            key: "staged",
-                            other: "lineage",
-                        });
-                    }
-                    CertificateSource::Lineage(dir)
-                }
-            };
-            let key = (mx.clone(), source_path(&source).to_path_buf());
-            if let Some(&first_line) = seen.get(&key) {
-                return mx_field
-                    .loc
-                    .fail(Problem::DuplicateCertificate { mx, first_line });
-            }
-            seen.insert(key, mx_field.loc.line);
-            specs.push(CertificateSpec { mx, source });
-        }
-        Ok(specs)
     }
 
     /// Resolves the path against the config file's directory and checks that it is a file.

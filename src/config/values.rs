@@ -11,12 +11,12 @@ use std::time::Duration;
 use saphyr::{Scalar, YamlData};
 
 use super::error::Problem;
-use super::model::MIN_INTERVAL;
+use super::model::{Module, MIN_INTERVAL};
 use super::names::{check_label_name, normalize_domain, parse_nameserver, DomainPattern};
 use super::operations::{DirectionScope, OperationsConfig};
 use crate::checks::local_certs::CertificateSource;
 use crate::checks::services::{ServiceProtocol, ServiceSpec, TlsMode};
-use crate::core::Expectation;
+use crate::core::{Direction, Expectation};
 use crate::dane::PkixTrust;
 use crate::dns::DnssecMode;
 use crate::target::MetricsShape;
@@ -185,6 +185,16 @@ pub(super) fn direction_scope(field: &Field<'_, '_>) -> Result<DirectionScope> {
 /// `metrics:` of a target: one of [`MetricsShape::NAMES`].
 pub(super) fn metrics_shape(field: &Field<'_, '_>) -> Result<MetricsShape> {
     choice(field, MetricsShape::parse, &MetricsShape::NAMES)
+}
+
+/// `inbound` or `outbound`.
+pub(super) fn direction(field: &Field<'_, '_>) -> Result<Direction> {
+    let parse = |text: &str| match text {
+        "inbound" => Some(Direction::Inbound),
+        "outbound" => Some(Direction::Outbound),
+        _ => None,
+    };
+    choice(field, parse, &Module::BUILT_IN)
 }
 
 /// `expect:` of a target or of `global`: one of [`Expectation::NAMES`].

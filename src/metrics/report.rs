@@ -104,13 +104,17 @@ fn add_verdict(f: &mut dyn Sink, base: &[(&str, &str)], report: &DomainReport) -
     true
 }
 
-/// One series of `name` per reason, MX host and address of `findings`.
+/// One series of `name` per reason, MX host and address of `findings`; a warning with a gauge of
+/// its own (`Reason::has_own_gauge`) is left to that gauge.
 fn add_findings(f: &mut dyn Sink, base: &[(&str, &str)], name: &'static str, findings: &[Finding]) {
     // Several findings may share a reason, MX host and address (one per unusable TLSA record,
     // say): they are one series, or the exposition would repeat a series and Prometheus would
     // reject the whole scrape.
     let mut seen = std::collections::BTreeSet::new();
     for finding in findings {
+        if finding.reason.has_own_gauge() {
+            continue;
+        }
         if !seen.insert((
             finding.reason.as_str(),
             finding.mx.as_deref(),

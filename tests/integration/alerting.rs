@@ -1,6 +1,7 @@
 //! The whole chain a postmaster relies on, with real components: the real stack, the exporter,
 //! a real Prometheus (Debian's `prometheus`) scraping it and evaluating `alerts/`, a real
-//! Alertmanager (`prometheus-alertmanager`) sending to a webhook in this test.
+//! Alertmanager (`prometheus-alertmanager`) sending to a webhook in this test
+//! (`support/monitoring.rs`).
 //!
 //! - Every PromQL expression of `dashboards/` (variables substituted, `$domain` = All) must run on
 //!   that Prometheus and return data from a fleet of a passing and a failing inbound domain.
@@ -8,16 +9,15 @@
 //!   as a firing `DaneTLSAMismatch` alert with the domain, MX host, address and severity; the
 //!   repair must reach it as resolved.
 //!
-//! The rules are loaded with every `for:` set to 0s: the `for` boundaries are the business of
-//! `promtool test rules` (alerts/*_test.yml); here we prove the wiring end to end.
+//! The rules are loaded with every `for:` set to 0s (see `support/monitoring.rs`).
 
 use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::support::dashboards::{dashboard_files, queries_for};
-use crate::support::exporter::{free_port, write_config, Exporter};
-use crate::support::monitoring::{get_json, query, rules_without_for, wait_until, Daemon, Webhook};
+use crate::support::exporter::{write_config, Exporter};
+use crate::support::monitoring::{wait_until, Monitoring};
 use crate::support::stack::{Stack, TlsaChange};
 
 #[test]
@@ -28,7 +28,15 @@ fn alerts_reach_alertmanager_and_dashboards_query_real_data() {
     write_config(
         &config,
         &stack,
-        &["ok311.test", "twomx.test", "sts.test"],
+        // hfull.test passes with a TLSA hygiene warning (a full-certificate record), and
+        // insecuremx.test with an MX RRset that is not secure, for the panels of both.
+        &[
+            "ok311.test",
+            "twomx.test",
+            "sts.test",
+            "hfull.test",
+            "insecuremx.test",
+        ],
         &["bogus.test"],
     );
     // staged.test with its certificate files (live and staged), so that the local certificate
@@ -52,93 +60,19 @@ fn alerts_reach_alertmanager_and_dashboards_query_real_data() {
     );
     std::fs::write(&config, text).unwrap();
     let exporter = Exporter::start(&config);
-
-    let rules_dir = dir.path().join("rules");
-    std::fs::create_dir(&rules_dir).unwrap();
-    let rules = rules_without_for(&rules_dir);
-
-    let webhook = Webhook::start();
-    let am_port = free_port();
-    let am_config = dir.path().join("alertmanager.yml");
-    std::fs::write(
-        &am_config,
-        format!(
-            "route:\n  receiver: hook\n  group_by: [alertname, domain, mx, address]\n  \
-             group_wait: 0s\n  group_interval: 1s\n  repeat_interval: 1h\n\
-             receivers:\n  - name: hook\n    webhook_configs:\n      - url: http://127.0.0.1:{}/\n        send_resolved: true\n",
-            webhook.port
-        ),
-    )
-    .unwrap();
-    let am_data = dir.path().join("am-data");
-    let _alertmanager = Daemon::start(
-        "prometheus-alertmanager",
-        &[
-            format!("--config.file={}", am_config.display()),
-            format!("--storage.path={}", am_data.display()),
-            format!("--web.listen-address=127.0.0.1:{am_port}"),
-            "--cluster.listen-address=".to_string(),
-        ],
-        &dir.path().join("alertmanager.log"),
-    );
-
-    let prom_port = free_port();
-    let prom_config = dir.path().join("prometheus.yml");
-    let rule_list = rules
-        .iter()
-        .map(|r| format!("  - {}\n", r.display()))
-        .collect::<String>();
-    std::fs::write(
-        &prom_config,
-        format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
-             rule_files:\n{rule_list}\
-             alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['127.0.0.1:{am_port}']\n\
-             scrape_configs:\n  - job_name: dane\n    static_configs:\n      - targets: ['{}']\n",
-            exporter.addr
-        ),
-    )
-    .unwrap();
-    let _prometheus = Daemon::start(
-        "prometheus",
-        &[
-            format!("--config.file={}", prom_config.display()),
-            format!("--storage.tsdb.path={}", dir.path().join("tsdb").display()),
-            format!("--web.listen-address=127.0.0.1:{prom_port}"),
-        ],
-        &dir.path().join("prometheus.log"),
-    );
-
-    // Prometheus has scraped the exporter and loaded every rule group without error.
+    let monitoring = Monitoring::start(dir.path(), exporter.addr);
     wait_until(Duration::from_secs(60), "scraped", || {
-        query(prom_port, "dane_probe_success{domain=\"ok311.test\"}")["data"]["result"]
+        monitoring.query("dane_probe_success{domain=\"ok311.test\"}")["data"]["result"]
             .as_array()
             .is_some_and(|r| !r.is_empty())
     });
-    // Counters need two samples for rate() and increase(): a few scrapes more.
+    // Counters need two samples for rate() and increase(): a few scrapes more. (Every rule
+    // group loaded and healthy: `Monitoring::start` checked.)
     wait_until(Duration::from_secs(60), "scraped thrice", || {
-        query(
-            prom_port,
-            "count_over_time(dane_exporter_build_info[1m]) >= 3",
-        )["data"]["result"]
+        monitoring.query("count_over_time(dane_exporter_build_info[1m]) >= 3")["data"]["result"]
             .as_array()
             .is_some_and(|r| !r.is_empty())
     });
-    let groups = get_json(prom_port, "/api/v1/rules");
-    let groups = groups["data"]["groups"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    assert!(!groups.is_empty(), "no rule groups loaded");
-    for group in &groups {
-        for rule in group["rules"].as_array().cloned().unwrap_or_default() {
-            assert_eq!(
-                rule["health"], "ok",
-                "rule {} : {}",
-                rule["name"], rule["lastError"]
-            );
-        }
-    }
 
     // Every dashboard query parses on the real Prometheus and returns data.
     let queries: Vec<(String, String)> = dashboard_files()
@@ -149,7 +83,7 @@ fn alerts_reach_alertmanager_and_dashboards_query_real_data() {
     assert!(!queries.is_empty());
     let mut empty = Vec::new();
     for (panel, expr) in &queries {
-        let answer = query(prom_port, expr);
+        let answer = monitoring.query(expr);
         assert_eq!(answer["status"], "success", "{panel}: {expr}: {answer}");
         let data = &answer["data"]["result"];
         let has_data = match data {
@@ -169,26 +103,18 @@ fn alerts_reach_alertmanager_and_dashboards_query_real_data() {
 
     // Break the TLSA record of ok311.test: a critical mismatch alert reaches the webhook.
     stack.set_tlsa("ok311", TlsaChange::Break);
-    let mismatch = |status: &str, labels: &Value| {
-        labels["alertname"] == "DaneTLSAMismatch"
-            && labels["domain"] == "ok311.test"
-            && labels["mx"] == "mx.ok311.test"
-            && labels["address"] == "127.0.1.1"
-            && labels["direction"] == "inbound"
-            && labels["severity"] == "critical"
-            && status == "firing"
-    };
-    wait_until(Duration::from_secs(60), "alerted", || {
-        webhook.alerts().iter().any(|(s, l)| mismatch(s, l))
-    });
+    let mismatch = [
+        ("alertname", "DaneTLSAMismatch"),
+        ("domain", "ok311.test"),
+        ("mx", "mx.ok311.test"),
+        ("address", "127.0.1.1"),
+        ("direction", "inbound"),
+        ("severity", "critical"),
+    ];
+    monitoring.wait_for_alert(Duration::from_secs(60), "firing", &mismatch);
 
     // Repair it: the same alert is resolved.
     stack.set_tlsa("ok311", TlsaChange::Repair);
-    wait_until(Duration::from_secs(60), "resolved", || {
-        webhook
-            .alerts()
-            .iter()
-            .any(|(s, l)| s == "resolved" && mismatch("firing", l))
-    });
+    monitoring.wait_for_alert(Duration::from_secs(60), "resolved", &mismatch);
     drop(exporter);
 }

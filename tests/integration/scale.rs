@@ -512,8 +512,8 @@ async fn a_domain_list_in_the_summary_shape_and_its_reload() {
         expected.insert("single.list.test".to_string());
         assert_eq!(domains_in(&m, "dane_probe_verdict"), expected);
         // Full shape for the single entry, summary for the list.
-        assert!(domains_in(&m, "dane_dnssec_status").contains("single.list.test"));
-        assert!(domains_in(&m, "dane_dnssec_status").is_disjoint(&listed));
+        assert!(domains_in(&m, "dane_tlsa_match").contains("single.list.test"));
+        assert!(domains_in(&m, "dane_tlsa_match").is_disjoint(&listed));
         for domain in &listed {
             let series = m
                 .text

@@ -66,17 +66,52 @@ impl Exporter {
     ) -> Exporter {
         let ip = netns.map_or("127.0.0.1".to_string(), |n| n.ns_addr.to_string());
         let addr: SocketAddr = format!("{ip}:{}", free_port()).parse().unwrap();
+        let mut args = vec![
+            format!("--config.file={}", config.display()),
+            format!("--web.listen-address={addr}"),
+        ];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        let mut exporter = Exporter::launch(netns, addr, &args, log);
+        exporter.config = config.to_path_buf();
+        exporter
+    }
+
+    /// The binary with `args` (a subcommand, flags), on a free port of 127.0.0.1; returns once
+    /// it is ready.
+    pub fn run(args: &[&str]) -> Exporter {
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        Self::run_listening(&[&format!("--web.listen-address={addr}")], addr, args)
+    }
+
+    /// As [`Exporter::run`], with the listen flags given (`listen`) and `addr` where they make
+    /// it reachable.
+    pub fn run_listening(listen: &[&str], addr: SocketAddr, args: &[&str]) -> Exporter {
+        let args: Vec<String> = listen.iter().chain(args).map(|a| a.to_string()).collect();
+        let exporter = Exporter::launch(None, addr, &args, None);
+        exporter.wait_for(Duration::from_secs(40), "ready", |e| {
+            e.get("/-/ready").0 == 200
+        });
+        exporter
+    }
+
+    /// The binary with `args`, logging JSON, reached at `addr`; returns once it answers
+    /// `/-/healthy`.
+    fn launch(
+        netns: Option<&Netns>,
+        addr: SocketAddr,
+        args: &[String],
+        log: Option<&Path>,
+    ) -> Exporter {
         let binary = env!("CARGO_BIN_EXE_dane_exporter");
         let mut command = match netns {
             Some(netns) => netns.command(binary),
             None => Command::new(binary),
         };
-        // `ip netns exec` execs the program: the child is the exporter itself.
+        // `ip netns exec` execs the program: the child is the exporter itself. The log flag
+        // goes first: `args` may end in a subcommand.
         let child = command
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--web.listen-address={addr}"))
             .arg("--log.format=json")
-            .args(extra)
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(match log {
@@ -88,7 +123,7 @@ impl Exporter {
         let exporter = Exporter {
             child,
             addr,
-            config: config.to_path_buf(),
+            config: PathBuf::new(),
         };
         exporter.wait_for(Duration::from_secs(30), "healthy", |e| {
             e.get("/-/healthy").0 == 200
@@ -98,6 +133,11 @@ impl Exporter {
 
     /// One HTTP/1.1 request; returns status and body.
     pub fn request(&self, method: &str, path: &str) -> (u16, String) {
+        self.request_with(method, path, "")
+    }
+
+    /// [`Exporter::request`] with extra header lines (each ending in `\r\n`).
+    pub fn request_with(&self, method: &str, path: &str, headers: &str) -> (u16, String) {
         let mut stream = match TcpStream::connect_timeout(&self.addr, Duration::from_secs(5)) {
             Ok(stream) => stream,
             Err(_) => return (0, String::new()),
@@ -105,7 +145,7 @@ impl Exporter {
         let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
         let _ = write!(
             stream,
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: 0\r\n{headers}\r\n",
             self.addr
         );
         let mut raw = Vec::new();
@@ -249,7 +289,8 @@ pub fn promtool_check(exposition: &str) {
 
 /// Writes an exporter configuration probing `inbound` and `outbound` domains of the stack every
 /// 10 s (the shortest interval the configuration allows); inbound targets get `team: mail`. The
-/// resolver canary's bogus name is the stack's `brokends.test` (its DS matches no key).
+/// resolver canary's bogus name is the stack's `brokends.test` (its DS matches no key). `/probe`
+/// may probe any `.test` domain and has a module `quick` (inbound, 3 s, no MTA-STS).
 pub fn write_config(path: &Path, stack: &Stack, inbound: &[&str], outbound: &[&str]) {
     // MTA-STS (checked for inbound targets): the stack's private CA and policy host port.
     let mut text = format!(
@@ -257,7 +298,8 @@ pub fn write_config(path: &Path, stack: &Stack, inbound: &[&str], outbound: &[&s
          nameservers: [\"{}\"]\n  smtp_port: {}\n  ehlo_name: probe.test\n  \
          mta_sts_ca_file: {}\n  https_port: {}\n  authoritative_port: {}\n  \
          canary_bogus_name: brokends.test\n\
-         probe_allow: [\"*.test\"]\n",
+         probe_allow: [\"*.test\"]\n\
+         modules:\n  quick:\n    direction: inbound\n    timeout: 3s\n    mta_sts: false\n",
         stack.var("RESOLVER"),
         stack.var("SMTP_PORT"),
         stack.var("MTA_STS_CA"),
