@@ -18,12 +18,13 @@ use crate::checks::local_certs::{self, CertificateContext};
 use crate::checks::mx::{self, MxJudgement, MxProbe};
 use crate::checks::services::{self, ServiceReport, ServiceSettings};
 use crate::checks::{key_algorithms, mta_sts};
-use crate::core::{normalize_name, unix_now, KeyAlgorithmReport, MxReport};
+use crate::core::{normalize_name, unix_now, Direction, KeyAlgorithmReport, MxReport};
 use crate::dns::DnsClient;
 use crate::history::History;
 use crate::report::DomainReport;
 use crate::smtp::SessionCache;
 use crate::target::Target;
+use crate::tlsrpt;
 
 /// Probes targets with one DNS client.
 pub struct Prober {
@@ -151,6 +152,16 @@ impl Prober {
             certificates
         };
         warnings.extend(history.stale_findings(&key, &mx, &target.hygiene));
+        // What senders reported for our own domains, beside what this probe saw.
+        let senders = match key.direction {
+            Direction::Inbound => history.senders(&domain),
+            Direction::Outbound => None,
+        };
+        if let Some(view) = &senders {
+            warnings.extend(tlsrpt::correlate(&mx, view));
+        }
+        let verdict_since = history.verdict(&key, verdict, &failures, now);
+        history.end_round(&key);
 
         DomainReport {
             mx,
@@ -165,6 +176,8 @@ impl Prober {
             tls_rpt: transport.tls_rpt,
             local_certificates,
             zones,
+            verdict_since: Some(verdict_since),
+            senders: senders.map(|view| view.as_ref().clone()),
         }
     }
 }

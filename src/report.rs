@@ -11,6 +11,8 @@ use crate::checks::local_certs::LocalCertReport;
 use crate::checks::mta_sts::{MtaStsReport, TlsRptReport};
 use crate::checks::services::ServiceReport;
 use crate::core::{Finding, MxReport, Reason, UnixSeconds, Verdict};
+use crate::history::VerdictState;
+use crate::tlsrpt::SendersView;
 
 /// Everything about one domain.
 #[derive(Clone, Debug, Serialize)]
@@ -48,6 +50,15 @@ pub struct DomainReport {
     /// the authoritative checks ran; see `crate::checks::authoritative`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub zones: Vec<ZoneReport>,
+    /// Since when the verdict (and its reasons) have held, as the history of rounds knows it
+    /// (`crate::history`; the exporter's survives restarts); absent for a probe that did not
+    /// finish.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verdict_since: Option<VerdictState>,
+    /// What senders' latest TLS-RPT reports saw of this (inbound) domain, per MX host, when
+    /// reports arrived (`crate::tlsrpt::SendersView`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub senders: Option<SendersView>,
 }
 
 impl DomainReport {
@@ -73,6 +84,8 @@ impl DomainReport {
             tls_rpt: None,
             local_certificates: Vec::new(),
             zones: Vec::new(),
+            verdict_since: None,
+            senders: None,
         }
     }
 
