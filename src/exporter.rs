@@ -26,10 +26,13 @@ use tokio::sync::{Mutex, Semaphore};
 
 use crate::config::{self, Config};
 use crate::core::{normalize_domain, unix_now, Direction};
+use crate::database::{DatabaseError, Stored, SubmitError};
 use crate::history::History;
 use crate::metrics::{probe_exposition, LabelledReport};
+use crate::retained::{Retained, StorageOptions};
 use crate::scheduler::{self, ProberRunner, SchedulerHandle};
 use crate::store::Store;
+use crate::tlsrpt::MediaType;
 use crate::web::{self, BoxFuture, ProbeRequestError};
 
 /// How long running probes may go on when the scheduler is replaced by a reload.
@@ -52,6 +55,9 @@ pub enum StartError {
     /// A metric could not be registered (a bug).
     #[error("metrics registry: {0}")]
     Registry(#[from] prometheus::Error),
+    /// The database at `--storage.path` cannot be used.
+    #[error("{0}")]
+    Storage(#[from] DatabaseError),
 }
 
 /// The configuration in force and the scheduler running it.
@@ -78,21 +84,41 @@ pub struct DaneExporter {
     store: Arc<Store>,
     running: Mutex<Option<Running>>,
     own: SelfMetrics,
-    /// What crosses probe rounds (stale clocks, publication clocks, MTA-STS): kept across reloads.
+    /// What crosses probe rounds (stale clocks, publication clocks, MTA-STS, verdicts): kept
+    /// across reloads, and across restarts through `retained`'s database.
     history: Arc<History>,
+    /// The database, its writer and the TLS-RPT counters (none without `--storage.path`).
+    retained: Option<Retained>,
 }
 
 impl DaneExporter {
-    /// Loads `config_path` and starts probing. A bad configuration is an error here: at start
-    /// there is no running configuration to keep.
+    /// Loads `config_path` and starts probing, with a history in memory only. A bad
+    /// configuration is an error here: at start there is no running configuration to keep.
     pub async fn start(config_path: &Path) -> Result<Arc<Self>, StartError> {
+        Self::start_with(config_path, None).await
+    }
+
+    /// [`Self::start`], with the history kept in (and restored from) the database `storage`
+    /// names, where TLS-RPT reports are stored too.
+    pub async fn start_with(
+        config_path: &Path,
+        storage: Option<StorageOptions>,
+    ) -> Result<Arc<Self>, StartError> {
         let own = SelfMetrics::new()?;
+        let (history, retained) = match &storage {
+            Some(options) => {
+                let (history, retained) = Retained::open(options, &own.registry)?;
+                (history, Some(retained))
+            }
+            None => (Arc::new(History::new()), None),
+        };
         let exporter = Arc::new(Self {
             config_path: config_path.to_path_buf(),
             store: Arc::new(Store::new()),
             running: Mutex::new(None),
             own,
-            history: Arc::new(History::new()),
+            history,
+            retained,
         });
         let config = config::load(config_path)?;
         exporter.replace(config).await?;
@@ -125,6 +151,9 @@ impl DaneExporter {
             old.scheduler.shutdown(RELOAD_GRACE).await;
         }
         self.store.set_targets(&targets);
+        if let Some(retained) = &self.retained {
+            retained.set_targets(&targets);
+        }
         let keys: std::collections::HashSet<_> = targets.iter().map(|t| t.key()).collect();
         self.history.retain(|key| keys.contains(key));
         let scheduler = scheduler::start(
@@ -170,9 +199,11 @@ impl DaneExporter {
     /// chunks written while the response is sent. The results are those stored when this is
     /// called.
     pub fn render_metrics(&self) -> web::MetricsChunks {
-        let chunks = self
-            .store
-            .exposition(own_chunks(self.own.registry.gather()), METRICS_CHUNK_BYTES);
+        let mut own = own_chunks(self.own.registry.gather());
+        if let Some(retained) = &self.retained {
+            own.extend(retained.families());
+        }
+        let chunks = self.store.exposition(own, METRICS_CHUNK_BYTES);
         Box::new(chunks.map(Bytes::from))
     }
 
@@ -229,10 +260,13 @@ impl DaneExporter {
         }]))
     }
 
-    /// Stops probing: running probes get `grace` to finish.
+    /// Stops probing: running probes get `grace` to finish; then what they left is written.
     pub async fn shutdown(&self, grace: Duration) {
         if let Some(running) = self.running.lock().await.take() {
             running.scheduler.shutdown(grace).await;
+        }
+        if let Some(retained) = &self.retained {
+            retained.close().await;
         }
     }
 }
@@ -284,6 +318,17 @@ fn own_chunks(own: Vec<prometheus::proto::MetricFamily>) -> Vec<(String, String)
             Some((family.name().to_string(), String::from_utf8(buffer).ok()?))
         })
         .collect()
+}
+
+impl web::ReportSink for DaneExporter {
+    fn submit(&self, body: Vec<u8>, media: MediaType) -> BoxFuture<'_, Result<Stored, SubmitError>> {
+        Box::pin(async move {
+            match &self.retained {
+                Some(retained) => retained.submit(body, media).await,
+                None => Err(SubmitError::Busy),
+            }
+        })
+    }
 }
 
 impl web::Exporter for DaneExporter {

@@ -8,6 +8,7 @@
 //!   rules, probes it once through the same `scheduler::run_one` the exporter uses, and prints a
 //!   report. Exit status: 0 pass or not applicable, 1 fail or encrypt only (TLSA records, none
 //!   usable), 2 bad usage or setup error.
+//! - `dane_exporter tlsrpt ingest [FILE|-]` stores a TLS-RPT report mail (`dane_exporter::ingest`).
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -26,6 +27,8 @@ use dane_exporter::config::{
 use dane_exporter::core::{Direction, Verdict};
 use dane_exporter::dns::DnssecMode;
 use dane_exporter::exporter::DaneExporter;
+use dane_exporter::ingest::{StorageArgs, TlsRptCommand};
+use dane_exporter::retained::{history_for_check, StorageOptions};
 use dane_exporter::scheduler::{run_one, ProberRunner};
 use dane_exporter::web::{self, WebConfig};
 
@@ -64,6 +67,8 @@ struct Cli {
     /// Log line format.
     #[arg(long = "log.format", value_enum, default_value_t = LogFormat::Logfmt)]
     log_format: LogFormat,
+    #[command(flatten)]
+    storage: StorageArgs,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -86,6 +91,9 @@ enum LogFormat {
 enum Command {
     /// Probe one domain now, as a DANE-enforcing sender would, and report.
     Check(CheckArgs),
+    /// TLS-RPT reports (RFC 8460) received by mail.
+    #[command(subcommand)]
+    Tlsrpt(TlsRptCommand),
 }
 
 #[derive(clap::Args, Debug)]
@@ -223,14 +231,14 @@ fn parse_nameserver(text: &str) -> Result<SocketAddr, String> {
 }
 
 /// `:9724` means every address, as in the Go exporters.
-fn parse_listen_address(text: &str) -> Result<SocketAddr, String> {
+fn parse_listen_address(flag: &str, text: &str) -> Result<SocketAddr, String> {
     let full = if text.starts_with(':') {
         format!("[::]{text}")
     } else {
         text.to_string()
     };
     full.parse::<SocketAddr>()
-        .map_err(|_| format!("--web.listen-address {text:?} is not HOST:PORT or :PORT"))
+        .map_err(|_| format!("{flag} {text:?} is not HOST:PORT or :PORT"))
 }
 
 fn main() -> ExitCode {
@@ -247,7 +255,12 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Some(Command::Check(args)) => runtime.block_on(run_check(args)),
+        Some(Command::Check(args)) => runtime.block_on(run_check(args, cli.storage)),
+        Some(Command::Tlsrpt(command)) => ExitCode::from(dane_exporter::ingest::run(
+            &command,
+            &cli.storage,
+            &cli.config_file,
+        )),
         None if cli.config_check => match dane_exporter::config::load(&cli.config_file) {
             Ok(config) => {
                 println!(
@@ -292,12 +305,22 @@ fn init_logging(level: LogLevel, format: LogFormat) {
 }
 
 async fn run_exporter(cli: Cli) -> ExitCode {
-    let address = match parse_listen_address(&cli.listen_address) {
+    let address = match parse_listen_address("--web.listen-address", &cli.listen_address) {
         Ok(address) => address,
         Err(error) => {
             tracing::error!(%error, "bad flag");
             return ExitCode::from(2);
         }
+    };
+    let tlsrpt_address = match cli.storage.tlsrpt_listen_address.as_deref() {
+        Some(text) => match parse_listen_address("--tlsrpt.listen-address", text) {
+            Ok(address) => Some(address),
+            Err(error) => {
+                tracing::error!(%error, "bad flag");
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
     };
     let web_config = match &cli.web_config_file {
         Some(path) => match WebConfig::load(path) {
@@ -309,7 +332,12 @@ async fn run_exporter(cli: Cli) -> ExitCode {
         },
         None => None,
     };
-    let exporter = match DaneExporter::start(&cli.config_file).await {
+    let storage = StorageOptions {
+        path: cli.storage.path.clone(),
+        retention: cli.storage.retention,
+        max_organizations: cli.storage.max_organizations,
+    };
+    let exporter = match DaneExporter::start_with(&cli.config_file, Some(storage)).await {
         Ok(exporter) => exporter,
         Err(error) => {
             tracing::error!(%error, "cannot start");
@@ -344,9 +372,37 @@ async fn run_exporter(cli: Cli) -> ExitCode {
             }
         }
     });
+    // The TLS-RPT listener stops when the main one does.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let tlsrpt = match tlsrpt_address {
+        Some(address) => match tokio::net::TcpListener::bind(address).await {
+            Ok(listener) => {
+                tracing::info!(%address, "TLS-RPT listener: POST {}", web::TLSRPT_PATH);
+                let mut stopped = stopped;
+                Some(tokio::spawn(web::serve_tlsrpt(
+                    listener,
+                    web_config.clone(),
+                    exporter.clone(),
+                    Default::default(),
+                    async move {
+                        let _ = stopped.wait_for(|s| *s).await;
+                    },
+                )))
+            }
+            Err(error) => {
+                tracing::error!(%address, %error, "cannot listen for TLS-RPT reports");
+                return ExitCode::from(1);
+            }
+        },
+        None => None,
+    };
     web::serve(listener, web_config, served, shutdown_signal()).await;
     tracing::info!("shutting down: letting running probes finish");
     hangups.abort();
+    let _ = stop.send(true);
+    if let Some(task) = tlsrpt {
+        let _ = task.await;
+    }
     exporter.shutdown(SHUTDOWN_GRACE).await;
     ExitCode::SUCCESS
 }
@@ -374,7 +430,7 @@ async fn shutdown_signal() {
 /// only stops a pathological sum of them (many MX hosts, each step at its limit).
 const CHECK_DEADLINE_STEPS: u32 = 30;
 
-async fn run_check(args: CheckArgs) -> ExitCode {
+async fn run_check(args: CheckArgs, storage: StorageArgs) -> ExitCode {
     let target = match check_target(&args) {
         Ok(target) => target,
         Err(error) => {
@@ -382,8 +438,16 @@ async fn run_check(args: CheckArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // The running exporter's clocks, verdict times and TLS-RPT reports, read, never written.
+    let history = match history_for_check(&storage.path) {
+        Ok(history) => Arc::new(history),
+        Err(error) => {
+            eprintln!("dane_exporter: {error}");
+            return ExitCode::from(2);
+        }
+    };
     let runner = match ProberRunner::new(std::slice::from_ref(&target), None) {
-        Ok(runner) => runner,
+        Ok(runner) => runner.with_history(history),
         Err(error) => {
             eprintln!("dane_exporter: {error}");
             return ExitCode::from(2);

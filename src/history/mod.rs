@@ -22,7 +22,7 @@ mod state;
 mod tests;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 
 pub use state::{Publication, TargetState, VerdictChange, VerdictState};
 
@@ -49,7 +49,7 @@ pub struct History {
     targets: Mutex<HashMap<TargetKey, Entry>>,
     /// Per inbound domain: the senders' latest reports (replaced whole when reports arrive).
     senders: RwLock<HashMap<String, Arc<SendersView>>>,
-    journal: Option<Arc<dyn Journal>>,
+    journal: OnceLock<Arc<dyn Journal>>,
 }
 
 /// One target's state and what its current round changed.
@@ -63,7 +63,7 @@ impl std::fmt::Debug for History {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("History")
             .field("targets", &self.lock().len())
-            .field("journal", &self.journal.is_some())
+            .field("journal", &self.journal.get().is_some())
             .finish()
     }
 }
@@ -91,10 +91,19 @@ impl History {
         history
     }
 
-    /// Sends every round's state to `journal` from now on.
-    pub fn with_journal(mut self, journal: Arc<dyn Journal>) -> Self {
-        self.journal = Some(journal);
-        self
+    /// Sends every round's state to `journal` from now on (the first journal set stays).
+    pub fn set_journal(&self, journal: Arc<dyn Journal>) {
+        let _ = self.journal.set(journal);
+    }
+
+    /// Number of targets with a state.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// True when no target has a state.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<TargetKey, Entry>> {
@@ -116,7 +125,7 @@ impl History {
             }
             kept
         });
-        if let Some(journal) = &self.journal {
+        if let Some(journal) = self.journal.get() {
             gone.iter().for_each(|key| journal.forget(key));
         }
     }
@@ -129,7 +138,7 @@ impl History {
     /// Hands `key`'s state after this round to the journal, with the verdict change the round
     /// made, if any. The probe calls it once per round, after judging.
     pub fn end_round(&self, key: &TargetKey) {
-        let Some(journal) = &self.journal else {
+        let Some(journal) = self.journal.get() else {
             self.with(key, |e| e.change = None);
             return;
         };

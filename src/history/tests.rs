@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::*;
 use crate::checks::authoritative::{tlsa_zone_consistent, RrsetKey, ZoneReport};
 use crate::core::{
-    Direction, DnssecStatus, EndpointEvaluation, EndpointOutcome, EndpointReport, EndpointSession,
+    Direction, MxHostReport, DnssecStatus, EndpointEvaluation, EndpointOutcome, EndpointReport, EndpointSession,
     RecordResult, RecordState, RecordType, RrsetReport, TlsEngine, TlsSession, TlsaRecord,
 };
 

@@ -57,6 +57,13 @@ pub(super) fn add_report(f: &mut dyn Sink, item: &LabelledReport<'_>) {
         &base,
         report.checked_at() as f64,
     );
+    if let Some(since) = &report.verdict_since {
+        f.gauge(
+            "dane_probe_verdict_since_timestamp_seconds",
+            &base,
+            since.since as f64,
+        );
+    }
     for (name, findings) in [
         ("dane_probe_failure_info", &report.failures),
         ("dane_probe_warning_info", &report.warnings),

@@ -122,3 +122,41 @@ pub fn correlate(mx: &MxReport, view: &SendersView) -> Vec<Finding> {
     }
     findings
 }
+
+/// One MX host seen from both sides: our probe's view and the senders' failures there.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HostComparison {
+    /// The host (normalised); empty for failures senders named no host for.
+    pub mx: String,
+    /// Our probe's view; `None` for a host senders named that is not among the MX hosts.
+    pub probe: Option<ProbeView>,
+    /// The senders' failures there.
+    pub failures: Vec<super::view::FailureCount>,
+}
+
+/// Every MX host of `mx` with the failures `view` holds for it, then the hosts senders named that
+/// the MX lookup did not return: what `check` prints and a status page would show side by side.
+pub fn side_by_side(mx: &MxReport, view: &SendersView) -> Vec<HostComparison> {
+    let mut rows: Vec<HostComparison> = mx
+        .hosts
+        .iter()
+        .map(|host| {
+            let name = host.name.trim_end_matches('.').to_ascii_lowercase();
+            HostComparison {
+                failures: view.failures_at(&name).to_vec(),
+                probe: Some(ProbeView::of(host)),
+                mx: name,
+            }
+        })
+        .collect();
+    for host in &view.hosts {
+        if !rows.iter().any(|r| r.mx == host.mx) {
+            rows.push(HostComparison {
+                mx: host.mx.clone(),
+                probe: None,
+                failures: host.failures.clone(),
+            });
+        }
+    }
+    rows
+}

@@ -13,15 +13,17 @@ mod decode;
 mod mail;
 mod model;
 mod parse;
+mod text;
 #[cfg(test)]
 mod tests;
 mod view;
 
-pub use correlate::{correlate, ProbeView};
+pub use correlate::{correlate, side_by_side, HostComparison, ProbeView};
 pub use decode::decode_body;
 pub use mail::report_part;
 pub use model::{FailureDetail, MediaType, PolicyResult, PolicyType, Report, ResultType};
 pub use parse::{parse_report, parse_rfc3339};
+pub use text::render;
 pub use view::{
     contributions, report_domains, Contribution, FailureCount, HostFailures, SendersView,
     SessionResult, SessionTotal, SourceTotal, Totals, RECENT_SECONDS,
