@@ -321,7 +321,11 @@ fn own_chunks(own: Vec<prometheus::proto::MetricFamily>) -> Vec<(String, String)
 }
 
 impl web::ReportSink for DaneExporter {
-    fn submit(&self, body: Vec<u8>, media: MediaType) -> BoxFuture<'_, Result<Stored, SubmitError>> {
+    fn submit(
+        &self,
+        body: Vec<u8>,
+        media: MediaType,
+    ) -> BoxFuture<'_, Result<Stored, SubmitError>> {
         Box::pin(async move {
             match &self.retained {
                 Some(retained) => retained.submit(body, media).await,

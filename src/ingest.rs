@@ -29,7 +29,12 @@ use crate::tlsrpt::{report_part, Limits};
 pub struct StorageArgs {
     /// Directory of the database: history kept across restarts and TLS-RPT reports received
     /// (`check` reads it too, when it exists).
-    #[arg(long = "storage.path", value_name = "DIR", default_value = "data", global = true)]
+    #[arg(
+        long = "storage.path",
+        value_name = "DIR",
+        default_value = "data",
+        global = true
+    )]
     pub path: PathBuf,
     /// How long TLS-RPT reports and verdict history are kept, e.g. "90d".
     #[arg(long = "storage.retention", value_name = "DURATION", default_value = "90d",
@@ -41,7 +46,11 @@ pub struct StorageArgs {
     pub tlsrpt_listen_address: Option<String>,
     /// Reporting organisations that keep their own label value in the TLS-RPT metrics (in the
     /// order their first report came); later ones are counted as "other".
-    #[arg(long = "tlsrpt.max-organizations", value_name = "N", default_value_t = 20)]
+    #[arg(
+        long = "tlsrpt.max-organizations",
+        value_name = "N",
+        default_value_t = 20
+    )]
     pub max_organizations: usize,
 }
 
@@ -190,7 +199,10 @@ fn maildir(db: &mut Database, dir: &Path, watched: &dyn Fn(&str) -> bool) -> u8 
         files.extend(names.into_iter().filter(|p| p.is_file()));
     }
     if files.is_empty() && !dir.join("cur").is_dir() && !dir.join("new").is_dir() {
-        eprintln!("dane_exporter tlsrpt ingest: {} is no Maildir (no new/ or cur/)", dir.display());
+        eprintln!(
+            "dane_exporter tlsrpt ingest: {} is no Maildir (no new/ or cur/)",
+            dir.display()
+        );
         return EX_NOINPUT;
     }
     let (mut stored, mut duplicates, mut refused, mut failed) = (0, 0, 0, 0);

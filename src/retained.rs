@@ -15,7 +15,8 @@ use prometheus::{IntCounter, IntCounterVec, Opts, Registry};
 
 use crate::core::{unix_now, Direction};
 use crate::database::{
-    Database, DatabaseError, Method, Refused, Storage, Stored, Submission, SubmitError, TlsRptUpdate,
+    Database, DatabaseError, Method, Refused, Storage, Stored, Submission, SubmitError,
+    TlsRptUpdate,
 };
 use crate::history::{History, Journal};
 use crate::metrics::tlsrpt_families;
@@ -84,7 +85,13 @@ impl Retained {
             "Writes of probe rounds to the database that failed (each target's state is written again with its next round).",
         )
         .map_err(|e| metric_error(&path, e))?;
-        for outcome in ["stored", "invalid", "duplicate", "not_monitored", "unavailable"] {
+        for outcome in [
+            "stored",
+            "invalid",
+            "duplicate",
+            "not_monitored",
+            "unavailable",
+        ] {
             submissions.with_label_values(&[outcome]);
         }
         registry

@@ -6,8 +6,9 @@ use std::time::Duration;
 use super::*;
 use crate::checks::authoritative::{tlsa_zone_consistent, RrsetKey, ZoneReport};
 use crate::core::{
-    Direction, MxHostReport, DnssecStatus, EndpointEvaluation, EndpointOutcome, EndpointReport, EndpointSession,
-    RecordResult, RecordState, RecordType, RrsetReport, TlsEngine, TlsSession, TlsaRecord,
+    Direction, DnssecStatus, EndpointEvaluation, EndpointOutcome, EndpointReport, EndpointSession,
+    MxHostReport, RecordResult, RecordState, RecordType, RrsetReport, TlsEngine, TlsSession,
+    TlsaRecord,
 };
 
 const A: &str = "3 1 1 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";

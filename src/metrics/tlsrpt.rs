@@ -37,7 +37,9 @@ pub fn tlsrpt_families(
 ) -> Vec<(String, String)> {
     let mut first: BTreeMap<&str, UnixSeconds> = BTreeMap::new();
     for source in &totals.sources {
-        let slot = first.entry(&source.organization).or_insert(source.first_seen);
+        let slot = first
+            .entry(&source.organization)
+            .or_insert(source.first_seen);
         *slot = (*slot).min(source.first_seen);
     }
     let mut ranked: Vec<(&str, UnixSeconds)> = first.into_iter().collect();
@@ -56,7 +58,11 @@ pub fn tlsrpt_families(
     };
 
     let mut sources: BTreeMap<(&str, String), Source> = BTreeMap::new();
-    for s in totals.sources.iter().filter(|s| labels.contains_key(&s.domain)) {
+    for s in totals
+        .sources
+        .iter()
+        .filter(|s| labels.contains_key(&s.domain))
+    {
         let slot = sources
             .entry((&s.domain, fold(&s.organization)))
             .or_default();
@@ -68,7 +74,11 @@ pub fn tlsrpt_families(
     }
     type SessionKey<'a> = (&'a str, String, &'static str, SessionResult);
     let mut sessions: BTreeMap<SessionKey, u64> = BTreeMap::new();
-    for s in totals.sessions.iter().filter(|s| labels.contains_key(&s.domain)) {
+    for s in totals
+        .sessions
+        .iter()
+        .filter(|s| labels.contains_key(&s.domain))
+    {
         let key = (
             s.domain.as_str(),
             fold(&s.organization),
@@ -95,7 +105,12 @@ pub fn tlsrpt_families(
     for ((domain, org), source) in &sources {
         let base = base(domain);
         let own = [("organization", org.as_str())];
-        line("dane_tlsrpt_reports_total", &base, &own, source.reports.to_string());
+        line(
+            "dane_tlsrpt_reports_total",
+            &base,
+            &own,
+            source.reports.to_string(),
+        );
         line(
             "dane_tlsrpt_last_report_start_timestamp_seconds",
             &base,
@@ -191,7 +206,11 @@ mod tests {
                     sessions: 9,
                 },
             ],
-            sources: vec![source("A", 1, 500), source("B \"quoted\"", 2, 300), source("C", 3, 400)],
+            sources: vec![
+                source("A", 1, 500),
+                source("B \"quoted\"", 2, 300),
+                source("C", 3, 400),
+            ],
         };
         let labels = HashMap::from([(
             "example.org".to_string(),

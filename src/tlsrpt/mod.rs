@@ -13,9 +13,9 @@ mod decode;
 mod mail;
 mod model;
 mod parse;
-mod text;
 #[cfg(test)]
 mod tests;
+mod text;
 mod view;
 
 pub use correlate::{correlate, side_by_side, HostComparison, ProbeView};

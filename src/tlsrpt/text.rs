@@ -24,7 +24,11 @@ pub fn render(out: &mut String, mx: &MxReport, view: &SendersView) {
         view.successful_sessions, view.dane_successful_sessions, view.failed_sessions
     );
     for row in side_by_side(mx, view) {
-        let host = if row.mx.is_empty() { "(no MX host named)" } else { &row.mx };
+        let host = if row.mx.is_empty() {
+            "(no MX host named)"
+        } else {
+            &row.mx
+        };
         let probe = match row.probe {
             Some(view) => format!("this probe: {}", view.as_str()),
             None => "not an MX host of the domain now".to_string(),

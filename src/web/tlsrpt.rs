@@ -28,13 +28,16 @@ use crate::tlsrpt::{Limits, MediaType};
 
 /// The one path reports are posted to (the `rua=https://HOST:PORT/tlsrpt` of the record).
 pub const TLSRPT_PATH: &str = "/tlsrpt";
+/// A body declared up to this many times the bound is read (and dropped) before the 413.
+const DRAIN_FACTOR: usize = 4;
 /// `Retry-After` of a 503, in seconds.
 const RETRY_AFTER_SECS: &str = "60";
 
 /// Where posted reports go.
 pub trait ReportSink: Send + Sync + 'static {
     /// Validates and stores one report body of `media` type.
-    fn submit(&self, body: Vec<u8>, media: MediaType) -> BoxFuture<'_, Result<Stored, SubmitError>>;
+    fn submit(&self, body: Vec<u8>, media: MediaType)
+        -> BoxFuture<'_, Result<Stored, SubmitError>>;
 }
 
 struct TlsRptRoutes {
@@ -79,27 +82,54 @@ impl Handler for TlsRptRoutes {
 impl TlsRptRoutes {
     async fn route(&self, req: Request<Incoming>) -> Response<Body> {
         if req.uri().path() != TLSRPT_PATH {
-            return text(StatusCode::NOT_FOUND, "404 page not found: reports go to POST /tlsrpt\n");
+            return text(
+                StatusCode::NOT_FOUND,
+                "404 page not found: reports go to POST /tlsrpt\n",
+            );
         }
         if req.method() != Method::POST {
-            let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed: POST a report\n");
-            r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+            let mut r = text(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed: POST a report\n",
+            );
+            r.headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("POST"));
             return r;
         }
-        let headers = req.headers();
-        let media = headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(MediaType::from_content_type);
-        let Some(media) = media else {
+        let (parts, body) = req.into_parts();
+        let header = |name| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v: &HeaderValue| v.to_str().ok())
+        };
+        let declared = header(header::CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > self.max_body as u64) {
+            return self.too_large(body, declared).await;
+        }
+        // The body is read before anything else is refused: an HTTP/2 client still sending when
+        // the answer comes has its stream reset and may never see the answer.
+        let body = match tokio::time::timeout(
+            self.body_timeout,
+            Limited::new(body, self.max_body).collect(),
+        )
+        .await
+        {
+            Ok(Ok(collected)) => collected.to_bytes().to_vec(),
+            Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+                return self.too_large_now()
+            }
+            Ok(Err(_)) => return text(StatusCode::BAD_REQUEST, "cannot read the request body\n"),
+            Err(_) => return text(StatusCode::REQUEST_TIMEOUT, "request body timed out\n"),
+        };
+        let Some(media) = header(header::CONTENT_TYPE).and_then(MediaType::from_content_type)
+        else {
             return text(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported media type: send application/tlsrpt+gzip or application/tlsrpt+json (RFC 8460 section 3)\n",
             );
         };
-        let coded = headers
-            .get(header::CONTENT_ENCODING)
-            .and_then(|v| v.to_str().ok())
+        let coded = header(header::CONTENT_ENCODING)
             .is_some_and(|v| !v.trim().eq_ignore_ascii_case("identity"));
         if coded {
             return text(
@@ -107,20 +137,6 @@ impl TlsRptRoutes {
                 "unsupported Content-Encoding: compress with application/tlsrpt+gzip instead\n",
             );
         }
-        let declared = headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > self.max_body as u64) {
-            return self.too_large();
-        }
-        let body = req.into_body();
-        let body = match tokio::time::timeout(self.body_timeout, Limited::new(body, self.max_body).collect()).await {
-            Ok(Ok(collected)) => collected.to_bytes().to_vec(),
-            Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => return self.too_large(),
-            Ok(Err(_)) => return text(StatusCode::BAD_REQUEST, "cannot read the request body\n"),
-            Err(_) => return text(StatusCode::REQUEST_TIMEOUT, "request body timed out\n"),
-        };
         match self.sink.submit(body, media).await {
             Ok(stored) => text(
                 StatusCode::OK,
@@ -141,18 +157,39 @@ impl TlsRptRoutes {
             }
             Err(error) => {
                 tracing::warn!(%error, "tlsrpt: a report could not be stored");
-                let mut r = text(StatusCode::SERVICE_UNAVAILABLE, &format!("not stored, retry later: {error}\n"));
-                r.headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS));
+                let mut r = text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &format!("not stored, retry later: {error}\n"),
+                );
+                r.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from_static(RETRY_AFTER_SECS),
+                );
                 r
             }
         }
     }
 
-    fn too_large(&self) -> Response<Body> {
+    /// 413 after reading what is left of a body a little too large (up to [`DRAIN_FACTOR`]
+    /// times the bound, within the body timeout): an HTTP/2 client that is still sending when the
+    /// answer comes gets its stream reset, and curl, for one, then reports a framing error
+    /// instead of the 413.
+    async fn too_large(&self, body: Incoming, declared: Option<u64>) -> Response<Body> {
+        let drain = self.max_body.saturating_mul(DRAIN_FACTOR);
+        if declared.is_some_and(|n| n <= drain as u64) {
+            let _ =
+                tokio::time::timeout(self.body_timeout, Limited::new(body, drain).collect()).await;
+        }
+        self.too_large_now()
+    }
+
+    fn too_large_now(&self) -> Response<Body> {
         text(
             StatusCode::PAYLOAD_TOO_LARGE,
-            &format!("report too large: at most {} bytes are accepted\n", self.max_body),
+            &format!(
+                "report too large: at most {} bytes are accepted\n",
+                self.max_body
+            ),
         )
     }
 }

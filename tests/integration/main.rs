@@ -22,6 +22,8 @@
 //! - `services`: TLSA for IMAP, POP3, submission and implicit-TLS services (PKIX usages included)
 //!   against in-process listeners, and against dovecot and Postfix in the real stack.
 //! - `stack_changes`: the real stack with a TLSA record broken and repaired while it runs.
+//! - `tlsrpt`: TLS-RPT reports posted with curl to the HTTPS listener and mailed through a real
+//!   Postfix into `tlsrpt ingest`; hostile bodies; the database across a restart and a kill -9.
 //! - `web`: the HTTP side (routes, basic auth, TLS, web config fixtures, shutdown, slow clients).
 
 mod alerting;
@@ -44,4 +46,5 @@ mod stack;
 mod stack_changes;
 mod staged;
 mod support;
+mod tlsrpt;
 mod web;

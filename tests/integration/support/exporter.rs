@@ -35,11 +35,21 @@ pub fn free_port() -> u16 {
 }
 
 impl Exporter {
+    /// The exporter on `config`, its database in `data/` beside the configuration file.
     pub fn start(config: &Path) -> Exporter {
+        Exporter::start_with(config, &[])
+    }
+
+    /// [`Exporter::start`] with more flags (not `--storage.path`: put the config where the
+    /// database should be).
+    pub fn start_with(config: &Path, extra: &[String]) -> Exporter {
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let storage = config.parent().unwrap_or(Path::new(".")).join("data");
         let child = Command::new(env!("CARGO_BIN_EXE_dane_exporter"))
             .arg(format!("--config.file={}", config.display()))
             .arg(format!("--web.listen-address={addr}"))
+            .arg(format!("--storage.path={}", storage.display()))
+            .args(extra)
             .arg("--log.format=json")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
