@@ -4,6 +4,9 @@
 //!
 //! - Every PromQL expression of `dashboards/` (variables substituted, `$domain` = All) must run on
 //!   that Prometheus and return data from a fleet of a passing and a failing inbound domain.
+//! - A TLS-RPT report posted to the exporter's TLS-RPT listener, with DANE failures on an MX host
+//!   the probe authenticates, must reach the webhook as `DaneTLSRPTFailuresReported` (critical)
+//!   and, once the next probe compares the two views, `DaneTLSRPTViewDiffers`.
 //! - A TLSA record broken in the live zone (re-signed, so a valid mismatch) must reach the webhook
 //!   as a firing `DaneTLSAMismatch` alert with the domain, MX host, address and severity; the
 //!   repair must reach it as resolved.
@@ -158,6 +161,26 @@ fn percent_encode(text: &str) -> String {
         .collect()
 }
 
+/// POSTs a gzip TLS-RPT report to the exporter's TLS-RPT listener (plain HTTP); the status.
+fn post_report(port: u16, gz: &[u8]) -> u16 {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("TLS-RPT listener");
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let _ = write!(
+        stream,
+        "POST /tlsrpt HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/tlsrpt+gzip\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        gz.len()
+    );
+    let _ = stream.write_all(gz);
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
 /// GET on a local HTTP API, the body as JSON.
 fn get_json(port: u16, path: &str) -> Value {
     let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
@@ -221,7 +244,23 @@ fn alerts_reach_alertmanager_and_dashboards_query_real_data() {
         1,
     );
     std::fs::write(&config, text).unwrap();
-    let exporter = Exporter::start(&config);
+    let tlsrpt_port = free_port();
+    let exporter = Exporter::start_with(
+        &config,
+        &[format!("--tlsrpt.listen-address=127.0.0.1:{tlsrpt_port}")],
+    );
+    // Senders report DANE failures on mx.ok311.test, which the probe authenticates.
+    let report = crate::tlsrpt::report_at(
+        crate::tlsrpt::TLSA_FIXTURE,
+        "alerting-1",
+        "ok311.test",
+        "mx.ok311.test",
+    );
+    assert_eq!(
+        post_report(tlsrpt_port, &crate::tlsrpt::gzip(&report)),
+        200,
+        "the report is stored"
+    );
 
     let rules_dir = dir.path().join("rules");
     std::fs::create_dir(&rules_dir).unwrap();
@@ -301,6 +340,17 @@ fn alerts_reach_alertmanager_and_dashboards_query_real_data() {
         }
     }
 
+    // The report's counters are scraped (twice: increase() needs two samples) before the
+    // dashboards are asked for them.
+    wait_until(Duration::from_secs(60), "TLS-RPT scraped", || {
+        query(
+            prom_port,
+            "count_over_time(dane_tlsrpt_failed_sessions_total{domain=\"ok311.test\"}[1m]) > 2",
+        )["data"]["result"]
+            .as_array()
+            .is_some_and(|r| !r.is_empty())
+    });
+
     // Every dashboard query parses on the real Prometheus and returns data.
     let queries: Vec<(String, String)> = dashboard_files()
         .iter()
@@ -327,6 +377,27 @@ fn alerts_reach_alertmanager_and_dashboards_query_real_data() {
         "queries without data:\n{}",
         empty.join("\n")
     );
+
+    // The senders' DANE failures alert, and the probe sees the two views differ.
+    let reported = |status: &str, labels: &Value| {
+        labels["alertname"] == "DaneTLSRPTFailuresReported"
+            && labels["domain"] == "ok311.test"
+            && labels["result_type"] == "tlsa-invalid"
+            && labels["organization"] == "Sender Two Corporation"
+            && labels["severity"] == "critical"
+            && status == "firing"
+    };
+    let differs = |status: &str, labels: &Value| {
+        labels["alertname"] == "DaneTLSRPTViewDiffers"
+            && labels["domain"] == "ok311.test"
+            && labels["mx"] == "mx.ok311.test"
+            && labels["reason"] == "tlsrpt_failures_probe_passes"
+            && status == "firing"
+    };
+    wait_until(Duration::from_secs(60), "TLS-RPT alerts", || {
+        let alerts = webhook.alerts();
+        alerts.iter().any(|(s, l)| reported(s, l)) && alerts.iter().any(|(s, l)| differs(s, l))
+    });
 
     // Break the TLSA record of ok311.test: a critical mismatch alert reaches the webhook.
     stack.set_tlsa("ok311", TlsaChange::Break);

@@ -22,8 +22,10 @@ use crate::support::exporter::{free_port, promtool_check, Metrics};
 use crate::support::nginx::pem;
 use crate::support::smtp_server::TestCa;
 
-const TLSA: &str = include_str!("../fixtures/tlsrpt/tlsa.json");
-const STS: &str = include_str!("../fixtures/tlsrpt/sts.json");
+pub const TLSA_FIXTURE: &str = include_str!("../fixtures/tlsrpt/tlsa.json");
+pub const STS_FIXTURE: &str = include_str!("../fixtures/tlsrpt/sts.json");
+const TLSA: &str = TLSA_FIXTURE;
+const STS: &str = STS_FIXTURE;
 
 /// `fixture` for `domain` with a fresh report id and yesterday (UTC) as its period.
 pub fn report(fixture: &str, id: &str, domain: &str) -> Vec<u8> {
@@ -37,6 +39,11 @@ pub fn report(fixture: &str, id: &str, domain: &str) -> Vec<u8> {
         policy["policy"]["policy-domain"] = json!(domain);
     }
     value.to_string().into_bytes()
+}
+
+/// [`report`] with the fixture's MX host `mx1.example.org` renamed `mx`.
+pub fn report_at(fixture: &str, id: &str, domain: &str, mx: &str) -> Vec<u8> {
+    report(&fixture.replace("mx1.example.org", mx), id, domain)
 }
 
 pub fn gzip(data: &[u8]) -> Vec<u8> {
