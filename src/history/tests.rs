@@ -223,3 +223,68 @@ fn stale_clock_remembers_across_probes_and_starts_over_after_a_match() {
     assert!(!stale_at(1_250, &[M0, NO]), "the grace period starts over");
     assert!(stale_at(1_350, &[M0, NO]));
 }
+
+/// A journal that records what it is told.
+#[derive(Default)]
+struct Recorder {
+    rounds: std::sync::Mutex<Vec<(i64, Option<VerdictChange>)>>,
+    forgotten: std::sync::Mutex<Vec<TargetKey>>,
+}
+
+impl Journal for Recorder {
+    fn round(&self, _: &TargetKey, state: &TargetState, change: Option<&VerdictChange>) {
+        let at = state.verdict.as_ref().map_or(0, |v| v.reasons_since);
+        self.rounds.lock().unwrap().push((at, change.cloned()));
+    }
+
+    fn forget(&self, key: &TargetKey) {
+        self.forgotten.lock().unwrap().push(key.clone());
+    }
+}
+
+#[test]
+fn verdict_since_holds_across_rounds_and_a_restart_and_changes_are_journalled() {
+    use crate::core::{Reason, Verdict};
+    let failing = |reason| [Finding::new(reason, String::new())];
+    let history = History::new();
+    let journal = std::sync::Arc::new(Recorder::default());
+    history.set_journal(journal.clone());
+    let round = |verdict, failures: &[Finding], at| {
+        let state = history.verdict(&key(), verdict, failures, at);
+        history.end_round(&key());
+        state
+    };
+    assert_eq!(round(Verdict::Pass, &[], 100).since, 100);
+    assert_eq!(round(Verdict::Pass, &[], 200).since, 100);
+    let failed = round(Verdict::Fail, &failing(Reason::TlsaMismatch), 300);
+    assert_eq!((failed.since, failed.previous), (300, Some(Verdict::Pass)));
+    // Other reasons, the same verdict: still failing since 300.
+    let other = round(Verdict::Fail, &failing(Reason::MxLookupFailed), 400);
+    assert_eq!((other.since, other.reasons_since), (300, 400));
+    assert_eq!(other.reasons, vec![Reason::MxLookupFailed]);
+    let changes: Vec<i64> = journal
+        .rounds
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|(_, c)| c.as_ref().map(|c| c.at))
+        .collect();
+    assert_eq!(
+        changes,
+        vec![100, 300, 400],
+        "one change per new verdict or reasons"
+    );
+    assert_eq!(
+        journal.rounds.lock().unwrap().len(),
+        4,
+        "every round journalled"
+    );
+
+    // The state as the database keeps it (JSON), restored after a restart.
+    let json = serde_json::to_string(&history.state(&key()).unwrap()).unwrap();
+    let restored = History::restore([(key(), serde_json::from_str(&json).unwrap())]);
+    let again = restored.verdict(&key(), Verdict::Fail, &failing(Reason::MxLookupFailed), 900);
+    assert_eq!(again, other);
+    history.retain(|_| false);
+    assert_eq!(*journal.forgotten.lock().unwrap(), vec![key()]);
+}

@@ -290,3 +290,84 @@ fn result_types_round_trip_and_classify() {
     );
     assert_eq!(MediaType::from_content_type("application/json"), None);
 }
+
+/// mx1.example.org with one endpoint whose DANE evaluation ended as `outcome`.
+fn mx_with(outcome: crate::core::EndpointOutcome) -> crate::core::MxReport {
+    use crate::core::*;
+    let mut mx = MxReport::unfinished("example.org", NOW);
+    mx.hosts = vec![MxHostReport {
+        name: "mx1.example.org".into(),
+        preference: 10,
+        dane: HostDane::Applies,
+        tlsa_base_domain: Some("mx1.example.org".into()),
+        tlsa_lookups: vec![],
+        tlsa_records: vec![],
+        address_lookups: vec![],
+        endpoints: vec![EndpointReport {
+            address: "192.0.2.25".parse().unwrap(),
+            dane: true,
+            session: EndpointSession::Failed(SmtpError::Connect {
+                detail: String::new(),
+            }),
+            chain: vec![],
+            evaluation: Some(EndpointEvaluation {
+                records: vec![],
+                outcome,
+                leaf: None,
+                divergence: None,
+                divergence_cause: None,
+                rollover_ready: true,
+            }),
+            duration_seconds: 0.0,
+            key_algorithms: vec![],
+        }],
+        rollover_ready: None,
+    }];
+    mx
+}
+
+#[test]
+fn correlation_flags_views_that_disagree() {
+    use crate::core::{EndpointOutcome, MatchFailure};
+    let passing = mx_with(EndpointOutcome::Authenticated {
+        record: 0,
+        usage: 3,
+    });
+    let failing = mx_with(EndpointOutcome::Failed(MatchFailure::NoMatch));
+    let with_failures = SendersView::of("example.org", &[parse(TLSA).unwrap()]);
+    let reasons = |findings: Vec<crate::core::Finding>| -> Vec<(&'static str, Option<String>)> {
+        findings
+            .into_iter()
+            .map(|f| (f.reason.as_str(), f.mx))
+            .collect()
+    };
+    assert_eq!(ProbeView::of(&passing.hosts[0]), ProbeView::Authenticated);
+    assert_eq!(
+        reasons(correlate(&passing, &with_failures)),
+        vec![(
+            "tlsrpt_failures_probe_passes",
+            Some("mx1.example.org".into())
+        )]
+    );
+    // The probe fails too: the views agree, nothing to say.
+    assert!(correlate(&failing, &with_failures).is_empty());
+    // Senders authenticated mx1 with DANE and reported no failure; the probe fails there.
+    let clean = edited(TLSA, |v| {
+        v["policies"][0]["failure-details"] = json!([]);
+        v["policies"][0]["summary"]["total-failure-session-count"] = json!(0);
+    });
+    let succeeded = SendersView::of("example.org", &[parse(&clean).unwrap()]);
+    assert_eq!(
+        reasons(correlate(&failing, &succeeded)),
+        vec![("tlsrpt_success_probe_fails", Some("mx1.example.org".into()))]
+    );
+    assert!(correlate(&passing, &succeeded).is_empty());
+    // MTA-STS-only failures are not what the DANE probe sees: no finding.
+    let sts_only = SendersView::of("example.org", &[parse(STS).unwrap()]);
+    assert!(correlate(&passing, &sts_only).is_empty());
+    // Side by side: our host, then the hosts only senders named.
+    let rows = side_by_side(&passing, &with_failures);
+    assert_eq!(rows[0].mx, "mx1.example.org");
+    assert_eq!(rows[0].probe, Some(ProbeView::Authenticated));
+    assert_eq!(rows[0].failures.len(), 3);
+}
