@@ -1,5 +1,8 @@
 # Build: docker build -t dane_exporter .
-# Run:   docker run -p 9724:9724 -v $PWD/examples/dane_exporter.yml:/etc/dane_exporter/dane_exporter.yml:ro dane_exporter
+# Run:   docker run -p 9724:9724 -v dane-data:/var/lib/dane_exporter \
+#          -v $PWD/examples/dane_exporter.yml:/etc/dane_exporter/dane_exporter.yml:ro dane_exporter
+# /var/lib/dane_exporter holds the database (history across restarts, TLS-RPT reports): keep it on
+# a volume.
 FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY . .
@@ -11,7 +14,9 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/target/release/dane_exporter /usr/local/bin/dane_exporter
 COPY examples/dane_exporter.yml /etc/dane_exporter/dane_exporter.yml
+RUN mkdir -p /var/lib/dane_exporter && chown nobody /var/lib/dane_exporter
+VOLUME /var/lib/dane_exporter
 USER nobody
 EXPOSE 9724
 ENTRYPOINT ["/usr/local/bin/dane_exporter"]
-CMD ["--config.file=/etc/dane_exporter/dane_exporter.yml", "--web.listen-address=:9724"]
+CMD ["--config.file=/etc/dane_exporter/dane_exporter.yml", "--storage.path=/var/lib/dane_exporter", "--web.listen-address=:9724"]
