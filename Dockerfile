@@ -1,19 +1,25 @@
 # Build: docker build -t dane_exporter .
 # Run:   docker run -p 9724:9724 -v dane-data:/var/lib/dane_exporter \
-#          -v $PWD/examples/dane_exporter.yml:/etc/dane_exporter/dane_exporter.yml:ro dane_exporter
-# /var/lib/dane_exporter holds the database (history across restarts, TLS-RPT reports): keep it on
-# a volume.
+#          -v $PWD/dane_exporter.yml:/etc/dane_exporter/dane_exporter.yml:ro dane_exporter
+# Without a mounted configuration it probes nothing (packaging/docker.yml): point it at your own
+# domains first (examples/dane_exporter.yml documents every key). /var/lib/dane_exporter holds the
+# database (history across restarts, TLS-RPT reports): keep it on a volume.
 FROM rust:1-bookworm AS build
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libssl-dev pkg-config \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked --bin dane_exporter
+RUN cargo build --release --locked --bin dane_exporter \
+    && ./target/release/dane_exporter man > dane_exporter.1
 
 FROM debian:bookworm-slim
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates \
+    && apt-get install -y --no-install-recommends ca-certificates libssl3 \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/target/release/dane_exporter /usr/local/bin/dane_exporter
-COPY examples/dane_exporter.yml /etc/dane_exporter/dane_exporter.yml
+COPY --from=build /src/dane_exporter.1 /usr/local/share/man/man1/dane_exporter.1
+COPY packaging/docker.yml /etc/dane_exporter/dane_exporter.yml
 RUN mkdir -p /var/lib/dane_exporter && chown nobody /var/lib/dane_exporter
 VOLUME /var/lib/dane_exporter
 USER nobody

@@ -277,9 +277,12 @@ impl SelfMetrics {
         let build_info = IntGauge::with_opts(
             Opts::new(
                 "dane_exporter_build_info",
-                "A metric with a constant 1 value labelled by the version of dane_exporter.",
+                "A metric with a constant 1 value labelled by the version, revision and Rust \
+                 version from which dane_exporter was built.",
             )
-            .const_label("version", env!("CARGO_PKG_VERSION")),
+            .const_label("version", env!("CARGO_PKG_VERSION"))
+            .const_label("revision", env!("DANE_EXPORTER_REVISION"))
+            .const_label("rustversion", env!("DANE_EXPORTER_RUST_VERSION")),
         )?;
         build_info.set(1);
         let reload_ok = IntGauge::new(
@@ -354,6 +357,14 @@ impl web::Exporter for DaneExporter {
 
     fn reload(&self) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(DaneExporter::reload(self))
+    }
+
+    fn status(&self) -> Vec<crate::store::StatusEntry> {
+        self.store.status()
+    }
+
+    fn status_detail(&self, key: &crate::core::TargetKey) -> Option<crate::store::StatusDetail> {
+        self.store.detail(key)
     }
 }
 

@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
 
 use dane_exporter::checks::services::{parse_spec, ServiceSpec};
@@ -42,6 +42,14 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 #[command(
     name = "dane_exporter",
     version,
+    long_version = concat!(
+        env!("CARGO_PKG_VERSION"),
+        " (revision ",
+        env!("DANE_EXPORTER_REVISION"),
+        ", rustc ",
+        env!("DANE_EXPORTER_RUST_VERSION"),
+        ")"
+    ),
     about = "Prometheus exporter that watches the DANE (RFC 7672) health of mail domains"
 )]
 struct Cli {
@@ -90,10 +98,22 @@ enum LogFormat {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Probe one domain now, as a DANE-enforcing sender would, and report.
-    Check(CheckArgs),
+    Check(Box<CheckArgs>),
     /// TLS-RPT reports (RFC 8460) received by mail.
     #[command(subcommand)]
     Tlsrpt(TlsRptCommand),
+    /// Print a shell completion script, e.g. `dane_exporter completions bash >
+    /// /etc/bash_completion.d/dane_exporter`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print a manual page (roff): dane_exporter(1), or with a subcommand's name its own page,
+    /// e.g. `dane_exporter man check > /usr/local/share/man/man1/dane_exporter-check.1`.
+    Man {
+        /// A subcommand (`check`, ...): its page instead of the main one.
+        subcommand: Option<String>,
+    },
 }
 
 #[derive(clap::Args, Debug)]
@@ -255,12 +275,18 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Some(Command::Check(args)) => runtime.block_on(run_check(args, cli.storage)),
+        Some(Command::Check(args)) => runtime.block_on(run_check(*args, cli.storage)),
         Some(Command::Tlsrpt(command)) => ExitCode::from(dane_exporter::ingest::run(
             &command,
             &cli.storage,
             &cli.config_file,
         )),
+        Some(Command::Completions { shell }) => {
+            let mut command = Cli::command();
+            clap_complete::generate(shell, &mut command, "dane_exporter", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        Some(Command::Man { subcommand }) => man_page(subcommand.as_deref()),
         None if cli.config_check => match dane_exporter::config::load(&cli.config_file) {
             Ok(config) => {
                 println!(
@@ -457,13 +483,7 @@ async fn run_check(args: CheckArgs, storage: StorageArgs) -> ExitCode {
     // the DANE verdict's.
     let report = run_one(&target, &runner).await;
     if args.json {
-        match serde_json::to_string_pretty(&report) {
-            Ok(text) => println!("{text}"),
-            Err(error) => {
-                eprintln!("dane_exporter: cannot encode the report: {error}");
-                return ExitCode::from(2);
-            }
-        }
+        println!("{}", dane_exporter::report::to_json(&report));
     } else {
         print!("{}", dane_exporter::text::render(&report));
     }
@@ -472,6 +492,31 @@ async fn run_check(args: CheckArgs, storage: StorageArgs) -> ExitCode {
     match report.verdict {
         Verdict::Pass | Verdict::NotApplicable if !service_failed => ExitCode::SUCCESS,
         _ => ExitCode::from(1),
+    }
+}
+
+/// `dane_exporter man [SUBCOMMAND]`: the page, from the clap definition.
+fn man_page(subcommand: Option<&str>) -> ExitCode {
+    let main = Cli::command();
+    let command = match subcommand {
+        None => main,
+        Some(name) => match main.find_subcommand(name) {
+            Some(sub) => sub
+                .clone()
+                .display_name(format!("dane_exporter-{name}"))
+                .bin_name(format!("dane_exporter {name}")),
+            None => {
+                eprintln!("dane_exporter: no subcommand {name:?}");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    match clap_mangen::Man::new(command).render(&mut std::io::stdout()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("dane_exporter: cannot write the manual page: {error}");
+            ExitCode::from(2)
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 //! `dane_exporter check --json`, a public interface: rename nothing lightly. No check imports it.
 
 use serde::Serialize;
+use serde_json::{Map, Value};
 
 use crate::checks::authoritative::ZoneReport;
 use crate::checks::local_certs::LocalCertReport;
@@ -97,5 +98,108 @@ impl DomainReport {
     /// When the probe started.
     pub fn checked_at(&self) -> UnixSeconds {
         self.mx.checked_at
+    }
+}
+
+/// Version of the JSON layout of `check --json` and `/status/...?format=json`. Adding a field does
+/// not change it; removing or renaming one, or changing what it means, does.
+pub const JSON_SCHEMA_VERSION: u64 = 1;
+
+/// Fields that hold Unix seconds. Each gets a sibling `<name>_rfc3339` (UTC, to the second) for
+/// readers that do not want to convert.
+const TIME_FIELDS: &[&str] = &[
+    "checked_at",
+    "divergence",
+    "first_seen",
+    "min_not_after",
+    "not_after",
+    "not_before",
+    "published_since",
+    "signature_expiration",
+    "since",
+    "tlsa_signature_expiration",
+    "until",
+];
+
+/// The report as the JSON `check --json` prints: `schema_version` first, then the report's
+/// fields in their order, every Unix time with its RFC 3339 twin.
+pub fn to_json_value(report: &DomainReport) -> Value {
+    let mut value = serde_json::to_value(report).unwrap_or(Value::Null);
+    add_rfc3339(&mut value);
+    let mut top = Map::new();
+    top.insert("schema_version".into(), Value::from(JSON_SCHEMA_VERSION));
+    if let Value::Object(fields) = value {
+        top.extend(fields);
+    }
+    Value::Object(top)
+}
+
+/// [`to_json_value`], pretty-printed.
+pub fn to_json(report: &DomainReport) -> String {
+    serde_json::to_string_pretty(&to_json_value(report)).unwrap_or_default()
+}
+
+fn add_rfc3339(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            let times: Vec<(String, String)> = map
+                .iter()
+                .filter(|(k, _)| TIME_FIELDS.contains(&k.as_str()))
+                .filter_map(|(k, v)| {
+                    let t = v.as_i64()?;
+                    Some((format!("{k}_rfc3339"), crate::core::time::format_time(t)))
+                })
+                .collect();
+            for v in map.values_mut() {
+                add_rfc3339(v);
+            }
+            // Inserted after the walk so that the twins sit beside their fields in key order.
+            let old = std::mem::take(map);
+            for (k, v) in old {
+                let twin = times
+                    .iter()
+                    .find(|(name, _)| name.strip_suffix("_rfc3339") == Some(&k));
+                map.insert(k, v);
+                if let Some((name, text)) = twin {
+                    map.insert(name.clone(), Value::String(text.clone()));
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(add_rfc3339),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_has_the_schema_version_first_and_rfc3339_twins() {
+        let report = DomainReport::unfinished(
+            "example.org",
+            1_796_169_600,
+            1.5,
+            Reason::ProbeTimeout,
+            "took too long".into(),
+        );
+        let value = to_json_value(&report);
+        let map = value.as_object().expect("object");
+        assert_eq!(
+            map.keys().next().map(String::as_str),
+            Some("schema_version")
+        );
+        assert_eq!(value["schema_version"], JSON_SCHEMA_VERSION);
+        assert_eq!(value["checked_at"], 1_796_169_600);
+        assert_eq!(value["checked_at_rfc3339"], "2026-12-02T00:00:00Z");
+        let keys: Vec<&str> = map.keys().map(String::as_str).collect();
+        let at = keys
+            .iter()
+            .position(|k| *k == "checked_at")
+            .expect("checked_at");
+        assert_eq!(keys[at + 1], "checked_at_rfc3339");
+        // A null time (no divergence) has no twin.
+        assert_eq!(value["divergence"], Value::Null);
+        assert!(map.get("divergence_rfc3339").is_none());
     }
 }

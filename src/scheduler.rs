@@ -5,9 +5,13 @@
 //! target per interval, written to `crate::store::Store`. [`run_one`] is also what
 //! `dane_exporter check` and `/probe` run for their one target.
 //!
-//! - Each target starts at a fixed offset within its interval, derived from a hash of its name,
-//!   so a thousand domains do not start in the same second and a restart keeps the same phase
-//!   (Prometheus spreads its scrapes the same way).
+//! - A target without a result yet (at start, or added by a reload) is first probed within a
+//!   short warm-up, spread over `min(interval, WARM_UP)` by a hash of its name, so `/-/ready`
+//!   and the first series come within seconds even with `interval: 1h`.
+//! - After that it runs at a fixed phase of its interval counted from the Unix epoch, again from
+//!   a hash of its name ([`start_offset`]): a thousand domains do not start in the same second,
+//!   and a restart, a reload or a second replica keeps the same phase (Prometheus spreads its
+//!   scrapes the same way).
 //! - A semaphore caps how many probes run at once across all targets.
 //! - Each probe runs in its own task under the target's timeout; a probe that times out or panics
 //!   still yields a report (`probe_timeout`, `probe_panicked`), so nothing goes silently stale.
@@ -148,7 +152,7 @@ pub fn start(
     let permits = Arc::new(Semaphore::new(concurrency.max(1)));
     let task = tokio::spawn(async move {
         let mut loops = JoinSet::new();
-        let origin = Instant::now();
+        let origin = tokio::time::Instant::now();
         for target in targets {
             loops.spawn(target_loop(
                 target,
@@ -165,25 +169,70 @@ pub fn start(
     SchedulerHandle { stop, task }
 }
 
-/// Where in its interval a target starts: a stable spread over `[0, interval)`.
-pub fn start_offset(target: &Target) -> Duration {
+/// The first round of targets without a result is spread over at most this long.
+pub const WARM_UP: Duration = Duration::from_secs(30);
+
+fn name_hash(target: &Target) -> u128 {
     let mut hasher = DefaultHasher::new();
     target.direction.hash(&mut hasher);
     target.domain.hash(&mut hasher);
-    let interval_nanos = target.interval.as_nanos().max(1);
-    let offset = u128::from(hasher.finish()) % interval_nanos;
+    u128::from(hasher.finish())
+}
+
+fn spread(hash: u128, over: Duration) -> Duration {
+    let offset = hash % over.as_nanos().max(1);
     Duration::from_nanos(u64::try_from(offset).unwrap_or(0))
+}
+
+/// Where in its interval a target's probes fall, counted from the Unix epoch: a stable spread
+/// over `[0, interval)`.
+pub fn start_offset(target: &Target) -> Duration {
+    spread(name_hash(target), target.interval)
+}
+
+/// When, after the scheduler starts, a target without a result is first probed: a stable spread
+/// over `[0, min(interval, WARM_UP))`.
+pub fn warm_up_offset(target: &Target) -> Duration {
+    spread(name_hash(target), target.interval.min(WARM_UP))
+}
+
+/// Time from `now` (since the Unix epoch) to the next instant at `offset` into an `interval`
+/// counted from the epoch; never zero (a slot right now is the next one).
+pub fn until_slot(offset: Duration, interval: Duration, now: Duration) -> Duration {
+    let interval = interval.as_nanos().max(1);
+    let phase = (now.as_nanos() + interval - offset.as_nanos() % interval) % interval;
+    Duration::from_nanos(u64::try_from(interval - phase).unwrap_or(0))
+}
+
+/// The first steady slot at least `gap` after `after` (half an interval after a warm-up probe,
+/// so that it is not followed at once by another).
+fn next_slot(target: &Target, after: tokio::time::Instant, gap: Duration) -> tokio::time::Instant {
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut next =
+        tokio::time::Instant::now() + until_slot(start_offset(target), target.interval, wall);
+    while next.duration_since(after) < gap {
+        next += target.interval;
+    }
+    next
 }
 
 async fn target_loop(
     target: Target,
-    origin: Instant,
+    origin: tokio::time::Instant,
     permits: Arc<Semaphore>,
     runner: Arc<dyn ProbeRunner>,
     store: Arc<Store>,
     mut stopped: watch::Receiver<bool>,
 ) {
-    let mut next = tokio::time::Instant::from_std(origin) + start_offset(&target);
+    // A target with a result (kept across a reload) needs no warm-up: its next slot will do.
+    let mut warming_up = !store.has_result(&target.key());
+    let mut next = if warming_up {
+        origin + warm_up_offset(&target)
+    } else {
+        next_slot(&target, origin, Duration::ZERO)
+    };
     loop {
         tokio::select! {
             _ = tokio::time::sleep_until(next) => {}
@@ -196,9 +245,14 @@ async fn target_loop(
             },
             _ = stopped.wait_for(|stop| *stop) => return,
         };
+        let started = tokio::time::Instant::now();
         let report = run_one(&target, runner.as_ref()).await;
         drop(permit);
         store.put(&target, &report);
+        if std::mem::take(&mut warming_up) {
+            next = next_slot(&target, started, target.interval / 2);
+            continue;
+        }
         // Skip ticks that a slow probe overran instead of bunching them up.
         let now = tokio::time::Instant::now();
         next += target.interval;

@@ -4,14 +4,20 @@
 //! series at once (`crate::metrics::TargetSeries`), and `/metrics` copies those and never probes.
 //! The report itself is not kept (what the next round compares with is `crate::history`'s): at
 //! 10,000 domains the reports were the largest thing the exporter held (docs/performance.md).
+//! What the status page needs is: a small [`StatusRow`] per target, and the human report and JSON
+//! of the latest probe, rendered once when stored and kept gzip-compressed ([`StatusDetail`]).
 //! The set of configured targets is replaced on reload, and results of targets no longer
 //! configured are dropped at once, so their series vanish from the next scrape, and a late result
 //! of a removed target is not let back in.
 
 use std::collections::{BTreeMap, HashSet};
+use std::io::{Read, Write};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use crate::core::TargetKey;
+use flate2::read::GzDecoder;
+use flate2::write::GzEncoder;
+
+use crate::core::{Direction, TargetKey, UnixSeconds, Verdict};
 use crate::metrics::{ExpositionChunks, LabelledReport, TargetSeries};
 use crate::report::DomainReport;
 use crate::target::Target;
@@ -22,6 +28,108 @@ struct Stored {
     labels: BTreeMap<String, String>,
     /// The report's series, rendered when it was stored (a scrape copies them).
     series: Arc<TargetSeries>,
+    /// What the status page lists.
+    row: Arc<StatusRow>,
+    /// The human report and the JSON, gzip-compressed (a few KB per target).
+    detail: Arc<Compressed>,
+}
+
+/// The latest result of one target, as the status page lists it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StatusRow {
+    /// Inbound or outbound.
+    pub direction: Direction,
+    /// The domain, normalised.
+    pub domain: String,
+    /// The verdict of the latest probe.
+    pub verdict: Verdict,
+    /// Every MX host has DANE and authenticates.
+    pub protected: bool,
+    /// The failure reasons, each once, in report order.
+    pub failures: Vec<&'static str>,
+    /// The warning reasons, each once, in report order.
+    pub warnings: Vec<&'static str>,
+    /// When the probe started.
+    pub checked_at: UnixSeconds,
+    /// The earliest divergence, when known.
+    pub divergence: Option<UnixSeconds>,
+    /// Seconds the probe took.
+    pub duration_seconds: f64,
+}
+
+impl StatusRow {
+    fn of(report: &DomainReport, direction: Direction) -> Self {
+        fn reasons(findings: &[crate::core::Finding]) -> Vec<&'static str> {
+            let mut out: Vec<&'static str> = Vec::new();
+            for f in findings {
+                if !out.contains(&f.reason.as_str()) {
+                    out.push(f.reason.as_str());
+                }
+            }
+            out
+        }
+        StatusRow {
+            direction,
+            domain: report.domain().to_string(),
+            verdict: report.verdict,
+            protected: report.protected,
+            failures: reasons(&report.failures),
+            warnings: reasons(&report.warnings),
+            checked_at: report.checked_at(),
+            divergence: report.divergence,
+            duration_seconds: report.duration_seconds,
+        }
+    }
+}
+
+/// A configured target on the status page: probed (its latest row) or not yet.
+#[derive(Clone, Debug)]
+pub enum StatusEntry {
+    /// Configured, no probe finished yet.
+    Pending(TargetKey),
+    /// The latest result.
+    Probed(Arc<StatusRow>),
+}
+
+/// The latest probe of one target in full: what `dane_exporter check` prints, and its JSON.
+#[derive(Clone, Debug)]
+pub struct StatusDetail {
+    /// The row the status page lists.
+    pub row: Arc<StatusRow>,
+    /// The human report (`crate::text::render`).
+    pub text: String,
+    /// The report as JSON, as `check --json` prints it.
+    pub json: String,
+}
+
+/// The rendered report and JSON, compressed together.
+#[derive(Debug)]
+struct Compressed {
+    gzip: Vec<u8>,
+    /// Byte length of the text part inside the decompressed data.
+    text_len: usize,
+}
+
+impl Compressed {
+    fn of(text: &str, json: &str) -> Self {
+        let mut encoder = GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        // Writing into a Vec cannot fail.
+        let _ = encoder.write_all(text.as_bytes());
+        let _ = encoder.write_all(json.as_bytes());
+        Compressed {
+            gzip: encoder.finish().unwrap_or_default(),
+            text_len: text.len(),
+        }
+    }
+
+    fn expand(&self) -> Option<(String, String)> {
+        let mut all = String::new();
+        GzDecoder::new(self.gzip.as_slice())
+            .read_to_string(&mut all)
+            .ok()?;
+        let json = all.split_off(self.text_len.min(all.len()));
+        Some((all, json))
+    }
 }
 
 #[derive(Default)]
@@ -84,6 +192,9 @@ impl Store {
             extra_labels: &target.labels,
             report,
         });
+        let row = StatusRow::of(report, key.direction);
+        let json = crate::report::to_json(report);
+        let detail = Compressed::of(&crate::text::render(report), &json);
         let mut inner = self.write();
         if !inner.configured.contains(&key) {
             return;
@@ -93,8 +204,34 @@ impl Store {
             Stored {
                 labels: target.labels.clone(),
                 series: Arc::new(series),
+                row: Arc::new(row),
+                detail: Arc::new(detail),
             },
         );
+    }
+
+    /// Every configured target, probed or pending, by direction then domain.
+    pub fn status(&self) -> Vec<StatusEntry> {
+        let inner = self.read();
+        let mut keys: Vec<&TargetKey> = inner.configured.iter().collect();
+        keys.sort();
+        keys.into_iter()
+            .map(|key| match inner.results.get(key) {
+                Some(stored) => StatusEntry::Probed(Arc::clone(&stored.row)),
+                None => StatusEntry::Pending(key.clone()),
+            })
+            .collect()
+    }
+
+    /// The latest probe of `key` in full, when there is one.
+    pub fn detail(&self, key: &TargetKey) -> Option<StatusDetail> {
+        let (row, detail) = {
+            let inner = self.read();
+            let stored = inner.results.get(key)?;
+            (Arc::clone(&stored.row), Arc::clone(&stored.detail))
+        };
+        let (text, json) = detail.expand()?;
+        Some(StatusDetail { row, text, json })
     }
 
     /// True when a result of `key` is stored.

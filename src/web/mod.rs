@@ -8,7 +8,10 @@
 //! - `GET /probe?target=DOMAIN&module=inbound|outbound`: probe now, that probe's metrics only;
 //!   400 or 403 with a plain-text reason when the exporter refuses, 429 with `Retry-After` when
 //!   it already runs as many `/probe` probes as it allows at once.
-//! - `GET /`: a small landing page with links.
+//! - `GET /`: the status page: every configured target with its latest verdict, reasons, last
+//!   probe and days to divergence, worst first (`status`).
+//! - `GET /status/<direction>/<domain>`: the latest probe's human report as HTML (what
+//!   `dane_exporter check` prints); `?format=json` the JSON.
 //! - `GET /-/healthy`: always 200 while the server runs; `GET /-/ready`: 200 or 503.
 //! - `POST /-/reload`: re-read the config; 200, or 500 with the error ([`reload_on_sighup`] does
 //!   the same on SIGHUP).
@@ -29,6 +32,7 @@ mod config;
 mod config_problem;
 mod routes;
 mod server;
+mod status;
 mod tls_config;
 mod tlsrpt;
 
@@ -71,6 +75,12 @@ pub trait Exporter: Send + Sync + 'static {
     /// `POST /-/reload` (and, wired by the binary, SIGHUP): re-reads the config. `Err` carries a
     /// message for the HTTP response and means the old config stays in force.
     fn reload(&self) -> BoxFuture<'_, Result<(), String>>;
+
+    /// The status page: every configured target, probed or pending.
+    fn status(&self) -> Vec<crate::store::StatusEntry>;
+
+    /// The latest probe of one target in full; `None` when it is not configured or not probed.
+    fn status_detail(&self, key: &crate::core::TargetKey) -> Option<crate::store::StatusDetail>;
 }
 
 /// Why `/probe` refused a request. The message is sent as the plain-text response body.

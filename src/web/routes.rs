@@ -12,12 +12,15 @@ use hyper::{Method, Request, Response, StatusCode};
 
 use super::auth::BasicAuth;
 use super::body::Body;
+use super::status;
 use super::{Exporter, ProbeRequestError};
+use crate::store::StatusEntry;
 
 /// The Prometheus text exposition format.
 const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 const TEXT: &str = "text/plain; charset=utf-8";
 const HTML: &str = "text/html; charset=utf-8";
+const JSON: &str = "application/json";
 /// `Retry-After` of a 429 from `/probe` ([`ProbeRequestError::Busy`]), in seconds: about the time
 /// a typical probe takes to finish and free its slot.
 const PROBE_RETRY_AFTER_SECS: &str = "5";
@@ -95,7 +98,8 @@ impl Routes {
             };
         }
         let known = path == self.telemetry_path
-            || matches!(path, "/" | "/probe" | "/-/healthy" | "/-/ready");
+            || matches!(path, "/" | "/probe" | "/-/healthy" | "/-/ready")
+            || path.starts_with("/status/");
         if !known {
             return text(StatusCode::NOT_FOUND, "404 page not found\n");
         }
@@ -114,8 +118,11 @@ impl Routes {
                 .insert(header::VARY, HeaderValue::from_static("accept-encoding"));
             return r;
         }
+        if path.starts_with("/status/") {
+            return self.status_detail(path, parts.uri.query().unwrap_or(""));
+        }
         match path {
-            "/" => with_type(StatusCode::OK, HTML, Body::whole(self.landing_page())),
+            "/" => with_type(StatusCode::OK, HTML, Body::whole(self.status_page())),
             "/probe" => self.probe(parts.uri.query().unwrap_or("")).await,
             "/-/healthy" => text(StatusCode::OK, "OK\n"),
             _ if self.exporter.ready() => text(StatusCode::OK, "OK\n"),
@@ -154,26 +161,45 @@ impl Routes {
         }
     }
 
-    fn landing_page(&self) -> String {
-        format!(
-            r#"<!DOCTYPE html>
-<html lang="en">
-<head><meta charset="utf-8"><title>DANE Exporter</title></head>
-<body>
-<h1>DANE Exporter</h1>
-<p>Prometheus exporter for the DANE (RFC 7672) health of mail domains. Version {version}.</p>
-<ul>
-<li><a href="{metrics}">Metrics</a></li>
-<li><a href="/probe?target=example.org&amp;module=inbound">Probe example.org (inbound)</a></li>
-<li><a href="/-/healthy">Health</a></li>
-<li><a href="/-/ready">Readiness</a></li>
-</ul>
-</body>
-</html>
-"#,
-            version = env!("CARGO_PKG_VERSION"),
-            metrics = html_escape(&self.telemetry_path),
+    fn status_page(&self) -> String {
+        let links = status::Links {
+            metrics: &self.telemetry_path,
+        };
+        status::index(
+            &self.exporter.status(),
+            crate::core::time::unix_now(),
+            &links,
         )
+    }
+
+    fn status_detail(&self, path: &str, query: &str) -> Response<Body> {
+        let Some(key) = status::parse_detail_path(path) else {
+            return text(StatusCode::NOT_FOUND, "404 page not found\n");
+        };
+        let json = parse_query(query)
+            .ok()
+            .and_then(|p| p.into_iter().find(|(k, _)| k == "format"))
+            .is_some_and(|(_, v)| v == "json");
+        match self.exporter.status_detail(&key) {
+            Some(detail) if json => with_type(StatusCode::OK, JSON, Body::whole(detail.json)),
+            Some(detail) => with_type(
+                StatusCode::OK,
+                HTML,
+                Body::whole(status::detail(&detail, crate::core::time::unix_now())),
+            ),
+            None => {
+                let pending = self
+                    .exporter
+                    .status()
+                    .iter()
+                    .any(|e| matches!(e, StatusEntry::Pending(k) if *k == key));
+                with_type(
+                    StatusCode::NOT_FOUND,
+                    HTML,
+                    Body::whole(status::missing(&key, pending)),
+                )
+            }
+        }
     }
 }
 
@@ -227,13 +253,6 @@ fn not_allowed(allow: &'static str) -> Response<Body> {
     r.headers_mut()
         .insert(header::ALLOW, HeaderValue::from_static(allow));
     r
-}
-
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// `application/x-www-form-urlencoded` pairs; `Err` on bad percent escapes or non-UTF-8.

@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::support::chromium::{png_size, Chromium};
 use crate::support::exporter::{promtool_check, write_config, Exporter, Metrics};
 use crate::support::stack::{Stack, TlsaChange};
 
@@ -16,7 +17,7 @@ fn exporter_end_to_end_on_the_real_stack() {
         &config,
         &stack,
         &["ok311.test", "twomx.test"],
-        &["bogus.test", "notlsa.test"],
+        &["bogus.test", "notlsa.test", "greet5xx.test"],
     );
     let exporter = Exporter::start(&config);
 
@@ -124,6 +125,8 @@ fn exporter_end_to_end_on_the_real_stack() {
     assert_eq!(m.values("dane_exporter_build_info", &[]), vec![1.0]);
     assert_eq!(m.values("process_resident_memory_bytes", &[]).len(), 1);
 
+    status_page_in_a_real_browser(&exporter);
+
     // /probe: one fresh probe, its metrics only; the allow-list and the module are enforced.
     let (status, body) = exporter.get("/probe?target=stale.test&module=outbound");
     assert_eq!(status, 200, "{body}");
@@ -221,6 +224,67 @@ fn exporter_end_to_end_on_the_real_stack() {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(status.success(), "exit status {status}");
+}
+
+/// The status page as a postmaster sees it: loaded in headless Chromium, every target listed
+/// worst first with its verdict, the report of one target with what its server said escaped, a
+/// screenshot with content in it, and the JSON of the same report.
+fn status_page_in_a_real_browser(exporter: &Exporter) {
+    let browser = Chromium::new();
+    let base = format!("http://{}", exporter.addr);
+    let dom = browser.dom(&format!("{base}/"));
+    let rows: Vec<&str> = dom.split("<tr>").skip(2).collect();
+    assert_eq!(rows.len(), 5, "{dom}");
+    let verdict_of = |domain: &str| {
+        let row = rows
+            .iter()
+            .find(|r| r.contains(&format!(">{domain}</a>")))
+            .unwrap_or_else(|| panic!("no row for {domain}: {dom}"));
+        ["fail", "pass", "not_applicable", "encrypt_only"]
+            .into_iter()
+            .find(|v| row.contains(&format!("class=\"verdict {v}\"")))
+            .unwrap_or_else(|| panic!("no verdict in {row}"))
+    };
+    assert_eq!(verdict_of("ok311.test"), "pass");
+    assert_eq!(verdict_of("twomx.test"), "fail");
+    assert_eq!(verdict_of("bogus.test"), "fail");
+    assert_eq!(verdict_of("notlsa.test"), "not_applicable");
+    assert_eq!(verdict_of("greet5xx.test"), "pass");
+    // Worst first: the failing rows come before the passing ones.
+    assert!(rows[0].contains("verdict fail") && rows[1].contains("verdict fail"));
+    assert!(rows[1].contains("tlsa_"), "{}", rows[1]);
+
+    // greet5xx's first MX greets "554 5.7.1 <localhost[127.0.0.1]>: ...": text, not markup.
+    let dom = browser.dom(&format!("{base}/status/outbound/greet5xx.test"));
+    assert!(dom.contains("&lt;localhost[127.0.0.1]&gt;"), "{dom}");
+    assert!(!dom.contains("<localhost"), "{dom}");
+    assert!(
+        dom.contains("<pre id=\"report\">greet5xx.test: PASS"),
+        "{dom}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let page = browser.screenshot(
+        &format!("{base}/"),
+        &dir.path().join("status.png"),
+        1280,
+        900,
+    );
+    let blank = browser.screenshot("about:blank", &dir.path().join("blank.png"), 1280, 900);
+    assert_eq!(png_size(&page), (1280, 900));
+    assert!(
+        page.len() > blank.len() * 3,
+        "the screenshot looks empty: {} bytes, a blank page {}",
+        page.len(),
+        blank.len()
+    );
+
+    let (status, body) = exporter.get("/status/inbound/ok311.test?format=json");
+    assert_eq!(status, 200);
+    let json: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(json["schema_version"], 1);
+    assert_eq!(json["verdict"], "pass");
+    assert_eq!(json["domain"], "ok311.test");
 }
 
 fn success_of(m: &Metrics, domain: &str) -> Option<f64> {

@@ -37,6 +37,7 @@ mod key_algorithms;
 mod layers;
 mod legacy_tls;
 mod mta_sts;
+mod packaging;
 mod probe;
 mod reload;
 mod scheduler;

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use dane_exporter::config::Target;
 use dane_exporter::core::unix_now;
@@ -12,9 +12,13 @@ use dane_exporter::core::TargetKey;
 use dane_exporter::core::{Direction, Reason, Verdict};
 use dane_exporter::dns::DnsSettings;
 use dane_exporter::report::DomainReport;
-use dane_exporter::scheduler::{self, start_offset, ProbeRunner, ReportFuture};
+use dane_exporter::scheduler::{
+    self, start_offset, until_slot, warm_up_offset, ProbeRunner, ReportFuture, WARM_UP,
+};
 use dane_exporter::smtp::SmtpSettings;
 use dane_exporter::store::Store;
+// The tokio clock, so that the paused-time tests see the same time as the scheduler.
+use tokio::time::Instant;
 
 fn target(domain: &str, interval: Duration, timeout: Duration) -> Target {
     Target {
@@ -151,6 +155,90 @@ fn start_offsets_are_stable_and_spread_over_the_interval() {
     let used = buckets.iter().filter(|b| **b > 0).count();
     assert!(fullest <= 12, "fullest second holds {fullest} starts");
     assert!(used >= 250, "only {used} of 300 seconds used");
+}
+
+#[test]
+fn steady_slots_are_counted_from_the_epoch() {
+    let s = Duration::from_secs;
+    // Offset 10 s into a 60 s interval: slots at 10, 70, 130, ... seconds after the epoch.
+    assert_eq!(until_slot(s(10), s(60), s(0)), s(10));
+    assert_eq!(until_slot(s(10), s(60), s(9)), s(1));
+    assert_eq!(
+        until_slot(s(10), s(60), s(10)),
+        s(60),
+        "a slot right now is the next one"
+    );
+    assert_eq!(until_slot(s(10), s(60), s(11)), s(59));
+    // 1,000,000 s is 40 s into a minute.
+    assert_eq!(until_slot(s(10), s(60), s(1_000_000)), s(30));
+    // The same target in another process (a restart, a replica) lands on the same wall-clock
+    // phase: now + until_slot is the same instant modulo the interval.
+    for now in [s(123), s(4567), s(98_765)] {
+        let at = now + until_slot(s(10), s(60), now);
+        assert_eq!(at.as_secs() % 60, 10, "{now:?}");
+    }
+    let t = target("d.example", s(3600), s(60));
+    assert!(warm_up_offset(&t) < WARM_UP);
+    assert!(start_offset(&t) < s(3600));
+    let short = target("d.example", s(10), s(10));
+    assert!(warm_up_offset(&short) < s(10));
+}
+
+/// With `interval: 1h` every target still has a result within the warm-up (so `/-/ready` comes
+/// in seconds), then waits for its steady slot: never a second probe within half an interval.
+#[tokio::test(start_paused = true)]
+async fn the_first_round_is_a_short_warm_up() {
+    let interval = Duration::from_secs(3600);
+    let targets: Vec<Target> = (0..50)
+        .map(|i| target(&format!("w{i}.example"), interval, Duration::from_secs(60)))
+        .collect();
+    let runner = FakeRunner::new(Behaviour::Sleep(Duration::ZERO));
+    let began = Instant::now();
+    let (handle, store) = start(&targets, 8, &runner);
+    tokio::time::sleep(WARM_UP + Duration::from_secs(1)).await;
+    assert!(store.complete(), "every target probed within the warm-up");
+    let firsts: Vec<f64> = {
+        let starts = runner.starts.lock().unwrap();
+        starts
+            .iter()
+            .map(|(_, at)| at.duration_since(began).as_secs_f64())
+            .collect()
+    };
+    assert_eq!(firsts.len(), 50);
+    assert!(firsts.iter().all(|t| *t < WARM_UP.as_secs_f64()));
+    assert!(
+        firsts.iter().cloned().fold(0.0, f64::max) > 15.0,
+        "no spread: {firsts:?}"
+    );
+    tokio::time::sleep(Duration::from_secs(25 * 60)).await;
+    assert_eq!(
+        runner.starts.lock().unwrap().len(),
+        50,
+        "probed again within 30 min"
+    );
+    tokio::time::sleep(Duration::from_secs(75 * 60)).await;
+    for t in &targets {
+        assert!(
+            runner.starts_of(&t.domain) >= 2,
+            "{} not probed again",
+            t.domain
+        );
+    }
+    handle.shutdown(Duration::from_secs(1)).await;
+
+    // A reload (a new scheduler over a store that has results) does not warm up again: only
+    // the few targets whose slot falls in the next 31 s run.
+    let runner = FakeRunner::new(Behaviour::Sleep(Duration::ZERO));
+    let handle = scheduler::start(
+        targets.clone(),
+        8,
+        Arc::clone(&runner) as Arc<dyn ProbeRunner>,
+        Arc::clone(&store),
+    );
+    tokio::time::sleep(WARM_UP + Duration::from_secs(1)).await;
+    let again = runner.starts.lock().unwrap().len();
+    assert!(again <= 5, "{again} of 50 re-probed right after a reload");
+    handle.shutdown(Duration::from_secs(1)).await;
 }
 
 #[tokio::test]

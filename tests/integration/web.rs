@@ -10,6 +10,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use dane_exporter::core::{Direction, TargetKey, Verdict};
+use dane_exporter::store::{StatusDetail, StatusEntry, StatusRow};
 use dane_exporter::web::{
     self, BoxFuture, Exporter, MetricsChunks, ProbeRequestError, ServeOptions, WebConfig,
     WebConfigError,
@@ -88,6 +90,38 @@ impl Exporter for FakeExporter {
                 None => Ok(()),
             }
         })
+    }
+
+    fn status(&self) -> Vec<StatusEntry> {
+        vec![
+            StatusEntry::Probed(Arc::new(probed_row())),
+            StatusEntry::Pending(TargetKey {
+                direction: Direction::Outbound,
+                domain: "pending.example".into(),
+            }),
+        ]
+    }
+
+    fn status_detail(&self, key: &TargetKey) -> Option<StatusDetail> {
+        (key.domain == "ok.example" && key.direction == Direction::Inbound).then(|| StatusDetail {
+            row: Arc::new(probed_row()),
+            text: "ok.example: FAIL\n  - [undeliverable] banner 554 <b>go away</b>\n".into(),
+            json: "{\"schema_version\":1}".into(),
+        })
+    }
+}
+
+fn probed_row() -> StatusRow {
+    StatusRow {
+        direction: Direction::Inbound,
+        domain: "ok.example".into(),
+        verdict: Verdict::Fail,
+        protected: false,
+        failures: vec!["undeliverable"],
+        warnings: vec![],
+        checked_at: dane_exporter::core::time::unix_now(),
+        divergence: None,
+        duration_seconds: 0.25,
     }
 }
 
@@ -220,17 +254,46 @@ async fn routes_answer_with_their_status_codes() {
     assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
     for link in [
         "href=\"/metrics\"",
-        "href=\"/probe?target=example.org&amp;module=inbound\"",
+        "href=\"/probe?target=ok.example&amp;module=inbound\"",
+        "href=\"/status/inbound/ok.example\"",
+        "href=\"/status/outbound/pending.example?format=json\"",
         "href=\"/-/healthy\"",
         "href=\"/-/ready\"",
     ] {
         assert!(
             r.body.contains(link),
-            "landing page lacks {link}: {}",
+            "status page lacks {link}: {}",
             r.body
         );
     }
     assert!(r.body.contains(env!("CARGO_PKG_VERSION")));
+
+    // The report of one target: HTML (escaped), JSON, and 404s that say why.
+    let r = server.get("/status/inbound/OK.example.").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+    assert!(
+        r.body.contains("banner 554 &lt;b&gt;go away&lt;/b&gt;"),
+        "{}",
+        r.body
+    );
+    let r = server.get("/status/inbound/ok.example?format=json").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert_eq!(r.body, "{\"schema_version\":1}");
+    let r = server.get("/status/outbound/pending.example").await;
+    assert_eq!(r.status, 404);
+    assert!(
+        r.body.contains("first probe has not finished"),
+        "{}",
+        r.body
+    );
+    let r = server.get("/status/outbound/other.example").await;
+    assert_eq!(r.status, 404);
+    assert!(r.body.contains("Not a configured target"), "{}", r.body);
+    for path in ["/status/sideways/ok.example", "/status/inbound", "/status/"] {
+        assert_eq!(server.get(path).await.status, 404, "{path}");
+    }
 
     let r = server.get("/metrics").await;
     assert_eq!(r.status, 200);
@@ -501,6 +564,8 @@ async fn basic_auth_protects_every_route() {
         "/-/healthy",
         "/-/ready",
         "/probe?target=a.example&module=inbound",
+        "/status/inbound/ok.example",
+        "/status/inbound/ok.example?format=json",
         "/nope",
     ] {
         let r = server.get(path).await;

@@ -27,6 +27,9 @@ packages=(
   pkg-config    # build: how openssl-sys finds libssl-dev
   python3       # tests/stack/relay.py: the silent listener and the delayed-greeting relay
   iproute2      # ip -6 route: the unroutable IPv6 prefix of the reachability scenarios
+  chromium      # the status page, loaded and screenshotted in a real headless browser
+  man-db        # tests/integration/packaging.rs: the generated manual pages through man(1)
+  systemd       # tests/integration/packaging.rs: systemd-analyze verify of the shipped unit
   "$@"
 )
 

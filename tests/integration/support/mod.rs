@@ -1,5 +1,6 @@
 //! In-process fixtures shared by the integration tests.
 
+pub mod chromium;
 pub mod dashboards;
 pub mod dns_server;
 pub mod exporter;
