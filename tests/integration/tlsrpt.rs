@@ -521,6 +521,29 @@ fn reports_by_https_and_by_mail_survive_restarts_and_kills() {
     );
     assert_eq!(failed, 8.0, "two reports of 4 tlsa-invalid sessions");
     let since = sum(&before, "dane_probe_verdict_since_timestamp_seconds");
+    // The status page: the detail has the senders' section beside the probe's view, the index
+    // counts their failures (both behind the metrics listener's credentials).
+    let page = |path: &str| s.get(&format!("https://reports.test:{}{path}", s.web_port), true);
+    s.wait(
+        "the status page with the reports",
+        Duration::from_secs(30),
+        || {
+            page("/status/inbound/example.org")
+                .1
+                .contains("what senders saw")
+        },
+    );
+    let (status, detail) = page("/status/inbound/example.org");
+    assert_eq!(status, 200);
+    assert!(
+        detail.contains("mx1.example.org (") && detail.contains("tlsa-invalid under tlsa"),
+        "{detail}"
+    );
+    let (_, index) = page("/");
+    assert!(
+        index.contains("failed sessions</span>") && index.contains("class=\"since\""),
+        "{index}"
+    );
 
     // A clean restart keeps every counter and the verdict's start.
     drop(exporter);
