@@ -114,7 +114,10 @@ const TIME_FIELDS: &[&str] = &[
     "min_not_after",
     "not_after",
     "not_before",
+    "period_end",
+    "period_start",
     "published_since",
+    "reasons_since",
     "signature_expiration",
     "since",
     "tlsa_signature_expiration",
@@ -201,5 +204,40 @@ mod tests {
         // A null time (no divergence) has no twin.
         assert_eq!(value["divergence"], Value::Null);
         assert!(map.get("divergence_rfc3339").is_none());
+    }
+
+    #[test]
+    fn history_and_senders_times_have_twins() {
+        let mut report = DomainReport::unfinished(
+            "example.org",
+            1_796_169_600,
+            1.5,
+            Reason::ProbeTimeout,
+            "took too long".into(),
+        );
+        report.verdict_since = Some(VerdictState {
+            verdict: Verdict::Fail,
+            since: 1_796_083_200,
+            reasons: vec![Reason::ProbeTimeout],
+            reasons_since: 1_796_169_600,
+            previous: Some(Verdict::Pass),
+        });
+        report.senders = Some(SendersView {
+            period_start: 1_795_996_800,
+            period_end: 1_796_083_200,
+            ..SendersView::default()
+        });
+        let value = to_json_value(&report);
+        let since = &value["verdict_since"];
+        assert_eq!(since["since_rfc3339"], "2026-12-01T00:00:00Z");
+        assert_eq!(since["reasons_since_rfc3339"], "2026-12-02T00:00:00Z");
+        assert_eq!(
+            value["senders"]["period_start_rfc3339"],
+            "2026-11-30T00:00:00Z"
+        );
+        assert_eq!(
+            value["senders"]["period_end_rfc3339"],
+            "2026-12-01T00:00:00Z"
+        );
     }
 }
