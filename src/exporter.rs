@@ -15,6 +15,13 @@
 //! A reload builds everything the new configuration needs before touching the running one, so a
 //! bad file (or a trust-anchor file that went missing) leaves the old configuration probing and
 //! only flips `dane_exporter_config_last_reload_successful` to 0.
+//!
+//! What the exporter can see is its own business (`telemetry.rs`, `crate::dns::Resolvers`): the
+//! resolvers' health (kept across reloads, checked by the scheduler), the probes it ran, their
+//! errors and durations, the SMTP egress of this host, the HTTP requests it answered; `/-/ready`
+//! says why it is not ready (first round not done, a resolver down or not validating).
+
+mod telemetry;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -27,6 +34,7 @@ use tokio::sync::{Mutex, Semaphore};
 use crate::config::{self, Config};
 use crate::core::{normalize_domain, unix_now, Direction};
 use crate::database::{DatabaseError, Stored, SubmitError};
+use crate::dns::Resolvers;
 use crate::history::History;
 use crate::metrics::{probe_exposition, LabelledReport};
 use crate::retained::{Retained, StorageOptions};
@@ -76,6 +84,7 @@ struct SelfMetrics {
     registry: Registry,
     reload_ok: IntGauge,
     reload_time: Gauge,
+    telemetry: Arc<telemetry::Telemetry>,
 }
 
 /// The running exporter.
@@ -89,6 +98,8 @@ pub struct DaneExporter {
     history: Arc<History>,
     /// The database, its writer and the TLS-RPT counters (none without `--storage.path`).
     retained: Option<Retained>,
+    /// The health and query counts of every resolver asked: kept across reloads.
+    resolvers: Arc<Resolvers>,
 }
 
 impl DaneExporter {
@@ -104,7 +115,8 @@ impl DaneExporter {
         config_path: &Path,
         storage: Option<StorageOptions>,
     ) -> Result<Arc<Self>, StartError> {
-        let own = SelfMetrics::new()?;
+        let store = Arc::new(Store::new());
+        let own = SelfMetrics::new(Arc::clone(&store))?;
         let (history, retained) = match &storage {
             Some(options) => {
                 let (history, retained) = Retained::open(options, &own.registry)?;
@@ -114,11 +126,12 @@ impl DaneExporter {
         };
         let exporter = Arc::new(Self {
             config_path: config_path.to_path_buf(),
-            store: Arc::new(Store::new()),
+            store,
             running: Mutex::new(None),
             own,
             history,
             retained,
+            resolvers: Arc::new(Resolvers::new(Default::default())),
         });
         let config = config::load(config_path)?;
         exporter.replace(config).await?;
@@ -133,17 +146,21 @@ impl DaneExporter {
             .map(|t| t.interval)
             .min()
             .unwrap_or(config.global.interval);
+        // The clients built next register the nameservers they use; states and counters of the
+        // ones already known stay (a reload does not forget that a resolver is down).
+        self.resolvers.reconfigure(config.global.canary());
         // Half the shortest interval: an MX host shared by many domains is probed at most about
         // twice per interval, and no probe reuses a STARTTLS session older than half an interval.
         let runner = Arc::new(
-            ProberRunner::new(&targets, Some(shortest / 2))?
+            ProberRunner::watching(&targets, Some(shortest / 2), Arc::clone(&self.resolvers))?
                 .with_history(Arc::clone(&self.history)),
         );
         let adhoc_target = config.adhoc_target("adhoc.invalid", Direction::Inbound);
         // `/probe` probes share no sessions and keep no history: each answers for itself.
-        let adhoc = Arc::new(ProberRunner::new(
+        let adhoc = Arc::new(ProberRunner::watching(
             std::slice::from_ref(&adhoc_target),
             None,
+            Arc::clone(&self.resolvers),
         )?);
 
         let mut running = self.running.lock().await;
@@ -156,11 +173,14 @@ impl DaneExporter {
         }
         let keys: std::collections::HashSet<_> = targets.iter().map(|t| t.key()).collect();
         self.history.retain(|key| keys.contains(key));
-        let scheduler = scheduler::start(
+        self.own.telemetry.new_round(&targets, shortest);
+        let scheduler = scheduler::start_observed(
             targets,
             config.global.concurrency,
             runner,
             Arc::clone(&self.store),
+            Arc::clone(&self.own.telemetry) as Arc<dyn scheduler::ProbeObserver>,
+            shortest,
         );
         let adhoc_slots = Arc::new(Semaphore::new(config.global.concurrency.max(1)));
         *running = Some(Running {
@@ -190,16 +210,53 @@ impl DaneExporter {
         result
     }
 
-    /// True once every configured target has a result.
+    /// True once every configured target has a result and every resolver in use answers and,
+    /// where it matters, validates (see [`DaneExporter::not_ready`]).
     pub fn ready(&self) -> bool {
-        self.store.complete()
+        self.not_ready().is_none()
+    }
+
+    /// Why the exporter is not ready, if it is not: the first round of probes is not done, or a
+    /// resolver in use does not answer, does not validate, or was not checked yet.
+    pub fn not_ready(&self) -> Option<String> {
+        let mut reasons = Vec::new();
+        let (probed, configured) = self.store.progress();
+        if probed < configured {
+            reasons.push(format!(
+                "first round of probes not done ({probed} of {configured} targets probed)"
+            ));
+        }
+        for server in self.resolvers.report().into_iter().filter(|s| s.in_use) {
+            let detail = server.detail.as_deref().unwrap_or("");
+            match server.up {
+                None => reasons.push(format!("resolver {} not checked yet", server.address)),
+                Some(false) => reasons.push(format!(
+                    "resolver {} does not answer ({detail}): verdicts are unknown",
+                    server.address
+                )),
+                Some(true) if server.validation_needed && server.validating == Some(false) => {
+                    reasons.push(format!(
+                        "resolver {} does not validate DNSSEC ({detail}): verdicts are unknown; use a validating resolver or dnssec_mode: validate",
+                        server.address
+                    ))
+                }
+                Some(true) => {}
+            }
+        }
+        (!reasons.is_empty()).then(|| reasons.join("; "))
     }
 
     /// The whole `/metrics` exposition, probe results and the exporter's own metrics, as
     /// chunks written while the response is sent. The results are those stored when this is
     /// called.
     pub fn render_metrics(&self) -> web::MetricsChunks {
-        let mut own = own_chunks(self.own.registry.gather());
+        let mut own = self.own.registry.gather();
+        match self.own.telemetry.snapshot_families(&self.resolvers) {
+            Ok(families) => own.extend(families),
+            // Only an invalid family (a bug) gets here; the rest of the exposition still goes.
+            Err(error) => tracing::error!(%error, "cannot render the exporter's own metrics"),
+        }
+        let mut own = own_chunks(own);
         if let Some(retained) = &self.retained {
             own.extend(retained.families());
         }
@@ -252,6 +309,7 @@ impl DaneExporter {
             )
         };
         let report = scheduler::run_one(&resolved, adhoc.as_ref()).await;
+        self.own.telemetry.count(&resolved, &report);
         let labels = Default::default();
         Ok(probe_exposition(&[LabelledReport {
             direction,
@@ -272,8 +330,9 @@ impl DaneExporter {
 }
 
 impl SelfMetrics {
-    fn new() -> Result<Self, prometheus::Error> {
+    fn new(store: Arc<Store>) -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
+        let telemetry = Arc::new(telemetry::Telemetry::new(&registry, store)?);
         let build_info = IntGauge::with_opts(
             Opts::new(
                 "dane_exporter_build_info",
@@ -304,6 +363,7 @@ impl SelfMetrics {
             registry,
             reload_ok,
             reload_time,
+            telemetry,
         })
     }
 }
@@ -353,6 +413,14 @@ impl web::Exporter for DaneExporter {
 
     fn ready(&self) -> bool {
         DaneExporter::ready(self)
+    }
+
+    fn not_ready(&self) -> Option<String> {
+        DaneExporter::not_ready(self)
+    }
+
+    fn observe_request(&self, handler: &str, code: u16) {
+        self.own.telemetry.request(handler, code);
     }
 
     fn reload(&self) -> BoxFuture<'_, Result<(), String>> {

@@ -16,12 +16,15 @@
 //! store  database    the latest series per target, read at scrape time | the SQLite file:
 //!                    target states, verdict history, TLS-RPT reports, on a writer thread
 //! metrics  text      the metric table and the encoder | the human report of `check`
-//! probe              runs the checks of one target, assembles and judges one report
+//! logging            log lines as Prometheus writes them; `check`'s status line
+//! probe              runs the checks of one target, assembles and judges one report; unknown
+//!                    when the exporter cannot see (sight), expectations (expect)
 //! history  report    what crosses rounds | DomainReport: every check's output
 //! target             one target with every setting resolved
 //! checks/            one folder per check, each: run (I/O), judge (pure), series, text
 //!   mx key_algorithms services mta_sts authoritative local_certs
-//! dns  smtp  tls     I/O: lookups with their DNSSEC state; the SMTP dialogue; the handshake
+//! dns  smtp  tls     I/O: lookups with their DNSSEC state, resolver health; the SMTP dialogue,
+//!                    its egress; the handshake
 //! dane  tlsrpt       the DANE rules, pure | TLS-RPT reports (RFC 8460): parse, validate, add up
 //! core  yaml         the types every layer speaks (facts, findings, reasons, sink) | YAML walk
 //! ```
@@ -50,6 +53,7 @@ pub mod dns;
 pub mod exporter;
 pub mod history;
 pub mod ingest;
+pub mod logging;
 pub mod metrics;
 pub mod probe;
 pub mod report;

@@ -7,7 +7,9 @@
 //! - `dane_exporter check DOMAIN` resolves its flags into one target through the configuration's
 //!   rules, probes it once through the same `scheduler::run_one` the exporter uses, and prints a
 //!   report. Exit status: 0 pass or not applicable, 1 fail or encrypt only (TLSA records, none
-//!   usable), 2 bad usage or setup error.
+//!   usable), 2 bad usage or setup error, and 2 when this host cannot see (its resolver does not
+//!   validate or does not answer, or no SMTP connection can leave it), with one sentence on
+//!   stderr saying how to fix it.
 //! - `dane_exporter tlsrpt ingest [FILE|-]` stores a TLS-RPT report mail (`dane_exporter::ingest`).
 
 use std::net::{IpAddr, SocketAddr};
@@ -17,19 +19,25 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
-use tracing_subscriber::EnvFilter;
+use std::io::IsTerminal;
+
+use dane_exporter::logging;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 use dane_exporter::checks::services::{parse_spec, ServiceSpec};
 use dane_exporter::config::{
     CertificateSource, CertificateSpec, Config, DirectionScope, Global, OperationsConfig,
     Overrides, TargetSpec,
 };
-use dane_exporter::core::{Direction, Verdict};
-use dane_exporter::dns::DnssecMode;
+use dane_exporter::core::{Direction, Expectation, Reason, Verdict};
+use dane_exporter::dns::{DnssecMode, Resolvers};
 use dane_exporter::exporter::DaneExporter;
 use dane_exporter::ingest::{StorageArgs, TlsRptCommand};
 use dane_exporter::retained::{history_for_check, StorageOptions};
-use dane_exporter::scheduler::{run_one, ProberRunner};
+use dane_exporter::scheduler::{run_one, ProbeRunner, ProberRunner};
+use dane_exporter::smtp::egress::{self, Egress};
 use dane_exporter::web::{self, WebConfig};
 
 /// The port in the exporters' 9100-9999 range this exporter listens on by default.
@@ -182,6 +190,34 @@ struct CheckArgs {
     /// Port the authoritative nameservers are asked on (NS records carry none). For tests only.
     #[arg(long, default_value_t = 53)]
     authoritative_port: u16,
+    /// What the verdict is held to: "dane" fails a domain DANE does not apply to
+    /// (dane_expected); "any" takes it as it is.
+    #[arg(long, value_enum, default_value_t = ExpectArg::Any)]
+    expect: ExpectArg,
+    /// The resolver canary's name that must validate (AD) under the resolver's trust anchor.
+    #[arg(long, value_name = "NAME", default_value = ".", value_parser = parse_canary)]
+    canary_secure_name: String,
+    /// The resolver canary's name that must fail validation (SERVFAIL); "" skips it.
+    #[arg(long, value_name = "NAME", default_value = "dnssec-failed.org", value_parser = parse_canary)]
+    canary_bogus_name: String,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ExpectArg {
+    /// DANE must apply.
+    Dane,
+    /// Any verdict stands.
+    Any,
+}
+
+/// A canary name: `.`, empty, or a domain name (normalised).
+fn parse_canary(text: &str) -> Result<String, String> {
+    match text.trim() {
+        "." => Ok(".".to_string()),
+        "" => Ok(String::new()),
+        name => dane_exporter::core::normalize_domain(name)
+            .map_err(|e| format!("{name:?} is not a domain name: {e}")),
+    }
 }
 
 /// `MX=PATH`, the MX host name normalised.
@@ -263,7 +299,14 @@ fn parse_listen_address(flag: &str, text: &str) -> Result<SocketAddr, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_level, cli.log_format);
+    // `check` speaks to a person: warnings only, and a status line on a terminal.
+    let status = match &cli.command {
+        Some(Command::Check(_)) => init_check_logging(LogLevel::Warn, cli.log_format),
+        _ => {
+            init_logging(cli.log_level, cli.log_format);
+            None
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -275,7 +318,7 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Some(Command::Check(args)) => runtime.block_on(run_check(*args, cli.storage)),
+        Some(Command::Check(args)) => runtime.block_on(run_check(*args, cli.storage, status)),
         Some(Command::Tlsrpt(command)) => ExitCode::from(dane_exporter::ingest::run(
             &command,
             &cli.storage,
@@ -306,28 +349,60 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(level: LogLevel, format: LogFormat) {
+/// The log filter: our crate at the chosen level, the libraries only when they warn.
+fn log_filter(level: LogLevel) -> EnvFilter {
     let level = match level {
         LogLevel::Debug => "debug",
         LogLevel::Info => "info",
         LogLevel::Warn => "warn",
         LogLevel::Error => "error",
     };
-    // Our crate at the chosen level; the libraries only when they warn.
-    let filter = EnvFilter::new(format!("warn,dane_exporter={level}"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let result = match format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Logfmt => builder
-            .event_format(tracing_logfmt::EventsFormatter::default())
-            .fmt_fields(tracing_logfmt::FieldsFormatter::default())
-            .try_init(),
+    EnvFilter::new(format!("warn,dane_exporter={level}"))
+}
+
+fn log_layer<S>(format: LogFormat) -> impl tracing_subscriber::Layer<S>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    let format = match format {
+        LogFormat::Logfmt => logging::LogFormat::Logfmt,
+        LogFormat::Json => logging::LogFormat::Json,
     };
+    tracing_subscriber::fmt::layer()
+        .event_format(logging::LogFormatter::new(format))
+        .with_writer(std::io::stderr)
+}
+
+/// Logs as Prometheus's own programs write them (`crate::logging`).
+fn init_logging(level: LogLevel, format: LogFormat) {
+    let result = tracing_subscriber::registry()
+        .with(log_layer(format).with_filter(log_filter(level)))
+        .try_init();
     if let Err(error) = result {
         eprintln!("dane_exporter: cannot set up logging: {error}");
     }
+}
+
+/// `check`'s logging: warnings and errors as log lines, and on a terminal the status line that
+/// says what the probe waits for. Returns the line, to redraw and erase.
+fn init_check_logging(level: LogLevel, format: LogFormat) -> Option<logging::StatusLine> {
+    let status = std::io::stderr()
+        .is_terminal()
+        .then(logging::StatusLine::new);
+    let progress = status.as_ref().map(|line| {
+        line.layer()
+            .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
+                meta.target() == dane_exporter::core::PROGRESS
+            }))
+    });
+    let result = tracing_subscriber::registry()
+        .with(progress)
+        .with(log_layer(format).with_filter(log_filter(level)))
+        .try_init();
+    if let Err(error) = result {
+        eprintln!("dane_exporter: cannot set up logging: {error}");
+    }
+    status
 }
 
 async fn run_exporter(cli: Cli) -> ExitCode {
@@ -456,7 +531,11 @@ async fn shutdown_signal() {
 /// only stops a pathological sum of them (many MX hosts, each step at its limit).
 const CHECK_DEADLINE_STEPS: u32 = 30;
 
-async fn run_check(args: CheckArgs, storage: StorageArgs) -> ExitCode {
+async fn run_check(
+    args: CheckArgs,
+    storage: StorageArgs,
+    status: Option<logging::StatusLine>,
+) -> ExitCode {
     let target = match check_target(&args) {
         Ok(target) => target,
         Err(error) => {
@@ -472,26 +551,118 @@ async fn run_check(args: CheckArgs, storage: StorageArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runner = match ProberRunner::new(std::slice::from_ref(&target), None) {
+    let resolvers = Arc::new(Resolvers::new(canary_of(&args)));
+    let runner = match ProberRunner::watching(std::slice::from_ref(&target), None, resolvers) {
         Ok(runner) => runner.with_history(history),
         Err(error) => {
             eprintln!("dane_exporter: {error}");
             return ExitCode::from(2);
         }
     };
+    // The canary once before probing, as the exporter does at start: a resolver that does not
+    // validate or does not answer makes the verdict unknown instead of the domain's failure.
+    runner.check_resolvers().await;
     // MTA-STS findings are printed but, like in the exporter, never change the exit code: that is
     // the DANE verdict's.
-    let report = run_one(&target, &runner).await;
+    let report = match &status {
+        None => run_one(&target, &runner).await,
+        Some(line) => {
+            // The seconds count up while a server is silent, so a wait never looks like a hang.
+            let ticker = {
+                let line = line.clone();
+                tokio::spawn(async move {
+                    loop {
+                        line.redraw();
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                })
+            };
+            let report = run_one(&target, &runner).await;
+            ticker.abort();
+            line.clear();
+            report
+        }
+    };
     if args.json {
         println!("{}", dane_exporter::report::to_json(&report));
     } else {
-        print!("{}", dane_exporter::text::render(&report));
+        // NO_COLOR (https://no-color.org): present and not empty turns colour off.
+        let colour = std::io::stdout().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        let style = dane_exporter::text::Style { colour };
+        print!("{}", dane_exporter::text::render_styled(&report, style));
+    }
+    if let Some(sentence) = blind_sentence(&args, &report) {
+        eprintln!("dane_exporter: {sentence}");
+        return ExitCode::from(2);
     }
     let service_failed = report.services.iter().any(|s| s.verdict == Verdict::Fail);
     // Encrypt-only delivers mail, but DANE authenticates none of it: a problem to fix.
     match report.verdict {
         Verdict::Pass | Verdict::NotApplicable if !service_failed => ExitCode::SUCCESS,
         _ => ExitCode::from(1),
+    }
+}
+
+/// The canary of `check`: its names, each query bounded by `--timeout` and 5 s.
+fn canary_of(args: &CheckArgs) -> dane_exporter::dns::CanarySettings {
+    Global {
+        step_timeout: args.timeout,
+        canary_secure_name: args.canary_secure_name.clone(),
+        canary_bogus_name: Some(args.canary_bogus_name.clone()).filter(|n| !n.is_empty()),
+        ..Global::default()
+    }
+    .canary()
+}
+
+/// Why this host could not see, in one sentence with the fix, when it could not: the verdict
+/// is unknown (the resolver), or no SMTP connection could leave this host.
+fn blind_sentence(
+    args: &CheckArgs,
+    report: &dane_exporter::report::DomainReport,
+) -> Option<String> {
+    if let Some(finding) = report.unknown.first() {
+        let (what, fix) = match finding.reason {
+            Reason::ResolverNotValidating => (
+                "the resolver does not validate DNSSEC",
+                "use a validating resolver (--nameserver) or --dnssec-mode validate",
+            ),
+            _ => (
+                "no resolver answers",
+                "check --nameserver (or /etc/resolv.conf) and that this host can reach it",
+            ),
+        };
+        let servers = report_servers(args);
+        return Some(format!(
+            "no verdict for {}: {what} ({servers}), so nothing can be known about the domain; {fix}.",
+            report.domain()
+        ));
+    }
+    match egress::judge(
+        egress::report_outcomes(&report.mx)
+            .iter()
+            .map(|(address, outcome)| (address, outcome)),
+    ) {
+        Egress::Blocked { failure, addresses } => Some(format!(
+            "no verdict for {}: no SMTP connection could leave this host ({addresses} addresses, each: {}), so the failures are this host's; open outgoing TCP port {} (or run the check where it is open).",
+            report.domain(),
+            failure.text(),
+            args.port
+        )),
+        _ => None,
+    }
+}
+
+/// The resolvers `check` asked, for its sentences.
+fn report_servers(args: &CheckArgs) -> String {
+    if args.nameservers.is_empty() {
+        "the nameservers of /etc/resolv.conf".to_string()
+    } else {
+        args.nameservers
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -573,6 +744,10 @@ fn check_target(args: &CheckArgs) -> Result<dane_exporter::target::Target, Strin
         overrides: Overrides {
             mta_sts: Some(!args.no_mta_sts),
             tls_rpt: Some(!args.no_mta_sts),
+            expect: Some(match args.expect {
+                ExpectArg::Dane => Expectation::Dane,
+                ExpectArg::Any => Expectation::Any,
+            }),
             ..Overrides::default()
         },
         services: args.services.clone(),

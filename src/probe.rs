@@ -7,6 +7,14 @@
 //! that read the MX facts (the key-algorithm sessions, the authoritative nameservers); then every
 //! judgement, pure, with what the history of earlier rounds (`crate::history`) adds. The report
 //! is built once, judged, and only then handed on.
+//!
+//! Two things are held against the checks' verdict last: whether the exporter could see at all
+//! (`sight`: a resolver that does not validate or does not answer makes the verdict `unknown`,
+//! never the domain's failure; a confirmed blindness skips the probe), and what is expected of the
+//! target (`expect`: `domain_not_found`, `dane_expected`).
+
+mod expect;
+mod sight;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -18,7 +26,7 @@ use crate::checks::local_certs::{self, CertificateContext};
 use crate::checks::mx::{self, MxJudgement, MxProbe};
 use crate::checks::services::{self, ServiceReport, ServiceSettings};
 use crate::checks::{key_algorithms, mta_sts};
-use crate::core::{normalize_name, unix_now, Direction, KeyAlgorithmReport, MxReport};
+use crate::core::{normalize_name, unix_now, Direction, KeyAlgorithmReport, MxReport, Verdict};
 use crate::dns::DnsClient;
 use crate::history::History;
 use crate::report::DomainReport;
@@ -68,6 +76,9 @@ impl Prober {
         let now = unix_now();
         let domain = normalize_name(&target.domain);
         let dns = self.dns.as_ref();
+        if let Some(blind) = sight::before(&dns.sight()) {
+            return DomainReport::blind(&domain, now, started.elapsed().as_secs_f64(), blind);
+        }
         let sessions = self.sessions.as_deref();
         let step_timeout = target.smtp.step_timeout;
         let service_settings = ServiceSettings {
@@ -107,6 +118,9 @@ impl Prober {
             },
         );
         attach_key_algorithms(&mut mx, key_algorithms);
+        // A lookup that got no answer, or an answer signed but not validated, is checked against
+        // the resolver's health before anything is judged.
+        dns.settle(started).await;
 
         let key = target.key();
         let fresh;
@@ -118,11 +132,11 @@ impl Prober {
             }
         };
         let MxJudgement {
-            verdict,
-            protected,
-            failures,
+            mut verdict,
+            mut protected,
+            mut failures,
             mut warnings,
-            divergence,
+            mut divergence,
         } = mx::judge(&mx, &key_algorithms::judge_endpoint);
         let services: Vec<ServiceReport> =
             services.into_iter().map(ServiceReport::judged).collect();
@@ -160,7 +174,28 @@ impl Prober {
         if let Some(view) = &senders {
             warnings.extend(tlsrpt::correlate(&mx, view));
         }
-        let verdict_since = history.verdict(&key, verdict, &failures, now);
+        let unknown: Vec<_> = sight::after(&dns.sight(), &mx).into_iter().collect();
+        if unknown.is_empty() {
+            expect::hold(
+                target.expect,
+                &mx,
+                &mut verdict,
+                &mut failures,
+                &mut warnings,
+            );
+        } else {
+            // What the checks found came through a resolver that cannot be trusted: none of it
+            // is held against the domain.
+            verdict = Verdict::Unknown;
+            protected = false;
+            divergence = None;
+            failures.clear();
+            warnings.clear();
+        }
+        // A round that could not see says nothing about the domain: its verdict clock stays as
+        // the last round that could left it ("failing since" goes on across a resolver outage).
+        let verdict_since =
+            (verdict != Verdict::Unknown).then(|| history.verdict(&key, verdict, &failures, now));
         history.end_round(&key);
 
         DomainReport {
@@ -169,6 +204,7 @@ impl Prober {
             verdict,
             protected,
             failures,
+            unknown,
             warnings,
             divergence,
             services,
@@ -176,7 +212,7 @@ impl Prober {
             tls_rpt: transport.tls_rpt,
             local_certificates,
             zones,
-            verdict_since: Some(verdict_since),
+            verdict_since,
             senders: senders.map(|view| view.as_ref().clone()),
         }
     }

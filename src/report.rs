@@ -23,12 +23,16 @@ pub struct DomainReport {
     pub mx: MxReport,
     /// Seconds the whole probe took.
     pub duration_seconds: f64,
-    /// Pass, fail or not applicable.
+    /// Pass, fail, not applicable, or unknown (the exporter could not see).
     pub verdict: Verdict,
     /// Every MX host has DANE and every one of its endpoints authenticates.
     pub protected: bool,
     /// Why the verdict is `fail` (empty otherwise).
     pub failures: Vec<Finding>,
+    /// Why the verdict is `unknown` (empty otherwise): the exporter's own resolver does not
+    /// validate DNSSEC or does not answer (`crate::probe`), which says nothing about the domain.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unknown: Vec<Finding>,
     /// Things that do not defer mail today but need attention.
     pub warnings: Vec<Finding>,
     /// Earliest divergence over all endpoints (see `EndpointEvaluation::divergence`).
@@ -78,6 +82,7 @@ impl DomainReport {
             verdict: Verdict::Fail,
             protected: false,
             failures: vec![Finding::new(reason, message)],
+            unknown: Vec::new(),
             warnings: Vec::new(),
             divergence: None,
             services: Vec::new(),
@@ -87,6 +92,28 @@ impl DomainReport {
             zones: Vec::new(),
             verdict_since: None,
             senders: None,
+        }
+    }
+
+    /// The report of a probe that did not look because the exporter cannot see (`finding` says
+    /// why): no facts, the verdict unknown.
+    pub fn blind(
+        domain: &str,
+        checked_at: UnixSeconds,
+        duration_seconds: f64,
+        finding: Finding,
+    ) -> Self {
+        Self {
+            verdict: Verdict::Unknown,
+            failures: Vec::new(),
+            unknown: vec![finding],
+            ..Self::unfinished(
+                domain,
+                checked_at,
+                duration_seconds,
+                Reason::ResolverUnavailable,
+                String::new(),
+            )
         }
     }
 

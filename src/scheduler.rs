@@ -17,6 +17,10 @@
 //!   still yields a report (`probe_timeout`, `probe_panicked`), so nothing goes silently stale.
 //! - Shutdown stops starting probes at once, lets running ones finish for a grace period, then
 //!   cancels the rest.
+//! - Before the first probe, and then every (shortest) interval, the runner checks its own means
+//!   ([`ProbeRunner::check_resolvers`]: the resolver canary, `crate::dns::Resolvers`); while they
+//!   are not well, every [`BLIND_RECHECK`], so that recovery is seen within seconds.
+//! - A [`ProbeObserver`] sees every report after it is stored (the exporter's own telemetry).
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
@@ -30,7 +34,7 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::core::{unix_now, Reason};
-use crate::dns::{DnsClient, DnsSettings, DnsSetupError};
+use crate::dns::{DnsClient, DnsSettings, DnsSetupError, Resolvers};
 use crate::history::History;
 use crate::probe::Prober;
 use crate::report::DomainReport;
@@ -41,11 +45,40 @@ use crate::target::Target;
 /// A future that yields one report.
 pub type ReportFuture = Pin<Box<dyn Future<Output = DomainReport> + Send + 'static>>;
 
+/// A future that yields whether the runner's means (its resolvers) are well.
+pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = bool> + Send + 'a>>;
+
+/// While the runner's means are not well, they are checked again this often (or every interval,
+/// when that is shorter).
+pub const BLIND_RECHECK: Duration = Duration::from_secs(15);
+
+/// The first check of the runner's means may delay the first probes this long at most.
+const FIRST_CHECK_LIMIT: Duration = Duration::from_secs(30);
+
 /// Runs one probe of one target. Production uses [`ProberRunner`]; tests plug in fakes to observe
 /// timing and concurrency.
 pub trait ProbeRunner: Send + Sync + 'static {
     /// Starts probing `target`.
     fn probe(&self, target: &Target) -> ReportFuture;
+
+    /// Checks what the probes see through (the resolvers' canary); true when all is well. The
+    /// default has nothing to check.
+    fn check_resolvers(&self) -> CheckFuture<'_> {
+        Box::pin(async { true })
+    }
+}
+
+/// Sees every report the scheduler stores, after it is stored.
+pub trait ProbeObserver: Send + Sync + 'static {
+    /// `report` is the latest of `target`.
+    fn probed(&self, target: &Target, report: &DomainReport);
+}
+
+/// Observes nothing.
+struct Unobserved;
+
+impl ProbeObserver for Unobserved {
+    fn probed(&self, _: &Target, _: &DomainReport) {}
 }
 
 /// Probes with real DNS and SMTP: one DNS client per distinct DNS setting (targets usually share
@@ -55,6 +88,8 @@ pub struct ProberRunner {
     clients: HashMap<DnsKey, Arc<DnsClient>>,
     sessions: Option<Arc<SessionCache>>,
     history: Option<Arc<History>>,
+    /// The health of the clients' nameservers.
+    resolvers: Arc<Resolvers>,
 }
 
 /// The DNS settings that make two clients different.
@@ -70,19 +105,36 @@ impl DnsKey {
 impl ProberRunner {
     /// Builds the DNS clients `targets` need. STARTTLS sessions are shared between domains for
     /// `session_ttl` (the shortest interval is a good choice), or not at all when it is `None`.
+    /// Its resolvers are watched but never checked ([`Resolvers::passive`]): it never finds
+    /// itself blind. The exporter and `dane_exporter check` use [`ProberRunner::watching`].
     pub fn new(targets: &[Target], session_ttl: Option<Duration>) -> Result<Self, DnsSetupError> {
+        Self::watching(targets, session_ttl, Arc::new(Resolvers::passive()))
+    }
+
+    /// [`ProberRunner::new`], with the clients' nameservers registered in (and checked through)
+    /// `resolvers`: a probe through a resolver that does not validate or does not answer is
+    /// `unknown` (`crate::probe`).
+    pub fn watching(
+        targets: &[Target],
+        session_ttl: Option<Duration>,
+        resolvers: Arc<Resolvers>,
+    ) -> Result<Self, DnsSetupError> {
         let mut clients = HashMap::new();
         for target in targets {
             if let std::collections::hash_map::Entry::Vacant(slot) =
                 clients.entry(DnsKey::of(&target.dns))
             {
-                slot.insert(Arc::new(DnsClient::new(&target.dns)?));
+                slot.insert(Arc::new(DnsClient::observed(
+                    &target.dns,
+                    Arc::clone(&resolvers),
+                )?));
             }
         }
         Ok(Self {
             clients,
             sessions: session_ttl.map(|ttl| Arc::new(SessionCache::new(ttl))),
             history: None,
+            resolvers,
         })
     }
 
@@ -121,6 +173,10 @@ impl ProbeRunner for ProberRunner {
             }
         })
     }
+
+    fn check_resolvers(&self) -> CheckFuture<'_> {
+        Box::pin(self.resolvers.check_all())
+    }
 }
 
 /// How a running scheduler is stopped.
@@ -148,10 +204,48 @@ pub fn start(
     runner: Arc<dyn ProbeRunner>,
     store: Arc<Store>,
 ) -> SchedulerHandle {
-    let (stop, stopped) = watch::channel(false);
+    let check_every = targets
+        .iter()
+        .map(|t| t.interval)
+        .min()
+        .unwrap_or(Duration::from_secs(300));
+    start_observed(
+        targets,
+        concurrency,
+        runner,
+        store,
+        Arc::new(Unobserved),
+        check_every,
+    )
+}
+
+/// [`start`], with `observer` told of every stored report and the runner's means checked every
+/// `check_every` (the shortest interval; also with no targets, for `/probe`).
+pub fn start_observed(
+    targets: Vec<Target>,
+    concurrency: usize,
+    runner: Arc<dyn ProbeRunner>,
+    store: Arc<Store>,
+    observer: Arc<dyn ProbeObserver>,
+    check_every: Duration,
+) -> SchedulerHandle {
+    let (stop, mut stopped) = watch::channel(false);
     let permits = Arc::new(Semaphore::new(concurrency.max(1)));
     let task = tokio::spawn(async move {
         let mut loops = JoinSet::new();
+        // The first probes wait for the first check: they then know whether they can see.
+        let well = tokio::select! {
+            checked = tokio::time::timeout(FIRST_CHECK_LIMIT, runner.check_resolvers()) => {
+                checked.unwrap_or(false)
+            }
+            _ = stopped.wait_for(|stop| *stop) => return,
+        };
+        loops.spawn(check_loop(
+            Arc::clone(&runner),
+            check_every,
+            well,
+            stopped.clone(),
+        ));
         let origin = tokio::time::Instant::now();
         for target in targets {
             loops.spawn(target_loop(
@@ -160,6 +254,7 @@ pub fn start(
                 Arc::clone(&permits),
                 Arc::clone(&runner),
                 Arc::clone(&store),
+                Arc::clone(&observer),
                 stopped.clone(),
             ));
         }
@@ -182,6 +277,31 @@ fn name_hash(target: &Target) -> u128 {
 fn spread(hash: u128, over: Duration) -> Duration {
     let offset = hash % over.as_nanos().max(1);
     Duration::from_nanos(u64::try_from(offset).unwrap_or(0))
+}
+
+/// Checks the runner's means every `interval`, and every [`BLIND_RECHECK`] while they are not
+/// well.
+async fn check_loop(
+    runner: Arc<dyn ProbeRunner>,
+    interval: Duration,
+    mut well: bool,
+    mut stopped: watch::Receiver<bool>,
+) {
+    loop {
+        let wait = if well {
+            interval
+        } else {
+            interval.min(BLIND_RECHECK)
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stopped.wait_for(|stop| *stop) => return,
+        }
+        well = tokio::select! {
+            well = runner.check_resolvers() => well,
+            _ = stopped.wait_for(|stop| *stop) => return,
+        };
+    }
 }
 
 /// Where in its interval a target's probes fall, counted from the Unix epoch: a stable spread
@@ -224,6 +344,7 @@ async fn target_loop(
     permits: Arc<Semaphore>,
     runner: Arc<dyn ProbeRunner>,
     store: Arc<Store>,
+    observer: Arc<dyn ProbeObserver>,
     mut stopped: watch::Receiver<bool>,
 ) {
     // A target with a result (kept across a reload) needs no warm-up: its next slot will do.
@@ -249,6 +370,7 @@ async fn target_loop(
         let report = run_one(&target, runner.as_ref()).await;
         drop(permit);
         store.put(&target, &report);
+        observer.probed(&target, &report);
         if std::mem::take(&mut warming_up) {
             next = next_slot(&target, started, target.interval / 2);
             continue;

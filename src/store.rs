@@ -78,7 +78,13 @@ impl StatusRow {
             domain: report.domain().to_string(),
             verdict: report.verdict,
             protected: report.protected,
-            failures: reasons(&report.failures),
+            // An unknown verdict's reasons (the exporter could not see) stand where the
+            // failures would.
+            failures: reasons(if report.unknown.is_empty() {
+                &report.failures
+            } else {
+                &report.unknown
+            }),
             warnings: reasons(&report.warnings),
             checked_at: report.checked_at(),
             divergence: report.divergence,
@@ -253,6 +259,17 @@ impl Store {
             .configured
             .iter()
             .all(|key| inner.results.contains_key(key))
+    }
+
+    /// Targets with a result, and targets configured.
+    pub fn progress(&self) -> (usize, usize) {
+        let inner = self.read();
+        let probed = inner
+            .configured
+            .iter()
+            .filter(|key| inner.results.contains_key(key))
+            .count();
+        (probed, inner.configured.len())
     }
 
     /// Number of stored results.

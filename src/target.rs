@@ -13,7 +13,7 @@ use crate::checks::authoritative::{AuthoritativeSettings, HygieneLimits};
 use crate::checks::local_certs::CertificateSpec;
 use crate::checks::mta_sts::MtaStsSettings;
 use crate::checks::services::ServiceSpec;
-use crate::core::{Direction, TargetKey};
+use crate::core::{Direction, Expectation, TargetKey};
 use crate::dane::PkixTrust;
 use crate::dns::DnsSettings;
 use crate::smtp::SmtpSettings;
@@ -25,6 +25,8 @@ pub struct Target {
     pub domain: String,
     /// Which list it came from.
     pub direction: Direction,
+    /// What its verdict is held to (`expect`): DANE, or anything that delivers.
+    pub expect: Expectation,
     /// Extra labels on its metrics.
     pub labels: BTreeMap<String, String>,
     /// Time between the starts of two probes.
@@ -55,13 +57,15 @@ pub struct Target {
 
 impl Target {
     /// `domain` in `direction` with the defaults of an empty configuration file, except that
-    /// MTA-STS and TLS-RPT are not checked, the authoritative nameservers are not asked and the
-    /// key-algorithm sessions are made: what a test or a one-off probe usually wants.
+    /// MTA-STS and TLS-RPT are not checked, the authoritative nameservers are not asked, the
+    /// key-algorithm sessions are made and any verdict is taken as it is (`expect: any`): what a
+    /// test or a one-off probe usually wants.
     pub fn new(domain: &str, direction: Direction) -> Self {
         let smtp = SmtpSettings::default();
         Self {
             domain: domain.to_string(),
             direction,
+            expect: Expectation::Any,
             labels: BTreeMap::new(),
             interval: Duration::from_secs(300),
             timeout: Duration::from_secs(30),

@@ -1,9 +1,11 @@
 //! The human report of `dane_exporter check`: a [`DomainReport`] as text a postmaster can act on.
 //!
-//! The verdict line, then each check's part in turn (`crate::checks::*`: the MX hosts with the
-//! key algorithms under each endpoint, the local certificate files, the zones' nameservers), the
-//! earliest divergence, the failures and warnings, the other services, MTA-STS and TLS-RPT.
-//! `--json` bypasses this module and prints the report itself.
+//! What to act on first: the verdict line, what this host cannot see (unknown), the failures,
+//! the warnings and the earliest divergence; then the details, each check's part in turn (`crate::checks::*`: the MX hosts with
+//! the key algorithms under each endpoint, the local certificate files, the zones'
+//! nameservers), the other services, MTA-STS and TLS-RPT. The status page shows the same text;
+//! `check` on a terminal adds colour ([`Style::colour`]). `--json` bypasses this module and
+//! prints the report itself.
 
 use std::fmt::Write as _;
 
@@ -13,15 +15,44 @@ use crate::core::{UnixSeconds, Verdict};
 use crate::report::DomainReport;
 use crate::tlsrpt;
 
-/// Renders `report` for a terminal.
+/// How the text is dressed.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Style {
+    /// ANSI colour for the verdict, the failures and the warnings (a terminal that wants it).
+    pub colour: bool,
+}
+
+impl Style {
+    fn paint(self, code: &str, text: &str) -> String {
+        if self.colour {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+}
+
+/// Renders `report` as plain text.
 pub fn render(report: &DomainReport) -> String {
+    render_styled(report, Style::default())
+}
+
+/// Renders `report` in `style`.
+pub fn render_styled(report: &DomainReport, style: Style) -> String {
     let mut out = String::new();
     let now = report.checked_at();
+    let verdict = report.verdict.as_str().to_uppercase();
+    let verdict = match report.verdict {
+        Verdict::Pass => style.paint("1;32", &verdict),
+        Verdict::EncryptOnly => style.paint("1;33", &verdict),
+        Verdict::NotApplicable => style.paint("1", &verdict),
+        Verdict::Unknown => style.paint("1;35", &verdict),
+        _ => style.paint("1;31", &verdict),
+    };
     let _ = writeln!(
         out,
-        "{}: {}{}",
+        "{}: {verdict}{}",
         report.domain(),
-        report.verdict.as_str().to_uppercase(),
         if report.protected {
             " (fully protected: every MX host has DANE)"
         } else if report.verdict == Verdict::EncryptOnly {
@@ -33,6 +64,45 @@ pub fn render(report: &DomainReport) -> String {
     if let Some(since) = &report.verdict_since {
         let _ = writeln!(out, "{}", since_line(since, now));
     }
+    if !report.unknown.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n  {}",
+            style.paint(
+                "1;35",
+                "UNKNOWN (this host cannot see; says nothing about the domain):"
+            )
+        );
+        for finding in &report.unknown {
+            let _ = writeln!(out, "  - [{}] {}", finding.reason, finding.message);
+        }
+    }
+    if !report.failures.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n  {}",
+            style.paint("1;31", "FAILURES (a DANE sender defers mail):")
+        );
+        for finding in &report.failures {
+            let reason = style.paint("31", finding.reason.as_str());
+            let _ = writeln!(out, "  - [{reason}] {}", finding.message);
+        }
+    }
+    if !report.warnings.is_empty() {
+        let _ = writeln!(out, "\n  {}", style.paint("33", "warnings:"));
+        for finding in &report.warnings {
+            let _ = writeln!(out, "  - [{}] {}", finding.reason, finding.message);
+        }
+    }
+    if let Some(divergence) = report.divergence {
+        let _ = writeln!(
+            out,
+            "\n  earliest divergence: {} ({})",
+            format_time(divergence),
+            days_from(now, divergence)
+        );
+    }
+    let _ = writeln!(out, "\n  details:");
     mx::mx_lines(&mut out, &report.mx);
     mx::host_lines(&mut out, &report.mx, &|endpoint| {
         key_algorithms::lines(&endpoint.key_algorithms)
@@ -44,26 +114,6 @@ pub fn render(report: &DomainReport) -> String {
         }
     }
     authoritative::render(&mut out, &report.zones);
-    if let Some(divergence) = report.divergence {
-        let _ = writeln!(
-            out,
-            "\n  earliest divergence: {} ({})",
-            format_time(divergence),
-            days_from(now, divergence)
-        );
-    }
-    if !report.failures.is_empty() {
-        let _ = writeln!(out, "\n  FAILURES (a DANE sender defers mail):");
-        for finding in &report.failures {
-            let _ = writeln!(out, "  - [{}] {}", finding.reason, finding.message);
-        }
-    }
-    if !report.warnings.is_empty() {
-        let _ = writeln!(out, "\n  warnings:");
-        for finding in &report.warnings {
-            let _ = writeln!(out, "  - [{}] {}", finding.reason, finding.message);
-        }
-    }
     services::render(&mut out, &report.services, now);
     mta_sts::render(&mut out, report.mta_sts.as_ref(), report.tls_rpt.as_ref());
     if let Some(view) = &report.senders {
@@ -81,6 +131,7 @@ fn since_line(since: &crate::history::VerdictState, now: UnixSeconds) -> String 
         Verdict::Fail => "failing",
         Verdict::EncryptOnly => "encrypt only",
         Verdict::NotApplicable => "not applicable",
+        Verdict::Unknown => "unknown",
     };
     let was = since
         .previous

@@ -35,12 +35,15 @@
 //!   tlsa_max_records: 12        # warn above this many TLSA records
 //!   tlsa_max_ttl: 1d            # warn above this TLSA TTL
 //!   tlsa_stale_after: 90d       # warn when a record matched nothing this long
+//!   expect: ~                   # dane or any; absent: dane inbound, any outbound
+//!   canary_secure_name: "."     # the resolver canary: must validate (AD)
+//!   canary_bogus_name: dnssec-failed.org  # must fail validation (SERVFAIL); "" skips it
 //! probe_allow: ["*.example.org", "example.net"]  # absent: /probe takes any domain
 //! inbound:                      # our domains (others send to us)
 //!   - domain: example.org
 //!     labels: {team: mail}
 //!     interval: 1m              # overrides: interval, timeout, step_timeout, dnssec_mode,
-//!                               # nameservers, trust_anchor_file
+//!                               # nameservers, trust_anchor_file, expect
 //!     services:                 # other TLS services, each against _PORT._tcp.HOST TLSA
 //!       - host: imap.example.org
 //!         port: 993             # protocol and tls inferred for 465 587 993 143 995 110 443

@@ -10,9 +10,9 @@ use std::time::Duration;
 use crate::checks::authoritative::AuthoritativeSettings;
 use crate::checks::mta_sts::MtaStsSettings;
 use crate::checks::services::ServiceSpec;
-use crate::core::Direction;
+use crate::core::{Direction, Expectation};
 use crate::dane::PkixTrust;
-use crate::dns::{DnsSettings, DnssecMode};
+use crate::dns::{CanarySettings, DnsSettings, DnssecMode};
 use crate::smtp::SmtpSettings;
 
 use super::names::DomainPattern;
@@ -64,6 +64,15 @@ pub struct Global {
     /// `authoritative_port`, `key_algorithm_checks`, `tlsa_max_records`, `tlsa_max_ttl`,
     /// `tlsa_stale_after`).
     pub operations: OperationsConfig,
+    /// What every target's verdict is held to (`expect`); `None`: `dane` for inbound targets,
+    /// `any` for outbound ones.
+    pub expect: Option<Expectation>,
+    /// The resolver canary's name that must validate (`canary_secure_name`, `.` by default: see
+    /// `crate::dns::CanarySettings`).
+    pub canary_secure_name: String,
+    /// The resolver canary's name that must fail validation (`canary_bogus_name`); `None`
+    /// (written as `""`) skips it.
+    pub canary_bogus_name: Option<String>,
 }
 
 impl Default for Global {
@@ -86,6 +95,21 @@ impl Default for Global {
             mta_sts_ca_file: None,
             https_port: 443,
             operations: OperationsConfig::default(),
+            expect: None,
+            canary_secure_name: CanarySettings::default().secure_name,
+            canary_bogus_name: CanarySettings::default().bogus_name,
+        }
+    }
+}
+
+impl Global {
+    /// What the resolver canary asks: the configured names, each query bounded by the step
+    /// timeout and by 5 s (a validating resolver answers the root from its cache at once).
+    pub fn canary(&self) -> CanarySettings {
+        CanarySettings {
+            secure_name: self.canary_secure_name.clone(),
+            bogus_name: self.canary_bogus_name.clone(),
+            timeout: self.step_timeout.min(CanarySettings::default().timeout),
         }
     }
 }
@@ -109,6 +133,8 @@ pub struct Overrides {
     pub mta_sts: Option<bool>,
     /// Check TLS-RPT; `None`: yes for inbound, no for outbound.
     pub tls_rpt: Option<bool>,
+    /// Replaces [`Global::expect`].
+    pub expect: Option<Expectation>,
 }
 
 /// One entry of `inbound` or `outbound`, as written (after validation).
@@ -222,6 +248,10 @@ impl Config {
         Target {
             domain: spec.domain.clone(),
             direction,
+            expect: over
+                .expect
+                .or(global.expect)
+                .unwrap_or_else(|| Expectation::default_for(direction)),
             labels: spec.labels.clone(),
             interval,
             timeout,

@@ -13,8 +13,9 @@ use super::error::{ConfigError, Problem};
 use super::model::{Config, Global, Overrides, TargetSpec, MAX_CONCURRENCY};
 use super::names::normalize_domain;
 use super::values::{
-    check_timing, dnssec_mode, domain_name, duration, integer, labels, level, nameservers,
-    operations, optional, probe_allow, read_service_ca, services, source_path, Result,
+    canary_name, check_timing, dnssec_mode, domain_name, duration, expectation, integer, labels,
+    level, nameservers, operations, optional, probe_allow, read_service_ca, services, source_path,
+    Result,
 };
 use crate::checks::local_certs::{CertificateSource, CertificateSpec};
 use crate::yaml::{
@@ -42,10 +43,14 @@ const GLOBAL_KEYS: &[&str] = &[
     "tlsa_max_records",
     "tlsa_max_ttl",
     "tlsa_stale_after",
+    "expect",
+    "canary_secure_name",
+    "canary_bogus_name",
 ];
 const TARGET_KEYS: &[&str] = &[
     "domain",
     "labels",
+    "expect",
     "interval",
     "timeout",
     "step_timeout",
@@ -60,6 +65,7 @@ const TARGET_KEYS: &[&str] = &[
 const INBOUND_TARGET_KEYS: &[&str] = &[
     "domain",
     "labels",
+    "expect",
     "interval",
     "timeout",
     "step_timeout",
@@ -224,6 +230,15 @@ impl Reader<'_> {
             global.https_port = u16::try_from(value).unwrap_or(global.https_port);
         }
         operations(&fields, &mut global.operations)?;
+        global.expect = fields.get("expect").map(expectation).transpose()?;
+        if let Some(f) = fields.get("canary_secure_name") {
+            if let Some(name) = canary_name(f, false)? {
+                global.canary_secure_name = name;
+            }
+        }
+        if let Some(f) = fields.get("canary_bogus_name") {
+            global.canary_bogus_name = canary_name(f, true)?;
+        }
         Ok(global)
     }
 
@@ -303,6 +318,7 @@ impl Reader<'_> {
                 .transpose()?,
             mta_sts: fields.get("mta_sts").map(boolean).transpose()?,
             tls_rpt: fields.get("tls_rpt").map(boolean).transpose()?,
+            expect: fields.get("expect").map(expectation).transpose()?,
         })
     }
 

@@ -194,6 +194,7 @@ fn defaults_are_applied() {
     assert_eq!(t.smtp.ehlo_name, "dane-exporter.invalid");
     assert_eq!(t.smtp.step_timeout, secs(10));
     assert_eq!(t.smtp.reply_timeout, secs(60));
+    assert_eq!(t.expect, crate::core::Expectation::Any, "outbound: any");
 }
 
 #[test]
@@ -231,6 +232,9 @@ fn overrides_are_merged_and_labels_kept() {
                     stale_after: secs(30 * 86_400),
                 },
             },
+            expect: Some(crate::core::Expectation::Any),
+            canary_secure_name: "example.org".into(),
+            canary_bogus_name: None,
         }
     );
     let targets = config.targets();
@@ -275,6 +279,14 @@ fn overrides_are_merged_and_labels_kept() {
         [(true, false), (true, true), (false, false), (true, false)]
     );
     assert!(targets.iter().all(|t| t.mta_sts.https_port == 443));
+    // expect: the target's own, else the global one (without it: dane inbound, any outbound).
+    let expected: Vec<&str> = targets.iter().map(|t| t.expect.as_str()).collect();
+    assert_eq!(expected, ["dane", "any", "any", "any"]);
+    assert_eq!(
+        config.global.canary().timeout,
+        secs(5),
+        "at most 5 s per query"
+    );
 
     // Only nameservers overridden.
     let t = &targets[1];

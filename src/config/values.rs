@@ -15,6 +15,7 @@ use super::names::{check_label_name, normalize_domain, parse_nameserver, DomainP
 use super::operations::{DirectionScope, OperationsConfig};
 use crate::checks::local_certs::CertificateSource;
 use crate::checks::services::{ServiceProtocol, ServiceSpec, TlsMode};
+use crate::core::Expectation;
 use crate::dane::PkixTrust;
 use crate::dns::DnssecMode;
 use crate::yaml::{
@@ -177,6 +178,32 @@ pub(super) fn direction_scope(field: &Field<'_, '_>) -> Result<DirectionScope> {
         },
         Ok,
     )
+}
+
+pub(super) fn expectation(field: &Field<'_, '_>) -> Result<Expectation> {
+    let text = string(field)?;
+    Expectation::parse(text.trim()).map_or_else(
+        || {
+            field.loc.fail(Problem::InvalidChoice {
+                text: text.to_string(),
+                expected: &Expectation::NAMES,
+            })
+        },
+        Ok,
+    )
+}
+
+/// A canary name: `.` (the root) or a domain name, normalised; `""` when `may_be_empty` (the
+/// bogus canary switched off) gives `None`.
+pub(super) fn canary_name(field: &Field<'_, '_>, may_be_empty: bool) -> Result<Option<String>> {
+    let text = string(field)?.trim();
+    if text == "." {
+        return Ok(Some(".".to_string()));
+    }
+    if text.is_empty() && may_be_empty {
+        return Ok(None);
+    }
+    domain_name(field).map(Some)
 }
 
 pub(super) fn dnssec_mode(field: &Field<'_, '_>) -> Result<DnssecMode> {

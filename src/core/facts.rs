@@ -446,6 +446,10 @@ pub enum Verdict {
     EncryptOnly,
     /// DANE does not apply: the MX RRset is insecure, or no MX host has TLSA.
     NotApplicable,
+    /// The exporter could not see: its resolver does not validate DNSSEC or does not answer, so
+    /// nothing is known about the domain (`crate::report::DomainReport::unknown` says why).
+    /// Never a pass and never a failure of the domain.
+    Unknown,
 }
 
 impl Verdict {
@@ -464,6 +468,7 @@ impl Verdict {
             Verdict::Fail => "fail",
             Verdict::EncryptOnly => "encrypt_only",
             Verdict::NotApplicable => "not_applicable",
+            Verdict::Unknown => "unknown",
         }
     }
 }

@@ -41,7 +41,8 @@ reasons! {
     MxLookupFailed = "mx_lookup_failed",
     /// No address of any MX host can be used: every sender defers.
     Undeliverable = "undeliverable",
-    /// The domain does not exist (NXDOMAIN).
+    /// The domain does not exist (NXDOMAIN), or has no MX host mail could go to (null MX, no
+    /// address for any MX host).
     DomainNotFound = "domain_not_found",
     /// A null MX (RFC 7505): the domain accepts no mail.
     NullMx = "null_mx",
@@ -221,6 +222,14 @@ reasons! {
     ServiceDaneNotApplicable = "service_dane_not_applicable",
     /// The service host has no address.
     ServiceNoAddresses = "service_no_addresses",
+    // What the exporter can see, and what is expected of a target (crate::probe).
+    /// The resolver does not validate DNSSEC: the verdict is unknown, not the domain's fault.
+    ResolverNotValidating = "resolver_not_validating",
+    /// No configured resolver answers: the verdict is unknown, not the domain's fault.
+    ResolverUnavailable = "resolver_unavailable",
+    /// DANE is expected for the domain (`expect: dane`) but does not apply: DS removed, zone
+    /// unsigned, TLSA records gone.
+    DaneExpected = "dane_expected",
 }
 
 impl fmt::Display for Reason {

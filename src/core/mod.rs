@@ -11,6 +11,7 @@
 //! - `certificate`, `evaluation`: a certificate as reported, and what the DANE rules concluded.
 //! - `smtp`: an SMTP session's facts (TLS session, failure, key algorithm).
 //! - `facts`: what probing the MX hosts found (per host, per address), direction and verdict.
+//! - `expect`: what a target is expected to be (DANE, or anything that delivers).
 //! - `finding`: one finding type and the enum of every stable reason.
 //! - `sink`: the trait a check's metric series are written to.
 //! - `text`: human-report lines shared by several checks.
@@ -19,6 +20,7 @@ pub mod certificate;
 pub mod dns;
 pub mod ede;
 pub mod evaluation;
+pub mod expect;
 pub mod facts;
 pub mod finding;
 pub mod names;
@@ -35,6 +37,7 @@ pub use evaluation::{
     DivergenceCause, EndpointEvaluation, EndpointOutcome, MatchFailure, RecordResult, RecordState,
     UnusableReason,
 };
+pub use expect::Expectation;
 pub use facts::{
     Direction, EndpointReport, EndpointSession, HostDane, KeyAlgorithmReport, KeyAlgorithmState,
     MxHostReport, MxReport, RrsetOutcome, RrsetReport, TargetKey, Verdict,
@@ -46,4 +49,9 @@ pub use smtp::{
     KeyAlgorithm, Reachability, RestrictedError, SmtpError, SmtpStage, TlsEngine, TlsSession,
 };
 pub use time::{unix_now, UnixSeconds};
+
+/// The `tracing` target of the events that say what a probe is doing now (a lookup, a connection,
+/// a wait for a reply), at debug level: `dane_exporter check` shows them as a status line on a
+/// terminal; the exporter logs them with `--log.level=debug`.
+pub const PROGRESS: &str = "dane_exporter::progress";
 pub use tlsa::{CertUsage, MatchingType, Selector, TlsaParseError, TlsaRecord};

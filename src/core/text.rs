@@ -67,3 +67,49 @@ pub fn outcome_text(outcome: &EndpointOutcome, no_usable: &str) -> String {
         EndpointOutcome::Failed(failure) => format!("FAILED: {}", failure.reason()),
     }
 }
+
+/// A library's enum variant name as words: `CaUsedAsEndEntity` -> "ca used as end entity",
+/// `NoCipherSuitesInCommon` -> "no cipher suites in common". Only the name is kept (any
+/// `(...)` or `{...}` payload of a Debug rendering is dropped), so no library syntax reaches a
+/// report.
+pub fn variant_words(debug: &str) -> String {
+    let name = debug.split(['(', '{', ' ']).next().unwrap_or(debug).trim();
+    let mut words = String::new();
+    let mut previous_lower = false;
+    for c in name.chars() {
+        if c == '_' {
+            words.push(' ');
+            previous_lower = false;
+            continue;
+        }
+        if c.is_ascii_uppercase() && previous_lower {
+            words.push(' ');
+        }
+        previous_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        words.push(c.to_ascii_lowercase());
+    }
+    words
+}
+
+#[cfg(test)]
+mod words_tests {
+    use super::variant_words;
+
+    #[test]
+    fn variant_names_become_words() {
+        assert_eq!(variant_words("CaUsedAsEndEntity"), "ca used as end entity");
+        assert_eq!(
+            variant_words("NoCipherSuitesInCommon"),
+            "no cipher suites in common"
+        );
+        assert_eq!(
+            variant_words("CertExpired { time: UnixTime(1), not_after: UnixTime(0) }"),
+            "cert expired"
+        );
+        assert_eq!(
+            variant_words("RequiredEkuNotFound(Context)"),
+            "required eku not found"
+        );
+        assert_eq!(variant_words("HandshakeFailure"), "handshake failure");
+    }
+}

@@ -115,8 +115,8 @@ pub(super) fn verify(
     }
 
     let leaf_cert = CertificateDer::from(leaf_der);
-    let end_entity =
-        EndEntityCert::try_from(&leaf_cert).map_err(|e| invalid(format!("leaf: {e}")))?;
+    let end_entity = EndEntityCert::try_from(&leaf_cert)
+        .map_err(|e| invalid(format!("leaf: {}", super::webpki_error(&e))))?;
     let time = UnixTime::since_unix_epoch(Duration::from_secs(u64::try_from(now).unwrap_or(0)));
     let path = end_entity
         .verify_for_usage(
@@ -128,7 +128,7 @@ pub(super) fn verify(
             None,
             None,
         )
-        .map_err(|e| invalid(e.to_string()))?;
+        .map_err(|e| invalid(super::webpki_error(&e)))?;
 
     let mut certificates_below_anchor = 1;
     for intermediate in path.intermediate_certificates() {

@@ -775,6 +775,13 @@ fn dane_ta_validity_and_forgery() {
             } => {
                 assert_eq!(*d, depth, "{name}");
                 assert!(!why.is_empty(), "{name}");
+                // Plain words for a postmaster, not the verifier's variant names.
+                let camel = why.split(|c: char| !c.is_ascii_alphabetic()).any(|w| {
+                    w.chars()
+                        .zip(w.chars().skip(1))
+                        .any(|(a, b)| a.is_ascii_lowercase() && b.is_ascii_uppercase())
+                });
+                assert!(!camel, "{name}: {why}");
             }
             other => panic!("{name}: {other:?}"),
         }

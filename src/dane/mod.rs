@@ -27,6 +27,7 @@ mod input;
 mod matching;
 mod names;
 mod pkix;
+mod words;
 
 use crate::core::EndpointEvaluation;
 
@@ -34,6 +35,7 @@ pub use cert::{describe_certificate, leaf_key_algorithm, CertificateError};
 pub use input::{DaneProfile, EndpointInput};
 pub use names::{mx_reference_names, name_matches};
 pub use pkix::{PkixTrust, PkixTrustError};
+pub use words::webpki_error;
 
 /// Judges one presented chain against a TLSA RRset, following RFC 7672 section 3 and RFC 7671.
 pub fn evaluate_endpoint(input: &EndpointInput<'_>) -> EndpointEvaluation {

@@ -138,7 +138,8 @@ pub(super) fn validate(
     };
     let leaf = cert::parse(leaf_der).map_err(|e| format!("leaf: {}", e.0))?;
     let leaf_cert = CertificateDer::from(leaf_der.as_slice());
-    let end_entity = EndEntityCert::try_from(&leaf_cert).map_err(|e| format!("leaf: {e}"))?;
+    let end_entity = EndEntityCert::try_from(&leaf_cert)
+        .map_err(|e| format!("leaf: {}", super::webpki_error(&e)))?;
     let intermediates: Vec<CertificateDer<'_>> = rest
         .iter()
         .filter(|der| cert::parse(der).is_ok())
@@ -155,7 +156,7 @@ pub(super) fn validate(
             None,
             None,
         )
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| super::webpki_error(&e))?;
 
     let mut min_not_after = leaf.validity().not_after.timestamp();
     let mut cas = Vec::new();

@@ -2,12 +2,15 @@
 //! the DNSSEC mode picks.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
 
 use hickory_proto::rr::RData;
 
+use super::health::{Resolvers, Sight};
 use super::settings::{DnsSettings, DnsSetupError, DnssecMode};
 use super::{answer, nameservers, trust_resolver, validate};
-use crate::core::{normalize_name, Answer, MxRecord, RecordType, TlsaRecord};
+use crate::core::{normalize_name, Answer, LookupError, MxRecord, RecordType, TlsaRecord};
 
 /// The resolvers `settings` asks: its nameservers, or those of `/etc/resolv.conf`. For
 /// the authoritative checks (`crate::checks::authoritative`), which find zone cuts and nameserver addresses through them.
@@ -17,9 +20,14 @@ pub fn resolver_addresses(settings: &DnsSettings) -> Result<Vec<SocketAddr>, Dns
 
 /// The DNS side of a probe: typed lookups for the four record types DANE depends on.
 ///
-/// Cheap to share behind an `Arc`; the backends keep their own caches and connections.
+/// Cheap to share behind an `Arc`; the backends keep their own caches and connections. Every
+/// lookup is recorded in the health of its nameservers ([`Resolvers`]), which the probe reads
+/// ([`DnsClient::sight`], [`DnsClient::settle`]) to tell the resolver's failures from the domain's.
 pub struct DnsClient {
     backend: Backend,
+    resolvers: Arc<Resolvers>,
+    nameservers: Vec<SocketAddr>,
+    mode: DnssecMode,
 }
 
 enum Backend {
@@ -28,15 +36,51 @@ enum Backend {
 }
 
 impl DnsClient {
-    /// Builds the client for `settings.mode`.
+    /// Builds the client for `settings.mode` with a registry of its own that never checks its
+    /// resolvers ([`Resolvers::passive`]): it never finds itself blind. The exporter and
+    /// `dane_exporter check` use [`DnsClient::observed`].
     pub fn new(settings: &DnsSettings) -> Result<Self, DnsSetupError> {
+        Self::observed(settings, Arc::new(Resolvers::passive()))
+    }
+
+    /// Builds the client for `settings.mode`, recording into (and judged by) `resolvers`, where
+    /// its nameservers are registered as in use.
+    pub fn observed(
+        settings: &DnsSettings,
+        resolvers: Arc<Resolvers>,
+    ) -> Result<Self, DnsSetupError> {
         let backend = match settings.mode {
-            DnssecMode::TrustResolver => {
-                Backend::TrustResolver(trust_resolver::AdResolver::new(settings)?)
-            }
+            DnssecMode::TrustResolver => Backend::TrustResolver(trust_resolver::AdResolver::new(
+                settings,
+                Arc::clone(&resolvers),
+            )?),
             DnssecMode::Validate => Backend::Validate(validate::Validator::new(settings)?),
         };
-        Ok(Self { backend })
+        let nameservers = nameservers::nameservers(settings)?;
+        resolvers.register(&nameservers, settings.mode == DnssecMode::TrustResolver);
+        Ok(Self {
+            backend,
+            resolvers,
+            nameservers,
+            mode: settings.mode,
+        })
+    }
+
+    /// The nameservers this client asks, in order.
+    pub fn nameservers(&self) -> &[SocketAddr] {
+        &self.nameservers
+    }
+
+    /// What this client knows about its nameservers now.
+    pub fn sight(&self) -> Sight {
+        self.resolvers
+            .sight(&self.nameservers, self.mode == DnssecMode::TrustResolver)
+    }
+
+    /// After a probe that started at `since`: checks this client's nameservers if its lookups
+    /// made one of them suspect (see [`Resolvers::settle`]).
+    pub async fn settle(&self, since: Instant) {
+        self.resolvers.settle(&self.nameservers, since).await;
     }
 
     /// MX RRset of `domain`.
@@ -76,10 +120,23 @@ impl DnsClient {
         rtype: RecordType,
         convert: fn(&RData) -> Option<T>,
     ) -> Answer<T> {
+        tracing::debug!(target: crate::core::PROGRESS, "DNS {} {name}", rtype.as_str());
         let result = match answer::query_name(name) {
             Ok(qname) => match &self.backend {
                 Backend::TrustResolver(r) => r.lookup(qname, rtype, convert).await,
-                Backend::Validate(v) => v.lookup(qname, rtype, convert).await,
+                Backend::Validate(v) => {
+                    let sent = Instant::now();
+                    let result = v.lookup(qname, rtype, convert).await;
+                    // hickory picks the nameserver: a lookup that got nothing from any makes
+                    // them all suspect, for the probe's check to decide (`health.rs`).
+                    if matches!(
+                        result,
+                        Err(LookupError::Timeout { .. } | LookupError::Network { .. })
+                    ) {
+                        self.resolvers.suspect_down(&self.nameservers, sent);
+                    }
+                    result
+                }
             },
             Err(e) => Err(e),
         };

@@ -1,6 +1,7 @@
 //! One DNS query to one server and its answer, over UDP or TCP: the exchange both the resolver
-//! backend (`trust_resolver.rs`, through `udp_pool.rs`) and the authoritative questions
-//! (`authoritative.rs`) make.
+//! backend (`trust_resolver.rs`, through `udp_pool.rs`), the resolver canary (`canary.rs`) and
+//! the authoritative questions (`authoritative.rs`) make; and the recursive query with DO the
+//! first two send, with the Extended DNS Error read from its answer.
 //!
 //! Every read is bounded (a datagram by its size, a TCP answer by its two-byte length) and every
 //! await ends at the caller's deadline. An answer counts only when it answers the query (same id,
@@ -10,15 +11,49 @@
 use std::cell::RefCell;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::rdata::opt::EdnsOption;
+use hickory_proto::rr::{Name, RecordType as WireType};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::{timeout_at, Instant};
 
 use super::answer;
+use crate::core::ede::{ExtendedDnsError, EDE_OPTION_CODE};
+
+/// EDNS UDP payload size advertised: the DNS Flag Day 2020 value, small enough to avoid IP
+/// fragmentation; larger answers come over TCP.
+pub(super) const EDNS_PAYLOAD: u16 = 1232;
 
 /// Largest datagram read. A DNS message over UDP cannot be larger.
 const MAX_UDP: usize = 65_535;
+
+/// A recursive query with DO set; AD=1 asks the resolver to tell whether it validated (RFC 6840
+/// 5.7) even to a client that is not known to understand DNSSEC.
+pub(super) fn build_query(qname: &Name, qtype: WireType) -> Message {
+    let mut message = Message::query();
+    message.metadata.recursion_desired = true;
+    message.metadata.authentic_data = true;
+    message.add_query(Query::query(qname.clone(), qtype));
+    let mut edns = Edns::new();
+    edns.set_dnssec_ok(true);
+    edns.set_max_payload(EDNS_PAYLOAD);
+    message.set_edns(edns);
+    message
+}
+
+/// The first Extended DNS Error that parses. RFC 8914 allows several; the first is the
+/// resolver's main reason in every implementation seen.
+pub(super) fn extended_error(message: &Message) -> Option<ExtendedDnsError> {
+    let edns = message.edns.as_ref()?;
+    edns.options()
+        .as_ref()
+        .iter()
+        .find_map(|(_, option)| match option {
+            EdnsOption::Unknown(EDE_OPTION_CODE, data) => ExtendedDnsError::parse(data).ok(),
+            _ => None,
+        })
+}
 
 /// One failed attempt, kept to report the most telling failure when every attempt failed.
 #[derive(Debug)]
@@ -119,10 +154,25 @@ pub(super) async fn udp_send_receive(
         .map_err(|e| net("send to", e))?;
 
     loop {
-        timeout_at(deadline, socket.readable())
+        // An ICMP error (port or host unreachable) marks the socket in error without making it
+        // readable: waiting for readability alone would wait for the deadline. Waiting for
+        // either, the error is read at once and the server given up on without delay.
+        let ready = timeout_at(deadline, socket.ready(Interest::READABLE | Interest::ERROR))
             .await
             .map_err(|_| AttemptError::Timeout)?
             .map_err(|e| net("receive from", e))?;
+        if ready.is_error() {
+            match socket.take_error() {
+                Ok(Some(e)) | Err(e) => return Err(net("receive from", e)),
+                // Stale (the error was read already): cleared, or the next wait would return at
+                // once. An operation that "would block" is how tokio clears a readiness.
+                Ok(None) => {
+                    let _ = socket.try_io(Interest::ERROR, || {
+                        Err::<(), _>(std::io::ErrorKind::WouldBlock.into())
+                    });
+                }
+            }
+        }
         let taken = with_datagram_buffer(|buffer| match socket.try_recv(buffer) {
             Ok(len) => Ok(buffer
                 .get(..len)

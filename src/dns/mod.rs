@@ -17,17 +17,23 @@
 //! (addresses, then TLSA, RFC 7672 2.2.2); `settings.rs` and `client.rs` the setup and the typed
 //! lookups.
 //!
+//! `health.rs` keeps the health of every resolver asked (what each query showed, and a canary
+//! asked at start, every interval and on suspicion, `canary.rs`), so that a resolver that does not
+//! validate or does not answer is the exporter's problem and never read as the domain's.
+//!
 //! Both collect the earliest RRSIG expiration of what they return, so that a zone that stops being
 //! re-signed is seen days before it turns bogus. Names are handled as lower-case text without the
 //! trailing dot (`mx.example.com`); the backends add the dot on the wire.
 
 mod answer;
 pub mod authoritative;
+mod canary;
 mod client;
 mod exchange;
 #[doc(hidden)]
 pub mod fuzzing;
 mod guard;
+mod health;
 mod host;
 mod nameservers;
 mod settings;
@@ -36,5 +42,8 @@ mod udp_pool;
 mod validate;
 
 pub use client::{resolver_addresses, DnsClient};
+pub use health::{
+    Blindness, CanarySettings, Resolvers, ServerReport, ServerSight, Sight, QUERY_RESULTS,
+};
 pub use host::{lookup_host, HostAddress, HostLookups, TlsaDecision};
 pub use settings::{DnsSettings, DnsSetupError, DnssecMode};

@@ -21,22 +21,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use hickory_proto::op::{Edns, Message, Query, ResponseCode};
-use hickory_proto::rr::rdata::opt::EdnsOption;
+use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{Name, RData, RecordType as WireType};
 use tokio::time::Instant;
 
 use super::answer::{self, Denial};
-use super::exchange::{tcp_exchange, AttemptError};
+use super::exchange::{build_query, extended_error, tcp_exchange, AttemptError};
+use super::health::{Observed, Resolvers};
 use super::settings::{DnsSettings, DnsSetupError};
 use super::udp_pool::{Limits, UdpPool};
 use super::{guard, nameservers};
-use crate::core::ede::{ExtendedDnsError, EDE_OPTION_CODE};
 use crate::core::{DnssecStatus, LookupError, RecordType, Response};
-
-/// EDNS UDP payload size advertised: the DNS Flag Day 2020 value, small enough to avoid IP
-/// fragmentation; larger answers come over TCP.
-const EDNS_PAYLOAD: u16 = 1232;
 
 /// UDP tries per nameserver: the first and one retry.
 const UDP_TRIES: u32 = 2;
@@ -51,10 +46,15 @@ struct Inner {
     /// One pool of connected UDP sockets per nameserver, in the order they are asked.
     pools: Vec<UdpPool>,
     timeout: Duration,
+    /// Where every try is recorded (`health.rs`): answers, failures, unvalidated signatures.
+    resolvers: Arc<Resolvers>,
 }
 
 impl AdResolver {
-    pub(super) fn new(settings: &DnsSettings) -> Result<Self, DnsSetupError> {
+    pub(super) fn new(
+        settings: &DnsSettings,
+        resolvers: Arc<Resolvers>,
+    ) -> Result<Self, DnsSetupError> {
         let nameservers = nameservers::nameservers(settings)?;
         if settings.timeout.is_zero() {
             return Err(DnsSetupError::Resolver(
@@ -68,6 +68,7 @@ impl AdResolver {
                     .map(|server| UdpPool::new(server, Limits::DEFAULT))
                     .collect(),
                 timeout: settings.timeout,
+                resolvers,
             }),
         })
     }
@@ -109,7 +110,10 @@ impl Inner {
     }
 
     /// Asks the nameservers in order until one answers. The overall timeout is split evenly over
-    /// all tries so that a dead first server still leaves time for the others.
+    /// all tries so that a dead first server still leaves time for the others. A server that
+    /// answers REFUSED is one that will not serve us: the next one is asked, and the refusal is
+    /// the answer only when every server refused or failed. Every try is recorded in the
+    /// resolvers' health (`health.rs`).
     async fn exchange(&self, qname: &Name, qtype: WireType) -> Result<Message, LookupError> {
         let deadline = Instant::now() + self.timeout;
         let tries = u32::try_from(self.pools.len())
@@ -118,6 +122,7 @@ impl Inner {
             .max(1);
         let per_try = self.timeout / tries;
         let mut last_error = AttemptError::Timeout;
+        let mut refused = None;
 
         for pool in &self.pools {
             let server = pool.server();
@@ -127,20 +132,32 @@ impl Inner {
                 }
                 let try_deadline = (Instant::now() + per_try).min(deadline);
                 let request = build_query(qname, qtype);
+                let sent = std::time::Instant::now();
                 // A try that times out leaves its socket closed (see `udp_pool.rs`): the retry
                 // goes out from another port, where a late answer to this one cannot land.
-                match pool.exchange(&request, try_deadline).await {
+                let (result, over_tcp) = match pool.exchange(&request, try_deadline).await {
+                    // TCP gets whatever time is left: the answer exists, it is only big.
                     Ok(response) if response.metadata.truncation => {
-                        // TCP gets whatever time is left: the answer exists, it is only big.
-                        match tcp_exchange(server, &request, deadline).await {
-                            Ok(response) => return Ok(response),
-                            Err(e) => {
-                                last_error = e;
-                                break;
-                            }
-                        }
+                        (tcp_exchange(server, &request, deadline).await, true)
+                    }
+                    other => (other, false),
+                };
+                let observed = match &result {
+                    Ok(response) => Observed::Response(response),
+                    Err(error) => Observed::Failed(error),
+                };
+                self.resolvers.observe(server, sent, observed);
+                match result {
+                    Ok(response) if response.metadata.response_code == ResponseCode::Refused => {
+                        refused = Some(response);
+                        break;
                     }
                     Ok(response) => return Ok(response),
+                    // TCP had all the time left: nothing more to try at this server.
+                    Err(e) if over_tcp => {
+                        last_error = e;
+                        break;
+                    }
                     Err(AttemptError::Timeout) => last_error = AttemptError::Timeout,
                     // A network error will not heal within a second; move to the next server.
                     Err(e) => {
@@ -150,6 +167,9 @@ impl Inner {
                 }
             }
         }
+        if let Some(response) = refused {
+            return Ok(response);
+        }
         Err(match last_error {
             AttemptError::Timeout => LookupError::Timeout {
                 millis: self.millis(),
@@ -158,33 +178,6 @@ impl Inner {
             AttemptError::Malformed(detail) => LookupError::Malformed { detail },
         })
     }
-}
-
-/// A recursive query with DO set; AD=1 asks the resolver to tell whether it validated (RFC 6840
-/// 5.7) even to a client that is not known to understand DNSSEC.
-fn build_query(qname: &Name, qtype: WireType) -> Message {
-    let mut message = Message::query();
-    message.metadata.recursion_desired = true;
-    message.metadata.authentic_data = true;
-    message.add_query(Query::query(qname.clone(), qtype));
-    let mut edns = Edns::new();
-    edns.set_dnssec_ok(true);
-    edns.set_max_payload(EDNS_PAYLOAD);
-    message.set_edns(edns);
-    message
-}
-
-/// The first Extended DNS Error that parses. RFC 8914 allows several; the first is the
-/// resolver's main reason in every implementation seen.
-fn extended_error(message: &Message) -> Option<ExtendedDnsError> {
-    let edns = message.edns.as_ref()?;
-    edns.options()
-        .as_ref()
-        .iter()
-        .find_map(|(_, option)| match option {
-            EdnsOption::Unknown(EDE_OPTION_CODE, data) => ExtendedDnsError::parse(data).ok(),
-            _ => None,
-        })
 }
 
 /// Turns a response into the lookup's outcome; the AD bit alone decides the status.
@@ -232,10 +225,14 @@ fn interpret<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::ede::{ExtendedDnsError, EDE_OPTION_CODE};
     use crate::core::RecordSet;
     use crate::dns::exchange::answers_request;
+    use crate::dns::exchange::EDNS_PAYLOAD;
     use hickory_proto::op::OpCode;
+    use hickory_proto::op::{Edns, Query};
     use hickory_proto::rr::rdata::opt::EdnsCode;
+    use hickory_proto::rr::rdata::opt::EdnsOption;
     use hickory_proto::rr::rdata::A;
     use hickory_proto::rr::Record;
 

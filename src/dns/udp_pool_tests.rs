@@ -232,11 +232,14 @@ fn distinct(ports: &[u16]) -> usize {
 #[tokio::test]
 async fn sequential_lookups_reuse_sockets() {
     let server = Server::start().await;
-    let resolver = AdResolver::new(&DnsSettings {
-        nameservers: vec![server.addr],
-        timeout: Duration::from_secs(2),
-        ..DnsSettings::default()
-    })
+    let resolver = AdResolver::new(
+        &DnsSettings {
+            nameservers: vec![server.addr],
+            timeout: Duration::from_secs(2),
+            ..DnsSettings::default()
+        },
+        std::sync::Arc::new(crate::dns::Resolvers::passive()),
+    )
     .unwrap();
     for _ in 0..100 {
         let qname: Name = answer::query_name("mx.example.test").unwrap();
@@ -332,11 +335,14 @@ async fn socket_of_a_timed_out_try_is_not_reused() {
     assert_ne!(ports[2], ports[1], "{ports:?}");
 
     // Through the resolver: the retry after a silent try goes out from another port.
-    let resolver = AdResolver::new(&DnsSettings {
-        nameservers: vec![server.addr],
-        timeout: Duration::from_millis(1000),
-        ..DnsSettings::default()
-    })
+    let resolver = AdResolver::new(
+        &DnsSettings {
+            nameservers: vec![server.addr],
+            timeout: Duration::from_millis(1000),
+            ..DnsSettings::default()
+        },
+        std::sync::Arc::new(crate::dns::Resolvers::passive()),
+    )
     .unwrap();
     let qname = || answer::query_name("b.example.test").unwrap();
     resolver

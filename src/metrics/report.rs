@@ -35,18 +35,12 @@ pub(super) fn add_report(f: &mut dyn Sink, item: &LabelledReport<'_>) {
     let report = item.report;
     let base = base_labels(report.domain(), item.direction, item.extra_labels);
 
-    f.gauge(
-        "dane_probe_success",
-        &base,
-        flag(report.verdict != Verdict::Fail),
-    );
     // Enumerations are one series for the current state, not a state set (module doc).
     f.gauge(
         "dane_probe_verdict",
         &join(&base, &[("verdict", report.verdict.as_str())]),
         1.0,
     );
-    f.gauge("dane_domain_protected", &base, flag(report.protected));
     f.gauge(
         "dane_probe_duration_seconds",
         &base,
@@ -57,6 +51,25 @@ pub(super) fn add_report(f: &mut dyn Sink, item: &LabelledReport<'_>) {
         &base,
         report.checked_at() as f64,
     );
+    if report.verdict == Verdict::Unknown {
+        // The exporter could not see: no success, no findings, no facts, so that no alert on the
+        // domain fires (or stays firing) on what its own resolver said. The reason is here; the
+        // exporter's resolver gauges say the rest.
+        for finding in &report.unknown {
+            f.gauge(
+                "dane_probe_unknown_info",
+                &join(&base, &[("reason", finding.reason.as_str())]),
+                1.0,
+            );
+        }
+        return;
+    }
+    f.gauge(
+        "dane_probe_success",
+        &base,
+        flag(report.verdict != Verdict::Fail),
+    );
+    f.gauge("dane_domain_protected", &base, flag(report.protected));
     if let Some(since) = &report.verdict_since {
         f.gauge(
             "dane_probe_verdict_since_timestamp_seconds",

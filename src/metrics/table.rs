@@ -2,8 +2,9 @@
 
 /// Every probe metric: name and help text. docs/metrics.md's table mirrors this list.
 pub const PROBE_METRICS: &[(&str, &str)] = &[
-    ("dane_probe_success", "1 when no DANE-enforcing sender would defer mail to the domain (verdict pass, encrypt_only or not applicable), else 0."),
-    ("dane_probe_verdict", "Verdict of the last probe in the verdict label (pass, fail, encrypt_only: TLSA records but none usable, or not_applicable): one series, for the current verdict, value 1."),
+    ("dane_probe_success", "1 when no DANE-enforcing sender would defer mail to the domain (verdict pass, encrypt_only or not applicable), else 0. Absent while the verdict is unknown (the exporter cannot see)."),
+    ("dane_probe_verdict", "Verdict of the last probe in the verdict label (pass, fail, encrypt_only: TLSA records but none usable, not_applicable, or unknown: the exporter could not see): one series, for the current verdict, value 1."),
+    ("dane_probe_unknown_info", "One series per reason the verdict is unknown (resolver_not_validating, resolver_unavailable): the exporter could not see, and the domain's other series are left out."),
     ("dane_domain_protected", "1 when the MX RRset is signed and every MX host has DANE and authenticates."),
     ("dane_probe_duration_seconds", "Seconds the last probe of the domain took."),
     ("dane_probe_timestamp_seconds", "Unix time the last probe of the domain started."),

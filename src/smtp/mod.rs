@@ -10,6 +10,8 @@
 //!   check.
 //! - `cache`: STARTTLS sessions shared between domains whose MX hosts coincide.
 //! - `settings`: port, EHLO name, step timeout.
+//! - `stats`: the sessions made, by result (`dane_exporter_smtp_sessions_total`).
+//! - `egress`: whether this host can open SMTP connections at all (pure, from sessions' results).
 //! - `crate::tls`: the shared rustls configuration, the verifier and the handshake.
 //!
 //! [`probe_starttls_restricted`] runs the same dialogue with a ClientHello limited to one server
@@ -21,14 +23,17 @@ use std::net::SocketAddr;
 use crate::core::{KeyAlgorithm, RestrictedError, SmtpError, TlsSession};
 
 mod cache;
+pub mod egress;
 #[doc(hidden)]
 pub mod fuzzing;
 pub(crate) mod reply;
 mod session;
 mod settings;
+mod stats;
 
 pub use cache::{SessionCache, SessionOutcome};
 pub use settings::{SmtpSettings, DEFAULT_REPLY_TIMEOUT};
+pub use stats::{session_counts, SESSION_RESULTS};
 
 /// Runs the SMTP dialogue with `addr` (port from `settings`) and returns the TLS session.
 ///
@@ -43,7 +48,9 @@ pub async fn probe_starttls(
     sni: &str,
     settings: &SmtpSettings,
 ) -> Result<TlsSession, SmtpError> {
-    session::run(addr, sni, settings).await
+    let result = session::run(addr, sni, settings).await;
+    stats::record(&result);
+    result
 }
 
 /// [`probe_starttls`] with a ClientHello restricted to one server key algorithm: only its
@@ -55,7 +62,7 @@ pub async fn probe_starttls_restricted(
     settings: &SmtpSettings,
     algorithm: KeyAlgorithm,
 ) -> Result<TlsSession, RestrictedError> {
-    session::run_restricted(addr, sni, settings, Some(algorithm))
+    let result = session::run_restricted(addr, sni, settings, Some(algorithm))
         .await
         .map_err(|failure| {
             if failure.no_such_key {
@@ -65,5 +72,7 @@ pub async fn probe_starttls_restricted(
             } else {
                 RestrictedError::Smtp(failure.error)
             }
-        })
+        });
+    stats::record_restricted(&result);
+    result
 }

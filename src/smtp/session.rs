@@ -16,7 +16,7 @@ use tokio::net::TcpStream;
 
 use super::reply::{Reply, ReplyError, ReplyReader};
 use super::settings::SmtpSettings;
-use crate::core::{KeyAlgorithm, SmtpError, SmtpStage, TlsEngine, TlsSession};
+use crate::core::{KeyAlgorithm, SmtpError, SmtpStage, TlsEngine, TlsSession, PROGRESS};
 use crate::tls::legacy::LegacyTlsError;
 
 /// Longest banner kept, in characters.
@@ -84,6 +84,7 @@ pub(crate) async fn run_restricted(
     let addr = SocketAddr::new(addr.ip(), settings.port);
 
     let Plaintext { tcp, banner } = plaintext(addr, settings).await?;
+    tracing::debug!(target: PROGRESS, "TLS handshake with {addr}");
     let failure =
         match tokio::time::timeout(step, crate::tls::handshake(config, server_name, tcp)).await {
             Ok(Ok(mut tls)) => {
@@ -119,6 +120,7 @@ pub(crate) async fn run_restricted(
     let Ok(Plaintext { tcp, banner }) = plaintext(addr, settings).await else {
         return Err(failure);
     };
+    tracing::debug!(target: PROGRESS, "TLS handshake with {addr} (OpenSSL)");
     match crate::tls::legacy::handshake(tcp, sni, step).await {
         Ok(mut handshake) => {
             goodbye_tls(&mut handshake.stream, step).await;
@@ -155,6 +157,7 @@ struct Plaintext {
 async fn plaintext(addr: SocketAddr, settings: &SmtpSettings) -> Result<Plaintext, SmtpError> {
     let step = settings.step_timeout;
     let wait = settings.reply_timeout;
+    tracing::debug!(target: PROGRESS, "connecting to {addr}");
     let mut tcp = within(step, SmtpStage::Connect, async {
         TcpStream::connect(addr).await.map_err(|e| match e.kind() {
             // A reset means the TCP handshake completed and the server then hung up: the same
@@ -184,6 +187,7 @@ async fn plaintext(addr: SocketAddr, settings: &SmtpSettings) -> Result<Plaintex
     let _ = tcp.set_nodelay(true);
     let mut reader = ReplyReader::new();
 
+    tracing::debug!(target: PROGRESS, "waiting for the greeting of {addr}");
     let greeting = within(
         wait,
         SmtpStage::Banner,
@@ -200,6 +204,7 @@ async fn plaintext(addr: SocketAddr, settings: &SmtpSettings) -> Result<Plaintex
     let banner = greeting.first_line_text(BANNER_CHARS);
 
     let ehlo = ehlo_command(&settings.ehlo_name);
+    tracing::debug!(target: PROGRESS, "EHLO to {addr}");
     let ehlo_reply = within(
         wait,
         SmtpStage::Ehlo,
@@ -217,6 +222,7 @@ async fn plaintext(addr: SocketAddr, settings: &SmtpSettings) -> Result<Plaintex
         return Err(SmtpError::StarttlsNotOffered);
     }
 
+    tracing::debug!(target: PROGRESS, "STARTTLS with {addr}");
     let starttls_reply = within(
         wait,
         SmtpStage::Starttls,

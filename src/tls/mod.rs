@@ -132,11 +132,34 @@ pub(crate) fn handshake_error_detail(error: &std::io::Error) -> String {
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<rustls::Error>())
     {
-        Some(rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(inner)))) => {
-            format!("invalid peer certificate: {inner}")
-        }
-        Some(tls_error) => tls_error.to_string(),
+        Some(tls_error) => error_words(tls_error),
         None => error.to_string(),
+    }
+}
+
+/// A rustls error in plain words, without the library's variant syntax
+/// (`Other(OtherError(CaUsedAsEndEntity))` reads "the server presents a CA certificate as its
+/// own (leaf)").
+pub fn error_words(error: &rustls::Error) -> String {
+    fn said(what: &str, e: &impl std::fmt::Debug) -> String {
+        format!(
+            "{what}: {}",
+            crate::core::text::variant_words(&format!("{e:?}"))
+        )
+    }
+    match error {
+        rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(inner))) => {
+            match inner.downcast_ref::<webpki::Error>() {
+                Some(e) => crate::dane::webpki_error(e),
+                None => inner.to_string(),
+            }
+        }
+        rustls::Error::InvalidCertificate(e) => said("invalid certificate", e),
+        rustls::Error::AlertReceived(alert) => said("the server ended the handshake", alert),
+        rustls::Error::PeerIncompatible(e) => said("nothing in common with the server", e),
+        rustls::Error::PeerMisbehaved(e) => said("the server broke the TLS protocol", e),
+        rustls::Error::InvalidMessage(e) => said("the server sent something that is not TLS", e),
+        other => other.to_string(),
     }
 }
 

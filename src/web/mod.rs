@@ -12,7 +12,7 @@
 //!   probe and days to divergence, worst first (`status`).
 //! - `GET /status/<direction>/<domain>`: the latest probe's human report as HTML (what
 //!   `dane_exporter check` prints); `?format=json` the JSON.
-//! - `GET /-/healthy`: always 200 while the server runs; `GET /-/ready`: 200 or 503.
+//! - `GET /-/healthy`: always 200 while the server runs; `GET /-/ready`: 200, or 503 saying why.
 //! - `POST /-/reload`: re-read the config; 200, or 500 with the error ([`reload_on_sighup`] does
 //!   the same on SIGHUP).
 //!
@@ -71,6 +71,17 @@ pub trait Exporter: Send + Sync + 'static {
 
     /// `/-/ready`: true once the config is loaded and the first probe round has finished.
     fn ready(&self) -> bool;
+
+    /// Why `/-/ready` answers 503: a sentence for its body after "not ready: ", `None` when
+    /// ready. The default gives no reason (the body is "not ready").
+    fn not_ready(&self) -> Option<String> {
+        (!self.ready()).then(String::new)
+    }
+
+    /// One request was answered: `handler` is the route (the telemetry path, `/`, `/probe`,
+    /// `/status`, `/-/healthy`, `/-/ready`, `/-/reload`, or `other`), `code` the status. The
+    /// default counts nothing.
+    fn observe_request(&self, _handler: &str, _code: u16) {}
 
     /// `POST /-/reload` (and, wired by the binary, SIGHUP): re-reads the config. `Err` carries a
     /// message for the HTTP response and means the old config stays in force.

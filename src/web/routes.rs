@@ -38,11 +38,31 @@ pub(crate) struct Routes {
 impl Routes {
     /// Answers `req`; never fails (errors become status codes).
     pub(crate) async fn handle(&self, req: Request<Incoming>) -> Response<Body> {
+        let handler = self.handler_of(req.uri().path());
         let mut response = self.route(req).await;
+        self.exporter
+            .observe_request(handler, response.status().as_u16());
         for (name, value) in &self.headers {
             response.headers_mut().insert(name.clone(), value.clone());
         }
         response
+    }
+
+    /// The `handler` label of a request for `path`: one of the routes (`/status` for every
+    /// target's report), or "other" (a bounded set whatever clients ask for).
+    fn handler_of<'a>(&'a self, path: &str) -> &'a str {
+        if path == self.telemetry_path {
+            return &self.telemetry_path;
+        }
+        match path {
+            "/" => "/",
+            "/probe" => "/probe",
+            "/-/healthy" => "/-/healthy",
+            "/-/ready" => "/-/ready",
+            "/-/reload" => "/-/reload",
+            _ if path.starts_with("/status/") => "/status",
+            _ => "other",
+        }
     }
 
     async fn route(&self, req: Request<Incoming>) -> Response<Body> {
@@ -125,8 +145,14 @@ impl Routes {
             "/" => with_type(StatusCode::OK, HTML, Body::whole(self.status_page())),
             "/probe" => self.probe(parts.uri.query().unwrap_or("")).await,
             "/-/healthy" => text(StatusCode::OK, "OK\n"),
-            _ if self.exporter.ready() => text(StatusCode::OK, "OK\n"),
-            _ => text(StatusCode::SERVICE_UNAVAILABLE, "not ready\n"),
+            _ => match self.exporter.not_ready() {
+                None => text(StatusCode::OK, "OK\n"),
+                Some(why) if why.is_empty() => text(StatusCode::SERVICE_UNAVAILABLE, "not ready\n"),
+                Some(why) => text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &format!("not ready: {why}\n"),
+                ),
+            },
         }
     }
 

@@ -277,7 +277,10 @@ write_config() {
   local k
   {
     printf 'global:\n  interval: %ss\n  timeout: 10s\n  step_timeout: 5s\n  concurrency: %s\n' "$INTERVAL" "$C"
-    printf '  nameservers: ["127.0.0.1:53"]\nprobe_allow: ["*.bench.test"]\n'
+    # The resolver's trust anchor is bench.test.'s DS, not the root: the canary's secure name
+    # must be under it, and there is no bogus zone to ask (docs/self-monitoring.md).
+    printf '  nameservers: ["127.0.0.1:53"]\n  canary_secure_name: bench.test\n  canary_bogus_name: ""\n'
+    printf 'probe_allow: ["*.bench.test"]\n'
     if (($2 > 0)); then
       printf 'outbound:\n'
       for ((k = 1; k <= $2; k++)); do printf '  - domain: d%d.bench.test\n' "$k"; done

@@ -34,7 +34,32 @@ const SELF_METRICS: &[&str] = &[
     "dane_exporter_storage_write_errors_total",
     "dane_exporter_config_last_reload_successful",
     "dane_exporter_config_last_reload_success_timestamp_seconds",
+    "dane_exporter_resolver_up",
+    "dane_exporter_resolver_validating",
+    "dane_exporter_smtp_egress_up",
+    "dane_exporter_probes_total",
+    "dane_exporter_probe_errors_total",
+    "dane_exporter_probe_duration_seconds_bucket",
+    "dane_exporter_dns_queries_total",
+    "dane_exporter_smtp_sessions_total",
+    "dane_exporter_http_requests_total",
     "up",
+];
+
+/// The labels of the exporter's own metrics (src/exporter/telemetry.rs), besides job and instance.
+const SELF_METRIC_LABELS: &[(&str, &[&str])] = &[
+    ("dane_exporter_build_info", &["version"]),
+    ("dane_exporter_resolver_up", &["nameserver"]),
+    ("dane_exporter_resolver_validating", &["nameserver"]),
+    ("dane_exporter_probes_total", &["direction", "verdict"]),
+    ("dane_exporter_probe_errors_total", &["reason"]),
+    (
+        "dane_exporter_probe_duration_seconds_bucket",
+        &["direction", "le"],
+    ),
+    ("dane_exporter_dns_queries_total", &["nameserver", "result"]),
+    ("dane_exporter_smtp_sessions_total", &["result"]),
+    ("dane_exporter_http_requests_total", &["handler", "code"]),
 ];
 
 /// The dashboards the issue asks for, by file name and uid.
@@ -358,7 +383,7 @@ fn dashboards_are_structurally_sound() {
         assert_eq!(domain["type"], "query", "{at}");
         assert_eq!(
             domain["query"]["query"],
-            r#"label_values(dane_probe_success{direction=~"$direction"}, domain)"#,
+            r#"label_values(dane_probe_verdict{direction=~"$direction"}, domain)"#,
             "{at}"
         );
         assert_eq!(domain["multi"], true, "{at}");
@@ -669,6 +694,16 @@ _tls.fail.test.           300 IN TXT  "parent of the missing _smtp._tls.fail.tes
             .probe_changed("pass.test", |t| t.certificates = files)
             .await,
         prober.probe_domain("fail.test").await,
+        // The verdict no check gives: the exporter could not see.
+        dane_exporter::report::DomainReport::blind(
+            "unknown.test",
+            0,
+            0.0,
+            dane_exporter::core::Finding::new(
+                dane_exporter::core::Reason::ResolverUnavailable,
+                String::new(),
+            ),
+        ),
     ];
     let extra = BTreeMap::new();
     let labelled: Vec<LabelledReport<'_>> = reports
@@ -763,10 +798,12 @@ async fn every_label_the_dashboards_use_is_exported() {
             .map(|s| s.to_string())
             .collect(),
     );
-    exported.insert(
-        "dane_exporter_build_info".into(),
-        ["version".to_string()].into(),
-    );
+    for (metric, labels) in SELF_METRIC_LABELS {
+        exported.insert(
+            (*metric).into(),
+            labels.iter().map(|l| l.to_string()).collect(),
+        );
+    }
     // Target labels Prometheus adds to every series.
     for labels in exported.values_mut() {
         labels.extend(["job".to_string(), "instance".to_string()]);

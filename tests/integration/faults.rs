@@ -1029,6 +1029,7 @@ async fn whole_probe_timeout_is_probe_timeout() {
     let target = Target {
         domain: "hang.test".into(),
         direction: Direction::Outbound,
+        expect: dane_exporter::core::Expectation::Any,
         labels: Default::default(),
         interval: Duration::from_secs(60),
         timeout: Duration::from_secs(1),

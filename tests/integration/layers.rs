@@ -19,7 +19,7 @@ const LAYERS: &[&[&str]] = &[
     &["checks"],
     &["target", "report", "history"],
     &["probe"],
-    &["metrics", "text"],
+    &["metrics", "text", "logging"],
     &["store", "database"],
     &["scheduler"],
     &["web"],

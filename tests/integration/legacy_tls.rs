@@ -1350,6 +1350,20 @@ fn client_hellos(trace: &str) -> Vec<String> {
     hellos
 }
 
+/// The ClientHellos `server` has traced once it has printed `want` of them (or after 10 s):
+/// s_server prints the trace as it goes, so the last lines may lag the handshake, more so on a
+/// loaded machine.
+async fn hellos_seen(server: &SServer, want: usize) -> Vec<String> {
+    let started = Instant::now();
+    loop {
+        let hellos = client_hellos(&server.output());
+        if hellos.len() >= want || started.elapsed() > Duration::from_secs(10) {
+            return hellos;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Byte for byte (but the random parts) the ClientHello of posttls-finger: cipher list and order,
 /// groups, signature algorithms, versions, extensions. Two handshakes in a row send the same full
 /// ClientHello (no session offered, no PSK).
@@ -1370,22 +1384,14 @@ async fn client_hello_is_postfix_s() {
         Postfix::Established { trust, .. } => assert_eq!(trust, "Verified"),
         other => panic!("posttls-finger: {other:?}"),
     }
-    let postfix = client_hellos(&postfix_server.output());
+    let postfix = hellos_seen(&postfix_server, 1).await;
     drop(postfix_server);
 
     let our_server = SServer::start(certs.dir.path(), &args);
     for _ in 0..2 {
         openssl_engine(our_server.addr).await.expect("handshake");
     }
-    // s_server prints the trace as it goes; the last lines may lag the handshake a little.
-    let started = Instant::now();
-    let ours = loop {
-        let hellos = client_hellos(&our_server.output());
-        if hellos.len() >= 2 || started.elapsed() > Duration::from_secs(5) {
-            break hellos;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let ours = hellos_seen(&our_server, 2).await;
 
     assert_eq!(postfix.len(), 1, "{postfix:?}");
     assert_eq!(ours.len(), 2, "{ours:?}");

@@ -19,6 +19,12 @@
 //!   stopped (SIGTERM) while probes through slow SMTP proxies are in flight.
 //! - `stack`: the real stack: NSD with ldns-signed zones under a private root, a validating unbound,
 //!   Postfix smtpd doing STARTTLS, driven through the `dane_exporter check` binary.
+//! - `self_monitoring`: what the exporter and `check` do when they cannot see (a resolver that
+//!   does not validate or does not answer, SMTP egress cut in a network namespace), DS removal,
+//!   NXDOMAIN targets.
+//! - `self_monitoring_alerts`: the exporter's own alerts through a real Prometheus and
+//!   Alertmanager (DS removal, SMTP egress cut with the README's inhibition, resolver down, not
+//!   validating).
 //! - `services`: TLSA for IMAP, POP3, submission and implicit-TLS services (PKIX usages included)
 //!   against in-process listeners, and against dovecot and Postfix in the real stack.
 //! - `stack_changes`: the real stack with a TLSA record broken and repaired while it runs.
@@ -41,6 +47,8 @@ mod packaging;
 mod probe;
 mod reload;
 mod scheduler;
+mod self_monitoring;
+mod self_monitoring_alerts;
 mod services;
 mod smtp;
 mod stack;

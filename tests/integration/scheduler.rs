@@ -24,6 +24,7 @@ fn target(domain: &str, interval: Duration, timeout: Duration) -> Target {
     Target {
         domain: domain.to_string(),
         direction: Direction::Inbound,
+        expect: dane_exporter::core::Expectation::Any,
         labels: BTreeMap::new(),
         interval,
         timeout,

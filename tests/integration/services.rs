@@ -673,13 +673,21 @@ mod stack {
                 "{host}"
             );
         }
-        // svc.test has no MX host with TLSA: the mail verdict is not_applicable, whatever the
-        // services say.
+        // svc.test has no MX record and no address (the domain itself as implicit MX): mail has
+        // nowhere to go, so the mail verdict fails with domain_not_found, whatever the services
+        // say; their own verdicts above are untouched.
         assert_eq!(
             metrics.value("dane_probe_success", &[("domain", "svc.test")]),
-            1.0,
+            0.0,
             "{}",
             metrics.text
+        );
+        assert_eq!(
+            metrics.value(
+                "dane_probe_failure_info",
+                &[("domain", "svc.test"), ("reason", "domain_not_found")]
+            ),
+            1.0
         );
         let (_, body) = exporter.get("/metrics");
         promtool_check(&body);
@@ -696,10 +704,20 @@ mod stack {
         );
         assert_eq!(code, 1, "{out}");
         assert_eq!(out.matches("[pkix_chain_invalid]").count(), 2, "{out}");
-        // With it, and with the DANE-EE IMAP service: exit 0.
+        // With it, and with the DANE-EE IMAP service: exit 0 (for a domain whose mail passes
+        // too: svc.test itself has nowhere to deliver mail, domain_not_found, exit 1).
         let (code, out) = check(
             &stack,
             "svc.test",
+            &["imap.svc.test:PORT/imap/starttls"],
+            Some(&ca_file(&stack)),
+        );
+        assert_eq!(code, 1, "{out}");
+        assert!(out.contains("[domain_not_found]"), "{out}");
+        assert_eq!(out.matches("): PASS, DANE applies").count(), 1, "{out}");
+        let (code, out) = check(
+            &stack,
+            "ok311.test",
             &[
                 "imap.svc.test:PORT/imap/starttls",
                 "imaps.svc.test:PORT/imap/implicit",

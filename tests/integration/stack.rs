@@ -184,7 +184,8 @@ const CASES: &[Case] = &[
     case("onedown.test", V::Pass, &[], &[Warn("smtp_connect_failed"), Outcome("mx2.onedown.test", "127.0.1.51", "authenticated")]),
     case("nowhere.test", V::Fail, &[("undeliverable", "", "")], &[Warn("smtp_connect_failed"), Warn("smtp_no_route"),
         Warn("smtp_greeting_rejected")]),
-    case("nullmx.test", V::NotApplicable, &[], &[Warn("null_mx"), Ptr("/hosts", "[]")]),
+    // Postfix bounces; a domain given to check is expected to take mail: domain_not_found.
+    case("nullmx.test", V::Fail, &[("domain_not_found", "", "")], &[Warn("null_mx"), Ptr("/hosts", "[]")]),
 
     // Parity: TLS as Postfix negotiates it (OpenSSL for what rustls cannot speak).
     case("tls12cbc.test", V::Pass, &[], &[Tls("mx.tls12cbc.test", "127.0.1.60", "openssl", "TLSv1.2"),
@@ -272,6 +273,9 @@ fn check_args(stack: &Stack, domain: &str, mode: Mode) -> Vec<String> {
             "10s",
             "--authoritative-port",
             stack.var("AUTH").rsplit(':').next().unwrap_or("53"),
+            // The stack's root has no dnssec-failed.org; brokends.test's DS matches no key.
+            "--canary-bogus-name",
+            "brokends.test",
             "--json",
         ]
         .map(String::from),
@@ -461,6 +465,85 @@ fn expect(got: &Value, want: &str) -> Result<(), String> {
     }
 }
 
+/// The committed JSON Schema of the report, compiled once.
+fn report_schema() -> &'static jsonschema::Validator {
+    static SCHEMA: std::sync::OnceLock<jsonschema::Validator> = std::sync::OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/report.schema.json");
+        let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("schema"))
+            .expect("the schema is JSON");
+        jsonschema::validator_for(&schema).expect("the schema compiles")
+    })
+}
+
+/// Where `json` breaks the schema, one line each.
+fn schema_errors(json: &Value) -> Vec<String> {
+    report_schema()
+        .iter_errors(json)
+        .map(|e| format!("docs/report.schema.json: {}: {e}", e.instance_path()))
+        .collect()
+}
+
+/// The schema takes a report as written and refuses one that breaks it.
+#[test]
+fn report_schema_accepts_reports_and_refuses_others() {
+    let report = dane_exporter::report::DomainReport::unfinished(
+        "example.org",
+        1_796_169_600,
+        0.5,
+        dane_exporter::core::Reason::ProbeTimeout,
+        "too slow".into(),
+    );
+    let good = dane_exporter::report::to_json_value(&report);
+    let errors = schema_errors(&good);
+    assert!(errors.is_empty(), "{errors:?}");
+    for (pointer, bad) in [
+        ("/verdict", Value::from("maybe")),
+        ("/checked_at_rfc3339", Value::from("yesterday")),
+        ("/failures/0/reason", Value::from("Probe Timeout")),
+        ("/schema_version", Value::from(2)),
+    ] {
+        let mut doctored = good.clone();
+        *doctored.pointer_mut(pointer).expect(pointer) = bad;
+        assert!(!report_schema().is_valid(&doctored), "{pointer} accepted");
+    }
+
+    // With the history's verdict clock and what senders' TLS-RPT reports saw.
+    let mut report = report;
+    let history = dane_exporter::history::History::new();
+    let key = dane_exporter::core::TargetKey {
+        direction: dane_exporter::core::Direction::Inbound,
+        domain: "example.org".into(),
+    };
+    report.verdict_since =
+        Some(history.verdict(&key, report.verdict, &report.failures, 1_796_169_600));
+    let sent = dane_exporter::tlsrpt::parse_report(
+        crate::tlsrpt::TLSA_FIXTURE.as_bytes(),
+        &dane_exporter::tlsrpt::Limits::default(),
+        1_796_169_600,
+    )
+    .expect("the fixture parses");
+    report.senders = Some(dane_exporter::tlsrpt::SendersView::of(
+        "example.org",
+        [&sent],
+    ));
+    let good = dane_exporter::report::to_json_value(&report);
+    let errors = schema_errors(&good);
+    assert!(errors.is_empty(), "{errors:?}");
+    for (pointer, bad) in [
+        ("/verdict_since/since_rfc3339", Value::from("yesterday")),
+        (
+            "/senders/hosts/0/failures/0/policy_type",
+            Value::from("dane"),
+        ),
+        ("/senders/failed_sessions", Value::from(-1)),
+    ] {
+        let mut doctored = good.clone();
+        *doctored.pointer_mut(pointer).expect(pointer) = bad;
+        assert!(!report_schema().is_valid(&doctored), "{pointer} accepted");
+    }
+}
+
 /// Runs one case in one mode; returns a report when anything is off.
 fn run_case(stack: &Stack, case: &Case, mode: Mode) -> Option<String> {
     let args = check_args(stack, case.domain, mode);
@@ -473,7 +556,11 @@ fn run_case(stack: &Stack, case: &Case, mode: Mode) -> Option<String> {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let errs = match serde_json::from_str::<Value>(&stdout) {
-        Ok(json) => judge(stack, case, out.status.code(), &json),
+        Ok(json) => {
+            let mut errs = judge(stack, case, out.status.code(), &json);
+            errs.extend(schema_errors(&json));
+            errs
+        }
         Err(e) => vec![format!(
             "stdout is not JSON ({e}); exit {:?}",
             out.status.code()
@@ -512,6 +599,8 @@ fn real_stack_all_scenarios_both_modes() {
     let next = AtomicUsize::new(0);
     let reports = Mutex::new(Vec::new());
     std::thread::scope(|s| {
+        // Its slow greetings overlap with the scenario runs.
+        s.spawn(|| on_a_terminal(&stack));
         for _ in 0..4 {
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
@@ -550,6 +639,48 @@ fn real_stack_all_scenarios_both_modes() {
             .collect::<Vec<_>>()
             .join("\n\n")
     );
+}
+
+/// `check` on a terminal (a pty from script(1)): a status line says what it waits for while the
+/// relay holds slowgreet's banner back, the verdict is in colour, and NO_COLOR turns colour off;
+/// through a pipe neither appears.
+fn on_a_terminal(stack: &Stack) {
+    let mut args = check_args(stack, "slowgreet.test", Mode::TrustResolver);
+    args.retain(|a| a != "--json");
+    let command_line = std::iter::once(env!("CARGO_BIN_EXE_dane_exporter").to_string())
+        .chain(args.iter().map(|a| format!("'{a}'")))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let on_tty = |no_color: bool| {
+        let mut script = Command::new("script");
+        script
+            .args(["-q", "-e", "-c", &command_line, "/dev/null"])
+            .env("TERM", "xterm")
+            .env_remove("NO_COLOR")
+            .stdin(Stdio::null());
+        if no_color {
+            script.env("NO_COLOR", "1");
+        }
+        let out = script.output().expect("script(1)");
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let tty = on_tty(false);
+    assert!(
+        tty.contains("\r\x1b[K… waiting for the greeting of 127.0.1.81:"),
+        "no status line: {tty:?}"
+    );
+    assert!(
+        tty.contains("slowgreet.test: \x1b[1;32mPASS\x1b[0m"),
+        "{tty:?}"
+    );
+    let plain = on_tty(true);
+    assert!(plain.contains("slowgreet.test: PASS"), "{plain:?}");
+    assert!(!plain.contains("\x1b[1;32m"), "NO_COLOR ignored: {plain:?}");
+    let piped = run_limited(&args).expect("check through a pipe");
+    let stderr = String::from_utf8_lossy(&piped.stderr);
+    assert!(stderr.is_empty(), "{stderr}");
+    assert!(!String::from_utf8_lossy(&piped.stdout).contains('\x1b'));
 }
 
 /// The stack itself, judged by reference tools (dig, `openssl s_client` with DANE, Postfix's

@@ -85,6 +85,7 @@ impl World {
         Target {
             domain: domain.to_string(),
             direction: Direction::Inbound,
+            expect: dane_exporter::core::Expectation::Any,
             labels: BTreeMap::new(),
             interval: Duration::from_secs(60),
             timeout: Duration::from_secs(20),

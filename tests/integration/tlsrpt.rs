@@ -16,8 +16,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use dane_exporter::database::Database;
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::RecordType;
 use serde_json::{json, Value};
 
+use crate::support::dns_server::{reply_to, ScriptedServer};
 use crate::support::exporter::{free_port, promtool_check, Metrics};
 use crate::support::nginx::pem;
 use crate::support::smtp_server::TestCa;
@@ -116,6 +119,38 @@ struct Setup {
     curl: Curl,
     web_port: u16,
     rpt_port: u16,
+    _resolver: Resolver,
+}
+
+/// A resolver on a runtime of its own that validates as far as the canary asks (`.` SOA with AD)
+/// and answers every other query SERVFAIL: the MX lookup fails at once, so every round has a
+/// verdict (fail). A silent resolver would make the verdict unknown (the exporter cannot see).
+struct Resolver {
+    server: ScriptedServer,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Resolver {
+    fn start() -> Resolver {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let server = runtime.block_on(ScriptedServer::start(|query, _| {
+            let mut reply = reply_to(query);
+            let root_soa = query
+                .queries
+                .first()
+                .is_some_and(|q| q.name().is_root() && q.query_type() == RecordType::SOA);
+            if root_soa {
+                reply.metadata.authentic_data = true;
+            } else {
+                reply.metadata.response_code = ResponseCode::ServFail;
+            }
+            Some(reply)
+        }));
+        Resolver {
+            server,
+            _runtime: runtime,
+        }
+    }
 }
 
 impl Setup {
@@ -238,11 +273,15 @@ fn setup() -> (tempfile::TempDir, Setup) {
         format!("tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\nbasic_auth_users:\n  prometheus: {hash}\n"),
     )
     .unwrap();
-    // The MX lookup fails at once (nothing listens on port 9): a verdict every round.
+    let resolver = Resolver::start();
     std::fs::write(
         dir.join("dane_exporter.yml"),
-        "global:\n  interval: 10s\n  timeout: 5s\n  step_timeout: 1s\n  nameservers: [\"127.0.0.1:9\"]\n\
-         inbound:\n  - domain: example.org\n    labels: {team: mail}\n",
+        format!(
+            "global:\n  interval: 10s\n  timeout: 5s\n  step_timeout: 1s\n  nameservers: [\"{}\"]\n  \
+             canary_bogus_name: \"\"\n\
+             inbound:\n  - domain: example.org\n    labels: {{team: mail}}\n",
+            resolver.server.addr()
+        ),
     )
     .unwrap();
     let setup = Setup {
@@ -252,6 +291,7 @@ fn setup() -> (tempfile::TempDir, Setup) {
         dir,
         web_port: free_port(),
         rpt_port: free_port(),
+        _resolver: resolver,
     };
     (tmp, setup)
 }

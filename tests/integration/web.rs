@@ -38,6 +38,10 @@ struct FakeExporter {
     not_ready: AtomicBool,
     reload_error: Mutex<Option<String>>,
     reload_calls: AtomicUsize,
+    /// Why not ready, when set (else the trait's default reason-less answer).
+    not_ready_reason: Mutex<Option<String>>,
+    /// Every answered request: handler and status.
+    requests: Mutex<Vec<(String, u16)>>,
 }
 
 impl Exporter for FakeExporter {
@@ -80,6 +84,20 @@ impl Exporter for FakeExporter {
 
     fn ready(&self) -> bool {
         !self.not_ready.load(Ordering::SeqCst)
+    }
+
+    fn not_ready(&self) -> Option<String> {
+        match self.not_ready_reason.lock().unwrap().clone() {
+            Some(reason) => Some(reason),
+            None => (!self.ready()).then(String::new),
+        }
+    }
+
+    fn observe_request(&self, handler: &str, code: u16) {
+        self.requests
+            .lock()
+            .unwrap()
+            .push((handler.to_string(), code));
     }
 
     fn reload(&self) -> BoxFuture<'_, Result<(), String>> {
@@ -466,6 +484,45 @@ async fn reload_succeeds_or_reports_the_error() {
         "reload failed: dane_exporter.yml:3: inbound: expected a list\n"
     );
     assert_eq!(server.exporter.reload_calls.load(Ordering::SeqCst), 2);
+    server.shutdown().await;
+}
+
+/// Every answered request reaches the exporter's counter with a bounded handler label (the route,
+/// or "other"), 429s from a busy `/probe` and 401s included; `/-/ready` gives the reason.
+#[tokio::test]
+async fn requests_are_counted_by_handler_and_code_and_readiness_says_why() {
+    let server = Server::start(None, ServeOptions::default()).await;
+    assert_eq!(server.get("/metrics").await.status, 200);
+    assert_eq!(
+        server
+            .get("/probe?target=busy.example&module=inbound")
+            .await
+            .status,
+        429
+    );
+    assert_eq!(server.get("/no/such/path/123").await.status, 404);
+    assert_eq!(server.get("/another-unknown").await.status, 404);
+    *server.exporter.not_ready_reason.lock().unwrap() =
+        Some("resolver 127.0.0.1:53 does not validate DNSSEC".into());
+    let r = server.get("/-/ready").await;
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (
+            503,
+            "not ready: resolver 127.0.0.1:53 does not validate DNSSEC\n"
+        )
+    );
+    let requests = server.exporter.requests.lock().unwrap().clone();
+    assert_eq!(
+        requests,
+        [
+            ("/metrics".to_string(), 200),
+            ("/probe".to_string(), 429),
+            ("other".to_string(), 404),
+            ("other".to_string(), 404),
+            ("/-/ready".to_string(), 503),
+        ]
+    );
     server.shutdown().await;
 }
 

@@ -133,6 +133,8 @@ done
 {
   printf 'global:\n  interval: 10s\n  timeout: 10s\n  step_timeout: 5s\n  concurrency: 64\n'
   printf '  nameservers: ["127.0.0.1:%s"]\n  smtp_port: %s\n' "$UNBOUND_PORT" "$SMTP_PORT"
+  # The resolver is anchored at load.test.'s DS, not the root: the canary asks under it.
+  printf '  canary_secure_name: load.test\n  canary_bogus_name: ""\n'
   printf 'probe_allow: ["*.load.test"]\noutbound:\n'
   for ((k = 1; k <= DOMAINS; k++)); do printf '  - domain: d%d.load.test\n' "$k"; done
 } >"$RUN/dane_exporter.yml"

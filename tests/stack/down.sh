@@ -48,6 +48,11 @@ stop_pidfile "postfix master" "$MASTER_PID"
 # services block of up.sh: the dovecot master stops its login and auth children on TERM.
 stop_pidfile dovecot "$RUNDIR/dovecot/run/master.pid"
 stop_pidfile unbound "$RUNDIR/unbound/unbound.pid"
+# Copies of unbound started by resolver-copy.sh (self-monitoring tests).
+for pidfile in "$RUNDIR"/resolvers/*/unbound.pid; do
+  [[ -e $pidfile ]] || continue
+  stop_pidfile "unbound copy" "$pidfile"
+done
 # nginx (MTA-STS policy host): the master stops its worker on TERM.
 stop_pidfile nginx "$RUNDIR/nginx/nginx.pid"
 # NSD's main process stops its server and xfrd children on TERM.

@@ -131,6 +131,6 @@ impl WebPki {
                 UnixTime::since_unix_epoch(std::time::Duration::from_secs(now_unix)),
             )
             .map(|_| ())
-            .map_err(|e| e.to_string())
+            .map_err(|e| crate::tls::error_words(&e))
     }
 }

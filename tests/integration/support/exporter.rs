@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::netns::Netns;
 use crate::support::stack::Stack;
 
 /// A running `dane_exporter` process, killed when dropped.
@@ -42,18 +43,50 @@ impl Exporter {
 
     /// [`Exporter::start`] with more flags (not `--storage.path`: put the config where the
     /// database should be).
-    pub fn start_with(config: &Path, extra: &[String]) -> Exporter {
-        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    pub fn start_with(config: &Path, extra: &[&str]) -> Exporter {
+        let exporter = Exporter::spawn_with(config, None, extra, None);
+        exporter.wait_for(Duration::from_secs(30), "ready", |e| {
+            e.get("/-/ready").0 == 200
+        });
+        exporter
+    }
+
+    /// Starts the exporter without waiting for it to be ready (it may never be: its resolver
+    /// may be one the test broke); inside `netns` when given, listening on its address there.
+    /// Returns once it answers `/-/healthy`.
+    pub fn spawn(config: &Path, netns: Option<&Netns>) -> Exporter {
+        Exporter::spawn_with(config, netns, &[], None)
+    }
+
+    /// [`Exporter::spawn`] with `extra` flags, and its log (JSON lines) written to `log` instead
+    /// of the test's stderr.
+    pub fn spawn_with(
+        config: &Path,
+        netns: Option<&Netns>,
+        extra: &[&str],
+        log: Option<&Path>,
+    ) -> Exporter {
+        let ip = netns.map_or("127.0.0.1".to_string(), |n| n.ns_addr.to_string());
+        let addr: SocketAddr = format!("{ip}:{}", free_port()).parse().unwrap();
         let storage = config.parent().unwrap_or(Path::new(".")).join("data");
-        let child = Command::new(env!("CARGO_BIN_EXE_dane_exporter"))
+        let binary = env!("CARGO_BIN_EXE_dane_exporter");
+        let mut command = match netns {
+            Some(netns) => netns.command(binary),
+            None => Command::new(binary),
+        };
+        // `ip netns exec` execs the program: the child is the exporter itself.
+        let child = command
             .arg(format!("--config.file={}", config.display()))
             .arg(format!("--web.listen-address={addr}"))
             .arg(format!("--storage.path={}", storage.display()))
-            .args(extra)
             .arg("--log.format=json")
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(match log {
+                Some(path) => Stdio::from(std::fs::File::create(path).expect("log file")),
+                None => Stdio::inherit(),
+            })
             .spawn()
             .expect("starting dane_exporter");
         let exporter = Exporter {
@@ -61,8 +94,8 @@ impl Exporter {
             addr,
             config: config.to_path_buf(),
         };
-        exporter.wait_for(Duration::from_secs(30), "ready", |e| {
-            e.get("/-/ready").0 == 200
+        exporter.wait_for(Duration::from_secs(30), "healthy", |e| {
+            e.get("/-/healthy").0 == 200
         });
         exporter
     }
@@ -219,13 +252,15 @@ pub fn promtool_check(exposition: &str) {
 }
 
 /// Writes an exporter configuration probing `inbound` and `outbound` domains of the stack every
-/// 10 s (the shortest interval the configuration allows); inbound targets get `team: mail`.
+/// 10 s (the shortest interval the configuration allows); inbound targets get `team: mail`. The
+/// resolver canary's bogus name is the stack's `brokends.test` (its DS matches no key).
 pub fn write_config(path: &Path, stack: &Stack, inbound: &[&str], outbound: &[&str]) {
     // MTA-STS (checked for inbound targets): the stack's private CA and policy host port.
     let mut text = format!(
         "global:\n  interval: 10s\n  timeout: 8s\n  step_timeout: 3s\n  concurrency: 4\n  \
          nameservers: [\"{}\"]\n  smtp_port: {}\n  ehlo_name: probe.test\n  \
-         mta_sts_ca_file: {}\n  https_port: {}\n  authoritative_port: {}\n\
+         mta_sts_ca_file: {}\n  https_port: {}\n  authoritative_port: {}\n  \
+         canary_bogus_name: brokends.test\n\
          probe_allow: [\"*.test\"]\n",
         stack.var("RESOLVER"),
         stack.var("SMTP_PORT"),

@@ -198,6 +198,70 @@ impl Stack {
     }
 }
 
+impl Stack {
+    /// Starts a copy of the stack's unbound on `addr`:`port` (`tests/stack/resolver-copy.sh`),
+    /// named `name`, in `mode`: `validating`, `off` (no validation: never AD, bogus data passed
+    /// on) or `permissive` (AD set honestly, bogus data passed on). Returns once it answers;
+    /// down.sh stops it with the stack.
+    pub fn resolver_copy(&self, name: &str, addr: &str, port: u16, mode: &str) -> SocketAddr {
+        let out = Command::new("bash")
+            .arg(script("resolver-copy.sh"))
+            .args(["start"])
+            .arg(&self.dir)
+            .args([name, addr, &port.to_string(), mode])
+            .stdin(Stdio::null())
+            .output()
+            .expect("running tests/stack/resolver-copy.sh");
+        assert!(
+            out.status.success(),
+            "resolver-copy.sh start {name} {addr} {port} {mode} failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        format!("{addr}:{port}").parse().expect("address")
+    }
+
+    /// Stops the copy `name` and waits until it is gone.
+    pub fn stop_resolver_copy(&self, name: &str) {
+        let out = Command::new("bash")
+            .arg(script("resolver-copy.sh"))
+            .arg("stop")
+            .arg(&self.dir)
+            .arg(name)
+            .stdin(Stdio::null())
+            .output()
+            .expect("running tests/stack/resolver-copy.sh stop");
+        assert!(
+            out.status.success(),
+            "resolver-copy.sh stop {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Removes (`present` false) or restores the DS of `{scenario}.test.` in `test.` while the
+    /// stack runs (`tests/stack/set-ds.sh`): the zone stays signed, its delegation becomes
+    /// insecure, so DANE no longer applies. Returns once NSD serves it and the stack's unbound
+    /// answers the zone's MX without (or with) AD; every resolver copy is flushed too.
+    pub fn set_ds(&self, scenario: &str, present: bool) {
+        let started = Instant::now();
+        let action = if present { "restore" } else { "remove" };
+        let out = Command::new("bash")
+            .arg(script("set-ds.sh"))
+            .arg(&self.dir)
+            .args([scenario, action])
+            .stdin(Stdio::null())
+            .output()
+            .expect("running tests/stack/set-ds.sh");
+        assert!(
+            out.status.success(),
+            "tests/stack/set-ds.sh {scenario} {action} failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        eprintln!("stack: {scenario} DS {action} in {:.2?}", started.elapsed());
+    }
+}
+
 /// What [`Stack::set_tlsa`] does to a scenario's TLSA records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TlsaChange {
@@ -245,7 +309,7 @@ fn read_kv(path: &Path, sep: char) -> HashMap<String, String> {
 }
 
 /// A port free for both UDP and TCP on 127.0.0.1 (DNS needs both), not in `avoid`.
-fn free_dns_port(avoid: &[u16]) -> u16 {
+pub fn free_dns_port(avoid: &[u16]) -> u16 {
     for _ in 0..100 {
         let udp = UdpSocket::bind("127.0.0.1:0").expect("bind udp 127.0.0.1:0");
         let port = udp.local_addr().unwrap().port();
