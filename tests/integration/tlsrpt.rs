@@ -13,6 +13,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dane_exporter::database::Database;
@@ -119,7 +121,7 @@ struct Setup {
     curl: Curl,
     web_port: u16,
     rpt_port: u16,
-    _resolver: Resolver,
+    resolver: Resolver,
 }
 
 /// A resolver on a runtime of its own that validates as far as the canary asks (`.` SOA with AD)
@@ -127,13 +129,20 @@ struct Setup {
 /// verdict (fail). A silent resolver would make the verdict unknown (the exporter cannot see).
 struct Resolver {
     server: ScriptedServer,
+    /// Set: it answers nothing (the exporter cannot see).
+    silent: Arc<AtomicBool>,
     _runtime: tokio::runtime::Runtime,
 }
 
 impl Resolver {
     fn start() -> Resolver {
         let runtime = tokio::runtime::Runtime::new().unwrap();
-        let server = runtime.block_on(ScriptedServer::start(|query, _| {
+        let silent = Arc::new(AtomicBool::new(false));
+        let quiet = Arc::clone(&silent);
+        let server = runtime.block_on(ScriptedServer::start(move |query, _| {
+            if quiet.load(Ordering::SeqCst) {
+                return None;
+            }
             let mut reply = reply_to(query);
             let root_soa = query
                 .queries
@@ -148,6 +157,7 @@ impl Resolver {
         }));
         Resolver {
             server,
+            silent,
             _runtime: runtime,
         }
     }
@@ -291,7 +301,7 @@ fn setup() -> (tempfile::TempDir, Setup) {
         dir,
         web_port: free_port(),
         rpt_port: free_port(),
-        _resolver: resolver,
+        resolver,
     };
     (tmp, setup)
 }
@@ -609,6 +619,25 @@ fn reports_by_https_and_by_mail_survive_restarts_and_kills() {
         sum(&s.metrics(), "dane_probe_verdict_since_timestamp_seconds"),
         since,
         "still failing since the first round before the restart"
+    );
+    // Our resolver goes silent: the verdict is unknown and the series goes, like every fact of
+    // the domain; when it answers again the domain is still failing since the same time.
+    s.resolver.silent.store(true, Ordering::SeqCst);
+    s.wait("an unknown verdict", Duration::from_secs(60), || {
+        sum(&s.metrics(), "dane_probe_unknown_info") > 0.0
+    });
+    assert_eq!(
+        sum(&s.metrics(), "dane_probe_verdict_since_timestamp_seconds"),
+        0.0
+    );
+    s.resolver.silent.store(false, Ordering::SeqCst);
+    s.wait("a verdict again", Duration::from_secs(60), || {
+        sum(&s.metrics(), "dane_probe_verdict_since_timestamp_seconds") > 0.0
+    });
+    assert_eq!(
+        sum(&s.metrics(), "dane_probe_verdict_since_timestamp_seconds"),
+        since,
+        "an unknown round leaves the verdict's clock alone"
     );
 
     // kill -9 while reports are being written: every acknowledged report is there, the file is
