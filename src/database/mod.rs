@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-pub use reports::{Method, Refused, Stored, Submission, SubmitError};
+pub use reports::{Method, Quota, Refused, Stored, Submission, SubmitError};
 pub use writer::{Storage, TlsRptUpdate, Watched};
 
 use crate::core::{TargetKey, UnixSeconds};
@@ -84,6 +84,7 @@ pub enum DatabaseError {
 pub struct Database {
     conn: Connection,
     path: PathBuf,
+    quota: Quota,
 }
 
 impl std::fmt::Debug for Database {
@@ -118,7 +119,11 @@ impl Database {
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(sqlite)?;
         match schema::migrate(&mut conn).map_err(sqlite)? {
-            schema::Migrated::Ok => Ok(Self { conn, path }),
+            schema::Migrated::Ok => Ok(Self {
+                conn,
+                path,
+                quota: Quota::default(),
+            }),
             schema::Migrated::TooNew(found) => Err(DatabaseError::TooNew {
                 path,
                 found,
@@ -141,7 +146,11 @@ impl Database {
                 source,
             })?;
         let _ = conn.busy_timeout(BUSY_TIMEOUT);
-        Ok(Some(Self { conn, path }))
+        Ok(Some(Self {
+            conn,
+            path,
+            quota: Quota::default(),
+        }))
     }
 
     /// The file.
@@ -192,7 +201,12 @@ impl Database {
         watched: &dyn Fn(&str) -> bool,
         now: UnixSeconds,
     ) -> Result<Stored, SubmitError> {
-        reports::submit(&mut self.conn, submission, watched, now)
+        reports::submit(&mut self.conn, submission, watched, &self.quota, now)
+    }
+
+    /// Replaces the [`Quota`] of reports per 24 hours (tests: the default's thousands).
+    pub fn set_quota(&mut self, quota: Quota) {
+        self.quota = quota;
     }
 
     /// The counters every report added so far.

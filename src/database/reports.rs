@@ -13,6 +13,27 @@ use crate::tlsrpt::{
 /// Most recent reports read back for the senders' views (a day's reports of many senders).
 const MAX_RECENT: usize = 5_000;
 
+/// What the reports of the last 24 hours may take, together: senders post without credentials,
+/// so without it anyone could fill the disk with valid reports of made-up organisations. Real
+/// senders send one small report (a few KB) per domain and day each; a sender refused for the
+/// quota is told to retry later, as for a busy database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quota {
+    /// Reports received.
+    pub reports: u64,
+    /// Bytes stored for them (original and parsed).
+    pub bytes: u64,
+}
+
+impl Default for Quota {
+    fn default() -> Self {
+        Quota {
+            reports: 2_000,
+            bytes: 64 << 20,
+        }
+    }
+}
+
 /// How a report reached us (RFC 8460 section 3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
@@ -85,14 +106,24 @@ pub enum SubmitError {
     /// The writer is shut down or has too many submissions queued: try again later.
     #[error("busy: too many reports being stored, retry later")]
     Busy,
+    /// The reports of the last 24 hours fill the [`Quota`]: try again later.
+    #[error("quota: {reports} reports ({bytes} bytes) stored in the last 24 hours, retry later")]
+    Quota {
+        /// Reports stored in the last 24 hours.
+        reports: u64,
+        /// Their bytes.
+        bytes: u64,
+    },
 }
 
-/// Validates `submission` as of `now` and stores it with its counters, unless it is refused.
-/// `watched` says which policy domains count (the exporter's inbound domains).
+/// Validates `submission` as of `now` and stores it with its counters, unless it is refused or
+/// the `quota` is full. `watched` says which policy domains count (the exporter's inbound
+/// domains).
 pub fn submit(
     conn: &mut Connection,
     submission: &Submission,
     watched: &dyn Fn(&str) -> bool,
+    quota: &Quota,
     now: UnixSeconds,
 ) -> Result<Stored, SubmitError> {
     let limits = Limits::default();
@@ -106,6 +137,17 @@ pub fn submit(
     }
     let parsed = serde_json::to_string(&report).unwrap_or_default();
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let (reports, bytes): (i64, i64) = tx.query_row(
+        "SELECT COUNT(*), COALESCE(SUM(length(original) + length(report)), 0)
+         FROM tlsrpt_reports WHERE received_at > ?1",
+        params![now - 86_400],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )?;
+    let (reports, bytes) = (reports.unsigned_abs(), bytes.unsigned_abs());
+    let adding = (submission.body.len() + parsed.len()) as u64;
+    if reports >= quota.reports || bytes + adding > quota.bytes {
+        return Err(SubmitError::Quota { reports, bytes });
+    }
     let inserted = tx.execute(
         "INSERT OR IGNORE INTO tlsrpt_reports (organization, report_id, start, end, received_at,
          method, media_type, original, report) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",

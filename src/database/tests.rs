@@ -1,5 +1,6 @@
 //! The database on a real file: migrations, states across reopening, reports stored once and
-//! refused reports leaving nothing behind, counters, pruning, a newer schema refused.
+//! refused reports leaving nothing behind, the daily quota, counters, pruning, a newer schema
+//! refused.
 
 use std::io::Write as _;
 
@@ -148,4 +149,41 @@ fn a_newer_schema_is_refused() {
         Database::open(dir.path()),
         Err(DatabaseError::TooNew { found, .. }) if found == schema::VERSION + 1
     ));
+}
+
+#[test]
+fn the_daily_quota_refuses_a_flood_and_nothing_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut db = Database::open(dir.path()).unwrap();
+    let watched = |d: &str| d == "example.org";
+    let with_id = |id: &str| {
+        let mut value: serde_json::Value = serde_json::from_str(TLSA).unwrap();
+        value["report-id"] = serde_json::json!(id);
+        json(&value.to_string())
+    };
+    db.set_quota(Quota {
+        reports: 2,
+        bytes: 1 << 20,
+    });
+    db.submit(&with_id("a"), &watched, NOW).unwrap();
+    db.submit(&with_id("b"), &watched, NOW + 60).unwrap();
+    assert!(matches!(
+        db.submit(&with_id("c"), &watched, NOW + 120),
+        Err(SubmitError::Quota { reports: 2, .. })
+    ));
+    assert_eq!(rows(&db), 2);
+    // A day after the first, one fits again.
+    db.submit(&with_id("c"), &watched, NOW + 86_400 + 1)
+        .unwrap();
+    assert_eq!(rows(&db), 3);
+    // The bytes count too.
+    db.set_quota(Quota {
+        reports: 100,
+        bytes: 100,
+    });
+    assert!(matches!(
+        db.submit(&with_id("d"), &watched, NOW + 86_400 + 2),
+        Err(SubmitError::Quota { .. })
+    ));
+    assert_eq!(rows(&db), 3);
 }

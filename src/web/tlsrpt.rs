@@ -156,7 +156,11 @@ impl TlsRptRoutes {
                 text(status, &format!("refused, nothing stored: {refused}\n"))
             }
             Err(error) => {
-                tracing::warn!(%error, "tlsrpt: a report could not be stored");
+                // A full quota is a flood (or a burst) of reports, not a fault to log each time:
+                // `dane_exporter_tlsrpt_submissions_total{outcome="unavailable"}` counts them.
+                if !matches!(error, SubmitError::Quota { .. }) {
+                    tracing::warn!(%error, "tlsrpt: a report could not be stored");
+                }
                 let mut r = text(
                     StatusCode::SERVICE_UNAVAILABLE,
                     &format!("not stored, retry later: {error}\n"),
