@@ -21,6 +21,7 @@
 //! errors and durations, the SMTP egress of this host, the HTTP requests it answered; `/-/ready`
 //! says why it is not ready (first round not done, a resolver down or not validating).
 
+mod sink;
 mod telemetry;
 
 use std::path::{Path, PathBuf};
@@ -28,20 +29,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use prometheus::{Encoder, Gauge, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{Gauge, IntGauge, Opts, Registry};
 use tokio::sync::{Mutex, Semaphore};
+use tracing::Instrument;
 
 use crate::config::{self, Config};
 use crate::core::{normalize_domain, unix_now, Direction};
-use crate::database::{DatabaseError, Stored, SubmitError};
+use crate::database::DatabaseError;
 use crate::dns::Resolvers;
 use crate::history::History;
 use crate::metrics::{probe_exposition, LabelledReport};
 use crate::retained::{Retained, StorageOptions};
 use crate::scheduler::{self, ProberRunner, SchedulerHandle};
 use crate::store::Store;
-use crate::tlsrpt::MediaType;
-use crate::web::{self, BoxFuture, ProbeRequestError};
+use crate::web::{self, BoxFuture, ProbeOptions, ProbeRequestError};
 
 /// How long running probes may go on when the scheduler is replaced by a reload.
 const RELOAD_GRACE: Duration = Duration::from_secs(2);
@@ -256,7 +257,7 @@ impl DaneExporter {
             // Only an invalid family (a bug) gets here; the rest of the exposition still goes.
             Err(error) => tracing::error!(%error, "cannot render the exporter's own metrics"),
         }
-        let mut own = own_chunks(own);
+        let mut own = telemetry::own_chunks(own);
         if let Some(retained) = &self.retained {
             own.extend(retained.families());
         }
@@ -264,58 +265,75 @@ impl DaneExporter {
         Box::new(chunks.map(Bytes::from))
     }
 
-    /// Runs one probe now for `/probe` and renders its metrics only. `module` is the direction
-    /// the probe's series are labelled with; it is required, as the labels must be right. With
+    /// Runs one probe now for `/probe` and renders its metrics only, or with `options.debug` its
+    /// log, report and metrics as text. `module` names a configured module or the built-in
+    /// `inbound` / `outbound`; it is required, as the direction labels must be right. With
     /// `global.concurrency` `/probe` probes already running this is [`ProbeRequestError::Busy`].
     pub async fn probe(
         &self,
         target: &str,
         module: Option<&str>,
+        options: ProbeOptions,
     ) -> Result<String, ProbeRequestError> {
-        let direction = match module {
-            Some("inbound") => Direction::Inbound,
-            Some("outbound") => Direction::Outbound,
-            Some(other) => {
-                return Err(ProbeRequestError::BadModule(format!(
-                    "{other:?}: use inbound or outbound"
-                )))
-            }
-            None => {
-                return Err(ProbeRequestError::BadModule(
-                    "the module parameter is required: inbound or outbound".to_string(),
-                ))
-            }
-        };
         if target.trim().is_empty() {
             return Err(ProbeRequestError::MissingTarget);
         }
         let domain = normalize_domain(target)
             .map_err(|error| ProbeRequestError::BadTarget(format!("{target:?}: {error}")))?;
-        let (resolved, adhoc, _slot) = {
+        let (mut resolved, module, adhoc, _slot) = {
             let running = self.running.lock().await;
             let Some(running) = running.as_ref() else {
                 return Err(ProbeRequestError::NotAllowed(domain));
             };
-            if !running.config.probe_allowed(&domain) {
+            let config = &running.config;
+            let name = module.ok_or_else(|| {
+                ProbeRequestError::BadModule(format!(
+                    "the module parameter is required: {}",
+                    module_names(config)
+                ))
+            })?;
+            let Some(found) = config.module(name) else {
+                return Err(ProbeRequestError::BadModule(format!(
+                    "{name:?}: use {}",
+                    module_names(config)
+                )));
+            };
+            if !config.probe_allowed(&domain) {
                 return Err(ProbeRequestError::NotAllowed(domain));
             }
             let slot = Arc::clone(&running.adhoc_slots)
                 .try_acquire_owned()
                 .map_err(|_| ProbeRequestError::Busy)?;
             (
-                running.config.adhoc_target(&domain, direction),
+                config.module_target(&domain, &found),
+                name.to_string(),
                 Arc::clone(&running.adhoc),
                 slot,
             )
         };
-        let report = scheduler::run_one(&resolved, adhoc.as_ref()).await;
+        if let Some(deadline) = options.deadline {
+            cut_to(&mut resolved, deadline);
+        }
+        let (report, log) = if options.debug {
+            let (span, log) = crate::logging::capture();
+            let report = scheduler::run_one(&resolved, adhoc.as_ref())
+                .instrument(span)
+                .await;
+            (report, Some(log))
+        } else {
+            (scheduler::run_one(&resolved, adhoc.as_ref()).await, None)
+        };
         self.own.telemetry.count(&resolved, &report);
         let labels = Default::default();
-        Ok(probe_exposition(&[LabelledReport {
-            direction,
+        let metrics = probe_exposition(&[LabelledReport {
+            direction: resolved.direction,
             extra_labels: &labels,
             report: &report,
-        }]))
+        }]);
+        Ok(match log {
+            None => metrics,
+            Some(log) => debug_text(&module, &resolved, &log.text(), &report, &metrics),
+        })
     }
 
     /// Stops probing: running probes get `grace` to finish; then what they left is written.
@@ -327,6 +345,70 @@ impl DaneExporter {
             retained.close().await;
         }
     }
+}
+
+/// The modules a `/probe` request may name, for its error message.
+fn module_names(config: &Config) -> String {
+    let mut names: Vec<&str> = config::Module::BUILT_IN.to_vec();
+    names.extend(config.modules.keys().map(String::as_str));
+    names.join(", ")
+}
+
+/// Cuts `target`'s timeouts to `deadline` (the scraper's), so the probe answers in time and
+/// says what it did not finish.
+fn cut_to(target: &mut config::Target, deadline: Duration) {
+    target.timeout = target.timeout.min(deadline);
+    target.dns.timeout = target.dns.timeout.min(deadline);
+    target.smtp.step_timeout = target.smtp.step_timeout.min(deadline);
+    target.smtp.reply_timeout = target.smtp.reply_timeout.min(deadline);
+}
+
+/// `/probe?debug=true`: what the probe logged, the report as `check` prints it, the metrics it
+/// would have returned and the settings it ran with (blackbox_exporter's debug output).
+fn debug_text(
+    module: &str,
+    target: &config::Target,
+    log: &str,
+    report: &crate::report::DomainReport,
+    metrics: &str,
+) -> String {
+    let human = humantime::format_duration;
+    format!(
+        "Logs for the probe:\n{log}\n\n\
+         Report:\n{}\n\
+         Metrics that would have been returned:\n{metrics}\n\
+         Module configuration:\n\
+         module: {module}\n\
+         direction: {}\n\
+         expect: {}\n\
+         timeout: {}\n\
+         step_timeout: {}\n\
+         smtp_reply_timeout: {}\n\
+         dnssec_mode: {}\n\
+         nameservers: {}\n\
+         mta_sts: {}\n\
+         tls_rpt: {}\n",
+        crate::text::render(report),
+        target.direction.as_str(),
+        target.expect.as_str(),
+        human(target.timeout),
+        human(target.smtp.step_timeout),
+        human(target.smtp.reply_timeout),
+        target.dns.mode.as_str(),
+        if target.dns.nameservers.is_empty() {
+            "/etc/resolv.conf".to_string()
+        } else {
+            target
+                .dns
+                .nameservers
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        },
+        target.mta_sts.mta_sts,
+        target.mta_sts.tls_rpt,
+    )
 }
 
 impl SelfMetrics {
@@ -368,36 +450,6 @@ impl SelfMetrics {
     }
 }
 
-/// The exporter's own metric families as text exposition chunks (name, text), for
-/// `crate::metrics::exposition` to sort in among the probe metrics.
-fn own_chunks(own: Vec<prometheus::proto::MetricFamily>) -> Vec<(String, String)> {
-    own.iter()
-        .filter_map(|family| {
-            let mut buffer = Vec::new();
-            // Encoding into memory fails only on invalid families, which we never build.
-            TextEncoder::new()
-                .encode(std::slice::from_ref(family), &mut buffer)
-                .ok()?;
-            Some((family.name().to_string(), String::from_utf8(buffer).ok()?))
-        })
-        .collect()
-}
-
-impl web::ReportSink for DaneExporter {
-    fn submit(
-        &self,
-        body: Vec<u8>,
-        media: MediaType,
-    ) -> BoxFuture<'_, Result<Stored, SubmitError>> {
-        Box::pin(async move {
-            match &self.retained {
-                Some(retained) => retained.submit(body, media).await,
-                None => Err(SubmitError::Busy),
-            }
-        })
-    }
-}
-
 impl web::Exporter for DaneExporter {
     fn metrics(&self) -> web::MetricsChunks {
         self.render_metrics()
@@ -407,8 +459,9 @@ impl web::Exporter for DaneExporter {
         &'a self,
         target: &'a str,
         module: Option<&'a str>,
+        options: ProbeOptions,
     ) -> BoxFuture<'a, Result<String, ProbeRequestError>> {
-        Box::pin(DaneExporter::probe(self, target, module))
+        Box::pin(DaneExporter::probe(self, target, module, options))
     }
 
     fn ready(&self) -> bool {
@@ -455,7 +508,7 @@ mod tests {
             &path,
             format!(
                 "global:\n  concurrency: 2\n  timeout: 30s\n  step_timeout: 10s\n  \
-                 nameservers: [\"127.0.0.1:{port}\"]\n"
+                 nameservers: [\"127.0.0.1:{port}\"]\nprobe_allow: [\"*.example\"]\n"
             ),
         )
         .unwrap();
@@ -465,7 +518,11 @@ mod tests {
             .into_iter()
             .map(|domain| {
                 let exporter = Arc::clone(&exporter);
-                tokio::spawn(async move { exporter.probe(domain, Some("outbound")).await })
+                tokio::spawn(async move {
+                    exporter
+                        .probe(domain, Some("outbound"), ProbeOptions::default())
+                        .await
+                })
             })
             .collect();
         let slots = Arc::clone(&exporter.running.lock().await.as_ref().unwrap().adhoc_slots);
@@ -480,14 +537,16 @@ mod tests {
 
         let refused = tokio::time::timeout(
             Duration::from_secs(1),
-            exporter.probe("c.example", Some("outbound")),
+            exporter.probe("c.example", Some("outbound"), ProbeOptions::default()),
         )
         .await
         .expect("a full /probe limit refuses at once");
         assert_eq!(refused, Err(ProbeRequestError::Busy));
         // Validation comes first: a bad request is still 400, not 429.
         assert!(matches!(
-            exporter.probe("c.example", Some("sideways")).await,
+            exporter
+                .probe("c.example", Some("sideways"), ProbeOptions::default())
+                .await,
             Err(ProbeRequestError::BadModule(_))
         ));
 

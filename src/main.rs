@@ -71,9 +71,13 @@ struct Cli {
     /// Validate the configuration file and exit: 0 valid, 1 invalid.
     #[arg(long = "config.check")]
     config_check: bool,
-    /// Address to listen on for HTTP: HOST:PORT, or :PORT for every address.
+    /// Address to listen on for HTTP: HOST:PORT (HOST an IP address or a name such as
+    /// localhost), or :PORT for every address; repeatable.
     #[arg(long = "web.listen-address", value_name = "ADDR", default_value = DEFAULT_LISTEN_ADDRESS)]
-    listen_address: String,
+    listen_address: Vec<String>,
+    /// Taken off the scraper's X-Prometheus-Scrape-Timeout-Seconds for a /probe's deadline.
+    #[arg(long = "timeout-offset", value_name = "DURATION", default_value = "500ms", value_parser = humantime::parse_duration)]
+    timeout_offset: Duration,
     /// exporter-toolkit web configuration (TLS, basic auth, headers).
     #[arg(long = "web.config.file", value_name = "FILE")]
     web_config_file: Option<PathBuf>,
@@ -286,15 +290,40 @@ fn parse_nameserver(text: &str) -> Result<SocketAddr, String> {
         .map_err(|_| format!("{text:?} is not an IP address or IP:PORT"))
 }
 
-/// `:9724` means every address, as in the Go exporters.
-fn parse_listen_address(flag: &str, text: &str) -> Result<SocketAddr, String> {
-    let full = if text.starts_with(':') {
-        format!("[::]{text}")
-    } else {
-        text.to_string()
-    };
-    full.parse::<SocketAddr>()
-        .map_err(|_| format!("{flag} {text:?} is not HOST:PORT or :PORT"))
+/// The sockets one `--web.listen-address` (or `--tlsrpt.listen-address`, `flag`) stands for:
+/// `:9724` means every address, as in the Go exporters; a host name binds every address it
+/// resolves to (`localhost`: 127.0.0.1 and ::1).
+async fn listen_addresses(flag: &str, text: &str) -> Result<Vec<SocketAddr>, String> {
+    let bad = || format!("{flag} {text:?} is not HOST:PORT or :PORT");
+    if let Some(port) = text.strip_prefix(':') {
+        let port: u16 = port.parse().map_err(|_| bad())?;
+        return Ok(vec![SocketAddr::from((
+            std::net::Ipv6Addr::UNSPECIFIED,
+            port,
+        ))]);
+    }
+    if let Ok(address) = text.parse::<SocketAddr>() {
+        return Ok(vec![address]);
+    }
+    let (host, port) = text.rsplit_once(':').ok_or_else(bad)?;
+    if host.is_empty() || port.parse::<u16>().is_err() {
+        return Err(bad());
+    }
+    // The system resolver (/etc/hosts first); bounded, as a hung resolver must not hang start.
+    let resolved = tokio::time::timeout(Duration::from_secs(10), tokio::net::lookup_host(text))
+        .await
+        .map_err(|_| format!("{flag} {text:?}: resolving {host:?} timed out"))?
+        .map_err(|e| format!("{flag} {text:?}: cannot resolve {host:?}: {e}"))?;
+    let mut addresses: Vec<SocketAddr> = Vec::new();
+    for address in resolved {
+        if !addresses.contains(&address) {
+            addresses.push(address);
+        }
+    }
+    if addresses.is_empty() {
+        return Err(format!("{flag} {text:?}: {host:?} has no address"));
+    }
+    Ok(addresses)
 }
 
 fn main() -> ExitCode {
@@ -377,6 +406,8 @@ where
 fn init_logging(level: LogLevel, format: LogFormat) {
     let result = tracing_subscriber::registry()
         .with(log_layer(format).with_filter(log_filter(level)))
+        // `/probe?debug=true` collects its probe's log at every level, whatever the above says.
+        .with(logging::capture_layer())
         .try_init();
     if let Err(error) = result {
         eprintln!("dane_exporter: cannot set up logging: {error}");
@@ -406,22 +437,27 @@ fn init_check_logging(level: LogLevel, format: LogFormat) -> Option<logging::Sta
 }
 
 async fn run_exporter(cli: Cli) -> ExitCode {
-    let address = match parse_listen_address("--web.listen-address", &cli.listen_address) {
-        Ok(address) => address,
-        Err(error) => {
-            tracing::error!(%error, "bad flag");
-            return ExitCode::from(2);
+    // Each flag with the sockets it stands for: every one must bind, but a name needs one only
+    // (`localhost` may resolve to ::1 on a host without IPv6).
+    let mut wanted: Vec<(&str, Vec<SocketAddr>)> = Vec::new();
+    for text in &cli.listen_address {
+        match listen_addresses("--web.listen-address", text).await {
+            Ok(found) => wanted.push((text, found)),
+            Err(error) => {
+                tracing::error!(%error, "bad flag");
+                return ExitCode::from(2);
+            }
         }
-    };
-    let tlsrpt_address = match cli.storage.tlsrpt_listen_address.as_deref() {
-        Some(text) => match parse_listen_address("--tlsrpt.listen-address", text) {
-            Ok(address) => Some(address),
+    }
+    let tlsrpt_addresses = match cli.storage.tlsrpt_listen_address.as_deref() {
+        Some(text) => match listen_addresses("--tlsrpt.listen-address", text).await {
+            Ok(found) => found,
             Err(error) => {
                 tracing::error!(%error, "bad flag");
                 return ExitCode::from(2);
             }
         },
-        None => None,
+        None => Vec::new(),
     };
     let web_config = match &cli.web_config_file {
         Some(path) => match WebConfig::load(path) {
@@ -445,24 +481,47 @@ async fn run_exporter(cli: Cli) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let listener = match tokio::net::TcpListener::bind(address).await {
-        Ok(listener) => listener,
-        Err(error) => {
-            tracing::error!(%address, %error, "cannot listen");
+    let mut listeners = Vec::new();
+    let mut bound: Vec<SocketAddr> = Vec::new();
+    for (text, addresses) in wanted {
+        let named = text.parse::<SocketAddr>().is_err() && !text.starts_with(':');
+        let before = listeners.len();
+        let mut last_error = None;
+        for address in addresses {
+            if bound.contains(&address) {
+                continue;
+            }
+            match tokio::net::TcpListener::bind(address).await {
+                Ok(listener) => {
+                    let local = listener
+                        .local_addr()
+                        .map(|a| a.to_string())
+                        .unwrap_or_default();
+                    tracing::info!(
+                        address = %local,
+                        config = %cli.config_file.display(),
+                        tls = web_config.as_ref().is_some_and(|c| c.tls_enabled()),
+                        version = env!("CARGO_PKG_VERSION"),
+                        "listening"
+                    );
+                    bound.push(address);
+                    listeners.push(listener);
+                }
+                Err(error) if named => {
+                    tracing::warn!(%address, %error, flag = text, "cannot listen on one address of a name");
+                    last_error = Some(error);
+                }
+                Err(error) => {
+                    tracing::error!(%address, %error, "cannot listen");
+                    return ExitCode::from(1);
+                }
+            }
+        }
+        if let (true, Some(error)) = (listeners.len() == before, last_error) {
+            tracing::error!(flag = text, %error, "cannot listen on any address of the name");
             return ExitCode::from(1);
         }
-    };
-    let local = listener
-        .local_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
-    tracing::info!(
-        address = %local,
-        config = %cli.config_file.display(),
-        tls = web_config.as_ref().is_some_and(|c| c.tls_enabled()),
-        version = env!("CARGO_PKG_VERSION"),
-        "listening"
-    );
+    }
 
     let served: Arc<dyn web::Exporter> = exporter.clone();
     let hangups = tokio::spawn({
@@ -473,35 +532,38 @@ async fn run_exporter(cli: Cli) -> ExitCode {
             }
         }
     });
-    // The TLS-RPT listener stops when the main one does.
+    // The TLS-RPT listeners stop when the main ones do.
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let tlsrpt = match tlsrpt_address {
-        Some(address) => match tokio::net::TcpListener::bind(address).await {
-            Ok(listener) => {
-                tracing::info!(%address, "TLS-RPT listener: POST {}", web::TLSRPT_PATH);
-                let mut stopped = stopped;
-                Some(tokio::spawn(web::serve_tlsrpt(
-                    listener,
-                    web_config.clone(),
-                    exporter.clone(),
-                    Default::default(),
-                    async move {
-                        let _ = stopped.wait_for(|s| *s).await;
-                    },
-                )))
-            }
+    let mut tlsrpt = Vec::new();
+    for address in tlsrpt_addresses {
+        let listener = match tokio::net::TcpListener::bind(address).await {
+            Ok(listener) => listener,
             Err(error) => {
                 tracing::error!(%address, %error, "cannot listen for TLS-RPT reports");
                 return ExitCode::from(1);
             }
-        },
-        None => None,
+        };
+        tracing::info!(%address, "TLS-RPT listener: POST {}", web::TLSRPT_PATH);
+        let mut stopped = stopped.clone();
+        tlsrpt.push(tokio::spawn(web::serve_tlsrpt(
+            listener,
+            web_config.clone(),
+            exporter.clone(),
+            Default::default(),
+            async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            },
+        )));
+    }
+    let options = web::ServeOptions {
+        timeout_offset: cli.timeout_offset,
+        ..Default::default()
     };
-    web::serve(listener, web_config, served, shutdown_signal()).await;
+    web::serve_all(listeners, web_config, served, options, shutdown_signal()).await;
     tracing::info!("shutting down: letting running probes finish");
     hangups.abort();
     let _ = stop.send(true);
-    if let Some(task) = tlsrpt {
+    for task in tlsrpt {
         let _ = task.await;
     }
     exporter.shutdown(SHUTDOWN_GRACE).await;

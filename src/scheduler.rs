@@ -29,6 +29,7 @@ use std::hash::{Hash, Hasher};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tracing::Instrument as _;
 
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
@@ -390,7 +391,8 @@ pub async fn run_one(target: &Target, runner: &dyn ProbeRunner) -> DomainReport 
     let started = Instant::now();
     // The probe runs in its own task so that a panic stays inside it; the guard aborts that task
     // when this future is dropped (shutdown past its grace period), instead of leaving it behind.
-    let mut task = AbortOnDrop(tokio::spawn(runner.probe(target)));
+    // The task keeps the caller's span: a `/probe?debug=true` collects the probe's log by it.
+    let mut task = AbortOnDrop(tokio::spawn(runner.probe(target).in_current_span()));
     match tokio::time::timeout(target.timeout, &mut task.0).await {
         Ok(Ok(report)) => report,
         Ok(Err(error)) => DomainReport::unfinished(

@@ -126,6 +126,12 @@ pub enum Problem {
         /// What is wrong with its domain part.
         reason: DomainError,
     },
+    /// A module named like a built-in one.
+    #[error("\"{0}\" is a built-in module; choose another name")]
+    BuiltInModule(String),
+    /// A module name that does not fit in a URL parameter as is.
+    #[error("invalid module name \"{0}\": use letters, digits, \"_\" and \"-\"")]
+    InvalidModuleName(String),
     /// The same domain twice in one direction.
     #[error("duplicate domain \"{domain}\", first listed at line {first_line}")]
     DuplicateDomain {

@@ -38,7 +38,9 @@
 //!   expect: ~                   # dane or any; absent: dane inbound, any outbound
 //!   canary_secure_name: "."     # the resolver canary: must validate (AD)
 //!   canary_bogus_name: dnssec-failed.org  # must fail validation (SERVFAIL); "" skips it
-//! probe_allow: ["*.example.org", "example.net"]  # absent: /probe takes any domain
+//! probe_allow: ["*.example.org", "example.net"]  # absent: /probe takes the targets only
+//! modules:                      # /probe?module=quick, beside inbound and outbound
+//!   quick: {direction: outbound, timeout: 20s, mta_sts: false}
 //! inbound:                      # our domains (others send to us)
 //!   - domain: example.org
 //!     labels: {team: mail}
@@ -81,7 +83,7 @@ use std::path::Path;
 pub use crate::checks::local_certs::{CertificateSource, CertificateSpec};
 pub use crate::target::Target;
 pub use error::{ConfigError, Human, Problem};
-pub use model::{Config, Global, Overrides, TargetSpec, MAX_CONCURRENCY, MIN_INTERVAL};
+pub use model::{Config, Global, Module, Overrides, TargetSpec, MAX_CONCURRENCY, MIN_INTERVAL};
 pub use names::{
     check_label_name, normalize_domain, parse_nameserver, DomainError, DomainPattern,
     LabelNameError, RESERVED_LABELS,

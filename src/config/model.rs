@@ -152,13 +152,39 @@ pub struct TargetSpec {
     pub certificates: Vec<CertificateSpec>,
 }
 
+/// A `/probe` module: the direction its series are labelled with and the settings it replaces
+/// (like blackbox_exporter's modules). `inbound` and `outbound` are built in, with no overrides.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Module {
+    /// The direction the probe is judged and labelled in.
+    pub direction: Direction,
+    /// Settings replacing the global ones.
+    pub overrides: Overrides,
+}
+
+impl Module {
+    /// The names of the built-in modules.
+    pub const BUILT_IN: [&'static str; 2] = ["inbound", "outbound"];
+
+    /// The built-in module of `direction`.
+    pub fn built_in(direction: Direction) -> Self {
+        Module {
+            direction,
+            overrides: Overrides::default(),
+        }
+    }
+}
+
 /// A validated configuration file.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Config {
     /// Defaults for every target.
     pub global: Global,
-    /// Domains `/probe` may be asked for; `None` (key absent) allows any domain, an empty list none.
+    /// Domains `/probe` may be asked for; `None` (key absent) allows the configured targets
+    /// only, an empty list none.
     pub probe_allow: Option<Vec<DomainPattern>>,
+    /// Named `/probe` modules besides the built-in `inbound` and `outbound`.
+    pub modules: BTreeMap<String, Module>,
     /// Our own domains: others send to us.
     pub inbound: Vec<TargetSpec>,
     /// Domains we send to.
@@ -187,25 +213,48 @@ impl Config {
         Arc::new(trust)
     }
 
-    /// Whether `/probe` may probe this domain (normalise it first with [`normalize_domain`]).
+    /// Whether `/probe` may probe this domain (normalise it first with [`normalize_domain`]):
+    /// one matching `probe_allow`, or without that key one of the configured targets, so that an
+    /// exporter reachable by others does not connect to any host they name.
     pub fn probe_allowed(&self, domain: &str) -> bool {
         match &self.probe_allow {
-            None => true,
+            None => self
+                .inbound
+                .iter()
+                .chain(&self.outbound)
+                .any(|t| t.domain == domain),
             Some(patterns) => patterns.iter().any(|p| p.matches(domain)),
+        }
+    }
+
+    /// The module called `name`: a configured one, or a built-in one.
+    pub fn module(&self, name: &str) -> Option<Module> {
+        if let Some(module) = self.modules.get(name) {
+            return Some(module.clone());
+        }
+        match name {
+            "inbound" => Some(Module::built_in(Direction::Inbound)),
+            "outbound" => Some(Module::built_in(Direction::Outbound)),
+            _ => None,
         }
     }
 
     /// A target with the global settings only and no extra labels, for a `/probe` request. The
     /// domain should be normalised and allowed (see [`Config::probe_allowed`]).
     pub fn adhoc_target(&self, domain: &str, direction: Direction) -> Target {
+        self.module_target(domain, &Module::built_in(direction))
+    }
+
+    /// A target with the global settings and those of `module`, for a `/probe` request.
+    pub fn module_target(&self, domain: &str, module: &Module) -> Target {
         let spec = TargetSpec {
             domain: domain.to_string(),
             labels: BTreeMap::new(),
-            overrides: Overrides::default(),
+            overrides: module.overrides.clone(),
             services: Vec::new(),
             certificates: Vec::new(),
         };
-        self.resolve(&spec, direction, &Arc::new(PkixTrust::empty()))
+        self.resolve(&spec, module.direction, &Arc::new(PkixTrust::empty()))
     }
 
     /// `spec` in `direction` with every setting resolved: the global defaults and the target's

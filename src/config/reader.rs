@@ -10,19 +10,31 @@ use std::time::Duration;
 use saphyr::{LoadableYamlNode, MarkedYaml, ScanError};
 
 use super::error::{ConfigError, Problem};
-use super::model::{Config, Global, Overrides, TargetSpec, MAX_CONCURRENCY};
+use super::model::{Config, Global, Module, Overrides, TargetSpec, MAX_CONCURRENCY};
 use super::names::normalize_domain;
 use super::values::{
-    canary_name, check_timing, dnssec_mode, domain_name, duration, expectation, integer, labels,
-    level, nameservers, operations, optional, probe_allow, read_service_ca, services, source_path,
-    Result,
+    canary_name, check_timing, direction, dnssec_mode, domain_name, duration, expectation, integer,
+    labels, level, nameservers, operations, optional, probe_allow, read_service_ca, services,
+    source_path, Result,
 };
 use crate::checks::local_certs::{CertificateSource, CertificateSpec};
 use crate::yaml::{
     boolean, mapping, sequence, string, Field, Fields, Invalid, Loc, Node, TreeProblem,
 };
 
-const TOP_KEYS: &[&str] = &["global", "probe_allow", "inbound", "outbound"];
+const TOP_KEYS: &[&str] = &["global", "probe_allow", "modules", "inbound", "outbound"];
+/// A `/probe` module: a direction and the per-probe settings a target may replace.
+const MODULE_KEYS: &[&str] = &[
+    "direction",
+    "expect",
+    "timeout",
+    "step_timeout",
+    "dnssec_mode",
+    "nameservers",
+    "trust_anchor_file",
+    "mta_sts",
+    "tls_rpt",
+];
 const GLOBAL_KEYS: &[&str] = &[
     "interval",
     "timeout",
@@ -146,6 +158,10 @@ impl Reader<'_> {
             None => Global::default(),
         };
         let probe_allow = top.get("probe_allow").map(probe_allow).transpose()?;
+        let modules = match top.get("modules") {
+            Some(f) => self.modules(f, &global)?,
+            None => BTreeMap::new(),
+        };
         let inbound = match top.get("inbound") {
             Some(f) => self.targets(f, &global, INBOUND_TARGET_KEYS)?,
             None => Vec::new(),
@@ -157,6 +173,7 @@ impl Reader<'_> {
         Ok(Config {
             global,
             probe_allow,
+            modules,
             inbound,
             outbound,
         })
@@ -286,6 +303,38 @@ impl Reader<'_> {
             });
         }
         Ok(specs)
+    }
+
+    fn modules(
+        &self,
+        section: &Field<'_, '_>,
+        global: &Global,
+    ) -> Result<BTreeMap<String, Module>> {
+        let mut modules = BTreeMap::new();
+        for entry in mapping(section.value, &section.loc, None)?.0 {
+            let name = entry.name;
+            if Module::BUILT_IN.contains(&name) {
+                return entry.loc.fail(Problem::BuiltInModule(name.to_string()));
+            }
+            let plain = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+            if name.is_empty() || !name.chars().all(plain) {
+                return entry.loc.fail(Problem::InvalidModuleName(name.to_string()));
+            }
+            let fields = mapping(entry.value, &entry.loc, Some(MODULE_KEYS))?;
+            let Some(direction) = fields.get("direction") else {
+                return entry.loc.fail(Problem::MissingKey("direction"));
+            };
+            let direction = self::direction(direction)?;
+            let overrides = self.overrides(&fields, global, &entry.loc)?;
+            modules.insert(
+                name.to_string(),
+                Module {
+                    direction,
+                    overrides,
+                },
+            );
+        }
+        Ok(modules)
     }
 
     fn overrides(

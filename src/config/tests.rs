@@ -177,7 +177,9 @@ fn defaults_are_applied() {
     let config = fixture("valid-minimal.yml");
     assert_eq!(config.global, Global::default());
     assert_eq!(config.probe_allow, None);
-    assert!(config.probe_allowed("anything.example"));
+    // Without probe_allow, /probe answers for the configured targets only.
+    assert!(config.probe_allowed("gmail.com"));
+    assert!(!config.probe_allowed("anything.example"));
     let targets = config.targets();
     assert_eq!(targets.len(), 1);
     let t = &targets[0];
@@ -496,4 +498,57 @@ fn default_timeouts_yield_to_shorter_intervals() {
         err.contains("timeout 2m must not exceed interval 1m"),
         "{err}"
     );
+}
+
+#[test]
+fn modules_name_a_direction_and_settings_for_probe() {
+    let here = Path::new("inline.yml");
+    let text = "global:\n  timeout: 1m\nmodules:\n  quick-out:\n    direction: outbound\n    \
+                timeout: 20s\n    dnssec_mode: validate\n    mta_sts: false\n";
+    let config = parse(text, here).unwrap();
+    let module = config.module("quick-out").unwrap();
+    assert_eq!(module.direction, Direction::Outbound);
+    let target = config.module_target("example.org", &module);
+    assert_eq!(target.direction, Direction::Outbound);
+    assert_eq!(target.timeout, Duration::from_secs(20));
+    assert_eq!(target.dns.mode, crate::dns::DnssecMode::Validate);
+    assert!(!target.mta_sts.mta_sts);
+    for (name, direction) in [
+        ("inbound", Direction::Inbound),
+        ("outbound", Direction::Outbound),
+    ] {
+        assert_eq!(config.module(name).map(|m| m.direction), Some(direction));
+    }
+    assert!(config.module("sideways").is_none());
+
+    let errors = [
+        (
+            "modules:\n  inbound:\n    direction: inbound\n",
+            "inline.yml:2: modules.inbound: \"inbound\" is a built-in module; choose another name",
+        ),
+        (
+            "modules:\n  quick:\n    timeout: 5s\n",
+            "inline.yml:2: modules.quick: missing required key \"direction\"",
+        ),
+        (
+            "modules:\n  quick:\n    direction: sideways\n",
+            "inline.yml:3: modules.quick.direction: invalid value \"sideways\"; expected one of: \
+             inbound, outbound",
+        ),
+        (
+            "modules:\n  quick:\n    direction: inbound\n    interval: 5m\n",
+            "inline.yml:4: modules.quick.interval: unknown key; expected one of: direction, \
+             expect, timeout, step_timeout, dnssec_mode, nameservers, trust_anchor_file, mta_sts, \
+             tls_rpt",
+        ),
+        (
+            "modules:\n  \"a b\":\n    direction: inbound\n",
+            "inline.yml:2: modules.a b: invalid module name \"a b\": use letters, digits, \"_\" \
+             and \"-\"",
+        ),
+    ];
+    for (text, want) in errors {
+        let err = parse(text, here).unwrap_err();
+        assert_eq!(err.to_string(), want, "{text}");
+    }
 }

@@ -10,12 +10,12 @@ use std::time::Duration;
 use saphyr::{Scalar, YamlData};
 
 use super::error::Problem;
-use super::model::MIN_INTERVAL;
+use super::model::{Module, MIN_INTERVAL};
 use super::names::{check_label_name, normalize_domain, parse_nameserver, DomainPattern};
 use super::operations::{DirectionScope, OperationsConfig};
 use crate::checks::local_certs::CertificateSource;
 use crate::checks::services::{ServiceProtocol, ServiceSpec, TlsMode};
-use crate::core::Expectation;
+use crate::core::{Direction, Expectation};
 use crate::dane::PkixTrust;
 use crate::dns::DnssecMode;
 use crate::yaml::{
@@ -178,6 +178,19 @@ pub(super) fn direction_scope(field: &Field<'_, '_>) -> Result<DirectionScope> {
         },
         Ok,
     )
+}
+
+/// `inbound` or `outbound`.
+pub(super) fn direction(field: &Field<'_, '_>) -> Result<Direction> {
+    let text = string(field)?;
+    match text.trim() {
+        "inbound" => Ok(Direction::Inbound),
+        "outbound" => Ok(Direction::Outbound),
+        _ => field.loc.fail(Problem::InvalidChoice {
+            text: text.to_string(),
+            expected: &Module::BUILT_IN,
+        }),
+    }
 }
 
 pub(super) fn expectation(field: &Field<'_, '_>) -> Result<Expectation> {

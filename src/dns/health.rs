@@ -471,7 +471,12 @@ fn log_state(address: SocketAddr, server: &Server) {
             "resolver does not validate DNSSEC: verdicts are unknown; use a validating resolver or dnssec_mode: validate"
         ),
         _ => {
-            tracing::info!(nameserver = %address, validating = ?server.validating, "resolver answers")
+            let validating = match server.validating {
+                Some(true) => "yes",
+                Some(false) => "no",
+                None => "not yet known",
+            };
+            tracing::info!(nameserver = %address, validating, "resolver answers")
         }
     }
     if let Some(note) = &server.note {

@@ -18,6 +18,16 @@ pub enum DnssecMode {
     Validate,
 }
 
+impl DnssecMode {
+    /// The name in the config file and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DnssecMode::TrustResolver => "trust-resolver",
+            DnssecMode::Validate => "validate",
+        }
+    }
+}
+
 /// Everything needed to build a [`super::DnsClient`].
 #[derive(Clone, Debug)]
 pub struct DnsSettings {

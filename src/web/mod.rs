@@ -42,7 +42,7 @@ use std::time::Duration;
 
 pub use config::WebConfig;
 pub use config_problem::{WebConfigError, WebProblem};
-pub use server::{serve, serve_with};
+pub use server::{serve, serve_all, serve_with};
 pub use tlsrpt::{serve_tlsrpt, ReportSink, TLSRPT_PATH};
 
 /// A boxed future, so that [`Exporter`] stays object safe.
@@ -61,12 +61,13 @@ pub trait Exporter: Send + Sync + 'static {
 
     /// `/probe`: probes `target` now with `module` (`None` when the request has no `module`
     /// parameter: the exporter picks its default or refuses) and returns that probe's metrics
-    /// only, in the text format. A missing or empty `target` is refused before this is called.
-    /// The probe's own timeout is the exporter's business; the HTTP side adds none.
+    /// only, in the text format, or with [`ProbeOptions::debug`] a plain-text account of the
+    /// probe. A missing or empty `target` is refused before this is called.
     fn probe<'a>(
         &'a self,
         target: &'a str,
         module: Option<&'a str>,
+        options: ProbeOptions,
     ) -> BoxFuture<'a, Result<String, ProbeRequestError>>;
 
     /// `/-/ready`: true once the config is loaded and the first probe round has finished.
@@ -94,6 +95,18 @@ pub trait Exporter: Send + Sync + 'static {
     fn status_detail(&self, key: &crate::core::TargetKey) -> Option<crate::store::StatusDetail>;
 }
 
+/// How one `/probe` request wants its probe run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProbeOptions {
+    /// The time the scraper waits (its `X-Prometheus-Scrape-Timeout-Seconds` less
+    /// [`ServeOptions::timeout_offset`]): the probe must answer within it, so its timeout is cut
+    /// to it and the metrics say what it did not finish. `None`: no header, the module's timeout.
+    pub deadline: Option<Duration>,
+    /// `debug=true`: the probe's log lines, the report and the metrics as plain text, instead of
+    /// the metrics (blackbox_exporter's debug output).
+    pub debug: bool,
+}
+
 /// Why `/probe` refused a request. The message is sent as the plain-text response body.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProbeRequestError {
@@ -103,12 +116,17 @@ pub enum ProbeRequestError {
     /// `target` is not a usable domain name: 400.
     #[error("invalid target: {0}")]
     BadTarget(String),
-    /// `module` is missing where required, or not `inbound` / `outbound`: 400.
+    /// `module` is missing where required, or names no module: 400.
     #[error("invalid module: {0}")]
     BadModule(String),
-    /// `target` is not in the config's `probe_allow` list: 403.
+    /// `target` is not in the config's `probe_allow` list, or without one not a configured
+    /// target: 403.
     #[error("target not allowed: {0}")]
     NotAllowed(String),
+    /// The scraper's timeout leaves no time for a probe (`X-Prometheus-Scrape-Timeout-Seconds`
+    /// at most the offset, or not a number): 400.
+    #[error("invalid X-Prometheus-Scrape-Timeout-Seconds: {0}")]
+    BadScrapeTimeout(String),
     /// The exporter already runs as many `/probe` probes as it allows at once: 429 Too Many
     /// Requests with `Retry-After`. Refused at once, so that a flood of requests does not pile up
     /// waiting probes (and their sockets and memory) behind the limit.
@@ -152,6 +170,9 @@ pub struct ServeOptions {
     /// After shutdown, how long in-flight requests may take before their connections are cut.
     /// Default 10 s.
     pub shutdown_grace: Duration,
+    /// Taken off a `/probe` request's `X-Prometheus-Scrape-Timeout-Seconds`, to leave time for
+    /// the answer to travel (blackbox_exporter's `--timeout-offset`). Default 0.5 s.
+    pub timeout_offset: Duration,
 }
 
 impl Default for ServeOptions {
@@ -165,6 +186,7 @@ impl Default for ServeOptions {
             idle_timeout: Duration::from_secs(300),
             max_connections: 512,
             shutdown_grace: Duration::from_secs(10),
+            timeout_offset: Duration::from_millis(500),
         }
     }
 }

@@ -13,7 +13,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use super::auth::BasicAuth;
 use super::body::Body;
 use super::status;
-use super::{Exporter, ProbeRequestError};
+use super::{Exporter, ProbeOptions, ProbeRequestError};
 use crate::store::StatusEntry;
 
 /// The Prometheus text exposition format.
@@ -25,6 +25,35 @@ const JSON: &str = "application/json";
 /// a typical probe takes to finish and free its slot.
 const PROBE_RETRY_AFTER_SECS: &str = "5";
 
+/// The header Prometheus sends with each scrape: how long it waits for the answer, in seconds.
+const SCRAPE_TIMEOUT: &str = "x-prometheus-scrape-timeout-seconds";
+
+/// The time a probe may take: the scraper's timeout less `offset`, as blackbox_exporter does.
+/// No header: `None` (the module's own timeout).
+fn probe_deadline(
+    header: Option<&HeaderValue>,
+    offset: Duration,
+) -> Result<Option<Duration>, ProbeRequestError> {
+    let Some(header) = header else {
+        return Ok(None);
+    };
+    let text = header.to_str().unwrap_or("").trim();
+    let seconds = text
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .ok_or_else(|| ProbeRequestError::BadScrapeTimeout(format!("{text:?} is not seconds")))?;
+    // Beyond a day is no deadline worth keeping apart from the module's own timeout.
+    let scrape = Duration::from_secs_f64(seconds.min(86_400.0));
+    match scrape.checked_sub(offset).filter(|d| !d.is_zero()) {
+        Some(deadline) => Ok(Some(deadline)),
+        None => Err(ProbeRequestError::BadScrapeTimeout(format!(
+            "{seconds} s leaves nothing after the {} offset",
+            humantime::format_duration(offset)
+        ))),
+    }
+}
+
 /// What every request of one server shares.
 pub(crate) struct Routes {
     pub(crate) exporter: Arc<dyn Exporter>,
@@ -33,6 +62,7 @@ pub(crate) struct Routes {
     pub(crate) telemetry_path: String,
     pub(crate) max_body: usize,
     pub(crate) body_timeout: Duration,
+    pub(crate) timeout_offset: Duration,
 }
 
 impl Routes {
@@ -143,7 +173,11 @@ impl Routes {
         }
         match path {
             "/" => with_type(StatusCode::OK, HTML, Body::whole(self.status_page())),
-            "/probe" => self.probe(parts.uri.query().unwrap_or("")).await,
+            "/probe" => {
+                let scrape_timeout = parts.headers.get(SCRAPE_TIMEOUT);
+                self.probe(parts.uri.query().unwrap_or(""), scrape_timeout)
+                    .await
+            }
             "/-/healthy" => text(StatusCode::OK, "OK\n"),
             _ => match self.exporter.not_ready() {
                 None => text(StatusCode::OK, "OK\n"),
@@ -156,7 +190,7 @@ impl Routes {
         }
     }
 
-    async fn probe(&self, query: &str) -> Response<Body> {
+    async fn probe(&self, query: &str, scrape_timeout: Option<&HeaderValue>) -> Response<Body> {
         let params = match parse_query(query) {
             Ok(p) => p,
             Err(()) => return text(StatusCode::BAD_REQUEST, "malformed query string\n"),
@@ -168,11 +202,20 @@ impl Routes {
                 .find(|(k, _)| k == name)
                 .map(|(_, v)| v.as_str())
         };
-        let result = match param("target").filter(|t| !t.is_empty()) {
-            None => Err(ProbeRequestError::MissingTarget),
-            Some(target) => self.exporter.probe(target, param("module")).await,
+        let debug = param("debug").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        let result = match (
+            param("target").filter(|t| !t.is_empty()),
+            probe_deadline(scrape_timeout, self.timeout_offset),
+        ) {
+            (None, _) => Err(ProbeRequestError::MissingTarget),
+            (_, Err(e)) => Err(e),
+            (Some(target), Ok(deadline)) => {
+                let options = ProbeOptions { deadline, debug };
+                self.exporter.probe(target, param("module"), options).await
+            }
         };
         match result {
+            Ok(body) if debug => with_type(StatusCode::OK, TEXT, Body::whole(body)),
             Ok(body) => with_type(StatusCode::OK, METRICS_CONTENT_TYPE, Body::whole(body)),
             Err(e) => {
                 let mut r = text(e.status(), &format!("{e}\n"));
@@ -236,7 +279,8 @@ impl ProbeRequestError {
             ProbeRequestError::Busy => StatusCode::TOO_MANY_REQUESTS,
             ProbeRequestError::MissingTarget
             | ProbeRequestError::BadTarget(_)
-            | ProbeRequestError::BadModule(_) => StatusCode::BAD_REQUEST,
+            | ProbeRequestError::BadModule(_)
+            | ProbeRequestError::BadScrapeTimeout(_) => StatusCode::BAD_REQUEST,
         }
     }
 }

@@ -61,6 +61,35 @@ pub async fn serve(
     .await;
 }
 
+/// [`serve_with`] on each of `listeners` (one per `--web.listen-address`), every one stopping
+/// when `shutdown` resolves; returns when all have.
+pub async fn serve_all(
+    listeners: Vec<TcpListener>,
+    web_config: Option<WebConfig>,
+    exporter: Arc<dyn Exporter>,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()>,
+) {
+    let (stop, stopped) = watch::channel(false);
+    let servers = futures_util::future::join_all(listeners.into_iter().map(|listener| {
+        let mut stopped = stopped.clone();
+        serve_with(
+            listener,
+            web_config.clone(),
+            Arc::clone(&exporter),
+            options.clone(),
+            async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            },
+        )
+    }));
+    let stopper = async {
+        shutdown.await;
+        let _ = stop.send(true);
+    };
+    tokio::join!(servers, stopper);
+}
+
 /// Serves HTTP (or HTTPS, when `web_config` has TLS) on `listener` until `shutdown` resolves;
 /// then closes the listener (new connections are refused), lets in-flight requests finish for up
 /// to [`ServeOptions::shutdown_grace`], cuts what is left, and returns.
@@ -82,6 +111,7 @@ pub async fn serve_with(
         telemetry_path: options.telemetry_path.clone(),
         max_body: options.max_body,
         body_timeout: options.body_read_timeout,
+        timeout_offset: options.timeout_offset,
     });
     serve_handler(listener, &web_config, routes, options, shutdown).await;
 }

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use crate::support::chromium::{png_size, Chromium};
-use crate::support::exporter::{promtool_check, write_config, Exporter, Metrics};
+use crate::support::exporter::{free_port, promtool_check, write_config, Exporter, Metrics};
 use crate::support::stack::{Stack, TlsaChange};
 
 #[test]
@@ -149,6 +149,7 @@ fn exporter_end_to_end_on_the_real_stack() {
         exporter.get("/probe?target=stale.test&module=sideways").0,
         400
     );
+    probe_debug_and_modules(&exporter);
 
     // A TLSA record broken in the live zone flips the gauges within one interval (10 s, plus the
     // probe itself), and its repair flips them back.
@@ -291,4 +292,113 @@ fn success_of(m: &Metrics, domain: &str) -> Option<f64> {
     m.values("dane_probe_success", &[("domain", domain)])
         .first()
         .copied()
+}
+
+/// `/probe?debug=true` answers with the probe's own log (at debug level, though the exporter logs
+/// at info), the report as `check` prints it, the metrics and the module's settings; a configured
+/// module's settings apply, and Prometheus' scrape timeout (less 0.5 s) cuts the probe's.
+fn probe_debug_and_modules(exporter: &Exporter) {
+    let (status, body) = exporter.get("/probe?target=ok311.test&module=outbound&debug=true");
+    assert_eq!(status, 200, "{body}");
+    let (log, rest) = body
+        .strip_prefix("Logs for the probe:\n")
+        .and_then(|b| b.split_once("\n\nReport:\n"))
+        .unwrap_or_else(|| panic!("no log section: {body}"));
+    assert!(
+        log.lines()
+            .any(|l| l.contains(" level=debug ") && l.contains("TLS handshake with")),
+        "the probe's debug lines: {log}"
+    );
+    assert!(log.lines().all(|l| l.starts_with("ts=")), "{log}");
+    let (report, rest) = rest
+        .split_once("Metrics that would have been returned:\n")
+        .unwrap_or_else(|| panic!("{body}"));
+    assert!(report.starts_with("ok311.test: PASS"), "{report}");
+    let (metrics, settings) = rest
+        .split_once("Module configuration:\n")
+        .unwrap_or_else(|| panic!("{body}"));
+    promtool_check(&format!("{}\n", metrics.trim_end()));
+    assert!(
+        settings.contains("module: outbound\ndirection: outbound\n"),
+        "{settings}"
+    );
+
+    let (status, body) = exporter.request_with(
+        "GET",
+        "/probe?target=ok311.test&module=quick&debug=true",
+        "X-Prometheus-Scrape-Timeout-Seconds: 2.5\r\n",
+    );
+    assert_eq!(status, 200, "{body}");
+    let settings = body
+        .split("Module configuration:\n")
+        .nth(1)
+        .unwrap_or_default();
+    for line in [
+        "module: quick",
+        "direction: inbound",
+        "timeout: 2s",
+        "mta_sts: false",
+    ] {
+        assert!(
+            settings.lines().any(|l| l == line),
+            "{line:?} in {settings}"
+        );
+    }
+    let (status, body) = exporter.request_with(
+        "GET",
+        "/probe?target=ok311.test&module=quick",
+        "X-Prometheus-Scrape-Timeout-Seconds: 0.4\r\n",
+    );
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = exporter.get("/probe?target=ok311.test&module=quick");
+    assert_eq!(status, 200, "{body}");
+    let probed = Metrics::parse(&body);
+    assert_eq!(
+        probed.value(
+            "dane_probe_success",
+            &[("domain", "ok311.test"), ("direction", "inbound")]
+        ),
+        1.0
+    );
+}
+
+/// `--web.listen-address` is repeatable and takes host names: `localhost` binds what it resolves
+/// to; every address answers. No stack: the resolver is a closed loopback port.
+#[test]
+fn listens_on_every_address_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("dane_exporter.yml");
+    std::fs::write(&config, "global:\n  nameservers: [\"127.0.0.1:9\"]\n").unwrap();
+    let (named, other) = (free_port(), free_port());
+    let by_name = format!("--web.listen-address=localhost:{named}");
+    let by_address = format!("--web.listen-address=127.0.0.3:{other}");
+    let exporter = Exporter::spawn_with(&config, None, &[&by_name, &by_address], None);
+    assert_eq!(exporter.get("/-/healthy").0, 200);
+    for addr in [format!("127.0.0.1:{named}"), format!("127.0.0.3:{other}")] {
+        let addr: std::net::SocketAddr = addr.parse().unwrap();
+        let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+            .unwrap_or_else(|e| panic!("{addr}: {e}"));
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        use std::io::{Read, Write};
+        write!(
+            stream,
+            "GET /-/healthy HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        assert!(response.starts_with("HTTP/1.1 200"), "{addr}: {response}");
+    }
+    drop(exporter);
+
+    // A flag that is neither HOST:PORT nor :PORT is refused with exit status 2.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dane_exporter"))
+        .arg(format!("--config.file={}", config.display()))
+        .arg("--web.listen-address=localhost")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not HOST:PORT or :PORT"));
 }

@@ -13,8 +13,8 @@ use std::time::Duration;
 use dane_exporter::core::{Direction, TargetKey, Verdict};
 use dane_exporter::store::{StatusDetail, StatusEntry, StatusRow};
 use dane_exporter::web::{
-    self, BoxFuture, Exporter, MetricsChunks, ProbeRequestError, ServeOptions, WebConfig,
-    WebConfigError,
+    self, BoxFuture, Exporter, MetricsChunks, ProbeOptions, ProbeRequestError, ServeOptions,
+    WebConfig, WebConfigError,
 };
 use rcgen::{BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair};
 use rustls::pki_types::pem::PemObject;
@@ -35,6 +35,8 @@ const PASSWORD: &str = "s3cret";
 struct FakeExporter {
     metrics_calls: AtomicUsize,
     probes: Mutex<Vec<(String, Option<String>)>>,
+    /// The options of every probe request that reached the exporter.
+    probe_options: Mutex<Vec<ProbeOptions>>,
     not_ready: AtomicBool,
     reload_error: Mutex<Option<String>>,
     reload_calls: AtomicUsize,
@@ -59,12 +61,14 @@ impl Exporter for FakeExporter {
         &'a self,
         target: &'a str,
         module: Option<&'a str>,
+        options: ProbeOptions,
     ) -> BoxFuture<'a, Result<String, ProbeRequestError>> {
         Box::pin(async move {
             self.probes
                 .lock()
                 .unwrap()
                 .push((target.to_string(), module.map(str::to_string)));
+            self.probe_options.lock().unwrap().push(options);
             match (target, module) {
                 ("forbidden.example", _) => Err(ProbeRequestError::NotAllowed(target.to_string())),
                 ("busy.example", _) => Err(ProbeRequestError::Busy),
@@ -446,6 +450,59 @@ async fn probe_passes_target_and_module_and_maps_errors() {
             ),
         ],
         "missing targets and bad queries never reach the exporter"
+    );
+    server.shutdown().await;
+}
+
+/// Prometheus' scrape timeout, less the offset, is the probe's deadline (blackbox_exporter's
+/// rule); a header that leaves nothing is refused before probing; `debug=true` is passed on and
+/// answered as plain text.
+#[tokio::test]
+async fn probe_deadline_comes_from_the_scrape_timeout_and_debug_is_text() {
+    let server = Server::plain().await;
+    let with_timeout = |value: &str, query: &str| {
+        format!("GET /probe?target=a.example&module=inbound{query} HTTP/1.1\r\nHost: x\r\nX-Prometheus-Scrape-Timeout-Seconds: {value}\r\n")
+    };
+    let r = server.send(&with_timeout("10", "")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = server.send(&with_timeout("2.75", "&debug=true")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
+    let r = server
+        .get("/probe?target=a.example&module=inbound&debug=false")
+        .await;
+    assert_eq!(
+        r.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    for bad in ["0.5", "0.2", "soon", "-3", "NaN"] {
+        let r = server.send(&with_timeout(bad, "")).await;
+        assert_eq!(r.status, 400, "{bad}: {}", r.body);
+        assert!(
+            r.body
+                .starts_with("invalid X-Prometheus-Scrape-Timeout-Seconds: "),
+            "{}",
+            r.body
+        );
+    }
+    let options = server.exporter.probe_options.lock().unwrap().clone();
+    assert_eq!(
+        options,
+        vec![
+            ProbeOptions {
+                deadline: Some(Duration::from_millis(9_500)),
+                debug: false
+            },
+            ProbeOptions {
+                deadline: Some(Duration::from_millis(2_250)),
+                debug: true
+            },
+            ProbeOptions {
+                deadline: None,
+                debug: false
+            },
+        ],
+        "bad headers never reach the exporter"
     );
     server.shutdown().await;
 }

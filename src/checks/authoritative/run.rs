@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument as _;
 
 use futures_util::future::join_all;
 use hickory_proto::dnssec::rdata::{DNSSECRData, DNSKEY};
@@ -62,7 +63,7 @@ pub async fn run(
     }
     let settings = settings.clone();
     let now = mx.checked_at;
-    tokio::spawn(async move { check_zones(&settings, &wanted, now).await })
+    tokio::spawn(async move { check_zones(&settings, &wanted, now).await }.in_current_span())
         .await
         .map_err(|error| error.to_string())
 }

@@ -102,6 +102,11 @@ impl Exporter {
 
     /// One HTTP/1.1 request; returns status and body.
     pub fn request(&self, method: &str, path: &str) -> (u16, String) {
+        self.request_with(method, path, "")
+    }
+
+    /// [`Exporter::request`] with extra header lines (each ending in `\r\n`).
+    pub fn request_with(&self, method: &str, path: &str, headers: &str) -> (u16, String) {
         let mut stream = match TcpStream::connect_timeout(&self.addr, Duration::from_secs(5)) {
             Ok(stream) => stream,
             Err(_) => return (0, String::new()),
@@ -109,7 +114,7 @@ impl Exporter {
         let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
         let _ = write!(
             stream,
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: 0\r\n{headers}\r\n",
             self.addr
         );
         let mut raw = Vec::new();
@@ -253,7 +258,8 @@ pub fn promtool_check(exposition: &str) {
 
 /// Writes an exporter configuration probing `inbound` and `outbound` domains of the stack every
 /// 10 s (the shortest interval the configuration allows); inbound targets get `team: mail`. The
-/// resolver canary's bogus name is the stack's `brokends.test` (its DS matches no key).
+/// resolver canary's bogus name is the stack's `brokends.test` (its DS matches no key). `/probe`
+/// may probe any `.test` domain and has a module `quick` (inbound, 3 s, no MTA-STS).
 pub fn write_config(path: &Path, stack: &Stack, inbound: &[&str], outbound: &[&str]) {
     // MTA-STS (checked for inbound targets): the stack's private CA and policy host port.
     let mut text = format!(
@@ -261,7 +267,8 @@ pub fn write_config(path: &Path, stack: &Stack, inbound: &[&str], outbound: &[&s
          nameservers: [\"{}\"]\n  smtp_port: {}\n  ehlo_name: probe.test\n  \
          mta_sts_ca_file: {}\n  https_port: {}\n  authoritative_port: {}\n  \
          canary_bogus_name: brokends.test\n\
-         probe_allow: [\"*.test\"]\n",
+         probe_allow: [\"*.test\"]\n\
+         modules:\n  quick:\n    direction: inbound\n    timeout: 3s\n    mta_sts: false\n",
         stack.var("RESOLVER"),
         stack.var("SMTP_PORT"),
         stack.var("MTA_STS_CA"),

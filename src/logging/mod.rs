@@ -3,7 +3,8 @@
 //! status line `dane_exporter check` redraws on a terminal while a probe waits.
 //!
 //! Events come from `tracing` anywhere in the crate; the binary (`main.rs`) picks the pieces:
-//! [`LogFormatter`] for the exporter's logs, [`StatusLine`] for `check` on a terminal, which shows
+//! [`LogFormatter`] for the exporter's logs, [`CaptureLayer`] for the log of one
+//! `/probe?debug=true` ([`capture`]), [`StatusLine`] for `check` on a terminal, which shows
 //! the latest [`crate::core::PROGRESS`] event and the seconds since the check began, and erases
 //! itself before the report is printed. Scripts and pipes (stderr not a terminal) get no status
 //! line.
@@ -21,6 +22,9 @@ use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::core::PROGRESS;
+
+mod capture;
+pub use capture::{capture, capture_layer, CaptureLayer, InCapture, ProbeLog};
 
 /// The line format of the logs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -124,6 +128,16 @@ fn logfmt_value(out: &mut String, value: &str) {
     out.push('"');
 }
 
+/// The file name of a caller, with its folder when it is a `mod.rs`.
+fn short_file(path: &str) -> &str {
+    let mut parts = path.rsplitn(3, '/');
+    let base = parts.next().unwrap_or(path);
+    match (base, parts.next()) {
+        ("mod.rs", Some(folder)) => &path[path.len() - base.len() - folder.len() - 1..],
+        _ => base,
+    }
+}
+
 impl LogFormatter {
     /// One line for `event` (without the newline), at `now`.
     fn line(&self, event: &Event<'_>, now: SystemTime) -> String {
@@ -132,10 +146,7 @@ impl LogFormatter {
         event.record(&mut fields);
         let ts = humantime::format_rfc3339_millis(now).to_string();
         let caller = match (meta.file(), meta.line()) {
-            (Some(file), Some(line)) => {
-                let base = file.rsplit('/').next().unwrap_or(file);
-                format!("{base}:{line}")
-            }
+            (Some(file), Some(line)) => format!("{}:{line}", short_file(file)),
             _ => meta.target().to_string(),
         };
         let level = level_name(meta.level());
@@ -321,7 +332,7 @@ mod tests {
         });
         assert_eq!(out.len(), 2);
         assert!(
-            out[0].starts_with("ts=2026-12-02T00:00:00.123Z level=info caller=logging.rs:"),
+            out[0].starts_with("ts=2026-12-02T00:00:00.123Z level=info caller=logging/mod.rs:"),
             "{}",
             out[0]
         );
@@ -349,7 +360,7 @@ mod tests {
         assert_eq!(v["msg"], "reload failed");
         assert_eq!(v["file"], "/etc/x.yml");
         assert_eq!(v["line"], 2);
-        assert!(v["caller"].as_str().unwrap().starts_with("logging.rs:"));
+        assert!(v["caller"].as_str().unwrap().starts_with("logging/mod.rs:"));
         let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(&keys[..4], ["ts", "level", "caller", "msg"]);
     }
