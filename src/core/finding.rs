@@ -35,6 +35,14 @@ macro_rules! reasons {
     };
 }
 
+impl Reason {
+    /// Whether a gauge of its own says what this warning says (`rollover_not_ready`:
+    /// `dane_tlsa_rollover_ready` 0): the report keeps the finding, the metrics only the gauge.
+    pub fn has_own_gauge(self) -> bool {
+        matches!(self, Reason::RolloverNotReady)
+    }
+}
+
 reasons! {
     // The domain and its MX hosts (crate::checks::mx).
     /// The MX lookup failed: DANE senders defer all mail.

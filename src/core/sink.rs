@@ -22,6 +22,38 @@ pub fn join<'a>(
     labels
 }
 
+/// The label values naming one TLSA record on its state series (`usage`, `selector`, `mtype`,
+/// `digest`): bounded, where the whole RDATA of a full-certificate record is kilobytes.
+pub struct RecordLabels {
+    usage: String,
+    selector: String,
+    mtype: String,
+    digest: String,
+}
+
+impl RecordLabels {
+    /// The labels of `record`.
+    pub fn of(record: &crate::core::TlsaRecord) -> Self {
+        let (usage, selector, mtype) = record.params();
+        RecordLabels {
+            usage: usage.to_string(),
+            selector: selector.to_string(),
+            mtype: mtype.to_string(),
+            digest: record.digest_label(),
+        }
+    }
+
+    /// As label pairs.
+    pub fn pairs(&self) -> [(&'static str, &str); 4] {
+        [
+            ("usage", &self.usage),
+            ("selector", &self.selector),
+            ("mtype", &self.mtype),
+            ("digest", &self.digest),
+        ]
+    }
+}
+
 /// 1 for true, 0 for false: the value of a boolean gauge.
 pub fn flag(value: bool) -> f64 {
     if value {

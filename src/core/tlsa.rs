@@ -128,6 +128,9 @@ impl From<MatchingType> for u8 {
     }
 }
 
+/// Hex digits in [`TlsaRecord::digest_label`]: 48 bits tell the few records of one host apart.
+pub const DIGEST_LABEL_HEX: usize = 12;
+
 impl TlsaRecord {
     /// Builds a record from the three numeric fields and the association data.
     pub fn new(usage: u8, selector: u8, matching: u8, data: Vec<u8>) -> Self {
@@ -137,6 +140,19 @@ impl TlsaRecord {
             matching: matching.into(),
             data,
         }
+    }
+
+    /// A short name for the association data in metric labels (`digest`), bounded whatever the
+    /// record holds: the first [`DIGEST_LABEL_HEX`] hex digits of the data when it is a digest
+    /// (matching types 1 and 2: what the zone file shows), else of the data's SHA-256 (a whole
+    /// certificate or key starts with the same DER header as any other).
+    pub fn digest_label(&self) -> String {
+        let mut hex = match self.matching {
+            MatchingType::Sha256 | MatchingType::Sha512 => hex::encode(&self.data),
+            _ => hex::encode(ring::digest::digest(&ring::digest::SHA256, &self.data)),
+        };
+        hex.truncate(DIGEST_LABEL_HEX);
+        hex
     }
 
     /// The three numeric fields, e.g. `(3, 1, 1)`.
@@ -210,6 +226,21 @@ impl FromStr for TlsaRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn digest_label_is_short_and_tells_records_apart() {
+        let sha256: TlsaRecord = format!("3 1 1 {}", "ab12".repeat(16)).parse().unwrap();
+        assert_eq!(sha256.digest_label(), "ab12ab12ab12");
+        // Two whole certificates share their DER header: the label hashes them instead.
+        let header = "3082".repeat(8);
+        let a: TlsaRecord = format!("3 0 0 {header}01").parse().unwrap();
+        let b: TlsaRecord = format!("3 0 0 {header}02").parse().unwrap();
+        assert_eq!(a.digest_label().len(), DIGEST_LABEL_HEX);
+        assert_ne!(a.digest_label(), b.digest_label());
+        assert!(!a.digest_label().starts_with("3082"));
+        let big = TlsaRecord::new(2, 0, 0, vec![0x30; 4096]);
+        assert_eq!(big.digest_label().len(), DIGEST_LABEL_HEX);
+    }
 
     #[test]
     fn presentation_form_round_trips() {

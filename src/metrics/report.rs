@@ -87,6 +87,9 @@ pub(super) fn add_report(f: &mut dyn Sink, item: &LabelledReport<'_>) {
         let mut seen = std::collections::BTreeSet::new();
         for finding in findings {
             let address = finding.address.map(|a| a.to_string()).unwrap_or_default();
+            if finding.reason.has_own_gauge() {
+                continue;
+            }
             if !seen.insert((
                 finding.reason.as_str(),
                 finding.mx.as_deref(),

@@ -53,7 +53,15 @@ fn alerts_reach_alertmanager_and_dashboards_query_real_data() {
     write_config(
         &config,
         &stack,
-        &["ok311.test", "twomx.test", "sts.test"],
+        // hfull.test passes with a TLSA hygiene warning (a full-certificate record), and
+        // insecuremx.test with an MX RRset that is not secure, for the panels of both.
+        &[
+            "ok311.test",
+            "twomx.test",
+            "sts.test",
+            "hfull.test",
+            "insecuremx.test",
+        ],
         &["bogus.test"],
     );
     // staged.test with its certificate files (live and staged), so that the local certificate

@@ -765,7 +765,8 @@ async fn every_label_the_dashboards_use_is_exported() {
         missing.iter().all(|n| [
             "dane_probe_warning_info",
             "dane_zone_warning_info",
-            "dane_service_warning_info"
+            "dane_service_warning_info",
+            "dane_dnssec_status"
         ]
         .contains(n)),
         "the fixture did not produce {missing:?}"
@@ -789,6 +790,18 @@ async fn every_label_the_dashboards_use_is_exported() {
     for name in ["dane_service_failure_info", "dane_service_warning_info"] {
         exported.insert(name.into(), service_findings.clone());
     }
+    // Every RRset of the fixture is secure, so no dane_dnssec_status: src/checks/mx/series.rs
+    // gives it the labels of dane_dnssec_valid plus status.
+    let mut status = exported
+        .get("dane_dnssec_valid")
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        status.contains("name") && status.contains("type"),
+        "{status:?}"
+    );
+    status.insert("status".into());
+    exported.insert("dane_dnssec_status".into(), status);
     // Zone-level findings need a broken zone the fixture does not have; src/checks/authoritative/series.rs gives them
     // the zone labels plus reason.
     exported.insert(

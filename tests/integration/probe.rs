@@ -19,8 +19,8 @@ use crate::support::dns_server::DnsFixture;
 use crate::support::probing::TestProber;
 use crate::support::smtp_server::{self_signed, FixtureConfig, SmtpFixture, TestCert};
 
-/// Two STARTTLS listeners on the same port (the TLSA name follows the port): 127.0.0.21 serves
-/// `good`, 127.0.0.22 serves `other`, a different key.
+/// Three STARTTLS listeners on the same port (the TLSA name follows the port): 127.0.0.21 and
+/// ::1 serve `good`, 127.0.0.22 serves `other`, a different key.
 struct Mail {
     good: TestCert,
     other: TestCert,
@@ -38,10 +38,13 @@ async fn start_mail() -> Mail {
     let mut second = FixtureConfig::new(other.clone());
     second.bind = SocketAddr::from(([127, 0, 0, 22], port));
     let second = SmtpFixture::start(second).await;
+    let mut third = FixtureConfig::new(good.clone());
+    third.bind = SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port));
+    let third = SmtpFixture::start(third).await;
     Mail {
         good,
         other,
-        listeners: vec![first, second],
+        listeners: vec![first, second, third],
         port,
     }
 }
@@ -67,6 +70,16 @@ split.test.               300 IN MX   10 mx.split.test.
 mx.split.test.            300 IN A    127.0.0.21
 mx.split.test.            300 IN A    127.0.0.22
 _{p}._tcp.mx.split.test.  300 IN TLSA 3 1 1 {good}
+two.test.                 300 IN MX   10 mx1.two.test.
+two.test.                 300 IN MX   20 mx2.two.test.
+mx1.two.test.             300 IN A    127.0.0.21
+mx1.two.test.             300 IN AAAA ::1
+mx2.two.test.             300 IN A    127.0.0.22
+mx2.two.test.             300 IN AAAA ::1
+_{p}._tcp.mx1.two.test.   300 IN TLSA 3 1 1 {good}
+_{p}._tcp.mx1.two.test.   300 IN TLSA 3 1 1 {other}
+_{p}._tcp.mx2.two.test.   300 IN TLSA 3 1 1 {good}
+_{p}._tcp.mx2.two.test.   300 IN TLSA 3 1 1 {other}
 nodane.test.              300 IN MX   10 mx.nodane.test.
 mx.nodane.test.           300 IN A    127.0.0.21
 _{p}._tcp.mx.nodane.test. 300 IN TXT  "no TLSA here"
@@ -249,4 +262,60 @@ async fn text_exposition_is_what_the_prometheus_encoder_writes() {
         "{got}"
     );
     assert!(got.contains("dane_probe_failure_info{"), "{got}");
+}
+
+/// Series a domain costs, by shape, as an inbound target with the default checks (key-algorithm
+/// sessions on; MTA-STS and the authoritative checks add their own, see docs/metrics.md). The
+/// README's metric section states these budgets; a change that grows a shape past its budget
+/// fails here and has to say why in the README.
+const SERIES_BUDGET_ONE_MX_ONE_ADDRESS: usize = 32;
+const SERIES_BUDGET_TWO_MX_DUAL_STACK: usize = 84;
+
+#[tokio::test]
+async fn series_per_domain_shape_stay_within_budget() {
+    use dane_exporter::core::Direction;
+    use dane_exporter::metrics::{probe_exposition, LabelledReport};
+    let w = world().await;
+    let prober = w.prober();
+    let count = |report: &DomainReport| {
+        let labels = Default::default();
+        let text = probe_exposition(&[LabelledReport {
+            direction: Direction::Inbound,
+            extra_labels: &labels,
+            report,
+        }]);
+        let series: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        if std::env::var_os("SHOW_SERIES").is_some() {
+            println!("{}", series.join("\n"));
+        }
+        // Every label value is bounded: no RDATA, no message text.
+        for line in &series {
+            for value in line.split('"').skip(1).step_by(2) {
+                assert!(value.len() <= 253, "an unbounded label value: {line}");
+            }
+        }
+        series.len()
+    };
+    let one = prober.probe_domain("good.test").await;
+    assert_eq!(one.verdict, Verdict::Pass, "{one:#?}");
+    let two = prober.probe_domain("two.test").await;
+    assert_eq!(two.verdict, Verdict::Pass, "{two:#?}");
+    assert_eq!(
+        two.mx
+            .hosts
+            .iter()
+            .map(|h| h.endpoints.len())
+            .sum::<usize>(),
+        4
+    );
+    let (one, two) = (count(&one), count(&two));
+    println!("series: one MX, one address: {one}; two MX, dual stack: {two}");
+    assert!(
+        one <= SERIES_BUDGET_ONE_MX_ONE_ADDRESS,
+        "one MX host, one address: {one} series, budget {SERIES_BUDGET_ONE_MX_ONE_ADDRESS}"
+    );
+    assert!(
+        two <= SERIES_BUDGET_TWO_MX_DUAL_STACK,
+        "two MX hosts, dual stack: {two} series, budget {SERIES_BUDGET_TWO_MX_DUAL_STACK}"
+    );
 }

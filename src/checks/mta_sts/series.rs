@@ -25,14 +25,19 @@ pub fn add(
         if let Some(seconds) = sts.fetch_duration_seconds {
             f.gauge("dane_mta_sts_policy_fetch_duration_seconds", base, seconds);
         }
-        for host in &sts.hosts {
-            if sts.policy.is_some() {
-                f.gauge(
-                    "dane_mta_sts_mx_covered",
-                    &join(base, &[("mx", &host.name)]),
-                    flag(host.covered_by.is_some()),
-                );
-            }
+        // Without a policy no sender checks coverage or certificates the MTA-STS way: a 0 there
+        // would only alarm.
+        let hosts = if sts.policy.is_some() {
+            &sts.hosts[..]
+        } else {
+            &[]
+        };
+        for host in hosts {
+            f.gauge(
+                "dane_mta_sts_mx_covered",
+                &join(base, &[("mx", &host.name)]),
+                flag(host.covered_by.is_some()),
+            );
             for endpoint in &host.endpoints {
                 let address = endpoint.address.to_string();
                 f.gauge(

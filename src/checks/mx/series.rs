@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 
-use crate::core::sink::{flag, join};
+use crate::core::sink::{flag, join, RecordLabels};
 use crate::core::{
     DnssecStatus, EndpointOutcome, HostDane, MxReport, Reachability, RrsetReport, Sink,
 };
@@ -26,11 +26,15 @@ pub fn add(f: &mut dyn Sink, base: &[(&str, &str)], mx: &MxReport) {
             &labels,
             flag(rrset.dnssec == DnssecStatus::Secure),
         );
-        f.gauge(
-            "dane_dnssec_status",
-            &join(&labels, &[("status", rrset.dnssec.as_str())]),
-            1.0,
-        );
+        // The status explains a `dane_dnssec_valid` of 0; for a secure RRset it would only
+        // repeat the 1.
+        if rrset.dnssec != DnssecStatus::Secure {
+            f.gauge(
+                "dane_dnssec_status",
+                &join(&labels, &[("status", rrset.dnssec.as_str())]),
+                1.0,
+            );
+        }
         if let Some(expiration) = rrset.signature_expiration {
             f.gauge(
                 "dane_rrsig_expiration_timestamp_seconds",
@@ -150,12 +154,10 @@ pub fn add(f: &mut dyn Sink, base: &[(&str, &str)], mx: &MxReport) {
             }
             if let Some(evaluation) = evaluation {
                 for result in &evaluation.records {
-                    let record = result.record.to_string();
-                    f.gauge(
-                        "dane_tlsa_record_state",
-                        &join(&at, &[("record", &record), ("state", result.state.label())]),
-                        1.0,
-                    );
+                    let record = RecordLabels::of(&result.record);
+                    let mut labels = join(&at, &record.pairs());
+                    labels.push(("state", result.state.label()));
+                    f.gauge("dane_tlsa_record_state", &labels, 1.0);
                 }
             }
         }

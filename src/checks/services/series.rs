@@ -6,7 +6,7 @@
 //! host never collides with the MX series.
 
 use super::report::ServiceReport;
-use crate::core::sink::{flag, join};
+use crate::core::sink::{flag, join, RecordLabels};
 use crate::core::{EndpointOutcome, HostDane, Sink, Verdict};
 
 /// Adds the series of `services` to `f`.
@@ -114,12 +114,10 @@ pub fn add(f: &mut dyn Sink, base: &[(&str, &str)], services: &[ServiceReport]) 
                 );
             }
             for result in &evaluation.records {
-                let record = result.record.to_string();
-                f.gauge(
-                    "dane_service_tlsa_record_state",
-                    &join(&at, &[("record", &record), ("state", result.state.label())]),
-                    1.0,
-                );
+                let record = RecordLabels::of(&result.record);
+                let mut labels = join(&at, &record.pairs());
+                labels.push(("state", result.state.label()));
+                f.gauge("dane_service_tlsa_record_state", &labels, 1.0);
             }
         }
     }
