@@ -1,8 +1,12 @@
 # Build: docker build -t dane_exporter .
-# Run:   docker run -p 9724:9724 -v dane-data:/var/lib/dane_exporter \
-#          -v $PWD/dane_exporter.yml:/etc/dane_exporter/dane_exporter.yml:ro dane_exporter
-# Without a mounted configuration it probes nothing (packaging/docker.yml): point it at your own
-# domains first (examples/dane_exporter.yml documents every key). /var/lib/dane_exporter holds the
+# Demo:  docker run -p 127.0.0.1:9724:9724 dane_exporter     (the default command: docs/demo.md)
+# Yours: docker run -p 9724:9724 -v dane-data:/var/lib/dane_exporter \
+#          -v $PWD/dane_exporter.yml:/etc/dane_exporter/dane_exporter.yml:ro \
+#          dane_exporter --config.file=/etc/dane_exporter/dane_exporter.yml \
+#          --storage.path=/var/lib/dane_exporter
+# The demo's DNS and mail servers stay inside the container, on its loopback; only its web port is
+# published. The image's own configuration (packaging/docker.yml) probes nothing until you mount
+# yours (examples/dane_exporter.yml documents every key). /var/lib/dane_exporter holds the
 # database (history across restarts, TLS-RPT reports): keep it on a volume.
 FROM rust:1-bookworm AS build
 RUN apt-get update \
@@ -25,4 +29,4 @@ VOLUME /var/lib/dane_exporter
 USER nobody
 EXPOSE 9724
 ENTRYPOINT ["/usr/local/bin/dane_exporter"]
-CMD ["--config.file=/etc/dane_exporter/dane_exporter.yml", "--storage.path=/var/lib/dane_exporter", "--web.listen-address=:9724"]
+CMD ["--web.listen-address=:9724", "demo"]

@@ -7,6 +7,9 @@
 //!
 //! ```text
 //! main.rs (binary)   flags -> a Config (the exporter) or one Target (`check`); same path after
+//! demo  cli          `dane_exporter demo`: signed zone, mail servers, the exporter, on loopback |
+//!                    the subcommands `check` and `tlsa` (flags, run, exit status) and what
+//!                    they share (network flags, status line)
 //! exporter           the running exporter: config in force, scheduler, store, own metrics
 //!   retained ingest  its database side (history restored, TLS-RPT totals) | `tlsrpt ingest`
 //! config             the YAML file -> fully resolved Targets (every setting resolved once)
@@ -17,8 +20,9 @@
 //!                    target states, verdict history, TLS-RPT reports, on a writer thread
 //! metrics  text      the metric table and the encoder | the human report of `check`
 //! logging            log lines as Prometheus writes them; `check`'s status line
-//! probe              runs the checks of one target, assembles and judges one report; unknown
-//!                    when the exporter cannot see (sight), expectations (expect)
+//! probe  tlsa        runs the checks of one target, assembles and judges one report; unknown
+//!                    when the exporter cannot see (sight), expectations (expect) | the
+//!                    `tlsa` command: records to publish, where a key rollover stands
 //! history  report    what crosses rounds | DomainReport: every check's output
 //! target             one target with every setting resolved
 //! checks/            one folder per check, each: run (I/O), judge (pure), series, text
@@ -36,19 +40,27 @@
 //! - [`dns`], [`smtp`], [`tls`]: the I/O, each bounded and under a timeout.
 //! - [`checks`]: what is checked, one folder per check.
 //! - [`target`], [`report`], [`history`], [`probe`]: one probe of one target.
+//! - [`tlsa`]: the `tlsa` command (records for the current and next key, `--check`).
 //! - [`metrics`], [`text`]: a report as series and as text.
 //! - [`store`], [`database`], [`scheduler`], [`web`], [`config`], [`exporter`], [`retained`],
 //!   [`ingest`]: the running exporter, what it keeps across restarts, and `tlsrpt ingest`.
+//! - [`demo`]: the exporter against an in-process world of signed zones and mail servers; its
+//!   servers are the tests' fixtures too.
+//! - [`cli`]: the subcommands `check` and `tlsa` (clap flags, run, exit status) and what they
+//!   share, so that `main.rs` stays wiring.
 //! - [`yaml`]: what the config and web config readers share: the error naming file, line and key.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod checks;
+pub mod cli;
 pub mod config;
 pub mod core;
 pub mod dane;
 pub mod database;
+#[cfg(feature = "demo")]
+pub mod demo;
 pub mod dns;
 pub mod exporter;
 pub mod history;
@@ -64,6 +76,7 @@ pub mod store;
 pub mod target;
 pub mod text;
 pub mod tls;
+pub mod tlsa;
 pub mod tlsrpt;
 pub mod web;
 pub mod yaml;

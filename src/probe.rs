@@ -14,7 +14,7 @@
 //! target (`expect`: `domain_not_found`, `dane_expected`).
 
 mod expect;
-mod sight;
+pub mod sight;
 
 use std::sync::Arc;
 use std::time::Instant;

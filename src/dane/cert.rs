@@ -204,6 +204,75 @@ pub(super) fn record_matches_cert(
         .is_some_and(|value| value.as_ref() == record.data.as_slice())
 }
 
+/// What a TLSA record's association data is computed from, as `dane_exporter tlsa` reads it:
+/// a certificate (either selector), or only a public key (selector 1), e.g. a next key
+/// generated before its certificate exists.
+#[derive(Clone, Copy, Debug)]
+pub enum TlsaSubject<'a> {
+    /// A DER certificate.
+    Certificate(&'a [u8]),
+    /// A DER SubjectPublicKeyInfo.
+    PublicKey(&'a [u8]),
+}
+
+/// Why no association data could be computed for a [`TlsaSubject`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AssociationError {
+    /// The certificate does not parse.
+    #[error(transparent)]
+    Certificate(#[from] CertificateError),
+    /// The public key is not a DER SubjectPublicKeyInfo.
+    #[error("not a DER SubjectPublicKeyInfo")]
+    BadPublicKey,
+    /// Selector 0 selects the whole certificate, which a bare key does not have.
+    #[error("selector 0 (the full certificate) needs a certificate, not a key")]
+    NeedsCertificate,
+    /// A selector RFC 6698 does not define.
+    #[error("selector {0} is not defined (0 full certificate, 1 SubjectPublicKeyInfo)")]
+    UnknownSelector(u8),
+    /// A matching type RFC 6698 does not define.
+    #[error("matching type {0} is not defined (0 exact, 1 SHA-256, 2 SHA-512)")]
+    UnknownMatchingType(u8),
+}
+
+/// The association data of a record with `selector` and `matching` for `subject` (RFC 6698
+/// 2.1.2 and 2.1.3): what `openssl x509 -pubkey | openssl pkey -pubin -outform DER | sha256sum`
+/// gives for `x 1 1`. Selector 1 of a certificate is its SubjectPublicKeyInfo, so a
+/// certificate and its key give the same `x 1 y` data.
+pub fn association_data(
+    subject: TlsaSubject<'_>,
+    selector: Selector,
+    matching: MatchingType,
+) -> Result<Vec<u8>, AssociationError> {
+    if let MatchingType::Unknown(m) = matching {
+        return Err(AssociationError::UnknownMatchingType(m));
+    }
+    let parsed;
+    let data = match (subject, selector) {
+        (_, Selector::Unknown(s)) => return Err(AssociationError::UnknownSelector(s)),
+        (TlsaSubject::PublicKey(_), Selector::FullCertificate) => {
+            return Err(AssociationError::NeedsCertificate)
+        }
+        (TlsaSubject::PublicKey(spki), Selector::SubjectPublicKeyInfo) => {
+            parse_spki(spki).ok_or(AssociationError::BadPublicKey)?;
+            spki
+        }
+        (TlsaSubject::Certificate(der), selector) => {
+            parsed = parse(der)?;
+            selected_data(selector, der, &parsed)
+                .ok_or(AssociationError::UnknownSelector(u8::from(selector)))?
+        }
+    };
+    association_value(matching, data)
+        .map(|value| value.into_owned())
+        .ok_or(AssociationError::UnknownMatchingType(u8::from(matching)))
+}
+
+/// The SubjectPublicKeyInfo DER of a DER certificate: what identifies its key across renewals.
+pub fn certificate_spki(der: &[u8]) -> Result<Vec<u8>, CertificateError> {
+    Ok(spki_der(&parse(der)?).to_vec())
+}
+
 /// Splits one DER TLV with the given tag and returns its contents, requiring that the TLV fills
 /// `der` exactly. webpki's `TrustAnchor` wants the *contents* of the subject Name and SPKI
 /// SEQUENCEs, while x509-parser and TLSA data give whole TLVs. Definite lengths only (DER).
@@ -332,6 +401,41 @@ pub(super) mod tests {
         for (name, der, want) in cases {
             assert_eq!(der_contents(&der, 0x30).map(<[u8]>::len), want, "{name}");
         }
+    }
+
+    #[test]
+    fn association_data_of_a_certificate_and_of_its_key() {
+        let key = KeyPair::generate().unwrap();
+        let cert = CertificateParams::new(vec!["mx.example".into()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let spki = rcgen::PublicKeyData::subject_public_key_info(&key);
+        let of = |subject, s: u8, m: u8| association_data(subject, s.into(), m.into());
+        let (c, k) = (
+            TlsaSubject::Certificate(cert.der()),
+            TlsaSubject::PublicKey(&spki),
+        );
+        assert_eq!(of(c, 1, 1), of(k, 1, 1));
+        assert_eq!(of(c, 1, 2), of(k, 1, 2));
+        assert_eq!(of(k, 1, 0).unwrap(), spki);
+        assert_eq!(of(c, 0, 0).unwrap(), cert.der().to_vec());
+        assert_eq!(
+            of(c, 0, 1).unwrap(),
+            digest::digest(&digest::SHA256, cert.der()).as_ref()
+        );
+        assert_eq!(of(k, 0, 1), Err(AssociationError::NeedsCertificate));
+        assert_eq!(of(c, 2, 1), Err(AssociationError::UnknownSelector(2)));
+        assert_eq!(of(c, 1, 3), Err(AssociationError::UnknownMatchingType(3)));
+        assert_eq!(
+            of(TlsaSubject::PublicKey(b"junk"), 1, 1),
+            Err(AssociationError::BadPublicKey)
+        );
+        assert!(matches!(
+            of(TlsaSubject::Certificate(b"junk"), 1, 1),
+            Err(AssociationError::Certificate(_))
+        ));
+        assert_eq!(certificate_spki(cert.der()).unwrap(), spki);
     }
 
     #[test]

@@ -31,7 +31,10 @@ mod words;
 
 use crate::core::EndpointEvaluation;
 
-pub use cert::{describe_certificate, leaf_key_algorithm, CertificateError};
+pub use cert::{
+    association_data, certificate_spki, describe_certificate, leaf_key_algorithm, AssociationError,
+    CertificateError, TlsaSubject,
+};
 pub use input::{DaneProfile, EndpointInput};
 pub use names::{mx_reference_names, name_matches};
 pub use pkix::{PkixTrust, PkixTrustError};

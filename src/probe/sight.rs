@@ -47,18 +47,19 @@ pub fn after(sight: &Sight, mx: &MxReport) -> Option<Finding> {
     }
 }
 
+/// Whether a lookup failed for want of any answer from the resolver (timeout, network error,
+/// REFUSED), as opposed to an answer that says the domain's DNS is broken.
+pub fn unanswered(error: Option<&LookupError>) -> bool {
+    matches!(
+        error,
+        Some(
+            LookupError::Timeout { .. } | LookupError::Network { .. } | LookupError::Refused { .. }
+        )
+    )
+}
+
 /// Whether a lookup of the MX facts got no answer from the resolver at all.
 fn lookups_unanswered(mx: &MxReport) -> bool {
-    let unanswered = |error: Option<&LookupError>| {
-        matches!(
-            error,
-            Some(
-                LookupError::Timeout { .. }
-                    | LookupError::Network { .. }
-                    | LookupError::Refused { .. }
-            )
-        )
-    };
     unanswered(mx.mx_lookup.error.as_ref())
         || mx.hosts.iter().any(|host| {
             host.address_lookups

@@ -93,6 +93,40 @@ pub trait Exporter: Send + Sync + 'static {
 
     /// The latest probe of one target in full; `None` when it is not configured or not probed.
     fn status_detail(&self, key: &crate::core::TargetKey) -> Option<crate::store::StatusDetail>;
+
+    /// Routes this exporter adds beside the standard ones (`dane_exporter demo`'s `/demo`
+    /// controls): `Some` when it answers the request, with a plain-text response. The request's
+    /// query is already decoded; bodies are not passed on. Default: none.
+    fn extra_route<'a>(&'a self, _request: ExtraRequest<'a>) -> Option<BoxFuture<'a, Plain>> {
+        None
+    }
+
+    /// Links the status page (`/`) lists after the standard ones: (path, text). Default: none.
+    fn landing_links(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+}
+
+/// A request for [`Exporter::extra_route`].
+#[derive(Clone, Copy, Debug)]
+pub struct ExtraRequest<'a> {
+    /// `POST` (changes something) rather than `GET`/`HEAD`.
+    pub post: bool,
+    /// Any other method: the route answers 405.
+    pub other_method: bool,
+    /// The path.
+    pub path: &'a str,
+    /// The query parameters, decoded, in order.
+    pub params: &'a [(String, String)],
+}
+
+/// A plain-text response of an [`Exporter::extra_route`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plain {
+    /// HTTP status code.
+    pub status: u16,
+    /// The text.
+    pub body: String,
 }
 
 /// How one `/probe` request wants its probe run.

@@ -13,7 +13,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use super::auth::BasicAuth;
 use super::body::Body;
 use super::status;
-use super::{Exporter, ProbeOptions, ProbeRequestError};
+use super::{Exporter, ExtraRequest, ProbeOptions, ProbeRequestError};
 use crate::store::StatusEntry;
 
 /// The Prometheus text exposition format.
@@ -147,6 +147,9 @@ impl Routes {
                 ),
             };
         }
+        if let Some(response) = self.extra(&parts.method, path, parts.uri.query()).await {
+            return response;
+        }
         let known = path == self.telemetry_path
             || matches!(path, "/" | "/probe" | "/-/healthy" | "/-/ready")
             || path.starts_with("/status/");
@@ -230,9 +233,35 @@ impl Routes {
         }
     }
 
+    /// The exporter's own routes ([`Exporter::extra_route`]), when it answers this path.
+    async fn extra(
+        &self,
+        method: &Method,
+        path: &str,
+        query: Option<&str>,
+    ) -> Option<Response<Body>> {
+        let params = parse_query(query.unwrap_or(""));
+        let request = ExtraRequest {
+            post: *method == Method::POST,
+            other_method: !matches!(*method, Method::POST | Method::GET | Method::HEAD),
+            path,
+            params: params.as_deref().unwrap_or(&[]),
+        };
+        let answer = self.exporter.extra_route(request)?;
+        if params.is_err() {
+            return Some(text(StatusCode::BAD_REQUEST, "malformed query string\n"));
+        }
+        let plain = answer.await;
+        let status =
+            StatusCode::from_u16(plain.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        Some(text(status, &plain.body))
+    }
+
     fn status_page(&self) -> String {
+        let extra = self.exporter.landing_links();
         let links = status::Links {
             metrics: &self.telemetry_path,
+            extra: &extra,
         };
         status::index(
             &self.exporter.status(),

@@ -27,6 +27,8 @@ code{font-size:90%}nav a{margin-right:1em}";
 pub(crate) struct Links<'a> {
     /// The telemetry path (`/metrics` unless configured otherwise).
     pub metrics: &'a str,
+    /// Links the exporter adds (path, text): the demo's `/demo` (`super::Exporter::landing_links`).
+    pub extra: &'a [(String, String)],
 }
 
 /// Worst first: what needs a postmaster comes to the top.
@@ -169,6 +171,9 @@ pub(crate) fn index(entries: &[StatusEntry], now: UnixSeconds, links: &Links<'_>
             a href=(links.metrics) { "Metrics" }
             a href="/-/healthy" { "Health" }
             a href="/-/ready" { "Readiness" }
+            @for (path, text) in links.extra {
+                a href=(path) { (text) }
+            }
         }
         h2 { (entries.len()) " target" @if entries.len() != 1 { "s" } }
         @if !counts.is_empty() {
@@ -318,6 +323,7 @@ mod tests {
             1_060,
             &Links {
                 metrics: "/metrics\"><script>",
+                extra: &[("/demo".into(), "<b>Demo</b>".into())],
             },
         );
         let z = html.find("z.example").expect("z");
@@ -333,6 +339,10 @@ mod tests {
             "{html}"
         );
         assert!(!html.contains("<script>"), "{html}");
+        assert!(
+            html.contains("<a href=\"/demo\">&lt;b&gt;Demo&lt;/b&gt;</a>"),
+            "{html}"
+        );
         assert!(
             html.contains(
                 "<span class=\"fail\">1 fail</span>, <span class=\"pending\">1 pending</span>, \

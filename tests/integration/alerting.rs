@@ -1,6 +1,7 @@
 //! The whole chain a postmaster relies on, with real components: the real stack, the exporter,
 //! a real Prometheus (Debian's `prometheus`) scraping it and evaluating `alerts/`, a real
-//! Alertmanager (`prometheus-alertmanager`) sending to a webhook in this test.
+//! Alertmanager (`prometheus-alertmanager`) sending to a webhook in this test
+//! (`support/monitoring.rs`).
 //!
 //! - Every PromQL expression of `dashboards/` (variables substituted, `$domain` = All) must run on
 //!   that Prometheus and return data from a fleet of a passing and a failing inbound domain.
@@ -11,8 +12,7 @@
 //!   as a firing `DaneTLSAMismatch` alert with the domain, MX host, address and severity; the
 //!   repair must reach it as resolved.
 //!
-//! The rules are loaded with every `for:` set to 0s: the `for` boundaries are the business of
-//! `promtool test rules` (alerts/*_test.yml); here we prove the wiring end to end.
+//! The rules are loaded with every `for:` set to 0s (see `support/monitoring.rs`).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use crate::support::dashboards::{dashboard_files, queries_for};
 use crate::support::exporter::{free_port, write_config, Exporter};
-use crate::support::monitoring::{get_json, query, rules_without_for, wait_until, Daemon, Webhook};
+use crate::support::monitoring::{wait_until, Monitoring};
 use crate::support::stack::{Stack, TlsaChange};
 
 /// POSTs a gzip TLS-RPT report to the exporter's TLS-RPT listener (plain HTTP); the status.
@@ -99,99 +99,24 @@ fn alerts_reach_alertmanager_and_dashboards_query_real_data() {
         200,
         "the report is stored"
     );
-
-    let rules_dir = dir.path().join("rules");
-    std::fs::create_dir(&rules_dir).unwrap();
-    let rules = rules_without_for(&rules_dir);
-
-    let webhook = Webhook::start();
-    let am_port = free_port();
-    let am_config = dir.path().join("alertmanager.yml");
-    std::fs::write(
-        &am_config,
-        format!(
-            "route:\n  receiver: hook\n  group_by: [alertname, domain, mx, address]\n  \
-             group_wait: 0s\n  group_interval: 1s\n  repeat_interval: 1h\n\
-             receivers:\n  - name: hook\n    webhook_configs:\n      - url: http://127.0.0.1:{}/\n        send_resolved: true\n",
-            webhook.port
-        ),
-    )
-    .unwrap();
-    let am_data = dir.path().join("am-data");
-    let _alertmanager = Daemon::start(
-        "prometheus-alertmanager",
-        &[
-            format!("--config.file={}", am_config.display()),
-            format!("--storage.path={}", am_data.display()),
-            format!("--web.listen-address=127.0.0.1:{am_port}"),
-            "--cluster.listen-address=".to_string(),
-        ],
-        &dir.path().join("alertmanager.log"),
-    );
-
-    let prom_port = free_port();
-    let prom_config = dir.path().join("prometheus.yml");
-    let rule_list = rules
-        .iter()
-        .map(|r| format!("  - {}\n", r.display()))
-        .collect::<String>();
-    std::fs::write(
-        &prom_config,
-        format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
-             rule_files:\n{rule_list}\
-             alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['127.0.0.1:{am_port}']\n\
-             scrape_configs:\n  - job_name: dane\n    static_configs:\n      - targets: ['{}']\n",
-            exporter.addr
-        ),
-    )
-    .unwrap();
-    let _prometheus = Daemon::start(
-        "prometheus",
-        &[
-            format!("--config.file={}", prom_config.display()),
-            format!("--storage.tsdb.path={}", dir.path().join("tsdb").display()),
-            format!("--web.listen-address=127.0.0.1:{prom_port}"),
-        ],
-        &dir.path().join("prometheus.log"),
-    );
-
-    // Prometheus has scraped the exporter and loaded every rule group without error.
+    let monitoring = Monitoring::start(dir.path(), exporter.addr);
     wait_until(Duration::from_secs(60), "scraped", || {
-        query(prom_port, "dane_probe_success{domain=\"ok311.test\"}")["data"]["result"]
+        monitoring.query("dane_probe_success{domain=\"ok311.test\"}")["data"]["result"]
             .as_array()
             .is_some_and(|r| !r.is_empty())
     });
-    // Counters need two samples for rate() and increase(): a few scrapes more.
+    // Counters need two samples for rate() and increase(): a few scrapes more. (Every rule
+    // group loaded and healthy: `Monitoring::start` checked.)
     wait_until(Duration::from_secs(60), "scraped thrice", || {
-        query(
-            prom_port,
-            "count_over_time(dane_exporter_build_info[1m]) >= 3",
-        )["data"]["result"]
+        monitoring.query("count_over_time(dane_exporter_build_info[1m]) >= 3")["data"]["result"]
             .as_array()
             .is_some_and(|r| !r.is_empty())
     });
-    let groups = get_json(prom_port, "/api/v1/rules");
-    let groups = groups["data"]["groups"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    assert!(!groups.is_empty(), "no rule groups loaded");
-    for group in &groups {
-        for rule in group["rules"].as_array().cloned().unwrap_or_default() {
-            assert_eq!(
-                rule["health"], "ok",
-                "rule {} : {}",
-                rule["name"], rule["lastError"]
-            );
-        }
-    }
 
     // The report's counters are scraped (twice: increase() needs two samples) before the
     // dashboards are asked for them.
     wait_until(Duration::from_secs(60), "TLS-RPT scraped", || {
-        query(
-            prom_port,
+        monitoring.query(
             "count_over_time(dane_tlsrpt_failed_sessions_total{domain=\"ok311.test\"}[1m]) > 2",
         )["data"]["result"]
             .as_array()
@@ -207,7 +132,7 @@ fn alerts_reach_alertmanager_and_dashboards_query_real_data() {
     assert!(!queries.is_empty());
     let mut empty = Vec::new();
     for (panel, expr) in &queries {
-        let answer = query(prom_port, expr);
+        let answer = monitoring.query(expr);
         assert_eq!(answer["status"], "success", "{panel}: {expr}: {answer}");
         let data = &answer["data"]["result"];
         let has_data = match data {
@@ -226,48 +151,36 @@ fn alerts_reach_alertmanager_and_dashboards_query_real_data() {
     );
 
     // The senders' DANE failures alert, and the probe sees the two views differ.
-    let reported = |status: &str, labels: &Value| {
-        labels["alertname"] == "DaneTLSRPTFailuresReported"
-            && labels["domain"] == "ok311.test"
-            && labels["result_type"] == "tlsa-invalid"
-            && labels["organization"] == "Sender Two Corporation"
-            && labels["severity"] == "critical"
-            && status == "firing"
-    };
-    let differs = |status: &str, labels: &Value| {
-        labels["alertname"] == "DaneTLSRPTViewDiffers"
-            && labels["domain"] == "ok311.test"
-            && labels["mx"] == "mx.ok311.test"
-            && labels["reason"] == "tlsrpt_failures_probe_passes"
-            && status == "firing"
-    };
-    wait_until(Duration::from_secs(60), "TLS-RPT alerts", || {
-        let alerts = webhook.alerts();
-        alerts.iter().any(|(s, l)| reported(s, l)) && alerts.iter().any(|(s, l)| differs(s, l))
-    });
+    let reported = [
+        ("alertname", "DaneTLSRPTFailuresReported"),
+        ("domain", "ok311.test"),
+        ("result_type", "tlsa-invalid"),
+        ("organization", "Sender Two Corporation"),
+        ("severity", "critical"),
+    ];
+    monitoring.wait_for_alert(Duration::from_secs(60), "firing", &reported);
+    let differs = [
+        ("alertname", "DaneTLSRPTViewDiffers"),
+        ("domain", "ok311.test"),
+        ("mx", "mx.ok311.test"),
+        ("reason", "tlsrpt_failures_probe_passes"),
+    ];
+    monitoring.wait_for_alert(Duration::from_secs(60), "firing", &differs);
 
     // Break the TLSA record of ok311.test: a critical mismatch alert reaches the webhook.
     stack.set_tlsa("ok311", TlsaChange::Break);
-    let mismatch = |status: &str, labels: &Value| {
-        labels["alertname"] == "DaneTLSAMismatch"
-            && labels["domain"] == "ok311.test"
-            && labels["mx"] == "mx.ok311.test"
-            && labels["address"] == "127.0.1.1"
-            && labels["direction"] == "inbound"
-            && labels["severity"] == "critical"
-            && status == "firing"
-    };
-    wait_until(Duration::from_secs(60), "alerted", || {
-        webhook.alerts().iter().any(|(s, l)| mismatch(s, l))
-    });
+    let mismatch = [
+        ("alertname", "DaneTLSAMismatch"),
+        ("domain", "ok311.test"),
+        ("mx", "mx.ok311.test"),
+        ("address", "127.0.1.1"),
+        ("direction", "inbound"),
+        ("severity", "critical"),
+    ];
+    monitoring.wait_for_alert(Duration::from_secs(60), "firing", &mismatch);
 
     // Repair it: the same alert is resolved.
     stack.set_tlsa("ok311", TlsaChange::Repair);
-    wait_until(Duration::from_secs(60), "resolved", || {
-        webhook
-            .alerts()
-            .iter()
-            .any(|(s, l)| s == "resolved" && mismatch("firing", l))
-    });
+    monitoring.wait_for_alert(Duration::from_secs(60), "resolved", &mismatch);
     drop(exporter);
 }

@@ -18,13 +18,14 @@ const LAYERS: &[&[&str]] = &[
     &["dns", "smtp", "tls"],
     &["checks"],
     &["target", "report", "history"],
-    &["probe"],
+    &["probe", "tlsa"],
     &["metrics", "text", "logging"],
     &["store", "database"],
     &["scheduler"],
     &["web"],
     &["config"],
     &["exporter", "retained", "ingest"],
+    &["demo", "cli"],
 ];
 
 /// The four parts every check folder has.

@@ -1,7 +1,8 @@
 //! All integration tests, as modules of one test binary (one link, one process to start).
 //!
 //! - `support/`: in-process fixtures: a DNSSEC-signed zone served by hickory-server, a STARTTLS
-//!   listener with rcgen certificates.
+//!   listener with rcgen certificates (both the demo's, `dane_exporter::demo`), the real stack,
+//!   Prometheus and Alertmanager.
 //! - `dashboards`: the Grafana dashboards in `dashboards/`: Grafana's JSON Schema, every PromQL
 //!   expression parses and uses only metrics the exporter exposes, structure.
 //! - `dns`: the DNS backends against the signed-zone fixture.
@@ -30,11 +31,16 @@
 //! - `stack_changes`: the real stack with a TLSA record broken and repaired while it runs.
 //! - `tlsrpt`: TLS-RPT reports posted with curl to the HTTPS listener and mailed through a real
 //!   Postfix into `tlsrpt ingest`; hostile bodies; the database across a restart and a kill -9.
+//! - `tlsa`: `dane_exporter tlsa` against openssl's computations, and `--check` along a rollover
+//!   on the real stack.
+//! - `demo`: `dane_exporter demo` scraped, its alerts through Prometheus and Alertmanager, the
+//!   `tlsa` fix of a rotated key.
 //! - `web`: the HTTP side (routes, basic auth, TLS, web config fixtures, shutdown, slow clients).
 
 mod alerting;
 mod consistency;
 mod dashboards;
+mod demo;
 mod dns;
 mod exporter;
 mod faults;
@@ -55,5 +61,6 @@ mod stack;
 mod stack_changes;
 mod staged;
 mod support;
+mod tlsa;
 mod tlsrpt;
 mod web;

@@ -1,10 +1,14 @@
 //! What a packager or an operator installs, checked with the tools they use: the manual pages
 //! through `man`, the bash completion through bash, the crate's file list through
-//! `cargo package --list`, the systemd unit through `systemd-analyze verify`, the image's default
-//! configuration through `--config.check`, and the build facts in `--version`.
+//! `cargo package --list`, the systemd unit through `systemd-analyze verify`, the image's
+//! configuration through `--config.check` and its default command (the demo) by running it, and
+//! the build facts in `--version`.
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
+
+use crate::support::exporter::{free_port, Exporter};
 
 const BIN: &str = env!("CARGO_BIN_EXE_dane_exporter");
 
@@ -208,7 +212,7 @@ fn systemd_unit_verifies() {
     assert!(stderr.trim().is_empty(), "systemd-analyze: {stderr}");
 }
 
-/// The image's default configuration is valid and probes nothing; the build context leaves the
+/// The image's configuration file is valid and probes nothing; the build context leaves the
 /// build output out.
 #[test]
 fn container_defaults_probe_nothing() {
@@ -227,6 +231,46 @@ fn container_defaults_probe_nothing() {
     assert!(!dockerfile.contains("examples/dane_exporter.yml /etc"));
     let ignore = std::fs::read_to_string(root.join(".dockerignore")).unwrap();
     assert!(ignore.lines().any(|l| l.trim() == "/target"), "{ignore}");
+}
+
+/// The image's default command (its `CMD`, after the binary as `ENTRYPOINT`) starts the demo,
+/// on every address of the container as a published port needs, and the commands the demo
+/// prints name loopback, where the container's own shell reaches it.
+#[test]
+fn container_command_starts_the_demo() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dockerfile = std::fs::read_to_string(root.join("Dockerfile")).unwrap();
+    assert!(dockerfile.contains(r#"ENTRYPOINT ["/usr/local/bin/dane_exporter"]"#));
+    let cmd: Vec<String> = dockerfile
+        .lines()
+        .find_map(|l| l.strip_prefix("CMD "))
+        .map(|json| serde_json::from_str(json).expect("CMD in exec form"))
+        .expect("a CMD line");
+    assert_eq!(cmd.last().map(String::as_str), Some("demo"), "{cmd:?}");
+    let port = free_port();
+    let args: Vec<String> = cmd
+        .iter()
+        .map(|a| a.replace("=:9724", &format!("=:{port}")))
+        .collect();
+    assert!(
+        args.contains(&format!("--web.listen-address=:{port}")),
+        "{cmd:?}"
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let demo = Exporter::run_listening(&[], addr, &args);
+    let (status, page) = demo.get("/demo");
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains(&format!(
+            "'http://127.0.0.1:{port}/demo/rotate-key?domain=pass.example'"
+        )),
+        "{page}"
+    );
+    // Every address: the IPv6 loopback reaches it too (where the host has one).
+    if std::net::TcpListener::bind("[::1]:0").is_ok() {
+        assert!(std::net::TcpStream::connect(("::1", port)).is_ok());
+    }
 }
 
 /// `--version` names the revision and the compiler, as `dane_exporter_build_info` does.

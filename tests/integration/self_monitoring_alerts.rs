@@ -20,10 +20,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::exporter::{free_port, Exporter};
-use crate::support::monitoring::{
-    get_json, project_dir, query, rules_without_for, wait_until, Daemon, Webhook,
-};
+use crate::support::exporter::Exporter;
+use crate::support::monitoring::{get_json, project_dir, query, wait_until, Monitoring};
 use crate::support::netns::Netns;
 use crate::support::stack::{free_dns_port, Stack};
 
@@ -93,59 +91,8 @@ fn exporter_alerts_fire_and_hold_domain_pages_while_it_cannot_see() {
         e.get("/-/ready").0 == 200
     });
 
-    let rules_dir = dir.path().join("rules");
-    std::fs::create_dir(&rules_dir).unwrap();
-    let rules = rules_without_for(&rules_dir);
-    let webhook = Webhook::start();
-    let am_port = free_port();
-    let am_config = dir.path().join("alertmanager.yml");
-    std::fs::write(
-        &am_config,
-        format!(
-            "route:\n  receiver: hook\n  group_by: [alertname, domain, mx, address, nameserver]\n  \
-             group_wait: 0s\n  group_interval: 1s\n  repeat_interval: 1h\n\
-             receivers:\n  - name: hook\n    webhook_configs:\n      - url: http://127.0.0.1:{}/\n        send_resolved: true\n{}",
-            webhook.port,
-            readme_inhibit_rules()
-        ),
-    )
-    .unwrap();
-    let _alertmanager = Daemon::start(
-        "prometheus-alertmanager",
-        &[
-            format!("--config.file={}", am_config.display()),
-            format!("--storage.path={}", dir.path().join("am-data").display()),
-            format!("--web.listen-address=127.0.0.1:{am_port}"),
-            "--cluster.listen-address=".to_string(),
-        ],
-        &dir.path().join("alertmanager.log"),
-    );
-    let prom_port = free_port();
-    let prom_config = dir.path().join("prometheus.yml");
-    let rule_list: String = rules
-        .iter()
-        .map(|r| format!("  - {}\n", r.display()))
-        .collect();
-    std::fs::write(
-        &prom_config,
-        format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
-             rule_files:\n{rule_list}\
-             alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['127.0.0.1:{am_port}']\n\
-             scrape_configs:\n  - job_name: dane\n    static_configs:\n      - targets: ['{}']\n",
-            exporter.addr
-        ),
-    )
-    .unwrap();
-    let _prometheus = Daemon::start(
-        "prometheus",
-        &[
-            format!("--config.file={}", prom_config.display()),
-            format!("--storage.tsdb.path={}", dir.path().join("tsdb").display()),
-            format!("--web.listen-address=127.0.0.1:{prom_port}"),
-        ],
-        &dir.path().join("prometheus.log"),
-    );
+    let monitoring = Monitoring::start_with(dir.path(), exporter.addr, &readme_inhibit_rules());
+    let (prom_port, am_port) = (monitoring.prometheus, monitoring.alertmanager);
     let has = |expr: &str| {
         query(prom_port, expr)["data"]["result"]
             .as_array()
@@ -158,14 +105,14 @@ fn exporter_alerts_fire_and_hold_domain_pages_while_it_cannot_see() {
     });
     let began = Instant::now();
     let firing = |name: &str, domain: Option<&str>| {
-        webhook.alerts().iter().any(|(status, labels)| {
+        monitoring.alerts().iter().any(|(status, labels)| {
             status == "firing"
                 && labels["alertname"] == name
                 && domain.is_none_or(|d| labels["domain"] == d)
         })
     };
     let resolved = |name: &str| {
-        webhook
+        monitoring
             .alerts()
             .iter()
             .any(|(status, labels)| status == "resolved" && labels["alertname"] == name)
@@ -175,7 +122,7 @@ fn exporter_alerts_fire_and_hold_domain_pages_while_it_cannot_see() {
     let mark = Instant::now();
     stack.set_ds("ok301", false);
     wait_until(Duration::from_secs(60), "DaneMissing firing", || {
-        webhook.alerts().iter().any(|(status, l)| {
+        monitoring.alerts().iter().any(|(status, l)| {
             status == "firing"
                 && l["alertname"] == "DaneMissing"
                 && l["domain"] == "ok301.test"
@@ -228,7 +175,7 @@ fn exporter_alerts_fire_and_hold_domain_pages_while_it_cannot_see() {
     wait_until(Duration::from_secs(60), "DaneMissing resolved", || {
         resolved("DaneMissing")
     });
-    let quiet_from = webhook.alerts().len();
+    let quiet_from = monitoring.alerts().len();
     wait_until(Duration::from_secs(60), "every verdict unknown", || {
         has(r#"count(dane_probe_unknown_info{reason="resolver_unavailable"}) == 2"#)
     });
@@ -259,7 +206,7 @@ fn exporter_alerts_fire_and_hold_domain_pages_while_it_cannot_see() {
     assert_eq!(status, 503);
     assert!(body.contains("does not validate DNSSEC"), "{body}");
 
-    let domain_pages: Vec<(String, Value)> = webhook.alerts()[quiet_from..]
+    let domain_pages: Vec<(String, Value)> = monitoring.alerts()[quiet_from..]
         .iter()
         .filter(|(status, labels)| {
             status == "firing" && PER_DOMAIN.iter().any(|name| labels["alertname"] == *name)

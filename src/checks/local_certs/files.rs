@@ -19,6 +19,12 @@ const MAX_ARCHIVE_ENTRIES: usize = 10_000;
 /// them). Other PEM sections (a private key in a combined file) are skipped, never read into the
 /// result.
 pub fn read_chain(path: &Path) -> Result<Vec<Vec<u8>>, LocalCertError> {
+    parse_pem_chain(&read_bounded(path)?)
+}
+
+/// The bytes of a regular file of at most [`MAX_FILE_BYTES`]: what [`read_chain`] parses, and
+/// what `dane_exporter tlsa` reads a key file with.
+pub fn read_bounded(path: &Path) -> Result<Vec<u8>, LocalCertError> {
     let file = std::fs::File::open(path).map_err(io_error)?;
     let meta = file.metadata().map_err(io_error)?;
     if !meta.is_file() {
@@ -36,7 +42,7 @@ pub fn read_chain(path: &Path) -> Result<Vec<Vec<u8>>, LocalCertError> {
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(LocalCertError::TooLarge(bytes.len() as u64));
     }
-    parse_pem_chain(&bytes)
+    Ok(bytes)
 }
 
 /// The certificates of PEM text. Pure.

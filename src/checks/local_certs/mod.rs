@@ -22,7 +22,7 @@ mod run;
 mod series;
 mod text;
 
-pub use files::{lineage_files, parse_pem_chain, read_chain, MAX_CERTIFICATES};
+pub use files::{lineage_files, parse_pem_chain, read_bounded, read_chain, MAX_CERTIFICATES};
 pub use judge::{judge, CertificateContext};
 pub use report::{
     CertificateSource, CertificateSpec, FileMatch, LoadedFile, LocalCertError, LocalCertReport,

@@ -3,7 +3,8 @@
 //! Two fixtures, both on `127.0.0.1:<ephemeral>` with UDP and TCP on the same port, stopped when
 //! dropped:
 //!
-//! - [`DnsFixture`]: an authoritative hickory-server for zones given as zone-file text, signed
+//! - [`DnsFixture`]: the demo's zone server (`dane_exporter::demo::zones`, one copy for both): an
+//!   authoritative hickory-server for zones given as zone-file text, signed
 //!   online (Ed25519, NSEC) unless asked otherwise. Its DNSKEYs are the trust anchor for
 //!   `validate` mode ([`DnsFixture::trust_anchor_file`]). The recommended shape is a private root:
 //!   one zone with origin `.` holding every record the test needs (`example.test.`,
@@ -37,82 +38,46 @@
 //! ```
 #![allow(dead_code)] // Each test module uses a different part of the fixture.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use hickory_proto::dnssec::crypto::Ed25519SigningKey;
-use hickory_proto::dnssec::rdata::{DNSSECRData, DNSKEY};
-use hickory_proto::dnssec::{DnssecSigner, Nsec3HashAlgorithm, SigningKey};
+use dane_exporter::demo::zones::{self, ZoneServer, ZoneSet};
 use hickory_proto::op::{Message, MessageType};
-use hickory_proto::rr::{LowerName, Name, RData, RecordType, RrKey};
-use hickory_proto::serialize::txt::Parser;
-use hickory_server::dnssec::NxProofKind;
-use hickory_server::net::runtime::Time;
-use hickory_server::net::runtime::TokioRuntimeProvider;
-use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
-use hickory_server::store::in_memory::InMemoryZoneHandler;
-use hickory_server::zone_handler::{AxfrPolicy, Catalog, ZoneHandler, ZoneType};
-use hickory_server::Server;
+use hickory_proto::rr::{Name, RData, RecordType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::net::UdpSocket;
 use tokio::task::JoinHandle;
 
 /// How long the fixture's RRSIGs are valid unless set with [`FixtureBuilder::signature_validity`].
-pub const DEFAULT_SIGNATURE_VALIDITY: Duration = Duration::from_secs(7 * 86_400);
+pub const DEFAULT_SIGNATURE_VALIDITY: Duration = zones::DEFAULT_SIGNATURE_VALIDITY;
 
-struct ZoneSpec {
-    origin: String,
-    text: String,
-    signed: bool,
-}
-
-struct Tamper {
-    owner: String,
-    rtype: RecordType,
-    rdata: RData,
-}
-
-/// Configures a [`DnsFixture`]: zones, signing, tampering.
+/// Configures a [`DnsFixture`]: the library's [`ZoneSet`] with the tests' shorthands, panicking
+/// where a test would be broken.
 pub struct FixtureBuilder {
-    zones: Vec<ZoneSpec>,
-    validity: Duration,
-    tampers: Vec<Tamper>,
-    nsec3: bool,
-    /// NSEC3 extra iterations and opt-out flag ([`FixtureBuilder::nsec3_params`]).
-    nsec3_params: (u16, bool),
-    /// RRsets re-signed with expired signatures ([`FixtureBuilder::expire`]).
-    expired: Vec<(String, RecordType)>,
+    zones: ZoneSet,
+    nsec3: Option<(u16, bool)>,
 }
 
 impl FixtureBuilder {
     /// Adds a zone to sign and serve. `origin` and every name in `text` are fully qualified
     /// (trailing dot); `text` is zone-file syntax and must hold the SOA of `origin`.
     pub fn zone(mut self, origin: &str, text: &str) -> Self {
-        self.zones.push(ZoneSpec {
-            origin: origin.into(),
-            text: text.into(),
-            signed: true,
-        });
+        self.zones = self.zones.zone(origin, text);
         self
     }
 
     /// Adds a zone served without any DNSSEC records.
     pub fn unsigned_zone(mut self, origin: &str, text: &str) -> Self {
-        self.zones.push(ZoneSpec {
-            origin: origin.into(),
-            text: text.into(),
-            signed: false,
-        });
+        self.zones = self.zones.unsigned_zone(origin, text);
         self
     }
 
     /// Sets how long signatures stay valid from now (inception is the signing time).
     pub fn signature_validity(mut self, validity: Duration) -> Self {
-        self.validity = validity;
+        self.zones = self.zones.signature_validity(validity);
         self
     }
 
@@ -120,16 +85,15 @@ impl FixtureBuilder {
     /// [`FixtureBuilder::nsec3_params`]) instead of NSEC. hickory's validator asserts (debug
     /// builds) on NXDOMAIN proofs in an NSEC3-signed root zone: sign zones below the root with it.
     pub fn nsec3(mut self) -> Self {
-        self.nsec3 = true;
+        self.nsec3 = Some(self.nsec3.unwrap_or((0, false)));
         self
     }
 
     /// NSEC3 (implies [`FixtureBuilder::nsec3`]) with `iterations` extra hash iterations and the
-    /// opt-out flag on every NSEC3 record when `opt_out` (hickory-server flags the whole chain,
-    /// so every span is an opt-out span), for RFC 9276 iteration limits and RFC 5155 opt-out.
+    /// opt-out flag on every NSEC3 record when `opt_out`, for RFC 9276 iteration limits and
+    /// RFC 5155 opt-out.
     pub fn nsec3_params(mut self, iterations: u16, opt_out: bool) -> Self {
-        self.nsec3 = true;
-        self.nsec3_params = (iterations, opt_out);
+        self.nsec3 = Some((iterations, opt_out));
         self
     }
 
@@ -137,241 +101,51 @@ impl FixtureBuilder {
     /// that expired a day ago (inception eight days ago), replacing its RRSIGs: a correctly signed
     /// RRset whose signatures have expired, beside RRsets that are still valid.
     pub fn expire(mut self, owner: &str, rtype: RecordType) -> Self {
-        self.expired.push((owner.into(), rtype));
+        let now = dane_exporter::core::unix_now();
+        self.zones = self
+            .zones
+            .sign_window(owner, rtype, now - 8 * 86_400, now - 86_400);
         self
     }
 
     /// After signing, replaces the RDATA of every record of `owner`/`rtype` by `rdata` while
     /// keeping the old RRSIGs: the served RRset is then "tampered data", bogus to a validator.
     pub fn tamper(mut self, owner: &str, rtype: RecordType, rdata: RData) -> Self {
-        self.tampers.push(Tamper {
-            owner: owner.into(),
-            rtype,
-            rdata,
-        });
+        self.zones = self.zones.tamper(owner, rtype, rdata);
         self
     }
 
     /// Parses, signs and serves the zones. Panics on bad zone text (a broken test, not a bug).
     pub async fn start(self) -> DnsFixture {
-        let mut zones: Vec<(LowerName, Arc<dyn ZoneHandler>)> = Vec::new();
-        let mut dnskeys = Vec::new();
-        let mut signature_expiration = None;
-
-        for spec in &self.zones {
-            let origin = Name::from_ascii(&spec.origin).expect("zone origin");
-            let (origin, records) = Parser::new(spec.text.as_str(), None, Some(origin))
-                .parse()
-                .expect("zone text parses");
-            let nx_proof = spec.signed.then(|| {
-                if self.nsec3 {
-                    NxProofKind::Nsec3 {
-                        algorithm: Nsec3HashAlgorithm::SHA1,
-                        salt: Arc::from([]),
-                        iterations: self.nsec3_params.0,
-                        opt_out: self.nsec3_params.1,
-                    }
-                } else {
-                    NxProofKind::Nsec
-                }
-            });
-            let mut handler = InMemoryZoneHandler::<TokioRuntimeProvider>::new(
-                origin.clone(),
-                records,
-                ZoneType::Primary,
-                AxfrPolicy::Deny,
-                nx_proof,
-            )
-            .expect("zone is consistent");
-
-            if spec.signed {
-                let pkcs8 = Ed25519SigningKey::generate_pkcs8().expect("key generation");
-                let key = Ed25519SigningKey::from_pkcs8(&pkcs8).expect("key decodes");
-                let public = key.to_public_key().expect("public key");
-                let dnskey = DNSKEY::from_key(&public);
-                let signer =
-                    DnssecSigner::new(dnskey, Box::new(key), origin.clone(), self.validity);
-                handler
-                    .add_zone_signing_key_mut(signer)
-                    .expect("signing key added");
-                handler.secure_zone_mut().expect("zone signed");
-                let key = Ed25519SigningKey::from_pkcs8(&pkcs8).expect("key decodes");
-                expire_signatures(handler.records_get_mut(), &origin, &self.expired, &key);
-
-                let records = handler.records_get_mut();
-                let apex_keys = records
-                    .get(&RrKey::new(LowerName::new(&origin), RecordType::DNSKEY))
-                    .expect("signed zone has DNSKEYs");
-                dnskeys.extend(apex_keys.records_without_rrsigs().map(|r| r.to_string()));
-                let soa = records
-                    .get(&RrKey::new(LowerName::new(&origin), RecordType::SOA))
-                    .expect("zone has SOA");
-                for sig in soa.rrsigs() {
-                    if let RData::DNSSEC(DNSSECRData::RRSIG(sig)) = &sig.data {
-                        let expiration = sig.input().sig_expiration.get();
-                        signature_expiration = Some(expiration);
-                    }
-                }
-            }
-
-            let records = handler.records_get_mut();
-            for tamper in &self.tampers {
-                let owner = Name::from_ascii(&tamper.owner).expect("tamper owner");
-                if !owner.zone_of(&origin) && !origin.zone_of(&owner) {
-                    continue;
-                }
-                let key = RrKey::new(LowerName::new(&owner), tamper.rtype);
-                if let Some(rrset) = records.get_mut(&key) {
-                    let mut changed = (**rrset).clone();
-                    let forged = changed
-                        .records_without_rrsigs()
-                        .map(|r| {
-                            let mut r = r.clone();
-                            r.data = tamper.rdata.clone();
-                            r
-                        })
-                        .collect();
-                    changed.set_records(forged);
-                    *rrset = Arc::new(changed);
-                }
-            }
-
-            zones.push((LowerName::new(&origin), Arc::new(handler)));
-        }
-        let router = Router::new(&zones);
-
-        let (udp, tcp, addr) = bind_udp_and_tcp().await;
-        let mut server = Server::new(router);
-        server.register_socket(udp);
-        server.register_listener(tcp, Duration::from_secs(5), 64);
-
+        let zones = match self.nsec3 {
+            Some((iterations, opt_out)) => self.zones.nsec3(iterations, opt_out),
+            None => self.zones,
+        };
         DnsFixture {
-            addr,
-            dnskeys,
-            signature_expiration,
-            server,
+            server: zones.serve().await.expect("zones sign and serve"),
         }
     }
 }
 
-/// Re-signs the RRsets of `expired` that belong to the zone `origin` with signatures valid from
-/// eight days ago until yesterday (see [`FixtureBuilder::expire`]).
-fn expire_signatures(
-    records: &mut std::collections::BTreeMap<RrKey, Arc<hickory_proto::rr::RecordSet>>,
-    origin: &Name,
-    expired: &[(String, RecordType)],
-    key: &Ed25519SigningKey,
-) {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_secs() as u32;
-    for (owner, rtype) in expired {
-        let owner = Name::from_ascii(owner).expect("expire owner");
-        if !origin.zone_of(&owner) {
-            continue;
-        }
-        let Some(rrset) = records.get_mut(&RrKey::new(LowerName::new(&owner), *rtype)) else {
-            panic!("no {rtype} RRset at {owner} to expire");
-        };
-        let mut changed = (**rrset).clone();
-        let rrsigs = changed
-            .rrsigs()
-            .iter()
-            .map(|rrsig| {
-                let RData::DNSSEC(DNSSECRData::RRSIG(old)) = &rrsig.data else {
-                    return rrsig.clone();
-                };
-                let mut input = old.input().clone();
-                input.sig_inception = hickory_proto::rr::SerialNumber::new(now - 8 * 86_400);
-                input.sig_expiration = hickory_proto::rr::SerialNumber::new(now - 86_400);
-                let tbs = hickory_proto::dnssec::TBS::from_input(
-                    &owner,
-                    rrsig.dns_class,
-                    &input,
-                    changed.records_without_rrsigs(),
-                )
-                .expect("to-be-signed data");
-                let sig = key.sign(&tbs).expect("signature");
-                let rdata = hickory_proto::dnssec::rdata::RRSIG::from_sig(input, sig);
-                let mut record = rrsig.clone();
-                record.data = RData::DNSSEC(DNSSECRData::RRSIG(rdata));
-                record
-            })
-            .collect();
-        changed.set_rrsigs(rrsigs);
-        *rrset = Arc::new(changed);
-    }
-}
-
-/// Sends DS queries for a zone's apex to the zone above it, as a real parent server would: one
-/// hickory `Catalog` answers every name from the deepest zone it holds, which for a DS query at a
-/// zone cut is the child, whose unsigned "no DS here" would break the chain of trust.
-pub struct Router {
-    all: Catalog,
-    above: HashMap<LowerName, Catalog>,
-}
-
-impl Router {
-    fn new(zones: &[(LowerName, Arc<dyn ZoneHandler>)]) -> Self {
-        let catalog_of = |skip: Option<&LowerName>| {
-            let mut catalog = Catalog::new();
-            for (origin, handler) in zones {
-                if Some(origin) != skip {
-                    catalog.upsert(origin.clone(), vec![Arc::clone(handler)]);
-                }
-            }
-            catalog
-        };
-        let above = zones
-            .iter()
-            .filter(|(origin, _)| !origin.is_root())
-            .map(|(origin, _)| (origin.clone(), catalog_of(Some(origin))))
-            .collect();
-        Self {
-            all: catalog_of(None),
-            above,
-        }
-    }
-}
-
-#[async_trait::async_trait]
-impl RequestHandler for Router {
-    async fn handle_request<R: ResponseHandler, T: Time>(
-        &self,
-        request: &Request,
-        response_handle: R,
-    ) -> ResponseInfo {
-        let parent = request.request_info().ok().and_then(|info| {
-            (info.query.query_type() == RecordType::DS)
-                .then(|| self.above.get(info.query.name()))
-                .flatten()
-        });
-        parent
-            .unwrap_or(&self.all)
-            .handle_request::<R, T>(request, response_handle)
-            .await
-    }
-}
-
-/// A running authoritative server for signed (or unsigned) zones.
+/// A running authoritative server for signed (or unsigned) zones: the library's
+/// [`ZoneServer`] (its methods through `Deref`) with the tests' helpers.
 pub struct DnsFixture {
-    addr: SocketAddr,
-    dnskeys: Vec<String>,
-    signature_expiration: Option<u32>,
-    server: Server<Router>,
+    server: ZoneServer,
+}
+
+impl std::ops::Deref for DnsFixture {
+    type Target = ZoneServer;
+    fn deref(&self) -> &ZoneServer {
+        &self.server
+    }
 }
 
 impl DnsFixture {
     /// A fixture for one or more zones, see [`FixtureBuilder`].
     pub fn builder() -> FixtureBuilder {
         FixtureBuilder {
-            zones: Vec::new(),
-            validity: DEFAULT_SIGNATURE_VALIDITY,
-            tampers: Vec::new(),
-            nsec3: false,
-            nsec3_params: (0, false),
-            expired: Vec::new(),
+            zones: ZoneSet::new(),
+            nsec3: None,
         }
     }
 
@@ -388,21 +162,11 @@ impl DnsFixture {
             .await
     }
 
-    /// UDP and TCP address of the server.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// The DNSKEY records of the signed zones, as zone-file lines.
-    pub fn dnskey_lines(&self) -> &[String] {
-        &self.dnskeys
-    }
-
     /// Writes the DNSKEY lines to `dir/trust-anchors.txt` and returns the path, for
     /// `DnsSettings::trust_anchor_file`.
     pub fn trust_anchor_file(&self, dir: &Path) -> PathBuf {
         let path = dir.join("trust-anchors.txt");
-        let mut text = self.dnskeys.join("\n");
+        let mut text = self.dnskey_lines().join("\n");
         text.push('\n');
         std::fs::write(&path, text).expect("write trust anchors");
         path
@@ -413,22 +177,10 @@ impl DnsFixture {
     pub fn validate_settings(&self, dir: &Path) -> dane_exporter::dns::DnsSettings {
         dane_exporter::dns::DnsSettings {
             mode: dane_exporter::dns::DnssecMode::Validate,
-            nameservers: vec![self.addr],
+            nameservers: vec![self.addr()],
             trust_anchor_file: Some(self.trust_anchor_file(dir)),
             timeout: Duration::from_secs(3),
         }
-    }
-
-    /// The RRSIG expiration the signer set (Unix seconds), the same for every RRSIG of the
-    /// fixture since all zones are signed in one go. `None` when nothing is signed.
-    pub fn signature_expiration(&self) -> Option<i64> {
-        self.signature_expiration.map(i64::from)
-    }
-}
-
-impl Drop for DnsFixture {
-    fn drop(&mut self) {
-        self.server.shutdown_token().cancel();
     }
 }
 
@@ -461,7 +213,7 @@ impl ScriptedServer {
         script: impl Fn(&Message, Transport) -> Option<Message> + Send + Sync + 'static,
     ) -> ScriptedServer {
         let script: Arc<Script> = Arc::new(script);
-        let (udp, tcp, addr) = bind_udp_and_tcp().await;
+        let (udp, tcp, addr) = zones::bind_udp_and_tcp().await.expect("bind 127.0.0.1");
         let udp_queries = Arc::new(AtomicUsize::new(0));
         let tcp_queries = Arc::new(AtomicUsize::new(0));
 
@@ -591,19 +343,4 @@ pub fn reply_to(query: &Message) -> Message {
     reply.metadata.recursion_available = true;
     reply.add_queries(query.queries.clone());
     reply
-}
-
-/// A UDP socket and a TCP listener on the same free port of 127.0.0.1. The port the kernel picks
-/// for UDP may be taken for TCP (a connection of another test in TIME_WAIT), so pick again then.
-async fn bind_udp_and_tcp() -> (UdpSocket, TcpListener, SocketAddr) {
-    for _ in 0..50 {
-        let udp = UdpSocket::bind("127.0.0.1:0").await.expect("bind UDP");
-        let addr = udp.local_addr().expect("UDP address");
-        match TcpListener::bind(addr).await {
-            Ok(tcp) => return (udp, tcp, addr),
-            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => continue,
-            Err(e) => panic!("bind TCP on {addr}: {e}"),
-        }
-    }
-    panic!("no port of 127.0.0.1 free for both UDP and TCP after 50 tries");
 }

@@ -69,18 +69,53 @@ impl Exporter {
         let ip = netns.map_or("127.0.0.1".to_string(), |n| n.ns_addr.to_string());
         let addr: SocketAddr = format!("{ip}:{}", free_port()).parse().unwrap();
         let storage = config.parent().unwrap_or(Path::new(".")).join("data");
+        let mut args = vec![
+            format!("--config.file={}", config.display()),
+            format!("--web.listen-address={addr}"),
+            format!("--storage.path={}", storage.display()),
+        ];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        let mut exporter = Exporter::launch(netns, addr, &args, log);
+        exporter.config = config.to_path_buf();
+        exporter
+    }
+
+    /// The binary with `args` (a subcommand, flags), on a free port of 127.0.0.1; returns once
+    /// it is ready.
+    pub fn run(args: &[&str]) -> Exporter {
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        Self::run_listening(&[&format!("--web.listen-address={addr}")], addr, args)
+    }
+
+    /// As [`Exporter::run`], with the listen flags given (`listen`) and `addr` where they make
+    /// it reachable.
+    pub fn run_listening(listen: &[&str], addr: SocketAddr, args: &[&str]) -> Exporter {
+        let args: Vec<String> = listen.iter().chain(args).map(|a| a.to_string()).collect();
+        let exporter = Exporter::launch(None, addr, &args, None);
+        exporter.wait_for(Duration::from_secs(40), "ready", |e| {
+            e.get("/-/ready").0 == 200
+        });
+        exporter
+    }
+
+    /// The binary with `args`, logging JSON, reached at `addr`; returns once it answers
+    /// `/-/healthy`.
+    fn launch(
+        netns: Option<&Netns>,
+        addr: SocketAddr,
+        args: &[String],
+        log: Option<&Path>,
+    ) -> Exporter {
         let binary = env!("CARGO_BIN_EXE_dane_exporter");
         let mut command = match netns {
             Some(netns) => netns.command(binary),
             None => Command::new(binary),
         };
-        // `ip netns exec` execs the program: the child is the exporter itself.
+        // `ip netns exec` execs the program: the child is the exporter itself. The log flag
+        // goes first: `args` may end in a subcommand.
         let child = command
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--web.listen-address={addr}"))
-            .arg(format!("--storage.path={}", storage.display()))
             .arg("--log.format=json")
-            .args(extra)
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(match log {
@@ -92,7 +127,7 @@ impl Exporter {
         let exporter = Exporter {
             child,
             addr,
-            config: config.to_path_buf(),
+            config: PathBuf::new(),
         };
         exporter.wait_for(Duration::from_secs(30), "healthy", |e| {
             e.get("/-/healthy").0 == 200

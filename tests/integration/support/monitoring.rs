@@ -1,15 +1,23 @@
-//! A real Prometheus and Alertmanager for the end-to-end tests (`alerting.rs`,
-//! `self_monitoring_alerts.rs`): daemons killed when dropped, the alert rules with every `for:`
-//! at 0s, a webhook receiver collecting what Alertmanager sends, and the HTTP APIs as JSON.
+//! A real Prometheus (Debian's `prometheus`) and Alertmanager (`prometheus-alertmanager`) for the
+//! end-to-end tests: daemons killed when dropped, the alert rules with every `for:` at 0s, a
+//! webhook receiver collecting what Alertmanager sends, the HTTP APIs as JSON, and
+//! [`Monitoring`], the chain itself (Prometheus scraping one exporter every second with the
+//! shipped rules, Alertmanager sending to the webhook) for `alerting.rs`, `demo.rs` and
+//! `self_monitoring_alerts.rs`.
+//!
+//! The `for:` boundaries are the business of `promtool test rules` (alerts/*_test.yml); here
+//! the wiring is proved end to end.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+use crate::support::exporter::free_port;
 
 /// A daemon killed when dropped.
 pub struct Daemon {
@@ -163,6 +171,7 @@ pub fn get_json(port: u16, path: &str) -> Value {
     serde_json::from_str(body).unwrap_or(Value::Null)
 }
 
+/// An instant query on the Prometheus at `prometheus`.
 pub fn query(prometheus: u16, expr: &str) -> Value {
     get_json(
         prometheus,
@@ -175,5 +184,135 @@ pub fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
     while !done() {
         assert!(began.elapsed() < limit, "not {what} after {limit:?}");
         std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// Prometheus scraping `exporter` with the shipped rules, Alertmanager, the webhook; stopped
+/// when dropped.
+pub struct Monitoring {
+    /// Prometheus' port on 127.0.0.1.
+    pub prometheus: u16,
+    /// Alertmanager's port on 127.0.0.1.
+    pub alertmanager: u16,
+    webhook: Webhook,
+    _daemons: Vec<Daemon>,
+}
+
+impl Monitoring {
+    /// Starts both daemons with their data and logs in `dir`, and waits until Prometheus has
+    /// scraped the exporter and loaded every rule group without error.
+    pub fn start(dir: &Path, exporter: SocketAddr) -> Monitoring {
+        Monitoring::start_with(dir, exporter, "")
+    }
+
+    /// [`Monitoring::start`] with `alertmanager_extra` appended to Alertmanager's configuration
+    /// (e.g. `inhibit_rules`).
+    pub fn start_with(dir: &Path, exporter: SocketAddr, alertmanager_extra: &str) -> Monitoring {
+        let rules_dir = dir.join("rules");
+        std::fs::create_dir_all(&rules_dir).unwrap();
+        let rules = rules_without_for(&rules_dir);
+
+        let webhook = Webhook::start();
+        let am_port = free_port();
+        let am_config = dir.join("alertmanager.yml");
+        std::fs::write(
+            &am_config,
+            format!(
+                "route:\n  receiver: hook\n  group_by: [alertname, domain, mx, address, nameserver]\n  \
+                 group_wait: 0s\n  group_interval: 1s\n  repeat_interval: 1h\n\
+                 receivers:\n  - name: hook\n    webhook_configs:\n      - url: http://127.0.0.1:{}/\n        send_resolved: true\n{alertmanager_extra}",
+                webhook.port
+            ),
+        )
+        .unwrap();
+        let alertmanager = Daemon::start(
+            "prometheus-alertmanager",
+            &[
+                format!("--config.file={}", am_config.display()),
+                format!("--storage.path={}", dir.join("am-data").display()),
+                format!("--web.listen-address=127.0.0.1:{am_port}"),
+                "--cluster.listen-address=".to_string(),
+            ],
+            &dir.join("alertmanager.log"),
+        );
+
+        let prometheus = free_port();
+        let prom_config = dir.join("prometheus.yml");
+        let rule_list = rules
+            .iter()
+            .map(|r| format!("  - {}\n", r.display()))
+            .collect::<String>();
+        std::fs::write(
+            &prom_config,
+            format!(
+                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
+                 rule_files:\n{rule_list}\
+                 alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['127.0.0.1:{am_port}']\n\
+                 scrape_configs:\n  - job_name: dane\n    static_configs:\n      - targets: ['{exporter}']\n"
+            ),
+        )
+        .unwrap();
+        let prometheus_daemon = Daemon::start(
+            "prometheus",
+            &[
+                format!("--config.file={}", prom_config.display()),
+                format!("--storage.tsdb.path={}", dir.join("tsdb").display()),
+                format!("--web.listen-address=127.0.0.1:{prometheus}"),
+            ],
+            &dir.join("prometheus.log"),
+        );
+        let monitoring = Monitoring {
+            prometheus,
+            alertmanager: am_port,
+            webhook,
+            _daemons: vec![prometheus_daemon, alertmanager],
+        };
+
+        wait_until(Duration::from_secs(60), "scraped", || {
+            monitoring.query("up{job=\"dane\"} == 1")["data"]["result"]
+                .as_array()
+                .is_some_and(|r| !r.is_empty())
+        });
+        let rules = || -> Vec<Value> {
+            let groups = get_json(prometheus, "/api/v1/rules");
+            groups["data"]["groups"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|g| g["rules"].as_array().cloned().unwrap_or_default())
+                .collect()
+        };
+        // Every group evaluated once (health "unknown" before that), then every rule healthy.
+        wait_until(Duration::from_secs(30), "rules evaluated", || {
+            let rules = rules();
+            !rules.is_empty() && rules.iter().all(|r| r["health"] != "unknown")
+        });
+        for rule in rules() {
+            assert_eq!(
+                rule["health"], "ok",
+                "rule {} : {}",
+                rule["name"], rule["lastError"]
+            );
+        }
+        monitoring
+    }
+
+    /// An instant query on Prometheus.
+    pub fn query(&self, expr: &str) -> Value {
+        query(self.prometheus, expr)
+    }
+
+    /// The alerts the webhook received so far, flattened: (status, labels).
+    pub fn alerts(&self) -> Vec<(String, Value)> {
+        self.webhook.alerts()
+    }
+
+    /// Waits until the webhook received an alert with `status` whose labels include `labels`.
+    pub fn wait_for_alert(&self, limit: Duration, status: &str, labels: &[(&str, &str)]) {
+        wait_until(limit, &format!("{status} {labels:?}"), || {
+            self.alerts()
+                .iter()
+                .any(|(s, l)| s == status && labels.iter().all(|(k, v)| l[*k].as_str() == Some(*v)))
+        });
     }
 }
