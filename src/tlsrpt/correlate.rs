@@ -73,18 +73,7 @@ pub fn correlate(mx: &MxReport, view: &SendersView) -> Vec<Finding> {
         let failed: u64 = reported.iter().map(|f| f.sessions).sum();
         match ProbeView::of(host) {
             ProbeView::Authenticated if failed > 0 => {
-                let kinds: Vec<String> = reported
-                    .iter()
-                    .map(|f| {
-                        format!(
-                            "{} {} ({}, {})",
-                            f.sessions,
-                            f.result_type.as_str(),
-                            f.policy_type.as_str(),
-                            f.organizations.join(", ")
-                        )
-                    })
-                    .collect();
+                let kinds: Vec<String> = reported.iter().map(ToString::to_string).collect();
                 findings.push(
                     Finding::new(
                         Reason::TlsRptFailuresProbePasses,

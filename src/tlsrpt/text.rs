@@ -33,19 +33,7 @@ pub fn render(out: &mut String, mx: &MxReport, view: &SendersView) {
             Some(view) => format!("this probe: {}", view.as_str()),
             None => "not an MX host of the domain now".to_string(),
         };
-        let failures: Vec<String> = row
-            .failures
-            .iter()
-            .map(|f| {
-                format!(
-                    "{} {} under {} ({})",
-                    f.sessions,
-                    f.result_type.as_str(),
-                    f.policy_type.as_str(),
-                    f.organizations.join(", ")
-                )
-            })
-            .collect();
+        let failures: Vec<String> = row.failures.iter().map(ToString::to_string).collect();
         let failures = if failures.is_empty() {
             "no failure reported".to_string()
         } else {

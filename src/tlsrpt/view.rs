@@ -157,6 +157,20 @@ pub struct FailureCount {
     pub organizations: Vec<String>,
 }
 
+impl std::fmt::Display for FailureCount {
+    /// "4 tlsa-invalid under tlsa (Sender Two Corporation)".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {} under {} ({})",
+            self.sessions,
+            self.result_type.as_str(),
+            self.policy_type.as_str(),
+            self.organizations.join(", ")
+        )
+    }
+}
+
 impl SendersView {
     /// The view of `domain` from `reports` (the caller picks the recent ones).
     pub fn of<'a>(domain: &str, reports: impl IntoIterator<Item = &'a Report>) -> Self {
