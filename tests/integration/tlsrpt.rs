@@ -668,7 +668,21 @@ fn reports_by_https_and_by_mail_survive_restarts_and_kills() {
             })
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(150));
+    // Killed as soon as a quarter of them is committed, while the rest are in flight.
+    let began = Instant::now();
+    while s
+        .stored_ids()
+        .iter()
+        .filter(|id| id.starts_with("k-"))
+        .count()
+        < 6
+    {
+        assert!(
+            began.elapsed() < Duration::from_secs(20),
+            "no report of the burst stored"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
     let _ = child.child.kill(); // SIGKILL
     let _ = child.child.wait();
     let acknowledged: Vec<String> = posts
