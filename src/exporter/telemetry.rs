@@ -18,7 +18,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use prometheus::proto::MetricFamily;
-use prometheus::{GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
+};
 
 use crate::core::{Direction, Reason, TargetKey, Verdict};
 use crate::dns::Resolvers;
@@ -345,4 +348,19 @@ impl ProbeObserver for Telemetry {
             );
         }
     }
+}
+
+/// The exporter's own metric families as text exposition chunks (name, text), for
+/// `crate::metrics::exposition` to sort in among the probe metrics.
+pub(super) fn own_chunks(own: Vec<prometheus::proto::MetricFamily>) -> Vec<(String, String)> {
+    own.iter()
+        .filter_map(|family| {
+            let mut buffer = Vec::new();
+            // Encoding into memory fails only on invalid families, which we never build.
+            TextEncoder::new()
+                .encode(std::slice::from_ref(family), &mut buffer)
+                .ok()?;
+            Some((family.name().to_string(), String::from_utf8(buffer).ok()?))
+        })
+        .collect()
 }

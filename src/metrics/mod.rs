@@ -5,7 +5,8 @@
 //! through the `crate::core::Sink` trait, and this module holds the table every series' name and
 //! help text come from (`table`), the report's own series (`report`), the text encoder
 //! (`encoder`: [`TargetSeries`], [`ExpositionChunks`]) and the protobuf families tests compare it
-//! with (`families`). Nothing is ever probed on scrape. Series carry `domain` and `direction`,
+//! with (`families`), and the TLS-RPT report counters (`tlsrpt`, from the database's totals, not
+//! from a probe). Nothing is ever probed on scrape. Series carry `domain` and `direction`,
 //! then the target's extra labels, then their own.
 //!
 //! Times are Unix timestamps in seconds (`_timestamp_seconds`), or durations in seconds: base units,
@@ -27,8 +28,10 @@ mod report;
 mod table;
 #[cfg(test)]
 mod tests;
+mod tlsrpt;
 
 pub use encoder::{exposition, probe_exposition, ExpositionChunks, TargetSeries};
 pub use families::probe_families;
 pub use report::LabelledReport;
-pub use table::PROBE_METRICS;
+pub use table::{PROBE_METRICS, TLSRPT_METRICS};
+pub use tlsrpt::{tlsrpt_families, OTHER_ORGANIZATION};

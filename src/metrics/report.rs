@@ -70,6 +70,13 @@ pub(super) fn add_report(f: &mut dyn Sink, item: &LabelledReport<'_>) {
         flag(report.verdict != Verdict::Fail),
     );
     f.gauge("dane_domain_protected", &base, flag(report.protected));
+    if let Some(since) = &report.verdict_since {
+        f.gauge(
+            "dane_probe_verdict_since_timestamp_seconds",
+            &base,
+            since.since as f64,
+        );
+    }
     for (name, findings) in [
         ("dane_probe_failure_info", &report.failures),
         ("dane_probe_warning_info", &report.warnings),
