@@ -21,7 +21,10 @@
 //! errors and durations, the SMTP egress of this host, the HTTP requests it answered; `/-/ready`
 //! says why it is not ready (first round not done, a resolver down or not validating).
 
+mod sink;
 mod telemetry;
+
+use telemetry::SelfMetrics;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -29,15 +32,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use prometheus::{Encoder, Gauge, IntGauge, Opts, Registry, TextEncoder};
 use tokio::sync::{Mutex, Semaphore};
 use tracing::Instrument;
 
 use crate::config::{self, Config, Shard};
 use crate::core::{normalize_domain, unix_now, Direction};
+use crate::database::DatabaseError;
 use crate::dns::Resolvers;
 use crate::history::History;
 use crate::metrics::{probe_exposition, LabelledReport};
+use crate::retained::{Retained, StorageOptions};
 use crate::scheduler::{self, ProberRunner, SchedulerHandle};
 use crate::store::Store;
 use crate::web::{self, BoxFuture, ProbeOptions, ProbeRequestError};
@@ -62,6 +66,9 @@ pub enum StartError {
     /// A metric could not be registered (a bug).
     #[error("metrics registry: {0}")]
     Registry(#[from] prometheus::Error),
+    /// The database at `--storage.path` cannot be used.
+    #[error("{0}")]
+    Storage(#[from] DatabaseError),
 }
 
 /// The configuration in force and the scheduler running it.
@@ -79,14 +86,6 @@ struct Running {
     adhoc_slots: Arc<Semaphore>,
 }
 
-/// The exporter's own metrics.
-struct SelfMetrics {
-    registry: Registry,
-    reload_ok: IntGauge,
-    reload_time: Gauge,
-    telemetry: Arc<telemetry::Telemetry>,
-}
-
 /// The running exporter.
 pub struct DaneExporter {
     config_path: PathBuf,
@@ -95,31 +94,47 @@ pub struct DaneExporter {
     store: Arc<Store>,
     running: Mutex<Option<Running>>,
     own: SelfMetrics,
-    /// What crosses probe rounds (stale clocks, publication clocks, MTA-STS): kept across reloads.
+    /// What crosses probe rounds (stale clocks, publication clocks, MTA-STS, verdicts): kept
+    /// across reloads, and across restarts through `retained`'s database.
     history: Arc<History>,
+    /// The database, its writer and the TLS-RPT counters (none without `--storage.path`).
+    retained: Option<Retained>,
     /// The health and query counts of every resolver asked: kept across reloads.
     resolvers: Arc<Resolvers>,
 }
 
 impl DaneExporter {
-    /// Loads `config_path` and starts probing. A bad configuration is an error here: at start
-    /// there is no running configuration to keep.
+    /// Loads `config_path` and starts probing, with a history in memory only. A bad
+    /// configuration is an error here: at start there is no running configuration to keep.
     pub async fn start(config_path: &Path) -> Result<Arc<Self>, StartError> {
-        Self::start_sharded(config_path, Shard::ALL).await
+        Self::start_with(config_path, None, Shard::ALL).await
     }
 
-    /// Like [`DaneExporter::start`], probing and exposing only the targets `shard` owns
-    /// (`crate::config::Shard`); `/probe` answers for any allowed domain.
-    pub async fn start_sharded(config_path: &Path, shard: Shard) -> Result<Arc<Self>, StartError> {
+    /// [`Self::start`], with the history kept in (and restored from) the database `storage`
+    /// names, where TLS-RPT reports are stored too, probing and exposing only the targets
+    /// `shard` owns (`crate::config::Shard`; `/probe` answers for any allowed domain).
+    pub async fn start_with(
+        config_path: &Path,
+        storage: Option<StorageOptions>,
+        shard: Shard,
+    ) -> Result<Arc<Self>, StartError> {
         let store = Arc::new(Store::new());
         let own = SelfMetrics::new(Arc::clone(&store))?;
+        let (history, retained) = match &storage {
+            Some(options) => {
+                let (history, retained) = Retained::open(options, &own.registry)?;
+                (history, Some(retained))
+            }
+            None => (Arc::new(History::new()), None),
+        };
         let exporter = Arc::new(Self {
             config_path: config_path.to_path_buf(),
             shard,
             store,
             running: Mutex::new(None),
             own,
-            history: Arc::new(History::new()),
+            history,
+            retained,
             resolvers: Arc::new(Resolvers::new(Default::default())),
         });
         let config = config::load(config_path)?;
@@ -163,6 +178,9 @@ impl DaneExporter {
             old.scheduler.shutdown(RELOAD_GRACE).await;
         }
         self.store.set_targets(&targets);
+        if let Some(retained) = &self.retained {
+            retained.set_targets(&targets);
+        }
         let keys: std::collections::HashSet<_> = targets.iter().map(|t| t.key()).collect();
         self.history.retain(|key| keys.contains(key));
         self.own.telemetry.new_round(&targets, shortest);
@@ -251,8 +269,11 @@ impl DaneExporter {
             // Only an invalid family (a bug) gets here; the rest of the exposition still goes.
             Err(error) => tracing::error!(%error, "cannot render the exporter's own metrics"),
         }
-        own.sort_by(|a, b| a.name().cmp(b.name()));
-        let chunks = self.store.exposition(own_chunks(own), METRICS_CHUNK_BYTES);
+        let mut own = telemetry::own_chunks(own);
+        if let Some(retained) = &self.retained {
+            own.extend(retained.families());
+        }
+        let chunks = self.store.exposition(own, METRICS_CHUNK_BYTES);
         Box::new(chunks.map(Bytes::from))
     }
 
@@ -327,10 +348,13 @@ impl DaneExporter {
         })
     }
 
-    /// Stops probing: running probes get `grace` to finish.
+    /// Stops probing: running probes get `grace` to finish; then what they left is written.
     pub async fn shutdown(&self, grace: Duration) {
         if let Some(running) = self.running.lock().await.take() {
             running.scheduler.shutdown(grace).await;
+        }
+        if let Some(retained) = &self.retained {
+            retained.close().await;
         }
     }
 }
@@ -397,60 +421,6 @@ fn debug_text(
         target.mta_sts.mta_sts,
         target.mta_sts.tls_rpt,
     )
-}
-
-impl SelfMetrics {
-    fn new(store: Arc<Store>) -> Result<Self, prometheus::Error> {
-        let registry = Registry::new();
-        let telemetry = Arc::new(telemetry::Telemetry::new(&registry, store)?);
-        let build_info = IntGauge::with_opts(
-            Opts::new(
-                "dane_exporter_build_info",
-                "A metric with a constant 1 value labelled by the version, revision and Rust \
-                 version from which dane_exporter was built.",
-            )
-            .const_label("version", env!("CARGO_PKG_VERSION"))
-            .const_label("revision", env!("DANE_EXPORTER_REVISION"))
-            .const_label("rustversion", env!("DANE_EXPORTER_RUST_VERSION")),
-        )?;
-        build_info.set(1);
-        let reload_ok = IntGauge::new(
-            "dane_exporter_config_last_reload_successful",
-            "1 when the last configuration reload succeeded, else 0.",
-        )?;
-        let reload_time = Gauge::new(
-            "dane_exporter_config_last_reload_success_timestamp_seconds",
-            "Unix time of the last successful configuration reload.",
-        )?;
-        registry.register(Box::new(build_info))?;
-        registry.register(Box::new(reload_ok.clone()))?;
-        registry.register(Box::new(reload_time.clone()))?;
-        #[cfg(target_os = "linux")]
-        registry.register(Box::new(
-            prometheus::process_collector::ProcessCollector::for_self(),
-        ))?;
-        Ok(Self {
-            registry,
-            reload_ok,
-            reload_time,
-            telemetry,
-        })
-    }
-}
-
-/// The exporter's own metric families as text exposition chunks (name, text), for
-/// `crate::metrics::exposition` to sort in among the probe metrics.
-fn own_chunks(own: Vec<prometheus::proto::MetricFamily>) -> Vec<(String, String)> {
-    own.iter()
-        .filter_map(|family| {
-            let mut buffer = Vec::new();
-            // Encoding into memory fails only on invalid families, which we never build.
-            TextEncoder::new()
-                .encode(std::slice::from_ref(family), &mut buffer)
-                .ok()?;
-            Some((family.name().to_string(), String::from_utf8(buffer).ok()?))
-        })
-        .collect()
 }
 
 impl web::Exporter for DaneExporter {

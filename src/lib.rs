@@ -11,10 +11,13 @@
 //!                    the subcommands `check` and `tlsa` (flags, run, exit status) and what
 //!                    they share (network flags, status line)
 //! exporter           the running exporter: config in force, scheduler, store, own metrics
+//!   retained ingest  its database side (history restored, TLS-RPT totals) | `tlsrpt ingest`
 //! config             the YAML file -> fully resolved Targets (every setting resolved once)
-//! web                HTTP: /metrics, /probe, health, reload; TLS and basic auth (web config)
+//! web                HTTP: /metrics, /probe, health, reload; TLS and basic auth (web config);
+//!                    the TLS-RPT listener (POST /tlsrpt)
 //! scheduler          every target on its interval; run_one: one probe under its deadline
-//! store              the latest series per target, read at scrape time
+//! store  database    the latest series per target, read at scrape time | the SQLite file:
+//!                    target states, verdict history, TLS-RPT reports, on a writer thread
 //! metrics  text      the metric table and the encoder | the human report of `check`
 //! logging            log lines as Prometheus writes them; `check`'s status line
 //! probe  tlsa        runs the checks of one target, assembles and judges one report; unknown
@@ -26,19 +29,21 @@
 //!   mx key_algorithms services mta_sts authoritative local_certs
 //! dns  smtp  tls     I/O: lookups with their DNSSEC state, resolver health; the SMTP dialogue,
 //!                    its egress; the handshake
-//! dane               the DANE rules, pure
+//! dane  tlsrpt       the DANE rules, pure | TLS-RPT reports (RFC 8460): parse, validate, add up
 //! core  yaml         the types every layer speaks (facts, findings, reasons, sink) | YAML walk
 //! ```
 //!
 //! - [`core`]: time, names, DNS answers, TLSA records, certificates, DANE evaluations, SMTP
 //!   sessions, the MX facts, [`core::Finding`] and [`core::Reason`], the [`core::Sink`] of series.
 //! - [`dane`]: RFC 6698/7671/7672 matching, name checks, DANE-TA chains; pure functions.
+//! - [`tlsrpt`]: RFC 8460 reports: bounded decoding, validation, the senders' view, correlation.
 //! - [`dns`], [`smtp`], [`tls`]: the I/O, each bounded and under a timeout.
 //! - [`checks`]: what is checked, one folder per check.
 //! - [`target`], [`report`], [`history`], [`probe`]: one probe of one target.
 //! - [`tlsa`]: the `tlsa` command (records for the current and next key, `--check`).
 //! - [`metrics`], [`text`]: a report as series and as text.
-//! - [`store`], [`scheduler`], [`web`], [`config`], [`exporter`]: the running exporter.
+//! - [`store`], [`database`], [`scheduler`], [`web`], [`config`], [`exporter`], [`retained`],
+//!   [`ingest`]: the running exporter, what it keeps across restarts, and `tlsrpt ingest`.
 //! - [`demo`]: the exporter against an in-process world of signed zones and mail servers; its
 //!   servers are the tests' fixtures too.
 //! - [`cli`]: the subcommands `check` and `tlsa` (clap flags, run, exit status) and what they
@@ -53,15 +58,18 @@ pub mod cli;
 pub mod config;
 pub mod core;
 pub mod dane;
+pub mod database;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod dns;
 pub mod exporter;
 pub mod history;
+pub mod ingest;
 pub mod logging;
 pub mod metrics;
 pub mod probe;
 pub mod report;
+pub mod retained;
 pub mod scheduler;
 pub mod smtp;
 pub mod store;
@@ -69,5 +77,6 @@ pub mod target;
 pub mod text;
 pub mod tls;
 pub mod tlsa;
+pub mod tlsrpt;
 pub mod web;
 pub mod yaml;

@@ -11,6 +11,7 @@
 //!   stands (exit status as `check`).
 //! - `dane_exporter check DOMAIN` probes one domain once, as the exporter would, and prints a
 //!   report (`dane_exporter::cli::check`: its flags, target, exit status).
+//! - `dane_exporter tlsrpt ingest [FILE|-]` stores a TLS-RPT report mail (`dane_exporter::ingest`).
 //! - `dane_exporter man`, `dane_exporter completions SHELL`: generated from these definitions.
 
 use std::net::SocketAddr;
@@ -30,6 +31,8 @@ use tracing_subscriber::{EnvFilter, Layer};
 use dane_exporter::cli;
 use dane_exporter::config::Shard;
 use dane_exporter::exporter::DaneExporter;
+use dane_exporter::ingest::{StorageArgs, TlsRptCommand};
+use dane_exporter::retained::StorageOptions;
 use dane_exporter::web::{self, WebConfig};
 
 /// The port in the exporters' 9100-9999 range this exporter listens on by default.
@@ -88,6 +91,8 @@ struct Cli {
     /// Log line format.
     #[arg(long = "log.format", value_enum, default_value_t = LogFormat::Logfmt)]
     log_format: LogFormat,
+    #[command(flatten)]
+    storage: StorageArgs,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -113,6 +118,9 @@ enum Command {
     /// Print the TLSA records to publish for a server's current and next key; with --check,
     /// where a key rollover stands and what to do next.
     Tlsa(Box<cli::tlsa::TlsaArgs>),
+    /// TLS-RPT reports (RFC 8460) received by mail.
+    #[command(subcommand)]
+    Tlsrpt(TlsRptCommand),
     /// Start a self-contained demo on loopback: a signed zone, mail servers in several states
     /// of health, and the exporter watching them (no internet, no configuration).
     #[cfg(feature = "demo")]
@@ -131,10 +139,11 @@ enum Command {
     },
 }
 
-/// The sockets one `--web.listen-address` stands for: `:9724` means every address, as in the Go
-/// exporters; a host name binds every address it resolves to (`localhost`: 127.0.0.1 and ::1).
-async fn listen_addresses(text: &str) -> Result<Vec<SocketAddr>, String> {
-    let bad = || format!("--web.listen-address {text:?} is not HOST:PORT or :PORT");
+/// The sockets one `--web.listen-address` (or `--tlsrpt.listen-address`, `flag`) stands for:
+/// `:9724` means every address, as in the Go exporters; a host name binds every address it
+/// resolves to (`localhost`: 127.0.0.1 and ::1).
+async fn listen_addresses(flag: &str, text: &str) -> Result<Vec<SocketAddr>, String> {
+    let bad = || format!("{flag} {text:?} is not HOST:PORT or :PORT");
     if let Some(port) = text.strip_prefix(':') {
         let port: u16 = port.parse().map_err(|_| bad())?;
         return Ok(vec![SocketAddr::from((
@@ -152,8 +161,8 @@ async fn listen_addresses(text: &str) -> Result<Vec<SocketAddr>, String> {
     // The system resolver (/etc/hosts first); bounded, as a hung resolver must not hang start.
     let resolved = tokio::time::timeout(Duration::from_secs(10), tokio::net::lookup_host(text))
         .await
-        .map_err(|_| format!("--web.listen-address {text:?}: resolving {host:?} timed out"))?
-        .map_err(|e| format!("--web.listen-address {text:?}: cannot resolve {host:?}: {e}"))?;
+        .map_err(|_| format!("{flag} {text:?}: resolving {host:?} timed out"))?
+        .map_err(|e| format!("{flag} {text:?}: cannot resolve {host:?}: {e}"))?;
     let mut addresses: Vec<SocketAddr> = Vec::new();
     for address in resolved {
         if !addresses.contains(&address) {
@@ -161,9 +170,7 @@ async fn listen_addresses(text: &str) -> Result<Vec<SocketAddr>, String> {
         }
     }
     if addresses.is_empty() {
-        return Err(format!(
-            "--web.listen-address {text:?}: {host:?} has no address"
-        ));
+        return Err(format!("{flag} {text:?}: {host:?} has no address"));
     }
     Ok(addresses)
 }
@@ -191,7 +198,14 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Some(Command::Check(args)) => runtime.block_on(cli::check::run(*args, status)),
+        Some(Command::Check(args)) => {
+            runtime.block_on(cli::check::run(*args, &cli.storage.path, status))
+        }
+        Some(Command::Tlsrpt(command)) => ExitCode::from(dane_exporter::ingest::run(
+            &command,
+            &cli.storage,
+            &cli.config_file,
+        )),
         Some(Command::Tlsa(args)) => runtime.block_on(cli::tlsa::run(*args, status)),
         #[cfg(feature = "demo")]
         Some(Command::Demo) => runtime.block_on(run_demo(cli)),
@@ -289,12 +303,27 @@ async fn run_exporter(cli: Cli) -> ExitCode {
         Ok(wanted) => wanted,
         Err(code) => return code,
     };
+    let mut tlsrpt_wanted = Vec::new();
+    if let Some(text) = &cli.storage.tlsrpt_listen_address {
+        match listen_addresses("--tlsrpt.listen-address", text).await {
+            Ok(found) => tlsrpt_wanted.push((text.clone(), found)),
+            Err(error) => {
+                tracing::error!(%error, "bad flag");
+                return ExitCode::from(2);
+            }
+        }
+    }
     let web_config = match load_web_config(cli.web_config_file.as_deref()) {
         Ok(config) => config,
         Err(code) => return code,
     };
+    let storage = StorageOptions {
+        path: cli.storage.path.clone(),
+        retention: cli.storage.retention,
+        max_organizations: cli.storage.max_organizations,
+    };
     let shard = cli.shard.unwrap_or_default();
-    let exporter = match DaneExporter::start_sharded(&cli.config_file, shard).await {
+    let exporter = match DaneExporter::start_with(&cli.config_file, Some(storage), shard).await {
         Ok(exporter) => exporter,
         Err(error) => {
             tracing::error!(%error, "cannot start");
@@ -309,8 +338,36 @@ async fn run_exporter(cli: Cli) -> ExitCode {
         Ok(listeners) => listeners,
         Err(code) => return code,
     };
+    // Senders' reports on listeners of their own (`web::serve_tlsrpt`), stopped with the main
+    // ones.
+    let tlsrpt_label = format!("TLS-RPT: POST {}", web::TLSRPT_PATH);
+    let tlsrpt_listeners = match bind_all(tlsrpt_wanted, &tlsrpt_label, web_config.as_ref()).await {
+        Ok(listeners) => listeners,
+        Err(code) => return code,
+    };
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let tlsrpt: Vec<_> = tlsrpt_listeners
+        .into_iter()
+        .map(|listener| {
+            let mut stopped = stopped.clone();
+            let sink = exporter.clone();
+            tokio::spawn(web::serve_tlsrpt(
+                listener,
+                web_config.clone(),
+                sink,
+                Default::default(),
+                async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                },
+            ))
+        })
+        .collect();
     let served: Arc<dyn web::Exporter> = exporter.clone();
     serve(listeners, web_config, served, cli.timeout_offset).await;
+    let _ = stop.send(true);
+    for task in tlsrpt {
+        let _ = task.await;
+    }
     exporter.shutdown(SHUTDOWN_GRACE).await;
     ExitCode::SUCCESS
 }
@@ -378,7 +435,7 @@ async fn listen_flags(
     };
     let mut wanted = Vec::new();
     for text in flags {
-        match listen_addresses(text).await {
+        match listen_addresses("--web.listen-address", text).await {
             Ok(found) => wanted.push((text.clone(), found)),
             Err(error) => {
                 tracing::error!(%error, "bad flag");

@@ -26,12 +26,13 @@ use crate::checks::local_certs::{self, CertificateContext};
 use crate::checks::mx::{self, MxJudgement, MxProbe};
 use crate::checks::services::{self, ServiceReport, ServiceSettings};
 use crate::checks::{key_algorithms, mta_sts};
-use crate::core::{normalize_name, unix_now, KeyAlgorithmReport, MxReport, Verdict};
+use crate::core::{normalize_name, unix_now, Direction, KeyAlgorithmReport, MxReport, Verdict};
 use crate::dns::DnsClient;
 use crate::history::History;
 use crate::report::DomainReport;
 use crate::smtp::{HostLimits, SessionCache};
 use crate::target::Target;
+use crate::tlsrpt;
 
 /// Probes targets with one DNS client.
 pub struct Prober {
@@ -176,6 +177,14 @@ impl Prober {
             certificates
         };
         warnings.extend(history.stale_findings(&key, &mx, &target.hygiene));
+        // What senders reported for our own domains, beside what this probe saw.
+        let senders = match key.direction {
+            Direction::Inbound => history.senders(&domain),
+            Direction::Outbound => None,
+        };
+        if let Some(view) = &senders {
+            warnings.extend(tlsrpt::correlate(&mx, view));
+        }
         let unknown: Vec<_> = sight::after(&dns.sight(), &mx).into_iter().collect();
         if unknown.is_empty() {
             expect::hold(
@@ -194,6 +203,11 @@ impl Prober {
             failures.clear();
             warnings.clear();
         }
+        // A round that could not see says nothing about the domain: its verdict clock stays as
+        // the last round that could left it ("failing since" goes on across a resolver outage).
+        let verdict_since =
+            (verdict != Verdict::Unknown).then(|| history.verdict(&key, verdict, &failures, now));
+        history.end_round(&key);
 
         DomainReport {
             mx,
@@ -209,6 +223,8 @@ impl Prober {
             tls_rpt: transport.tls_rpt,
             local_certificates,
             zones,
+            verdict_since,
+            senders: senders.map(|view| view.as_ref().clone()),
         }
     }
 }

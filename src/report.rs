@@ -12,6 +12,8 @@ use crate::checks::local_certs::LocalCertReport;
 use crate::checks::mta_sts::{MtaStsReport, TlsRptReport};
 use crate::checks::services::ServiceReport;
 use crate::core::{Finding, MxReport, Reason, UnixSeconds, Verdict};
+use crate::history::VerdictState;
+use crate::tlsrpt::SendersView;
 
 /// Everything about one domain.
 #[derive(Clone, Debug, Serialize)]
@@ -53,6 +55,15 @@ pub struct DomainReport {
     /// the authoritative checks ran; see `crate::checks::authoritative`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub zones: Vec<ZoneReport>,
+    /// Since when the verdict (and its reasons) have held, as the history of rounds knows it
+    /// (`crate::history`; the exporter's survives restarts); absent for a probe that did not
+    /// finish.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verdict_since: Option<VerdictState>,
+    /// What senders' latest TLS-RPT reports saw of this (inbound) domain, per MX host, when
+    /// reports arrived (`crate::tlsrpt::SendersView`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub senders: Option<SendersView>,
 }
 
 impl DomainReport {
@@ -79,6 +90,8 @@ impl DomainReport {
             tls_rpt: None,
             local_certificates: Vec::new(),
             zones: Vec::new(),
+            verdict_since: None,
+            senders: None,
         }
     }
 
@@ -128,7 +141,10 @@ const TIME_FIELDS: &[&str] = &[
     "min_not_after",
     "not_after",
     "not_before",
+    "period_end",
+    "period_start",
     "published_since",
+    "reasons_since",
     "signature_expiration",
     "since",
     "tlsa_signature_expiration",
@@ -215,5 +231,40 @@ mod tests {
         // A null time (no divergence) has no twin.
         assert_eq!(value["divergence"], Value::Null);
         assert!(map.get("divergence_rfc3339").is_none());
+    }
+
+    #[test]
+    fn history_and_senders_times_have_twins() {
+        let mut report = DomainReport::unfinished(
+            "example.org",
+            1_796_169_600,
+            1.5,
+            Reason::ProbeTimeout,
+            "took too long".into(),
+        );
+        report.verdict_since = Some(VerdictState {
+            verdict: Verdict::Fail,
+            since: 1_796_083_200,
+            reasons: vec![Reason::ProbeTimeout],
+            reasons_since: 1_796_169_600,
+            previous: Some(Verdict::Pass),
+        });
+        report.senders = Some(SendersView {
+            period_start: 1_795_996_800,
+            period_end: 1_796_083_200,
+            ..SendersView::default()
+        });
+        let value = to_json_value(&report);
+        let since = &value["verdict_since"];
+        assert_eq!(since["since_rfc3339"], "2026-12-01T00:00:00Z");
+        assert_eq!(since["reasons_since_rfc3339"], "2026-12-02T00:00:00Z");
+        assert_eq!(
+            value["senders"]["period_start_rfc3339"],
+            "2026-11-30T00:00:00Z"
+        );
+        assert_eq!(
+            value["senders"]["period_end_rfc3339"],
+            "2026-12-01T00:00:00Z"
+        );
     }
 }

@@ -62,6 +62,11 @@ pub struct StatusRow {
     pub divergence: Option<UnixSeconds>,
     /// Seconds the probe took.
     pub duration_seconds: f64,
+    /// Since when the verdict has held (the history's clock, kept across restarts).
+    pub since: Option<UnixSeconds>,
+    /// Failed sessions senders' latest TLS-RPT reports counted for the domain (inbound, when
+    /// reports arrived).
+    pub senders_failed: Option<u64>,
 }
 
 impl StatusRow {
@@ -91,6 +96,8 @@ impl StatusRow {
             checked_at: report.checked_at(),
             divergence: report.divergence,
             duration_seconds: report.duration_seconds,
+            since: report.verdict_since.as_ref().map(|v| v.since),
+            senders_failed: report.senders.as_ref().map(|v| v.failed_sessions),
         }
     }
 }

@@ -11,8 +11,9 @@ use std::fmt::Write as _;
 
 use crate::checks::{authoritative, key_algorithms, local_certs, mta_sts, mx, services};
 use crate::core::time::{days_from, format_time};
-use crate::core::Verdict;
+use crate::core::{UnixSeconds, Verdict};
 use crate::report::DomainReport;
+use crate::tlsrpt;
 
 /// How the text is dressed.
 #[derive(Clone, Copy, Debug, Default)]
@@ -60,6 +61,9 @@ pub fn render_styled(report: &DomainReport, style: Style) -> String {
             ""
         }
     );
+    if let Some(since) = &report.verdict_since {
+        let _ = writeln!(out, "{}", since_line(since, now));
+    }
     if !report.unknown.is_empty() {
         let _ = writeln!(
             out,
@@ -112,6 +116,43 @@ pub fn render_styled(report: &DomainReport, style: Style) -> String {
     authoritative::render(&mut out, &report.zones);
     services::render(&mut out, &report.services, now);
     mta_sts::render(&mut out, report.mta_sts.as_ref(), report.tls_rpt.as_ref());
+    if let Some(view) = &report.senders {
+        tlsrpt::render(&mut out, &report.mx, view);
+    }
     let _ = writeln!(out, "\n  checked in {:.2}s", report.duration_seconds);
     out
+}
+
+/// "  failing since 2026-12-01T10:04:00Z, 3 h (was pass)": how long the verdict has held, as the
+/// history of rounds knows it.
+fn since_line(since: &crate::history::VerdictState, now: UnixSeconds) -> String {
+    let word = match since.verdict {
+        Verdict::Pass => "passing",
+        Verdict::Fail => "failing",
+        Verdict::EncryptOnly => "encrypt only",
+        Verdict::NotApplicable => "not applicable",
+        Verdict::Unknown => "unknown",
+    };
+    let was = since
+        .previous
+        .map(|v| format!(" (was {})", v.as_str()))
+        .unwrap_or_default();
+    if since.since >= now {
+        return format!("  {word} since this check{was}");
+    }
+    format!(
+        "  {word} since {}, {}{was}",
+        format_time(since.since),
+        elapsed(now - since.since)
+    )
+}
+
+/// A duration as a person reads it: "45 s", "12 min", "3 h", "4 days".
+fn elapsed(seconds: UnixSeconds) -> String {
+    match seconds {
+        s if s < 120 => format!("{s} s"),
+        s if s < 2 * 3600 => format!("{} min", s / 60),
+        s if s < 2 * 86_400 => format!("{} h", s / 3600),
+        s => format!("{} days", s / 86_400),
+    }
 }

@@ -215,3 +215,26 @@ printf 'version: STSv1\nmode: none\nmax_age: 31557600\n' >mta_sts_policy/none
 printf 'v=STSv1; id=20261128T120000;\nv=TLSRPTv1; rua=mailto:tlsrpt@example.com,https://report.example.com/v1' \
     >mta_sts_policy/txt-records
 echo "local_cert_pem: $(ls local_cert_pem | wc -l) seeds, mta_sts_policy: $(ls mta_sts_policy | wc -l) seeds"
+
+# --- tlsrpt_report and tlsrpt_message (from tests/fixtures/tlsrpt/, the reports' own fixtures) ---
+# tlsrpt_report: one byte choosing the media type (odd: gzip), then the body; tlsrpt_message: the
+# report as senders mail it (multipart/report, base64 gzip part).
+rm -rf tlsrpt_report tlsrpt_message
+mkdir -p tlsrpt_report tlsrpt_message
+fixtures=$repo/tests/fixtures/tlsrpt
+for f in "$fixtures"/*.json; do
+    name=$(basename "$f" .json)
+    { printf '\x00'; cat "$f"; } >"tlsrpt_report/$name-json"
+    { printf '\x01'; gzip -9nc "$f"; } >"tlsrpt_report/$name-gzip"
+    {
+        printf 'From: reports@sender.example\r\nTo: tlsrpt@example.org\r\n'
+        printf 'Subject: Report Domain: example.org Submitter: sender.example Report-ID: <%s@sender.example>\r\n' "$name"
+        printf 'MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=tlsrpt; boundary="b"\r\n\r\n'
+        printf -- '--b\r\nContent-Type: text/plain\r\n\r\nThis is an aggregate TLS report.\r\n'
+        printf -- '--b\r\nContent-Type: application/tlsrpt+gzip\r\nContent-Transfer-Encoding: base64\r\n'
+        printf 'Content-Disposition: attachment; filename="sender.example!example.org!1!2.json.gz"\r\n\r\n'
+        gzip -9nc "$f" | base64 -w 76 | sed 's/$/\r/'
+        printf -- '--b--\r\n'
+    } >"tlsrpt_message/$name-mail"
+done
+echo "tlsrpt_report: $(ls tlsrpt_report | wc -l) seeds, tlsrpt_message: $(ls tlsrpt_message | wc -l) seeds"

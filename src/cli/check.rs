@@ -5,7 +5,7 @@
 //! error, or this host cannot see (its resolver, its SMTP egress), with one sentence on stderr.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -139,7 +139,7 @@ fn certificate_specs(args: &CheckArgs) -> Result<Vec<CertificateSpec>, String> {
 const CHECK_DEADLINE_STEPS: u32 = 30;
 
 /// Runs `check` (the module doc).
-pub async fn run(args: CheckArgs, status: Option<StatusLine>) -> ExitCode {
+pub async fn run(args: CheckArgs, storage: &Path, status: Option<StatusLine>) -> ExitCode {
     let target = match check_target(&args) {
         Ok(target) => target,
         Err(error) => {
@@ -147,9 +147,18 @@ pub async fn run(args: CheckArgs, status: Option<StatusLine>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // The running exporter's clocks, verdict times and TLS-RPT reports (`--storage.path`), read,
+    // never written.
+    let history = match crate::retained::history_for_check(storage) {
+        Ok(history) => Arc::new(history),
+        Err(error) => {
+            eprintln!("dane_exporter: {error}");
+            return ExitCode::from(2);
+        }
+    };
     let resolvers = Arc::new(Resolvers::new(args.net.canary()));
     let runner = match ProberRunner::watching(std::slice::from_ref(&target), None, resolvers) {
-        Ok(runner) => runner,
+        Ok(runner) => runner.with_history(history),
         Err(error) => {
             eprintln!("dane_exporter: {error}");
             return ExitCode::from(2);

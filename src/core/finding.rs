@@ -208,6 +208,11 @@ reasons! {
     TlsRptRecordInvalid = "tls_rpt_record_invalid",
     /// Several `_smtp._tls` records.
     TlsRptRecordMultiple = "tls_rpt_record_multiple",
+    // TLS-RPT reports received, against the probe (crate::tlsrpt::correlate).
+    /// Senders report failures on an MX host this probe authenticates.
+    TlsRptFailuresProbePasses = "tlsrpt_failures_probe_passes",
+    /// This probe fails on an MX host senders report DANE sessions to without failure.
+    TlsRptSuccessProbeFails = "tlsrpt_success_probe_fails",
     // Other TLS services (crate::checks::services).
     /// The TCP connection to the service failed.
     ServiceConnectFailed = "service_connect_failed",

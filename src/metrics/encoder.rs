@@ -120,7 +120,7 @@ impl TargetSeries {
 }
 
 /// `label="value",…` of `labels`, escaped, empty values left out.
-fn base_text(labels: &[(&str, &str)]) -> String {
+pub(super) fn base_text(labels: &[(&str, &str)]) -> String {
     let mut text = String::new();
     for (key, val) in labels.iter().filter(|(_, v)| !v.is_empty()) {
         if !text.is_empty() {

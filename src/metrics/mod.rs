@@ -5,8 +5,10 @@
 //! through the `crate::core::Sink` trait, and this module holds the table every series' name and
 //! help text come from (`table`), the report's own series (`report`), the text encoder
 //! (`encoder`: [`TargetSeries`], [`ExpositionChunks`]), the aggregates over every stored
-//! result computed at scrape time (`aggregate`: domains by verdict and reason, per MX host) and
-//! the protobuf families tests compare it with (`families`). Nothing is ever probed on scrape. Series carry `domain` and `direction`,
+//! result computed at scrape time (`aggregate`: domains by verdict and reason, per MX host), the
+//! protobuf families tests compare it with (`families`), and the TLS-RPT report counters
+//! (`tlsrpt`, from the database's totals, not from a probe). Nothing is ever probed on scrape.
+//! Series carry `domain` and `direction`,
 //! then the target's extra labels, then their own.
 //!
 //! Times are Unix timestamps in seconds (`_timestamp_seconds`), or durations in seconds: base units,
@@ -29,9 +31,11 @@ mod report;
 mod table;
 #[cfg(test)]
 mod tests;
+mod tlsrpt;
 
 pub use aggregate::{aggregate_families, Aggregated, DomainSummary, MAX_MX_HOSTS};
 pub use encoder::{exposition, probe_exposition, ExpositionChunks, TargetSeries};
 pub use families::probe_families;
 pub use report::LabelledReport;
-pub use table::{AGGREGATE_METRICS, PROBE_METRICS};
+pub use table::{AGGREGATE_METRICS, PROBE_METRICS, TLSRPT_METRICS};
+pub use tlsrpt::{tlsrpt_families, OTHER_ORGANIZATION};

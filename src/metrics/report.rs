@@ -46,6 +46,13 @@ pub(super) fn add_report(f: &mut dyn Sink, item: &LabelledReport<'_>) {
         return;
     }
     f.gauge("dane_domain_protected", &base, flag(report.protected));
+    if let Some(since) = &report.verdict_since {
+        f.gauge(
+            "dane_probe_verdict_since_timestamp_seconds",
+            &base,
+            since.since as f64,
+        );
+    }
     add_findings(f, &base, "dane_probe_warning_info", &report.warnings);
 
     mx::add_series(f, &base, &report.mx);

@@ -8,6 +8,7 @@ pub const PROBE_METRICS: &[(&str, &str)] = &[
     ("dane_domain_protected", "1 when the MX RRset is signed and every MX host has DANE and authenticates."),
     ("dane_probe_duration_seconds", "Seconds the last probe of the domain took."),
     ("dane_probe_timestamp_seconds", "Unix time the last probe of the domain started."),
+    ("dane_probe_verdict_since_timestamp_seconds", "Unix time of the first probe with the current verdict, as the exporter's history records it (kept in the database across restarts)."),
     ("dane_probe_failure_info", "One series per reason a DANE sender would defer mail, with the MX host and address concerned."),
     ("dane_probe_warning_info", "One series per finding that does not defer mail today but needs attention."),
     ("dane_dnssec_valid", "1 when the RRset validated secure, else 0."),
@@ -74,6 +75,16 @@ pub const AGGREGATE_METRICS: &[(&str, &str)] = &[
     ("dane_domains_failing", "Number of domains a DANE sender would defer mail to for the reason in the reason label (a domain failing for several reasons counts under each)."),
     ("dane_mx_host_domains", "Number of domains whose MX RRset names the MX host in the mx label (the hosts serving the most domains, at most 10,000)."),
     ("dane_mx_host_failing_domains", "Number of domains with a failure at the MX host in the mx label: domains a DANE sender would defer mail to because of that host."),
+];
+
+/// The TLS-RPT report metrics (`crate::metrics::tlsrpt`): name, type and help text, in
+/// exposition order. docs/metrics.md lists them too.
+pub const TLSRPT_METRICS: &[(&str, &str, &str)] = &[
+    ("dane_tlsrpt_failed_sessions_total", "counter", "Failed sessions senders reported in TLS-RPT reports (RFC 8460) for the policy domain, by organisation, policy type and result type (unspecified: failures the summary counts beyond its failure details)."),
+    ("dane_tlsrpt_last_report_end_timestamp_seconds", "gauge", "End of the period of the latest TLS-RPT report of the organisation for the policy domain (Unix time)."),
+    ("dane_tlsrpt_last_report_start_timestamp_seconds", "gauge", "Start of the period of the latest TLS-RPT report of the organisation for the policy domain (Unix time)."),
+    ("dane_tlsrpt_reports_total", "counter", "TLS-RPT reports received and stored for the policy domain, by reporting organisation."),
+    ("dane_tlsrpt_successful_sessions_total", "counter", "Successful sessions senders reported in TLS-RPT reports for the policy domain, by organisation and policy type."),
 ];
 
 /// Indices of [`PROBE_METRICS`] sorted by metric name: the exposition's family order, as the

@@ -180,7 +180,9 @@ fn a_series_without_base_labels_stays_well_formed() {
 #[test]
 fn readme_documents_every_metric() {
     let readme = include_str!("../../docs/metrics.md");
-    for (name, _) in PROBE_METRICS.iter().chain(super::AGGREGATE_METRICS) {
+    let tlsrpt = super::TLSRPT_METRICS.iter().map(|(name, _, _)| name);
+    let probe = PROBE_METRICS.iter().chain(super::AGGREGATE_METRICS);
+    for name in probe.map(|(name, _)| name).chain(tlsrpt) {
         assert!(
             readme.contains(&format!("| `{name}` |")),
             "docs/metrics.md's metric table lacks {name}"

@@ -18,6 +18,9 @@
 //!
 //! Other paths are 404, other methods 405. With basic auth configured every route needs it.
 //!
+//! [`serve_tlsrpt`] is a second server on its own listener with one route, `POST /tlsrpt`, for
+//! TLS-RPT reports (RFC 8460 section 3): the same TLS, no basic auth, no other route.
+//!
 //! Every read is bounded: request headers (size, and [`ServeOptions::header_read_timeout`] against
 //! slowloris clients), bodies (none is needed; more than [`ServeOptions::max_body`] is 413), TLS
 //! handshakes, idle connections, and the number of connections. [`serve`] runs until its shutdown
@@ -31,6 +34,7 @@ mod routes;
 mod server;
 mod status;
 mod tls_config;
+mod tlsrpt;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -39,6 +43,7 @@ use std::time::Duration;
 pub use config::WebConfig;
 pub use config_problem::{WebConfigError, WebProblem};
 pub use server::{serve, serve_all, serve_with};
+pub use tlsrpt::{serve_tlsrpt, ReportSink, TLSRPT_PATH};
 
 /// A boxed future, so that [`Exporter`] stays object safe.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

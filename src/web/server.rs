@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use hyper::body::Incoming;
 use hyper::service::service_fn;
+use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
@@ -17,8 +19,9 @@ use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
 use super::auth::BasicAuth;
+use super::body::Body;
 use super::routes::Routes;
-use super::{Exporter, ServeOptions, WebConfig};
+use super::{BoxFuture, Exporter, ServeOptions, WebConfig};
 
 /// Largest HTTP/1.1 request head (request line and headers), and read buffer.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
@@ -101,7 +104,6 @@ pub async fn serve_with(
     shutdown: impl Future<Output = ()>,
 ) {
     let web_config = web_config.unwrap_or_default();
-    let tls = web_config.tls.clone().map(TlsAcceptor::from);
     let routes = Arc::new(Routes {
         exporter,
         auth: BasicAuth::new(&web_config.users),
@@ -111,6 +113,31 @@ pub async fn serve_with(
         body_timeout: options.body_read_timeout,
         timeout_offset: options.timeout_offset,
     });
+    serve_handler(listener, &web_config, routes, options, shutdown).await;
+}
+
+/// What answers the requests of one server: the exporter's [`Routes`], or the TLS-RPT
+/// listener's (`super::tlsrpt`).
+pub(crate) trait Handler: Send + Sync + 'static {
+    /// Answers `req`; never fails (errors become status codes).
+    fn handle(&self, req: Request<Incoming>) -> BoxFuture<'_, Response<Body>>;
+}
+
+impl Handler for Routes {
+    fn handle(&self, req: Request<Incoming>) -> BoxFuture<'_, Response<Body>> {
+        Box::pin(Routes::handle(self, req))
+    }
+}
+
+/// The accept loop of [`serve_with`], for any [`Handler`]: TLS and HTTP/2 from `web_config`.
+pub(crate) async fn serve_handler(
+    listener: TcpListener,
+    web_config: &WebConfig,
+    routes: Arc<dyn Handler>,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()>,
+) {
+    let tls = web_config.tls.clone().map(TlsAcceptor::from);
     let options = Arc::new(options);
     // Each connection holds a permit; with all permits back, every connection has ended.
     let max =
@@ -168,7 +195,7 @@ pub async fn serve_with(
 
 /// One accepted connection and what it needs.
 struct Connection {
-    routes: Arc<Routes>,
+    routes: Arc<dyn Handler>,
     options: Arc<ServeOptions>,
     phase: watch::Receiver<Phase>,
     http2: bool,

@@ -1,6 +1,7 @@
 //! The status page a postmaster reads: `/` lists every configured target with its latest
 //! verdict, `/status/<direction>/<domain>` shows the latest probe's human report (what
-//! `dane_exporter check` prints) and `?format=json` its JSON.
+//! `dane_exporter check` prints, with what senders' TLS-RPT reports saw beside the probe's view)
+//! and `?format=json` its JSON.
 //!
 //! The rows and reports come from the store through [`super::Exporter`]; this module only turns
 //! them into HTML. Plain server-side HTML, no script: everything interpolated goes through maud,
@@ -76,13 +77,18 @@ fn days(now: UnixSeconds, then: UnixSeconds) -> String {
     format!("{:.1}", (then - now) as f64 / 86_400.0)
 }
 
-fn ago(now: UnixSeconds, then: UnixSeconds) -> String {
-    let s = (now - then).max(0);
-    match s {
-        0..=119 => format!("{s} s ago"),
-        120..=7199 => format!("{} min ago", s / 60),
-        _ => format!("{} h ago", s / 3600),
+/// "45 s", "12 min", "3 h", "4 days".
+fn span(seconds: UnixSeconds) -> String {
+    match seconds.max(0) {
+        s @ 0..=119 => format!("{s} s"),
+        s @ 120..=7199 => format!("{} min", s / 60),
+        s @ 7200..=172_799 => format!("{} h", s / 3600),
+        s => format!("{} days", s / 86_400),
     }
+}
+
+fn ago(now: UnixSeconds, then: UnixSeconds) -> String {
+    format!("{} ago", span(now - then))
 }
 
 fn page(title: &str, body: Markup) -> String {
@@ -107,6 +113,9 @@ fn row_cells(row: &StatusRow, now: UnixSeconds) -> Markup {
         td class={ "verdict " (verdict) } {
             (verdict.replace('_', " "))
             @if row.protected { br; small { "fully protected" } }
+            @if let Some(since) = row.since {
+                br; small class="since" title={ "since " (format_time(since)) } { "for " (span(now - since)) }
+            }
         }
         td {
             @for reason in &row.failures { code class="fail" { (reason) } " " }
@@ -120,6 +129,13 @@ fn row_cells(row: &StatusRow, now: UnixSeconds) -> Markup {
         td {
             @match row.divergence {
                 Some(t) => span title=(format_time(t)) { (days(now, t)) " days" },
+                None => "–",
+            }
+        }
+        td class="senders" {
+            @match row.senders_failed {
+                Some(0) => "no failures",
+                Some(n) => span class="fail" { (n) " failed session" @if n != 1 { "s" } },
                 None => "–",
             }
         }
@@ -172,7 +188,9 @@ pub(crate) fn index(entries: &[StatusEntry], now: UnixSeconds, links: &Links<'_>
             thead {
                 tr {
                     th { "Domain" } th { "Direction" } th { "Verdict" } th { "Reasons" }
-                    th { "Last probe" } th { "Divergence in" } th { "Links" }
+                    th { "Last probe" } th { "Divergence in" }
+                    th title="failed sessions in senders' latest TLS-RPT reports" { "Senders saw" }
+                    th { "Links" }
                 }
             }
             tbody {
@@ -187,7 +205,7 @@ pub(crate) fn index(entries: &[StatusEntry], now: UnixSeconds, links: &Links<'_>
                             StatusEntry::Pending(_) => {
                                 td class="verdict pending" { "pending" }
                                 td { small { "not probed yet" } }
-                                td { "–" } td { "–" }
+                                td { "–" } td { "–" } td { "–" }
                             },
                         }
                         td {
@@ -273,6 +291,11 @@ mod tests {
             checked_at: 1_000,
             divergence: Some(1_000 + 86_400 * 3),
             duration_seconds: 0.5,
+            since: Some(1_000 - 3 * 3600),
+            senders_failed: match verdict {
+                Verdict::Fail => Some(42),
+                _ => None,
+            },
         }
     }
 
@@ -325,6 +348,11 @@ mod tests {
         assert!(html.contains("<code class=\"fail\">tlsa_mismatch</code>"));
         assert!(html.contains("3.0 days"));
         assert!(html.contains("60 s ago"));
+        assert!(html.contains(">for 3 h<"), "{html}");
+        assert!(
+            html.contains("<span class=\"fail\">42 failed sessions</span>"),
+            "{html}"
+        );
         assert!(!html.contains("<script>"), "{html}");
         assert!(
             html.contains("<a href=\"/demo\">&lt;b&gt;Demo&lt;/b&gt;</a>"),

@@ -300,7 +300,7 @@ CONF
 EXPORTER=
 # exporter_start CONFIG: starts the exporter in near on 127.0.0.1:9724, waits for /-/healthy.
 exporter_start() {
-  ip netns exec "$NEAR" "$BIN" --config.file="$1" --web.listen-address=127.0.0.1:9724 --log.level=warn \
+  ip netns exec "$NEAR" "$BIN" --config.file="$1" --web.listen-address=127.0.0.1:9724 --log.level=warn --storage.path="$RUN/data" \
     2>>"$RUN/exporter.log" &
   EXPORTER=$!
   PIDS+=("$EXPORTER")

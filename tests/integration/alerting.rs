@@ -5,20 +5,45 @@
 //!
 //! - Every PromQL expression of `dashboards/` (variables substituted, `$domain` = All) must run on
 //!   that Prometheus and return data from a fleet of a passing and a failing inbound domain.
+//! - A TLS-RPT report posted to the exporter's TLS-RPT listener, with DANE failures on an MX host
+//!   the probe authenticates, must reach the webhook as `DaneTLSRPTFailuresReported` (critical)
+//!   and, once the next probe compares the two views, `DaneTLSRPTViewDiffers`.
 //! - A TLSA record broken in the live zone (re-signed, so a valid mismatch) must reach the webhook
 //!   as a firing `DaneTLSAMismatch` alert with the domain, MX host, address and severity; the
 //!   repair must reach it as resolved.
 //!
 //! The rules are loaded with every `for:` set to 0s (see `support/monitoring.rs`).
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::support::dashboards::{dashboard_files, queries_for};
-use crate::support::exporter::{write_config, Exporter};
+use crate::support::exporter::{free_port, write_config, Exporter};
 use crate::support::monitoring::{wait_until, Monitoring};
 use crate::support::stack::{Stack, TlsaChange};
+
+/// POSTs a gzip TLS-RPT report to the exporter's TLS-RPT listener (plain HTTP); the status.
+fn post_report(port: u16, gz: &[u8]) -> u16 {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("TLS-RPT listener");
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let _ = write!(
+        stream,
+        "POST /tlsrpt HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/tlsrpt+gzip\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        gz.len()
+    );
+    let _ = stream.write_all(gz);
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
 
 #[test]
 fn alerts_reach_alertmanager_and_dashboards_query_real_data() {
@@ -59,7 +84,21 @@ fn alerts_reach_alertmanager_and_dashboards_query_real_data() {
         1,
     );
     std::fs::write(&config, text).unwrap();
-    let exporter = Exporter::start(&config);
+    let tlsrpt_port = free_port();
+    let tlsrpt_flag = format!("--tlsrpt.listen-address=127.0.0.1:{tlsrpt_port}");
+    let exporter = Exporter::start_with(&config, &[&tlsrpt_flag]);
+    // Senders report DANE failures on mx.ok311.test, which the probe authenticates.
+    let report = crate::tlsrpt::report_at(
+        crate::tlsrpt::TLSA_FIXTURE,
+        "alerting-1",
+        "ok311.test",
+        "mx.ok311.test",
+    );
+    assert_eq!(
+        post_report(tlsrpt_port, &crate::tlsrpt::gzip(&report)),
+        200,
+        "the report is stored"
+    );
     let monitoring = Monitoring::start(dir.path(), exporter.addr);
     wait_until(Duration::from_secs(60), "scraped", || {
         monitoring.query("dane_probe_success{domain=\"ok311.test\"}")["data"]["result"]
@@ -70,6 +109,16 @@ fn alerts_reach_alertmanager_and_dashboards_query_real_data() {
     // group loaded and healthy: `Monitoring::start` checked.)
     wait_until(Duration::from_secs(60), "scraped thrice", || {
         monitoring.query("count_over_time(dane_exporter_build_info[1m]) >= 3")["data"]["result"]
+            .as_array()
+            .is_some_and(|r| !r.is_empty())
+    });
+
+    // The report's counters are scraped (twice: increase() needs two samples) before the
+    // dashboards are asked for them.
+    wait_until(Duration::from_secs(60), "TLS-RPT scraped", || {
+        monitoring.query(
+            "count_over_time(dane_tlsrpt_failed_sessions_total{domain=\"ok311.test\"}[1m]) > 2",
+        )["data"]["result"]
             .as_array()
             .is_some_and(|r| !r.is_empty())
     });
@@ -100,6 +149,23 @@ fn alerts_reach_alertmanager_and_dashboards_query_real_data() {
         "queries without data:\n{}",
         empty.join("\n")
     );
+
+    // The senders' DANE failures alert, and the probe sees the two views differ.
+    let reported = [
+        ("alertname", "DaneTLSRPTFailuresReported"),
+        ("domain", "ok311.test"),
+        ("result_type", "tlsa-invalid"),
+        ("organization", "Sender Two Corporation"),
+        ("severity", "critical"),
+    ];
+    monitoring.wait_for_alert(Duration::from_secs(60), "firing", &reported);
+    let differs = [
+        ("alertname", "DaneTLSRPTViewDiffers"),
+        ("domain", "ok311.test"),
+        ("mx", "mx.ok311.test"),
+        ("reason", "tlsrpt_failures_probe_passes"),
+    ];
+    monitoring.wait_for_alert(Duration::from_secs(60), "firing", &differs);
 
     // Break the TLSA record of ok311.test: a critical mismatch alert reaches the webhook.
     stack.set_tlsa("ok311", TlsaChange::Break);

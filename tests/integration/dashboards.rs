@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::Path;
 
-use dane_exporter::metrics::{AGGREGATE_METRICS, PROBE_METRICS};
+use dane_exporter::metrics::{AGGREGATE_METRICS, PROBE_METRICS, TLSRPT_METRICS};
 use promql_parser::parser::{self, Expr};
 use promql_parser::util::{walk_expr, ExprVisitor};
 use serde_json::{json, Value};
@@ -30,6 +30,8 @@ use crate::support::probing::TestProber;
 /// Prometheus' `up`. `process_*` is accepted by prefix (the process collector's names).
 const SELF_METRICS: &[&str] = &[
     "dane_exporter_build_info",
+    "dane_exporter_tlsrpt_submissions_total",
+    "dane_exporter_storage_write_errors_total",
     "dane_exporter_config_last_reload_successful",
     "dane_exporter_config_last_reload_success_timestamp_seconds",
     "dane_exporter_resolver_up",
@@ -91,6 +93,7 @@ fn known_metric(name: &str) -> bool {
         .iter()
         .chain(AGGREGATE_METRICS)
         .any(|(n, _)| *n == name)
+        || TLSRPT_METRICS.iter().any(|(n, _, _)| *n == name)
         || SELF_METRICS.contains(&name)
         || name.starts_with("process_")
 }
@@ -718,6 +721,34 @@ _tls.fail.test.           300 IN TXT  "parent of the missing _smtp._tls.fail.tes
         })
         .collect();
     let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    // The TLS-RPT families, from reports stored in a real database for pass.test.
+    let mut db = dane_exporter::database::Database::open(&dir.path().join("data")).unwrap();
+    for (fixture, id) in [
+        (crate::tlsrpt::TLSA_FIXTURE, "d-1"),
+        (crate::tlsrpt::STS_FIXTURE, "d-2"),
+    ] {
+        let submission = dane_exporter::database::Submission {
+            body: crate::tlsrpt::report(fixture, id, "pass.test"),
+            media: dane_exporter::tlsrpt::MediaType::Json,
+            method: dane_exporter::database::Method::Https,
+        };
+        db.submit(
+            &submission,
+            &|d: &str| d == "pass.test",
+            dane_exporter::core::unix_now(),
+        )
+        .unwrap();
+    }
+    let inbound = std::collections::HashMap::from([("pass.test".to_string(), extra.clone())]);
+    let families =
+        dane_exporter::metrics::tlsrpt_families(&db.tlsrpt_totals().unwrap(), &inbound, 20);
+    for (name, text) in families {
+        let parsed = crate::support::exporter::Metrics::parse(&text);
+        let labels = out.entry(name).or_default();
+        for (_, series_labels, _) in parsed.series {
+            labels.extend(series_labels.into_keys());
+        }
+    }
     for family in probe_families(&labelled) {
         let labels = out.entry(family.name().to_string()).or_default();
         for metric in family.get_metric() {

@@ -14,17 +14,17 @@ use syn::visit::Visit;
 /// The layers, bottom first: a module may import its own layer's modules and those below.
 const LAYERS: &[&[&str]] = &[
     &["core", "yaml"],
-    &["dane"],
+    &["dane", "tlsrpt"],
     &["dns", "smtp", "tls"],
     &["checks"],
     &["target", "report", "history"],
     &["probe", "tlsa"],
     &["metrics", "text", "logging"],
-    &["store"],
+    &["store", "database"],
     &["scheduler"],
     &["web"],
     &["config"],
-    &["exporter"],
+    &["exporter", "retained", "ingest"],
     &["demo", "cli"],
 ];
 

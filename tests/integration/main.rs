@@ -31,6 +31,8 @@
 //! - `services`: TLSA for IMAP, POP3, submission and implicit-TLS services (PKIX usages included)
 //!   against in-process listeners, and against dovecot and Postfix in the real stack.
 //! - `stack_changes`: the real stack with a TLSA record broken and repaired while it runs.
+//! - `tlsrpt`: TLS-RPT reports posted with curl to the HTTPS listener and mailed through a real
+//!   Postfix into `tlsrpt ingest`; hostile bodies; the database across a restart and a kill -9.
 //! - `tlsa`: `dane_exporter tlsa` against openssl's computations, and `--check` along a rollover
 //!   on the real stack.
 //! - `demo`: `dane_exporter demo` scraped, its alerts through Prometheus and Alertmanager, the
@@ -63,4 +65,5 @@ mod stack_changes;
 mod staged;
 mod support;
 mod tlsa;
+mod tlsrpt;
 mod web;

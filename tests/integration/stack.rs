@@ -476,6 +476,14 @@ fn report_schema() -> &'static jsonschema::Validator {
     })
 }
 
+/// Where `json` breaks the schema, one line each.
+fn schema_errors(json: &Value) -> Vec<String> {
+    report_schema()
+        .iter_errors(json)
+        .map(|e| format!("docs/report.schema.json: {}: {e}", e.instance_path()))
+        .collect()
+}
+
 /// The schema takes a report as written and refuses one that breaks it.
 #[test]
 fn report_schema_accepts_reports_and_refuses_others() {
@@ -487,16 +495,48 @@ fn report_schema_accepts_reports_and_refuses_others() {
         "too slow".into(),
     );
     let good = dane_exporter::report::to_json_value(&report);
-    let errors: Vec<String> = report_schema()
-        .iter_errors(&good)
-        .map(|e| e.to_string())
-        .collect();
+    let errors = schema_errors(&good);
     assert!(errors.is_empty(), "{errors:?}");
     for (pointer, bad) in [
         ("/verdict", Value::from("maybe")),
         ("/checked_at_rfc3339", Value::from("yesterday")),
         ("/failures/0/reason", Value::from("Probe Timeout")),
         ("/schema_version", Value::from(2)),
+    ] {
+        let mut doctored = good.clone();
+        *doctored.pointer_mut(pointer).expect(pointer) = bad;
+        assert!(!report_schema().is_valid(&doctored), "{pointer} accepted");
+    }
+
+    // With the history's verdict clock and what senders' TLS-RPT reports saw.
+    let mut report = report;
+    let history = dane_exporter::history::History::new();
+    let key = dane_exporter::core::TargetKey {
+        direction: dane_exporter::core::Direction::Inbound,
+        domain: "example.org".into(),
+    };
+    report.verdict_since =
+        Some(history.verdict(&key, report.verdict, &report.failures, 1_796_169_600));
+    let sent = dane_exporter::tlsrpt::parse_report(
+        crate::tlsrpt::TLSA_FIXTURE.as_bytes(),
+        &dane_exporter::tlsrpt::Limits::default(),
+        1_796_169_600,
+    )
+    .expect("the fixture parses");
+    report.senders = Some(dane_exporter::tlsrpt::SendersView::of(
+        "example.org",
+        [&sent],
+    ));
+    let good = dane_exporter::report::to_json_value(&report);
+    let errors = schema_errors(&good);
+    assert!(errors.is_empty(), "{errors:?}");
+    for (pointer, bad) in [
+        ("/verdict_since/since_rfc3339", Value::from("yesterday")),
+        (
+            "/senders/hosts/0/failures/0/policy_type",
+            Value::from("dane"),
+        ),
+        ("/senders/failed_sessions", Value::from(-1)),
     ] {
         let mut doctored = good.clone();
         *doctored.pointer_mut(pointer).expect(pointer) = bad;
@@ -518,11 +558,7 @@ fn run_case(stack: &Stack, case: &Case, mode: Mode) -> Option<String> {
     let errs = match serde_json::from_str::<Value>(&stdout) {
         Ok(json) => {
             let mut errs = judge(stack, case, out.status.code(), &json);
-            errs.extend(
-                report_schema()
-                    .iter_errors(&json)
-                    .map(|e| format!("docs/report.schema.json: {}: {e}", e.instance_path())),
-            );
+            errs.extend(schema_errors(&json));
             errs
         }
         Err(e) => vec![format!(

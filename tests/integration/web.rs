@@ -144,6 +144,8 @@ fn probed_row() -> StatusRow {
         checked_at: dane_exporter::core::time::unix_now(),
         divergence: None,
         duration_seconds: 0.25,
+        since: None,
+        senders_failed: None,
     }
 }
 

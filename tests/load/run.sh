@@ -139,7 +139,7 @@ done
   for ((k = 1; k <= DOMAINS; k++)); do printf '  - domain: d%d.load.test\n' "$k"; done
 } >"$RUN/dane_exporter.yml"
 
-"$BIN" --config.file="$RUN/dane_exporter.yml" --web.listen-address=127.0.0.1:"$WEB_PORT" \
+"$BIN" --config.file="$RUN/dane_exporter.yml" --web.listen-address=127.0.0.1:"$WEB_PORT" --storage.path="$RUN/data" \
   --log.level=warn 2>"$RUN/exporter.log" &
 EXPORTER=$!
 PIDS+=("$EXPORTER")

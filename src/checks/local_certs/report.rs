@@ -25,7 +25,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::core::{CertificateInfo, KeyAlgorithm, UnixSeconds};
 
@@ -185,7 +185,7 @@ pub fn algorithm_label(algorithm: Option<KeyAlgorithm>) -> &'static str {
 }
 
 /// When a record was first seen and the TTL that bounds caches of it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Seen {
     /// First probe that saw the record (Unix time of its start).
     pub first_seen: UnixSeconds,

@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use super::fetch::{FetchError, Fetched, POLICY_PATH};
 use super::policy::{parse_policy, Mode, Policy, PolicyError};
 use super::record::{select_sts_record, RecordError};
-use super::report::{MtaStsEndpoint, MtaStsHost, MtaStsReport, StaleId, TlsRptReport};
+use super::report::{Carried, MtaStsEndpoint, MtaStsHost, MtaStsReport, StaleId, TlsRptReport};
 use super::run::{policy_host, Gathered};
 use super::tls_rpt::select_tls_rpt_record;
 use super::webpki::WebPki;
@@ -38,11 +38,7 @@ pub struct TransportSecurity {
 
 /// Judges `gathered` against the MX hosts of `mx`; `previous` is the MTA-STS section of the
 /// round before (see [`carry_over`]).
-pub fn judge(
-    gathered: &Gathered,
-    mx: &MxReport,
-    previous: Option<&MtaStsReport>,
-) -> TransportSecurity {
+pub fn judge(gathered: &Gathered, mx: &MxReport, previous: Option<&Carried>) -> TransportSecurity {
     let now = u64::try_from(mx.checked_at).unwrap_or(0);
     let mta_sts = gathered.sts_txt.as_ref().map(|txt| {
         let current = evaluate_sts(
@@ -290,15 +286,11 @@ fn fingerprint(policy: &Policy) -> String {
 /// changed and the id did not, `current` gets a [`StaleId`] and an `mta_sts_policy_id_unchanged`
 /// finding, carried on through later rounds until the id changes or the old policy's `max_age`
 /// has passed since the change. Pure.
-pub fn carry_over(
-    previous: &MtaStsReport,
-    mut current: MtaStsReport,
-    now: UnixSeconds,
-) -> MtaStsReport {
-    let (Some(old), Some(new)) = (&previous.record, &current.record) else {
+pub fn carry_over(previous: &Carried, mut current: MtaStsReport, now: UnixSeconds) -> MtaStsReport {
+    let (Some(old), Some(new)) = (&previous.record_id, &current.record) else {
         return current;
     };
-    if old.id != new.id {
+    if *old != new.id {
         return current;
     }
     let changed = matches!(
@@ -306,7 +298,7 @@ pub fn carry_over(
         (Some(a), Some(b)) if a != b
     );
     let stale = if changed {
-        let max_age = previous.policy.as_ref().map_or(0, |p| p.max_age);
+        let max_age = previous.max_age.unwrap_or(0);
         Some(StaleId {
             id: new.id.clone(),
             since: now,
@@ -384,27 +376,27 @@ mod tests {
     #[test]
     fn policy_change_without_id_change_is_flagged_until_max_age() {
         let first = report("1", 100, "a.example");
-        let second = carry_over(&first, report("1", 100, "b.example"), 1000);
+        let second = carry_over(&first.carried(), report("1", 100, "b.example"), 1000);
         assert_eq!(reasons(&second), ["mta_sts_policy_id_unchanged"]);
         assert_eq!(second.stale_id.as_ref().unwrap().until, 1100);
         // Same policy in the next round: still flagged while old copies may live.
-        let third = carry_over(&second, report("1", 100, "b.example"), 1099);
+        let third = carry_over(&second.carried(), report("1", 100, "b.example"), 1099);
         assert_eq!(reasons(&third), ["mta_sts_policy_id_unchanged"]);
-        let fourth = carry_over(&third, report("1", 100, "b.example"), 1100);
+        let fourth = carry_over(&third.carried(), report("1", 100, "b.example"), 1100);
         assert!(fourth.findings.is_empty());
     }
 
     #[test]
     fn id_change_or_same_policy_is_fine() {
         let first = report("1", 100, "a.example");
-        let changed_with_id = carry_over(&first, report("2", 100, "b.example"), 1000);
+        let changed_with_id = carry_over(&first.carried(), report("2", 100, "b.example"), 1000);
         assert!(changed_with_id.findings.is_empty());
-        let same = carry_over(&first, report("1", 100, "a.example"), 1000);
+        let same = carry_over(&first.carried(), report("1", 100, "a.example"), 1000);
         assert!(same.findings.is_empty());
         // A failed fetch this round is no evidence of a change.
         let mut failed = report("1", 100, "a.example");
         failed.policy_fingerprint = None;
-        let failed = carry_over(&first, failed, 1000);
+        let failed = carry_over(&first.carried(), failed, 1000);
         assert!(failed.findings.is_empty());
     }
 }

@@ -26,7 +26,9 @@ pub use fetch::{FetchError, Fetched};
 pub use judge::{carry_over, judge, TransportSecurity};
 pub use policy::{Mode, MxPattern, Policy, PolicyError};
 pub use record::{RecordError, StsRecord};
-pub use report::{MtaStsEndpoint, MtaStsHost, MtaStsReport, MtaStsSettings, StaleId, TlsRptReport};
+pub use report::{
+    Carried, MtaStsEndpoint, MtaStsHost, MtaStsReport, MtaStsSettings, StaleId, TlsRptReport,
+};
 pub use run::{policy_host, run, Gathered};
 pub use series::add as add_series;
 pub use text::render;

@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::fetch::FetchError;
 use super::policy::{Policy, PolicyError};
@@ -98,8 +98,34 @@ pub struct MtaStsEndpoint {
     pub error: Option<String>,
 }
 
+/// What the next round compares a round's MTA-STS section with (`super::judge::carry_over`):
+/// small, so that it can be kept across restarts (`crate::history`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Carried {
+    /// The TXT record's id, when one valid record was in force.
+    pub record_id: Option<String>,
+    /// The policy's fingerprint, when one was fetched.
+    pub policy_fingerprint: Option<String>,
+    /// The policy's `max_age`, when one was fetched.
+    pub max_age: Option<u64>,
+    /// The unchanged-id state carried so far.
+    pub stale_id: Option<StaleId>,
+}
+
+impl MtaStsReport {
+    /// What the next round compares this one with.
+    pub fn carried(&self) -> Carried {
+        Carried {
+            record_id: self.record.as_ref().map(|r| r.id.clone()),
+            policy_fingerprint: self.policy_fingerprint.clone(),
+            max_age: self.policy.as_ref().map(|p| p.max_age),
+            stale_id: self.stale_id.clone(),
+        }
+    }
+}
+
 /// A policy change senders will not notice, because the TXT id did not change with it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StaleId {
     /// The unchanged id.
     pub id: String,

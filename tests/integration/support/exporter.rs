@@ -36,13 +36,15 @@ pub fn free_port() -> u16 {
 }
 
 impl Exporter {
+    /// The exporter on `config`, its database in `data/` beside the configuration file.
     pub fn start(config: &Path) -> Exporter {
-        Self::start_with(config, &[])
+        Exporter::start_with(config, &[])
     }
 
-    /// Like [`Exporter::start`], with more flags.
-    pub fn start_with(config: &Path, flags: &[&str]) -> Exporter {
-        let exporter = Exporter::spawn_with(config, None, flags, None);
+    /// [`Exporter::start`] with more flags (not `--storage.path`: put the config where the
+    /// database should be).
+    pub fn start_with(config: &Path, extra: &[&str]) -> Exporter {
+        let exporter = Exporter::spawn_with(config, None, extra, None);
         exporter.wait_for(Duration::from_secs(30), "ready", |e| {
             e.get("/-/ready").0 == 200
         });
@@ -66,9 +68,11 @@ impl Exporter {
     ) -> Exporter {
         let ip = netns.map_or("127.0.0.1".to_string(), |n| n.ns_addr.to_string());
         let addr: SocketAddr = format!("{ip}:{}", free_port()).parse().unwrap();
+        let storage = config.parent().unwrap_or(Path::new(".")).join("data");
         let mut args = vec![
             format!("--config.file={}", config.display()),
             format!("--web.listen-address={addr}"),
+            format!("--storage.path={}", storage.display()),
         ];
         args.extend(extra.iter().map(|a| a.to_string()));
         let mut exporter = Exporter::launch(netns, addr, &args, log);
