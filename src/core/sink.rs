@@ -3,12 +3,18 @@
 //! families for tests).
 //!
 //! A check's `series` part calls [`Sink::gauge`] with a metric name from `crate::metrics`' table,
-//! the labels (the target's base labels first, then its own) and the value.
+//! the labels (the target's base labels first, then its own) and the value, or
+//! [`Sink::countdown`] for a time left, which the sink counts when the series is read.
 
 /// Receives gauge series.
 pub trait Sink {
     /// One gauge series; labels with an empty value are left out.
     fn gauge(&mut self, name: &'static str, labels: &[(&str, &str)], value: f64);
+
+    /// One gauge of the seconds left until `until` (Unix seconds; 0 once past, and for `None`),
+    /// counted when the series is read: a scrape between two probes sees it fall, never a
+    /// figure as old as the probe.
+    fn countdown(&mut self, name: &'static str, labels: &[(&str, &str)], until: Option<i64>);
 }
 
 /// `base` followed by `extra`.

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::report::{add_report, add_summary, base_labels, LabelledReport};
-use super::table::{index_of, metrics_by_name, PROBE_METRICS};
+use super::table::{index_of, metrics_by_name, COUNTDOWNS, PROBE_METRICS};
 use crate::core::{Direction, Sink};
 use crate::target::MetricsShape;
 
@@ -65,6 +65,29 @@ impl Sink for SeriesWriter {
         // f64's Display, as the prometheus crate's TextEncoder writes values.
         let _ = writeln!(out, "}} {value}");
     }
+
+    /// Stored with the deadline as its value (0 for none); [`ExpositionChunks`] writes the
+    /// seconds left at each scrape.
+    fn countdown(&mut self, name: &'static str, labels: &[(&str, &str)], until: Option<i64>) {
+        debug_assert!(COUNTDOWNS.contains(&name), "{name} is not in COUNTDOWNS");
+        self.gauge(name, labels, until.map_or(0.0, |t| t as f64));
+    }
+}
+
+/// Seconds from `now` until `until`, never below 0 (and 0 for no deadline).
+pub(super) fn seconds_left(until: Option<i64>, now: i64) -> f64 {
+    until.map_or(0.0, |t| (t.saturating_sub(now)).max(0) as f64)
+}
+
+/// A countdown series as stored (`,mx="…"} DEADLINE\n`) with the seconds left at `now` instead.
+fn counted_down(suffix: &str, now: i64) -> Option<String> {
+    let (head, value) = suffix.trim_end_matches('\n').rsplit_once("} ")?;
+    let until = value
+        .parse::<f64>()
+        .ok()
+        .filter(|v| *v > 0.0)
+        .map(|v| v as i64);
+    Some(format!("{head}}} {}\n", seconds_left(until, now)))
 }
 
 impl TargetSeries {
@@ -178,6 +201,8 @@ pub struct ExpositionChunks<S> {
     target: Option<usize>,
     chunk_bytes: usize,
     done: bool,
+    /// When the scrape began: the time the countdowns count from.
+    now: i64,
 }
 
 impl<S: std::borrow::Borrow<TargetSeries>> ExpositionChunks<S> {
@@ -201,6 +226,7 @@ impl<S: std::borrow::Borrow<TargetSeries>> ExpositionChunks<S> {
             target: None,
             chunk_bytes: chunk_bytes.max(1),
             done: false,
+            now: crate::core::time::unix_now(),
         }
     }
 
@@ -253,8 +279,12 @@ impl<S: std::borrow::Borrow<TargetSeries>> ExpositionChunks<S> {
         let text = target.text.get(*start..end).unwrap_or_default();
         *next += 1;
         *start = end;
+        let countdown = COUNTDOWNS.contains(name);
         for suffix in text.split_inclusive('\n') {
-            push_series(out, name, &target.base, suffix);
+            match countdown.then(|| counted_down(suffix, self.now)).flatten() {
+                Some(counted) => push_series(out, name, &target.base, &counted),
+                None => push_series(out, name, &target.base, suffix),
+            }
         }
     }
 }
@@ -310,4 +340,51 @@ pub(super) fn push_series(out: &mut String, name: &str, base: &str, suffix: &str
 pub fn probe_exposition(reports: &[LabelledReport<'_>]) -> String {
     let series: Vec<TargetSeries> = reports.iter().map(TargetSeries::of).collect();
     exposition(Vec::new(), &series.iter().collect::<Vec<_>>())
+}
+
+#[cfg(test)]
+mod countdown_tests {
+    use super::*;
+
+    /// A time left is stored as its deadline and counted when the exposition is written: a
+    /// scrape an hour after the probe sees an hour less; past deadlines and none read 0.
+    #[test]
+    fn countdowns_are_counted_when_written() {
+        let mut writer = SeriesWriter {
+            base_len: 1,
+            texts: vec![String::new(); PROBE_METRICS.len()],
+        };
+        let now = crate::core::time::unix_now();
+        let name = "dane_divergence_remaining_seconds";
+        for (address, until) in [("a", Some(now + 7_200)), ("b", Some(now - 5)), ("c", None)] {
+            writer.countdown(
+                name,
+                &[("domain", "x.example"), ("address", address)],
+                until,
+            );
+        }
+        let index = index_of(name).unwrap();
+        assert_eq!(
+            writer.texts[index],
+            format!(
+                ",address=\"a\"}} {}\n,address=\"b\"}} {}\n,address=\"c\"}} 0\n",
+                now + 7_200,
+                now - 5
+            ),
+            "stored as deadlines"
+        );
+        let later = now + 3_600;
+        let counted: Vec<String> = writer.texts[index]
+            .split_inclusive('\n')
+            .filter_map(|suffix| counted_down(suffix, later))
+            .collect();
+        assert_eq!(
+            counted,
+            [
+                ",address=\"a\"} 3600\n",
+                ",address=\"b\"} 0\n",
+                ",address=\"c\"} 0\n"
+            ]
+        );
+    }
 }

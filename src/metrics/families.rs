@@ -5,8 +5,10 @@ use std::collections::BTreeMap;
 
 use prometheus::proto::{Gauge, LabelPair, Metric, MetricFamily, MetricType};
 
+use super::encoder::seconds_left;
 use super::report::{add_report, LabelledReport};
 use super::table::PROBE_METRICS;
+use crate::core::time::unix_now;
 use crate::core::Sink;
 
 /// Collects series per metric name, then hands them out as families.
@@ -40,6 +42,10 @@ impl Sink for Families {
                 .collect(),
         );
         self.series.entry(name).or_default().push(metric);
+    }
+
+    fn countdown(&mut self, name: &'static str, labels: &[(&str, &str)], until: Option<i64>) {
+        self.gauge(name, labels, seconds_left(until, unix_now()));
     }
 }
 

@@ -14,7 +14,7 @@
 //! Times are Unix timestamps in seconds (`_timestamp_seconds`), or durations in seconds: base units,
 //! as `promtool check metrics` demands. "Days to divergence", which postmasters think in, is
 //! `(dane_divergence_timestamp_seconds - time()) / 86400` in PromQL (always current), or
-//! `dane_divergence_remaining_seconds / 86400` as of the last probe (0 when broken now).
+//! `dane_divergence_remaining_seconds / 86400`, counted when the scrape begins (0 when broken now).
 //!
 //! Enumerations (verdicts, DNSSEC status per RRset, DANE state per MX host, state per TLSA record,
 //! MTA-STS mode) are one series for the current state, value 1, not an OpenMetrics state set with

@@ -1,5 +1,9 @@
 //! Every probe metric's name and help text, in one table; the order the exposition writes them.
 
+/// The metrics whose value is a time left ([`crate::core::Sink::countdown`]): stored as their
+/// deadline, written as the seconds left when the scrape begins.
+pub const COUNTDOWNS: &[&str] = &["dane_divergence_remaining_seconds"];
+
 /// Every probe metric: name and help text. docs/metrics.md's table mirrors this list.
 pub const PROBE_METRICS: &[(&str, &str)] = &[
     ("dane_probe_success", "1 when no DANE-enforcing sender would defer mail to the domain (verdict pass, encrypt_only or not applicable), else 0. Absent while the verdict is unknown (the exporter cannot see)."),
@@ -25,7 +29,7 @@ pub const PROBE_METRICS: &[(&str, &str)] = &[
     ("dane_tls_version_info", "TLS version negotiated with the endpoint, and the engine that completed the handshake (rustls; openssl for servers only Postfix's OpenSSL settings can speak to)."),
     ("dane_certificate_not_after_timestamp_seconds", "notAfter of the endpoint's leaf certificate (Unix time)."),
     ("dane_divergence_timestamp_seconds", "Earliest moment the TLSA RRset and the endpoint's chain are expected to stop matching if nobody acts (Unix time)."),
-    ("dane_divergence_remaining_seconds", "Seconds from the probe until dane_divergence_timestamp_seconds (divide by 86400 for days to divergence); 0 when the endpoint does not authenticate now."),
+    ("dane_divergence_remaining_seconds", "Seconds from now (the scrape) until dane_divergence_timestamp_seconds (divide by 86400 for days to divergence); 0 when the endpoint does not authenticate now."),
     ("dane_smtp_duration_seconds", "Seconds the SMTP and TLS dialogue with the endpoint took."),
     // Other TLS services of the domain (crate::checks::services).
     ("dane_service_success", "1 when the service's verdict is pass or not_applicable (no DANE client would refuse it), else 0."),

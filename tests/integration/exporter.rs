@@ -112,6 +112,16 @@ fn exporter_end_to_end_on_the_real_stack() {
             &[("domain", "ok311.test")]
         ) > 86_400.0
     );
+    // Counted at each scrape: two scrapes of the same probe a few seconds apart see it fall.
+    exporter.wait_for(Duration::from_secs(60), "a falling countdown", |e| {
+        let at = [("domain", "ok311.test")];
+        let first = e.metrics();
+        std::thread::sleep(Duration::from_millis(2_100));
+        let second = e.metrics();
+        let probe = |m: &Metrics| m.values("dane_probe_timestamp_seconds", &at);
+        let left = |m: &Metrics| m.value("dane_divergence_remaining_seconds", &at);
+        probe(&first) == probe(&second) && left(&second) <= left(&first) - 2.0
+    });
     assert!(!m
         .values(
             "dane_rrsig_expiration_timestamp_seconds",

@@ -146,11 +146,8 @@ pub fn add(f: &mut dyn Sink, base: &[(&str, &str)], mx: &MxReport) {
                 Some(EndpointOutcome::NoUsableRecords)
             );
             if !no_usable_records {
-                let remaining = match divergence {
-                    Some(t) if passes => ((t - mx.checked_at) as f64).max(0.0),
-                    _ => 0.0,
-                };
-                f.gauge("dane_divergence_remaining_seconds", &at, remaining);
+                let until = divergence.filter(|_| passes);
+                f.countdown("dane_divergence_remaining_seconds", &at, until);
             }
             if let Some(evaluation) = evaluation {
                 for result in &evaluation.records {
