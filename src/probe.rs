@@ -103,27 +103,31 @@ impl Prober {
             sessions,
             limits,
         };
+        // Each check's future lives on the heap: joined inline they made one large future,
+        // which every caller's frame copies (a debug build's test thread overflowed its stack).
         let (mut mx, services, gathered, files) = tokio::join!(
-            mx::run(mx_probe, &domain, now),
+            Box::pin(mx::run(mx_probe, &domain, now)),
             join_all(target.services.iter().map(|spec| services::run(
                 dns,
                 spec,
                 service_settings,
                 now
             ))),
-            mta_sts::run(dns, &target.mta_sts, &domain, step_timeout),
-            local_certs::run(&target.certificates, step_timeout),
+            Box::pin(mta_sts::run(dns, &target.mta_sts, &domain, step_timeout)),
+            Box::pin(local_certs::run(&target.certificates, step_timeout)),
         );
         let (key_algorithms, zones) = tokio::join!(
             async {
                 match target.key_algorithms {
-                    true => key_algorithms::run(&mx, &target.smtp, sessions, limits).await,
+                    true => {
+                        Box::pin(key_algorithms::run(&mx, &target.smtp, sessions, limits)).await
+                    }
                     false => Vec::new(),
                 }
             },
             async {
                 match &target.authoritative {
-                    Some(settings) => Some(authoritative::run(settings, &mx).await),
+                    Some(settings) => Some(Box::pin(authoritative::run(settings, &mx)).await),
                     None => None,
                 }
             },
