@@ -24,16 +24,18 @@
 mod sink;
 mod telemetry;
 
+use telemetry::SelfMetrics;
+
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use prometheus::{Gauge, IntGauge, Opts, Registry};
 use tokio::sync::{Mutex, Semaphore};
 use tracing::Instrument;
 
-use crate::config::{self, Config};
+use crate::config::{self, Config, Shard};
 use crate::core::{normalize_domain, unix_now, Direction};
 use crate::database::DatabaseError;
 use crate::dns::Resolvers;
@@ -71,7 +73,11 @@ pub enum StartError {
 
 /// The configuration in force and the scheduler running it.
 struct Running {
+    /// The configuration in force: its global settings, modules and allow-list (the targets are
+    /// the scheduler's).
     config: Config,
+    /// The configured domains, which `/probe` answers for without `probe_allow`.
+    configured: HashSet<String>,
     scheduler: SchedulerHandle,
     /// Probes `/probe` requests with the global settings.
     adhoc: Arc<ProberRunner>,
@@ -80,17 +86,11 @@ struct Running {
     adhoc_slots: Arc<Semaphore>,
 }
 
-/// The exporter's own metrics.
-struct SelfMetrics {
-    registry: Registry,
-    reload_ok: IntGauge,
-    reload_time: Gauge,
-    telemetry: Arc<telemetry::Telemetry>,
-}
-
 /// The running exporter.
 pub struct DaneExporter {
     config_path: PathBuf,
+    /// The share of the configured targets this replica probes and exposes (`--shard`).
+    shard: Shard,
     store: Arc<Store>,
     running: Mutex<Option<Running>>,
     own: SelfMetrics,
@@ -107,14 +107,16 @@ impl DaneExporter {
     /// Loads `config_path` and starts probing, with a history in memory only. A bad
     /// configuration is an error here: at start there is no running configuration to keep.
     pub async fn start(config_path: &Path) -> Result<Arc<Self>, StartError> {
-        Self::start_with(config_path, None).await
+        Self::start_with(config_path, None, Shard::ALL).await
     }
 
     /// [`Self::start`], with the history kept in (and restored from) the database `storage`
-    /// names, where TLS-RPT reports are stored too.
+    /// names, where TLS-RPT reports are stored too, probing and exposing only the targets
+    /// `shard` owns (`crate::config::Shard`; `/probe` answers for any allowed domain).
     pub async fn start_with(
         config_path: &Path,
         storage: Option<StorageOptions>,
+        shard: Shard,
     ) -> Result<Arc<Self>, StartError> {
         let store = Arc::new(Store::new());
         let own = SelfMetrics::new(Arc::clone(&store))?;
@@ -127,6 +129,7 @@ impl DaneExporter {
         };
         let exporter = Arc::new(Self {
             config_path: config_path.to_path_buf(),
+            shard,
             store,
             running: Mutex::new(None),
             own,
@@ -141,7 +144,8 @@ impl DaneExporter {
 
     /// Builds the scheduler for `config` and swaps it in for the running one.
     async fn replace(&self, config: Config) -> Result<(), StartError> {
-        let targets = config.targets();
+        let mut targets = config.targets();
+        targets.retain(|target| self.shard.owns_target(target));
         let shortest = targets
             .iter()
             .map(|t| t.interval)
@@ -150,19 +154,24 @@ impl DaneExporter {
         // The clients built next register the nameservers they use; states and counters of the
         // ones already known stay (a reload does not forget that a resolver is down).
         self.resolvers.reconfigure(config.global.canary());
-        // Half the shortest interval: an MX host shared by many domains is probed at most about
-        // twice per interval, and no probe reuses a STARTTLS session older than half an interval.
+        // Half the shortest interval: an MX host shared by many domains is looked up and probed
+        // at most about twice per interval, and no probe reuses a STARTTLS session or a DNS answer
+        // older than half an interval (so no probe sees what the domain's previous one saw).
         let runner = Arc::new(
             ProberRunner::watching(&targets, Some(shortest / 2), Arc::clone(&self.resolvers))?
+                .with_host_concurrency(config.global.host_concurrency)
                 .with_history(Arc::clone(&self.history)),
         );
         let adhoc_target = config.adhoc_target("adhoc.invalid", Direction::Inbound);
         // `/probe` probes share no sessions and keep no history: each answers for itself.
-        let adhoc = Arc::new(ProberRunner::watching(
-            std::slice::from_ref(&adhoc_target),
-            None,
-            Arc::clone(&self.resolvers),
-        )?);
+        let adhoc = Arc::new(
+            ProberRunner::watching(
+                std::slice::from_ref(&adhoc_target),
+                None,
+                Arc::clone(&self.resolvers),
+            )?
+            .with_host_concurrency(config.global.host_concurrency),
+        );
 
         let mut running = self.running.lock().await;
         if let Some(old) = running.take() {
@@ -184,8 +193,11 @@ impl DaneExporter {
             shortest,
         );
         let adhoc_slots = Arc::new(Semaphore::new(config.global.concurrency.max(1)));
+        // The targets carry everything resolved: the specs are not kept twice.
+        let (config, configured) = config.into_probe_settings();
         *running = Some(Running {
             config,
+            configured,
             scheduler,
             adhoc,
             adhoc_slots,
@@ -298,7 +310,7 @@ impl DaneExporter {
                     module_names(config)
                 )));
             };
-            if !config.probe_allowed(&domain) {
+            if !config.probe_allowed(&domain) && !running.configured.contains(&domain) {
                 return Err(ProbeRequestError::NotAllowed(domain));
             }
             let slot = Arc::clone(&running.adhoc_slots)
@@ -409,45 +421,6 @@ fn debug_text(
         target.mta_sts.mta_sts,
         target.mta_sts.tls_rpt,
     )
-}
-
-impl SelfMetrics {
-    fn new(store: Arc<Store>) -> Result<Self, prometheus::Error> {
-        let registry = Registry::new();
-        let telemetry = Arc::new(telemetry::Telemetry::new(&registry, store)?);
-        let build_info = IntGauge::with_opts(
-            Opts::new(
-                "dane_exporter_build_info",
-                "A metric with a constant 1 value labelled by the version, revision and Rust \
-                 version from which dane_exporter was built.",
-            )
-            .const_label("version", env!("CARGO_PKG_VERSION"))
-            .const_label("revision", env!("DANE_EXPORTER_REVISION"))
-            .const_label("rustversion", env!("DANE_EXPORTER_RUST_VERSION")),
-        )?;
-        build_info.set(1);
-        let reload_ok = IntGauge::new(
-            "dane_exporter_config_last_reload_successful",
-            "1 when the last configuration reload succeeded, else 0.",
-        )?;
-        let reload_time = Gauge::new(
-            "dane_exporter_config_last_reload_success_timestamp_seconds",
-            "Unix time of the last successful configuration reload.",
-        )?;
-        registry.register(Box::new(build_info))?;
-        registry.register(Box::new(reload_ok.clone()))?;
-        registry.register(Box::new(reload_time.clone()))?;
-        #[cfg(target_os = "linux")]
-        registry.register(Box::new(
-            prometheus::process_collector::ProcessCollector::for_self(),
-        ))?;
-        Ok(Self {
-            registry,
-            reload_ok,
-            reload_time,
-            telemetry,
-        })
-    }
 }
 
 impl web::Exporter for DaneExporter {

@@ -29,6 +29,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
 use dane_exporter::cli;
+use dane_exporter::config::Shard;
 use dane_exporter::exporter::DaneExporter;
 use dane_exporter::ingest::{StorageArgs, TlsRptCommand};
 use dane_exporter::retained::StorageOptions;
@@ -79,6 +80,11 @@ struct Cli {
     /// exporter-toolkit web configuration (TLS, basic auth, headers).
     #[arg(long = "web.config.file", value_name = "FILE")]
     web_config_file: Option<PathBuf>,
+    /// Probe and expose only this replica's share of the configured targets, I of N (0-based):
+    /// a stable hash of each target's direction and domain, modulo N, like Prometheus's
+    /// `hashmod` (docs/scaling.md). Every replica gets the same configuration file.
+    #[arg(long = "shard", value_name = "I/N", value_parser = parse_shard)]
+    shard: Option<Shard>,
     /// Only log messages of at least this severity.
     #[arg(long = "log.level", value_enum, default_value_t = LogLevel::Info)]
     log_level: LogLevel,
@@ -229,6 +235,10 @@ fn main() -> ExitCode {
 }
 
 /// The log filter: our crate at the chosen level, the libraries only when they warn.
+fn parse_shard(text: &str) -> Result<Shard, String> {
+    Shard::parse(text).map_err(|e| e.to_string())
+}
+
 fn log_filter(level: LogLevel) -> EnvFilter {
     let level = match level {
         LogLevel::Debug => "debug",
@@ -312,13 +322,17 @@ async fn run_exporter(cli: Cli) -> ExitCode {
         retention: cli.storage.retention,
         max_organizations: cli.storage.max_organizations,
     };
-    let exporter = match DaneExporter::start_with(&cli.config_file, Some(storage)).await {
+    let shard = cli.shard.unwrap_or_default();
+    let exporter = match DaneExporter::start_with(&cli.config_file, Some(storage), shard).await {
         Ok(exporter) => exporter,
         Err(error) => {
             tracing::error!(%error, "cannot start");
             return ExitCode::from(1);
         }
     };
+    if cli.shard.is_some() {
+        tracing::info!(%shard, "probing this replica's share of the targets");
+    }
     let label = cli.config_file.display().to_string();
     let listeners = match bind_all(wanted, &label, web_config.as_ref()).await {
         Ok(listeners) => listeners,

@@ -30,7 +30,7 @@ use crate::core::{normalize_name, unix_now, Direction, KeyAlgorithmReport, MxRep
 use crate::dns::DnsClient;
 use crate::history::History;
 use crate::report::DomainReport;
-use crate::smtp::SessionCache;
+use crate::smtp::{HostLimits, SessionCache};
 use crate::target::Target;
 use crate::tlsrpt;
 
@@ -38,6 +38,7 @@ use crate::tlsrpt;
 pub struct Prober {
     dns: Arc<DnsClient>,
     sessions: Option<Arc<SessionCache>>,
+    limits: Arc<HostLimits>,
     history: Option<Arc<History>>,
 }
 
@@ -52,8 +53,16 @@ impl Prober {
         Self {
             dns,
             sessions: None,
+            limits: Arc::new(HostLimits::default()),
             history: None,
         }
+    }
+
+    /// Caps the connections to one address together with every prober sharing `limits` (a
+    /// prober of its own caps only its own).
+    pub fn with_host_limits(mut self, limits: Arc<HostLimits>) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// Shares STARTTLS sessions through `cache` (see [`SessionCache`]).
@@ -87,32 +96,38 @@ impl Prober {
             ehlo_name: &target.smtp.ehlo_name,
             pkix: &target.service_trust,
         };
+        let limits = self.limits.as_ref();
         let mx_probe = MxProbe {
             dns,
             smtp: &target.smtp,
             sessions,
+            limits,
         };
+        // Each check's future lives on the heap: joined inline they made one large future,
+        // which every caller's frame copies (a debug build's test thread overflowed its stack).
         let (mut mx, services, gathered, files) = tokio::join!(
-            mx::run(mx_probe, &domain, now),
+            Box::pin(mx::run(mx_probe, &domain, now)),
             join_all(target.services.iter().map(|spec| services::run(
                 dns,
                 spec,
                 service_settings,
                 now
             ))),
-            mta_sts::run(dns, &target.mta_sts, &domain, step_timeout),
-            local_certs::run(&target.certificates, step_timeout),
+            Box::pin(mta_sts::run(dns, &target.mta_sts, &domain, step_timeout)),
+            Box::pin(local_certs::run(&target.certificates, step_timeout)),
         );
         let (key_algorithms, zones) = tokio::join!(
             async {
                 match target.key_algorithms {
-                    true => key_algorithms::run(&mx, &target.smtp, sessions).await,
+                    true => {
+                        Box::pin(key_algorithms::run(&mx, &target.smtp, sessions, limits)).await
+                    }
                     false => Vec::new(),
                 }
             },
             async {
                 match &target.authoritative {
-                    Some(settings) => Some(authoritative::run(settings, &mx).await),
+                    Some(settings) => Some(Box::pin(authoritative::run(settings, &mx)).await),
                     None => None,
                 }
             },

@@ -117,7 +117,7 @@ impl Retained {
         let inbound = targets
             .iter()
             .filter(|t| t.direction == Direction::Inbound)
-            .map(|t| (t.domain.clone(), t.labels.clone()))
+            .map(|t| (t.domain.clone(), (*t.labels).clone()))
             .collect();
         *self.inbound.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(inbound);
     }

@@ -12,6 +12,9 @@
 //!   a hash of its name ([`start_offset`]): a thousand domains do not start in the same second,
 //!   and a restart, a reload or a second replica keeps the same phase (Prometheus spreads its
 //!   scrapes the same way).
+//! - One loop keeps every target's next start in a queue and spawns a task per probe when it is
+//!   due: a target costs its entry, not a task of its own (at 100,000 targets, tasks sleeping
+//!   until their slot were a third of the exporter's memory; docs/performance.md).
 //! - A semaphore caps how many probes run at once across all targets.
 //! - Each probe runs in its own task under the target's timeout; a probe that times out or panics
 //!   still yields a report (`probe_timeout`, `probe_panicked`), so nothing goes silently stale.
@@ -22,8 +25,9 @@
 //!   are not well, every [`BLIND_RECHECK`], so that recovery is seen within seconds.
 //! - A [`ProbeObserver`] sees every report after it is stored (the exporter's own telemetry).
 
+use std::cmp::Reverse;
 use std::collections::hash_map::DefaultHasher;
-use std::collections::HashMap;
+use std::collections::{BinaryHeap, HashMap};
 use std::future::Future;
 use std::hash::{Hash, Hasher};
 use std::pin::Pin;
@@ -31,15 +35,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::Instrument as _;
 
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::core::{unix_now, Reason};
-use crate::dns::{DnsClient, DnsSettings, DnsSetupError, Resolvers};
+use crate::dns::{CacheLimits, DnsClient, DnsSettings, DnsSetupError, Resolvers};
 use crate::history::History;
 use crate::probe::Prober;
 use crate::report::DomainReport;
-use crate::smtp::SessionCache;
+use crate::smtp::{HostLimits, SessionCache};
 use crate::store::Store;
 use crate::target::Target;
 
@@ -83,11 +87,13 @@ impl ProbeObserver for Unobserved {
 }
 
 /// Probes with real DNS and SMTP: one DNS client per distinct DNS setting (targets usually share
-/// one), one session cache so an MX host serving many domains is probed once per TTL, and one
-/// history of what crosses rounds.
+/// one), with an answer cache, one session cache so an MX host serving many domains is looked
+/// up and probed once per TTL, and one history of what crosses rounds.
 pub struct ProberRunner {
     clients: HashMap<DnsKey, Arc<DnsClient>>,
     sessions: Option<Arc<SessionCache>>,
+    /// The cap on connections open at once to one address, for all its probes.
+    limits: Arc<HostLimits>,
     history: Option<Arc<History>>,
     /// The health of the clients' nameservers.
     resolvers: Arc<Resolvers>,
@@ -104,10 +110,11 @@ impl DnsKey {
 }
 
 impl ProberRunner {
-    /// Builds the DNS clients `targets` need. STARTTLS sessions are shared between domains for
-    /// `session_ttl` (the shortest interval is a good choice), or not at all when it is `None`.
-    /// Its resolvers are watched but never checked ([`Resolvers::passive`]): it never finds
-    /// itself blind. The exporter and `dane_exporter check` use [`ProberRunner::watching`].
+    /// Builds the DNS clients `targets` need. STARTTLS sessions and DNS answers are shared
+    /// between domains for at most `session_ttl` (half the shortest interval is a good choice),
+    /// or not at all when it is `None`. Its resolvers are watched but never checked
+    /// ([`Resolvers::passive`]): it never finds itself blind. The exporter and
+    /// `dane_exporter check` use [`ProberRunner::watching`].
     pub fn new(targets: &[Target], session_ttl: Option<Duration>) -> Result<Self, DnsSetupError> {
         Self::watching(targets, session_ttl, Arc::new(Resolvers::passive()))
     }
@@ -125,18 +132,32 @@ impl ProberRunner {
             if let std::collections::hash_map::Entry::Vacant(slot) =
                 clients.entry(DnsKey::of(&target.dns))
             {
-                slot.insert(Arc::new(DnsClient::observed(
-                    &target.dns,
-                    Arc::clone(&resolvers),
-                )?));
+                let resolvers = Arc::clone(&resolvers);
+                let client = match session_ttl {
+                    Some(ttl) => DnsClient::observed_with_cache(
+                        &target.dns,
+                        resolvers,
+                        CacheLimits::up_to(ttl),
+                    )?,
+                    None => DnsClient::observed(&target.dns, resolvers)?,
+                };
+                slot.insert(Arc::new(client));
             }
         }
         Ok(Self {
             clients,
             sessions: session_ttl.map(|ttl| Arc::new(SessionCache::new(ttl))),
+            limits: Arc::new(HostLimits::default()),
             history: None,
             resolvers,
         })
+    }
+
+    /// At most `cap` connections open at once to one MX host address, across all probes
+    /// (default [`crate::smtp::DEFAULT_HOST_CONCURRENCY`]).
+    pub fn with_host_concurrency(mut self, cap: usize) -> Self {
+        self.limits = Arc::new(HostLimits::new(cap));
+        self
     }
 
     /// Keeps what crosses rounds in `history` (the exporter's, which outlives reloads); without
@@ -150,7 +171,8 @@ impl ProberRunner {
 impl ProbeRunner for ProberRunner {
     fn probe(&self, target: &Target) -> ReportFuture {
         let prober = self.clients.get(&DnsKey::of(&target.dns)).map(|dns| {
-            let mut prober = Prober::shared(Arc::clone(dns));
+            let mut prober =
+                Prober::shared(Arc::clone(dns)).with_host_limits(Arc::clone(&self.limits));
             if let Some(sessions) = &self.sessions {
                 prober = prober.with_sessions(Arc::clone(sessions));
             }
@@ -247,18 +269,17 @@ pub fn start_observed(
             well,
             stopped.clone(),
         ));
-        let origin = tokio::time::Instant::now();
-        for target in targets {
-            loops.spawn(target_loop(
-                target,
-                origin,
-                Arc::clone(&permits),
-                Arc::clone(&runner),
-                Arc::clone(&store),
-                Arc::clone(&observer),
-                stopped.clone(),
-            ));
-        }
+        loops.spawn(targets_loop(
+            targets.into(),
+            tokio::time::Instant::now(),
+            Shared {
+                permits,
+                runner,
+                store,
+                observer,
+            },
+            stopped,
+        ));
         // Dropping the JoinSet (when this task is aborted) aborts every loop and its probe.
         while loops.join_next().await.is_some() {}
     });
@@ -339,49 +360,100 @@ fn next_slot(target: &Target, after: tokio::time::Instant, gap: Duration) -> tok
     next
 }
 
-async fn target_loop(
-    target: Target,
-    origin: tokio::time::Instant,
+/// What every probe of the scheduler uses.
+#[derive(Clone)]
+struct Shared {
     permits: Arc<Semaphore>,
     runner: Arc<dyn ProbeRunner>,
     store: Arc<Store>,
     observer: Arc<dyn ProbeObserver>,
+}
+
+/// A probe that finished: which target, the start it was due at, when it started.
+type Finished = (usize, tokio::time::Instant, tokio::time::Instant);
+
+/// Starts each target's probes when they are due, in a task each, and queues its next start when
+/// one finishes (so a target never runs twice at once).
+async fn targets_loop(
+    targets: Arc<[Target]>,
+    origin: tokio::time::Instant,
+    shared: Shared,
     mut stopped: watch::Receiver<bool>,
 ) {
     // A target with a result (kept across a reload) needs no warm-up: its next slot will do.
-    let mut warming_up = !store.has_result(&target.key());
-    let mut next = if warming_up {
-        origin + warm_up_offset(&target)
-    } else {
-        next_slot(&target, origin, Duration::ZERO)
-    };
+    let mut warming_up: Vec<bool> = targets
+        .iter()
+        .map(|t| !shared.store.has_result(&t.key()))
+        .collect();
+    let mut due: BinaryHeap<Reverse<(tokio::time::Instant, usize)>> = targets
+        .iter()
+        .zip(&warming_up)
+        .enumerate()
+        .map(|(i, (target, &warm))| {
+            let at = if warm {
+                origin + warm_up_offset(target)
+            } else {
+                next_slot(target, origin, Duration::ZERO)
+            };
+            Reverse((at, i))
+        })
+        .collect();
+    let (finished, mut finishes) = mpsc::unbounded_channel::<Finished>();
+    let mut probes = JoinSet::new();
     loop {
-        tokio::select! {
-            _ = tokio::time::sleep_until(next) => {}
-            _ = stopped.wait_for(|stop| *stop) => return,
-        }
-        let permit = tokio::select! {
-            permit = Arc::clone(&permits).acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => return,
+        while probes.try_join_next().is_some() {}
+        let next = due.peek().map(|Reverse((at, _))| *at);
+        let (i, at) = tokio::select! {
+            Some((i, at, started)) = finishes.recv() => {
+                let target = &targets[i];
+                let next = if std::mem::take(&mut warming_up[i]) {
+                    next_slot(target, started, target.interval / 2)
+                } else {
+                    // Skip ticks that a slow probe overran instead of bunching them up.
+                    let now = tokio::time::Instant::now();
+                    let mut next = at + target.interval;
+                    while next <= now {
+                        next += target.interval;
+                    }
+                    next
+                };
+                due.push(Reverse((next, i)));
+                continue;
+            }
+            () = sleep_until_some(next) => match due.pop() {
+                Some(Reverse((at, i))) => (i, at),
+                None => continue,
             },
-            _ = stopped.wait_for(|stop| *stop) => return,
+            _ = stopped.wait_for(|stop| *stop) => break,
         };
-        let started = tokio::time::Instant::now();
-        let report = run_one(&target, runner.as_ref()).await;
-        drop(permit);
-        store.put(&target, &report);
-        observer.probed(&target, &report);
-        if std::mem::take(&mut warming_up) {
-            next = next_slot(&target, started, target.interval / 2);
-            continue;
-        }
-        // Skip ticks that a slow probe overran instead of bunching them up.
-        let now = tokio::time::Instant::now();
-        next += target.interval;
-        while next <= now {
-            next += target.interval;
-        }
+        let permit = tokio::select! {
+            permit = Arc::clone(&shared.permits).acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+            _ = stopped.wait_for(|stop| *stop) => break,
+        };
+        let (targets, shared, finished) = (Arc::clone(&targets), shared.clone(), finished.clone());
+        probes.spawn(async move {
+            let target = &targets[i];
+            let started = tokio::time::Instant::now();
+            let report = run_one(target, shared.runner.as_ref()).await;
+            drop(permit);
+            shared.store.put(target, &report);
+            shared.observer.probed(target, &report);
+            let _ = finished.send((i, at, started));
+        });
+    }
+    // Stopped: no more starts; the running probes finish (`SchedulerHandle::shutdown` gives them
+    // their grace period, then drops this future and the probes with it).
+    while probes.join_next().await.is_some() {}
+}
+
+/// Sleeps until `at`, or for ever when there is none.
+async fn sleep_until_some(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

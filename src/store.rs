@@ -1,7 +1,9 @@
 //! The latest results of every configured target: written by the scheduler, read at scrape time.
 //!
 //! `crate::scheduler` puts a judged [`DomainReport`] here after each probe; it is turned into its
-//! series at once (`crate::metrics::TargetSeries`), and `/metrics` copies those and never probes.
+//! series at once (`crate::metrics::TargetSeries`, in the target's shape) and into what it adds
+//! to the aggregates (`crate::metrics::DomainSummary`), and `/metrics` copies those and never
+//! probes.
 //! The report itself is not kept (what the next round compares with is `crate::history`'s): at
 //! 10,000 domains the reports were the largest thing the exporter held (docs/performance.md).
 //! What the status page needs is: a small [`StatusRow`] per target, and the human report and JSON
@@ -18,20 +20,25 @@ use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 
 use crate::core::{Direction, TargetKey, UnixSeconds, Verdict};
-use crate::metrics::{ExpositionChunks, LabelledReport, TargetSeries};
+use crate::metrics::{
+    aggregate_families, Aggregated, DomainSummary, ExpositionChunks, LabelledReport, TargetSeries,
+};
 use crate::report::DomainReport;
-use crate::target::Target;
+use crate::target::{MetricsShape, Target};
 
 /// One stored result.
 #[derive(Clone, Debug)]
 struct Stored {
-    labels: BTreeMap<String, String>,
+    labels: Arc<BTreeMap<String, String>>,
     /// The report's series, rendered when it was stored (a scrape copies them).
     series: Arc<TargetSeries>,
+    /// What the report adds to the aggregates (`crate::metrics::aggregate_families`).
+    summary: DomainSummary,
     /// What the status page lists.
     row: Arc<StatusRow>,
-    /// The human report and the JSON, gzip-compressed (a few KB per target).
-    detail: Arc<Compressed>,
+    /// The human report and the JSON, gzip-compressed (a few KB per target); not kept for a
+    /// passing target of the summary shape ([`keeps_detail`]).
+    detail: Option<Arc<Compressed>>,
 }
 
 /// The latest result of one target, as the status page lists it.
@@ -145,6 +152,14 @@ impl Compressed {
     }
 }
 
+/// Whether the full report of `target`'s latest probe is kept for the status page. A list of
+/// 100,000 domains in the summary shape keeps it only for the domains that do not pass: those
+/// are the ones somebody opens, and a few KB each for all of them would be most of the
+/// exporter's memory.
+fn keeps_detail(target: &Target, report: &DomainReport) -> bool {
+    target.metrics == MetricsShape::Full || report.verdict != Verdict::Pass
+}
+
 #[derive(Default)]
 struct Inner {
     configured: HashSet<TargetKey>,
@@ -185,7 +200,7 @@ impl Store {
         for target in targets {
             if let Some(stored) = results.get_mut(&target.key()) {
                 if stored.labels != target.labels {
-                    stored.labels = target.labels.clone();
+                    stored.labels = Arc::clone(&target.labels);
                     stored.series = Arc::new(stored.series.relabelled(
                         &target.domain,
                         target.direction,
@@ -200,14 +215,20 @@ impl Store {
     /// configured.
     pub fn put(&self, target: &Target, report: &DomainReport) {
         let key = target.key();
-        let series = TargetSeries::of(&LabelledReport {
-            direction: key.direction,
-            extra_labels: &target.labels,
-            report,
-        });
+        let series = TargetSeries::of_shape(
+            &LabelledReport {
+                direction: key.direction,
+                extra_labels: &target.labels,
+                report,
+            },
+            target.metrics,
+        );
+        let summary = DomainSummary::of(report);
         let row = StatusRow::of(report, key.direction);
-        let json = crate::report::to_json(report);
-        let detail = Compressed::of(&crate::text::render(report), &json);
+        let detail = keeps_detail(target, report).then(|| {
+            let json = crate::report::to_json(report);
+            Arc::new(Compressed::of(&crate::text::render(report), &json))
+        });
         let mut inner = self.write();
         if !inner.configured.contains(&key) {
             return;
@@ -215,10 +236,11 @@ impl Store {
         inner.results.insert(
             key,
             Stored {
-                labels: target.labels.clone(),
+                labels: Arc::clone(&target.labels),
                 series: Arc::new(series),
+                summary,
                 row: Arc::new(row),
-                detail: Arc::new(detail),
+                detail,
             },
         );
     }
@@ -236,12 +258,12 @@ impl Store {
             .collect()
     }
 
-    /// The latest probe of `key` in full, when there is one.
+    /// The latest probe of `key` in full, when there is one and it was kept.
     pub fn detail(&self, key: &TargetKey) -> Option<StatusDetail> {
         let (row, detail) = {
             let inner = self.read();
             let stored = inner.results.get(key)?;
-            (Arc::clone(&stored.row), Arc::clone(&stored.detail))
+            (Arc::clone(&stored.row), Arc::clone(stored.detail.as_ref()?))
         };
         let (text, json) = detail.expand()?;
         Some(StatusDetail { row, text, json })
@@ -283,19 +305,28 @@ impl Store {
     }
 
     /// The text exposition of every stored result's series with the exporter's own families
-    /// (`own`: name and text), in chunks of about `chunk_bytes` ([`ExpositionChunks`]). The lock
-    /// is held only to take the series, not while writing megabytes of text.
+    /// (`own`: name and text) and the aggregates over the results, in chunks of about
+    /// `chunk_bytes` ([`ExpositionChunks`]). The lock is held only to take the series and count
+    /// the aggregates, not while writing megabytes of text.
     pub fn exposition(
         &self,
-        own: Vec<(String, String)>,
+        mut own: Vec<(String, String)>,
         chunk_bytes: usize,
     ) -> ExpositionChunks<Arc<TargetSeries>> {
-        let series: Vec<Arc<TargetSeries>> = self
-            .read()
+        let inner = self.read();
+        let series: Vec<Arc<TargetSeries>> = inner
             .results
             .values()
             .map(|stored| Arc::clone(&stored.series))
             .collect();
+        own.extend(aggregate_families(inner.results.iter().map(
+            |(key, stored)| Aggregated {
+                direction: key.direction,
+                labels: &stored.labels,
+                summary: &stored.summary,
+            },
+        )));
+        drop(inner);
         ExpositionChunks::new(own, series, chunk_bytes)
     }
 }

@@ -27,8 +27,9 @@ pub struct Target {
     pub direction: Direction,
     /// What its verdict is held to (`expect`): DANE, or anything that delivers.
     pub expect: Expectation,
-    /// Extra labels on its metrics.
-    pub labels: BTreeMap<String, String>,
+    /// Extra labels on its metrics, shared by every target of one configuration entry (a
+    /// list of 100,000 domains holds one copy).
+    pub labels: Arc<BTreeMap<String, String>>,
     /// Time between the starts of two probes.
     pub interval: Duration,
     /// Deadline of one whole probe.
@@ -53,6 +54,34 @@ pub struct Target {
     /// Whether endpoints where DANE applies get the extra session per other key algorithm
     /// (the direction is inside `key_algorithm_checks`).
     pub key_algorithms: bool,
+    /// Which of its series `/metrics` serves.
+    pub metrics: MetricsShape,
+}
+
+/// Which series a target's results become on `/metrics` (`metrics:` in the configuration).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum MetricsShape {
+    /// Every series of every check: per MX host, address, RRset and record.
+    #[default]
+    Full,
+    /// Only what says whether mail to the domain would be deferred and why (success, verdict,
+    /// failure reasons, probe time): a few series per domain, for lists of thousands of
+    /// recipient domains, which the aggregates (`crate::metrics`) sum up.
+    Summary,
+}
+
+impl MetricsShape {
+    /// The accepted names, in the configuration's words.
+    pub const NAMES: [&'static str; 2] = ["full", "summary"];
+
+    /// The shape named `name`.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "full" => Some(Self::Full),
+            "summary" => Some(Self::Summary),
+            _ => None,
+        }
+    }
 }
 
 impl Target {
@@ -66,7 +95,7 @@ impl Target {
             domain: domain.to_string(),
             direction,
             expect: Expectation::Any,
-            labels: BTreeMap::new(),
+            labels: Arc::default(),
             interval: Duration::from_secs(300),
             timeout: Duration::from_secs(30),
             dns: DnsSettings {
@@ -81,6 +110,7 @@ impl Target {
             authoritative: None,
             hygiene: HygieneLimits::default(),
             key_algorithms: true,
+            metrics: MetricsShape::Full,
         }
     }
 

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../alerts"
 promtool check rules dane.rules.yml thresholds.rules.yml thresholds.override.example.yml \
   operations-dns.rules.yml operations-tls.rules.yml mta-sts.rules.yml services.rules.yml \
-  tlsrpt.rules.yml
+  outbound-lists.rules.yml tlsrpt.rules.yml
 promtool test rules ./*_test.yml
 
 # The demo walk-through's monitoring setup (docs/demo.md, "Prometheus and Alertmanager"), made

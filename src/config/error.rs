@@ -214,6 +214,32 @@ pub enum Problem {
         /// Why.
         reason: String,
     },
+    /// A domain list file cannot be read, or is too large.
+    #[error("domain list \"{}\" cannot be used: {reason}", .path.display())]
+    ListUnusable {
+        /// The file, resolved against the config file's directory.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A problem at one line of a domain list file.
+    #[error("{}:{line}: {problem}", .path.display())]
+    InList {
+        /// The list file, resolved against the config file's directory.
+        path: PathBuf,
+        /// 1-based line in it.
+        line: usize,
+        /// What is wrong there.
+        problem: Box<Problem>,
+    },
+    /// The same domain twice in one direction, once at least in a domain list.
+    #[error("duplicate domain \"{domain}\", first listed at {first}")]
+    DuplicateListed {
+        /// The normalised domain.
+        domain: String,
+        /// Where it was first listed: `line N` of the config file or `FILE:LINE` of a list.
+        first: String,
+    },
     /// The MTA-STS CA file cannot be read or holds no PEM certificate.
     #[error("CA file \"{}\" cannot be used: {reason}", .path.display())]
     CaFileUnusable {

@@ -20,6 +20,7 @@
 //!   smtp_reply_timeout: 1m      # each SMTP reply (greeting, EHLO, STARTTLS): greet-pausing
 //!                               # servers are normal; a target's is at most its timeout
 //!   concurrency: 64             # probes running at once, 1..=10000
+//!   host_concurrency: 4         # SMTP connections open at once to one MX host address, 1..=1000
 //!   dnssec_mode: trust-resolver # or validate
 //!   nameservers: []             # IP, IP:PORT or [IPv6]:PORT; empty: /etc/resolv.conf
 //!   trust_anchor_file: ~        # DNSKEY file replacing the built-in root anchor (validate mode)
@@ -56,6 +57,10 @@
 //!       - {mx: mx.example.org, live: /etc/postfix/mx.pem, staged: /etc/postfix/mx.next.pem}
 //! outbound:                     # domains we send to
 //!   - domain: gmail.com
+//!     metrics: full             # full (default) or summary: a few series per domain
+//!   - domains_file: recipients.txt  # one domain per line, `#` comments; relative to this file
+//!     labels: {list: recipients}    # labels and overrides for every domain of the list
+//!     metrics: summary          # the default for a list
 //! ```
 //!
 //! Rules: unknown keys are errors; domains are checked and normalised (lower case, no trailing
@@ -69,11 +74,14 @@
 //! error, including those found after parsing (a duplicate domain, a timeout above its interval),
 //! names the line of its key.
 
+mod certificates;
 mod error;
+mod lists;
 mod model;
 mod names;
 mod operations;
 mod reader;
+mod shard;
 #[cfg(test)]
 mod tests;
 mod values;
@@ -89,6 +97,7 @@ pub use names::{
     LabelNameError, RESERVED_LABELS,
 };
 pub use operations::{DirectionScope, OperationsConfig};
+pub use shard::{shard_hash, Shard, ShardError};
 pub use values::read_service_ca;
 
 /// Reads and validates the config file at `path`. Pure apart from reading: nothing is changed.

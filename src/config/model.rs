@@ -1,7 +1,7 @@
 //! The configuration as read ([`Config`]: global defaults, the `/probe` allow-list, the targets
 //! by direction, each with its overrides) and its resolution into fully resolved targets.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -18,12 +18,14 @@ use crate::smtp::SmtpSettings;
 use super::names::DomainPattern;
 use super::operations::OperationsConfig;
 use crate::checks::local_certs::CertificateSpec;
-use crate::target::Target;
+use crate::target::{MetricsShape, Target};
 
 /// Shortest allowed probe interval: probing more often only loads the remote mail servers.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(10);
 /// Largest allowed `concurrency`.
 pub const MAX_CONCURRENCY: usize = 10_000;
+/// Largest allowed `host_concurrency`.
+pub const MAX_HOST_CONCURRENCY: usize = 1_000;
 
 /// Settings that apply to every target unless it overrides them.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,6 +41,8 @@ pub struct Global {
     pub smtp_reply_timeout: Duration,
     /// How many probes may run at once.
     pub concurrency: usize,
+    /// How many SMTP connections may be open at once to one MX host address, across all probes.
+    pub host_concurrency: usize,
     /// How DNSSEC security is established.
     pub dnssec_mode: DnssecMode,
     /// Nameservers to ask; empty means those of `/etc/resolv.conf`.
@@ -85,6 +89,7 @@ impl Default for Global {
             step_timeout: smtp.step_timeout,
             smtp_reply_timeout: smtp.reply_timeout,
             concurrency: 64,
+            host_concurrency: crate::smtp::DEFAULT_HOST_CONCURRENCY,
             dnssec_mode: DnssecMode::default(),
             nameservers: Vec::new(),
             trust_anchor_file: None,
@@ -133,6 +138,9 @@ pub struct Overrides {
     pub mta_sts: Option<bool>,
     /// Check TLS-RPT; `None`: yes for inbound, no for outbound.
     pub tls_rpt: Option<bool>,
+    /// The shape of the target's series; `None`: full (entries of a `domains_file` list get
+    /// summary unless they say otherwise).
+    pub metrics: Option<MetricsShape>,
     /// Replaces [`Global::expect`].
     pub expect: Option<Expectation>,
 }
@@ -142,8 +150,8 @@ pub struct Overrides {
 pub struct TargetSpec {
     /// The mail domain, normalised.
     pub domain: String,
-    /// Extra labels on this target's metrics.
-    pub labels: BTreeMap<String, String>,
+    /// Extra labels on this target's metrics (shared by the domains of one list).
+    pub labels: Arc<BTreeMap<String, String>>,
     /// Settings replacing the global ones.
     pub overrides: Overrides,
     /// Other TLS services of the domain to check against their TLSA records (`crate::checks::services`).
@@ -227,6 +235,27 @@ impl Config {
         }
     }
 
+    /// What `/probe` needs once the targets are resolved and scheduled: this configuration
+    /// without its target specs (100,000 of them for a big list), and the configured domains
+    /// it answers for without `probe_allow` (none with it: the patterns decide).
+    pub fn into_probe_settings(self) -> (Config, HashSet<String>) {
+        let configured = match self.probe_allow {
+            Some(_) => HashSet::new(),
+            None => self
+                .inbound
+                .iter()
+                .chain(&self.outbound)
+                .map(|spec| spec.domain.clone())
+                .collect(),
+        };
+        let config = Config {
+            inbound: Vec::new(),
+            outbound: Vec::new(),
+            ..self
+        };
+        (config, configured)
+    }
+
     /// The module called `name`: a configured one, or a built-in one.
     pub fn module(&self, name: &str) -> Option<Module> {
         if let Some(module) = self.modules.get(name) {
@@ -249,7 +278,7 @@ impl Config {
     pub fn module_target(&self, domain: &str, module: &Module) -> Target {
         let spec = TargetSpec {
             domain: domain.to_string(),
-            labels: BTreeMap::new(),
+            labels: Arc::default(),
             overrides: module.overrides.clone(),
             services: Vec::new(),
             certificates: Vec::new(),
@@ -301,7 +330,7 @@ impl Config {
                 .expect
                 .or(global.expect)
                 .unwrap_or_else(|| Expectation::default_for(direction)),
-            labels: spec.labels.clone(),
+            labels: Arc::clone(&spec.labels),
             interval,
             timeout,
             dns,
@@ -327,6 +356,7 @@ impl Config {
             authoritative,
             hygiene: ops.hygiene,
             key_algorithms: ops.key_algorithms_for(direction),
+            metrics: over.metrics.unwrap_or_default(),
         }
     }
 }

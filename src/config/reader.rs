@@ -9,15 +9,19 @@ use std::time::Duration;
 
 use saphyr::{LoadableYamlNode, MarkedYaml, ScanError};
 
+use super::certificates;
 use super::error::{ConfigError, Problem};
-use super::model::{Config, Global, Module, Overrides, TargetSpec, MAX_CONCURRENCY};
+use super::lists::{List, Origin};
+use super::model::{
+    Config, Global, Module, Overrides, TargetSpec, MAX_CONCURRENCY, MAX_HOST_CONCURRENCY,
+};
 use super::names::normalize_domain;
 use super::values::{
     canary_name, check_timing, direction, dnssec_mode, domain_name, duration, expectation, integer,
-    labels, level, nameservers, operations, optional, probe_allow, read_service_ca, services,
-    source_path, Result,
+    labels, level, metrics_shape, nameservers, operations, optional, probe_allow, read_service_ca,
+    services, Result,
 };
-use crate::checks::local_certs::{CertificateSource, CertificateSpec};
+use crate::target::MetricsShape;
 use crate::yaml::{
     boolean, mapping, sequence, string, Field, Fields, Invalid, Loc, Node, TreeProblem,
 };
@@ -41,6 +45,7 @@ const GLOBAL_KEYS: &[&str] = &[
     "step_timeout",
     "smtp_reply_timeout",
     "concurrency",
+    "host_concurrency",
     "dnssec_mode",
     "nameservers",
     "trust_anchor_file",
@@ -61,6 +66,7 @@ const GLOBAL_KEYS: &[&str] = &[
 ];
 const TARGET_KEYS: &[&str] = &[
     "domain",
+    "domains_file",
     "labels",
     "expect",
     "interval",
@@ -71,11 +77,13 @@ const TARGET_KEYS: &[&str] = &[
     "trust_anchor_file",
     "mta_sts",
     "tls_rpt",
+    "metrics",
     "services",
 ];
 /// Inbound targets may also name local certificate files.
 const INBOUND_TARGET_KEYS: &[&str] = &[
     "domain",
+    "domains_file",
     "labels",
     "expect",
     "interval",
@@ -86,10 +94,10 @@ const INBOUND_TARGET_KEYS: &[&str] = &[
     "trust_anchor_file",
     "mta_sts",
     "tls_rpt",
+    "metrics",
     "services",
     "certificates",
 ];
-const CERTIFICATE_KEYS: &[&str] = &["mx", "live", "staged", "lineage"];
 
 impl TreeProblem for Problem {
     fn unknown_key(expected: &'static [&'static str]) -> Self {
@@ -212,6 +220,10 @@ impl Reader<'_> {
             let value = integer(f, 1, MAX_CONCURRENCY as i64)?;
             global.concurrency = usize::try_from(value).unwrap_or(MAX_CONCURRENCY);
         }
+        if let Some(f) = fields.get("host_concurrency") {
+            let value = integer(f, 1, MAX_HOST_CONCURRENCY as i64)?;
+            global.host_concurrency = usize::try_from(value).unwrap_or(global.host_concurrency);
+        }
         if let Some(f) = fields.get("dnssec_mode") {
             global.dnssec_mode = dnssec_mode(f)?;
         }
@@ -266,24 +278,58 @@ impl Reader<'_> {
         keys: &'static [&'static str],
     ) -> Result<Vec<TargetSpec>> {
         let mut specs = Vec::new();
-        // Normalised domain -> line of its first occurrence in this direction.
-        let mut seen: HashMap<String, usize> = HashMap::new();
+        // Normalised domain -> where it first occurs in this direction.
+        let mut seen: HashMap<String, Origin> = HashMap::new();
         for (loc, node) in sequence(section)? {
             let fields = mapping(node, &loc, Some(keys))?;
+            if let Some(list_field) = fields.get("domains_file") {
+                // Every domain of the list gets the entry's labels and overrides, and the summary
+                // shape unless the entry says otherwise.
+                let mut overrides = self.overrides(&fields, global, &loc)?;
+                overrides.metrics = Some(overrides.metrics.unwrap_or(MetricsShape::Summary));
+                let template = TargetSpec {
+                    domain: String::new(),
+                    labels: fields
+                        .get("labels")
+                        .map(labels)
+                        .transpose()?
+                        .unwrap_or_default(),
+                    overrides,
+                    services: Vec::new(),
+                    certificates: Vec::new(),
+                };
+                let list = List {
+                    fields: &fields,
+                    field: list_field,
+                    base_dir: self.base_dir,
+                };
+                list.expand(&template, &mut seen, &mut specs)?;
+                continue;
+            }
             let Some(domain_field) = fields.get("domain") else {
-                return loc.fail(Problem::MissingKey("domain"));
+                return loc.fail(Problem::MissingEither("domain", "domains_file"));
             };
             let domain = domain_name(domain_field)?;
-            if let Some(&first_line) = seen.get(&domain) {
-                return domain_field
-                    .loc
-                    .fail(Problem::DuplicateDomain { domain, first_line });
+            match seen.get(&domain) {
+                Some(Origin::Config(first_line)) => {
+                    let first_line = *first_line;
+                    return domain_field
+                        .loc
+                        .fail(Problem::DuplicateDomain { domain, first_line });
+                }
+                Some(first) => {
+                    let first = first.to_string();
+                    return domain_field
+                        .loc
+                        .fail(Problem::DuplicateListed { domain, first });
+                }
+                None => {}
             }
-            seen.insert(domain.clone(), domain_field.loc.line);
+            seen.insert(domain.clone(), Origin::Config(domain_field.loc.line));
 
             let labels = match fields.get("labels") {
                 Some(f) => labels(f)?,
-                None => BTreeMap::new(),
+                None => Default::default(),
             };
             let overrides = self.overrides(&fields, global, &loc)?;
             let services = match fields.get("services") {
@@ -291,7 +337,7 @@ impl Reader<'_> {
                 None => Vec::new(),
             };
             let certificates = match fields.get("certificates") {
-                Some(f) => self.certificates(f)?,
+                Some(f) => certificates::certificates(f, self.base_dir)?,
                 None => Vec::new(),
             };
             specs.push(TargetSpec {
@@ -367,6 +413,7 @@ impl Reader<'_> {
                 .transpose()?,
             mta_sts: fields.get("mta_sts").map(boolean).transpose()?,
             tls_rpt: fields.get("tls_rpt").map(boolean).transpose()?,
+            metrics: fields.get("metrics").map(metrics_shape).transpose()?,
             expect: fields.get("expect").map(expectation).transpose()?,
         })
     }
@@ -415,67 +462,6 @@ impl Reader<'_> {
                 })
             }
         }
-    }
-
-    /// `certificates` of an inbound target (see `certificates.rs`).
-    fn certificates(&self, section: &Field<'_, '_>) -> Result<Vec<CertificateSpec>> {
-        let mut specs = Vec::new();
-        // (Normalised MX host, live file or lineage) -> line of its first entry. One MX host may
-        // have several entries (an ECDSA and an RSA certificate), each file once.
-        let mut seen: HashMap<(String, PathBuf), usize> = HashMap::new();
-        for (loc, node) in sequence(section)? {
-            let fields = mapping(node, &loc, Some(CERTIFICATE_KEYS))?;
-            let Some(mx_field) = fields.get("mx") else {
-                return loc.fail(Problem::MissingKey("mx"));
-            };
-            let mx = domain_name(mx_field)?;
-            let path = |name: &str| -> Result<Option<PathBuf>> {
-                let Some(field) = fields.get(name) else {
-                    return Ok(None);
-                };
-                let text = string(field)?;
-                if text.trim().is_empty() {
-                    return field.loc.fail(Problem::EmptyPath);
-                }
-                Ok(Some(self.base_dir.join(text)))
-            };
-            let live = path("live")?;
-            let staged = path("staged")?;
-            let lineage = path("lineage")?;
-            let source = match (live, lineage) {
-                (Some(_), Some(_)) => {
-                    // Blame whichever of the two comes second in the file.
-                    let (a, b) = (&fields.get("live"), &fields.get("lineage"));
-                    let (second, key, other) = match (a, b) {
-                        (Some(a), Some(b)) if a.loc.line > b.loc.line => (a, "live", "lineage"),
-                        (_, Some(b)) => (b, "lineage", "live"),
-                        _ => return loc.fail(Problem::MissingEither("live", "lineage")),
-                    };
-                    return second.loc.fail(Problem::ConflictingKeys { key, other });
-                }
-                (None, None) => return loc.fail(Problem::MissingEither("live", "lineage")),
-                (Some(live), None) => CertificateSource::Files { live, staged },
-                (None, Some(dir)) => {
-                    if let Some(f) = fields.get("staged") {
-                        // A lineage finds its staged certificate itself.
-                        return f.loc.fail(Problem::ConflictingKeys {
-                            key: "staged",
-                            other: "lineage",
-                        });
-                    }
-                    CertificateSource::Lineage(dir)
-                }
-            };
-            let key = (mx.clone(), source_path(&source).to_path_buf());
-            if let Some(&first_line) = seen.get(&key) {
-                return mx_field
-                    .loc
-                    .fail(Problem::DuplicateCertificate { mx, first_line });
-            }
-            seen.insert(key, mx_field.loc.line);
-            specs.push(CertificateSpec { mx, source });
-        }
-        Ok(specs)
     }
 
     /// Resolves the path against the config file's directory and checks that it is a file.

@@ -211,6 +211,7 @@ fn overrides_are_merged_and_labels_kept() {
             step_timeout: secs(15),
             smtp_reply_timeout: secs(60),
             concurrency: 8,
+            host_concurrency: 2,
             dnssec_mode: DnssecMode::Validate,
             nameservers: vec![
                 addr("127.0.0.1:53"),
@@ -260,7 +261,7 @@ fn overrides_are_merged_and_labels_kept() {
         ("team".to_string(), "mail".to_string()),
         ("tier".to_string(), "1".to_string()),
     ]);
-    assert_eq!(t.labels, labels);
+    assert_eq!(*t.labels, labels);
     assert_eq!((t.interval, t.timeout), (secs(60), secs(20)));
     assert_eq!(t.dns.mode, DnssecMode::TrustResolver);
     assert!(t.dns.nameservers.is_empty(), "[] overrides the global list");
@@ -497,6 +498,54 @@ fn default_timeouts_yield_to_shorter_intervals() {
     assert!(
         err.contains("timeout 2m must not exceed interval 1m"),
         "{err}"
+    );
+}
+
+/// `domains_file` lists: every domain of a list gets the entry's labels and overrides and the
+/// summary shape unless the entry says otherwise; single entries stay full unless they say so.
+#[test]
+fn domain_lists_are_expanded() {
+    use crate::target::MetricsShape;
+    let config = fixture("valid-lists.yml");
+    let outbound: Vec<&str> = config.outbound.iter().map(|t| t.domain.as_str()).collect();
+    assert_eq!(
+        outbound,
+        vec![
+            "example.org",
+            "gmail.com",
+            "posteo.de",
+            "example.net",
+            "partner.example"
+        ]
+    );
+    let targets = config.targets();
+    let shape = |domain: &str, direction: Direction| {
+        let target = targets
+            .iter()
+            .find(|t| t.domain == domain && t.direction == direction)
+            .unwrap();
+        (target.metrics, target.interval, (*target.labels).clone())
+    };
+    let list = BTreeMap::from([("list".to_string(), "recipients".to_string())]);
+    assert_eq!(
+        shape("example.org", Direction::Outbound),
+        (MetricsShape::Full, secs(300), BTreeMap::new())
+    );
+    assert_eq!(
+        shape("posteo.de", Direction::Outbound),
+        (MetricsShape::Summary, secs(600), list.clone())
+    );
+    assert_eq!(
+        shape("example.net", Direction::Outbound),
+        (MetricsShape::Summary, secs(600), list)
+    );
+    assert_eq!(
+        shape("partner.example", Direction::Outbound).0,
+        MetricsShape::Full
+    );
+    assert_eq!(
+        shape("example.org", Direction::Inbound).0,
+        MetricsShape::Summary
     );
 }
 

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use saphyr::{Scalar, YamlData};
@@ -18,6 +19,7 @@ use crate::checks::services::{ServiceProtocol, ServiceSpec, TlsMode};
 use crate::core::{Direction, Expectation};
 use crate::dane::PkixTrust;
 use crate::dns::DnssecMode;
+use crate::target::MetricsShape;
 use crate::yaml::{
     data, mapping, scalar_string, sequence, string, wrong_type, Field, Fields, Invalid, Loc,
 };
@@ -180,26 +182,38 @@ pub(super) fn direction_scope(field: &Field<'_, '_>) -> Result<DirectionScope> {
     )
 }
 
-/// `inbound` or `outbound`.
-pub(super) fn direction(field: &Field<'_, '_>) -> Result<Direction> {
-    let text = string(field)?;
-    match text.trim() {
-        "inbound" => Ok(Direction::Inbound),
-        "outbound" => Ok(Direction::Outbound),
-        _ => field.loc.fail(Problem::InvalidChoice {
-            text: text.to_string(),
-            expected: &Module::BUILT_IN,
-        }),
-    }
+/// `metrics:` of a target: one of [`MetricsShape::NAMES`].
+pub(super) fn metrics_shape(field: &Field<'_, '_>) -> Result<MetricsShape> {
+    choice(field, MetricsShape::parse, &MetricsShape::NAMES)
 }
 
+/// `inbound` or `outbound`.
+pub(super) fn direction(field: &Field<'_, '_>) -> Result<Direction> {
+    let parse = |text: &str| match text {
+        "inbound" => Some(Direction::Inbound),
+        "outbound" => Some(Direction::Outbound),
+        _ => None,
+    };
+    choice(field, parse, &Module::BUILT_IN)
+}
+
+/// `expect:` of a target or of `global`: one of [`Expectation::NAMES`].
 pub(super) fn expectation(field: &Field<'_, '_>) -> Result<Expectation> {
+    choice(field, Expectation::parse, &Expectation::NAMES)
+}
+
+/// A string that must be one of `expected`, turned into its value by `parse`.
+fn choice<T>(
+    field: &Field<'_, '_>,
+    parse: fn(&str) -> Option<T>,
+    expected: &'static [&'static str],
+) -> Result<T> {
     let text = string(field)?;
-    Expectation::parse(text.trim()).map_or_else(
+    parse(text.trim()).map_or_else(
         || {
             field.loc.fail(Problem::InvalidChoice {
                 text: text.to_string(),
-                expected: &Expectation::NAMES,
+                expected,
             })
         },
         Ok,
@@ -324,7 +338,7 @@ pub(super) fn services(field: &Field<'_, '_>) -> Result<Vec<ServiceSpec>> {
     Ok(specs)
 }
 
-pub(super) fn labels(field: &Field<'_, '_>) -> Result<BTreeMap<String, String>> {
+pub(super) fn labels(field: &Field<'_, '_>) -> Result<Arc<BTreeMap<String, String>>> {
     let mut labels = BTreeMap::new();
     for label in mapping(field.value, &field.loc, None)?.0 {
         check_label_name(label.name).or_else(|e| label.loc.fail(Problem::LabelName(e)))?;
@@ -334,7 +348,7 @@ pub(super) fn labels(field: &Field<'_, '_>) -> Result<BTreeMap<String, String>> 
         }
         labels.insert(label.name.to_string(), value.to_string());
     }
-    Ok(labels)
+    Ok(Arc::new(labels))
 }
 
 /// Reads a PEM bundle of CA certificates for the services' PKIX usages and checks that every

@@ -110,6 +110,10 @@ pub struct Response<T> {
     pub signature_expiration: Option<UnixSeconds>,
     /// Smallest TTL among the returned records, if any.
     pub ttl: Option<u32>,
+    /// For a denial, how long it may be cached: the smaller of the SOA record's TTL and its
+    /// MINIMUM field (RFC 2308 section 5), when the answer carried the zone's SOA.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub negative_ttl: Option<u32>,
 }
 
 impl<T> Response<T> {

@@ -40,6 +40,8 @@ pub(super) struct Assembled<T> {
     pub(super) cname_chain: Vec<String>,
     pub(super) signature_expiration: Option<UnixSeconds>,
     pub(super) ttl: Option<u32>,
+    /// For a denial: the negative TTL from the authority section's SOA (RFC 2308 5).
+    pub(super) negative_ttl: Option<u32>,
     /// Proofs of the records the answer was built from (CNAMEs and final records, not RRSIGs), as
     /// hickory's validator marked them; `Indeterminate` everywhere when nothing validated.
     pub(super) proofs: Vec<Proof>,
@@ -54,6 +56,7 @@ impl<T> Assembled<T> {
             cname_chain: self.cname_chain,
             signature_expiration: self.signature_expiration,
             ttl: self.ttl,
+            negative_ttl: self.negative_ttl,
         }
     }
 }
@@ -245,12 +248,25 @@ pub(super) fn assemble<T>(
     // RRSIG times are 32-bit serial numbers (RFC 4034 3.1.5); read as plain Unix seconds they
     // are right until 2106, which is good enough for an exporter.
     let signature_expiration = answer_sigs.chain(denial_sigs).min().map(UnixSeconds::from);
+    // RFC 2308 5: a denial may be cached for the SOA's own TTL or its MINIMUM, whichever is less
+    // (and no longer than a CNAME that led to it).
+    let negative_ttl = match set {
+        RecordSet::NxDomain | RecordSet::NoData => authorities
+            .iter()
+            .find_map(|r| match &r.data {
+                RData::SOA(soa) => Some(r.ttl.min(soa.minimum)),
+                _ => None,
+            })
+            .map(|ttl| used.iter().map(|r| r.ttl).fold(ttl, u32::min)),
+        RecordSet::Records(_) => None,
+    };
 
     Ok(Assembled {
         set,
         cname_chain: chain,
         signature_expiration,
         ttl: used.iter().map(|r| r.ttl).min(),
+        negative_ttl,
         proofs: used.iter().map(|r| r.proof).collect(),
     })
 }
@@ -435,6 +451,52 @@ mod tests {
         assert_eq!(got.set, RecordSet::NoData);
         assert_eq!(got.signature_expiration, Some(2_000_000_050));
         assert_eq!(got.ttl, None);
+    }
+
+    /// RFC 2308 5: a denial is cached for the smaller of the SOA's TTL and MINIMUM (and no
+    /// longer than an alias that led to it); records have no negative TTL.
+    #[test]
+    fn denial_has_the_soa_negative_ttl() {
+        use hickory_proto::rr::rdata::SOA;
+        let soa = |ttl: u32, minimum: u32| {
+            let data = SOA::new(
+                name("ns.test."),
+                name("h.test."),
+                1,
+                3600,
+                600,
+                86400,
+                minimum,
+            );
+            Record::from_rdata(name("example.test."), ttl, RData::SOA(data))
+        };
+        let denial = |answers: &[Record], authorities: &[Record]| {
+            assemble(
+                &name("a.example.test."),
+                WireType::AAAA,
+                answers,
+                authorities,
+                Denial::NoData,
+                ip_address,
+            )
+            .unwrap()
+        };
+        assert_eq!(denial(&[], &[soa(3600, 300)]).negative_ttl, Some(300));
+        assert_eq!(denial(&[], &[soa(120, 300)]).negative_ttl, Some(120));
+        assert_eq!(denial(&[], &[]).negative_ttl, None);
+        let alias = [cname("a.example.test.", "b.example.test.", 60)];
+        assert_eq!(denial(&alias, &[soa(3600, 300)]).negative_ttl, Some(60));
+        let found = [a("a.example.test.", 1, 30)];
+        let records = assemble(
+            &name("a.example.test."),
+            WireType::A,
+            &found,
+            &[soa(3600, 300)],
+            Denial::NoData,
+            ip_address,
+        )
+        .unwrap();
+        assert_eq!((records.ttl, records.negative_ttl), (Some(30), None));
     }
 
     #[test]

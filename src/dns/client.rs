@@ -1,5 +1,5 @@
 //! [`DnsClient`]: the typed lookups (MX, TLSA, A/AAAA, TXT) the checks make, over the backend
-//! the DNSSEC mode picks.
+//! the DNSSEC mode picks, through the exporter's own answer cache when it has one (`cache.rs`).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use hickory_proto::rr::RData;
 
+use super::cache::{CacheLimits, Cacheable, DnsCache};
 use super::health::{Resolvers, Sight};
 use super::settings::{DnsSettings, DnsSetupError, DnssecMode};
 use super::{answer, nameservers, trust_resolver, validate};
@@ -28,6 +29,8 @@ pub struct DnsClient {
     resolvers: Arc<Resolvers>,
     nameservers: Vec<SocketAddr>,
     mode: DnssecMode,
+    /// Answers shared between the probes using this client, if it has a cache.
+    cache: Option<DnsCache>,
 }
 
 enum Backend {
@@ -63,7 +66,29 @@ impl DnsClient {
             resolvers,
             nameservers,
             mode: settings.mode,
+            cache: None,
         })
+    }
+
+    /// Like [`DnsClient::observed`], with an answer cache within `limits` shared by every lookup
+    /// through this client (see `cache.rs`).
+    pub fn observed_with_cache(
+        settings: &DnsSettings,
+        resolvers: Arc<Resolvers>,
+        limits: CacheLimits,
+    ) -> Result<Self, DnsSetupError> {
+        Ok(Self {
+            cache: Some(DnsCache::new(limits)),
+            ..Self::observed(settings, resolvers)?
+        })
+    }
+
+    /// Estimated bytes the answer cache holds (0 without one).
+    pub async fn cached_bytes(&self) -> u64 {
+        match &self.cache {
+            Some(cache) => cache.weighted_size().await,
+            None => 0,
+        }
     }
 
     /// The nameservers this client asks, in order.
@@ -114,36 +139,56 @@ impl DnsClient {
     /// The one place that picks the backend. The query name is checked here and the answer
     /// labelled here, so the typed lookups above and this framing are written once for both
     /// modes.
-    async fn lookup<T: Send + 'static>(
+    async fn lookup<T: Cacheable>(
         &self,
         name: &str,
         rtype: RecordType,
         convert: fn(&RData) -> Option<T>,
     ) -> Answer<T> {
+        let name = normalize_name(name);
         tracing::debug!(target: crate::core::PROGRESS, "DNS {} {name}", rtype.as_str());
-        let result = match answer::query_name(name) {
-            Ok(qname) => match &self.backend {
-                Backend::TrustResolver(r) => r.lookup(qname, rtype, convert).await,
-                Backend::Validate(v) => {
-                    let sent = Instant::now();
-                    let result = v.lookup(qname, rtype, convert).await;
-                    // hickory picks the nameserver: a lookup that got nothing from any makes
-                    // them all suspect, for the probe's check to decide (`health.rs`).
-                    if matches!(
-                        result,
-                        Err(LookupError::Timeout { .. } | LookupError::Network { .. })
-                    ) {
-                        self.resolvers.suspect_down(&self.nameservers, sent);
+        let result = match answer::query_name(&name) {
+            Ok(qname) => {
+                let ask = async {
+                    match &self.backend {
+                        Backend::TrustResolver(r) => r.lookup(qname, rtype, convert).await,
+                        Backend::Validate(v) => {
+                            let sent = Instant::now();
+                            let result = v.lookup(qname, rtype, convert).await;
+                            // hickory picks the nameserver: a lookup that got nothing from any
+                            // makes them all suspect, for the probe's check to decide
+                            // (`health.rs`).
+                            if matches!(
+                                result,
+                                Err(LookupError::Timeout { .. } | LookupError::Network { .. })
+                            ) {
+                                self.resolvers.suspect_down(&self.nameservers, sent);
+                            }
+                            result
+                        }
                     }
-                    result
+                };
+                match &self.cache {
+                    Some(cache) if shared_by_domains(rtype) => {
+                        cache.answer(&name, rtype, ask).await
+                    }
+                    _ => ask.await,
                 }
-            },
+            }
             Err(e) => Err(e),
         };
         Answer {
-            name: normalize_name(name),
+            name,
             rtype,
             result,
         }
     }
+}
+
+/// Whether answers of `rtype` are cached: those of MX hosts (addresses, TLSA, CNAME), which many
+/// domains share. A domain's MX and TXT RRsets are asked once per probe of that domain, so
+/// keeping them would hold an entry per listed domain (most of the cache at 100,000 domains)
+/// and never be hit.
+fn shared_by_domains(rtype: RecordType) -> bool {
+    !matches!(rtype, RecordType::Mx | RecordType::Txt)
 }

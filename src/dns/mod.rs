@@ -12,6 +12,8 @@
 //! - [`DnssecMode::Validate`] (`validate.rs`): hickory validates every RRset itself against trust
 //!   anchors (the IANA root KSK, or a file of DNSKEY records).
 //!
+//! `cache.rs` is the exporter's own cache of answers by name and type, which the scheduler's
+//! probes share (a provider's MX host is asked once per TTL, not once per hosted domain).
 //! `exchange.rs` holds the one UDP/TCP query-and-answer both backends and the authoritative
 //! questions (`authoritative.rs`) use; `host.rs` the lookups a DANE client makes for one host
 //! (addresses, then TLSA, RFC 7672 2.2.2); `settings.rs` and `client.rs` the setup and the typed
@@ -27,6 +29,7 @@
 
 mod answer;
 pub mod authoritative;
+mod cache;
 mod canary;
 mod client;
 mod exchange;
@@ -41,6 +44,7 @@ mod trust_resolver;
 mod udp_pool;
 mod validate;
 
+pub use cache::{cache_hits, CacheLimits};
 pub use client::{resolver_addresses, DnsClient};
 pub use health::{
     Blindness, CanarySettings, Resolvers, ServerReport, ServerSight, Sight, QUERY_RESULTS,

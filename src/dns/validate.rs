@@ -299,6 +299,7 @@ async fn validate_links<T>(
                         .chain(rest.signature_expiration)
                         .min(),
                     ttl: ttls.into_iter().chain(rest.ttl).min(),
+                    negative_ttl: rest.negative_ttl,
                 }));
             }
             // The target may be an alias hitting the same problem: walk on.

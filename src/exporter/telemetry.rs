@@ -1,12 +1,12 @@
 //! The exporter's own telemetry: what it did, what it could see, and its logs about both.
 //!
-//! Counters and a histogram live in the exporter's registry (`super::SelfMetrics`); the figures
-//! other layers keep (the resolvers' health and query counts in `crate::dns::Resolvers`, the SMTP
-//! sessions in `crate::smtp`) are read at scrape time into families made afresh
-//! ([`Telemetry::snapshot_families`]), the "const metrics" of the Go client. Every label value
-//! comes from a fixed list (directions, verdicts, reasons, results, handlers, codes) or from the
-//! configured nameservers, so cardinality is bounded; the known combinations start at 0, so that
-//! `rate()` and dashboards work before the first increment.
+//! Counters and a histogram live in the exporter's registry ([`SelfMetrics`], with the build info
+//! and reload gauges); the figures other layers keep (the resolvers' health and query counts in
+//! `crate::dns::Resolvers`, the SMTP sessions in `crate::smtp`) are read at scrape time into
+//! families made afresh ([`Telemetry::snapshot_families`]), the "const metrics" of the Go client.
+//! Every label value comes from a fixed list (directions, verdicts, reasons, results, handlers,
+//! codes) or from the configured nameservers, so cardinality is bounded; the known combinations
+//! start at 0, so that `rate()` and dashboards work before the first increment.
 //!
 //! As the scheduler's [`ProbeObserver`] it also logs every probe at debug (target, verdict,
 //! reasons, duration), every verdict change at info, "first round done" at info, and judges the
@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use prometheus::proto::MetricFamily;
 use prometheus::{
-    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    Opts, Registry, TextEncoder,
 };
 
 use crate::core::{Direction, Reason, TargetKey, Verdict};
@@ -276,10 +276,16 @@ impl Telemetry {
         for (result, count) in session_counts() {
             sessions.with_label_values(&[result]).inc_by(count);
         }
+        let cache_hits = IntCounter::new(
+            "dane_exporter_dns_cache_hits_total",
+            "DNS lookups answered from the exporter's own cache (shared by domains naming the same MX hosts), which reach no resolver.",
+        )?;
+        cache_hits.inc_by(crate::dns::cache_hits());
         registry.register(Box::new(up))?;
         registry.register(Box::new(validating))?;
         registry.register(Box::new(queries))?;
         registry.register(Box::new(sessions))?;
+        registry.register(Box::new(cache_hits))?;
         if let Some(value) = lock(&self.egress).1 {
             let egress = IntGauge::new(
                 "dane_exporter_smtp_egress_up",
@@ -363,4 +369,51 @@ pub(super) fn own_chunks(own: Vec<prometheus::proto::MetricFamily>) -> Vec<(Stri
             Some((family.name().to_string(), String::from_utf8(buffer).ok()?))
         })
         .collect()
+}
+
+/// The exporter's own metrics.
+pub(super) struct SelfMetrics {
+    pub(super) registry: Registry,
+    pub(super) reload_ok: IntGauge,
+    pub(super) reload_time: Gauge,
+    pub(super) telemetry: Arc<Telemetry>,
+}
+
+impl SelfMetrics {
+    pub(super) fn new(store: Arc<Store>) -> Result<Self, prometheus::Error> {
+        let registry = Registry::new();
+        let telemetry = Arc::new(Telemetry::new(&registry, store)?);
+        let build_info = IntGauge::with_opts(
+            Opts::new(
+                "dane_exporter_build_info",
+                "A metric with a constant 1 value labelled by the version, revision and Rust \
+                 version from which dane_exporter was built.",
+            )
+            .const_label("version", env!("CARGO_PKG_VERSION"))
+            .const_label("revision", env!("DANE_EXPORTER_REVISION"))
+            .const_label("rustversion", env!("DANE_EXPORTER_RUST_VERSION")),
+        )?;
+        build_info.set(1);
+        let reload_ok = IntGauge::new(
+            "dane_exporter_config_last_reload_successful",
+            "1 when the last configuration reload succeeded, else 0.",
+        )?;
+        let reload_time = Gauge::new(
+            "dane_exporter_config_last_reload_success_timestamp_seconds",
+            "Unix time of the last successful configuration reload.",
+        )?;
+        registry.register(Box::new(build_info))?;
+        registry.register(Box::new(reload_ok.clone()))?;
+        registry.register(Box::new(reload_time.clone()))?;
+        #[cfg(target_os = "linux")]
+        registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))?;
+        Ok(Self {
+            registry,
+            reload_ok,
+            reload_time,
+            telemetry,
+        })
+    }
 }

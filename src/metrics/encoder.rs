@@ -4,9 +4,10 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::report::{add_report, base_labels, LabelledReport};
+use super::report::{add_report, add_summary, base_labels, LabelledReport};
 use super::table::{index_of, metrics_by_name, COUNTDOWNS, PROBE_METRICS};
 use crate::core::{Direction, Sink};
+use crate::target::MetricsShape;
 
 /// The probe series of one target as exposition text, written once when its report arrives
 /// (`crate::store`), so that a scrape only copies bytes. At 10,000 domains rendering every series
@@ -92,12 +93,20 @@ fn counted_down(suffix: &str, now: i64) -> Option<String> {
 impl TargetSeries {
     /// Renders the series of one report.
     pub fn of(item: &LabelledReport<'_>) -> Self {
+        Self::of_shape(item, MetricsShape::Full)
+    }
+
+    /// Renders the series of one report in `shape`.
+    pub fn of_shape(item: &LabelledReport<'_>, shape: MetricsShape) -> Self {
         let base = base_labels(item.report.domain(), item.direction, item.extra_labels);
         let mut writer = SeriesWriter {
             base_len: base.len(),
             texts: vec![String::new(); PROBE_METRICS.len()],
         };
-        add_report(&mut writer, item);
+        match shape {
+            MetricsShape::Full => add_report(&mut writer, item),
+            MetricsShape::Summary => add_summary(&mut writer, item),
+        }
         let mut series = Self {
             base: base_text(&base),
             text: String::with_capacity(writer.texts.iter().map(String::len).sum()),
@@ -150,7 +159,7 @@ pub(super) fn base_text(labels: &[(&str, &str)]) -> String {
 
 /// Appends `text` with backslash and newline (and with `quote`, the double quote) escaped, as
 /// the text exposition format wants label values (and, without quotes, help texts).
-fn push_escaped(out: &mut String, text: &str, quote: bool) {
+pub(super) fn push_escaped(out: &mut String, text: &str, quote: bool) {
     if !text.contains(['\\', '\n', '"']) {
         out.push_str(text);
         return;

@@ -4,9 +4,11 @@
 //! fresh report for `/probe`); each check writes its own series (`crate::checks::*::add_series`)
 //! through the `crate::core::Sink` trait, and this module holds the table every series' name and
 //! help text come from (`table`), the report's own series (`report`), the text encoder
-//! (`encoder`: [`TargetSeries`], [`ExpositionChunks`]) and the protobuf families tests compare it
-//! with (`families`), and the TLS-RPT report counters (`tlsrpt`, from the database's totals, not
-//! from a probe). Nothing is ever probed on scrape. Series carry `domain` and `direction`,
+//! (`encoder`: [`TargetSeries`], [`ExpositionChunks`]), the aggregates over every stored
+//! result computed at scrape time (`aggregate`: domains by verdict and reason, per MX host), the
+//! protobuf families tests compare it with (`families`), and the TLS-RPT report counters
+//! (`tlsrpt`, from the database's totals, not from a probe). Nothing is ever probed on scrape.
+//! Series carry `domain` and `direction`,
 //! then the target's extra labels, then their own.
 //!
 //! Times are Unix timestamps in seconds (`_timestamp_seconds`), or durations in seconds: base units,
@@ -22,6 +24,7 @@
 //! either way; a state that does not hold has no series rather than a 0, and a state change
 //! ends one series (Prometheus marks it stale at the next scrape) and starts another.
 
+mod aggregate;
 mod encoder;
 mod families;
 mod report;
@@ -30,8 +33,9 @@ mod table;
 mod tests;
 mod tlsrpt;
 
+pub use aggregate::{aggregate_families, Aggregated, DomainSummary, MAX_MX_HOSTS};
 pub use encoder::{exposition, probe_exposition, ExpositionChunks, TargetSeries};
 pub use families::probe_families;
 pub use report::LabelledReport;
-pub use table::{PROBE_METRICS, TLSRPT_METRICS};
+pub use table::{AGGREGATE_METRICS, PROBE_METRICS, TLSRPT_METRICS};
 pub use tlsrpt::{tlsrpt_families, OTHER_ORGANIZATION};

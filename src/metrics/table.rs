@@ -72,6 +72,15 @@ pub const PROBE_METRICS: &[(&str, &str)] = &[
     ("dane_zone_warning_info", "One series per zone-level finding: DNSKEY/DS health and nameserver disagreement."),
 ];
 
+/// The aggregates over every stored result (`aggregate.rs`), computed at scrape time: name and
+/// help text. Each carries `direction` and the targets' extra labels, then its own.
+pub const AGGREGATE_METRICS: &[(&str, &str)] = &[
+    ("dane_domains", "Number of domains whose last probe gave the verdict in the verdict label (pass, fail, encrypt_only, not_applicable); every verdict has a series."),
+    ("dane_domains_failing", "Number of domains a DANE sender would defer mail to for the reason in the reason label (a domain failing for several reasons counts under each)."),
+    ("dane_mx_host_domains", "Number of domains whose MX RRset names the MX host in the mx label (the hosts serving the most domains, at most 10,000)."),
+    ("dane_mx_host_failing_domains", "Number of domains with a failure at the MX host in the mx label: domains a DANE sender would defer mail to because of that host."),
+];
+
 /// The TLS-RPT report metrics (`crate::metrics::tlsrpt`): name, type and help text, in
 /// exposition order. docs/metrics.md lists them too.
 pub const TLSRPT_METRICS: &[(&str, &str, &str)] = &[

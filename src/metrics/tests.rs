@@ -181,10 +181,168 @@ fn a_series_without_base_labels_stays_well_formed() {
 fn readme_documents_every_metric() {
     let readme = include_str!("../../docs/metrics.md");
     let tlsrpt = super::TLSRPT_METRICS.iter().map(|(name, _, _)| name);
-    for name in PROBE_METRICS.iter().map(|(name, _)| name).chain(tlsrpt) {
+    let probe = PROBE_METRICS.iter().chain(super::AGGREGATE_METRICS);
+    for name in probe.map(|(name, _)| name).chain(tlsrpt) {
         assert!(
             readme.contains(&format!("| `{name}` |")),
             "docs/metrics.md's metric table lacks {name}"
         );
     }
+}
+
+/// A report of `domain` with `verdict`, MX hosts `hosts` and failures (reason, MX host).
+fn report_with(
+    domain: &str,
+    verdict: crate::core::Verdict,
+    hosts: &[&str],
+    failures: &[(Reason, Option<&str>)],
+) -> DomainReport {
+    use crate::core::{HostDane, MxHostReport};
+    let mut report = DomainReport::unfinished(domain, 9, 0.1, Reason::ProbeTimeout, String::new());
+    report.verdict = verdict;
+    report.mx.hosts = hosts
+        .iter()
+        .map(|name| MxHostReport {
+            name: name.to_string(),
+            preference: 10,
+            dane: HostDane::Applies,
+            tlsa_base_domain: None,
+            tlsa_lookups: Vec::new(),
+            tlsa_records: Vec::new(),
+            address_lookups: Vec::new(),
+            endpoints: Vec::new(),
+            rollover_ready: None,
+        })
+        .collect();
+    report.failures = failures
+        .iter()
+        .map(|(reason, mx)| Finding {
+            reason: *reason,
+            mx: mx.map(str::to_string),
+            address: None,
+            message: String::new(),
+        })
+        .collect();
+    report
+}
+
+/// The summary shape keeps success, verdict, probe time and the failure reasons, nothing else.
+#[test]
+fn summary_shape_is_a_few_series() {
+    use crate::core::Verdict;
+    use crate::target::MetricsShape;
+    let failing = report_with(
+        "bad.example",
+        Verdict::Fail,
+        &["mx1.provider.example", "mx2.provider.example"],
+        &[
+            (Reason::TlsaMismatch, Some("mx1.provider.example")),
+            (Reason::TlsaMismatch, Some("mx1.provider.example")),
+        ],
+    );
+    let none = BTreeMap::new();
+    let item = LabelledReport {
+        direction: Direction::Outbound,
+        extra_labels: &none,
+        report: &failing,
+    };
+    let summary = exposition(
+        Vec::new(),
+        &[&TargetSeries::of_shape(&item, MetricsShape::Summary)],
+    );
+    let series: Vec<&str> = summary.lines().filter(|l| !l.starts_with('#')).collect();
+    let names: std::collections::BTreeSet<&str> = series
+        .iter()
+        .map(|l| l.split('{').next().unwrap())
+        .collect();
+    assert_eq!(
+        names.into_iter().collect::<Vec<_>>(),
+        vec![
+            "dane_probe_failure_info",
+            "dane_probe_success",
+            "dane_probe_timestamp_seconds",
+            "dane_probe_verdict"
+        ]
+    );
+    assert_eq!(series.len(), 4, "{summary}");
+    let full = exposition(Vec::new(), &[&TargetSeries::of(&item)]);
+    assert!(full.lines().filter(|l| !l.starts_with('#')).count() > series.len());
+}
+
+/// Domains by verdict (every verdict, zeros included), by failure reason, and per MX host with
+/// the failing ones, grouped by direction and extra labels.
+#[test]
+fn aggregates_count_domains() {
+    use super::{aggregate_families, Aggregated, DomainSummary};
+    use crate::core::Verdict;
+    let list = labels(&[("list", "recipients")]);
+    let none = BTreeMap::new();
+    let shared = "mx.provider.example";
+    let reports = [
+        report_with("a.example", Verdict::Pass, &[shared], &[]),
+        report_with("b.example", Verdict::Pass, &[shared, "mx.b.example"], &[]),
+        report_with(
+            "c.example",
+            Verdict::Fail,
+            &[shared],
+            &[
+                (Reason::TlsaMismatch, Some(shared)),
+                (Reason::TlsaLookupFailed, Some(shared)),
+            ],
+        ),
+        report_with(
+            "d.example",
+            Verdict::Fail,
+            &[],
+            &[(Reason::MxLookupFailed, None)],
+        ),
+    ];
+    let summaries: Vec<DomainSummary> = reports.iter().map(DomainSummary::of).collect();
+    let mut items: Vec<Aggregated<'_>> = summaries
+        .iter()
+        .map(|summary| Aggregated {
+            direction: Direction::Outbound,
+            labels: &list,
+            summary,
+        })
+        .collect();
+    let inbound = DomainSummary::of(&report_with("ours.example", Verdict::Pass, &[shared], &[]));
+    items.push(Aggregated {
+        direction: Direction::Inbound,
+        labels: &none,
+        summary: &inbound,
+    });
+    let families = aggregate_families(items);
+    let text: String = families.iter().map(|(_, t)| t.as_str()).collect();
+    let out = r#"direction="outbound",list="recipients""#;
+    for expected in [
+        format!(r#"dane_domains{{{out},verdict="pass"}} 2"#),
+        format!(r#"dane_domains{{{out},verdict="fail"}} 2"#),
+        format!(r#"dane_domains{{{out},verdict="encrypt_only"}} 0"#),
+        r#"dane_domains{direction="inbound",verdict="pass"} 1"#.to_string(),
+        format!(r#"dane_domains_failing{{{out},reason="tlsa_mismatch"}} 1"#),
+        format!(r#"dane_domains_failing{{{out},reason="mx_lookup_failed"}} 1"#),
+        format!(r#"dane_mx_host_domains{{{out},mx="mx.provider.example"}} 3"#),
+        format!(r#"dane_mx_host_domains{{{out},mx="mx.b.example"}} 1"#),
+        format!(r#"dane_mx_host_failing_domains{{{out},mx="mx.provider.example"}} 1"#),
+        format!(r#"dane_mx_host_failing_domains{{{out},mx="mx.b.example"}} 0"#),
+        r#"dane_mx_host_domains{direction="inbound",mx="mx.provider.example"} 1"#.to_string(),
+    ] {
+        assert!(
+            text.lines().any(|l| l == expected),
+            "missing {expected} in\n{text}"
+        );
+    }
+    // Each family once, with HELP and TYPE, names as in the table.
+    let names: Vec<&str> = families.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        vec![
+            "dane_domains",
+            "dane_domains_failing",
+            "dane_mx_host_domains",
+            "dane_mx_host_failing_domains"
+        ]
+    );
+    assert!(aggregate_families(Vec::new()).is_empty());
 }

@@ -9,6 +9,7 @@
 //! - `session`: the dialogue itself, step by step, with the timeouts and the STARTTLS injection
 //!   check.
 //! - `cache`: STARTTLS sessions shared between domains whose MX hosts coincide.
+//! - `limit`: a cap on the connections open at once to one server address.
 //! - `settings`: port, EHLO name, step timeout.
 //! - `stats`: the sessions made, by result (`dane_exporter_smtp_sessions_total`).
 //! - `egress`: whether this host can open SMTP connections at all (pure, from sessions' results).
@@ -26,12 +27,14 @@ mod cache;
 pub mod egress;
 #[doc(hidden)]
 pub mod fuzzing;
+mod limit;
 pub(crate) mod reply;
 mod session;
 mod settings;
 mod stats;
 
 pub use cache::{SessionCache, SessionOutcome};
+pub use limit::{HostLimits, HostPermit, DEFAULT_HOST_CONCURRENCY};
 pub use settings::{SmtpSettings, DEFAULT_REPLY_TIMEOUT};
 pub use stats::{session_counts, SESSION_RESULTS};
 

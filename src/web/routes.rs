@@ -286,15 +286,22 @@ impl Routes {
                 Body::whole(status::detail(&detail, crate::core::time::unix_now())),
             ),
             None => {
-                let pending = self
-                    .exporter
-                    .status()
-                    .iter()
-                    .any(|e| matches!(e, StatusEntry::Pending(k) if *k == key));
+                let entries = self.exporter.status();
+                let entry = entries.iter().find(|e| match e {
+                    StatusEntry::Pending(k) => *k == key,
+                    StatusEntry::Probed(row) => {
+                        row.direction == key.direction && row.domain == key.domain
+                    }
+                });
+                let why = match entry {
+                    Some(StatusEntry::Pending(_)) => status::Missing::Pending,
+                    Some(StatusEntry::Probed(_)) => status::Missing::NotKept,
+                    None => status::Missing::NotConfigured,
+                };
                 with_type(
                     StatusCode::NOT_FOUND,
                     HTML,
-                    Body::whole(status::missing(&key, pending)),
+                    Body::whole(status::missing(&key, why)),
                 )
             }
         }

@@ -246,13 +246,28 @@ pub(crate) fn detail(detail: &StatusDetail, now: UnixSeconds) -> String {
 }
 
 /// `/status/...` of a target that is configured but not probed yet, or not configured.
-pub(crate) fn missing(key: &TargetKey, pending: bool) -> String {
+/// Why a target's report page has no report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Missing {
+    /// Configured, not probed yet.
+    Pending,
+    /// Probed, but the report of a passing target in the summary shape is not kept
+    /// (`crate::store`).
+    NotKept,
+    /// Not a configured target.
+    NotConfigured,
+}
+
+pub(crate) fn missing(key: &TargetKey, why: Missing) -> String {
     let body = html! {
         nav { a href="/" { "All targets" } }
         h1 { (key.domain) " " small { "(" (key.direction.as_str()) ")" } }
         p {
-            @if pending { "Configured; the first probe has not finished yet." }
-            @else { "Not a configured target." }
+            @match why {
+                Missing::Pending => "Configured; the first probe has not finished yet.",
+                Missing::NotKept => "Passed its latest probe; the full report of a passing domain of a list in the summary shape is not kept (one that fails keeps it).",
+                Missing::NotConfigured => "Not a configured target.",
+            }
         }
     };
     page(&key.domain, body)

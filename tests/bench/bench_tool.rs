@@ -13,6 +13,11 @@
 //! - `scrape`: fetches one URL repeatedly for a while, with a pause in between, every other time
 //!   asking for gzip as Prometheus does, and reports latency percentiles and body sizes of each
 //!   kind (the `/metrics` figures).
+//! - `lateness`: how late the exporter started each probe of its first round: every target of a
+//!   configuration is due at its warm-up offset (`scheduler::warm_up_offset`, within 30 s of the
+//!   start), and `dane_probe_timestamp_seconds` says when it started; the earliest start less its
+//!   offset is taken as the round's origin. Percentiles of the delay show how far behind its
+//!   schedule the exporter fell (the probes queue on `concurrency`).
 //!
 //! Figures go to stdout as one `key=value ...` line that `run.sh` parses; CPU time is the process's
 //! own `utime + stime` from `/proc/self/stat`, so the load driver's own CPU never counts against the
@@ -54,7 +59,11 @@ fn main() {
             Some("handshake") => handshake(&args[1..]).await,
             Some("drive") => drive(&args[1..]).await,
             Some("scrape") => scrape(&args[1..]).await,
-            _ => Err("usage: bench_tool listen|handshake|drive|scrape OPTIONS (see run.sh)".into()),
+            Some("lateness") => lateness(&args[1..]),
+            _ => Err(
+                "usage: bench_tool listen|handshake|drive|scrape|lateness OPTIONS (see run.sh)"
+                    .into(),
+            ),
         }
     });
     if let Err(e) = outcome {
@@ -648,5 +657,51 @@ async fn scrape(args: &[String]) -> Result<()> {
         ));
     }
     println!("{}", line.trim_end());
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// lateness
+
+fn lateness(args: &[String]) -> Result<()> {
+    let o = Options::parse(args)?;
+    let config = dane_exporter::config::load(std::path::Path::new(o.required("config")?))?;
+    let offsets: std::collections::HashMap<String, f64> = config
+        .targets()
+        .iter()
+        .map(|t| {
+            let offset = dane_exporter::scheduler::warm_up_offset(t).as_secs_f64();
+            (t.domain.clone(), offset)
+        })
+        .collect();
+    let metrics = std::fs::read_to_string(o.required("metrics")?)?;
+    // Each probe's start less its offset: the round's origin plus how late it started.
+    let mut shifted = Vec::with_capacity(offsets.len());
+    for line in metrics.lines() {
+        let Some(rest) = line.strip_prefix("dane_probe_timestamp_seconds{") else {
+            continue;
+        };
+        let domain = rest
+            .split("domain=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next());
+        let value = line.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok());
+        if let (Some(offset), Some(started)) = (domain.and_then(|d| offsets.get(d)), value) {
+            shifted.push(started - offset);
+        }
+    }
+    if shifted.is_empty() {
+        return Err("no dane_probe_timestamp_seconds of a configured target".into());
+    }
+    shifted.sort_by(f64::total_cmp);
+    let origin = shifted[0];
+    let late: Vec<f64> = shifted.iter().map(|s| s - origin).collect();
+    println!(
+        "probes={} late_p50_s={:.1} late_p99_s={:.1} late_max_s={:.1}",
+        late.len(),
+        percentile(&late, 50.0),
+        percentile(&late, 99.0),
+        late.last().copied().unwrap_or(0.0)
+    );
     Ok(())
 }

@@ -13,5 +13,6 @@ packages=(
   linux-perf                   # profiles (software cpu-clock events on VMs without PMU)
   valgrind                     # callgrind, when perf cannot sample
   strace                       # BENCH_STRACE=1: system calls per probe
+  nftables                     # the black-holed MX addresses of the outbound-at-scale rounds
 )
 exec "$HERE/../stack/install-deps.sh" "${packages[@]}"

@@ -21,6 +21,14 @@
 #     DANE check: the HTTP request, one lookup);
 #   - at the largest N: RSS per interval over BENCH_ROUNDS intervals and /metrics scrape times,
 #     then /metrics alone (interval reloaded to an hour): CPU per scrape and its latency.
+#   - outbound at scale (issue 18), in the same run, behind the 50 ms link: BENCH_ZIPF_N domains
+#     (10,000 and 100,000) in a domains_file list (summary shape) over BENCH_ZIPF_HOSTS (2,000)
+#     MX hosts with a Zipf-like share (zipf_world.py: the top 10 carry about half), 3% of the MX
+#     addresses black-holed (nftables drops SYNs to them in far), realistic TTLs; the exporter's
+#     first round (every domain due within the 30 s warm-up, so it goes as fast as concurrency
+#     allows) at a 5-minute interval: its time, how late probes started, CPU per domain, RSS
+#     (peak, and sampled between scrapes), DNS questions and SMTP sessions per round (the
+#     exporter's own counters), then /metrics scraped for a minute: size plain and gzip, time.
 # CPU is utime+stime of the measured process from /proc/PID/stat (children for posttls-finger).
 #
 # Usage: tests/bench/run.sh     (as root)
@@ -32,6 +40,10 @@
 #        BENCH_EXPORTER=PATH (measure this exporter binary instead of the one built: before/after)
 #        BENCH_STRACE=1 (strace -f -c of the exporter during /probe: system calls per probe; slows
 #        the exporter, so its CPU figures in that run do not count)
+#        BENCH_ZIPF_N="10000 100000" BENCH_ZIPF_HOSTS=2000 BENCH_ZIPF_S=1.15 BENCH_ZIPF_DEAD_EVERY=33
+#        BENCH_ZIPF_INTERVAL=300 BENCH_ZIPF_SCRAPE_S=60 BENCH_ZIPF_CONCURRENCY=256;
+#        BENCH_ZIPF=0 skips the outbound-at-scale rounds, BENCH_CLASSIC=0 the others (quicker
+#        iterations on one part)
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -42,7 +54,18 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 if [[ ${BENCH_SMOKE:-0} == 1 ]]; then
   : "${BENCH_N:=40}" "${BENCH_M:=4}" "${BENCH_ROUNDS:=2}" "${BENCH_HANDSHAKES:=500}"
   : "${BENCH_BLACKBOX:=200}" "${BENCH_FINGER:=20}"
+  : "${BENCH_ZIPF_N:=300}" "${BENCH_ZIPF_HOSTS:=40}" "${BENCH_ZIPF_INTERVAL:=20}" "${BENCH_ZIPF_SCRAPE_S:=5}"
 fi
+ZIPF_NS=${BENCH_ZIPF_N:-10000 100000}
+ZIPF_HOSTS=${BENCH_ZIPF_HOSTS:-2000}
+ZIPF_S=${BENCH_ZIPF_S:-1.15}
+ZIPF_DEAD_EVERY=${BENCH_ZIPF_DEAD_EVERY:-33}
+ZIPF_INTERVAL=${BENCH_ZIPF_INTERVAL:-300}
+ZIPF_SCRAPE_S=${BENCH_ZIPF_SCRAPE_S:-60}
+# Probes of listed domains mostly wait for the network (50 ms RTT, a shared session), so a list of
+# 100,000 runs with more in flight than the classic rounds' 64.
+ZIPF_C=${BENCH_ZIPF_CONCURRENCY:-256}
+((ZIPF_HOSTS >= 11 && ZIPF_HOSTS <= 60000)) || { echo "BENCH_ZIPF_HOSTS must be 11..60000" >&2; exit 2; }
 NS=${BENCH_N:-1000 10000}
 M=${BENCH_M:-16}
 C=${BENCH_CONCURRENCY:-64}
@@ -122,7 +145,7 @@ link_veth() {
   ip -n "$NEAR" link add dbv type veth peer name dbv netns "$FAR"
   in_near ip link set dbv up
   in_far ip link set dbv up
-  in_near ip route add 10.54.0.0/16 dev dbv src 10.53.0.1
+  in_near ip route add 10.54.0.0/15 dev dbv src 10.53.0.1
   in_far ip route add 10.53.0.0/16 dev dbv
 }
 link_delay() {
@@ -131,12 +154,12 @@ link_delay() {
   in_far ip tuntap add dev dbt mode tun
   in_near ip link set dbt up
   in_far ip link set dbt up
-  in_near ip route add 10.54.0.0/16 dev dbt src 10.53.0.1
+  in_near ip route add 10.54.0.0/15 dev dbt src 10.53.0.1
   in_far ip route add 10.53.0.0/16 dev dbt
   python3 "$HERE/delay_relay.py" "$NEAR" dbt "$FAR" dbt "$DELAY_MS" >"$RUN/relay.log" 2>&1 &
   RELAY=$!
   local i
-  for ((i = 0; i < 50; i++)); do grep -q ready "$RUN/relay.log" && return 0; sleep 0.1; done
+  for ((i = 0; i < 50; i++)); do grep -qs ready "$RUN/relay.log" && return 0; sleep 0.1; done
   echo "run.sh: the delay relay did not start" >&2
   return 1
 }
@@ -168,9 +191,10 @@ PIDS+=("$LISTEN")
 # ---------------------------------------------------------------------------------------------
 NSD=
 UNBOUND=
+ZONE=bench.test
+# start_nsd N: the bench.test zone with N domains, signed, served by a fresh NSD.
 start_nsd() {
   local n=$1 k z=$RUN/bench.test.zone
-  [[ -n $NSD ]] && stop "$NSD"
   {
     # shellcheck disable=SC2016
     printf '$ORIGIN bench.test.\n$TTL 3600\n@ SOA ns hostmaster 1 3600 600 86400 3600\n@ NS ns\nns A 10.54.0.53\n'
@@ -179,11 +203,20 @@ start_nsd() {
         "$k" "$k" "$k" $((k % M + 1)) "$k" "$SPKI"
     done
   } >"$z"
-  rm -f "$RUN"/Kbench.test.*
+  serve_zone bench.test
+}
+
+# serve_zone ZONE: signs $RUN/ZONE.zone, writes its DS to $RUN/ZONE.ds, and (re)starts NSD with
+# it as its only zone; unbound (start_unbound) then anchors and stubs ZONE.
+serve_zone() {
+  local zone=$1 z=$RUN/$1.zone
+  [[ -n $NSD ]] && stop "$NSD"
+  ZONE=$zone
+  rm -f "$RUN"/K"$zone".*
   local key
-  key=$(cd "$RUN" && ldns-keygen -a ECDSAP256SHA256 -k bench.test.)
+  key=$(cd "$RUN" && ldns-keygen -a ECDSAP256SHA256 -k "$zone.")
   ldns-signzone -f "$z.signed" "$z" "$RUN/$key"
-  ldns-key2ds -n -2 "$RUN/$key.key" >"$RUN/bench.test.ds"
+  ldns-key2ds -n -2 "$RUN/$key.key" >"$RUN/$zone.ds"
   cat >"$RUN/nsd.conf" <<CONF
 server:
   ip-address: 10.54.0.53
@@ -206,8 +239,8 @@ server:
   # of the domains timed out in the exporter.
   rrl-ratelimit: 0
 zone:
-  name: "bench.test."
-  zonefile: "bench.test.zone.signed"
+  name: "$zone."
+  zonefile: "$zone.zone.signed"
 CONF
   ip netns exec "$FAR" nsd -d -c "$RUN/nsd.conf" 2>>"$RUN/nsd.log" &
   NSD=$!
@@ -237,7 +270,7 @@ server:
   msg-cache-size: 128m
   rrset-cache-size: 256m
   key-cache-size: 16m
-  trust-anchor-file: "$RUN/bench.test.ds"
+  trust-anchor-file: "$RUN/$ZONE.ds"
   local-zone: "test." nodefault
   module-config: "validator iterator"
 # Both stubs point at NSD: unbound never asks a real root server.
@@ -245,7 +278,7 @@ stub-zone:
   name: "."
   stub-addr: 10.54.0.53
 stub-zone:
-  name: "bench.test."
+  name: "$ZONE."
   stub-addr: 10.54.0.53
 CONF
   unbound-checkconf "$RUN/unbound.conf" >/dev/null
@@ -254,7 +287,7 @@ CONF
   PIDS+=("$UNBOUND")
   local i
   for ((i = 0; i < 50; i++)); do
-    in_near dig +short +time=1 +tries=1 @127.0.0.1 d1.bench.test MX >/dev/null 2>&1 && return 0
+    in_near dig +short +time=1 +tries=1 @127.0.0.1 "d1.$ZONE" MX >/dev/null 2>&1 && return 0
     sleep 0.2
   done
   echo "run.sh: unbound does not answer" >&2
@@ -477,6 +510,8 @@ quiet_scrapes() {
 # ---------------------------------------------------------------------------------------------
 # Once: the ceiling and the alternatives (they do not depend on N)
 # ---------------------------------------------------------------------------------------------
+declare -A R_CPU P_RATE P_CPU L_WALL PART_CPU_MS
+classic() {
 FIRST=$(tr ' ' '\n' <<<"$NS" | sort -n | head -1)
 log "zone with $FIRST domains, NSD, unbound, $M listeners"
 start_nsd "$FIRST"
@@ -563,7 +598,6 @@ log "posttls-finger: $out, verified $FINGER_OK"
 # ---------------------------------------------------------------------------------------------
 # Per N: scheduled round (cold resolver), /probe, the round with latency; RSS at the largest N
 # ---------------------------------------------------------------------------------------------
-declare -A R_CPU P_RATE P_CPU L_WALL PART_CPU_MS
 for n in $NS; do
   log "N=$n: zone, NSD, unbound (cold)"
   [[ $n != "$FIRST" ]] && start_nsd "$n"
@@ -588,11 +622,159 @@ for n in $NS; do
   stop "$EXPORTER"
   link_back
 done
+}
 
+# ---------------------------------------------------------------------------------------------
+# Outbound at scale (issue 18): N recipient domains over ZIPF_HOSTS MX hosts, Zipf-like share,
+# 3% of the addresses black-holed, 50 ms RTT; the exporter's first round at a 5-minute interval
+# ---------------------------------------------------------------------------------------------
+ZIPF_ROWS=()
+ZIPF_LISTEN=
+declare -A Z_WALL Z_LATE Z_CPU Z_HWM Z_RSS Z_BYTES Z_GZ Z_SERIES Z_P99 Z_GZ_P99 Z_QUERIES Z_SESSIONS
+
+# zipf_world N: the zone, the list, the addresses of the hosts (added to far's loopback and
+# served by a listener of their own the first time), and the black-holed ones (nftables in far
+# drops every SYN to port 25 of them).
+zipf_world() {
+  local n=$1 stats
+  stats=$(python3 "$HERE/zipf_world.py" "$n" "$ZIPF_HOSTS" "$ZIPF_S" "$ZIPF_DEAD_EVERY" "$SPKI" "$RUN")
+  ZIPF_DEAD_DOMAINS=$(field "$stats" dead_domains)
+  log "zipf world N=$n: $stats"
+  if [[ -z $ZIPF_LISTEN ]]; then
+    sed 's|^\(.*\)$|addr add \1/32 dev lo|' "$RUN/zipf-addresses.txt" >"$RUN/zipf-addresses.batch"
+    ip -n "$FAR" -batch "$RUN/zipf-addresses.batch"
+    # shellcheck disable=SC2046 # one argument per address
+    ip netns exec "$FAR" "$TOOL" listen --cert "$RUN/smtp.pem" --key "$RUN/smtp.key" --port 25 \
+      $(cat "$RUN/zipf-addresses.txt") 2>"$RUN/listen-zipf.log" &
+    ZIPF_LISTEN=$!
+    PIDS+=("$ZIPF_LISTEN")
+    in_far nft -f - <<NFT
+table inet dbench {
+  set dead { type ipv4_addr; elements = { $(paste -sd, "$RUN/zipf-dead.txt") } }
+  chain input { type filter hook input priority 0; ip daddr @dead tcp dport 25 drop; }
+}
+NFT
+  fi
+  serve_zone zipf.test
+}
+
+# metric_sum FILE NAME: the sum of every sample of NAME in the exposition FILE.
+metric_sum() { awk -v m="$2" '$1 == m || index($1, m "{") == 1 { s += $NF } END { printf "%.0f", s }' "$1"; }
+
+# zipf_round N: the exporter's first round over the list of N domains, then a minute of scrapes.
+zipf_round() {
+  local n=$1 t0 t1 cpu0 cpu1 samples=() out late
+  cat >"$RUN/zipf.yml" <<YML
+global:
+  interval: ${ZIPF_INTERVAL}s
+  timeout: $((ZIPF_INTERVAL < 60 ? ZIPF_INTERVAL : 60))s
+  step_timeout: 5s
+  concurrency: $ZIPF_C
+  nameservers: ["127.0.0.1:53"]
+  # The resolver's trust anchor is zipf.test.'s DS, not the root: the canary asks under it.
+  canary_secure_name: zipf.test
+  canary_bogus_name: ""
+outbound:
+  - domains_file: zipf-$n.txt
+    labels: {list: zipf}
+YML
+  t0=$(date +%s.%N)
+  exporter_start "$RUN/zipf.yml"
+  wait_http http://127.0.0.1:9724/-/healthy 200 120
+  cpu0=$(cpu_of "$EXPORTER")
+  local deadline=$((SECONDS + 3 * ZIPF_INTERVAL + 120))
+  until [[ $(in_near curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9724/-/ready) == 200 ]]; do
+    ((SECONDS < deadline)) || { echo "run.sh: the zipf round at N=$n did not finish" >&2; return 1; }
+    kill -0 "$EXPORTER" 2>/dev/null || { echo "run.sh: the exporter exited: $(tail -1 "$RUN/exporter.log")" >&2; return 1; }
+    samples+=("$(calc "$(kb_of "$EXPORTER" VmRSS) / 1024" 1)")
+    sleep 5
+  done
+  t1=$(date +%s.%N)
+  cpu1=$(cpu_of "$EXPORTER")
+  in_near curl -s http://127.0.0.1:9724/metrics >"$RUN/metrics-zipf-$n.txt"
+  local m=$RUN/metrics-zipf-$n.txt
+  local ok failed unknown queries hits sessions series probe_series
+  ok=$(grep -c '^dane_probe_success{.*} 1$' "$m" || true)
+  failed=$(grep -c '^dane_probe_success{.*} 0$' "$m" || true)
+  unknown=$(grep -c '^dane_probe_verdict{.*verdict="unknown"} 1$' "$m" || true)
+  queries=$(metric_sum "$m" dane_exporter_dns_queries_total)
+  hits=$(metric_sum "$m" dane_exporter_dns_cache_hits_total)
+  sessions=$(metric_sum "$m" dane_exporter_smtp_sessions_total)
+  series=$(grep -vc '^#' "$m" || true)
+  probe_series=$(grep -c '^dane_probe_' "$m" || true)
+  grep -o '^dane_probe_failure_info{[^}]*reason="[^"]*"' "$m" | grep -o 'reason="[^"]*"' | sort |
+    uniq -c | sed 's/^/   failures: /' >&2 || true
+  late=$(in_near "$TOOL" lateness --config "$RUN/zipf.yml" --metrics "$m")
+  Z_WALL[$n]=$(calc "$t1 - $t0" 1)
+  Z_CPU[$n]=$(calc "($cpu1 - $cpu0) * 1000 / $n" 3)
+  Z_LATE[$n]=$(field "$late" late_p99_s)/$(field "$late" late_max_s)
+  Z_QUERIES[$n]=$(calc "$queries / $n" 2)
+  Z_SESSIONS[$n]=$sessions
+  Z_SERIES[$n]=$(calc "$probe_series / $n" 2)
+  log "zipf round N=$n: ${Z_WALL[$n]} s, lateness $late, ${Z_CPU[$n]} ms CPU/domain, pass $ok fail $failed unknown $unknown (black-holed: $ZIPF_DEAD_DOMAINS), DNS $queries queries + $hits cache hits, $sessions SMTP sessions, $series series ($probe_series dane_probe_*), RSS while probing: ${samples[*]}; UDP drops: $(udp_drops)"
+
+  # A minute of scrapes while the second round runs, RSS sampled every 5 s meanwhile.
+  local rss=() scraper
+  ip netns exec "$NEAR" "$TOOL" scrape --url http://127.0.0.1:9724/metrics \
+    --seconds "$ZIPF_SCRAPE_S" --gap-ms 1100 >"$RUN/scrape-zipf-$n.out" &
+  scraper=$!
+  while kill -0 "$scraper" 2>/dev/null; do
+    rss+=("$(calc "$(kb_of "$EXPORTER" VmRSS) / 1024" 1)")
+    sleep 5
+  done
+  wait "$scraper"
+  out=$(cat "$RUN/scrape-zipf-$n.out")
+  Z_HWM[$n]=$(calc "$(kb_of "$EXPORTER" VmHWM) / 1024" 1)
+  Z_RSS[$n]=$(printf '%s\n' "${rss[@]}" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')
+  Z_BYTES[$n]=$(field "$out" bytes)
+  Z_GZ[$n]=$(field "$out" gzip_bytes)
+  Z_P99[$n]=$(field "$out" p99_ms)
+  Z_GZ_P99[$n]=$(field "$out" gzip_p99_ms)
+  log "zipf N=$n /metrics: $out; RSS during the scrapes: ${rss[*]} MiB, peak ${Z_HWM[$n]} MiB"
+  ZIPF_ROWS+=("$(printf '| %s | %s | %s | %s | %s | %s | %s | %s / %s | %s | %s p50 / %s p99 | %s p50 / %s p99 | %s | %s | %s | %s | %s |' \
+    "$n" "$ZIPF_HOSTS" "${Z_WALL[$n]}" "${Z_LATE[$n]}" "${Z_CPU[$n]}" "${Z_HWM[$n]}" "${Z_RSS[$n]}" \
+    "$(calc "${Z_BYTES[$n]} / 1000000" 1)" "$(calc "${Z_GZ[$n]} / 1000000" 2)" "${Z_SERIES[$n]}" \
+    "$(field "$out" p50_ms)" "${Z_P99[$n]}" "$(field "$out" gzip_p50_ms)" "${Z_GZ_P99[$n]}" \
+    "${Z_QUERIES[$n]}" "$(calc "$hits / $n" 2)" "$sessions" "$ok / $failed ($ZIPF_DEAD_DOMAINS black-holed)" \
+    "$(cut -d' ' -f1 /proc/loadavg)")")
+  stop "$EXPORTER"
+}
+
+zipf() {
+  log "outbound at scale: ${ZIPF_NS} domains over $ZIPF_HOSTS MX hosts (Zipf s=$ZIPF_S), ${DELAY_MS} ms each way, interval ${ZIPF_INTERVAL}s"
+  link_delay
+  local n
+  for n in $ZIPF_NS; do
+    zipf_world "$n"
+    start_unbound
+    zipf_round "$n"
+  done
+  link_back
+}
+
+zipf_table() {
+  local small large
+  small=$(tr ' ' '\n' <<<"$ZIPF_NS" | sort -n | head -1)
+  large=$(tr ' ' '\n' <<<"$ZIPF_NS" | sort -n | tail -1)
+  echo
+  echo "Outbound at scale: $ZIPF_HOSTS MX hosts (Zipf s=$ZIPF_S: the top 10 carry about half the domains), 1 in $ZIPF_DEAD_EVERY addresses black-holed (none of the top 10), $((2 * DELAY_MS)) ms RTT, interval ${ZIPF_INTERVAL}s, concurrency $ZIPF_C, summary shape"
+  echo "- N=$large one round: ${Z_WALL[$large]} s (probe start lateness p99/max ${Z_LATE[$large]} s), target: all in one ${ZIPF_INTERVAL} s round: $(verdict "${Z_WALL[$large]} <= $ZIPF_INTERVAL + 60")"
+  echo "- N=$large RSS peak ${Z_HWM[$large]} MiB = $(calc "${Z_HWM[$large]} * 1.048576" 1) MB, between scrapes ${Z_RSS[$large]} MiB, target < 250 MB: $(verdict "${Z_HWM[$large]} * 1.048576 < 250")"
+  echo "- N=$large /metrics: ${Z_SERIES[$large]} dane_probe_* series per domain, target < 10: $(verdict "${Z_SERIES[$large]} < 10"); scrape p99 ${Z_P99[$large]} ms plain, ${Z_GZ_P99[$large]} ms gzip, target < 1000 ms: $(verdict "${Z_P99[$large]} < 1000 && ${Z_GZ_P99[$large]} < 1000")"
+  echo "- N=$large DNS queries per domain per round ${Z_QUERIES[$large]}, target < 3: $(verdict "${Z_QUERIES[$large]} < 3")"
+  if [[ $small != "$large" ]]; then
+    echo "- growth $small -> $large: CPU per domain ${Z_CPU[$small]} -> ${Z_CPU[$large]} ms, peak RSS ${Z_HWM[$small]} -> ${Z_HWM[$large]} MiB, /metrics ${Z_BYTES[$small]} -> ${Z_BYTES[$large]} bytes, DNS queries per domain ${Z_QUERIES[$small]} -> ${Z_QUERIES[$large]}, SMTP sessions per round ${Z_SESSIONS[$small]} -> ${Z_SESSIONS[$large]}"
+  fi
+  echo
+  echo "| N | MX hosts | round s | late p99/max s | CPU ms/domain | peak RSS MiB | RSS between scrapes MiB | /metrics MB plain / gzip | series/domain | scrape ms plain | scrape ms gzip | DNS queries/domain | cache hits/domain | SMTP sessions | passed / failed | load |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  for r in "${ZIPF_ROWS[@]}"; do echo "$r"; done
+}
 # ---------------------------------------------------------------------------------------------
 # The table
 # ---------------------------------------------------------------------------------------------
 verdict() { if awk "BEGIN { exit !($1) }"; then echo met; else echo MISSED; fi; }
+classic_table() {
 echo
 echo "dane_exporter benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), load now: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "M=$M listeners, concurrency $C, interval ${INTERVAL}s, latency runs ${DELAY_MS} ms each way"
@@ -628,3 +810,12 @@ echo
 echo "| what | N | checks | wall s | per s | CPU ms each | peak RSS MiB | passed | load |"
 echo "|---|---|---|---|---|---|---|---|---|"
 for r in "${ROWS[@]}"; do echo "$r"; done
+}
+
+# ---------------------------------------------------------------------------------------------
+# The run: the classic rows, then outbound at scale, then the tables
+# ---------------------------------------------------------------------------------------------
+if [[ ${BENCH_CLASSIC:-1} == 1 ]]; then classic; fi
+if [[ ${BENCH_ZIPF:-1} == 1 ]]; then zipf; fi
+if [[ ${BENCH_CLASSIC:-1} == 1 ]]; then classic_table; fi
+if [[ ${BENCH_ZIPF:-1} == 1 ]]; then zipf_table; fi

@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::Path;
 
-use dane_exporter::metrics::{PROBE_METRICS, TLSRPT_METRICS};
+use dane_exporter::metrics::{AGGREGATE_METRICS, PROBE_METRICS, TLSRPT_METRICS};
 use promql_parser::parser::{self, Expr};
 use promql_parser::util::{walk_expr, ExprVisitor};
 use serde_json::{json, Value};
@@ -41,6 +41,7 @@ const SELF_METRICS: &[&str] = &[
     "dane_exporter_probe_errors_total",
     "dane_exporter_probe_duration_seconds_bucket",
     "dane_exporter_dns_queries_total",
+    "dane_exporter_dns_cache_hits_total",
     "dane_exporter_smtp_sessions_total",
     "dane_exporter_http_requests_total",
     "up",
@@ -88,7 +89,10 @@ fn schema_errors(validator: &jsonschema::Validator, dashboard: &Value) -> Vec<St
 }
 
 fn known_metric(name: &str) -> bool {
-    PROBE_METRICS.iter().any(|(n, _)| *n == name)
+    PROBE_METRICS
+        .iter()
+        .chain(AGGREGATE_METRICS)
+        .any(|(n, _)| *n == name)
         || TLSRPT_METRICS.iter().any(|(n, _, _)| *n == name)
         || SELF_METRICS.contains(&name)
         || name.starts_with("process_")
@@ -584,7 +588,9 @@ async fn exported_labels() -> BTreeMap<String, BTreeSet<String>> {
     use dane_exporter::checks::authoritative::AuthoritativeSettings;
     use dane_exporter::core::Direction;
     use dane_exporter::dns::{DnsClient, DnsSettings, DnssecMode};
-    use dane_exporter::metrics::{probe_families, LabelledReport};
+    use dane_exporter::metrics::{
+        aggregate_families, probe_families, Aggregated, DomainSummary, LabelledReport,
+    };
     use dane_exporter::smtp::SmtpSettings;
 
     use dane_exporter::checks::mta_sts::MtaStsSettings;
@@ -747,6 +753,22 @@ _tls.fail.test.           300 IN TXT  "parent of the missing _smtp._tls.fail.tes
         let labels = out.entry(family.name().to_string()).or_default();
         for metric in family.get_metric() {
             labels.extend(metric.get_label().iter().map(|l| l.name().to_string()));
+        }
+    }
+    // The aggregates over the same two reports, as outbound targets of a list.
+    let list = BTreeMap::from([("list".to_string(), "recipients".to_string())]);
+    let summaries: Vec<DomainSummary> = reports.iter().map(DomainSummary::of).collect();
+    let aggregated = summaries.iter().map(|summary| Aggregated {
+        direction: Direction::Outbound,
+        labels: &list,
+        summary,
+    });
+    for (name, text) in aggregate_families(aggregated) {
+        let labels = out.entry(name).or_default();
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            if let Some(inside) = line.split_once('{').and_then(|(_, r)| r.rsplit_once('}')) {
+                labels.extend(crate::support::exporter::parse_labels(inside.0).into_keys());
+            }
         }
     }
     out

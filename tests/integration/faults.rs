@@ -1043,6 +1043,7 @@ async fn whole_probe_timeout_is_probe_timeout() {
         authoritative: None,
         hygiene: Default::default(),
         key_algorithms: false,
+        metrics: Default::default(),
     };
     let runner =
         ProberRunner::new(std::slice::from_ref(&target), Some(Duration::from_secs(60))).unwrap();

@@ -501,7 +501,6 @@ fn real_stack_dual_listener() {
 /// an ECDSA key for the same slot is named as ambiguous and not measured twice.
 #[tokio::test]
 async fn certificate_files_of_a_dual_host_are_told_apart_by_key_algorithm() {
-    use std::collections::BTreeMap;
     use std::sync::Arc;
 
     use dane_exporter::config::{CertificateSource, CertificateSpec, Target};
@@ -532,7 +531,7 @@ async fn certificate_files_of_a_dual_host_are_told_apart_by_key_algorithm() {
         domain: "ecdsaonly.test".into(),
         direction: Direction::Inbound,
         expect: dane_exporter::core::Expectation::Any,
-        labels: BTreeMap::new(),
+        labels: Default::default(),
         interval: Duration::from_secs(60),
         timeout: Duration::from_secs(20),
         dns: w.settings.clone(),
@@ -545,6 +544,7 @@ async fn certificate_files_of_a_dual_host_are_told_apart_by_key_algorithm() {
         authoritative: None,
         hygiene: Default::default(),
         key_algorithms: true,
+        metrics: Default::default(),
     };
     let runner = ProberRunner::new(std::slice::from_ref(&target), None)
         .unwrap()

@@ -18,6 +18,8 @@
 //!   has its four parts, no source file is too long to read at once.
 //! - `reload`: the exporter binary reloaded (SIGHUP, `POST /-/reload`, good and bad files) and
 //!   stopped (SIGTERM) while probes through slow SMTP proxies are in flight.
+//! - `scale`: outbound at scale: the DNS cache, the per-address connection cap and dead
+//!   addresses, `domains_file` lists in the summary shape with their aggregates, `--shard`.
 //! - `stack`: the real stack: NSD with ldns-signed zones under a private root, a validating unbound,
 //!   Postfix smtpd doing STARTTLS, driven through the `dane_exporter check` binary.
 //! - `self_monitoring`: what the exporter and `check` do when they cannot see (a resolver that
@@ -52,6 +54,7 @@ mod mta_sts;
 mod packaging;
 mod probe;
 mod reload;
+mod scale;
 mod scheduler;
 mod self_monitoring;
 mod self_monitoring_alerts;

@@ -1,7 +1,6 @@
 //! The scheduler observed, not assumed: start spread, the concurrency cap, timeouts, crashes,
 //! repetition and shutdown, with a fake probe runner that records what it was asked to do.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -25,7 +24,7 @@ fn target(domain: &str, interval: Duration, timeout: Duration) -> Target {
         domain: domain.to_string(),
         direction: Direction::Inbound,
         expect: dane_exporter::core::Expectation::Any,
-        labels: BTreeMap::new(),
+        labels: Default::default(),
         interval,
         timeout,
         dns: DnsSettings::default(),
@@ -37,6 +36,7 @@ fn target(domain: &str, interval: Duration, timeout: Duration) -> Target {
         authoritative: None,
         hygiene: Default::default(),
         key_algorithms: true,
+        metrics: Default::default(),
     }
 }
 

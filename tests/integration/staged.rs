@@ -7,7 +7,6 @@
 //! The real-stack counterpart (Postfix, NSD, unbound, the exporter binary, a record published
 //! while it runs) is `real_stack_staged_certificate_published` at the end.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -86,7 +85,7 @@ impl World {
             domain: domain.to_string(),
             direction: Direction::Inbound,
             expect: dane_exporter::core::Expectation::Any,
-            labels: BTreeMap::new(),
+            labels: Default::default(),
             interval: Duration::from_secs(60),
             timeout: Duration::from_secs(20),
             dns: self.settings.clone(),
@@ -106,6 +105,7 @@ impl World {
             authoritative: None,
             hygiene: Default::default(),
             key_algorithms: true,
+            metrics: Default::default(),
         }
     }
 

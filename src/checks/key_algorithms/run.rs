@@ -15,24 +15,39 @@ use crate::core::{
     KeyAlgorithmState, MxHostReport, MxReport, RestrictedError, TlsSession,
 };
 use crate::dane::{self, leaf_key_algorithm, EndpointInput};
-use crate::smtp::{probe_starttls_restricted, SessionCache, SmtpSettings};
+use crate::smtp::{probe_starttls_restricted, HostLimits, SessionCache, SmtpSettings};
 
 /// The key-algorithm reports of every endpoint of `mx`, by host and endpoint index (empty where
-/// DANE does not apply or the normal session failed).
+/// DANE does not apply or the normal session failed). Each session waits for the address's cap
+/// in `limits`, like the MX check's.
 pub async fn run(
     mx: &MxReport,
     smtp: &SmtpSettings,
     sessions: Option<&SessionCache>,
+    limits: &HostLimits,
 ) -> Vec<Vec<Vec<KeyAlgorithmReport>>> {
+    let shared = Shared {
+        smtp,
+        sessions,
+        limits,
+    };
     join_all(mx.hosts.iter().map(|host| async move {
         join_all(
             host.endpoints
                 .iter()
-                .map(|endpoint| endpoint_reports(mx, host, endpoint, smtp, sessions)),
+                .map(|endpoint| endpoint_reports(mx, host, endpoint, shared)),
         )
         .await
     }))
     .await
+}
+
+/// How the sessions are made: settings, the shared sessions, the per-address cap.
+#[derive(Clone, Copy)]
+struct Shared<'a> {
+    smtp: &'a SmtpSettings,
+    sessions: Option<&'a SessionCache>,
+    limits: &'a HostLimits,
 }
 
 /// One report per key algorithm for one endpoint.
@@ -40,8 +55,7 @@ async fn endpoint_reports(
     mx: &MxReport,
     host: &MxHostReport,
     endpoint: &EndpointReport,
-    smtp: &SmtpSettings,
-    sessions: Option<&SessionCache>,
+    shared: Shared<'_>,
 ) -> Vec<KeyAlgorithmReport> {
     let (Some(main), Some(main_evaluation)) = (endpoint.session.tls(), &endpoint.evaluation) else {
         return Vec::new();
@@ -76,7 +90,7 @@ async fn endpoint_reports(
             continue;
         }
         let (result, duration_seconds) =
-            restricted_session(endpoint.address, sni, smtp, sessions, algorithm).await;
+            restricted_session(endpoint.address, sni, shared, algorithm).await;
         reports.push(KeyAlgorithmReport {
             key_algorithm: algorithm,
             state: state_of(result, &evaluate),
@@ -124,17 +138,17 @@ fn state_of(
 async fn restricted_session(
     address: IpAddr,
     sni: &str,
-    smtp: &SmtpSettings,
-    sessions: Option<&SessionCache>,
+    shared: Shared<'_>,
     algorithm: KeyAlgorithm,
 ) -> (Result<TlsSession, RestrictedError>, f64) {
-    let socket = SocketAddr::new(address, smtp.port);
+    let socket = SocketAddr::new(address, shared.smtp.port);
     let run = async {
+        let _permit = shared.limits.acquire(socket).await;
         let started = Instant::now();
-        let result = probe_starttls_restricted(socket, sni, smtp, algorithm).await;
+        let result = probe_starttls_restricted(socket, sni, shared.smtp, algorithm).await;
         (result, started.elapsed().as_secs_f64())
     };
-    match sessions {
+    match shared.sessions {
         Some(cache) => cache.restricted(socket, sni, algorithm, run).await,
         None => run.await,
     }

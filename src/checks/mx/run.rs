@@ -14,7 +14,7 @@ use crate::core::{
 };
 use crate::dane::{self, describe_certificate, EndpointInput};
 use crate::dns::{lookup_host, DnsClient, HostLookups, TlsaDecision};
-use crate::smtp::{probe_starttls, SessionCache, SessionOutcome, SmtpSettings};
+use crate::smtp::{probe_starttls, HostLimits, SessionCache, SessionOutcome, SmtpSettings};
 
 /// What the MX check talks through.
 #[derive(Clone, Copy)]
@@ -25,6 +25,8 @@ pub struct MxProbe<'a> {
     pub smtp: &'a SmtpSettings,
     /// STARTTLS sessions shared with other domains, if any.
     pub sessions: Option<&'a SessionCache>,
+    /// The cap on connections open at once to one address, shared with other probes.
+    pub limits: &'a HostLimits,
 }
 
 /// An MX host to probe, with what the MX lookup said about it.
@@ -196,7 +198,10 @@ async fn probe_endpoint(
 /// One STARTTLS session with `address`, shared through the session cache when there is one.
 async fn starttls_session(probe: MxProbe<'_>, address: IpAddr, sni: &str) -> SessionOutcome {
     let socket = SocketAddr::new(address, probe.smtp.port);
+    // Only the probe that makes the session waits for the address's cap; one sharing it waits
+    // for that session instead.
     let run = async {
+        let _permit = probe.limits.acquire(socket).await;
         let started = Instant::now();
         let result = probe_starttls(socket, sni, probe.smtp).await;
         (result, started.elapsed().as_secs_f64())
