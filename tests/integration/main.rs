@@ -5,6 +5,8 @@
 //!   Prometheus and Alertmanager.
 //! - `dashboards`: the Grafana dashboards in `dashboards/`: Grafana's JSON Schema, every PromQL
 //!   expression parses and uses only metrics the exporter exposes, structure.
+//! - `mixin`: the monitoring mixin (`mixin/`): the shipped rules and dashboards are what
+//!   `mixin/generate.sh` makes of it (jsonnet), and a user's `_config` reaches all of them.
 //! - `dns`: the DNS backends against the signed-zone fixture.
 //! - `smtp`: the SMTP dialogue against the STARTTLS fixture and against misbehaving servers.
 //! - `mta_sts`: MTA-STS and TLS-RPT against a signed zone, a real nginx serving policies with a
@@ -50,6 +52,7 @@ mod hygiene;
 mod key_algorithms;
 mod layers;
 mod legacy_tls;
+mod mixin;
 mod mta_sts;
 mod packaging;
 mod probe;

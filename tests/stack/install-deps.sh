@@ -18,6 +18,7 @@ packages=(
   dnsutils      # dig, for readiness checks and cross-checks
   util-linux    # unshare (crosscheck.sh: posttls-finger with a private /etc/resolv.conf)
   prometheus    # promtool (check metrics, check/test rules) and the end-to-end Prometheus
+  jsonnet       # mixin/generate.sh: alerts/ and dashboards/ from the mixin (tests/integration/mixin.rs)
   prometheus-alertmanager  # the end-to-end Alertmanager that must deliver our alerts
   curl          # scraping the exporter in the end-to-end test
   dovecot-imapd # services: a real IMAP server (STARTTLS and implicit TLS) for TLSA on other ports
