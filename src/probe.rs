@@ -136,6 +136,10 @@ impl Prober {
         // A lookup that got no answer, or an answer signed but not validated, is checked against
         // the resolver's health before anything is judged.
         dns.settle(started).await;
+        // A round that could not see leaves the history as it was: what it holds (first seen,
+        // first unmatched, the last MTA-STS policy) is what rounds that could see found.
+        let unknown: Vec<_> = sight::after(&dns.sight(), &mx).into_iter().collect();
+        let seeing = unknown.is_empty();
 
         let key = target.key();
         let fresh;
@@ -157,7 +161,7 @@ impl Prober {
             services.into_iter().map(ServiceReport::judged).collect();
         let previous = history.previous_mta_sts(&key);
         let transport = mta_sts::judge(&gathered, &mx, previous.as_ref());
-        if let Some(sts) = &transport.mta_sts {
+        if let Some(sts) = transport.mta_sts.as_ref().filter(|_| seeing) {
             history.remember_mta_sts(&key, sts);
         }
         warnings.extend(authoritative::tlsa_hygiene(&mx, &target.hygiene));
@@ -169,7 +173,9 @@ impl Prober {
         let local_certificates = if target.certificates.is_empty() {
             Vec::new()
         } else {
-            history.observe_publications(&key, &mx, &zone_consistent);
+            if seeing {
+                history.observe_publications(&key, &mx, &zone_consistent);
+            }
             let seen = |host: &str, record: &str| history.published(&key, host, record);
             let context = CertificateContext {
                 seen: &seen,
@@ -180,7 +186,9 @@ impl Prober {
             warnings.extend(found);
             certificates
         };
-        warnings.extend(history.stale_findings(&key, &mx, &target.hygiene));
+        if seeing {
+            warnings.extend(history.stale_findings(&key, &mx, &target.hygiene));
+        }
         // What senders reported for our own domains, beside what this probe saw.
         let senders = match key.direction {
             Direction::Inbound => history.senders(&domain),
@@ -189,8 +197,7 @@ impl Prober {
         if let Some(view) = &senders {
             warnings.extend(tlsrpt::correlate(&mx, view));
         }
-        let unknown: Vec<_> = sight::after(&dns.sight(), &mx).into_iter().collect();
-        if unknown.is_empty() {
+        if seeing {
             expect::hold(
                 target.expect,
                 &mx,

@@ -190,7 +190,11 @@ impl History {
     ) -> Vec<Finding> {
         self.with(key, |entry| {
             let hosts = &mut entry.state.unmatched;
-            hosts.retain(|name, _| mx.hosts.iter().any(|h| &h.name == name));
+            // Only an MX answer says a host is gone: a failed or unfinished lookup has no hosts,
+            // and forgetting them then would restart every clock after each DNS failure.
+            if mx_answered(mx) {
+                hosts.retain(|name, _| mx.hosts.iter().any(|h| &h.name == name));
+            }
             let mut findings = Vec::new();
             for host in &mx.hosts {
                 if !host.endpoints.iter().any(|e| e.evaluation.is_some()) {
@@ -234,7 +238,7 @@ impl History {
     ) {
         self.with(key, |entry| {
             let hosts = &mut entry.state.published;
-            if mx.mx_lookup.error.is_none() && mx.mx_lookup.outcome != RrsetOutcome::Unfinished {
+            if mx_answered(mx) {
                 hosts.retain(|name, _| mx.hosts.iter().any(|h| &h.name == name));
             }
             for host in &mx.hosts {
@@ -279,4 +283,14 @@ impl History {
             .get(domain)
             .cloned()
     }
+}
+
+/// True when the MX lookup got an answer (records, no data, or no such name): only then does a
+/// host missing from `mx` mean it left the MX RRset.
+fn mx_answered(mx: &MxReport) -> bool {
+    mx.mx_lookup.error.is_none()
+        && !matches!(
+            mx.mx_lookup.outcome,
+            RrsetOutcome::Failed | RrsetOutcome::Unfinished
+        )
 }

@@ -222,6 +222,25 @@ fn stale_clock_remembers_across_probes_and_starts_over_after_a_match() {
     assert!(!stale_at(1_200, &[M0, M0]), "it matched again");
     assert!(!stale_at(1_250, &[M0, NO]), "the grace period starts over");
     assert!(stale_at(1_350, &[M0, NO]));
+
+    // A round whose MX lookup failed (the domain's servers, not the record) has no hosts: the
+    // clock that started at 1,250 goes on.
+    let mut failed = MxReport::unfinished("example.org", 1_400);
+    failed.mx_lookup.outcome = RrsetOutcome::Failed;
+    failed.mx_lookup.error = Some(crate::core::LookupError::ServFail { ede: None });
+    assert!(history.stale_findings(&key(), &failed, &limits).is_empty());
+    assert!(
+        stale_at(1_450, &[M0, NO]),
+        "the clock survived the failed lookup"
+    );
+    // An answer without the host forgets it: the clock starts again when it is back.
+    let mut answered = MxReport::unfinished("example.org", 1_500);
+    answered.mx_lookup.outcome = RrsetOutcome::NoData;
+    history.stale_findings(&key(), &answered, &limits);
+    assert!(
+        !stale_at(1_550, &[M0, NO]),
+        "the host left the MX RRset and came back"
+    );
 }
 
 /// A journal that records what it is told.
