@@ -28,6 +28,23 @@ pub fn join<'a>(
     labels
 }
 
+/// One `*_info` series (value 1) of `finding` after `base`: its reason, MX host and address,
+/// the last two left out when the finding has none.
+pub fn finding_info(
+    f: &mut dyn Sink,
+    name: &'static str,
+    base: &[(&str, &str)],
+    finding: &crate::core::Finding,
+) {
+    let address = finding.address.map(|a| a.to_string()).unwrap_or_default();
+    let own = [
+        ("reason", finding.reason.as_str()),
+        ("mx", finding.mx.as_deref().unwrap_or("")),
+        ("address", address.as_str()),
+    ];
+    f.gauge(name, &join(base, &own), 1.0);
+}
+
 /// The label values naming one TLSA record on its state series (`usage`, `selector`, `mtype`,
 /// `digest`): bounded, where the whole RDATA of a full-certificate record is kilobytes.
 pub struct RecordLabels {

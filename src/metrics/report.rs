@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::checks::{authoritative, key_algorithms, local_certs, mta_sts, mx, services};
-use crate::core::sink::{flag, join};
+use crate::core::sink::{finding_info, flag, join};
 use crate::core::{Direction, Finding, Sink, Verdict};
 use crate::report::DomainReport;
 
@@ -129,18 +129,6 @@ fn add_findings(f: &mut dyn Sink, base: &[(&str, &str)], name: &'static str, fin
         )) {
             continue;
         }
-        let address = finding.address.map(|a| a.to_string()).unwrap_or_default();
-        f.gauge(
-            name,
-            &join(
-                base,
-                &[
-                    ("reason", finding.reason.as_str()),
-                    ("mx", finding.mx.as_deref().unwrap_or("")),
-                    ("address", &address),
-                ],
-            ),
-            1.0,
-        );
+        finding_info(f, name, base, finding);
     }
 }

@@ -2,7 +2,7 @@
 //! certificate under WebPKI validation, and one series per problem.
 
 use super::report::{MtaStsReport, TlsRptReport};
-use crate::core::sink::{flag, join};
+use crate::core::sink::{finding_info, flag, join};
 use crate::core::Sink;
 
 /// The MTA-STS and TLS-RPT series of one target (none when they are not checked for it).
@@ -48,19 +48,7 @@ pub fn add(
             }
         }
         for finding in &sts.findings {
-            let address = finding.address.map(|a| a.to_string()).unwrap_or_default();
-            f.gauge(
-                "dane_mta_sts_problem_info",
-                &join(
-                    base,
-                    &[
-                        ("reason", finding.reason.as_str()),
-                        ("mx", finding.mx.as_deref().unwrap_or("")),
-                        ("address", &address),
-                    ],
-                ),
-                1.0,
-            );
+            finding_info(f, "dane_mta_sts_problem_info", base, finding);
         }
     }
     if let Some(rpt) = tls_rpt {
