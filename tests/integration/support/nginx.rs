@@ -62,9 +62,21 @@ pub fn pem(label: &str, der: &[u8]) -> String {
 impl Nginx {
     /// Starts nginx with `sites` on 127.0.0.1 and a free port; returns once it accepts connections.
     pub fn start(sites: &[Site]) -> Nginx {
+        // The port is free when chosen, not necessarily when nginx binds it (tests run in
+        // parallel and pick ports the same way): an nginx that exits at once gets another port.
+        let mut failures = Vec::new();
+        for _ in 0..3 {
+            match Nginx::start_on(sites, free_port()) {
+                Ok(nginx) => return nginx,
+                Err(log) => failures.push(log),
+            }
+        }
+        panic!("nginx did not start: {failures:#?}");
+    }
+
+    fn start_on(sites: &[Site], port: u16) -> Result<Nginx, String> {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        let port = free_port();
         let mut servers = String::new();
         for (index, site) in sites.iter().enumerate() {
             let chain: String = site
@@ -140,17 +152,23 @@ http {{
             .stderr(Stdio::inherit())
             .spawn()
             .expect("nginx (tests/stack/install-deps.sh installs it)");
-        let nginx = Nginx { child, dir, port };
+        let mut nginx = Nginx { child, dir, port };
         let started = Instant::now();
+        let log = |nginx: &Nginx| {
+            std::fs::read_to_string(nginx.dir.path().join("error.log")).unwrap_or_default()
+        };
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = nginx.child.try_wait() {
+                return Err(format!("port {port}: nginx {status}: {}", log(&nginx)));
+            }
             assert!(
                 started.elapsed() < Duration::from_secs(10),
                 "nginx did not listen on {port}: {}",
-                std::fs::read_to_string(nginx.dir.path().join("error.log")).unwrap_or_default()
+                log(&nginx)
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        nginx
+        Ok(nginx)
     }
 
     /// The HTTPS port.
