@@ -35,6 +35,12 @@ use dane_exporter::ingest::{StorageArgs, TlsRptCommand};
 use dane_exporter::retained::StorageOptions;
 use dane_exporter::web::{self, WebConfig};
 
+/// jemalloc instead of the C library's malloc, for the binary only (feature `jemalloc`, on by
+/// default; Cargo.toml says why).
+#[cfg(feature = "jemalloc")]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// The port in the exporters' 9100-9999 range this exporter listens on by default.
 const DEFAULT_LISTEN_ADDRESS: &str = ":9724";
 /// The demo's default: the same port, on loopback (its controls have no authentication).

@@ -6,6 +6,7 @@
 //! configuration again.
 
 use std::collections::BTreeMap;
+use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,16 +20,26 @@ use crate::dns::DnsSettings;
 use crate::smtp::SmtpSettings;
 
 /// A domain to probe, with every setting resolved.
+///
+/// The settings are read through `Deref` (`target.smtp.port`) and shared: every domain of one
+/// configuration entry (a `domains_file` list of 100,000 domains) holds one [`TargetSettings`].
+/// Writing one (`target.smtp.port = 2525`, through `DerefMut`) copies it first when it is shared.
 #[derive(Clone, Debug)]
 pub struct Target {
     /// The mail domain, normalised.
     pub domain: String,
     /// Which list it came from.
     pub direction: Direction,
+    /// Everything else about it.
+    pub settings: Arc<TargetSettings>,
+}
+
+/// The settings of a [`Target`], shared by the targets of one configuration entry.
+#[derive(Clone, Debug)]
+pub struct TargetSettings {
     /// What its verdict is held to (`expect`): DANE, or anything that delivers.
     pub expect: Expectation,
-    /// Extra labels on its metrics, shared by every target of one configuration entry (a
-    /// list of 100,000 domains holds one copy).
+    /// Extra labels on its metrics, shared by every target of one configuration entry.
     pub labels: Arc<BTreeMap<String, String>>,
     /// Time between the starts of two probes.
     pub interval: Duration,
@@ -56,6 +67,20 @@ pub struct Target {
     pub key_algorithms: bool,
     /// Which of its series `/metrics` serves.
     pub metrics: MetricsShape,
+}
+
+impl Deref for Target {
+    type Target = TargetSettings;
+
+    fn deref(&self) -> &TargetSettings {
+        &self.settings
+    }
+}
+
+impl DerefMut for Target {
+    fn deref_mut(&mut self) -> &mut TargetSettings {
+        Arc::make_mut(&mut self.settings)
+    }
 }
 
 /// Which series a target's results become on `/metrics` (`metrics:` in the configuration).
@@ -91,26 +116,37 @@ impl Target {
     /// test or a one-off probe usually wants.
     pub fn new(domain: &str, direction: Direction) -> Self {
         let smtp = SmtpSettings::default();
+        Self::with_settings(
+            domain,
+            direction,
+            TargetSettings {
+                expect: Expectation::Any,
+                labels: Arc::default(),
+                interval: Duration::from_secs(300),
+                timeout: Duration::from_secs(30),
+                dns: DnsSettings {
+                    timeout: smtp.step_timeout,
+                    ..DnsSettings::default()
+                },
+                smtp,
+                services: Vec::new(),
+                service_trust: Arc::new(PkixTrust::empty()),
+                mta_sts: MtaStsSettings::default(),
+                certificates: Vec::new(),
+                authoritative: None,
+                hygiene: HygieneLimits::default(),
+                key_algorithms: true,
+                metrics: MetricsShape::Full,
+            },
+        )
+    }
+
+    /// `domain` in `direction` with `settings`.
+    pub fn with_settings(domain: &str, direction: Direction, settings: TargetSettings) -> Self {
         Self {
             domain: domain.to_string(),
             direction,
-            expect: Expectation::Any,
-            labels: Arc::default(),
-            interval: Duration::from_secs(300),
-            timeout: Duration::from_secs(30),
-            dns: DnsSettings {
-                timeout: smtp.step_timeout,
-                ..DnsSettings::default()
-            },
-            smtp,
-            services: Vec::new(),
-            service_trust: Arc::new(PkixTrust::empty()),
-            mta_sts: MtaStsSettings::default(),
-            certificates: Vec::new(),
-            authoritative: None,
-            hygiene: HygieneLimits::default(),
-            key_algorithms: true,
-            metrics: MetricsShape::Full,
+            settings: Arc::new(settings),
         }
     }
 

@@ -89,7 +89,7 @@ mod values;
 use std::path::Path;
 
 pub use crate::checks::local_certs::{CertificateSource, CertificateSpec};
-pub use crate::target::Target;
+pub use crate::target::{Target, TargetSettings};
 pub use error::{ConfigError, Human, Problem};
 pub use model::{Config, Global, Module, Overrides, TargetSpec, MAX_CONCURRENCY, MIN_INTERVAL};
 pub use names::{

@@ -18,7 +18,7 @@ use crate::smtp::SmtpSettings;
 use super::names::DomainPattern;
 use super::operations::OperationsConfig;
 use crate::checks::local_certs::CertificateSpec;
-use crate::target::{MetricsShape, Target};
+use crate::target::{MetricsShape, Target, TargetSettings};
 
 /// Shortest allowed probe interval: probing more often only loads the remote mail servers.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(10);
@@ -160,6 +160,16 @@ pub struct TargetSpec {
     pub certificates: Vec<CertificateSpec>,
 }
 
+impl TargetSpec {
+    /// Whether `other` resolves to the same settings (every key but the domain is the same).
+    fn same_settings(&self, other: &TargetSpec) -> bool {
+        (Arc::ptr_eq(&self.labels, &other.labels) || self.labels == other.labels)
+            && self.overrides == other.overrides
+            && self.services == other.services
+            && self.certificates == other.certificates
+    }
+}
+
 /// A `/probe` module: the direction its series are labelled with and the settings it replaces
 /// (like blackbox_exporter's modules). `inbound` and `outbound` are built in, with no overrides.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -201,14 +211,31 @@ pub struct Config {
 
 impl Config {
     /// Every target, inbound first, in file order, with global defaults and overrides merged.
+    /// Consecutive specs that differ only in their domain (the domains of one `domains_file`
+    /// list) share one [`TargetSettings`].
     pub fn targets(&self) -> Vec<Target> {
         let inbound = self.inbound.iter().map(|t| (t, Direction::Inbound));
         let outbound = self.outbound.iter().map(|t| (t, Direction::Outbound));
         let trust = self.service_trust();
-        inbound
-            .chain(outbound)
-            .map(|(spec, direction)| self.resolve(spec, direction, &trust))
-            .collect()
+        let mut previous: Option<(&TargetSpec, Direction, Arc<TargetSettings>)> = None;
+        let mut targets = Vec::with_capacity(self.inbound.len() + self.outbound.len());
+        for (spec, direction) in inbound.chain(outbound) {
+            let settings = match &previous {
+                Some((before, was, settings))
+                    if *was == direction && before.same_settings(spec) =>
+                {
+                    Arc::clone(settings)
+                }
+                _ => Arc::new(self.settings(spec, direction, &trust)),
+            };
+            previous = Some((spec, direction, Arc::clone(&settings)));
+            targets.push(Target {
+                domain: spec.domain.clone(),
+                direction,
+                settings,
+            });
+        }
+        targets
     }
 
     /// Mozilla's roots plus the configured service CA bundle (checked when it was loaded).
@@ -295,6 +322,20 @@ impl Config {
         direction: Direction,
         trust: &Arc<PkixTrust>,
     ) -> Target {
+        Target::with_settings(
+            &spec.domain,
+            direction,
+            self.settings(spec, direction, trust),
+        )
+    }
+
+    /// The settings of [`Config::resolve`]: everything but the domain.
+    fn settings(
+        &self,
+        spec: &TargetSpec,
+        direction: Direction,
+        trust: &Arc<PkixTrust>,
+    ) -> TargetSettings {
         let global = &self.global;
         let over = &spec.overrides;
         let step_timeout = over.step_timeout.unwrap_or(global.step_timeout);
@@ -323,9 +364,7 @@ impl Config {
                 // Without resolvers the zone cuts cannot be found; each zone then reports why.
                 resolvers: crate::dns::resolver_addresses(&dns).unwrap_or_default(),
             });
-        Target {
-            domain: spec.domain.clone(),
-            direction,
+        TargetSettings {
             expect: over
                 .expect
                 .or(global.expect)

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
@@ -547,6 +548,36 @@ fn domain_lists_are_expanded() {
         shape("example.org", Direction::Inbound).0,
         MetricsShape::Summary
     );
+    // The domains of one list hold one copy of its settings; other entries their own.
+    let settings = |domain: &str| {
+        let target = targets
+            .iter()
+            .find(|t| t.domain == domain && t.direction == Direction::Outbound)
+            .unwrap();
+        Arc::clone(&target.settings)
+    };
+    assert!(Arc::ptr_eq(&settings("gmail.com"), &settings("posteo.de")));
+    assert!(Arc::ptr_eq(
+        &settings("posteo.de"),
+        &settings("example.net")
+    ));
+    assert!(!Arc::ptr_eq(
+        &settings("example.org"),
+        &settings("gmail.com")
+    ));
+    assert!(!Arc::ptr_eq(
+        &settings("example.net"),
+        &settings("partner.example")
+    ));
+    // Writing one target's settings leaves the others' alone.
+    let mut one = targets
+        .iter()
+        .find(|t| t.domain == "gmail.com")
+        .unwrap()
+        .clone();
+    one.smtp.port = 2525;
+    assert_eq!(one.smtp.port, 2525);
+    assert_eq!(settings("posteo.de").smtp.port, 25);
 }
 
 #[test]

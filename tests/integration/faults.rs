@@ -15,7 +15,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dane_exporter::config::Target;
+use dane_exporter::config::{Target, TargetSettings};
 use dane_exporter::core::{Direction, Verdict};
 use dane_exporter::dns::{DnsClient, DnsSettings, DnssecMode};
 use dane_exporter::report::DomainReport;
@@ -1026,25 +1026,27 @@ async fn whole_probe_timeout_is_probe_timeout() {
     let mut dns = w.dns_settings();
     // Each lookup would wait 5 s; the whole probe may take 1 s.
     dns.timeout = Duration::from_secs(5);
-    let target = Target {
-        domain: "hang.test".into(),
-        direction: Direction::Outbound,
-        expect: dane_exporter::core::Expectation::Any,
-        labels: Default::default(),
-        interval: Duration::from_secs(60),
-        timeout: Duration::from_secs(1),
-        dns,
-        smtp: w.smtp_settings(),
-        services: Vec::new(),
-        service_trust: std::sync::Arc::new(dane_exporter::dane::PkixTrust::empty()),
-        mta_sts: Default::default(),
-        certificates: Vec::new(),
-        // Outbound: no authoritative checks, no key-algorithm sessions (the defaults).
-        authoritative: None,
-        hygiene: Default::default(),
-        key_algorithms: false,
-        metrics: Default::default(),
-    };
+    let target = Target::with_settings(
+        "hang.test",
+        Direction::Outbound,
+        TargetSettings {
+            expect: dane_exporter::core::Expectation::Any,
+            labels: Default::default(),
+            interval: Duration::from_secs(60),
+            timeout: Duration::from_secs(1),
+            dns,
+            smtp: w.smtp_settings(),
+            services: Vec::new(),
+            service_trust: std::sync::Arc::new(dane_exporter::dane::PkixTrust::empty()),
+            mta_sts: Default::default(),
+            certificates: Vec::new(),
+            // Outbound: no authoritative checks, no key-algorithm sessions (the defaults).
+            authoritative: None,
+            hygiene: Default::default(),
+            key_algorithms: false,
+            metrics: Default::default(),
+        },
+    );
     let runner =
         ProberRunner::new(std::slice::from_ref(&target), Some(Duration::from_secs(60))).unwrap();
     let began = Instant::now();

@@ -503,7 +503,7 @@ fn real_stack_dual_listener() {
 async fn certificate_files_of_a_dual_host_are_told_apart_by_key_algorithm() {
     use std::sync::Arc;
 
-    use dane_exporter::config::{CertificateSource, CertificateSpec, Target};
+    use dane_exporter::config::{CertificateSource, CertificateSpec, Target, TargetSettings};
     use dane_exporter::core::Direction;
     use dane_exporter::history::History;
     use dane_exporter::scheduler::{run_one, ProberRunner};
@@ -527,25 +527,27 @@ async fn certificate_files_of_a_dual_host_are_told_apart_by_key_algorithm() {
             staged: None,
         },
     };
-    let target = Target {
-        domain: "ecdsaonly.test".into(),
-        direction: Direction::Inbound,
-        expect: dane_exporter::core::Expectation::Any,
-        labels: Default::default(),
-        interval: Duration::from_secs(60),
-        timeout: Duration::from_secs(20),
-        dns: w.settings.clone(),
-        smtp: w.smtp(),
-        // MTA-STS is tested in mta_sts.rs; off here.
-        mta_sts: Default::default(),
-        services: Vec::new(),
-        service_trust: std::sync::Arc::new(dane_exporter::dane::PkixTrust::empty()),
-        certificates: vec![entry("ecdsa.pem"), entry("rsa.pem"), entry("other.pem")],
-        authoritative: None,
-        hygiene: Default::default(),
-        key_algorithms: true,
-        metrics: Default::default(),
-    };
+    let target = Target::with_settings(
+        "ecdsaonly.test",
+        Direction::Inbound,
+        TargetSettings {
+            expect: dane_exporter::core::Expectation::Any,
+            labels: Default::default(),
+            interval: Duration::from_secs(60),
+            timeout: Duration::from_secs(20),
+            dns: w.settings.clone(),
+            smtp: w.smtp(),
+            // MTA-STS is tested in mta_sts.rs; off here.
+            mta_sts: Default::default(),
+            services: Vec::new(),
+            service_trust: std::sync::Arc::new(dane_exporter::dane::PkixTrust::empty()),
+            certificates: vec![entry("ecdsa.pem"), entry("rsa.pem"), entry("other.pem")],
+            authoritative: None,
+            hygiene: Default::default(),
+            key_algorithms: true,
+            metrics: Default::default(),
+        },
+    );
     let runner = ProberRunner::new(std::slice::from_ref(&target), None)
         .unwrap()
         .with_history(Arc::new(History::new()));

@@ -234,13 +234,14 @@ async fn a_shared_mx_host_is_asked_once_per_ttl() {
     let store = Store::new();
     let listed: Vec<Target> = targets
         .iter()
-        .map(|t| Target {
-            metrics: MetricsShape::Summary,
-            labels: Arc::new(BTreeMap::from([(
+        .map(|t| {
+            let mut t = t.clone();
+            t.metrics = MetricsShape::Summary;
+            t.labels = Arc::new(BTreeMap::from([(
                 "list".to_string(),
                 "recipients".to_string(),
-            )])),
-            ..t.clone()
+            )]));
+            t
         })
         .collect();
     store.set_targets(&listed);

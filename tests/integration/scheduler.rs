@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use dane_exporter::config::Target;
+use dane_exporter::config::{Target, TargetSettings};
 use dane_exporter::core::unix_now;
 use dane_exporter::core::TargetKey;
 use dane_exporter::core::{Direction, Reason, Verdict};
@@ -20,24 +20,26 @@ use dane_exporter::store::Store;
 use tokio::time::Instant;
 
 fn target(domain: &str, interval: Duration, timeout: Duration) -> Target {
-    Target {
-        domain: domain.to_string(),
-        direction: Direction::Inbound,
-        expect: dane_exporter::core::Expectation::Any,
-        labels: Default::default(),
-        interval,
-        timeout,
-        dns: DnsSettings::default(),
-        smtp: SmtpSettings::default(),
-        services: Vec::new(),
-        service_trust: Arc::new(dane_exporter::dane::PkixTrust::empty()),
-        mta_sts: Default::default(),
-        certificates: Vec::new(),
-        authoritative: None,
-        hygiene: Default::default(),
-        key_algorithms: true,
-        metrics: Default::default(),
-    }
+    Target::with_settings(
+        domain,
+        Direction::Inbound,
+        TargetSettings {
+            expect: dane_exporter::core::Expectation::Any,
+            labels: Default::default(),
+            interval,
+            timeout,
+            dns: DnsSettings::default(),
+            smtp: SmtpSettings::default(),
+            services: Vec::new(),
+            service_trust: Arc::new(dane_exporter::dane::PkixTrust::empty()),
+            mta_sts: Default::default(),
+            certificates: Vec::new(),
+            authoritative: None,
+            hygiene: Default::default(),
+            key_algorithms: true,
+            metrics: Default::default(),
+        },
+    )
 }
 
 /// How the fake probe behaves for a domain.

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dane_exporter::checks::local_certs::{LocalCertReport, Slot};
-use dane_exporter::config::{CertificateSource, CertificateSpec, Target};
+use dane_exporter::config::{CertificateSource, CertificateSpec, Target, TargetSettings};
 use dane_exporter::core::{Direction, Verdict};
 use dane_exporter::dns::DnsSettings;
 use dane_exporter::history::History;
@@ -81,32 +81,34 @@ impl World {
     }
 
     fn target(&self, domain: &str, certificates: Vec<CertificateSpec>) -> Target {
-        Target {
-            domain: domain.to_string(),
-            direction: Direction::Inbound,
-            expect: dane_exporter::core::Expectation::Any,
-            labels: Default::default(),
-            interval: Duration::from_secs(60),
-            timeout: Duration::from_secs(20),
-            dns: self.settings.clone(),
-            smtp: SmtpSettings {
-                port: self.port,
-                ehlo_name: "probe.test".into(),
-                step_timeout: Duration::from_secs(3),
-                reply_timeout: Duration::from_secs(3),
-                tls_fallback: true,
+        Target::with_settings(
+            domain,
+            Direction::Inbound,
+            TargetSettings {
+                expect: dane_exporter::core::Expectation::Any,
+                labels: Default::default(),
+                interval: Duration::from_secs(60),
+                timeout: Duration::from_secs(20),
+                dns: self.settings.clone(),
+                smtp: SmtpSettings {
+                    port: self.port,
+                    ehlo_name: "probe.test".into(),
+                    step_timeout: Duration::from_secs(3),
+                    reply_timeout: Duration::from_secs(3),
+                    tls_fallback: true,
+                },
+                // MTA-STS is tested in mta_sts.rs; off here.
+                mta_sts: Default::default(),
+                services: Vec::new(),
+                service_trust: std::sync::Arc::new(dane_exporter::dane::PkixTrust::empty()),
+                certificates,
+                // The authoritative checks are tested elsewhere (consistency.rs); off here.
+                authoritative: None,
+                hygiene: Default::default(),
+                key_algorithms: true,
+                metrics: Default::default(),
             },
-            // MTA-STS is tested in mta_sts.rs; off here.
-            mta_sts: Default::default(),
-            services: Vec::new(),
-            service_trust: std::sync::Arc::new(dane_exporter::dane::PkixTrust::empty()),
-            certificates,
-            // The authoritative checks are tested elsewhere (consistency.rs); off here.
-            authoritative: None,
-            hygiene: Default::default(),
-            key_algorithms: true,
-            metrics: Default::default(),
-        }
+        )
     }
 
     fn files(&self, mx: &str, live: &str, staged: Option<&str>) -> Vec<CertificateSpec> {
