@@ -172,20 +172,13 @@ impl Telemetry {
         self.durations
             .with_label_values(&[direction])
             .observe(report.duration_seconds);
-        let mut reasons: Vec<Reason> = report
-            .unknown
-            .iter()
-            .chain(&report.failures)
-            .map(|f| f.reason)
-            .collect();
-        reasons.sort();
-        reasons.dedup();
-        for reason in reasons.iter().filter(|r| PROBE_ERRORS.contains(r)) {
+        let found = reasons(report);
+        for reason in found.iter().filter(|r| PROBE_ERRORS.contains(r)) {
             self.probe_errors
                 .with_label_values(&[reason.as_str()])
                 .inc();
         }
-        let reasons: Vec<&str> = reasons.iter().map(|r| r.as_str()).collect();
+        let reasons: Vec<&str> = found.iter().map(|r| r.as_str()).collect();
         tracing::debug!(
             domain = %target.domain,
             direction,
